@@ -1,0 +1,112 @@
+"""A platform-neutral message: what the command service and the alert renderer produce.
+
+Adapters turn it into Telegram HTML, a Discord embed or console text. All strings here are
+plain text, never escaped: escaping is the adapter's job. A message round-trips through JSON so
+the outbox can store it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Tone(StrEnum):
+    INFO = "info"
+    ERROR = "error"
+    LONG = "long"  # dominated by long liquidations (a long flush): red
+    SHORT = "short"  # dominated by short liquidations (a short squeeze): green
+    NEUTRAL = "neutral"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    value: str
+    inline: bool = True
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    align: tuple[str, ...] = ()  # per column "l" or "r"; default left for the first, right else
+
+
+@dataclass(frozen=True)
+class Message:
+    title: str
+    lines: tuple[str, ...] = ()  # paragraphs of the body
+    table: Table | None = None
+    fields: tuple[Field, ...] = ()
+    footer: str = ""
+    tone: Tone = Tone.INFO
+    ephemeral: bool = False  # errors and refusals: only the asker sees them where possible
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["tone"] = self.tone.value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Message:
+        table = d.get("table")
+        return cls(
+            title=d["title"],
+            lines=tuple(d.get("lines", ())),
+            table=Table(
+                headers=tuple(table["headers"]),
+                rows=tuple(tuple(r) for r in table["rows"]),
+                align=tuple(table.get("align", ())),
+            )
+            if table
+            else None,
+            fields=tuple(Field(**f) for f in d.get("fields", ())),
+            footer=d.get("footer", ""),
+            tone=Tone(d.get("tone", "info")),
+            ephemeral=bool(d.get("ephemeral", False)),
+        )
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The command service's answer: one or more messages (long answers may be split)."""
+
+    messages: tuple[Message, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def of(cls, *messages: Message) -> Reply:
+        return cls(tuple(messages))
+
+
+def table_text(table: Table) -> list[str]:
+    """A monospace rendering of a table, shared by the console and Telegram's <pre> block."""
+    cols = len(table.headers)
+    widths = [len(h) for h in table.headers]
+    for row in table.rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    align = table.align or tuple("l" if i == 0 else "r" for i in range(cols))
+
+    def fmt(cells: tuple[str, ...]) -> str:
+        parts = [
+            c.ljust(widths[i]) if align[i] == "l" else c.rjust(widths[i])
+            for i, c in enumerate(cells)
+        ]
+        return "  ".join(parts).rstrip()
+
+    return [fmt(table.headers), *(fmt(r) for r in table.rows)]
+
+
+def plain_text(msg: Message) -> str:
+    """The message as plain text: the console's rendering and every adapter's fallback."""
+    out = [msg.title] if msg.title else []
+    out.extend(msg.lines)
+    if msg.table is not None:
+        out.extend(table_text(msg.table))
+    for f in msg.fields:
+        out.append(f"{f.name}: {f.value}")
+    if msg.footer:
+        out.append(msg.footer)
+    return "\n".join(out)

@@ -1,0 +1,58 @@
+"""Money as the market writes it: `100m`, `1.5b`, `$400M` in; `$819.85K`, `$6.08M` out."""
+
+from __future__ import annotations
+
+import math
+import re
+
+MAX_THRESHOLD = 1e12  # $1T: more than the whole market has ever liquidated in a day (~$19B)
+
+_SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
+_MONEY = re.compile(r"^\$?\s*(\d+(?:[.,]\d+)?|\.\d+)\s*([kmbt]?)(?:usd)?$", re.IGNORECASE)
+
+
+class MoneyError(ValueError):
+    """Raised with a message fit for a user."""
+
+
+def parse_money(text: str) -> float:
+    """Parse a USD amount: `100m`, `1.5b`, `250k`, `$400M`, `400000000`, `1,000,000`.
+
+    Raises MoneyError for anything unparsable, zero, negative or absurd.
+    """
+    raw = text.strip()
+    if raw.startswith("-"):
+        raise MoneyError(f"the amount must be positive, not {raw}")
+    cleaned = raw.replace("_", "")
+    # thousands separators: 1,000,000 (but keep 1,5m as a decimal comma)
+    if re.fullmatch(r"\$?\d{1,3}(,\d{3})+([kmbt])?", cleaned, re.IGNORECASE):
+        cleaned = cleaned.replace(",", "")
+    m = _MONEY.match(cleaned)
+    if not m:
+        raise MoneyError(f"'{raw}' is not an amount; write it like 100m, 1.5b, 250k or $400M")
+    number = float(m.group(1).replace(",", "."))
+    value = number * _SUFFIX[m.group(2).lower()]
+    if not math.isfinite(value) or value <= 0:
+        raise MoneyError(f"the amount must be above zero, not {raw}")
+    if value > MAX_THRESHOLD:
+        raise MoneyError(f"{raw} is more than {format_usd(MAX_THRESHOLD)}; pick a smaller amount")
+    return value
+
+
+def format_usd(value: float) -> str:
+    """Format like the market does: `$819.85K`, `$6.08M`, `$397.04M`, `$1.20B`, `$950`."""
+    sign = "-" if value < 0 else ""
+    v = abs(value)
+    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        # round first so that 999,999 shows as $1.00M rather than $1000.00K
+        if round(v / size, 2) >= 1:
+            return f"{sign}${v / size:,.2f}{unit}"
+    return f"{sign}${v:,.0f}"
+
+
+def format_threshold(value: float) -> str:
+    """A threshold the way a user types it back: `$100M`, `$1.5B`, `$250K` (no trailing zeros)."""
+    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if value >= size:
+            return f"${value / size:.2f}".rstrip("0").rstrip(".") + unit
+    return f"${value:.2f}".rstrip("0").rstrip(".")
