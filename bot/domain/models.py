@@ -156,3 +156,17 @@ class Snapshot:
         if window not in self.served_windows:
             return None
         return self.totals.get((coin, window), WindowTotals(0.0, 0.0))
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """How one data source stands, for /status, /liqs footers and alert notes."""
+
+    name: str  # "binance", "bybit", "okx", "coinglass", "replay"
+    state: str  # "up", "down", "connecting", "disabled"
+    since_ms: int | None = None  # when it entered this state
+    last_data_ms: int | None = None  # the newest event or poll it delivered
+    events: int = 0  # events (or successful polls) since start
+    skipped: int = 0  # malformed or unknown frames skipped
+    note: str = ""  # the reason it is down, in plain words (never a secret)
+    gaps: tuple[str, ...] = ()  # recent outages: "14:02–14:05 UTC"
