@@ -43,10 +43,16 @@ def format_usd(value: float) -> str:
     """Format like the market does: `$819.85K`, `$6.08M`, `$397.04M`, `$1.20B`, `$950`."""
     sign = "-" if value < 0 else ""
     v = abs(value)
-    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        # round first so that 999,999 shows as $1.00M rather than $1000.00K
-        if round(v / size, 2) >= 1:
+    units = (("K", 1e3), ("M", 1e6), ("B", 1e9), ("T", 1e12))
+    for i in range(len(units) - 1, -1, -1):
+        unit, size = units[i]
+        if v >= size:
+            # 999,999.99 shows as $1.00M rather than $1000.00K
+            if round(v / size, 2) >= 1000 and i + 1 < len(units):
+                unit, size = units[i + 1]
             return f"{sign}${v / size:,.2f}{unit}"
+    if round(v) >= 1000:
+        return f"{sign}$1.00K"
     return f"{sign}${v:,.0f}"
 
 

@@ -1,0 +1,84 @@
+"""The console chat: type commands at a prompt (or pipe them in) and see replies and alerts.
+
+It is one chat, `console:local`, going through the same command service as Telegram and Discord.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import threading
+from typing import TextIO
+
+from bot.chat.context import ChatContext
+from bot.chat.service import CommandService
+from bot.delivery import SendOutcome
+from bot.domain.message import Message, plain_text
+
+CHAT_KEY = "console:local"
+_QUIT = {"quit", "exit", "/quit", "/exit"}
+
+
+class ConsoleChat:
+    """Console adapter and its delivery Sender (alerts print between replies)."""
+
+    platform = "console"
+
+    def __init__(self, service: CommandService, out: TextIO | None = None) -> None:
+        self.service = service
+        self.out = out or sys.stdout
+        self.ctx = ChatContext(chat_key=CHAT_KEY, platform="console", kind="private", user="you")
+        self.interactive = False
+
+    def _print(self, text: str) -> None:
+        self.out.write(text + "\n\n")
+        self.out.flush()
+
+    async def send(self, chat_key: str, message: Message) -> SendOutcome:
+        try:
+            self._print(plain_text(message))
+        except (OSError, ValueError) as e:  # stdout closed: nothing more can be said here
+            return SendOutcome.permanent(f"console output closed: {e}")
+        return SendOutcome.sent()
+
+    async def handle_line(self, line: str) -> None:
+        text = line.strip()
+        if not text:
+            return
+        if not text.startswith("/"):
+            text = "/" + text  # at a prompt the slash is optional
+        reply = await self.service.handle_text(self.ctx, text)
+        for msg in reply.messages:
+            self._print(plain_text(msg))
+
+    async def run(self, stdin: TextIO | None = None) -> None:
+        """Read commands until end of input or `quit`."""
+        source = stdin or sys.stdin
+        self.interactive = source.isatty()
+        lines = _line_queue(source)
+        while True:
+            if self.interactive:
+                self.out.write("> ")
+                self.out.flush()
+            line = await lines.get()
+            if line is None or line.strip().lower() in _QUIT:
+                return
+            await self.handle_line(line)
+
+
+def _line_queue(source: TextIO) -> asyncio.Queue[str | None]:
+    """Lines from a blocking stream, read on a daemon thread so shutdown never waits on it."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def pump() -> None:
+        # RuntimeError: the loop closed while we read; OSError/ValueError: stdin went away
+        with contextlib.suppress(OSError, ValueError, RuntimeError):
+            for line in source:
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=pump, name="console-stdin", daemon=True).start()
+    return queue

@@ -1,0 +1,231 @@
+"""The configuration contract: a YAML file validated at start, secrets from the environment.
+
+Every key is documented in config.example.yaml. A bad file stops the program with a message that
+names the key; unknown keys are errors too (a typo must not silently fall back to a default).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from bot.domain.market import MarketError, parse_duration
+
+
+class ConfigError(Exception):
+    """A readable explanation of what is wrong with the configuration."""
+
+
+def _duration(v: Any) -> int:
+    """Seconds from `15m`, `2h` or a plain number of seconds."""
+    if isinstance(v, bool):
+        raise ValueError("expected a duration like 15m")
+    if isinstance(v, int | float):
+        if v < 0:
+            raise ValueError("must not be negative")
+        return int(v)
+    try:
+        return parse_duration(str(v))
+    except MarketError as e:
+        raise ValueError(str(e)) from None
+
+
+Duration = Annotated[int, BeforeValidator(_duration)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StorageConfig(Strict):
+    path: str = "data/liqbot.sqlite3"
+    retention_days: int = Field(7, ge=1, le=90)
+
+
+class WebhookConfig(Strict):
+    listen: str = "0.0.0.0"
+    port: int = Field(8443, ge=1, le=65535)
+    url: str = ""  # the public https URL Telegram posts to
+    path: str = "telegram"
+
+
+class TelegramRateConfig(Strict):
+    global_per_second: float = Field(30, gt=0)
+    per_chat_per_second: float = Field(1, gt=0)
+    per_group_per_minute: float = Field(20, gt=0)
+
+
+class TelegramConfig(Strict):
+    enabled: bool = True  # still off without TELEGRAM_BOT_TOKEN
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook: WebhookConfig = WebhookConfig()
+    rate: TelegramRateConfig = TelegramRateConfig()
+
+
+class DiscordConfig(Strict):
+    enabled: bool = True  # still off without DISCORD_BOT_TOKEN
+
+
+class StreamSource(Strict):
+    enabled: bool = True
+    url: str
+    rest_url: str = ""
+    watchdog: Duration = 90  # an open connection silent this long is reconnected
+    max_age: Duration = 23 * 3600  # reconnect before the venue's 24 h limit
+
+
+class CoinGlassSource(Strict):
+    enabled: bool = True  # still off without COINGLASS_API_KEY
+    url: str = "https://open-api-v4.coinglass.com"
+    base_url: str = ""  # alias of url, the name used in DESIGN.md
+    poll: Duration = 60
+    coins: tuple[str, ...] = ("BTC", "ETH", "SOL", "XRP", "DOGE", "BNB")
+
+    @property
+    def endpoint(self) -> str:
+        return self.base_url or self.url
+
+
+class ReplaySource(Strict):
+    enabled: bool = False
+    url: str = "demo"  # a JSONL file of events, or "demo" for the bundled synthetic cascade
+    speed: float = Field(60, gt=0, le=100_000)  # market seconds per real second
+
+
+class SourcesConfig(Strict):
+    binance: StreamSource = StreamSource(
+        url="wss://fstream.binance.com/market/ws/!forceOrder@arr",
+    )
+    bybit: StreamSource = StreamSource(
+        url="wss://stream.bybit.com/v5/public/linear",
+        rest_url="https://api.bybit.com",
+    )
+    okx: StreamSource = StreamSource(
+        url="wss://ws.okx.com:8443/ws/v5/public",
+        rest_url="https://www.okx.com",
+    )
+    coinglass: CoinGlassSource = CoinGlassSource()
+    replay: ReplaySource = ReplaySource()
+
+
+class AlertsConfig(Strict):
+    rearm_ratio: float = Field(0.8, gt=0, lt=1)  # re-arm below this share of the threshold
+    min_quiet: Duration = 15 * 60  # at least this long between one episode's fire and re-arming
+    escalation_factor: float = Field(2.0, gt=1, le=100)
+    tick: Duration = 10  # seconds between evaluations (new data also triggers one)
+    debounce: float = Field(0.5, ge=0, le=10)  # seconds to gather a burst before evaluating
+    max_delivery_age: Duration = 6 * 3600  # an alert older than this is dropped, not sent
+
+
+class LimitsConfig(Strict):
+    subscriptions_per_chat: int = Field(50, ge=1, le=10_000)
+
+
+class Broadcast(Strict):
+    chat: str  # "telegram:-100123", "telegram:@channel", "discord:<channel id>", "console:local"
+    rule: str  # written like a /subscribe line: "btc 1h 100m shorts"
+
+    @field_validator("chat")
+    @classmethod
+    def _chat_key(cls, v: str) -> str:
+        return normalize_chat(v)
+
+
+class ConsoleConfig(Strict):
+    enabled: Literal["auto", "on", "off"] = "auto"  # auto: on when no chat platform has a token
+
+
+class LoggingConfig(Strict):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Config(Strict):
+    storage: StorageConfig = StorageConfig()
+    telegram: TelegramConfig = TelegramConfig()
+    discord: DiscordConfig = DiscordConfig()
+    sources: SourcesConfig = SourcesConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    limits: LimitsConfig = LimitsConfig()
+    broadcasts: tuple[Broadcast, ...] = ()
+    console: ConsoleConfig = ConsoleConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+
+class Secrets(BaseModel):
+    """Only from the environment; never logged (repr hides them)."""
+
+    model_config = ConfigDict(frozen=True)
+    telegram_token: str = Field("", repr=False)
+    discord_token: str = Field("", repr=False)
+    coinglass_key: str = Field("", repr=False)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
+        e = os.environ if env is None else env
+        return cls(
+            telegram_token=e.get("TELEGRAM_BOT_TOKEN", "").strip(),
+            discord_token=e.get("DISCORD_BOT_TOKEN", "").strip(),
+            coinglass_key=e.get("COINGLASS_API_KEY", "").strip(),
+        )
+
+    def all(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.telegram_token, self.discord_token, self.coinglass_key) if s)
+
+
+def normalize_chat(v: str) -> str:
+    """`-100123` and `@channel` are Telegram chats; `discord:123` is a Discord channel."""
+    s = str(v).strip()
+    if s.startswith("@") or s.lstrip("-").isdigit():
+        return f"telegram:{s}"
+    if s.startswith("discord:") and s.split(":", 1)[1].isdigit():
+        return f"discord:channel:{s.split(':', 1)[1]}"
+    if s.split(":", 1)[0] in ("telegram", "discord", "console") and ":" in s:
+        return s
+    raise ValueError(
+        "expected a Telegram chat id (-100123), a @channelname, discord:<channel id> or console:local"
+    )
+
+
+def _explain(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (see config.example.yaml for the valid ones)"
+        lines.append(f"  {key}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_config(data: Any, origin: str = "config") -> Config:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: the file must be a mapping of keys (storage:, sources: ...)")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"{origin} is not valid:\n{_explain(e)}") from None
+
+
+def load_config(path: str | Path) -> Config:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {p}") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read the config file {p}: {e.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{p} is not valid YAML{where}") from None
+    return parse_config(data, origin=str(p))

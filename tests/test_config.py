@@ -1,0 +1,84 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.config import Config, ConfigError, Secrets, load_config, parse_config
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.yaml"
+
+
+def test_example_documents_the_defaults() -> None:
+    # the example file is the documentation: it must load and say exactly what the defaults are
+    assert load_config(EXAMPLE) == Config()
+
+
+def test_required_keys_exist_with_real_endpoints() -> None:
+    c = Config()
+    assert c.storage.path
+    assert c.telegram.base_url == "https://api.telegram.org/bot"
+    assert c.sources.binance.url.startswith("wss://fstream.binance.com/market/")
+    assert c.sources.bybit.rest_url == "https://api.bybit.com"
+    assert c.sources.okx.rest_url == "https://www.okx.com"
+    assert c.sources.coinglass.endpoint == "https://open-api-v4.coinglass.com"
+    assert c.alerts.rearm_ratio == 0.8
+    assert c.alerts.min_quiet == 15 * 60
+    assert c.limits.subscriptions_per_chat == 50
+
+
+def test_durations_and_aliases() -> None:
+    c = parse_config(
+        {
+            "alerts": {"min_quiet": "2h", "tick": 5},
+            "sources": {"coinglass": {"base_url": "http://x"}},
+        }
+    )
+    assert c.alerts.min_quiet == 7200 and c.alerts.tick == 5
+    assert c.sources.coinglass.endpoint == "http://x"
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        ({"alerts": {"rearm_ratio": 1.5}}, "alerts.rearm_ratio"),
+        ({"alerts": {"min_quiet": "soon"}}, "alerts.min_quiet"),
+        ({"limits": {"subscriptions_per_chat": 0}}, "limits.subscriptions_per_chat"),
+        ({"sources": {"bybit": {"enabld": True}}}, "sources.bybit.enabld: unknown key"),
+        ({"telegram": {"mode": "push"}}, "telegram.mode"),
+        ({"storag": {}}, "storag: unknown key"),
+        ({"broadcasts": [{"chat": "nowhere", "rule": "btc 1h 100m"}]}, "broadcasts.0.chat"),
+        ([1, 2], "must be a mapping"),
+    ],
+)
+def test_bad_config_names_the_key(data: object, needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle.replace(".", r"\.")):
+        parse_config(data)
+
+
+@pytest.mark.parametrize(
+    ("chat", "key"),
+    [("-100123", "telegram:-100123"), ("@chan", "telegram:@chan"),
+     ("discord:42", "discord:channel:42"), ("console:local", "console:local")],
+)  # fmt: skip
+def test_broadcast_chats(chat: str, key: str) -> None:
+    c = parse_config({"broadcasts": [{"chat": chat, "rule": "btc 1h 100m"}]})
+    assert c.broadcasts[0].chat == key
+
+
+def test_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("storage: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML at line"):
+        load_config(bad)
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(yaml.safe_dump({"storage": {"path": "x.db"}}))
+    assert load_config(ok).storage.path == "x.db"
+
+
+def test_secrets_come_from_env_and_never_print() -> None:
+    s = Secrets.from_env({"TELEGRAM_BOT_TOKEN": " 123:abc ", "COINGLASS_API_KEY": "k3y"})
+    assert s.telegram_token == "123:abc" and s.discord_token == ""
+    assert "123:abc" not in repr(s) and "k3y" not in repr(s) and "k3y" not in str(s)
+    assert s.all() == ("123:abc", "k3y")
