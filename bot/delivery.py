@@ -5,11 +5,20 @@ The Delivery loop (draining the outbox) lives below these types.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import random
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.domain.message import Message
+
+if TYPE_CHECKING:
+    from bot.store import Database, OutboxRow
 
 
 class Outcome(StrEnum):
@@ -53,3 +62,178 @@ class Sender(Protocol):
 
 def platform_of(chat_key: str) -> str:
     return chat_key.split(":", 1)[0]
+
+
+# ---- the outbox drain ------------------------------------------------------------------------
+
+log = logging.getLogger(__name__)
+
+# Telegram bot tokens ("123456:AA..."), Discord tokens and anything long and opaque.
+_SECRETISH = re.compile(r"\d{5,}:[\w-]{20,}|[\w-]{24,}\.[\w-]{6}\.[\w-]{20,}|[A-Za-z0-9_\-]{40,}")
+
+
+def redact(text: str, limit: int = 300) -> str:
+    """A reason fit for a log line or the database: no token-looking strings, bounded length."""
+    return _SECRETISH.sub("<redacted>", text)[:limit]
+
+
+@dataclass
+class DrainStats:
+    fetched: int = 0  # due rows taken in this pass
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    paused: int = 0  # chats paused in this pass
+    migrated: int = 0
+
+
+class Delivery:
+    """Drains the outbox: per-chat order, chats concurrently, retries with backoff.
+
+    `clock` returns milliseconds; tests inject one so no real time passes.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        senders: Mapping[str, Sender],
+        clock: Callable[[], int],
+        max_concurrency: int = 64,
+        max_attempts: int = 12,
+        max_age_ms: int = 6 * 3_600_000,  # an alert hours late is noise
+        batch: int = 500,
+        base_backoff_s: float = 1.0,
+        max_backoff_s: float = 300.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._db = db
+        self._senders = dict(senders)
+        self._clock = clock
+        self._sem = asyncio.Semaphore(max_concurrency)
+        self._max_attempts = max_attempts
+        self._max_age_ms = max_age_ms
+        self._batch = batch
+        self._base_s = base_backoff_s
+        self._cap_s = max_backoff_s
+        self._rng = rng or random.Random()
+        self._drain_lock = asyncio.Lock()
+        self._warned_platforms: set[str] = set()
+
+    def backoff_ms(self, attempts: int, retry_after_s: float = 0.0) -> int:
+        """Jittered exponential delay (half to all of base * 2**attempts, capped), never less
+        than what the platform asked for."""
+        exp = min(self._cap_s, self._base_s * 2 ** min(attempts, 30))
+        delay = exp * self._rng.uniform(0.5, 1.0)
+        return int(max(retry_after_s, delay) * 1000)
+
+    async def drain(self) -> DrainStats:
+        """One pass over the due rows. Passes never overlap (a second caller waits)."""
+        async with self._drain_lock:
+            stats = DrainStats()
+            await self._note_platforms_off()
+            rows = await self._db.due_outbox(self._clock(), self._batch, platforms=self._senders)
+            stats.fetched = len(rows)
+            by_chat: dict[str, list[OutboxRow]] = {}
+            for row in rows:  # oldest first, so each list keeps its chat's order
+                by_chat.setdefault(row.chat_key, []).append(row)
+            async with asyncio.TaskGroup() as tg:
+                for chat_rows in by_chat.values():
+                    tg.create_task(self._drain_chat(chat_rows, stats))
+            return stats
+
+    async def run_forever(self, wake: asyncio.Event, interval_s: float = 1.0) -> None:
+        """Drain when `wake` is set (a tick enqueued alerts) and every `interval_s` (retries
+        coming due). Returns only by cancellation."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=interval_s)
+            wake.clear()
+            try:
+                stats = await self.drain()
+                # a full batch that made progress: more rows may be due right now
+                while stats.fetched >= self._batch and stats.sent + stats.dead > 0:
+                    stats = await self.drain()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox drain failed; trying again later")
+
+    async def _note_platforms_off(self) -> None:
+        off = await self._db.pending_platforms() - self._senders.keys()
+        for platform in sorted(off - self._warned_platforms):
+            log.warning("outbox holds messages for %s, which is off; they stay queued", platform)
+        self._warned_platforms |= off
+
+    async def _drain_chat(self, rows: list[OutboxRow], stats: DrainStats) -> None:
+        key = rows[0].chat_key  # follows a migration for the rest of the chat's rows
+        async with self._sem:
+            for row in rows:
+                go_on, key = await self._deliver(row, key, stats)
+                if not go_on:
+                    return  # backing off or paused: the rest wait, in order
+
+    async def _deliver(self, row: OutboxRow, key: str, stats: DrainStats) -> tuple[bool, str]:
+        """Send one row to `key`; returns (may the chat's next row follow now, the chat key)."""
+        now = self._clock()
+        if now - row.created_ms > self._max_age_ms:
+            await self._db.mark_dead(row.id, "too old to deliver")
+            log.warning(
+                "outbox row %d to %s dropped: older than %d min",
+                row.id,
+                key,
+                self._max_age_ms // 60_000,
+            )
+            stats.dead += 1
+            return True, key
+        migrated = False
+        while True:
+            outcome = await self._send(key, row)
+            now = self._clock()
+            if outcome.outcome is Outcome.SENT:
+                await self._db.mark_sent(row.id, now)
+                stats.sent += 1
+                return True, key
+            if outcome.outcome is Outcome.MIGRATED and outcome.new_chat_key and not migrated:
+                await self._db.migrate_chat(key, outcome.new_chat_key, now)
+                log.info("chat %s moved to %s; resending", key, outcome.new_chat_key)
+                stats.migrated += 1
+                key, migrated = outcome.new_chat_key, True
+                continue
+            if outcome.outcome is Outcome.PERMANENT:
+                reason = redact(outcome.reason or "permanent failure")
+                await self._db.mark_dead(row.id, reason)
+                stats.dead += 1
+                if await self._db.pause_chat(key, reason, now):
+                    stats.paused += 1
+                    log.warning("chat %s paused (resume with /start): %s", key, reason)
+                return False, key
+            # RETRY, or a migration we will not follow twice in a row
+            reason = redact(outcome.reason or outcome.outcome.value)
+            attempts = row.attempts + 1
+            if attempts >= self._max_attempts:
+                await self._db.mark_dead(row.id, f"gave up after {attempts} attempts: {reason}")
+                log.warning(
+                    "outbox row %d to %s dropped after %d attempts: %s",
+                    row.id,
+                    key,
+                    attempts,
+                    reason,
+                )
+                stats.dead += 1
+                return True, key  # the next row gets its own chance
+            next_ms = now + self.backoff_ms(row.attempts, outcome.retry_after)
+            await self._db.mark_retry(row.id, next_ms, reason)
+            stats.retried += 1
+            return False, key
+
+    async def _send(self, key: str, row: OutboxRow) -> SendOutcome:
+        sender = self._senders.get(platform_of(key))
+        if sender is None:  # only after a migration across platforms; fetches filter by sender
+            return SendOutcome.retry(0.0, f"no sender for {platform_of(key)}")
+        try:
+            return await sender.send(key, row.message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the port says it never raises; a bug there must not stop us
+            log.error("sender %s raised %s on row %d", sender.platform, type(exc).__name__, row.id)
+            return SendOutcome.retry(0.0, f"sender raised {type(exc).__name__}")

@@ -1,0 +1,256 @@
+"""The one command service every platform shares: text or a parsed Command in, a Reply out.
+
+Adapters only translate platform input into `handle_text` / `handle` calls and render the Reply;
+every rule about who may do what, caps, duplicates and wording is decided here, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.chat.context import ChatContext
+from bot.domain import render
+from bot.domain.commands import (
+    SPECS,
+    Command,
+    CommandError,
+    Help,
+    Liqs,
+    ListSubs,
+    Mute,
+    Start,
+    Status,
+    Subscribe,
+    UnknownCommandError,
+    Unmute,
+    Unsubscribe,
+    parse_command,
+)
+from bot.domain.message import Message, Reply
+from bot.domain.models import Snapshot, SourceStatus, Subscription
+from bot.store import Database
+
+log = logging.getLogger(__name__)
+
+DEFAULT_QUIET_NOTE = (
+    "You get one alert per wave (and one more each time it doubles); "
+    "it re-arms once the total falls back below 80% of your amount."
+)
+
+
+class MarketView(Protocol):
+    def snapshot(self, now_ms: int) -> Snapshot: ...
+    def status(self, now_ms: int) -> list[SourceStatus]: ...
+    def known_coins(self) -> frozenset[str]: ...
+    def windows_served(self) -> frozenset[int]: ...
+
+
+class Rules(Protocol):
+    """What the service needs of bot.domain.rules.RuleBook."""
+
+    def add(self, sub: Subscription) -> None: ...
+    def remove(self, sub_id: int) -> object: ...
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    max_subscriptions_per_chat: int = 50
+    bot_username: str | None = None  # to tell `/cmd@us` from `/cmd@otherbot`
+    quiet_note: str = DEFAULT_QUIET_NOTE  # appended to subscribe confirmations ("" for none)
+
+
+def _wall_clock() -> int:
+    return int(time.time() * 1000)
+
+
+_MUTATING = (Subscribe, Unsubscribe, Mute, Unmute)
+
+
+class CommandService:
+    def __init__(
+        self,
+        db: Database,
+        market: MarketView,
+        book: Rules,
+        settings: ServiceSettings | None = None,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        self.db = db
+        self.market = market
+        self.book = book
+        self.settings = settings or ServiceSettings()
+        self.clock = clock or _wall_clock
+        # Telegram learns its name from getMe after start: the adapter may set it then.
+        self.bot_username = self.settings.bot_username
+        # One change at a time per chat, so that the cap and duplicate checks hold under
+        # concurrent commands (two admins, a double tap). Unused locks go away by themselves.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def commands(self) -> list[tuple[str, str]]:
+        """(name, one-line description) for setMyCommands and slash-command menus."""
+        return [(s.name, s.summary) for s in SPECS.values()]
+
+    async def handle_text(self, ctx: ChatContext, text: str) -> Reply:
+        """Parse and run chat text. Never raises; text that is not for us gets an empty Reply."""
+        try:
+            cmd = parse_command(text, self.bot_username, self.market.known_coins())
+        except UnknownCommandError as e:
+            if ctx.kind != "private" and not e.addressed:
+                return Reply()  # likely another bot's command in a shared chat: stay quiet
+            return Reply.of(render.render_error(e))
+        except CommandError as e:
+            return Reply.of(render.render_error(e))
+        except Exception:
+            log.exception("parsing %r in %s failed", text[:200], ctx.chat_key)
+            return Reply.of(render.render_apology())
+        if cmd is None:
+            return Reply()
+        return await self.handle(ctx, cmd)
+
+    async def handle(self, ctx: ChatContext, cmd: Command) -> Reply:
+        """Run a parsed command. Never raises: failures become an apology, logged with context."""
+        try:
+            if not isinstance(cmd, _MUTATING):
+                return Reply.of(await self._run(ctx, cmd))
+            if ctx.kind != "private" and not await ctx.can_manage():
+                return Reply.of(render.render_refused(ctx.manage_hint))
+            lock = self._locks.get(ctx.chat_key)
+            if lock is None:
+                lock = self._locks[ctx.chat_key] = asyncio.Lock()
+            async with lock:
+                return Reply.of(await self._run(ctx, cmd))
+        except CommandError as e:
+            return Reply.of(render.render_error(e))
+        except Exception:
+            log.exception("command %r in %s failed", cmd, ctx.chat_key)
+            return Reply.of(render.render_apology())
+
+    async def _run(self, ctx: ChatContext, cmd: Command) -> Message:
+        match cmd:
+            case Start():
+                return await self._start(ctx)
+            case Help():
+                return render.render_help()
+            case Subscribe():
+                return await self._subscribe(ctx, cmd)
+            case Unsubscribe():
+                return await self._unsubscribe(ctx, cmd)
+            case ListSubs():
+                return await self._list(ctx)
+            case Mute():
+                return await self._mute(ctx, cmd)
+            case Unmute():
+                return await self._unmute(ctx, cmd)
+            case Liqs():
+                now = self.clock()
+                return render.render_liqs(
+                    self.market.snapshot(now), cmd.coin, cmd.window, self.market.status(now)
+                )
+            case Status():
+                return await self._status(ctx)
+        raise TypeError(f"unhandled command {cmd!r}")
+
+    # ---- commands ----------------------------------------------------------------------------
+
+    async def _start(self, ctx: ChatContext) -> Message:
+        await self.db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=self.clock())
+        resumed = await self.db.resume_chat(ctx.chat_key)
+        if resumed:
+            log.info("chat %s resumed by /start", ctx.chat_key)
+        return render.render_start(resumed=resumed)
+
+    async def _subscribe(self, ctx: ChatContext, cmd: Subscribe) -> Message:
+        now = self.clock()
+        await self.db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=now)
+        existing = await self.db.list_subscriptions(ctx.chat_key)
+        for s in existing:
+            if (s.coin, s.window, s.side, s.threshold) == (
+                cmd.coin,
+                cmd.window,
+                cmd.side,
+                cmd.threshold,
+            ):
+                return render.render_duplicate(s)
+        cap = self.settings.max_subscriptions_per_chat
+        if len(existing) >= cap:
+            return render.render_at_cap(cap)
+        sub = await self.db.add_subscription(
+            ctx.chat_key, cmd.coin, cmd.window, cmd.side, cmd.threshold, now
+        )
+        self.book.add(sub)
+        try:
+            served = cmd.window in self.market.windows_served()
+            current = self.market.snapshot(now).value(cmd.coin, cmd.window, cmd.side)
+        except Exception:
+            # the rule is stored: confirm it rather than apologise for a failed extra
+            log.exception("market view failed while confirming #%s", sub.id)
+            served, current = True, None
+        return render.render_subscribed(
+            sub, current, served, len(existing) + 1, cap, self.settings.quiet_note
+        )
+
+    async def _unsubscribe(self, ctx: ChatContext, cmd: Unsubscribe) -> Message:
+        own = await self.db.list_subscriptions(ctx.chat_key)
+        by_id = {s.id: s for s in own}
+        if cmd.all:
+            removable = [s.id for s in own if s.origin != "config"]
+            for i in removable:
+                if await self.db.remove_subscription(ctx.chat_key, i):
+                    self.book.remove(i)
+            return render.render_unsubscribed_all(len(removable))
+        config_owned = [i for i in cmd.ids if i in by_id and by_id[i].origin == "config"]
+        if config_owned:
+            return render.render_config_owned(config_owned)
+        removed, unknown = [], []
+        for i in cmd.ids:
+            # the store checks the chat too: another chat's id is never removed
+            if i in by_id and await self.db.remove_subscription(ctx.chat_key, i):
+                self.book.remove(i)
+                removed.append(i)
+            else:
+                unknown.append(i)
+        left = [s.id for s in own if s.id not in removed]
+        return render.render_unsubscribed(removed, unknown, left)
+
+    async def _list(self, ctx: ChatContext) -> Message:
+        now = self.clock()
+        subs = await self.db.list_subscriptions(ctx.chat_key)
+        states = await self.db.load_states() if subs else {}
+        mutes = (await self.db.active_mutes(now)).get(ctx.chat_key, {})
+        return render.render_list(
+            subs, states, mutes, now, cap=self.settings.max_subscriptions_per_chat
+        )
+
+    async def _mute(self, ctx: ChatContext, cmd: Mute) -> Message:
+        now = self.clock()
+        await self.db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=now)
+        until = now + cmd.seconds * 1000
+        await self.db.set_mute(ctx.chat_key, cmd.coin, until)
+        return render.render_muted(cmd.coin, until, now)
+
+    async def _unmute(self, ctx: ChatContext, cmd: Unmute) -> Message:
+        # count only mutes still running: an expired row is not something the user can lift
+        active = (await self.db.active_mutes(self.clock())).get(ctx.chat_key, {})
+        lifted = len(active) if cmd.coin is None else int(cmd.coin in active)
+        await self.db.clear_mutes(ctx.chat_key, cmd.coin)
+        return render.render_unmuted(cmd.coin, lifted)
+
+    async def _status(self, ctx: ChatContext) -> Message:
+        now = self.clock()
+        chat = await self.db.get_chat(ctx.chat_key)
+        return render.render_status(
+            self.market.status(now),
+            now,
+            chat_subscriptions=await self.db.count_subscriptions(ctx.chat_key),
+            total_subscriptions=len(await self.db.active_subscriptions()),
+            cap=self.settings.max_subscriptions_per_chat,
+            paused_reason=chat.paused_reason if chat else None,
+            mutes=(await self.db.active_mutes(now)).get(ctx.chat_key, {}),
+            served=self.market.windows_served(),
+        )

@@ -1,0 +1,469 @@
+"""The one SQLite file: chats, subscriptions, alert states, mutes, outbox, buckets and gaps.
+
+One aiosqlite connection (one worker thread) in autocommit mode; every method holds an
+asyncio.Lock so a multi-statement transaction never interleaves with another coroutine's
+statements on the same connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.domain.message import Message
+from bot.domain.models import AlertState, Side, Status, Subscription, Transition
+from bot.store.migrations import migrate
+from bot.store.rows import BucketRow, ChatRow, GapRow, OutboxItem, OutboxRow
+
+_WHOLE_CHAT = ""  # mutes.coin for "the whole chat"
+
+_SUB_COLS = "id, chat_key, coin, window_min, side, threshold, created_ms, origin"
+
+
+def _guess_kind(chat_key: str) -> str:
+    """A chat kind from its key, for chats first seen outside an adapter (config, migration)."""
+    if chat_key.startswith("telegram:-"):
+        return "group"
+    if chat_key.startswith("discord:channel:"):
+        return "channel"
+    return "private"
+
+
+def _now_ms(now_ms: int | None) -> int:
+    return int(time.time() * 1000) if now_ms is None else now_ms
+
+
+def _sub(row: Any) -> Subscription:
+    return Subscription(
+        id=row[0],
+        chat_key=row[1],
+        coin=row[2],
+        window=row[3],
+        side=Side(row[4]),
+        threshold=row[5],
+        created_ms=row[6],
+        origin=row[7],
+    )
+
+
+def _message_json(message: Message) -> str:
+    return json.dumps(message.to_dict(), separators=(",", ":"), ensure_ascii=False)
+
+
+class Database:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Database:
+        """Open (creating and migrating as needed). Raises SchemaTooNewError for newer files."""
+        conn = await aiosqlite.connect(str(path), isolation_level=None)  # we issue BEGIN ourselves
+        try:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL: durable across a process crash; a power cut may lose the last commit
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            await conn.execute("PRAGMA busy_timeout = 5000")
+            await migrate(conn)
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(conn)
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._conn.close()
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT under the lock; ROLLBACK on any error (or cancellation)."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    await self._conn.execute("ROLLBACK")
+                raise
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        async with self._lock, self._conn.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        async with self._lock, self._conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement (atomic by itself); returns the number of rows changed."""
+        async with self._lock, self._conn.execute(sql, params) as cur:
+            return cur.rowcount
+
+    async def schema_version(self) -> int:
+        row = await self._one("PRAGMA user_version")
+        return int(row[0])
+
+    # ---- chats -------------------------------------------------------------------------------
+
+    async def ensure_chat(
+        self, chat_key: str, kind: str = "private", now_ms: int | None = None
+    ) -> None:
+        # The adapter knows the kind best: the latest one it reports wins.
+        await self._write(
+            "INSERT INTO chats (chat_key, kind, created_ms) VALUES (?, ?, ?) "
+            "ON CONFLICT(chat_key) DO UPDATE SET kind = excluded.kind",
+            (chat_key, kind, _now_ms(now_ms)),
+        )
+
+    async def get_chat(self, chat_key: str) -> ChatRow | None:
+        row = await self._one(
+            "SELECT chat_key, kind, paused_reason, created_ms, paused_ms FROM chats "
+            "WHERE chat_key = ?",
+            (chat_key,),
+        )
+        return ChatRow(*row) if row else None
+
+    async def pause_chat(self, chat_key: str, reason: str, now_ms: int | None = None) -> bool:
+        """Stop delivering to (and evaluating for) a chat. True only the first time."""
+        now_ms = _now_ms(now_ms)
+        async with self._tx() as c:
+            await c.execute(
+                "INSERT OR IGNORE INTO chats (chat_key, kind, created_ms) VALUES (?, ?, ?)",
+                (chat_key, _guess_kind(chat_key), now_ms),
+            )
+            cur = await c.execute(
+                "UPDATE chats SET paused_reason = ?, paused_ms = ? "
+                "WHERE chat_key = ? AND paused_reason IS NULL",
+                (reason or "paused", now_ms, chat_key),
+            )
+            return cur.rowcount > 0
+
+    async def resume_chat(self, chat_key: str) -> bool:
+        n = await self._write(
+            "UPDATE chats SET paused_reason = NULL, paused_ms = NULL "
+            "WHERE chat_key = ? AND paused_reason IS NOT NULL",
+            (chat_key,),
+        )
+        return n > 0
+
+    async def migrate_chat(self, old_key: str, new_key: str, now_ms: int | None = None) -> None:
+        """A chat got a new key (Telegram group -> supergroup): move what belongs to it."""
+        if old_key == new_key:
+            return
+        now_ms = _now_ms(now_ms)
+        async with self._tx() as c:
+            async with c.execute("SELECT kind FROM chats WHERE chat_key = ?", (old_key,)) as cur:
+                row = await cur.fetchone()
+            kind = row[0] if row else _guess_kind(new_key)
+            await c.execute(
+                "INSERT INTO chats (chat_key, kind, created_ms) VALUES (?, ?, ?) "
+                "ON CONFLICT(chat_key) DO UPDATE SET paused_reason = NULL, paused_ms = NULL",
+                (new_key, kind, now_ms),
+            )
+            await c.execute(
+                "UPDATE subscriptions SET chat_key = ? WHERE chat_key = ?", (new_key, old_key)
+            )
+            # OR REPLACE: a mute already on the new key for the same coin gives way
+            await c.execute(
+                "UPDATE OR REPLACE mutes SET chat_key = ? WHERE chat_key = ?", (new_key, old_key)
+            )
+            await c.execute(
+                "UPDATE outbox SET chat_key = ? WHERE chat_key = ? AND status = 'pending'",
+                (new_key, old_key),
+            )
+            await c.execute(
+                "UPDATE chats SET paused_reason = ?, paused_ms = ? WHERE chat_key = ?",
+                (f"migrated to {new_key}", now_ms, old_key),
+            )
+
+    # ---- subscriptions -----------------------------------------------------------------------
+
+    async def add_subscription(
+        self,
+        chat_key: str,
+        coin: str,
+        window: int,
+        side: Side,
+        threshold: float,
+        now_ms: int,
+        origin: str = "user",
+    ) -> Subscription:
+        async with self._tx() as c:
+            await c.execute(
+                "INSERT OR IGNORE INTO chats (chat_key, kind, created_ms) VALUES (?, ?, ?)",
+                (chat_key, _guess_kind(chat_key), now_ms),
+            )
+            cur = await c.execute(
+                "INSERT INTO subscriptions "
+                "(chat_key, coin, window_min, side, threshold, origin, created_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (chat_key, coin, int(window), Side(side).value, float(threshold), origin, now_ms),
+            )
+            sub_id = cur.lastrowid
+        assert sub_id is not None
+        return Subscription(
+            id=sub_id,
+            chat_key=chat_key,
+            coin=coin,
+            window=int(window),
+            side=Side(side),
+            threshold=float(threshold),
+            created_ms=now_ms,
+            origin=origin,
+        )
+
+    async def remove_subscription(self, chat_key: str, sub_id: int) -> bool:
+        # chat_key in the WHERE: a chat can only remove its own (its state goes by cascade)
+        n = await self._write(
+            "DELETE FROM subscriptions WHERE id = ? AND chat_key = ?", (sub_id, chat_key)
+        )
+        return n > 0
+
+    async def remove_all_subscriptions(self, chat_key: str) -> int:
+        return await self._write("DELETE FROM subscriptions WHERE chat_key = ?", (chat_key,))
+
+    async def list_subscriptions(self, chat_key: str) -> list[Subscription]:
+        rows = await self._all(
+            f"SELECT {_SUB_COLS} FROM subscriptions WHERE chat_key = ? ORDER BY id", (chat_key,)
+        )
+        return [_sub(r) for r in rows]
+
+    async def count_subscriptions(self, chat_key: str) -> int:
+        row = await self._one("SELECT count(*) FROM subscriptions WHERE chat_key = ?", (chat_key,))
+        return int(row[0])
+
+    async def active_subscriptions(self) -> list[Subscription]:
+        """Every subscription whose chat is not paused (a chat with no row is not paused)."""
+        rows = await self._all(
+            f"SELECT {', '.join('s.' + c.strip() for c in _SUB_COLS.split(','))} "
+            "FROM subscriptions s LEFT JOIN chats c ON c.chat_key = s.chat_key "
+            "WHERE c.paused_reason IS NULL ORDER BY s.id"
+        )
+        return [_sub(r) for r in rows]
+
+    # ---- alert states + outbox ---------------------------------------------------------------
+
+    async def load_states(self) -> dict[int, AlertState]:
+        rows = await self._all(
+            "SELECT sub_id, status, level, episode, fired_ms, last_alert_ms FROM alert_states"
+        )
+        return {
+            r[0]: AlertState(
+                sub_id=r[0],
+                status=Status(r[1]),
+                level=r[2],
+                episode=r[3],
+                fired_ms=r[4],
+                last_alert_ms=r[5],
+            )
+            for r in rows
+        }
+
+    async def commit_transitions(
+        self, transitions: Sequence[Transition], outbox: Sequence[OutboxItem]
+    ) -> None:
+        """Every new state and every outbox row in ONE transaction, or nothing at all."""
+        async with self._tx() as c:
+            for t in transitions:
+                s = t.new
+                # WHERE EXISTS: a subscription removed since the tick evaluated is skipped
+                # instead of failing the foreign key and losing everyone else's alerts.
+                await c.execute(
+                    "INSERT OR REPLACE INTO alert_states "
+                    "(sub_id, status, level, episode, fired_ms, last_alert_ms) "
+                    "SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?)",
+                    (
+                        t.sub_id,
+                        Status(s.status).value,
+                        s.level,
+                        s.episode,
+                        s.fired_ms,
+                        s.last_alert_ms,
+                        t.sub_id,
+                    ),
+                )
+            for item in outbox:
+                await self._insert_outbox(c, item)
+
+    async def _insert_outbox(self, c: aiosqlite.Connection, item: OutboxItem) -> int:
+        cur = await c.execute(
+            # ON CONFLICT(dedupe_key), not OR IGNORE: that would also swallow NOT NULL and
+            # CHECK failures, silently dropping a broken alert instead of failing the tick.
+            "INSERT INTO outbox (chat_key, message, dedupe_key, created_ms, next_ms) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING",
+            (
+                item.chat_key,
+                _message_json(item.message),
+                item.dedupe_key,
+                item.created_ms,
+                item.created_ms,
+            ),
+        )
+        return cur.rowcount
+
+    async def enqueue(self, items: Iterable[OutboxItem]) -> int:
+        """Enqueue outside a transition; returns how many were new (duplicates are ignored)."""
+        async with self._tx() as c:
+            n = 0
+            for item in items:
+                n += await self._insert_outbox(c, item)
+            return n
+
+    async def due_outbox(
+        self, now_ms: int, limit: int, platforms: Collection[str] | None = None
+    ) -> list[OutboxRow]:
+        """Pending rows due by now, oldest first, of chats that are not paused.
+
+        A row waits while an older pending row of its chat is backing off, so a chat's messages
+        never overtake each other. `platforms` limits rows to those platforms (the rest stay
+        pending and do not crowd the batch).
+        """
+        sql = (
+            "SELECT o.id, o.chat_key, o.message, o.attempts, o.created_ms FROM outbox o "
+            "LEFT JOIN chats c ON c.chat_key = o.chat_key "
+            "WHERE o.status = 'pending' AND o.next_ms <= ? AND c.paused_reason IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' "
+            "  AND p.chat_key = o.chat_key AND p.id < o.id AND p.next_ms > ?)"
+        )
+        params: list[Any] = [now_ms, now_ms]
+        if platforms is not None:
+            plats = list(platforms)
+            if not plats:
+                return []
+            marks = ",".join("?" * len(plats))
+            sql += f" AND substr(o.chat_key, 1, instr(o.chat_key, ':') - 1) IN ({marks})"
+            params.extend(plats)
+        sql += " ORDER BY o.id LIMIT ?"
+        params.append(limit)
+        rows = await self._all(sql, params)
+        return [
+            OutboxRow(
+                id=r[0],
+                chat_key=r[1],
+                message=Message.from_dict(json.loads(r[2])),
+                attempts=r[3],
+                created_ms=r[4],
+            )
+            for r in rows
+        ]
+
+    async def pending_platforms(self) -> set[str]:
+        """Platforms that have pending rows (to notice rows no sender will ever take)."""
+        rows = await self._all(
+            "SELECT DISTINCT substr(chat_key, 1, instr(chat_key, ':') - 1) FROM outbox "
+            "WHERE status = 'pending'"
+        )
+        return {r[0] for r in rows}
+
+    async def mark_sent(self, row_id: int, now_ms: int) -> None:
+        await self._write(
+            "UPDATE outbox SET status = 'sent', sent_ms = ?, attempts = attempts + 1 WHERE id = ?",
+            (now_ms, row_id),
+        )
+
+    async def mark_retry(self, row_id: int, next_ms: int, error: str) -> None:
+        await self._write(
+            "UPDATE outbox SET next_ms = ?, last_error = ?, attempts = attempts + 1 WHERE id = ?",
+            (next_ms, error, row_id),
+        )
+
+    async def mark_dead(self, row_id: int, reason: str) -> None:
+        await self._write(
+            "UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?", (reason, row_id)
+        )
+
+    async def outbox_status(self, row_id: int) -> tuple[str, int, int, str | None] | None:
+        """(status, attempts, next_ms, last_error) of one row: for diagnostics and tests."""
+        row = await self._one(
+            "SELECT status, attempts, next_ms, last_error FROM outbox WHERE id = ?", (row_id,)
+        )
+        return tuple(row) if row else None  # type: ignore[return-value]
+
+    async def prune_outbox(self, before_ms: int) -> int:
+        """Drop delivered and dead rows created before `before_ms` (pending rows are kept)."""
+        return await self._write(
+            "DELETE FROM outbox WHERE status != 'pending' AND created_ms < ?", (before_ms,)
+        )
+
+    # ---- mutes -------------------------------------------------------------------------------
+
+    async def set_mute(self, chat_key: str, coin: str | None, until_ms: int) -> None:
+        await self._write(
+            "INSERT OR REPLACE INTO mutes (chat_key, coin, until_ms) VALUES (?, ?, ?)",
+            (chat_key, coin or _WHOLE_CHAT, until_ms),
+        )
+
+    async def clear_mutes(self, chat_key: str, coin: str | None = None) -> int:
+        if coin is None:
+            return await self._write("DELETE FROM mutes WHERE chat_key = ?", (chat_key,))
+        return await self._write(
+            "DELETE FROM mutes WHERE chat_key = ? AND coin = ?", (chat_key, coin)
+        )
+
+    async def active_mutes(self, now_ms: int) -> dict[str, dict[str | None, int]]:
+        rows = await self._all(
+            "SELECT chat_key, coin, until_ms FROM mutes WHERE until_ms > ?", (now_ms,)
+        )
+        out: dict[str, dict[str | None, int]] = {}
+        for chat_key, coin, until_ms in rows:
+            out.setdefault(chat_key, {})[coin or None] = until_ms
+        return out
+
+    async def prune_mutes(self, now_ms: int) -> int:
+        return await self._write("DELETE FROM mutes WHERE until_ms <= ?", (now_ms,))
+
+    # ---- buckets -----------------------------------------------------------------------------
+
+    async def upsert_buckets(self, rows: Iterable[BucketRow]) -> int:
+        """REPLACE the values of each (minute, coin, venue): the aggregator sends full sums."""
+        params = [(r.minute_ms, r.coin, r.venue, r.longs, r.shorts) for r in rows]
+        if not params:
+            return 0
+        async with self._tx() as c:
+            await c.executemany(
+                "INSERT OR REPLACE INTO buckets (minute_ms, coin, venue, longs, shorts) "
+                "VALUES (?, ?, ?, ?, ?)",
+                params,
+            )
+        return len(params)
+
+    async def load_buckets(self, since_ms: int) -> list[BucketRow]:
+        rows = await self._all(
+            "SELECT minute_ms, coin, venue, longs, shorts FROM buckets WHERE minute_ms >= ? "
+            "ORDER BY minute_ms, coin, venue",
+            (since_ms,),
+        )
+        return [BucketRow(*r) for r in rows]
+
+    async def prune_buckets(self, before_ms: int) -> int:
+        return await self._write("DELETE FROM buckets WHERE minute_ms < ?", (before_ms,))
+
+    # ---- gaps --------------------------------------------------------------------------------
+
+    async def record_gap(self, source: str, start_ms: int, end_ms: int) -> None:
+        await self._write(
+            "INSERT INTO gaps (source, start_ms, end_ms) VALUES (?, ?, ?)",
+            (source, start_ms, end_ms),
+        )
+
+    async def recent_gaps(self, since_ms: int) -> list[GapRow]:
+        """Gaps that ended at or after `since_ms` (so an overlapping one counts), oldest first."""
+        rows = await self._all(
+            "SELECT source, start_ms, end_ms FROM gaps WHERE end_ms >= ? ORDER BY start_ms, id",
+            (since_ms,),
+        )
+        return [GapRow(*r) for r in rows]
+
+    async def prune_gaps(self, before_ms: int) -> int:
+        return await self._write("DELETE FROM gaps WHERE end_ms < ?", (before_ms,))

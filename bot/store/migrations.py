@@ -1,0 +1,106 @@
+"""Schema migrations: forward-only steps keyed by `PRAGMA user_version`.
+
+Step i (0-based) takes a file from version i to i+1. Never edit a released step; append a new one.
+"""
+
+from __future__ import annotations
+
+import aiosqlite
+
+MIGRATIONS: list[tuple[str, ...]] = [
+    (  # 1: the initial schema
+        """CREATE TABLE chats (
+            chat_key TEXT PRIMARY KEY,
+            kind TEXT NOT NULL DEFAULT 'private',
+            paused_reason TEXT,
+            paused_ms INTEGER,
+            created_ms INTEGER NOT NULL
+        )""",
+        # AUTOINCREMENT: an id is never reused, so "/unsubscribe 3" can't hit a newer rule.
+        """CREATE TABLE subscriptions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            chat_key TEXT NOT NULL,
+            coin TEXT NOT NULL,
+            window_min INTEGER NOT NULL,
+            side TEXT NOT NULL,
+            threshold REAL NOT NULL,
+            origin TEXT NOT NULL DEFAULT 'user',
+            created_ms INTEGER NOT NULL
+        )""",
+        "CREATE INDEX subscriptions_chat ON subscriptions(chat_key, id)",
+        """CREATE TABLE alert_states (
+            sub_id INTEGER PRIMARY KEY REFERENCES subscriptions(id) ON DELETE CASCADE,
+            status TEXT NOT NULL,
+            level INTEGER NOT NULL,
+            episode INTEGER NOT NULL,
+            fired_ms INTEGER,
+            last_alert_ms INTEGER
+        )""",
+        # coin '' = the whole chat (a NULL would defeat the primary key)
+        """CREATE TABLE mutes (
+            chat_key TEXT NOT NULL,
+            coin TEXT NOT NULL DEFAULT '',
+            until_ms INTEGER NOT NULL,
+            PRIMARY KEY (chat_key, coin)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            chat_key TEXT NOT NULL,
+            message TEXT NOT NULL,
+            dedupe_key TEXT NOT NULL UNIQUE,
+            created_ms INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_ms INTEGER NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),
+            sent_ms INTEGER,
+            last_error TEXT
+        )""",
+        "CREATE INDEX outbox_pending ON outbox(status, chat_key, id)",
+        """CREATE TABLE buckets (
+            minute_ms INTEGER NOT NULL,
+            coin TEXT NOT NULL,
+            venue TEXT NOT NULL,
+            longs REAL NOT NULL,
+            shorts REAL NOT NULL,
+            PRIMARY KEY (minute_ms, coin, venue)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE gaps (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            start_ms INTEGER NOT NULL,
+            end_ms INTEGER NOT NULL
+        )""",
+        "CREATE INDEX gaps_end ON gaps(end_ms)",
+    ),
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNewError(RuntimeError):
+    """The file was written by a newer version of the bot; refusing to touch it."""
+
+
+async def migrate(conn: aiosqlite.Connection, steps: list[tuple[str, ...]] = MIGRATIONS) -> int:
+    """Bring the file up to `len(steps)`, each step in its own transaction. Returns the version."""
+    async with conn.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    version = int(row[0]) if row else 0
+    if version > len(steps):
+        raise SchemaTooNewError(
+            f"database schema version {version} is newer than this code knows ({len(steps)}); "
+            "upgrade the bot or use another file"
+        )
+    for target in range(version + 1, len(steps) + 1):
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            for sql in steps[target - 1]:
+                await conn.execute(sql)
+            # user_version lives in the file header and is part of this transaction
+            await conn.execute(f"PRAGMA user_version = {target}")
+            await conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+            raise
+    return len(steps)

@@ -1,0 +1,192 @@
+"""The command grammar: table tests of valid and malformed input, and a property test."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.domain.commands import (
+    SPECS,
+    CommandError,
+    Help,
+    Liqs,
+    ListSubs,
+    Mute,
+    Start,
+    Status,
+    Subscribe,
+    Unmute,
+    Unsubscribe,
+    parse_command,
+)
+from bot.domain.models import ALL, Side
+
+M = 1e6
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/subscribe btc 1h 100m", Subscribe("BTC", 60, 100 * M, Side.TOTAL)),
+        ("/subscribe all 1h 400m shorts", Subscribe(ALL, 60, 400 * M, Side.SHORT)),
+        ("/sub ETH 4h 1.5b long", Subscribe("ETH", 240, 1.5e9, Side.LONG)),
+        ("/subscribe sol 5m 5m", Subscribe("SOL", 5, 5 * M, Side.TOTAL)),  # window, then $5M
+        ("/subscribe bitcoin 1d $400M s", Subscribe("BTC", 1440, 400 * M, Side.SHORT)),
+        ("/subscribe 1000PEPEUSDT 15m 250k l", Subscribe("PEPE", 15, 250e3, Side.LONG)),
+        ("/subscribe btc 1h 400000000 total", Subscribe("BTC", 60, 400 * M, Side.TOTAL)),
+        ("/subscribe btc 1h 100m all", Subscribe("BTC", 60, 100 * M, Side.TOTAL)),
+        ("  /SUBSCRIBE   BTC  1H  100M  ", Subscribe("BTC", 60, 100 * M, Side.TOTAL)),
+        ("/unsubscribe 3", Unsubscribe((3,), False)),
+        ("/unsub 1 2,3 #4 2", Unsubscribe((1, 2, 3, 4), False)),
+        ("/unsubscribe all", Unsubscribe((), True)),
+        ("/list", ListSubs()),
+        ("/subs", ListSubs()),
+        ("/mute 2h", Mute(None, 7200)),
+        ("/mute btc 30m", Mute("BTC", 1800)),
+        ("/mute 30m btc", Mute("BTC", 1800)),
+        ("/mute all 1d", Mute(None, 86400)),
+        ("/unmute", Unmute(None)),
+        ("/unmute eth", Unmute("ETH")),
+        ("/liqs", Liqs(ALL, None)),
+        ("/liq eth", Liqs("ETH", None)),
+        ("/liqs btc 4h", Liqs("BTC", 240)),
+        ("/liqs 4h btc", Liqs("BTC", 240)),
+        ("/liqs 1d", Liqs(ALL, 1440)),
+        ("/liqs s", Liqs("S", None)),  # Sonic's ticker is a coin here, not a side
+        ("/status", Status()),
+        ("/start", Start()),
+        ("/start deep-link-payload", Start()),
+        ("/help", Help()),
+        ("/liqs@LiqBot btc", Liqs("BTC", None)),
+        ("/liqs@liqbot", Liqs(ALL, None)),
+    ],
+)
+def test_valid_commands(text: str, expected: object) -> None:
+    assert parse_command(text, bot_username="LiqBot") == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "hello /liqs", "/", "/ liqs", "/usr/bin/env", "/liqs@OtherBot btc", "//liqs"],
+)
+def test_not_a_command(text: str) -> None:
+    assert parse_command(text, bot_username="liqbot") is None
+
+
+def test_mention_accepted_when_own_name_unknown() -> None:
+    assert parse_command("/liqs@whatever") == Liqs(ALL, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("/subscribe btx 1h 100m", "did you mean btc"),
+        ("/subscribe xyzzyq 1h 100m", "unknown coin"),
+        ("/subscribe btc 3h 100m", "5m, 15m, 30m, 1h, 2h, 4h, 12h, 24h"),
+        ("/subscribe btc 100m 1h", "window comes before the amount"),
+        ("/subscribe btc 1h 0", "above zero"),
+        ("/subscribe btc 1h -5m", "positive"),
+        ("/subscribe btc 1h 5t", "smaller amount"),
+        ("/subscribe btc 1h lots", "not an amount"),
+        ("/subscribe btc 1h 5", "smallest amount is $1K"),
+        ("/subscribe btc 1h 4h", "is a window; the amount comes third"),
+        ("/subscribe", "which coin"),
+        ("/subscribe btc", "window and amount are missing"),
+        ("/subscribe btc 1h", "amount is missing"),
+        ("/subscribe btc 100m", "window is missing"),
+        ("/subscribe btc 100m long", "window is missing"),
+        ("/subscribe btc long 1h 100m", "side (long, short, total) comes last"),
+        ("/subscribe 1h btc 100m", "coin comes first"),
+        ("/subscribe 100m btc 1h", "coin comes first"),
+        ("/subscribe btc 1h 100m sideways", "unknown side"),
+        ("/subscribe btc 1h 100m long now", "too many arguments"),
+        ("/unsubscribe", "which subscription"),
+        ("/unsubscribe abc", "'abc' is not a subscription id"),
+        ("/unsubscribe 1 all", "not both"),
+        ("/unsubscribe -3", "not a subscription id"),
+        ("/mute", "how long"),
+        ("/mute btc", "add a duration"),
+        ("/mute 0m", "above zero"),
+        ("/mute 90d", "longest mute"),
+        ("/mute btc 1h extra", "too many arguments"),
+        ("/mute " + "9" * 39 + "h", "longest mute"),  # 1e39 hours: no OverflowError
+        ("/mute 1h 2h", "unknown coin"),
+        ("/unmute btc eth", "too many arguments"),
+        ("/liqs 3h", "unknown window"),
+        ("/liqs btc eth", "one coin at most"),
+        ("/liqs 1h 4h", "one window at most"),
+        ("/liqs btc 1h x", "too many arguments"),
+        ("/list everything", "takes no arguments"),
+        ("/status now", "takes no arguments"),
+        ("/frobnicate", "/subscribe"),
+        ("/liqs " + "x" * 200, "too long"),
+    ],
+)
+def test_malformed_commands(text: str, fragment: str) -> None:
+    with pytest.raises(CommandError) as info:
+        parse_command(text)
+    err = info.value
+    assert fragment in err.message
+    assert err.usage.startswith("/") and err.example.startswith("/")
+    assert len(err.message) < 200  # short: never echoes a wall of text
+
+
+def test_error_carries_the_commands_own_form() -> None:
+    with pytest.raises(CommandError) as info:
+        parse_command("/sub btc 100m 1h")
+    assert info.value.usage == SPECS["subscribe"].usage
+    assert info.value.example == "/subscribe btc 1h 100m"
+    # the example itself must parse: a user who copies it succeeds
+    for spec in SPECS.values():
+        assert parse_command(spec.example) is not None
+
+
+def test_unknown_command_lists_every_command() -> None:
+    with pytest.raises(CommandError) as info:
+        parse_command("/chart btc")
+    for name in SPECS:
+        assert f"/{name}" in info.value.message
+
+
+_tokens = st.one_of(
+    st.sampled_from(
+        ["btc", "all", "1h", "5m", "100m", "-1", "0", "long", "s", "#3", "1,5m", "$", "1e9", "∞"]
+    ),
+    st.text(max_size=12),
+    st.from_regex(r"[0-9]{1,400}[smhdkbt]?", fullmatch=True),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from([*SPECS, "sub", "unsub", "subs", "liq", "x", ""]),
+    st.lists(_tokens, max_size=5),
+    st.sampled_from(["", "@liqbot", "@other", "@"]),
+)
+def test_no_input_raises_anything_but_command_error(
+    name: str, args: list[str], mention: str
+) -> None:
+    text = f"/{name}{mention} " + " ".join(args)
+    with contextlib.suppress(CommandError):
+        parse_command(text, bot_username="liqbot")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_arbitrary_text_raises_only_command_error(text: str) -> None:
+    with contextlib.suppress(CommandError):
+        parse_command(text, bot_username="liqbot")
+    with contextlib.suppress(CommandError):
+        parse_command("/" + text)
+
+
+def test_coins_seen_by_sources_are_accepted() -> None:
+    with pytest.raises(CommandError):
+        parse_command("/liqs zzxq")
+    assert parse_command("/liqs zzxq", known_coins=frozenset({"ZZXQ"})) == Liqs("ZZXQ", None)
+    # the extra coins do not leak into the next parse
+    with pytest.raises(CommandError):
+        parse_command("/subscribe zzxq 1h 1m")
