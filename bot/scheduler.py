@@ -6,6 +6,7 @@ within a second or two of the data that crossed a threshold, without waiting for
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,8 @@ class Scheduler:
         async def guarded() -> None:
             try:
                 await job()
+            except asyncio.CancelledError:  # shutting down mid-run: nothing to report
+                return
             except Exception:  # a failing job is logged and tried again on its next run
                 log.exception("scheduled job %s failed", name)
 

@@ -52,8 +52,8 @@ class ConsoleChat:
         for msg in reply.messages:
             self._print(plain_text(msg))
 
-    async def run(self, stdin: TextIO | None = None) -> None:
-        """Read commands until end of input or `quit`."""
+    async def run(self, stdin: TextIO | None = None) -> bool:
+        """Read commands until end of input (returns False) or `quit` (returns True)."""
         source = stdin or sys.stdin
         self.interactive = source.isatty()
         lines = _line_queue(source)
@@ -62,8 +62,10 @@ class ConsoleChat:
                 self.out.write("> ")
                 self.out.flush()
             line = await lines.get()
-            if line is None or line.strip().lower() in _QUIT:
-                return
+            if line is None:
+                return False
+            if line.strip().lower() in _QUIT:
+                return True
             await self.handle_line(line)
 
 

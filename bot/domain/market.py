@@ -147,7 +147,10 @@ def parse_duration(text: str) -> int:
     m = _DURATION.match(text.strip().lower())
     if not m:
         raise MarketError(f"'{text}' is not a duration; write it like 30m, 2h or 1d")
-    seconds = int(float(m.group(1)) * _UNIT_SECONDS[m.group(2)])
+    try:
+        seconds = int(float(m.group(1)) * _UNIT_SECONDS[m.group(2)])
+    except OverflowError:  # hundreds of digits
+        raise MarketError("the longest mute is 30d") from None
     if seconds <= 0:
         raise MarketError("the duration must be above zero")
     if seconds > MAX_MUTE_SECONDS:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,8 @@ class Database:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
+        # called with (old_key, new_key) after a chat moved, whoever moved it (delivery, adapter)
+        self.on_chat_migrated: list[Callable[[str, str], None]] = []
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -186,6 +188,8 @@ class Database:
                 "UPDATE chats SET paused_reason = ?, paused_ms = ? WHERE chat_key = ?",
                 (f"migrated to {new_key}", now_ms, old_key),
             )
+        for listener in self.on_chat_migrated:
+            listener(old_key, new_key)
 
     # ---- subscriptions -----------------------------------------------------------------------
 
@@ -251,6 +255,22 @@ class Database:
             "WHERE c.paused_reason IS NULL ORDER BY s.id"
         )
         return [_sub(r) for r in rows]
+
+    async def all_subscriptions(self) -> list[Subscription]:
+        """Every subscription, paused chats included (the engine silences those)."""
+        rows = await self._all(f"SELECT {_SUB_COLS} FROM subscriptions ORDER BY id")
+        return [_sub(r) for r in rows]
+
+    async def paused_chats(self) -> set[str]:
+        rows = await self._all("SELECT chat_key FROM chats WHERE paused_reason IS NOT NULL")
+        return {r[0] for r in rows}
+
+    async def chats_with_origin(self, origin: str) -> set[str]:
+        """Chats holding subscriptions of this origin ("config": declared broadcasts)."""
+        rows = await self._all(
+            "SELECT DISTINCT chat_key FROM subscriptions WHERE origin = ?", (origin,)
+        )
+        return {r[0] for r in rows}
 
     # ---- alert states + outbox ---------------------------------------------------------------
 

@@ -1,0 +1,368 @@
+"""The composition root: builds every part from the Config inside one event loop, runs, stops.
+
+Nothing else wires parts together; everything else takes its collaborators as arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.chat.console import CHAT_KEY as CONSOLE_CHAT
+from bot.chat.console import ConsoleChat
+from bot.chat.service import CommandService, ServiceSettings
+from bot.clock import AcceleratedClock, Clock
+from bot.config import Config, Secrets
+from bot.delivery import Delivery, Sender
+from bot.domain.aggregate import Aggregator
+from bot.domain.commands import Subscribe, parse_command
+from bot.domain.health import SourceHealth
+from bot.domain.rules import Policy, RuleBook
+from bot.engine import Engine
+from bot.market_view import LiveMarket
+from bot.scheduler import Scheduler
+from bot.sources.replay import ReplaySource
+from bot.store import Database
+
+log = logging.getLogger(__name__)
+
+DAY_MS = 24 * 3600_000
+
+
+@dataclass
+class Runtime:
+    """Everything the running service holds, for the CLI and for end-to-end tests."""
+
+    config: Config
+    clock: Clock
+    db: Database
+    market: LiveMarket
+    book: RuleBook
+    service: CommandService
+    delivery: Delivery
+    engine: Engine
+    scheduler: Scheduler
+    sources: list[Any]
+    senders: dict[str, Sender]
+    console: ConsoleChat | None = None
+    bots: list[Any] = field(default_factory=list)
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    @property
+    def replay(self) -> ReplaySource | None:
+        return next((s for s in self.sources if isinstance(s, ReplaySource)), None)
+
+
+def build_sources(config: Config, secrets: Secrets, clock: Clock) -> list[Any]:
+    src = config.sources
+    if src.replay.enabled:  # a replay stands for the market: live feeds stay off
+        return [ReplaySource(src.replay.url, clock)]
+    out: list[Any] = []
+    from bot.sources.binance import BinanceSource
+    from bot.sources.bybit import BybitSource
+    from bot.sources.okx import OkxSource
+
+    common = {"clock": clock.now_ms}
+    if src.binance.enabled:
+        out.append(
+            BinanceSource(
+                url=src.binance.url,
+                watchdog_s=src.binance.watchdog,
+                max_age_s=src.binance.max_age,
+                **common,
+            )
+        )
+    if src.bybit.enabled:
+        out.append(
+            BybitSource(
+                url=src.bybit.url,
+                rest_url=src.bybit.rest_url,
+                watchdog_s=src.bybit.watchdog,
+                max_age_s=src.bybit.max_age,
+                **common,
+            )
+        )
+    if src.okx.enabled:
+        out.append(
+            OkxSource(
+                url=src.okx.url,
+                rest_url=src.okx.rest_url,
+                watchdog_s=src.okx.watchdog,
+                max_age_s=src.okx.max_age,
+                **common,
+            )
+        )
+    if src.coinglass.enabled and secrets.coinglass_key:
+        from bot.sources.coinglass import CoinGlassSource
+
+        out.append(
+            CoinGlassSource(
+                api_key=secrets.coinglass_key,
+                base_url=src.coinglass.endpoint,
+                coins=src.coinglass.coins,
+                **common,
+            )
+        )
+    return out
+
+
+async def sync_broadcasts(config: Config, db: Database, now_ms: int) -> None:
+    """Make the config's declared broadcasts exist, once each, and drop ones no longer declared."""
+    wanted: dict[str, set[tuple[str, int, str, float]]] = {}
+    for b in config.broadcasts:
+        cmd = parse_command("/subscribe " + b.rule)
+        assert isinstance(cmd, Subscribe)  # check_broadcasts validated the rule at start
+        wanted.setdefault(b.chat, set()).add((cmd.coin, cmd.window, cmd.side.value, cmd.threshold))
+    chats = set(wanted) | await db.chats_with_origin("config")
+    for chat in chats:
+        await db.ensure_chat(chat)
+        have = {
+            (s.coin, s.window, s.side.value, s.threshold): s
+            for s in await db.list_subscriptions(chat)
+            if s.origin == "config"
+        }
+        rules = wanted.get(chat, set())
+        for key, sub in have.items():
+            if key not in rules:
+                await db.remove_subscription(chat, sub.id)
+        for coin, window, side, threshold in rules - set(have):
+            from bot.domain.models import Side
+
+            await db.add_subscription(chat, coin, window, Side(side), threshold, now_ms, "config")
+
+
+def check_broadcasts(config: Config) -> list[str]:
+    """Problems with the declared broadcast rules, as readable lines (empty when all is well)."""
+    from bot.domain.commands import CommandError
+
+    problems = []
+    for i, b in enumerate(config.broadcasts):
+        try:
+            cmd = parse_command("/subscribe " + b.rule)
+        except CommandError as e:
+            problems.append(f"broadcasts.{i}.rule: {e}")
+            continue
+        if not isinstance(cmd, Subscribe):
+            problems.append(f"broadcasts.{i}.rule: write it like 'btc 1h 100m shorts'")
+    return problems
+
+
+async def build(
+    config: Config,
+    secrets: Secrets,
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    clock: Clock | None = None,
+) -> Runtime:
+    replaying = config.sources.replay.enabled
+    clock = clock or (AcceleratedClock(config.sources.replay.speed) if replaying else Clock())
+    now = clock.now_ms()
+
+    Path(config.storage.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    db = await Database.open(Path(config.storage.path).expanduser())
+
+    sources = build_sources(config, secrets, clock)
+    names = [s.name for s in sources]
+    venues = sources[0].venues if replaying else tuple(n for n in names if n != "coinglass")
+    retention_min = config.storage.retention_days * 1440
+    agg = Aggregator(venues=venues, retention_minutes=retention_min)
+    rows = await db.load_buckets(now - retention_min * 60_000)
+    agg.load(rows)
+    health = SourceHealth(names, now)
+    if rows:  # the time the process was down is a gap: its data is missing, not zero
+        last_seen = max(r.minute_ms for r in rows) + 60_000
+        for name in names:
+            health.add_gap(name, min(last_seen, now), now)
+    for g in await db.recent_gaps(now - DAY_MS):
+        health.add_gap(g.source, g.start_ms, g.end_ms)
+
+    market = LiveMarket(agg, health, clock, sampled=True)
+    for s in sources:
+        if hasattr(s, "status"):
+            market.status_of[s.name] = s.status
+
+    await sync_broadcasts(config, db, now)
+    book = RuleBook(
+        Policy(
+            rearm_ratio=config.alerts.rearm_ratio,
+            min_quiet_ms=config.alerts.min_quiet * 1000,
+            escalation_factor=config.alerts.escalation_factor,
+        )
+    )
+    book.load(await db.all_subscriptions(), await db.load_states())  # paused chats: silenced
+
+    service = CommandService(
+        db,
+        market,
+        book,
+        ServiceSettings(max_subscriptions_per_chat=config.limits.subscriptions_per_chat),
+        clock.now_ms,
+    )
+
+    senders: dict[str, Sender] = {}
+    bots: list[Any] = []
+    if config.telegram.enabled and secrets.telegram_token:
+        from bot.chat.telegram_bot import TelegramBot
+
+        tg = TelegramBot.from_config(config.telegram, secrets.telegram_token, service, db)
+        bots.append(tg)
+        senders["telegram"] = tg.sender
+    if config.discord.enabled and secrets.discord_token:
+        from bot.chat.discord_bot import DiscordBot
+
+        dc = DiscordBot(secrets.discord_token, service, db, market.known_coins)
+        bots.append(dc)
+        senders["discord"] = dc.sender
+    console = None
+    console_on = config.console.enabled == "on" or (config.console.enabled == "auto" and not bots)
+    if console_on:
+        console = ConsoleChat(service, stdout)
+        senders["console"] = console
+        await db.ensure_chat(CONSOLE_CHAT, "private")
+
+    delivery = Delivery(db, senders, clock.now_ms, max_age_ms=config.alerts.max_delivery_age * 1000)
+    scheduler = Scheduler()
+    engine = Engine(db, book, market, clock, on_enqueued=lambda: scheduler.poke("drain"))
+    market.on_data = lambda: scheduler.poke("evaluate", config.alerts.debounce)
+    return Runtime(
+        config=config,
+        clock=clock,
+        db=db,
+        market=market,
+        book=book,
+        service=service,
+        delivery=delivery,
+        engine=engine,
+        scheduler=scheduler,
+        sources=sources,
+        senders=senders,
+        console=console,
+        bots=bots,
+    )
+
+
+async def persist(rt: Runtime) -> None:
+    """Write changed minute buckets and ended outages, so a restart keeps them."""
+    rows = rt.market.agg.dirty_rows()
+    if rows:
+        await rt.db.upsert_buckets(rows)
+    gaps, rt.market.ended_gaps = rt.market.ended_gaps, []
+    for source, start, end in gaps:
+        await rt.db.record_gap(source, start, end)
+
+
+async def prune(rt: Runtime) -> None:
+    now = rt.clock.now_ms()
+    keep_ms = rt.config.storage.retention_days * DAY_MS
+    rt.market.agg.prune(now)
+    rt.market.health.prune(now - keep_ms)
+    await rt.db.prune_buckets(now - keep_ms)
+    await rt.db.prune_outbox(now - 7 * DAY_MS)
+    await rt.db.prune_mutes(now)
+    await rt.db.prune_gaps(now - keep_ms)
+
+
+def _schedule(rt: Runtime) -> None:
+    speed = rt.clock.speed
+    a = rt.config.alerts
+    s = rt.scheduler
+    s.every("evaluate", max(0.2, a.tick / speed), rt.engine.tick, first_in=0.1)
+    s.every("drain", 2.0, rt.delivery.drain, first_in=0.5)
+    s.every("persist", max(1.0, 10 / speed), lambda: persist(rt))
+    s.every("prune", 3600, lambda: prune(rt), first_in=60)
+    for src in rt.sources:
+        poll = getattr(src, "poll_once", None)
+        if poll is not None:
+            interval = rt.config.sources.coinglass.poll
+
+            async def job(poll: Any = poll) -> None:
+                await poll(rt.market)
+
+            s.every(src.name, interval, job, first_in=0.1)
+
+
+async def start(rt: Runtime) -> None:
+    _schedule(rt)
+    rt.scheduler.start()
+    for src in rt.sources:
+        if hasattr(src, "poll_once"):
+            continue  # polled by the scheduler
+        rt.tasks.append(asyncio.create_task(src.run(rt.market), name=f"source:{src.name}"))
+    for bot in rt.bots:
+        await bot.start()
+
+
+async def stop(rt: Runtime) -> None:
+    """Stop taking input, evaluate and deliver once more, save, close."""
+    rt.scheduler.shutdown()
+    for t in rt.tasks:
+        t.cancel()
+    for t in rt.tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await t
+    with contextlib.suppress(Exception):
+        await rt.engine.tick()
+        await rt.delivery.drain()
+    for bot in rt.bots:
+        try:
+            await bot.stop()
+        except Exception:
+            log.exception("stopping %s failed", type(bot).__name__)
+    with contextlib.suppress(Exception):
+        await persist(rt)
+    await rt.db.close()
+
+
+async def run(
+    config: Config,
+    secrets: Secrets,
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    exit_when_replay_done: bool = False,
+    banner: str = "",
+) -> int:
+    """Run the service until SIGINT/SIGTERM (or, for a piped demo, until input and replay end)."""
+    rt = await build(config, secrets, stdin=stdin, stdout=stdout)
+    stop_event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop_event.set)
+    await start(rt)
+    out = stdout or sys.stdout
+    if banner and rt.console is not None:
+        out.write(banner + "\n\n")
+        out.flush()
+    waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop_event.wait())]
+    if rt.console is not None:
+        waiters.append(asyncio.create_task(_console_then_replay(rt, stdin, exit_when_replay_done)))
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+        await stop(rt)
+    return 0
+
+
+async def _console_then_replay(rt: Runtime, stdin: TextIO | None, wait_replay: bool) -> None:
+    """The console ends the run: at `quit` at once; at end of piped input, after the replay."""
+    assert rt.console is not None
+    quit_typed = await rt.console.run(stdin)
+    replay = rt.replay
+    if quit_typed or not wait_replay or replay is None:
+        if not wait_replay and not quit_typed:
+            await asyncio.Event().wait()  # input ended but the service goes on (run mode)
+        return
+    await replay.finished.wait()
+    # let the last evaluation and delivery happen before stopping
+    await rt.engine.tick()
+    await rt.delivery.drain()

@@ -1,0 +1,398 @@
+"""The Discord adapter: slash commands translated to the shared command service, and a Sender.
+
+No command logic lives here. Each slash command becomes the text line a user would type
+(`/subscribe btc 1h 100m short`) and goes through the same CommandService as Telegram and the
+console; its neutral Reply is rendered as embeds. In a server, a channel's subscriptions need
+Manage Channels (declared on the command and checked again at run time, since server admins can
+override the declared default); in a DM they are the user's own.
+"""
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+import aiohttp
+import discord
+from discord import app_commands
+
+from bot.chat.context import ChatContext
+from bot.chat.discord_render import NO_MENTIONS, render_batches
+from bot.delivery import SendOutcome
+from bot.domain.commands import SPECS
+from bot.domain.market import WINDOW_CHOICES, window_label
+from bot.domain.message import Message, Reply, Tone
+from bot.domain.models import ALL, Subscription
+from bot.domain.money import format_threshold
+
+log = logging.getLogger(__name__)
+
+MANAGE_HINT = "ask someone with the Manage Channels permission, or DM me to get alerts of your own"
+SIDE_CHOICES = ("total", "long", "short")
+AUTOCOMPLETE_MAX = 25  # Discord shows at most 25 choices
+
+
+class Service(Protocol):
+    async def handle_text(self, ctx: ChatContext, text: str) -> Reply: ...
+
+
+class SubscriptionStore(Protocol):
+    async def list_subscriptions(self, chat_key: str) -> list[Subscription]: ...
+
+
+# ---- chat keys -----------------------------------------------------------------------------
+
+
+def channel_key(channel_id: int) -> str:
+    return f"discord:channel:{channel_id}"
+
+
+def user_key(user_id: int) -> str:
+    return f"discord:user:{user_id}"
+
+
+def parse_chat_key(chat_key: str) -> tuple[str, int]:
+    """("channel"|"user", id) from `discord:channel:<id>`, `discord:user:<id>` or the config's
+    broadcast form `discord:<channel id>`. Raises ValueError for anything else."""
+    parts = chat_key.split(":")
+    if parts[0] != "discord" or len(parts) not in (2, 3):
+        raise ValueError(f"not a Discord chat key: {chat_key!r}")
+    kind = parts[1] if len(parts) == 3 else "channel"
+    if kind not in ("channel", "user") or not parts[-1].isdigit():
+        raise ValueError(f"not a Discord chat key: {chat_key!r}")
+    return kind, int(parts[-1])
+
+
+def interaction_context(interaction: discord.Interaction) -> ChatContext:
+    """Whose chat this is: the server channel (admins manage it) or the user's DM."""
+    user = getattr(interaction.user, "display_name", "") or ""
+    if interaction.guild_id is None:
+        return ChatContext(user_key(interaction.user.id), "discord", kind="private", user=user)
+    perms = interaction.permissions
+
+    async def can_manage() -> bool:
+        return bool(perms.administrator or perms.manage_channels)
+
+    return ChatContext(
+        channel_key(interaction.channel_id or 0),
+        "discord",
+        kind="channel",  # the store's kind for discord:channel keys; not "private": admins manage
+        can_manage=can_manage,
+        user=user,
+        manage_hint=MANAGE_HINT,
+    )
+
+
+def _token(value: str | None) -> str:
+    """One word of the command line: a typed option may not smuggle in further arguments."""
+    return "".join((value or "").split())
+
+
+def coin_choices(known: Iterable[str], current: str) -> list[app_commands.Choice[str]]:
+    """`all` and the known coins matching what is typed so far, prefix matches first."""
+    typed = current.strip().upper()
+    coins = sorted({c.upper() for c in known if c and c != ALL})
+    prefix = [c for c in coins if c.startswith(typed)]
+    inner = [c for c in coins if typed and typed in c and not c.startswith(typed)]
+    choices: list[app_commands.Choice[str]] = []
+    if "ALL".startswith(typed):
+        choices.append(app_commands.Choice(name="all (whole market)", value="all"))
+    choices += [app_commands.Choice(name=c, value=c.lower()) for c in prefix + inner]
+    return choices[:AUTOCOMPLETE_MAX]
+
+
+def subscription_label(sub: Subscription) -> str:
+    coin = "all coins" if sub.coin == ALL else sub.coin
+    return f"#{sub.id} {coin} {window_label(sub.window)} {sub.side.value} ≥ {format_threshold(sub.threshold)}"
+
+
+# ---- the bot -------------------------------------------------------------------------------
+
+
+class _Client(discord.Client):
+    """discord.Client with the pause before a re-IDENTIFY as a setting (Discord allows one
+    identify per 5 s; tests of a lost session need not wait it out)."""
+
+    def __init__(self, *, reidentify_delay: float, **options: Any) -> None:
+        super().__init__(**options)
+        self.reidentify_delay = reidentify_delay
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        if not initial:
+            await asyncio.sleep(self.reidentify_delay)
+
+
+class DiscordBot:
+    """A discord.py client with the service's slash commands, in the caller's event loop."""
+
+    def __init__(
+        self,
+        token: str,
+        service: Service,
+        db: SubscriptionStore,
+        known_coins: Callable[[], Iterable[str]],
+        *,
+        guild_ready_timeout: float = 2.0,
+        max_ratelimit_timeout: float = 10.0,
+        ready_timeout: float = 60.0,
+        defer_after: float = 2.0,
+        reidentify_delay: float = 5.0,
+    ) -> None:
+        self.token = token
+        self.service = service
+        self.db = db
+        self.known_coins = known_coins
+        self.ready_timeout = ready_timeout
+        self.defer_after = defer_after
+        # Slash commands need no privileged intent; `guilds` keeps channels and permissions known.
+        self.client = _Client(
+            reidentify_delay=reidentify_delay,
+            intents=discord.Intents(guilds=True),
+            guild_ready_timeout=guild_ready_timeout,
+            # a longer 429 surfaces as RateLimited, so delivery can retry later instead of blocking
+            max_ratelimit_timeout=max_ratelimit_timeout,
+            allowed_mentions=NO_MENTIONS,
+        )
+        self.tree = app_commands.CommandTree(self.client)
+        self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
+        self._task: asyncio.Task[None] | None = None
+        self.sender = DiscordSender(self.client)  # the delivery port, usable once logged in
+        self._register()
+
+    # ---- lifecycle
+
+    async def start(self) -> None:
+        """Log in, connect in a background task, wait until ready, then publish the commands."""
+        await self.client.login(self.token)
+        self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord")
+        self._task.add_done_callback(_connection_ended)
+        ready = asyncio.create_task(self.client.wait_until_ready())
+        done, _ = await asyncio.wait(
+            {self._task, ready}, timeout=self.ready_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if ready not in done:
+            ready.cancel()
+            if self._task in done:
+                self._task.result()  # raise what stopped the connection (bad token, intents)
+            raise TimeoutError("Discord gateway not ready in time")
+        synced = await self.tree.sync()
+        log.info("discord: connected as %s, %d commands synced", self.client.user, len(synced))
+
+    async def stop(self) -> None:
+        await self.client.close()
+        if self._task is not None:
+            try:
+                await self._task
+            except Exception:  # closing: whatever the connection died of no longer matters
+                log.debug("discord: connection task ended with an error", exc_info=True)
+            self._task = None
+
+    # ---- commands
+
+    def _register(self) -> None:
+        tree = self.tree
+        desc = {name: spec.summary for name, spec in SPECS.items()}
+        manage = app_commands.default_permissions(manage_channels=True)
+        windows = [app_commands.Choice(name=w, value=w) for w in WINDOW_CHOICES]
+        sides = [app_commands.Choice(name=s, value=s) for s in SIDE_CHOICES]
+
+        async def coins(interaction: discord.Interaction, current: str) -> list[Any]:
+            return coin_choices(self.known_coins(), current)
+
+        async def own_subscriptions(interaction: discord.Interaction, current: str) -> list[Any]:
+            subs = await self.db.list_subscriptions(interaction_context(interaction).chat_key)
+            typed = current.strip().lower().lstrip("#")
+            out = [
+                app_commands.Choice(name=subscription_label(s)[:100], value=str(s.id))
+                for s in subs
+                if typed in subscription_label(s).lower()
+            ]
+            if len(subs) > 1 and "all".startswith(typed):
+                out.insert(0, app_commands.Choice(name="all of this chat's alerts", value="all"))
+            return out[:AUTOCOMPLETE_MAX]
+
+        @tree.command(name="subscribe", description=desc["subscribe"])
+        @app_commands.describe(
+            coin="a coin such as btc, or all for the whole market",
+            window="the rolling window",
+            threshold="an amount such as 100m, 1.5b or 250k (USD)",
+            side="long or short liquidations only, or the total (default)",
+        )
+        @app_commands.choices(window=windows, side=sides)
+        @app_commands.autocomplete(coin=coins)
+        @manage
+        async def subscribe(
+            interaction: discord.Interaction,
+            coin: str,
+            window: str,
+            threshold: str,
+            side: str = "total",
+        ) -> None:
+            line = f"/subscribe {_token(coin)} {_token(window)} {_token(threshold)} {_token(side)}"
+            await self._run(interaction, line)
+
+        @tree.command(name="unsubscribe", description=desc["unsubscribe"])
+        @app_commands.describe(subscription="the alert to remove (its #id), or all")
+        @app_commands.autocomplete(subscription=own_subscriptions)
+        @manage
+        async def unsubscribe(interaction: discord.Interaction, subscription: str) -> None:
+            ids = " ".join(_token(w) for w in subscription.replace(",", " ").split())
+            await self._run(interaction, f"/unsubscribe {ids}")
+
+        @tree.command(name="list", description=desc["list"])
+        async def list_(interaction: discord.Interaction) -> None:
+            await self._run(interaction, "/list")
+
+        @tree.command(name="mute", description=desc["mute"])
+        @app_commands.describe(duration="how long: 30m, 2h, 1d", coin="only this coin's alerts")
+        @app_commands.autocomplete(coin=coins)
+        @manage
+        async def mute(interaction: discord.Interaction, duration: str, coin: str = "") -> None:
+            await self._run(interaction, _line("/mute", coin, duration))
+
+        @tree.command(name="unmute", description=desc["unmute"])
+        @app_commands.describe(coin="only this coin's mute (default: every mute)")
+        @app_commands.autocomplete(coin=coins)
+        @manage
+        async def unmute(interaction: discord.Interaction, coin: str = "") -> None:
+            await self._run(interaction, _line("/unmute", coin))
+
+        @tree.command(name="liqs", description=desc["liqs"])
+        @app_commands.describe(coin="a coin, or all (default)", window="one window, split by venue")
+        @app_commands.choices(window=windows)
+        @app_commands.autocomplete(coin=coins)
+        async def liqs(interaction: discord.Interaction, coin: str = "", window: str = "") -> None:
+            await self._run(interaction, _line("/liqs", coin, window))
+
+        @tree.command(name="status", description=desc["status"])
+        async def status(interaction: discord.Interaction) -> None:
+            await self._run(interaction, "/status")
+
+        @tree.command(name="help", description=desc["help"])
+        async def help_(interaction: discord.Interaction) -> None:
+            await self._run(interaction, "/help")
+
+        @tree.command(name="start", description=desc["start"])
+        @manage
+        async def start(interaction: discord.Interaction) -> None:
+            await self._run(interaction, "/start")
+
+    async def _run(self, interaction: discord.Interaction, line: str) -> None:
+        work = asyncio.ensure_future(
+            self.service.handle_text(interaction_context(interaction), line)
+        )
+        # Discord drops an interaction not answered within 3 s: if the service is slow (a busy
+        # database), acknowledge now and send the reply as a followup when it is ready.
+        done, _ = await asyncio.wait({work}, timeout=self.defer_after)
+        if not done:
+            await interaction.response.defer(thinking=True)
+        await respond(interaction, await work)
+
+    async def _on_tree_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        log.error("discord: command failed", exc_info=error)
+        oops = Message("Something went wrong", ("Please try again in a moment.",), tone=Tone.ERROR)
+        # an autocomplete cannot carry a message; a command answered already keeps its answer
+        command = interaction.type is discord.InteractionType.application_command
+        if command and not interaction.response.is_done():
+            await respond(interaction, Reply.of(dataclasses.replace(oops, ephemeral=True)))
+
+
+def _connection_ended(task: asyncio.Task[None]) -> None:
+    # discord.py reconnects by itself; it gives up only on what needs a human (a revoked token)
+    if not task.cancelled() and task.exception() is not None:
+        log.error("discord: gateway connection ended for good: %r", task.exception())
+
+
+def _line(name: str, *args: str) -> str:
+    return " ".join([name, *(t for t in map(_token, args) if t)])
+
+
+async def respond(interaction: discord.Interaction, reply: Reply) -> None:
+    """Send a Reply: the first message answers the interaction, the rest are followups."""
+    messages = list(reply.messages) or [Message("Done")]
+    first = not interaction.response.is_done()  # deferred: everything goes as followups
+    for msg in messages:
+        for batch in render_batches(msg):
+            if first:
+                await interaction.response.send_message(
+                    embeds=batch, ephemeral=msg.ephemeral, allowed_mentions=NO_MENTIONS
+                )
+                first = False
+            else:
+                await interaction.followup.send(
+                    embeds=batch, ephemeral=msg.ephemeral, allowed_mentions=NO_MENTIONS
+                )
+
+
+# ---- delivery ------------------------------------------------------------------------------
+
+# Discord's JSON error codes that mean "this target will not work until someone acts"
+PERMANENT_CODES = {
+    10003: "Unknown Channel",
+    10013: "Unknown User",
+    50001: "Missing Access",
+    50007: "Cannot send messages to this user (DMs closed)",
+    50013: "Missing Permissions",
+}
+
+
+class DiscordSender:
+    """bot.delivery.Sender for `discord:channel:<id>`, `discord:user:<id>` and `discord:<id>`."""
+
+    platform = "discord"
+
+    def __init__(self, client: discord.Client) -> None:
+        self.client = client
+        self._dms: dict[int, discord.abc.Messageable] = {}
+
+    async def send(self, chat_key: str, message: Message) -> SendOutcome:
+        try:
+            kind, target = parse_chat_key(chat_key)
+        except ValueError as exc:
+            return SendOutcome.permanent(str(exc))
+        if self.client.http.token is None:  # before login (or after a failed one)
+            return SendOutcome.retry(5.0, "discord: not logged in yet")
+        try:
+            channel = await self._channel(kind, target)
+            for batch in render_batches(message):
+                await channel.send(embeds=batch, allowed_mentions=NO_MENTIONS)
+        except discord.RateLimited as exc:  # longer than the client is willing to wait
+            return SendOutcome.retry(exc.retry_after, "rate limited")
+        except discord.HTTPException as exc:
+            return _http_outcome(exc)
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            return SendOutcome.retry(0.0, f"network: {exc.__class__.__name__}")
+        except Exception as exc:  # never raise into the delivery loop
+            log.exception("discord: unexpected send failure to %s", chat_key)
+            return SendOutcome.retry(0.0, f"unexpected: {exc.__class__.__name__}")
+        return SendOutcome.sent()
+
+    async def _channel(self, kind: str, target: int) -> discord.abc.Messageable:
+        if kind == "channel":
+            return self.client.get_partial_messageable(target)
+        dm = self._dms.get(target)
+        if dm is None:
+            dm = await self.client.create_dm(discord.Object(target))
+            self._dms[target] = dm
+        return dm
+
+
+def _http_outcome(exc: discord.HTTPException) -> SendOutcome:
+    reason = f"{exc.status} {PERMANENT_CODES.get(exc.code, exc.text or 'error')} ({exc.code})"
+    if exc.code in PERMANENT_CODES or exc.status in (401, 403, 404):
+        return SendOutcome.permanent(reason)
+    if exc.status == 429:  # a 429 the client would not retry (no Via header: Cloudflare)
+        return SendOutcome.retry(_retry_after(exc), reason)
+    # 5xx, and 4xx we cannot explain: retry, and let delivery give up without pausing the chat
+    return SendOutcome.retry(0.0, reason)
+
+
+def _retry_after(exc: discord.HTTPException) -> float:
+    headers = getattr(exc.response, "headers", None) or {}
+    try:
+        return float(headers.get("Retry-After", 0) or 0)
+    except ValueError:
+        return 0.0

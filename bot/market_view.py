@@ -1,0 +1,161 @@
+"""The live market: the Sink every source pushes into, and the view commands and rules read.
+
+It folds stream events into the aggregator, tracks source health, overlays CoinGlass window
+totals when a key is configured, and builds the Snapshot (cached per tick) and /status rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from bot.clock import Clock
+from bot.domain.aggregate import Aggregator
+from bot.domain.health import SourceHealth
+from bot.domain.market import KNOWN_COINS, WINDOWS
+from bot.domain.models import Liquidation, Snapshot, SourceStatus, VenueSplit, WindowTotals
+
+log = logging.getLogger(__name__)
+
+COINGLASS_WINDOWS = frozenset({60, 240, 720, 1440})
+
+
+@dataclass
+class _Totals:
+    as_of_ms: int
+    totals: dict[tuple[str, int], WindowTotals]
+    venues: dict[tuple[str, int], tuple[VenueSplit, ...]]
+
+
+class LiveMarket:
+    def __init__(
+        self,
+        aggregator: Aggregator,
+        health: SourceHealth,
+        clock: Clock,
+        *,
+        coinglass_stale_ms: int = 5 * 60_000,
+        sampled: bool = True,
+    ) -> None:
+        self.agg = aggregator
+        self.health = health
+        self.clock = clock
+        self.sampled = sampled
+        self.coinglass_stale_ms = coinglass_stale_ms
+        self.on_data: Callable[[], None] = lambda: None
+        self.status_of: dict[str, Callable[[], SourceStatus]] = {}  # sources that report their own
+        self.ended_gaps: list[tuple[str, int, int]] = []  # outages to persist
+        self._coins: set[str] = set()
+        self._events: dict[str, int] = {}
+        self._last: dict[str, int] = {}
+        self._since: dict[str, int] = {}
+        self._cg: _Totals | None = None
+        self._snap: Snapshot | None = None
+
+    # ---- Sink -----------------------------------------------------------------------------
+
+    def events(self, source: str, events: list[Liquidation]) -> None:
+        if not events:
+            return
+        self.agg.add(events, self.clock.now_ms())
+        self._coins.update(e.coin for e in events)
+        self._events[source] = self._events.get(source, 0) + len(events)
+        self._last[source] = self.clock.now_ms()
+        self._snap = None
+        self.on_data()
+
+    def totals(
+        self,
+        source: str,
+        as_of_ms: int,
+        totals: dict[tuple[str, int], WindowTotals],
+        venues: dict[tuple[str, int], tuple[VenueSplit, ...]],
+    ) -> None:
+        self._cg = _Totals(as_of_ms, dict(totals), dict(venues))
+        self._coins.update(c for c, _ in totals)
+        self._events[source] = self._events.get(source, 0) + 1
+        self._last[source] = self.clock.now_ms()
+        self._snap = None
+        self.on_data()
+
+    def up(self, source: str, now_ms: int) -> None:
+        if not self.health.is_up(source):
+            gaps = self.health.gaps(0, source)
+            if gaps and gaps[-1][1] is None:
+                self.ended_gaps.append((source, gaps[-1][0], now_ms))
+            self._since[source] = now_ms
+            log.info("source %s is up", source)
+        self.health.up(source, now_ms)
+        self._snap = None
+
+    def down(self, source: str, now_ms: int, reason: str) -> None:
+        if self.health.is_up(source) or source not in self._since:
+            self._since[source] = now_ms
+            log.warning("source %s is down: %s", source, reason)
+        self.health.down(source, now_ms, reason)
+        self._snap = None
+
+    # ---- MarketView -----------------------------------------------------------------------
+
+    def snapshot(self, now_ms: int) -> Snapshot:
+        snap = self._snap
+        if snap is not None and snap.as_of_ms // 1000 == now_ms // 1000:
+            return snap
+        snap = self.agg.snapshot(now_ms, WINDOWS, self.health)
+        cg = self._cg
+        if cg is not None and now_ms - cg.as_of_ms <= self.coinglass_stale_ms:
+            snap = self._overlay(snap, cg)
+        self._snap = snap
+        return snap
+
+    def _overlay(self, snap: Snapshot, cg: _Totals) -> Snapshot:
+        """CoinGlass counts every venue it covers: its totals replace the streams' floor."""
+        totals = {k: v for k, v in snap.totals.items() if k[1] not in COINGLASS_WINDOWS}
+        totals.update(cg.totals)
+        venues = {k: v for k, v in snap.venues.items() if k[1] not in COINGLASS_WINDOWS}
+        venues.update(cg.venues)
+        served = snap.served_windows | COINGLASS_WINDOWS
+        complete = snap.complete_windows | (
+            COINGLASS_WINDOWS if self.health.is_up("coinglass") else frozenset()
+        )
+        sources = tuple(dict.fromkeys((*snap.sources, "coinglass")))
+        return replace(
+            snap,
+            totals=totals,
+            venues=venues,
+            served_windows=served,
+            complete_windows=complete,
+            sources=sources,
+        )
+
+    def status(self, now_ms: int) -> list[SourceStatus]:
+        out = []
+        since_day = now_ms - 24 * 3600_000
+        for name in self.health.sources:
+            own = self.status_of.get(name)
+            base = own() if own is not None else SourceStatus(name=name, state="up")
+            up = self.health.is_up(name)
+            out.append(
+                replace(
+                    base,
+                    state=("up" if up else ("connecting" if name not in self._since else "down")),
+                    since_ms=self._since.get(name, base.since_ms),
+                    last_data_ms=self._last.get(name, base.last_data_ms),
+                    events=max(base.events, self._events.get(name, 0)),
+                    note=base.note if up else (self.health.reason(name) or base.note),
+                    gaps=tuple(
+                        n.split(" ", 1)[1]
+                        for n in self.health.notes(since_day)
+                        if n.startswith(name + " ")
+                    ),
+                )
+            )
+        return out
+
+    def known_coins(self) -> frozenset[str]:
+        return KNOWN_COINS | frozenset(self._coins)
+
+    def windows_served(self) -> frozenset[int]:
+        streams = [s for s in self.health.sources if s != "coinglass"]
+        return frozenset(WINDOWS) if streams else COINGLASS_WINDOWS
