@@ -1,0 +1,260 @@
+"""CoinGlass v4 REST (keyed): liquidation totals per coin and venue for 1h/4h/12h/24h.
+
+Polled by the scheduler (`await poll_once(sink)`). coin-list (Startup plan and up) gives every
+coin of one exchange in one call; where the plan refuses it, exchange-list (every plan) is asked
+per configured coin and range. A poll pushes totals only when every request of it succeeded:
+missing data must never look like zero. The API key travels in a header and is never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+
+from bot.domain.models import ALL, SourceStatus, VenueSplit, WindowTotals
+from bot.domain.venues import (
+    COINGLASS_WINDOWS,
+    CoinGlassError,
+    FrameError,
+    coinglass_coin_list,
+    coinglass_data,
+    coinglass_exchange_list,
+)
+from bot.sources.base import Sink
+from bot.sources.connection import Clock, StreamHealth, wall_clock_ms
+
+log = logging.getLogger(__name__)
+
+COINGLASS_URL = "https://open-api-v4.coinglass.com"
+_PLAN_WORDS = re.compile(r"plan|upgrade|permission|not available|subscri", re.I)
+
+
+class AuthError(Exception):
+    pass
+
+
+class RateLimited(Exception):
+    def __init__(
+        self, retry_after_s: float | None, reason: str = "rate limited by CoinGlass (429)"
+    ) -> None:
+        super().__init__(reason)
+        self.retry_after_s = retry_after_s
+
+
+class CoinGlassSource:
+    name = "coinglass"
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = COINGLASS_URL,
+        coins: Iterable[str] = ("BTC", "ETH", "SOL", "XRP", "DOGE"),
+        exchanges: Iterable[str] = ("Binance", "OKX", "Bybit"),
+        clock: Clock | None = None,
+        timeout_s: float = 10.0,
+        poll_interval_s: float = 60.0,
+        auth_pause_s: float = 900.0,  # a rejected key is re-tried this rarely
+        rate_pause_s: float = 60.0,  # after a 429 without Retry-After
+        budget_ratio: float = 0.8,  # pause once this share of the per-minute budget is used
+        use_coin_list: bool = True,
+    ) -> None:
+        self._key = api_key
+        self.base_url = base_url.rstrip("/")
+        self.coins = tuple(c.upper() for c in coins)
+        self.exchanges = tuple(exchanges)
+        self.clock = clock or wall_clock_ms
+        self.timeout_s = timeout_s
+        self.poll_interval_s = poll_interval_s
+        self.auth_pause_s = auth_pause_s
+        self.rate_pause_s = rate_pause_s
+        self.budget_ratio = budget_ratio
+        self.use_coin_list = use_coin_list
+        self.health = StreamHealth(self.name, self.clock)
+        self.paused_until_ms = 0
+        self.requests = 0
+        self.max_limit: int | None = None  # API-KEY-MAX-LIMIT, per minute
+        self.use_limit: int | None = None  # API-KEY-USE-LIMIT
+        self._auth_logged = False
+        self._client: httpx.AsyncClient | None = None
+
+    def status(self) -> SourceStatus:
+        return self.health.status()
+
+    async def run(self, sink: Sink) -> None:
+        """Poll forever on our own timer (the scheduler may call poll_once instead)."""
+        try:
+            while True:
+                await self.poll_once(sink)
+                await asyncio.sleep(self.poll_interval_s)
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def poll_once(self, sink: Sink) -> bool:
+        """One poll; True when totals were pushed. Never raises (except cancellation)."""
+        now = self.clock()
+        if now < self.paused_until_ms:
+            return False  # backing off (bad key or rate limit): the outage is already reported
+        try:
+            totals, venues = await self._fetch()
+        except asyncio.CancelledError:
+            raise
+        except AuthError:
+            if not self._auth_logged:
+                log.error("CoinGlass rejected the API key (401); check COINGLASS_API_KEY")
+                self._auth_logged = True
+            self.paused_until_ms = now + int(self.auth_pause_s * 1000)
+            self.health.down(sink, "CoinGlass rejected the API key")
+            return False
+        except RateLimited as e:
+            pause = e.retry_after_s if e.retry_after_s is not None else self.rate_pause_s
+            self.paused_until_ms = now + int(pause * 1000)
+            self.health.down(sink, str(e))
+            log.warning("coinglass: 429, pausing %.0fs", pause)
+            return False
+        except CoinGlassError as e:
+            self.health.down(sink, self._clean(f"CoinGlass error {e.code}: {e.msg}"))
+            return False
+        except FrameError as e:
+            self.health.skipped += 1
+            self.health.down(sink, self._clean(f"malformed CoinGlass answer: {e}"))
+            return False
+        except httpx.TimeoutException:
+            self.health.down(sink, "CoinGlass timed out")
+            return False
+        except httpx.HTTPStatusError as e:
+            self.health.down(sink, f"CoinGlass HTTP {e.response.status_code}")
+            return False
+        except (httpx.HTTPError, OSError) as e:
+            self.health.down(sink, self._clean(f"cannot reach CoinGlass: {type(e).__name__}"))
+            return False
+        self._auth_logged = False
+        self.health.events += 1
+        self.health.last_data_ms = self.clock()
+        self.health.up(sink)
+        sink.totals(self.name, self.clock(), totals, venues)
+        return True
+
+    # ---- fetching ----------------------------------------------------------------------------
+
+    async def _fetch(
+        self,
+    ) -> tuple[dict[tuple[str, int], WindowTotals], dict[tuple[str, int], tuple[VenueSplit, ...]]]:
+        if self.use_coin_list:
+            try:
+                return await self._fetch_coin_lists()
+            except CoinGlassError as e:
+                if e.code != "403" and not _PLAN_WORDS.search(e.msg):
+                    raise
+                log.warning(
+                    "coinglass: coin-list not in this plan (%s); using exchange-list", e.msg
+                )
+                self.use_coin_list = False
+        return await self._fetch_exchange_lists()
+
+    async def _fetch_coin_lists(self):
+        per_venue: dict[tuple[str, int], list[VenueSplit]] = {}
+        totals: dict[tuple[str, int], WindowTotals] = {}
+        for exchange in self.exchanges:
+            body = await self._get("/api/futures/liquidation/coin-list", {"exchange": exchange})
+            for key, t in coinglass_coin_list(body).items():
+                per_venue.setdefault(key, []).append(
+                    VenueSplit(exchange.lower(), t.longs, t.shorts)
+                )
+        for w in COINGLASS_WINDOWS.values():  # ALL: the sum of every coin listed
+            per_venue.setdefault((ALL, w), [])
+        for key, splits in per_venue.items():
+            if key[0] != ALL:
+                for s in splits:
+                    all_splits = per_venue[(ALL, key[1])]
+                    _add_split(all_splits, s)
+        venues: dict[tuple[str, int], tuple[VenueSplit, ...]] = {}
+        for key, splits in per_venue.items():
+            splits.sort(key=lambda v: v.total, reverse=True)
+            venues[key] = tuple(splits)
+            totals[key] = WindowTotals(sum(s.longs for s in splits), sum(s.shorts for s in splits))
+        return totals, venues
+
+    async def _fetch_exchange_lists(self):
+        totals: dict[tuple[str, int], WindowTotals] = {}
+        venues: dict[tuple[str, int], tuple[VenueSplit, ...]] = {}
+        for coin in self.coins:
+            for label, minutes in COINGLASS_WINDOWS.items():
+                body = await self._get(
+                    "/api/futures/liquidation/exchange-list", {"symbol": coin, "range": label}
+                )
+                totals[(coin, minutes)], venues[(coin, minutes)] = coinglass_exchange_list(body)
+        return totals, venues
+
+    async def _get(self, path: str, params: dict[str, str]) -> Any:
+        if self.clock() < self.paused_until_ms:  # the budget ran out mid-poll
+            raise RateLimited(
+                (self.paused_until_ms - self.clock()) / 1000, "paused to stay under the API budget"
+            )
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url,
+                timeout=self.timeout_s,
+                headers={"CG-API-KEY": self._key, "accept": "application/json"},
+            )
+        r = await self._client.get(path, params=params)
+        self.requests += 1
+        self._track_budget(r.headers)
+        if r.status_code == 401:
+            raise AuthError()
+        if r.status_code == 429:
+            raise RateLimited(_float(r.headers.get("Retry-After")))
+        r.raise_for_status()
+        try:
+            payload = json.loads(r.content)
+        except ValueError:
+            raise FrameError("body is not JSON") from None
+        try:
+            coinglass_data(payload)  # the envelope check
+            return payload
+        except CoinGlassError as e:
+            if e.code == "401":
+                raise AuthError() from None
+            if e.code == "429":
+                raise RateLimited(None) from None
+            raise
+
+    def _track_budget(self, headers: httpx.Headers) -> None:
+        """Honour API-KEY-MAX-LIMIT / API-KEY-USE-LIMIT: pause before the plan's budget is gone."""
+        max_limit = _float(headers.get("API-KEY-MAX-LIMIT"))
+        use_limit = _float(headers.get("API-KEY-USE-LIMIT"))
+        if max_limit is None or use_limit is None or max_limit <= 0:
+            return
+        self.max_limit, self.use_limit = int(max_limit), int(use_limit)
+        if use_limit >= self.budget_ratio * max_limit:
+            self.paused_until_ms = max(
+                self.paused_until_ms, self.clock() + int(self.rate_pause_s * 1000)
+            )
+
+    def _clean(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
+
+
+def _add_split(into: list[VenueSplit], s: VenueSplit) -> None:
+    for i, v in enumerate(into):
+        if v.venue == s.venue:
+            into[i] = VenueSplit(v.venue, v.longs + s.longs, v.shorts + s.shorts)
+            return
+    into.append(s)
+
+
+def _float(v: str | None) -> float | None:
+    try:
+        return float(v) if v is not None else None
+    except ValueError:
+        return None

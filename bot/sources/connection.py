@@ -1,0 +1,280 @@
+"""The shared life of a websocket source: connect, read, watch for silence, back off, report.
+
+A venue module only says how to prepare (REST discovery), what to send on open (subscriptions),
+what keep-alive text to send, and how to parse a frame. This loop owns reconnection with
+jittered exponential backoff, the silence watchdog, the planned reconnect before the venue's
+24 h limit, the per-source counters, and the up/down calls to the Sink (one down per outage).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from bot.domain.models import Liquidation, SourceStatus
+from bot.domain.venues import FrameError
+from bot.sources.base import Sink
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], int]  # milliseconds since the epoch
+
+
+def wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Timing knobs; tests set them small."""
+
+    ping_interval_s: float = 20.0  # application-level keep-alive (Bybit op ping, OKX "ping")
+    silence_s: float = 60.0  # watchdog: an open connection quiet this long is dead
+    max_age_s: float = 23.5 * 3600  # planned reconnect before the venue's 24 h cut
+    backoff_base_s: float = 1.0
+    backoff_cap_s: float = 60.0
+    open_timeout_s: float = 10.0
+
+
+class Backoff:
+    """Full-jitter exponential backoff: uniform(0, min(cap, base × 2^n)), never below 10% of it."""
+
+    def __init__(self, base_s: float, cap_s: float, rng: random.Random | None = None) -> None:
+        self.base_s, self.cap_s, self.attempt = base_s, cap_s, 0
+        self._rng = rng or random.Random()
+
+    def next(self) -> float:
+        ceiling = min(self.cap_s, self.base_s * (2 ** min(self.attempt, 30)))
+        self.attempt += 1
+        return self._rng.uniform(0.1 * ceiling, ceiling)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+def hhmm(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M")
+
+
+class StreamHealth:
+    """Counters and the up/down state of one source; calls the Sink on changes only."""
+
+    MAX_GAPS = 5
+
+    def __init__(self, name: str, clock: Clock) -> None:
+        self.name, self.clock = name, clock
+        self.state = "connecting"
+        self.since_ms: int | None = clock()
+        self.last_data_ms: int | None = None
+        self.events = 0
+        self.skipped = 0
+        self.note = ""
+        self._down_since: int | None = None
+        self._gaps: list[str] = []
+
+    def up(self, sink: Sink) -> None:
+        if self.state == "up":
+            return
+        now = self.clock()
+        if self._down_since is not None:
+            self._gaps.append(f"{hhmm(self._down_since)}–{hhmm(now)} UTC")
+            del self._gaps[: -self.MAX_GAPS]
+            self._down_since = None
+        self.state, self.since_ms, self.note = "up", now, ""
+        _safe(sink.up, self.name, now)
+
+    def down(self, sink: Sink, reason: str) -> None:
+        """Mark an outage; the Sink hears of it once, however many retries fail."""
+        self.note = reason
+        if self.state == "down":
+            return
+        now = self.clock()
+        self.state, self.since_ms, self._down_since = "down", now, now
+        _safe(sink.down, self.name, now, reason)
+
+    def status(self) -> SourceStatus:
+        gaps = tuple(self._gaps)
+        if self._down_since is not None:
+            gaps += (f"{hhmm(self._down_since)}– (ongoing)",)
+        return SourceStatus(
+            name=self.name,
+            state=self.state,
+            since_ms=self.since_ms,
+            last_data_ms=self.last_data_ms,
+            events=self.events,
+            skipped=self.skipped,
+            note=self.note,
+            gaps=gaps,
+        )
+
+
+def _safe(fn: Callable[..., None], *args: object) -> None:
+    # a broken Sink must not kill the source; it is logged and the source carries on
+    try:
+        fn(*args)
+    except Exception:
+        log.exception("sink call %s failed", getattr(fn, "__name__", fn))
+
+
+class SilentConnection(Exception):
+    """The watchdog fired: the connection is open but nothing arrived."""
+
+
+class WebSocketSource:
+    """Base of the streaming sources. Subclasses override the hooks below."""
+
+    name = "stream"
+    # A venue that needs no subscription is delivering as soon as the link opens; the others
+    # prove it with their first frame (an ack or a pong comes within a second).
+    up_on_open = False
+
+    def __init__(
+        self,
+        url: str,
+        timing: Timing | None = None,
+        clock: Clock | None = None,
+        *,
+        ping_interval_s: float | None = None,
+        watchdog_s: float | None = None,
+        max_age_s: float | None = None,
+        backoff_base_s: float | None = None,
+        backoff_cap_s: float | None = None,
+    ) -> None:
+        """`timing` gives the venue's defaults; the single knobs (from config) override them."""
+        self.url = url
+        knobs = {
+            "ping_interval_s": ping_interval_s,
+            "silence_s": watchdog_s,
+            "max_age_s": max_age_s,
+            "backoff_base_s": backoff_base_s,
+            "backoff_cap_s": backoff_cap_s,
+        }
+        self.timing = replace(
+            timing or Timing(), **{k: float(v) for k, v in knobs.items() if v is not None}
+        )
+        self.clock = clock or wall_clock_ms
+        self.health = StreamHealth(self.name, self.clock)
+        self.connections = 0  # successful opens, for tests and logs
+
+    # ---- hooks --------------------------------------------------------------------------------
+    async def prepare(self) -> None:
+        """Before each connection (REST discovery); raising counts as an outage."""
+
+    async def on_open(self, ws: ClientConnection) -> None:
+        """Right after the connection opens (subscriptions)."""
+
+    def ping_text(self) -> str | None:
+        """Application-level keep-alive text sent every ping interval, if the venue wants one."""
+        return None
+
+    def parse(self, frame: str | bytes) -> list[Liquidation]:
+        raise NotImplementedError
+
+    async def background(self) -> None:
+        """A task living as long as one connection (periodic refreshes); never raises."""
+
+    # ---- the loop ---------------------------------------------------------------------------
+    def status(self) -> SourceStatus:
+        return self.health.status()
+
+    async def run(self, sink: Sink) -> None:
+        """Run until cancelled; every failure becomes an outage and a backoff, never a raise."""
+        backoff = Backoff(self.timing.backoff_base_s, self.timing.backoff_cap_s)
+        while True:
+            try:
+                await self._session(sink, backoff)
+                continue  # planned reconnect (max age): straight back, no outage
+            except asyncio.CancelledError:
+                raise
+            except SilentConnection as e:
+                reason = str(e)
+            except ConnectionClosed as e:
+                reason = f"connection closed ({e.rcvd.code if e.rcvd else 'no close frame'})"
+            except (OSError, TimeoutError) as e:
+                reason = f"cannot connect: {type(e).__name__}: {e}".rstrip(": ")
+            except (InvalidHandshake, InvalidURI) as e:
+                reason = f"websocket handshake failed: {e}"
+            except Exception as e:  # a bug or an unexpected library error: still not fatal
+                log.exception("%s: unexpected error", self.name)
+                reason = f"unexpected error: {type(e).__name__}"
+            self.health.down(sink, reason)
+            delay = backoff.next()
+            log.warning("%s down: %s; retrying in %.1fs", self.name, reason, delay)
+            await asyncio.sleep(delay)
+
+    async def _session(self, sink: Sink, backoff: Backoff) -> None:
+        await self.prepare()
+        async with connect(
+            self.url,
+            open_timeout=self.timing.open_timeout_s,
+            ping_interval=self.timing.ping_interval_s,  # protocol pings too: dead TCP is caught
+            ping_timeout=min(self.timing.silence_s, 30.0),
+            max_size=2**22,
+            close_timeout=1,
+        ) as ws:
+            self.connections += 1
+            await self.on_open(ws)
+            if self.up_on_open:
+                self.health.up(sink)
+                backoff.reset()
+            tasks = [asyncio.create_task(self.background())]
+            if self.ping_text() is not None:
+                tasks.append(asyncio.create_task(self._pinger(ws)))
+            try:
+                await self._read(ws, sink, backoff)
+            finally:
+                for t in tasks:
+                    t.cancel()
+                for t in tasks:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await t
+
+    async def _read(self, ws: ClientConnection, sink: Sink, backoff: Backoff) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timing.max_age_s
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                log.info("%s: reconnecting before the venue's connection age limit", self.name)
+                return
+            try:
+                async with asyncio.timeout(min(self.timing.silence_s, remaining)):
+                    frame = await ws.recv()
+            except TimeoutError:
+                if loop.time() >= deadline:
+                    continue
+                raise SilentConnection(
+                    f"no data for {self.timing.silence_s:g}s (watchdog)"
+                ) from None
+            self.health.up(sink)  # any frame, pongs included, proves the link is alive
+            backoff.reset()
+            self._handle(frame, sink)
+
+    def _handle(self, frame: str | bytes, sink: Sink) -> None:
+        try:
+            events = self.parse(frame)
+        except FrameError as e:
+            self.health.skipped += 1
+            if self.health.skipped <= 5 or self.health.skipped % 1000 == 0:
+                log.warning("%s: skipped frame #%d: %s", self.name, self.health.skipped, e)
+            return
+        if events:
+            self.health.events += len(events)
+            self.health.last_data_ms = self.clock()
+            _safe(sink.events, self.name, events)
+
+    async def _pinger(self, ws: ClientConnection) -> None:
+        text = self.ping_text()
+        assert text is not None
+        while True:
+            await asyncio.sleep(self.timing.ping_interval_s)
+            await ws.send(text)

@@ -1,0 +1,377 @@
+"""A fake Telegram Bot API server (aiohttp) for driving the real python-telegram-bot client.
+
+It speaks the wire protocol on 127.0.0.1: `POST /bot<token>/<method>`, form-urlencoded, where
+string parameters are raw and every other value is JSON. Tests push updates, inject errors per
+chat and read back what the bot sent. Optionally it enforces Telegram's published flood limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_ID = 7000001
+BOT_USERNAME = "liq_test_bot"
+
+
+@dataclass
+class FakeLimits:
+    """Telegram's flood limits as the fake enforces them (sliding windows)."""
+
+    global_per_s: int = 30
+    per_chat_per_s: int = 1
+    group_per_min: int = 20
+    group_window_s: float = 60.0  # shorten in tests; Telegram's is a minute
+    chat_window_s: float = 1.0
+
+
+@dataclass
+class Sent:
+    chat_id: int | str
+    text: str
+    parse_mode: str | None
+    at: float  # perf_counter when recorded
+    message_id: int
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _admin(user: dict[str, Any]) -> dict[str, Any]:
+    # A ChatMemberAdministrator fails to parse unless every can_* field is present.
+    rights = [
+        "can_be_edited",
+        "can_manage_chat",
+        "can_delete_messages",
+        "can_manage_video_chats",
+        "can_restrict_members",
+        "can_promote_members",
+        "can_change_info",
+        "can_invite_users",
+        "can_post_stories",
+        "can_edit_stories",
+        "can_delete_stories",
+        "can_post_messages",
+        "can_edit_messages",
+        "can_pin_messages",
+        "can_manage_topics",
+        "can_manage_direct_messages",
+    ]
+    d: dict[str, Any] = {"status": "administrator", "user": user, "is_anonymous": False}
+    d.update({r: r not in ("can_be_edited",) for r in rights})
+    return d
+
+
+class FakeTelegram:
+    def __init__(self, token: str = "123456:TEST-token", limits: FakeLimits | None = None) -> None:
+        self.token = token
+        self.limits = limits  # None: no flood control
+        self.sent: list[Sent] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.commands: list[dict[str, Any]] = []
+        self.webhook: dict[str, Any] | None = None
+        # chat id -> {user id: "creator" | "administrator" | "member" | ...}
+        self.members: dict[int, dict[int, str]] = defaultdict(dict)
+        # chat id (or "@name") -> queued one-shot error bodies; `sticky` errors repeat
+        self.errors: dict[int | str, deque[dict[str, Any]]] = defaultdict(deque)
+        self.sticky: dict[int | str, dict[str, Any]] = {}
+        self.rejected_429 = 0
+        self.served_at: dict[int, float] = {}  # update_id -> when getUpdates handed it out
+        self._updates: list[dict[str, Any]] = []
+        self._next_update_id = 1
+        self._next_message_id = 1
+        self._changed = asyncio.Condition()
+        self._parked = 0
+        self._stopping = False
+        self._global: deque[float] = deque()
+        self._per_chat: dict[int | str, deque[float]] = defaultdict(deque)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/bot{token}/{method}", self._handle)
+        app.router.add_get("/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        self._stopping = True
+        async with self._changed:
+            self._changed.notify_all()  # wake parked long polls so shutdown is immediate
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/file/bot"
+
+    # ---- what tests drive ----------------------------------------------------------------
+    def push(self, update: dict[str, Any]) -> int:
+        """Queue a raw update (the update_id is assigned here) and wake the long poll."""
+        uid = self._next_update_id
+        self._next_update_id += 1
+        self._updates.append({"update_id": uid, **update})
+        asyncio.get_running_loop().create_task(self._notify())
+        return uid
+
+    def message(
+        self,
+        chat_id: int,
+        text: str | None,
+        *,
+        user_id: int = 1001,
+        chat_type: str = "private",
+        title: str = "A group",
+        kind: str = "message",
+        entities: list[dict[str, Any]] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> int:
+        """Push a message-like update; a leading /command gets its bot_command entity."""
+        chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
+        if chat_type == "private":
+            chat["first_name"] = f"user{user_id}"
+        else:
+            chat["title"] = title
+        msg: dict[str, Any] = {
+            "message_id": self._next_message_id,
+            "date": int(time.time()),
+            "chat": chat,
+        }
+        self._next_message_id += 1
+        if kind != "channel_post":
+            msg["from"] = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
+        if text is not None:
+            msg["text"] = text
+            if entities is None and text.startswith("/"):
+                length = len(text.split()[0]) if text.split() else 1
+                entities = [{"type": "bot_command", "offset": 0, "length": length}]
+            if entities:
+                msg["entities"] = entities
+        msg.update(extra or {})
+        return self.push({kind: msg})
+
+    def fail_next(self, chat_id: int | str, code: int, description: str, **params: Any) -> None:
+        """The next sendMessage to this chat fails once with this error."""
+        self.errors[chat_id].append(_error(code, description, params))
+
+    def fail_always(self, chat_id: int | str, code: int, description: str, **params: Any) -> None:
+        self.sticky[chat_id] = _error(code, description, params)
+
+    def texts(self, chat_id: int | str) -> list[str]:
+        return [s.text for s in self.sent if s.chat_id == chat_id]
+
+    async def wait_sent(self, count: int, chat_id: int | str | None = None, timeout: float = 5.0):
+        """Wait until at least `count` messages went to `chat_id` (or anywhere)."""
+
+        def enough() -> bool:
+            n = len(self.sent) if chat_id is None else len(self.texts(chat_id))
+            return n >= count
+
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(enough), timeout)
+
+    async def wait_parked(self, timeout: float = 5.0) -> None:
+        """Wait until the bot is parked in a long poll with nothing pending for it."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: self._parked > 0), timeout)
+
+    async def wait_consumed(self, timeout: float = 5.0) -> None:
+        """Wait until every pushed update was confirmed by a later getUpdates offset."""
+        async with self._changed:
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: not self._updates and self._parked > 0), timeout
+            )
+
+    # ---- the wire ------------------------------------------------------------------------
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return _json(_error(401, "Unauthorized", {}), 401)
+        method = request.match_info["method"]
+        params = _decode(await request.post())
+        self.calls.append((method, params))
+        handler = getattr(self, f"_m_{method}", None)
+        if handler is None:
+            return _json(_error(404, "Not Found: method not found", {}), 404)
+        result = await handler(params)
+        if isinstance(result, web.Response):
+            return result
+        return _json({"ok": True, "result": result})
+
+    async def _m_getMe(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "Liq",
+            "username": BOT_USERNAME,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    async def _m_deleteWebhook(self, p: dict[str, Any]) -> bool:
+        self.webhook = None
+        return True
+
+    async def _m_setWebhook(self, p: dict[str, Any]) -> bool:
+        self.webhook = p
+        return True
+
+    async def _m_setMyCommands(self, p: dict[str, Any]) -> bool:
+        self.commands = p.get("commands", [])
+        return True
+
+    async def _m_getUpdates(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = int(p.get("offset", 0) or 0)
+        limit = int(p.get("limit", 100) or 100)
+        timeout = float(p.get("timeout", 0) or 0)
+        if offset:
+            # Confirming an offset forgets every earlier update, as Telegram does.
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            self._parked += 1
+            self._changed.notify_all()
+            try:
+                while not self._updates and not self._stopping:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    try:
+                        await asyncio.wait_for(self._changed.wait(), left)
+                    except TimeoutError:
+                        break
+            finally:
+                self._parked -= 1
+        batch = self._updates[:limit]
+        now = time.perf_counter()
+        for u in batch:
+            self.served_at.setdefault(u["update_id"], now)
+        return batch
+
+    async def _m_getChatMember(self, p: dict[str, Any]) -> dict[str, Any] | web.Response:
+        chat_id, user_id = int(p["chat_id"]), int(p["user_id"])
+        user = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
+        status = self.members.get(chat_id, {}).get(user_id, "member")
+        if status == "administrator":
+            return _admin(user)
+        if status == "creator":
+            return {"status": "creator", "user": user, "is_anonymous": False}
+        return {"status": status, "user": user}
+
+    async def _m_getChatAdministrators(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        chat_id = int(p["chat_id"])
+        out = []
+        for uid, status in self.members.get(chat_id, {}).items():
+            user = {"id": uid, "is_bot": False, "first_name": f"user{uid}"}
+            if status == "administrator":
+                out.append(_admin(user))
+            elif status == "creator":
+                out.append({"status": "creator", "user": user, "is_anonymous": False})
+        return out
+
+    async def _m_sendMessage(self, p: dict[str, Any]) -> dict[str, Any] | web.Response:
+        chat_id = p["chat_id"]
+        if isinstance(chat_id, str) and not chat_id.startswith("@"):
+            chat_id = int(chat_id)
+        queued = self.errors.get(chat_id)
+        if queued:
+            err = queued.popleft()
+            return _json(err, err["error_code"])
+        if chat_id in self.sticky:
+            err = self.sticky[chat_id]
+            return _json(err, err["error_code"])
+        if self.limits is not None:
+            wait = self._flood_wait(chat_id)
+            if wait > 0:
+                self.rejected_429 += 1
+                after = max(1, math.ceil(wait))
+                err = _error(429, f"Too Many Requests: retry after {after}", {"retry_after": after})
+                return _json(err, 429)
+        text = p.get("text", "")
+        mid = self._next_message_id
+        self._next_message_id += 1
+        self.sent.append(Sent(chat_id, text, p.get("parse_mode"), time.perf_counter(), mid, p))
+        await self._notify()
+        chat_type = "private" if isinstance(chat_id, int) and chat_id > 0 else "supergroup"
+        if isinstance(chat_id, str):
+            chat_type = "channel"
+        return {
+            "message_id": mid,
+            "date": int(time.time()),
+            "chat": {"id": chat_id if isinstance(chat_id, int) else -1, "type": chat_type},
+            "text": text,
+        }
+
+    def _flood_wait(self, chat_id: int | str) -> float:
+        """Seconds until this message would be within the limits; 0 records it as sent."""
+        assert self.limits is not None
+        now = time.monotonic()
+        g = self._global
+        while g and g[0] <= now - 1.0:
+            g.popleft()
+        c = self._per_chat[chat_id]
+        is_group = isinstance(chat_id, str) or chat_id < 0
+        lim = self.limits
+        period = lim.group_window_s if is_group else lim.chat_window_s
+        cap = self.limits.group_per_min if is_group else self.limits.per_chat_per_s
+        while c and c[0] <= now - period:
+            c.popleft()
+        waits = []
+        if len(g) >= self.limits.global_per_s:
+            waits.append(g[0] + 1.0 - now)
+        if len(c) >= cap:
+            waits.append(c[0] + period - now)
+        if is_group and lim.per_chat_per_s:
+            recent = [t for t in c if t > now - lim.chat_window_s]
+            if len(recent) >= lim.per_chat_per_s:
+                waits.append(recent[0] + lim.chat_window_s - now)
+        if waits:
+            return max(max(waits), 1e-3)
+        g.append(now)
+        c.append(now)
+        return 0.0
+
+
+def _error(code: int, description: str, params: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    if params:
+        body["parameters"] = params
+    return body
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(text=json.dumps(body), status=status, content_type="application/json")
+
+
+def _decode(form: Any) -> dict[str, Any]:
+    """Strings are sent raw and everything else JSON-encoded: decode what parses as JSON."""
+    out: dict[str, Any] = {}
+    for key, value in form.items():
+        if not isinstance(value, str):
+            continue  # a file part; not needed by these tests
+        if key in ("text", "parse_mode", "description", "url", "secret_token"):
+            out[key] = value
+            continue
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out

@@ -1,0 +1,79 @@
+"""A recording Sink (the port double) and helpers to run a source against a fake."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from bot.domain.models import Liquidation, Side, VenueSplit, WindowTotals
+from bot.sources.connection import Timing
+
+FAST = Timing(
+    ping_interval_s=0.05, silence_s=0.4, max_age_s=3600, backoff_base_s=0.01, backoff_cap_s=0.05
+)
+
+
+class RecordingSink:
+    """Records every call in order; `until` waits (no sleeps) for a condition on what arrived."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+        self.events_in: list[Liquidation] = []
+        self.totals_in: list[tuple] = []
+        self._changed = asyncio.Event()
+
+    def _note(self, call: tuple) -> None:
+        self.calls.append(call)
+        self._changed.set()
+
+    def events(self, source: str, events: list[Liquidation]) -> None:
+        self.events_in.extend(events)
+        self._note(("events", source, len(events)))
+
+    def totals(
+        self,
+        source: str,
+        as_of_ms: int,
+        totals: dict[tuple[str, int], WindowTotals],
+        venues: dict[tuple[str, int], tuple[VenueSplit, ...]],
+    ) -> None:
+        self.totals_in.append((source, as_of_ms, totals, venues))
+        self._note(("totals", source))
+
+    def up(self, source: str, now_ms: int) -> None:
+        self._note(("up", source))
+
+    def down(self, source: str, now_ms: int, reason: str) -> None:
+        self._note(("down", source, reason))
+
+    def kinds(self) -> list[str]:
+        return [c[0] for c in self.calls if c[0] in ("up", "down")]
+
+    def usd(self, side: Side) -> float:
+        return sum(e.usd for e in self.events_in if e.side is side)
+
+    async def until(self, pred: Callable[[RecordingSink], bool], timeout: float = 5.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not pred(self):
+                self._changed.clear()
+                await self._changed.wait()
+
+
+@pytest.fixture
+def sink() -> RecordingSink:
+    return RecordingSink()
+
+
+@contextlib.asynccontextmanager
+async def running(source, sink: RecordingSink) -> AsyncIterator[asyncio.Task]:
+    task = asyncio.create_task(source.run(sink))
+    try:
+        yield task
+    finally:
+        assert not task.done(), f"the source stopped: {task}"  # run() must never return or raise
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,161 @@
+"""CoinGlassSource against a fake v4 REST API over real HTTP, with an injected clock."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import pytest
+
+from bot.domain.models import ALL, VenueSplit, WindowTotals
+from bot.sources.coinglass import CoinGlassSource
+from tests.fakes.exchanges import FakeCoinGlass
+from tests.sources.conftest import RecordingSink
+
+KEY = "sekret-key-123"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.ms = 1_700_000_000_000
+
+    def __call__(self) -> int:
+        return self.ms
+
+
+@pytest.fixture
+async def cg():
+    fake = await FakeCoinGlass(KEY).start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def make(cg: FakeCoinGlass, clock: Clock, **kw) -> CoinGlassSource:
+    kw.setdefault("exchanges", ("Binance", "Bybit"))
+    return CoinGlassSource(KEY, base_url=cg.base, clock=clock, timeout_s=0.5, **kw)
+
+
+async def test_coin_list_totals_per_window_venue_splits_and_all(
+    cg, clock, sink: RecordingSink
+) -> None:
+    src = make(cg, clock)
+    assert await src.poll_once(sink) is True
+    await src.aclose()
+    [(name, as_of, totals, venues)] = sink.totals_in
+    assert (name, as_of) == ("coinglass", clock.ms)
+    # the sample row served for both exchanges: sums are twice the sample
+    assert totals[("BTC", 60)] == WindowTotals(2 * 3182915.16289, 2 * 100720.7902)
+    assert totals[("BTC", 1440)].longs == pytest.approx(2 * 68437447.33734027)
+    assert totals[(ALL, 240)] == totals[("BTC", 240)]
+    assert {v.venue for v in venues[("BTC", 720)]} == {"binance", "bybit"}
+    assert set(cg.keys_seen) == {KEY}
+    assert sink.kinds() == ["up"]
+
+
+async def test_plan_error_falls_back_to_exchange_list(cg, clock, sink: RecordingSink) -> None:
+    cg.coin_list_mode = "plan_error"
+    src = make(cg, clock, coins=("BTC", "ETH"))
+    assert await src.poll_once(sink) is True
+    assert src.use_coin_list is False
+    assert await src.poll_once(sink) is True  # the next poll goes straight to exchange-list
+    await src.aclose()
+    assert sum("coin-list" in c for c in cg.calls) == 1
+    totals, venues = sink.totals_in[-1][2], sink.totals_in[-1][3]
+    assert set(totals) == {(c, w) for c in ("BTC", "ETH") for w in (60, 240, 720, 1440)}
+    assert totals[("BTC", 240)] == WindowTotals(4 * 451394.17404598, 4 * 14222125.64334477)
+    assert venues[("ETH", 60)] == (VenueSplit("bybit", 104560.13885, 4480729.99519),)
+    assert "down" not in sink.kinds()
+
+
+async def test_401_is_logged_once_marks_down_and_slows_polling(
+    cg, clock, sink: RecordingSink, caplog
+) -> None:
+    cg.mode = "401"
+    src = make(cg, clock, auth_pause_s=900)
+    with caplog.at_level(logging.INFO):
+        assert await src.poll_once(sink) is False
+        assert await src.poll_once(sink) is False  # paused: no request at all
+        clock.ms += 901_000
+        assert await src.poll_once(sink) is False
+    await src.aclose()
+    assert len(cg.calls) == 2
+    assert sum("rejected the API key" in r.message for r in caplog.records) == 1
+    assert sink.kinds() == ["down"] and sink.totals_in == []
+    st = src.status()
+    assert st.state == "down" and st.note == "CoinGlass rejected the API key"
+    assert KEY not in caplog.text and KEY not in repr(st)
+
+
+async def test_429_backs_off_then_recovers(cg, clock, sink: RecordingSink) -> None:
+    cg.mode = "429"
+    src = make(cg, clock, rate_pause_s=60)
+    assert await src.poll_once(sink) is False
+    cg.mode = "ok"
+    assert await src.poll_once(sink) is False  # still within the pause: no request sent
+    assert len(cg.calls) == 1
+    clock.ms += 61_000
+    assert await src.poll_once(sink) is True
+    await src.aclose()
+    assert sink.kinds() == ["down", "up"]
+    assert "429" in next(c[2] for c in sink.calls if c[0] == "down")
+    assert len(sink.totals_in) == 1
+
+
+async def test_usage_headers_pause_before_the_budget_is_spent(
+    cg, clock, sink: RecordingSink
+) -> None:
+    cg.max_limit = 10
+    cg.coin_list_mode = "plan_error"
+    src = make(cg, clock, coins=("BTC", "ETH", "SOL"), budget_ratio=0.8, rate_pause_s=60)
+    assert await src.poll_once(sink) is False  # 12 requests needed, budget stops us at 8
+    await src.aclose()
+    assert cg.used == 8 and src.use_limit == 8 and src.max_limit == 10
+    assert sink.totals_in == []  # a partial poll pushes nothing
+    assert "budget" in src.status().note
+    clock.ms += 30_000
+    assert await src.poll_once(sink) is False and cg.used == 8  # still paused, nothing sent
+
+
+@pytest.mark.parametrize(
+    ("mode", "words"),
+    [
+        ("500", "HTTP 500"),
+        ("slow", "timed out"),
+        ("malformed", "malformed"),
+        ("envelope_error", "50001"),
+    ],
+)
+async def test_failures_are_down_with_reason_no_totals_and_retried(
+    cg, clock, sink: RecordingSink, mode, words
+) -> None:
+    cg.mode = mode
+    src = make(cg, clock)
+    assert await src.poll_once(sink) is False
+    assert sink.totals_in == []
+    [down] = [c for c in sink.calls if c[0] == "down"]
+    assert words in down[2] and KEY not in down[2]
+    cg.mode = "ok"
+    assert await src.poll_once(sink) is True  # retried on the very next poll
+    await src.aclose()
+    assert sink.kinds() == ["down", "up"] and len(sink.totals_in) == 1
+
+
+async def test_run_polls_on_its_own_and_survives_a_dead_server(clock, sink: RecordingSink) -> None:
+    fake = await FakeCoinGlass(KEY).start()
+    base = fake.base
+    await fake.stop()  # nothing listens: every poll fails to connect
+    src = CoinGlassSource(KEY, base_url=base, clock=clock, poll_interval_s=0.01, timeout_s=0.5)
+    task = asyncio.create_task(src.run(sink))
+    await sink.until(lambda s: "down" in s.kinds())
+    assert not task.done()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert sink.kinds() == ["down"] and "cannot reach" in src.status().note
+    assert src._client is None  # closed on the way out

@@ -1,0 +1,200 @@
+"""TelegramSender against the fake Bot API: outcomes for every kind of failure, and pacing."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+
+import pytest
+from telegram import Bot
+
+from bot.chat.telegram_bot import Pacer, TelegramLimits, TelegramSender, chat_id_of
+from bot.delivery import Outcome
+from bot.domain.message import Message
+from tests.fakes.telegram_api import FakeLimits, FakeTelegram
+
+FAST = TelegramLimits(global_per_s=0, per_chat_interval_s=0, group_per_window=0)
+MSG = Message(title="BTC <longs> & co", lines=("$1.20B in 1h",))
+
+
+async def test_sends_html_to_ids_and_channel_names(fake: FakeTelegram, tg_bot: Bot) -> None:
+    sender = TelegramSender(tg_bot, FAST)
+    assert (await sender.send("telegram:42", MSG)).outcome is Outcome.SENT
+    assert (await sender.send("telegram:-1001", MSG)).outcome is Outcome.SENT
+    assert (await sender.send("telegram:@liqchannel", MSG)).outcome is Outcome.SENT
+    assert fake.texts(42) == ["<b>BTC &lt;longs&gt; &amp; co</b>\n$1.20B in 1h"]
+    assert len(fake.texts(-1001)) == 1 and len(fake.texts("@liqchannel")) == 1
+    assert {s.parse_mode for s in fake.sent} == {"HTML"}
+
+
+@pytest.mark.parametrize(
+    ("code", "description", "params", "outcome", "detail"),
+    [
+        (429, "Too Many Requests: retry after 3", {"retry_after": 3}, Outcome.RETRY, 3.0),
+        (403, "Forbidden: bot was blocked by the user", {}, Outcome.PERMANENT, "blocked"),
+        (403, "Forbidden: bot was kicked from the group chat", {}, Outcome.PERMANENT, "kicked"),
+        (400, "Bad Request: chat not found", {}, Outcome.PERMANENT, "chat not found"),
+        (400, "Bad Request: group chat was deleted", {}, Outcome.PERMANENT, "deleted"),
+        (
+            400,
+            "Bad Request: group chat was upgraded to a supergroup chat",
+            {"migrate_to_chat_id": -100777},
+            Outcome.MIGRATED,
+            "telegram:-100777",
+        ),
+        (500, "Internal Server Error", {}, Outcome.RETRY, 0.0),
+        (502, "Bad Gateway", {}, Outcome.RETRY, 0.0),
+        # Our own bug (a message Telegram refuses): never pause the chat for it.
+        (400, "Bad Request: message is too long", {}, Outcome.RETRY, 60.0),
+        (401, "Unauthorized", {}, Outcome.RETRY, 60.0),
+    ],
+)
+async def test_failures_map_to_outcomes(
+    fake: FakeTelegram, tg_bot: Bot, code, description, params, outcome, detail
+) -> None:
+    sender = TelegramSender(tg_bot, FAST)
+    fake.fail_next(-5, code, description, **params)
+    got = await sender.send("telegram:-5", MSG)
+    assert got.outcome is outcome
+    if outcome is Outcome.RETRY:
+        assert got.retry_after == detail
+    elif outcome is Outcome.PERMANENT:
+        assert detail in got.reason.lower()
+    else:
+        assert got.new_chat_key == detail
+    assert fake.texts(-5) == []
+    # The failure was one-shot: the next send goes through.
+    assert (await sender.send("telegram:-5", MSG)).outcome is Outcome.SENT
+
+
+async def test_unparsable_html_falls_back_to_plain_text(fake: FakeTelegram, tg_bot: Bot) -> None:
+    fake.fail_next(9, 400, "Bad Request: can't parse entities: unexpected end tag")
+    got = await TelegramSender(tg_bot, FAST).send("telegram:9", MSG)
+    assert got.outcome is Outcome.SENT
+    (sent,) = [s for s in fake.sent if s.chat_id == 9]
+    assert sent.parse_mode is None and sent.text == "BTC <longs> & co\n$1.20B in 1h"
+
+
+async def test_server_unreachable_is_a_retry() -> None:
+    bot = Bot("1:x", base_url="http://127.0.0.1:9/bot")  # discard port: connection refused
+    got = await TelegramSender(bot, FAST).send("telegram:1", MSG)
+    assert got.outcome is Outcome.RETRY and "network" in got.reason
+
+
+async def test_bad_keys_are_permanent(tg_bot: Bot) -> None:
+    sender = TelegramSender(tg_bot, FAST)
+    for key in ("discord:channel:1", "telegram:", "telegram:abc"):
+        assert (await sender.send(key, MSG)).outcome is Outcome.PERMANENT
+    assert chat_id_of("telegram:@chan") == "@chan" and chat_id_of("telegram:-100") == -100
+
+
+async def test_long_message_goes_in_parts_in_order(fake: FakeTelegram, tg_bot: Bot) -> None:
+    msg = Message(title="big", lines=tuple(f"line {i:05d} " + "x" * 80 for i in range(200)))
+    assert (await TelegramSender(tg_bot, FAST).send("telegram:3", msg)).outcome is Outcome.SENT
+    parts = fake.texts(3)
+    assert len(parts) >= 4 and all(len(p) <= 4096 for p in parts)
+    assert "\n".join(parts).count("line ") == 200
+    assert parts[0].startswith("<b>big</b>\nline 00000")
+
+
+# ---- pacing -----------------------------------------------------------------------------------
+
+
+class FakeMonotonic:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _send_times(pacer: Pacer, clock: FakeMonotonic, chat_id: int | str, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        at = pacer.reserve_chat(chat_id)
+        clock.t = max(clock.t, at)
+        out.append(pacer.reserve_global())
+    return out
+
+
+def test_pacer_spaces_global_sends_evenly() -> None:
+    clock = FakeMonotonic()
+    pacer = Pacer(TelegramLimits(global_per_s=25), clock)
+    times = [pacer.reserve_global() for _ in range(100)]
+    gaps = {round(b - a, 9) for a, b in itertools.pairwise(times)}
+    assert gaps == {0.04}
+    # In any sliding second there are at most 25 sends.
+    assert max(sum(1 for t in times if s <= t < s + 0.999) for s in times) == 25
+
+
+def test_pacer_per_chat_and_group_window() -> None:
+    clock = FakeMonotonic()
+    pacer = Pacer(
+        TelegramLimits(global_per_s=0, per_chat_interval_s=1.0, group_per_window=20), clock
+    )
+    private = _send_times(pacer, clock, 7, 5)
+    assert [round(t - private[0], 6) for t in private] == [0, 1, 2, 3, 4]
+    clock.t = 5000.0
+    group = _send_times(pacer, clock, -100, 45)
+    # 20 in any minute: the 21st waits for the 1st to leave the window, the 41st for the 21st.
+    for i, t in enumerate(group):
+        window = [u for u in group if t - 60.0 < u <= t]
+        assert len(window) <= 20, i
+    assert group[20] == pytest.approx(group[0] + 60.0)
+    assert group[40] == pytest.approx(group[20] + 60.0)
+
+
+def test_pacer_forgets_idle_chats() -> None:
+    clock = FakeMonotonic()
+    pacer = Pacer(TelegramLimits(global_per_s=0), clock)
+    for i in range(1000):
+        pacer.reserve_chat(i)
+    clock.t += 120.0
+    for i in range(1000, 2100):
+        pacer.reserve_chat(i)
+    assert len(pacer) < 1200  # the first thousand were pruned once idle
+
+
+async def test_paced_burst_stays_within_the_servers_limits(tg_bot: Bot) -> None:
+    lim = FakeLimits(global_per_s=30, group_per_min=3, group_window_s=0.5, chat_window_s=0.1)
+    fake = FakeTelegram(limits=lim)
+    await fake.start()
+    try:
+        bot = Bot(fake.token, base_url=fake.base_url)
+        limits = TelegramLimits(
+            global_per_s=29, per_chat_interval_s=0.1, group_per_window=3, group_window_s=0.5
+        )
+        sender = TelegramSender(bot, limits)
+        t0 = time.perf_counter()
+        outcomes = await asyncio.gather(
+            *(sender.send(f"telegram:{i}", MSG) for i in range(1, 36)),
+            *(sender.send("telegram:-42", MSG) for _ in range(6)),
+        )
+        elapsed = time.perf_counter() - t0
+        assert [o for o in outcomes if o.outcome is not Outcome.SENT] == []
+        assert fake.rejected_429 == 0
+        assert len(fake.sent) == 41
+        assert elapsed >= 40 / 29 - 0.05  # paced, not bursted
+    finally:
+        await fake.stop()
+
+
+async def test_command_reply_overtakes_an_outbox_burst() -> None:
+    pacer = Pacer(TelegramLimits(global_per_s=20, per_chat_interval_s=0))  # a slot every 50 ms
+    done: list[float] = []
+
+    async def bulk(i: int) -> None:
+        async with pacer.slot(i):
+            done.append(time.perf_counter())
+
+    t0 = time.perf_counter()
+    burst = [asyncio.create_task(bulk(i)) for i in range(1, 31)]  # 1.5 s worth of slots
+    await asyncio.sleep(0.2)
+    asked = time.perf_counter()
+    async with pacer.slot(-5, priority=True):
+        waited = time.perf_counter() - asked
+    await asyncio.gather(*burst)
+    assert waited < 0.12  # at most about two slots, not the 1.3 s left of the burst
+    # The overall rate held: 31 sends, never two closer than one slot apart on average.
+    assert done[-1] - t0 >= 30 * 0.05 - 0.02
