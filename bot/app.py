@@ -175,7 +175,8 @@ async def build(
     agg = Aggregator(venues=venues, retention_minutes=retention_min)
     rows = await db.load_buckets(now - retention_min * 60_000)
     agg.load(rows)
-    health = SourceHealth(names, now)
+    # a replay brings its own history, so it has no "not connected yet" gap before it starts
+    health = SourceHealth([] if replaying else names, now)
     if rows:  # the time the process was down is a gap: its data is missing, not zero
         last_seen = max(r.minute_ms for r in rows) + 60_000
         for name in names:
@@ -197,6 +198,7 @@ async def build(
         )
     )
     book.load(await db.all_subscriptions(), await db.load_states())  # paused chats: silenced
+    db.on_chat_migrated.append(lambda old, new: _follow_migration(db, book, new))
 
     service = CommandService(
         db,
@@ -211,7 +213,13 @@ async def build(
     if config.telegram.enabled and secrets.telegram_token:
         from bot.chat.telegram_bot import TelegramBot
 
-        tg = TelegramBot.from_config(config.telegram, secrets.telegram_token, service, db)
+        tg = TelegramBot.from_config(
+            config.telegram,
+            secrets.telegram_token,
+            service,
+            db,
+            webhook_secret=secrets.telegram_webhook_secret,
+        )
         bots.append(tg)
         senders["telegram"] = tg.sender
     if config.discord.enabled and secrets.discord_token:
@@ -246,6 +254,21 @@ async def build(
         console=console,
         bots=bots,
     )
+
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+def _follow_migration(db: Database, book: RuleBook, new_key: str) -> None:
+    """A chat moved (group -> supergroup): its rules now speak to the new key."""
+
+    async def rekey() -> None:
+        for sub in await db.list_subscriptions(new_key):
+            book.add(sub, book.state(sub.id))  # replaces the entry under the old key
+
+    task = asyncio.get_running_loop().create_task(rekey())
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 async def persist(rt: Runtime) -> None:
@@ -310,6 +333,11 @@ async def stop(rt: Runtime) -> None:
     with contextlib.suppress(Exception):
         await rt.engine.tick()
         await rt.delivery.drain()
+    for src in rt.sources:
+        closer = getattr(src, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                await closer()
     for bot in rt.bots:
         try:
             await bot.stop()

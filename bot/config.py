@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.domain.market import MarketError, parse_duration
 
@@ -67,6 +75,12 @@ class TelegramConfig(Strict):
     webhook: WebhookConfig = WebhookConfig()
     rate: TelegramRateConfig = TelegramRateConfig()
 
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> TelegramConfig:
+        if self.mode == "webhook" and not self.webhook.url.startswith("https://"):
+            raise ValueError("webhook mode needs telegram.webhook.url, the public https:// URL")
+        return self
+
 
 class DiscordConfig(Strict):
     enabled: bool = True  # still off without DISCORD_BOT_TOKEN
@@ -101,6 +115,7 @@ class ReplaySource(Strict):
 class SourcesConfig(Strict):
     binance: StreamSource = StreamSource(
         url="wss://fstream.binance.com/market/ws/!forceOrder@arr",
+        watchdog=600,  # no keep-alive frames: a quiet market is silence, not an outage
     )
     bybit: StreamSource = StreamSource(
         url="wss://stream.bybit.com/v5/public/linear",
@@ -164,6 +179,7 @@ class Secrets(BaseModel):
     telegram_token: str = Field("", repr=False)
     discord_token: str = Field("", repr=False)
     coinglass_key: str = Field("", repr=False)
+    telegram_webhook_secret: str = Field("", repr=False)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
@@ -172,10 +188,20 @@ class Secrets(BaseModel):
             telegram_token=e.get("TELEGRAM_BOT_TOKEN", "").strip(),
             discord_token=e.get("DISCORD_BOT_TOKEN", "").strip(),
             coinglass_key=e.get("COINGLASS_API_KEY", "").strip(),
+            telegram_webhook_secret=e.get("TELEGRAM_WEBHOOK_SECRET", "").strip(),
         )
 
     def all(self) -> tuple[str, ...]:
-        return tuple(s for s in (self.telegram_token, self.discord_token, self.coinglass_key) if s)
+        return tuple(
+            s
+            for s in (
+                self.telegram_token,
+                self.discord_token,
+                self.coinglass_key,
+                self.telegram_webhook_secret,
+            )
+            if s
+        )
 
 
 def normalize_chat(v: str) -> str:

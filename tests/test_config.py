@@ -82,3 +82,16 @@ def test_secrets_come_from_env_and_never_print() -> None:
     assert s.telegram_token == "123:abc" and s.discord_token == ""
     assert "123:abc" not in repr(s) and "k3y" not in repr(s) and "k3y" not in str(s)
     assert s.all() == ("123:abc", "k3y")
+
+
+def test_webhook_mode_needs_a_public_url() -> None:
+    with pytest.raises(ConfigError, match="telegram: .*webhook.url"):
+        parse_config({"telegram": {"mode": "webhook"}})
+    c = parse_config({"telegram": {"mode": "webhook", "webhook": {"url": "https://bot.example/tg"}}})
+    assert c.telegram.webhook.url == "https://bot.example/tg"
+
+
+def test_binance_watchdog_allows_a_quiet_market() -> None:
+    # Binance sends no keep-alive frames: ten quiet minutes are a calm market, not an outage
+    assert Config().sources.binance.watchdog == 600
+    assert Config().sources.bybit.watchdog == 90

@@ -381,7 +381,9 @@ class TelegramBot:
         self._started = False
 
     @classmethod
-    def from_config(cls, cfg: Any, token: str, service: Any, db: Any) -> TelegramBot:
+    def from_config(
+        cls, cfg: Any, token: str, service: Any, db: Any, webhook_secret: str = ""
+    ) -> TelegramBot:
         """Build from bot.config.TelegramConfig (the token comes from the environment)."""
         rate = cfg.rate
         limits = TelegramLimits(
@@ -395,7 +397,13 @@ class TelegramBot:
         webhook = None
         if cfg.mode == "webhook":
             wh = cfg.webhook
-            webhook = WebhookSettings(url=wh.url, listen=wh.listen, port=wh.port, path=wh.path)
+            webhook = WebhookSettings(
+                url=wh.url,
+                listen=wh.listen,
+                port=wh.port,
+                path=wh.path,
+                secret_token=webhook_secret or None,
+            )
         return cls(
             token,
             service,

@@ -1,0 +1,97 @@
+"""The evaluation step as the running service wires it: real store, real book, real market."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from pathlib import Path
+
+from bot import app
+from bot.config import Secrets, parse_config
+from bot.domain.models import Side, Status
+from tests.test_e2e_console import ManualClock
+
+T0 = 1_800_000_000_000
+
+
+async def runtime(tmp_path: Path, usd: float = 1.5e6, n: int = 100):
+    replay = tmp_path / "wave.jsonl"
+    rows = [
+        {"t": -600 + i, "venue": "bybit", "symbol": "ETHUSDT", "coin": "ETH", "side": "long", "usd": usd}
+        for i in range(n)
+    ]
+    replay.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    config = parse_config(
+        {
+            "storage": {"path": str(tmp_path / "t.sqlite3")},
+            "sources": {"replay": {"enabled": True, "url": str(replay)}},
+            "console": {"enabled": "on"},
+        }
+    )
+    out = io.StringIO()
+    rt = await app.build(config, Secrets(), stdout=out, clock=ManualClock(T0))
+    await rt.replay.run(rt.market)
+    return rt, out
+
+
+async def test_alerts_of_one_chat_in_one_tick_become_one_message(tmp_path: Path) -> None:
+    rt, out = await runtime(tmp_path)
+    for line in ("/subscribe eth 1h 100m", "/subscribe eth 15m 50m longs", "/subscribe all 1h 120m"):
+        await rt.console.handle_line(line)
+    before = len(out.getvalue())
+    assert await rt.engine.tick() == 1  # three alerts, one message
+    stats = await rt.delivery.drain()
+    assert stats.sent == 1
+    text = out.getvalue()[before:]
+    assert "ETH liquidations in 1h" in text and "ETH longs liquidated in 15m" in text
+    assert "Market-wide liquidations in 1h" in text
+    assert await rt.engine.tick() == 0  # still above the line: no repeat
+    await app.stop(rt)
+
+
+async def test_paused_chat_is_silenced_and_muted_coin_too(tmp_path: Path) -> None:
+    rt, _ = await runtime(tmp_path)
+    db = rt.db
+    a = await db.add_subscription("telegram:-5", "ETH", 60, Side.TOTAL, 100e6, T0)
+    b = await db.add_subscription("telegram:7", "ETH", 60, Side.TOTAL, 100e6, T0)
+    c = await db.add_subscription("telegram:8", "ETH", 60, Side.TOTAL, 100e6, T0)
+    for s in (a, b, c):
+        rt.book.add(s)
+    await db.pause_chat("telegram:-5", "bot was kicked")
+    await db.set_mute("telegram:7", "ETH", T0 + 3600_000)
+    assert await rt.engine.tick() == 1
+    due = await db.due_outbox(T0, 10)
+    assert [r.chat_key for r in due] == ["telegram:8"]
+    # the silenced ones still moved through their lifecycle: unmuting brings no stale burst
+    assert rt.book.state(a.id).status is Status.FIRED
+    assert rt.book.state(b.id).status is Status.FIRED
+    await app.stop(rt)
+
+
+async def test_book_follows_a_chat_migration(tmp_path: Path) -> None:
+    rt, _ = await runtime(tmp_path)
+    sub = await rt.db.add_subscription("telegram:-42", "ETH", 60, Side.TOTAL, 100e6, T0)
+    rt.book.add(sub)
+    await rt.db.migrate_chat("telegram:-42", "telegram:-10042", T0)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert rt.book.subscription(sub.id).chat_key == "telegram:-10042"
+    assert await rt.engine.tick() == 1
+    assert [r.chat_key for r in await rt.db.due_outbox(T0, 10)] == ["telegram:-10042"]
+    await app.stop(rt)
+
+
+async def test_no_data_is_not_zero(tmp_path: Path) -> None:
+    rt, _ = await runtime(tmp_path)
+    await rt.console.handle_line("/subscribe eth 1h 100m")
+    assert await rt.engine.tick() == 1
+    sub = (await rt.db.list_subscriptions("console:local"))[-1]
+    # the source goes down and the window empties: without data nothing may re-arm
+    rt.market.down("replay", T0 + 1000, "connection lost")
+    rt.clock.now = T0 + 3 * 3600_000
+    await rt.engine.tick()
+    assert rt.book.state(sub.id).status is Status.FIRED
+    status = rt.market.status(rt.clock.now)
+    assert status[0].state == "down" and "connection lost" in status[0].note
+    await app.stop(rt)
