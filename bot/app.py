@@ -198,7 +198,7 @@ async def build(
         )
     )
     book.load(await db.all_subscriptions(), await db.load_states())  # paused chats: silenced
-    db.on_chat_migrated.append(lambda old, new: _follow_migration(db, book, new))
+    db.on_chat_migrated.append(book.rekey_chat)  # a moved chat's rules follow it
 
     service = CommandService(
         db,
@@ -254,21 +254,6 @@ async def build(
         console=console,
         bots=bots,
     )
-
-
-_background: set[asyncio.Task[Any]] = set()
-
-
-def _follow_migration(db: Database, book: RuleBook, new_key: str) -> None:
-    """A chat moved (group -> supergroup): its rules now speak to the new key."""
-
-    async def rekey() -> None:
-        for sub in await db.list_subscriptions(new_key):
-            book.add(sub, book.state(sub.id))  # replaces the entry under the old key
-
-    task = asyncio.get_running_loop().create_task(rekey())
-    _background.add(task)
-    task.add_done_callback(_background.discard)
 
 
 async def persist(rt: Runtime) -> None:
@@ -364,20 +349,24 @@ async def run(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop_event.set)
-    await start(rt)
     out = stdout or sys.stdout
     if banner and rt.console is not None:
         out.write(banner + "\n\n")
         out.flush()
     waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop_event.wait())]
-    if rt.console is not None:
-        waiters.append(asyncio.create_task(_console_then_replay(rt, stdin, exit_when_replay_done)))
     try:
+        await start(rt)
+        if rt.console is not None:
+            console = _console_then_replay(rt, stdin, exit_when_replay_done)
+            waiters.append(asyncio.create_task(console))
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for w in waiters:
             w.cancel()
         await stop(rt)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
     return 0
 
 

@@ -85,7 +85,7 @@ def test_secrets_come_from_env_and_never_print() -> None:
 
 
 def test_webhook_mode_needs_a_public_url() -> None:
-    with pytest.raises(ConfigError, match="telegram: .*webhook.url"):
+    with pytest.raises(ConfigError, match=r"telegram: .*webhook\.url"):
         parse_config({"telegram": {"mode": "webhook"}})
     c = parse_config({"telegram": {"mode": "webhook", "webhook": {"url": "https://bot.example/tg"}}})
     assert c.telegram.webhook.url == "https://bot.example/tg"

@@ -128,22 +128,25 @@ async def test_restart_does_not_refire(tmp_path: Path) -> None:
 
     out1 = io.StringIO()
     rt = await app.build(config, Secrets(), stdout=out1, clock=ManualClock(t0))
-    assert rt.console is not None
-    await rt.console.handle_line("/subscribe btc 1h 100m")
-    await rt.replay.run(rt.market)  # history only: all of it is fed at once
-    assert await rt.engine.tick() == 1
-    await rt.delivery.drain()
-    await app.stop(rt)
+    try:
+        assert rt.console is not None
+        await rt.console.handle_line("/subscribe btc 1h 100m")
+        await rt.replay.run(rt.market)  # history only: all of it is fed at once
+        assert await rt.engine.tick() == 1
+        await rt.delivery.drain()
+    finally:
+        await app.stop(rt)
     assert out1.getvalue().count("BTC liquidations in 1h: $150.00M") == 1
 
     out2 = io.StringIO()
     rt2 = await app.build(config, Secrets(), stdout=out2, clock=ManualClock(t0 + 60_000))
-    sub = (await rt2.db.list_subscriptions("console:local"))[-1]
-    assert rt2.book.state(sub.id).status is Status.FIRED  # the episode survived the restart
-    assert rt2.market.snapshot(t0 + 60_000).value("BTC", 60, sub.side) is None  # no source yet
-    rt2.market.up("replay", t0 + 60_000)  # the source reconnects after the restart
-    assert rt2.market.snapshot(t0 + 60_000).value("BTC", 60, sub.side) == 150e6  # buckets too
-    assert await rt2.engine.tick() == 0
-    await rt2.delivery.drain()
-    await app.stop(rt2)
+    try:
+        sub = (await rt2.db.list_subscriptions("console:local"))[-1]
+        assert rt2.book.state(sub.id).status is Status.FIRED  # the episode survived the restart
+        rt2.market.up("replay", t0 + 60_000)  # the source reconnects after the restart
+        assert rt2.market.snapshot(t0 + 60_000).value("BTC", 60, sub.side) == 150e6  # buckets too
+        assert await rt2.engine.tick() == 0
+        await rt2.delivery.drain()
+    finally:
+        await app.stop(rt2)
     assert "liquidations in 1h" not in out2.getvalue()

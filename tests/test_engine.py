@@ -7,6 +7,8 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from bot import app
 from bot.config import Secrets, parse_config
 from bot.domain.models import Side, Status
@@ -15,11 +17,20 @@ from tests.test_e2e_console import ManualClock
 T0 = 1_800_000_000_000
 
 
-async def runtime(tmp_path: Path, usd: float = 1.5e6, n: int = 100):
+@pytest.fixture
+async def live(tmp_path: Path):
+    """A runtime fed $150M of ETH longs over the last 10 minutes; always stopped afterwards."""
     replay = tmp_path / "wave.jsonl"
     rows = [
-        {"t": -600 + i, "venue": "bybit", "symbol": "ETHUSDT", "coin": "ETH", "side": "long", "usd": usd}
-        for i in range(n)
+        {
+            "t": -600 + i,
+            "venue": "bybit",
+            "symbol": "ETHUSDT",
+            "coin": "ETH",
+            "side": "long",
+            "usd": 1.5e6,
+        }
+        for i in range(100)
     ]
     replay.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     config = parse_config(
@@ -32,12 +43,19 @@ async def runtime(tmp_path: Path, usd: float = 1.5e6, n: int = 100):
     out = io.StringIO()
     rt = await app.build(config, Secrets(), stdout=out, clock=ManualClock(T0))
     await rt.replay.run(rt.market)
-    return rt, out
+    try:
+        yield rt, out
+    finally:
+        await app.stop(rt)
 
 
-async def test_alerts_of_one_chat_in_one_tick_become_one_message(tmp_path: Path) -> None:
-    rt, out = await runtime(tmp_path)
-    for line in ("/subscribe eth 1h 100m", "/subscribe eth 15m 50m longs", "/subscribe all 1h 120m"):
+async def test_alerts_of_one_chat_in_one_tick_become_one_message(live) -> None:
+    rt, out = live
+    for line in (
+        "/subscribe eth 1h 100m",
+        "/subscribe eth 15m 50m longs",
+        "/subscribe all 1h 120m",
+    ):
         await rt.console.handle_line(line)
     before = len(out.getvalue())
     assert await rt.engine.tick() == 1  # three alerts, one message
@@ -47,11 +65,10 @@ async def test_alerts_of_one_chat_in_one_tick_become_one_message(tmp_path: Path)
     assert "ETH liquidations in 1h" in text and "ETH longs liquidated in 15m" in text
     assert "Market-wide liquidations in 1h" in text
     assert await rt.engine.tick() == 0  # still above the line: no repeat
-    await app.stop(rt)
 
 
-async def test_paused_chat_is_silenced_and_muted_coin_too(tmp_path: Path) -> None:
-    rt, _ = await runtime(tmp_path)
+async def test_paused_chat_is_silenced_and_muted_coin_too(live) -> None:
+    rt, _ = live
     db = rt.db
     a = await db.add_subscription("telegram:-5", "ETH", 60, Side.TOTAL, 100e6, T0)
     b = await db.add_subscription("telegram:7", "ETH", 60, Side.TOTAL, 100e6, T0)
@@ -66,11 +83,10 @@ async def test_paused_chat_is_silenced_and_muted_coin_too(tmp_path: Path) -> Non
     # the silenced ones still moved through their lifecycle: unmuting brings no stale burst
     assert rt.book.state(a.id).status is Status.FIRED
     assert rt.book.state(b.id).status is Status.FIRED
-    await app.stop(rt)
 
 
-async def test_book_follows_a_chat_migration(tmp_path: Path) -> None:
-    rt, _ = await runtime(tmp_path)
+async def test_book_follows_a_chat_migration(live) -> None:
+    rt, _ = live
     sub = await rt.db.add_subscription("telegram:-42", "ETH", 60, Side.TOTAL, 100e6, T0)
     rt.book.add(sub)
     await rt.db.migrate_chat("telegram:-42", "telegram:-10042", T0)
@@ -79,11 +95,10 @@ async def test_book_follows_a_chat_migration(tmp_path: Path) -> None:
     assert rt.book.subscription(sub.id).chat_key == "telegram:-10042"
     assert await rt.engine.tick() == 1
     assert [r.chat_key for r in await rt.db.due_outbox(T0, 10)] == ["telegram:-10042"]
-    await app.stop(rt)
 
 
-async def test_no_data_is_not_zero(tmp_path: Path) -> None:
-    rt, _ = await runtime(tmp_path)
+async def test_no_data_is_not_zero(live) -> None:
+    rt, _ = live
     await rt.console.handle_line("/subscribe eth 1h 100m")
     assert await rt.engine.tick() == 1
     sub = (await rt.db.list_subscriptions("console:local"))[-1]
@@ -94,4 +109,3 @@ async def test_no_data_is_not_zero(tmp_path: Path) -> None:
     assert rt.book.state(sub.id).status is Status.FIRED
     status = rt.market.status(rt.clock.now)
     assert status[0].state == "down" and "connection lost" in status[0].note
-    await app.stop(rt)

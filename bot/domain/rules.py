@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.domain.models import (
     Alert,
@@ -194,6 +194,13 @@ class RuleBook:
             index.discard(self.policy, sub, self._states.get(sub.id))
             self._states[sub.id] = t.new
             index.insert(self.policy, sub, t.new)
+
+    def rekey_chat(self, old_key: str, new_key: str) -> int:
+        """A chat moved (Telegram group -> supergroup): its rules now speak to the new key."""
+        moved = [s for s in self._subs.values() if s.chat_key == old_key]
+        for sub in moved:
+            self.add(replace(sub, chat_key=new_key), self._states.get(sub.id))
+        return len(moved)
 
     # ---- questions -----------------------------------------------------------------------
 

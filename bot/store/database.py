@@ -69,7 +69,13 @@ class Database:
     @classmethod
     async def open(cls, path: str | Path) -> Database:
         """Open (creating and migrating as needed). Raises SchemaTooNewError for newer files."""
-        conn = await aiosqlite.connect(str(path), isolation_level=None)  # we issue BEGIN ourselves
+        pending = aiosqlite.connect(str(path), isolation_level=None)  # we issue BEGIN ourselves
+        # A connection someone forgot to close (a crash path, a failed test) must not keep the
+        # process alive forever: its worker thread is a daemon. close() still flushes as usual.
+        thread = getattr(pending, "_thread", None)
+        if thread is not None:
+            thread.daemon = True
+        conn = await pending
         try:
             await conn.execute("PRAGMA journal_mode = WAL")
             # NORMAL in WAL: durable across a process crash; a power cut may lose the last commit
