@@ -1,12 +1,9 @@
 """Ingest benchmark: raw venue frames -> parsers -> Aggregator, on one core.
 
-Prints events per second (parse alone, and parse + aggregation), the peak memory of the ingest
-(tracemalloc), and the memory of 7 days of minute buckets for 500 coins x 3 venues.
+Prints events per second (parse alone, and parse + aggregation) and the peak memory of the
+ingest (tracemalloc). Bucket storage over 7 days is measured by bench/bench_storage.py.
 
-    python bench/bench_ingest.py [--events 300000] [--coins 500] [--full]
-
---full fills EVERY minute of every (coin, venue) for 7 days (the worst case); by default the
-bucket test fills every minute for the top 50 coins and one minute in ten for the others.
+    python bench/bench_ingest.py [--events 300000] [--coins 500]
 """
 
 from __future__ import annotations
@@ -18,13 +15,12 @@ import random
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.domain.aggregate import Aggregator
-from bot.domain.models import Liquidation, Side
 from bot.domain.venues import parse_binance, parse_bybit, parse_okx
 
 MINUTE = 60_000
@@ -115,37 +111,10 @@ def rate(frames, ct_val, now_ms: int, with_agg: bool, repeat: int = 3) -> tuple[
     return best, n
 
 
-def bucket_events(coin: str, rank: int, now_ms: int, full: bool) -> Iterator[Liquidation]:
-    venues = ("binance", "bybit", "okx")
-    start = now_ms - 7 * 1440 * MINUTE + MINUTE
-    step = 1 if (full or rank < 50) else 10
-    for venue in venues:
-        for m in range(0, 7 * 1440, step):
-            yield Liquidation(venue, coin, Side.LONG if m & 1 else Side.SHORT, 1000.0,
-                              start + m * MINUTE)  # fmt: skip
-
-
-def bucket_memory(coins: list[str], now_ms: int, full: bool) -> tuple[float, int, float]:
-    gc.collect()
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    agg = Aggregator(venues=("binance", "bybit", "okx"), retention_minutes=7 * 1440)
-    n = 0
-    for rank, coin in enumerate(coins):
-        n += agg.add(bucket_events(coin, rank, now_ms, full), now_ms)
-        agg.dirty_rows()  # what the app persists every minute; the rows themselves are dropped
-    agg.snapshot(now_ms)  # compacts the chunks no window reads any more
-    gc.collect()
-    current, _peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return current / 2**20, n, time.perf_counter() - t0
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=300_000)
     ap.add_argument("--coins", type=int, default=500)
-    ap.add_argument("--full", action="store_true", help="worst case: every minute filled")
     args = ap.parse_args()
     now_ms = (int(time.time() * 1000) // MINUTE) * MINUTE + 30_000
     coins = symbols(args.coins)
@@ -166,10 +135,7 @@ def main() -> None:
     tracemalloc.stop()
     print(f"ingest peak memory:    {peak / 2**20:>12.1f} MiB (beyond the frames held in memory)")
 
-    mib, n, secs = bucket_memory(coins, now_ms, args.full)
-    kind = "every minute" if args.full else "top 50 every minute, others 1 in 10"
-    print(f"7 d buckets, {len(coins)} coins x 3 venues ({kind}): {n:,} buckets, "
-          f"{mib:.1f} MiB ({secs:.0f} s to build)")  # fmt: skip
+    print("bucket storage for 7 days of 500 coins: python bench/bench_storage.py")
 
 
 if __name__ == "__main__":

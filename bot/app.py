@@ -33,6 +33,7 @@ from bot.store import Database
 log = logging.getLogger(__name__)
 
 DAY_MS = 24 * 3600_000
+HOT_MINUTES = 26 * 60  # the longest window (24 h) and the aggregator's hour of slack
 
 
 @dataclass
@@ -171,9 +172,9 @@ async def build(
     sources = build_sources(config, secrets, clock)
     names = [s.name for s in sources]
     venues = sources[0].venues if replaying else tuple(n for n in names if n != "coinglass")
-    retention_min = config.storage.retention_days * 1440
-    agg = Aggregator(venues=venues, retention_minutes=retention_min)
-    rows = await db.load_buckets(now - retention_min * 60_000)
+    # Memory holds what the windows read (24 h, plus slack); the longer history lives in SQLite.
+    agg = Aggregator(venues=venues, retention_minutes=HOT_MINUTES)
+    rows = await db.load_buckets(now - HOT_MINUTES * 60_000)
     agg.load(rows)
     # a replay brings its own history, so it has no "not connected yet" gap before it starts
     health = SourceHealth([] if replaying else names, now)

@@ -452,8 +452,13 @@ class Database:
     # ---- buckets -----------------------------------------------------------------------------
 
     async def upsert_buckets(self, rows: Iterable[BucketRow]) -> int:
-        """REPLACE the values of each (minute, coin, venue): the aggregator sends full sums."""
-        params = [(r.minute_ms, r.coin, r.venue, r.longs, r.shorts) for r in rows]
+        """REPLACE the values of each (minute, coin, venue): the aggregator sends full sums.
+
+        Sums are kept to the whole dollar: SQLite then stores them as 1-4 byte integers instead of
+        8-byte floats, which shrinks 7 days of 500 coins by a third; a dollar is far below any
+        threshold or figure the bot shows.
+        """
+        params = [(r.minute_ms, r.coin, r.venue, round(r.longs), round(r.shorts)) for r in rows]
         if not params:
             return 0
         async with self._tx() as c:
