@@ -94,6 +94,21 @@ class StreamSource(Strict):
     max_age: Duration = 23 * 3600  # reconnect before the venue's 24 h limit
 
 
+class BinanceConfig(StreamSource):
+    url: str = "wss://fstream.binance.com/market/ws/!forceOrder@arr"
+    watchdog: Duration = 600  # no keep-alive frames: a quiet market is silence, not an outage
+
+
+class BybitConfig(StreamSource):
+    url: str = "wss://stream.bybit.com/v5/public/linear"
+    rest_url: str = "https://api.bybit.com"
+
+
+class OkxConfig(StreamSource):
+    url: str = "wss://ws.okx.com:8443/ws/v5/public"
+    rest_url: str = "https://www.okx.com"
+
+
 class CoinGlassSource(Strict):
     enabled: bool = True  # still off without COINGLASS_API_KEY
     url: str = "https://open-api-v4.coinglass.com"
@@ -113,18 +128,9 @@ class ReplaySource(Strict):
 
 
 class SourcesConfig(Strict):
-    binance: StreamSource = StreamSource(
-        url="wss://fstream.binance.com/market/ws/!forceOrder@arr",
-        watchdog=600,  # no keep-alive frames: a quiet market is silence, not an outage
-    )
-    bybit: StreamSource = StreamSource(
-        url="wss://stream.bybit.com/v5/public/linear",
-        rest_url="https://api.bybit.com",
-    )
-    okx: StreamSource = StreamSource(
-        url="wss://ws.okx.com:8443/ws/v5/public",
-        rest_url="https://www.okx.com",
-    )
+    binance: BinanceConfig = BinanceConfig()
+    bybit: BybitConfig = BybitConfig()
+    okx: OkxConfig = OkxConfig()
     coinglass: CoinGlassSource = CoinGlassSource()
     replay: ReplaySource = ReplaySource()
 

@@ -87,7 +87,9 @@ def test_secrets_come_from_env_and_never_print() -> None:
 def test_webhook_mode_needs_a_public_url() -> None:
     with pytest.raises(ConfigError, match=r"telegram: .*webhook\.url"):
         parse_config({"telegram": {"mode": "webhook"}})
-    c = parse_config({"telegram": {"mode": "webhook", "webhook": {"url": "https://bot.example/tg"}}})
+    c = parse_config(
+        {"telegram": {"mode": "webhook", "webhook": {"url": "https://bot.example/tg"}}}
+    )
     assert c.telegram.webhook.url == "https://bot.example/tg"
 
 
@@ -95,3 +97,10 @@ def test_binance_watchdog_allows_a_quiet_market() -> None:
     # Binance sends no keep-alive frames: ten quiet minutes are a calm market, not an outage
     assert Config().sources.binance.watchdog == 600
     assert Config().sources.bybit.watchdog == 90
+
+
+def test_partial_source_keeps_its_defaults() -> None:
+    c = parse_config({"sources": {"bybit": {"enabled": False}, "okx": {"watchdog": "2m"}}})
+    assert not c.sources.bybit.enabled
+    assert c.sources.bybit.url == "wss://stream.bybit.com/v5/public/linear"
+    assert c.sources.okx.watchdog == 120 and c.sources.okx.rest_url == "https://www.okx.com"

@@ -1,0 +1,39 @@
+"""New data triggers an evaluation at once: an alert must not wait for the next tick."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from pathlib import Path
+
+from bot import app
+from bot.config import Secrets, parse_config
+from bot.domain.models import Liquidation, Side
+
+
+async def test_alert_follows_the_data_not_the_tick(tmp_path: Path) -> None:
+    config = parse_config(
+        {
+            "storage": {"path": str(tmp_path / "l.sqlite3")},
+            "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx", "coinglass")},
+            "console": {"enabled": "on"},
+            "alerts": {"tick": "1h", "debounce": 0.2},  # only a data-triggered run can be in time
+        }
+    )
+    out = io.StringIO()
+    rt = await app.build(config, Secrets(), stdout=out)
+    try:
+        await app.start(rt)
+        await rt.console.handle_line("/subscribe btc 1h 100m shorts")
+        now = rt.clock.now_ms()
+        rt.market.up("binance", now)
+        await asyncio.sleep(0.5)  # the scheduler's first runs are over; the next tick is 1 h away
+        assert "liquidated" not in out.getvalue()
+        t0 = time.monotonic()
+        rt.market.events("binance", [Liquidation("binance", "BTC", Side.SHORT, 150e6, now)])
+        while "BTC shorts liquidated in 1h" not in out.getvalue():
+            assert time.monotonic() - t0 < 10, "no alert: evaluation waited for the tick"
+            await asyncio.sleep(0.02)
+    finally:
+        await app.stop(rt)
