@@ -23,10 +23,15 @@ from bot.delivery import Delivery, Sender
 from bot.domain.aggregate import Aggregator
 from bot.domain.commands import Subscribe, parse_command
 from bot.domain.health import SourceHealth
+from bot.domain.models import Side
 from bot.domain.rules import Policy, RuleBook
 from bot.engine import Engine
 from bot.market_view import LiveMarket
 from bot.scheduler import Scheduler
+from bot.sources.binance import BinanceSource
+from bot.sources.bybit import BybitSource
+from bot.sources.coinglass import CoinGlassSource
+from bot.sources.okx import OkxSource
 from bot.sources.replay import ReplaySource
 from bot.store import Database
 
@@ -65,48 +70,18 @@ def build_sources(config: Config, secrets: Secrets, clock: Clock) -> list[Any]:
     if src.replay.enabled:  # a replay stands for the market: live feeds stay off
         return [ReplaySource(src.replay.url, clock)]
     out: list[Any] = []
-    from bot.sources.binance import BinanceSource
-    from bot.sources.bybit import BybitSource
-    from bot.sources.okx import OkxSource
-
     common = {"clock": clock.now_ms}
-    if src.binance.enabled:
-        out.append(
-            BinanceSource(
-                url=src.binance.url,
-                watchdog_s=src.binance.watchdog,
-                max_age_s=src.binance.max_age,
-                **common,
-            )
-        )
-    if src.bybit.enabled:
-        out.append(
-            BybitSource(
-                url=src.bybit.url,
-                rest_url=src.bybit.rest_url,
-                watchdog_s=src.bybit.watchdog,
-                max_age_s=src.bybit.max_age,
-                **common,
-            )
-        )
-    if src.okx.enabled:
-        out.append(
-            OkxSource(
-                url=src.okx.url,
-                rest_url=src.okx.rest_url,
-                watchdog_s=src.okx.watchdog,
-                max_age_s=src.okx.max_age,
-                **common,
-            )
-        )
+    for cls, cfg in ((BinanceSource, src.binance), (BybitSource, src.bybit), (OkxSource, src.okx)):
+        if cfg.enabled:
+            urls = {"url": cfg.url} | ({"rest_url": cfg.rest_url} if cfg.rest_url else {})
+            out.append(cls(**urls, watchdog_s=cfg.watchdog, max_age_s=cfg.max_age, **common))
     if src.coinglass.enabled and secrets.coinglass_key:
-        from bot.sources.coinglass import CoinGlassSource
-
         out.append(
             CoinGlassSource(
                 api_key=secrets.coinglass_key,
                 base_url=src.coinglass.endpoint,
                 coins=src.coinglass.coins,
+                poll_interval_s=src.coinglass.poll,
                 **common,
             )
         )
@@ -133,8 +108,6 @@ async def sync_broadcasts(config: Config, db: Database, now_ms: int) -> None:
             if key not in rules:
                 await db.remove_subscription(chat, sub.id)
         for coin, window, side, threshold in rules - set(have):
-            from bot.domain.models import Side
-
             await db.add_subscription(chat, coin, window, Side(side), threshold, now_ms, "config")
 
 

@@ -1,0 +1,112 @@
+"""The composition root and the CLI: broadcasts from the config, sources from the config, logs."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.app import build_sources, check_broadcasts, sync_broadcasts
+from bot.clock import Clock
+from bot.config import Config, Secrets, parse_config
+from bot.logs import RedactSecrets
+from bot.store import Database
+
+T = 1_800_000_000_000
+
+
+def _config(broadcasts: list[dict[str, str]]) -> Config:
+    return parse_config({"broadcasts": broadcasts})
+
+
+async def test_broadcasts_are_synced_once_and_dropped_when_undeclared(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "b.sqlite3")
+    try:
+        two = _config(
+            [
+                {"chat": "@liqs", "rule": "all 1h 400m shorts"},
+                {"chat": "discord:42", "rule": "btc 1h 100m"},
+            ]
+        )
+        await sync_broadcasts(two, db, T)
+        await sync_broadcasts(two, db, T)  # a restart must not duplicate them
+        chan = await db.list_subscriptions("telegram:@liqs")
+        assert [(s.coin, s.window, s.side.value, s.threshold, s.origin) for s in chan] == [
+            ("ALL", 60, "short", 400e6, "config")
+        ]
+        assert len(await db.list_subscriptions("discord:channel:42")) == 1
+        # a user's own subscription in the same chat is never touched by the sync
+        await db.add_subscription("telegram:@liqs", "ETH", 240, chan[0].side, 50e6, T)
+        await sync_broadcasts(_config([{"chat": "@liqs", "rule": "all 1h 500m shorts"}]), db, T)
+        chan = await db.list_subscriptions("telegram:@liqs")
+        assert sorted((s.coin, s.threshold, s.origin) for s in chan) == [
+            ("ALL", 500e6, "config"),
+            ("ETH", 50e6, "user"),
+        ]
+        assert await db.list_subscriptions("discord:channel:42") == []
+    finally:
+        await db.close()
+
+
+def test_bad_broadcast_rules_are_named() -> None:
+    problems = check_broadcasts(
+        _config([{"chat": "@a", "rule": "btc 1h 100m"}, {"chat": "@b", "rule": "btc 3h 100m"}])
+    )
+    assert len(problems) == 1 and problems[0].startswith("broadcasts.1.rule: ")
+    assert "3h" in problems[0]
+
+
+def test_sources_follow_the_config() -> None:
+    c = parse_config(
+        {"sources": {"okx": {"enabled": False}, "bybit": {"url": "ws://127.0.0.1:9/ws"}}}
+    )
+    names = {s.name: s for s in build_sources(c, Secrets(), Clock())}
+    assert set(names) == {"binance", "bybit"}  # no CoinGlass without a key, okx switched off
+    assert names["bybit"].url == "ws://127.0.0.1:9/ws"
+    keyed = build_sources(Config(), Secrets(coinglass_key="k" * 12), Clock())
+    assert [s.name for s in keyed] == ["binance", "bybit", "okx", "coinglass"]
+    replay = parse_config({"sources": {"replay": {"enabled": True}}})
+    assert [s.name for s in build_sources(replay, Secrets(), Clock())] == ["replay"]
+
+
+def test_secrets_are_masked_in_logs_and_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
+    token = "123456:SECRET-token-value"
+    log = logging.getLogger("test.redact")
+    log.addFilter(RedactSecrets([token]))
+    with caplog.at_level(logging.INFO, logger="test.redact"):
+        log.info("POST https://api.telegram.org/bot%s/getMe", token)
+        try:
+            raise RuntimeError(f"failed with {token}")
+        except RuntimeError:
+            log.exception("boom")
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert token not in text and text.count("***") == 2
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=60, env=env
+    )
+
+
+def test_check_config_explains_and_names_bad_keys(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("broadcasts:\n  - chat: '@liqs'\n    rule: all 1h 400m shorts\n")
+    ok = _cli("check-config", str(good), env={"PATH": "", "TELEGRAM_BOT_TOKEN": "123:abcdefgh"})
+    assert ok.returncode == 0, ok.stderr
+    assert "telegram: on" in ok.stdout and "discord: off (no DISCORD_BOT_TOKEN)" in ok.stdout
+    assert "broadcast: telegram:@liqs <- all 1h 400m shorts" in ok.stdout
+    assert "123:abcdefgh" not in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("alerts:\n  rearm_ratio: 2\nsources:\n  bybit:\n    enabld: true\n")
+    res = _cli("check-config", str(bad))
+    assert res.returncode == 2
+    assert "alerts.rearm_ratio" in res.stderr and "sources.bybit.enabld: unknown key" in res.stderr
+    assert "Traceback" not in res.stderr
+    rule = tmp_path / "rule.yaml"
+    rule.write_text("broadcasts:\n  - chat: '@x'\n    rule: btc 1h zero\n")
+    res = _cli("check-config", str(rule))
+    assert res.returncode == 2 and "broadcasts.0.rule" in res.stderr
