@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.chat.telegram_bot import TelegramLimits
+from bot.chat.telegram_sender import FloodLimiter, TelegramLimits
 from bot.delivery import Delivery
 from bot.domain.models import Liquidation, Side
 from bot.engine import Engine
@@ -40,7 +40,7 @@ async def run(count: int, commands: int) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         stack = await make_stack(Path(tmp), fake)
         # The production pacing: 97% of the configured 30/s (what from_config builds).
-        stack.bot.sender.pacer.limits = TelegramLimits(global_per_s=LIMIT_PER_S * 0.97)
+        stack.bot.sender.limiter = FloodLimiter(TelegramLimits(global_per_s=LIMIT_PER_S * 0.97))
         try:
             return await _bench(stack, fake, count, commands)
         finally:

@@ -1,40 +1,25 @@
-"""Telegram: the thin adapter (python-telegram-bot) and its delivery Sender.
+"""Telegram: the thin adapter (python-telegram-bot).
 
 The adapter has no command logic: it turns an update into a ChatContext and the command text,
 asks the shared CommandService, and renders the neutral reply as Telegram HTML. It runs inside
 the service's one event loop (Application.initialize/start + updater.start_polling, never
 run_polling, which would own the loop).
 
-Outgoing messages are paced within Telegram's flood limits (see Pacer below) rather than sent
-and bounced with 429s: a 429 costs a `retry_after` wait for the whole bot.
+Sending (flood limits, the delivery Sender, failure outcomes) lives in telegram_sender; replies
+to commands go through the same sender, ahead of queued outbox sends.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dtm
-import html
 import logging
-import re
-import time
 import traceback
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from telegram import BotCommand, LinkPreviewOptions, ReplyParameters, Update
-from telegram.constants import ParseMode
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
-    InvalidToken,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-)
+from telegram import BotCommand, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -47,274 +32,15 @@ from telegram.request import HTTPXRequest
 
 from bot.chat.context import ChatContext
 from bot.chat.telegram_render import render_html
-from bot.delivery import SendOutcome
-from bot.domain.message import Message
+from bot.chat.telegram_sender import PLATFORM, TelegramLimits, TelegramSender
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "telegram"
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
 APOLOGY = "Sorry, something went wrong on our side. Please try again in a moment."
 
-# BadRequest descriptions that mean the chat is gone for good (pause it, do not retry).
-_GONE = (
-    "chat not found",
-    "group chat was deleted",
-    "group chat was upgraded",  # without migrate_to_chat_id we cannot follow it
-    "bot was kicked",
-    "not enough rights to send",
-    "have no rights to send",
-    "chat_write_forbidden",
-    "user is deactivated",
-    "peer_id_invalid",
-    "need administrator rights in the channel chat",
-)
 _KINDS = {"private": "private", "group": "group", "supergroup": "group", "channel": "channel"}
-
-
-# ---- flood limits ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TelegramLimits:
-    global_per_s: float = 29.0  # a little under Telegram's ~30/s, for jitter on the way there
-    per_chat_interval_s: float = 1.0  # at most one message per this many seconds in one chat
-    group_per_window: int = 20  # groups and channels: at most this many per window
-    group_window_s: float = 60.0
-
-
-@dataclass
-class _ChatState:
-    next_ok: float = 0.0
-    recent: deque[float] | None = None  # groups only: send times within the window
-    # One waiter per chat at a time: a slot reserved ahead would be stale once the global
-    # queue delays the one before it, and two messages would reach Telegram too close.
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-
-class Pacer:
-    """Hands out send times within Telegram's limits; `await wait(chat_id)` before each message.
-
-    - overall: evenly spaced slots (1/rate apart), not a bucket allowing a burst of 30, because
-      Telegram counts a sliding second and network jitter would push a burst over it;
-    - per chat: evenly spaced slots too;
-    - groups/channels: a sliding window (20 per 60 s), as Telegram counts it; a leaky bucket of
-      20 would allow a 21st message 3 s after a burst of 20, which Telegram refuses.
-    Slots go in call order (first come, first served); idle chat state is pruned.
-    """
-
-    def __init__(
-        self, limits: TelegramLimits, monotonic: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.limits = limits
-        self._now = monotonic
-        self._next_global = 0.0
-        self._bulk = asyncio.Lock()  # bulk (outbox) senders queue here, first come first served
-        self._chats: dict[int | str, _ChatState] = {}
-        self._since_prune = 0
-
-    def reserve_chat(self, chat_id: int | str) -> float:
-        """Reserve this chat's next slot: the (monotonic) time it may send at, chat-wise."""
-        lim = self.limits
-        now = self._now()
-        st = self._chats.get(chat_id)
-        if st is None:
-            st = self._chats[chat_id] = _ChatState()
-        at = max(now, st.next_ok)
-        if _is_group(chat_id) and lim.group_per_window > 0:
-            if st.recent is None:
-                st.recent = deque()
-            while st.recent and st.recent[0] <= at - lim.group_window_s:
-                st.recent.popleft()
-            if len(st.recent) >= lim.group_per_window:
-                at = max(at, st.recent[-lim.group_per_window] + lim.group_window_s)
-            st.recent.append(at)
-        st.next_ok = at + lim.per_chat_interval_s
-        self._since_prune += 1
-        if self._since_prune >= 1024:
-            self._prune(now)
-        return at
-
-    def reserve_global(self) -> float:
-        """The next overall slot, taken only once the chat's own slot has come."""
-        now = self._now()
-        if self.limits.global_per_s <= 0:
-            return now
-        at = max(now, self._next_global)
-        self._next_global = at + 1.0 / self.limits.global_per_s
-        return at
-
-    async def _global_slot(self, priority: bool) -> None:
-        """Wait for an overall slot. A priority send (a command reply) takes the next free slot
-        at once; bulk sends claim theirs only when it comes, so a reply overtakes an outbox
-        burst instead of queueing behind it, and the overall rate stays the same."""
-        gap = 1.0 / self.limits.global_per_s if self.limits.global_per_s > 0 else 0.0
-        if gap == 0.0:
-            return
-        if priority:
-            await _sleep_until(self.reserve_global(), self._now)
-            return
-        async with self._bulk:
-            while True:
-                now = self._now()
-                if self._next_global <= now:
-                    # Woken a little late: keep the schedule rather than drift slower.
-                    late = now - self._next_global < gap
-                    self._next_global = (self._next_global if late else now) + gap
-                    return
-                await asyncio.sleep(self._next_global - now)  # a reply may take it meanwhile
-
-    @asynccontextmanager
-    async def slot(self, chat_id: int | str, priority: bool = False) -> AsyncIterator[None]:
-        """Wait for a slot within every limit, send inside the block, and count it as sent.
-
-        One sender per chat at a time, and the chat's clock restarts when the send completes:
-        Telegram has counted the message by the time it answered, so the next one can never
-        reach it too soon, however the network delayed either of them.
-        """
-        st = self._chats.get(chat_id)
-        if st is None:
-            st = self._chats[chat_id] = _ChatState()
-        async with st.lock:
-            await _sleep_until(self.reserve_chat(chat_id), self._now)
-            await self._global_slot(priority)
-            try:
-                yield
-            finally:
-                done = self._now()
-                st.next_ok = max(st.next_ok, done + self.limits.per_chat_interval_s)
-                if st.recent:
-                    st.recent[-1] = max(st.recent[-1], done)
-
-    def _prune(self, now: float) -> None:
-        self._since_prune = 0
-        horizon = now - self.limits.group_window_s
-        idle = [
-            k
-            for k, st in self._chats.items()
-            if st.next_ok <= now
-            and (not st.recent or st.recent[-1] <= horizon)
-            and not st.lock.locked()
-        ]
-        for k in idle:
-            del self._chats[k]
-
-    def __len__(self) -> int:
-        return len(self._chats)
-
-
-async def _sleep_until(when: float, now: Callable[[], float]) -> None:
-    delay = when - now()
-    if delay > 0:
-        await asyncio.sleep(delay)
-
-
-def _is_group(chat_id: int | str) -> bool:
-    # Groups, supergroups and channels have negative ids; "@name" keys are public channels.
-    return isinstance(chat_id, str) or chat_id < 0
-
-
-# ---- delivery ----------------------------------------------------------------------------
-
-
-def chat_id_of(chat_key: str) -> int | str:
-    """`telegram:-100123` -> -100123; `telegram:@channel` -> "@channel". ValueError otherwise."""
-    platform, _, rest = chat_key.partition(":")
-    if platform != PLATFORM or not rest:
-        raise ValueError(f"not a telegram chat key: {chat_key!r}")
-    if rest.startswith("@") and len(rest) > 1:
-        return rest
-    return int(rest)
-
-
-def _retry_after_s(e: RetryAfter) -> float:
-    # PTB 22 stores a timedelta; the public attribute warns about its int/timedelta migration.
-    raw: Any = getattr(e, "_retry_after", None)
-    if isinstance(raw, dtm.timedelta):
-        return raw.total_seconds()
-    return float(raw or 1.0)
-
-
-def outcome_of(e: Exception) -> SendOutcome:
-    """What a failed send means for the outbox."""
-    if isinstance(e, RetryAfter):
-        return SendOutcome.retry(_retry_after_s(e), "flood control (429)")
-    if isinstance(e, ChatMigrated):
-        return SendOutcome.migrated(f"{PLATFORM}:{e.new_chat_id}", "group became a supergroup")
-    if isinstance(e, Forbidden):
-        return SendOutcome.permanent(e.message)  # blocked, kicked, not a member
-    if isinstance(e, InvalidToken):
-        # The bot's token, not this chat: never pause chats for it; keep retrying slowly.
-        return SendOutcome.retry(60.0, "invalid bot token")
-    if isinstance(e, BadRequest):
-        if any(g in e.message.lower() for g in _GONE):
-            return SendOutcome.permanent(e.message)
-        # Something about this message (our bug): retry later, Delivery gives up after its cap.
-        return SendOutcome.retry(60.0, f"bad request: {e.message}")
-    if isinstance(e, NetworkError):  # includes TimedOut and 5xx answers
-        return SendOutcome.retry(0.0, f"network: {e.message}")
-    if isinstance(e, TelegramError):
-        return SendOutcome.retry(0.0, f"telegram: {e.message}")
-    return SendOutcome.retry(0.0, f"unexpected: {type(e).__name__}")
-
-
-class TelegramSender:
-    """bot.delivery.Sender for `telegram:<id>` and `telegram:@channel` keys. Never raises."""
-
-    platform = PLATFORM
-
-    def __init__(self, bot: Any, limits: TelegramLimits | None = None) -> None:
-        self.bot = bot  # telegram.Bot (or an Application's bot)
-        self.pacer = Pacer(limits or TelegramLimits())
-
-    async def send(self, chat_key: str, message: Message) -> SendOutcome:
-        try:
-            chat_id = chat_id_of(chat_key)
-        except ValueError as e:
-            return SendOutcome.permanent(str(e))
-        try:
-            await send_html(self.bot, self.pacer, chat_id, render_html(message))
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:
-            outcome = outcome_of(e)
-            log.info("telegram send to %s: %s (%s)", chat_key, outcome.outcome, outcome.reason)
-            return outcome
-        return SendOutcome.sent()
-
-
-async def send_html(
-    bot: Any,
-    pacer: Pacer,
-    chat_id: int | str,
-    parts: list[str],
-    reply_to: int | None = None,
-    priority: bool = False,
-) -> None:
-    """Send the parts in order, each paced; a part Telegram cannot parse goes as plain text.
-
-    `priority` (command replies) overtakes queued outbox sends for the overall limit."""
-    for part in parts:
-        async with pacer.slot(chat_id, priority):
-            await _send_part(bot, chat_id, part, reply_to)
-
-
-async def _send_part(bot: Any, chat_id: int | str, part: str, reply_to: int | None) -> None:
-    kwargs: dict[str, Any] = {"link_preview_options": LinkPreviewOptions(is_disabled=True)}
-    if reply_to is not None:
-        kwargs["reply_parameters"] = ReplyParameters(reply_to, allow_sending_without_reply=True)
-    try:
-        await bot.send_message(chat_id, part, parse_mode=ParseMode.HTML, **kwargs)
-    except BadRequest as e:
-        if "can't parse entities" not in e.message.lower():
-            raise
-        log.warning("telegram rejected our HTML (%s); sending as plain text", e.message)
-        await bot.send_message(chat_id, _strip_tags(part), **kwargs)
-
-
-def _strip_tags(part: str) -> str:
-    return html.unescape(re.sub(r"</?(b|i|pre)>", "", part))
 
 
 # ---- the bot -----------------------------------------------------------------------------
@@ -473,8 +199,7 @@ class TelegramBot:
         reply = await self.service.handle_text(ctx, text)
         reply_to = msg.message_id if ctx.kind == "group" else None
         for m in reply.messages:
-            parts = render_html(m)
-            await send_html(self.app.bot, self.sender.pacer, chat.id, parts, reply_to, True)
+            await self.sender.send_parts(chat.id, render_html(m), reply_to, priority=True)
 
     def _own_command(self, text: str) -> str | None:
         """Strip `@ourbot` from `/cmd@ourbot args`; None when it names another bot."""

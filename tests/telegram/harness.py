@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.chat.service import CommandService, ServiceSettings
-from bot.chat.telegram_bot import TelegramBot, TelegramLimits
+from bot.chat.telegram_bot import TelegramBot
+from bot.chat.telegram_sender import TelegramLimits
 from bot.clock import Clock
 from bot.domain.aggregate import Aggregator
 from bot.domain.health import SourceHealth

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from telegram import Bot
 
-from bot.chat.telegram_bot import TelegramLimits, TelegramSender
+from bot.chat.telegram_sender import TelegramLimits, TelegramSender
 from bot.delivery import Delivery
 from bot.domain.models import Liquidation, Side
 from bot.engine import Engine

@@ -9,7 +9,7 @@ import time
 import pytest
 from telegram import Bot
 
-from bot.chat.telegram_bot import Pacer, TelegramLimits, TelegramSender, chat_id_of
+from bot.chat.telegram_sender import FloodLimiter, TelegramLimits, TelegramSender, chat_id_of
 from bot.delivery import Outcome
 from bot.domain.message import Message
 from tests.fakes.telegram_api import FakeLimits, FakeTelegram
@@ -101,59 +101,69 @@ async def test_long_message_goes_in_parts_in_order(fake: FakeTelegram, tg_bot: B
 # ---- pacing -----------------------------------------------------------------------------------
 
 
-class FakeMonotonic:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def _send_times(pacer: Pacer, clock: FakeMonotonic, chat_id: int | str, n: int) -> list[float]:
+async def _slot_times(limiter: FloodLimiter, chat_id: int | str, n: int) -> list[float]:
     out = []
     for _ in range(n):
-        at = pacer.reserve_chat(chat_id)
-        clock.t = max(clock.t, at)
-        out.append(pacer.reserve_global())
+        async with limiter.slot(chat_id):
+            out.append(time.perf_counter())
     return out
 
 
-def test_pacer_spaces_global_sends_evenly() -> None:
-    clock = FakeMonotonic()
-    pacer = Pacer(TelegramLimits(global_per_s=25), clock)
-    times = [pacer.reserve_global() for _ in range(100)]
-    gaps = {round(b - a, 9) for a, b in itertools.pairwise(times)}
-    assert gaps == {0.04}
-    # In any sliding second there are at most 25 sends.
-    assert max(sum(1 for t in times if s <= t < s + 0.999) for s in times) == 25
+async def test_overall_limit_spaces_sends_evenly() -> None:
+    limiter = FloodLimiter(TelegramLimits(global_per_s=50, per_chat_interval_s=0))
+    times: list[float] = []
+
+    async def one(i: int) -> None:
+        async with limiter.slot(i):
+            times.append(time.perf_counter())
+
+    await asyncio.gather(*(one(i) for i in range(1, 41)))
+    times.sort()
+    # One slot every 20 ms, with a tenth of a slot of tolerance: k+1 sends span at least
+    # k - 0.1 slots, so there is no burst, even at the start.
+    for k in range(1, 40):
+        span = min(b - a for a, b in zip(times, times[k:], strict=False))
+        assert span >= (k - 0.1) * 0.02 - 0.002, k
+    assert times[-1] - times[0] < 39 * 0.02 + 0.15  # and not much slower than that
 
 
-def test_pacer_per_chat_and_group_window() -> None:
-    clock = FakeMonotonic()
-    pacer = Pacer(
-        TelegramLimits(global_per_s=0, per_chat_interval_s=1.0, group_per_window=20), clock
+async def test_per_chat_and_group_spacing() -> None:
+    limits = TelegramLimits(
+        global_per_s=0, per_chat_interval_s=0.05, group_per_window=5, group_window_s=0.5
     )
-    private = _send_times(pacer, clock, 7, 5)
-    assert [round(t - private[0], 6) for t in private] == [0, 1, 2, 3, 4]
-    clock.t = 5000.0
-    group = _send_times(pacer, clock, -100, 45)
-    # 20 in any minute: the 21st waits for the 1st to leave the window, the 41st for the 21st.
+    limiter = FloodLimiter(limits)
+    private, group = await asyncio.gather(
+        _slot_times(limiter, 7, 5), _slot_times(limiter, -100, 12)
+    )
+    assert min(b - a for a, b in itertools.pairwise(private)) >= 0.05 * 0.98
+    # 5 in any 0.5 s: evenly spaced at 0.1 s, the 6th leaves the 1st's window behind.
     for i, t in enumerate(group):
-        window = [u for u in group if t - 60.0 < u <= t]
-        assert len(window) <= 20, i
-    assert group[20] == pytest.approx(group[0] + 60.0)
-    assert group[40] == pytest.approx(group[20] + 60.0)
+        window = [u for u in group if t - 0.5 < u <= t]
+        assert len(window) <= 5, i
+    assert group[5] >= group[0] + 0.5 and group[10] >= group[5] + 0.5
+    assert group[10] - group[0] < 1.0 + 0.2  # and not much slower than that
 
 
-def test_pacer_forgets_idle_chats() -> None:
-    clock = FakeMonotonic()
-    pacer = Pacer(TelegramLimits(global_per_s=0), clock)
+async def test_chat_interval_counts_from_telegrams_answer() -> None:
+    """A send that waited or travelled long does not let the next one follow too closely."""
+    limiter = FloodLimiter(TelegramLimits(global_per_s=0, per_chat_interval_s=0.1))
+    async with limiter.slot(5):
+        await asyncio.sleep(0.15)  # a slow answer: the bucket leaked meanwhile
+        answered = time.perf_counter()
+    async with limiter.slot(5):
+        assert time.perf_counter() - answered >= 0.1 * 0.98
+
+
+async def test_idle_chats_are_forgotten() -> None:
+    limiter = FloodLimiter(TelegramLimits(global_per_s=0, per_chat_interval_s=0.05))
     for i in range(1000):
-        pacer.reserve_chat(i)
-    clock.t += 120.0
+        async with limiter.slot(i):
+            pass
+    await asyncio.sleep(0.1)  # every bucket has emptied
     for i in range(1000, 2100):
-        pacer.reserve_chat(i)
-    assert len(pacer) < 1200  # the first thousand were pruned once idle
+        async with limiter.slot(i):
+            pass
+    assert len(limiter) < 1200  # the first thousand were dropped once idle
 
 
 async def test_paced_burst_stays_within_the_servers_limits(tg_bot: Bot) -> None:
@@ -181,20 +191,38 @@ async def test_paced_burst_stays_within_the_servers_limits(tg_bot: Bot) -> None:
 
 
 async def test_command_reply_overtakes_an_outbox_burst() -> None:
-    pacer = Pacer(TelegramLimits(global_per_s=20, per_chat_interval_s=0))  # a slot every 50 ms
+    limiter = FloodLimiter(TelegramLimits(global_per_s=20, per_chat_interval_s=0))  # 50 ms apart
     done: list[float] = []
 
     async def bulk(i: int) -> None:
-        async with pacer.slot(i):
+        async with limiter.slot(i):
             done.append(time.perf_counter())
 
     t0 = time.perf_counter()
     burst = [asyncio.create_task(bulk(i)) for i in range(1, 31)]  # 1.5 s worth of slots
     await asyncio.sleep(0.2)
     asked = time.perf_counter()
-    async with pacer.slot(-5, priority=True):
+    async with limiter.slot(-5, priority=True):
         waited = time.perf_counter() - asked
     await asyncio.gather(*burst)
     assert waited < 0.12  # at most about two slots, not the 1.3 s left of the burst
     # The overall rate held: 31 sends, never two closer than one slot apart on average.
     assert done[-1] - t0 >= 30 * 0.05 - 0.02
+
+
+async def test_a_cancelled_outbox_send_frees_its_place() -> None:
+    limiter = FloodLimiter(TelegramLimits(global_per_s=20, per_chat_interval_s=0))  # 50 ms apart
+    done: list[int] = []
+
+    async def bulk(i: int) -> None:
+        async with limiter.slot(i):
+            done.append(i)
+
+    tasks = [asyncio.create_task(bulk(i)) for i in range(1, 6)]
+    await asyncio.sleep(0.07)  # 1 and 2 sent, 3 waits in the bucket, 4 and 5 behind it
+    tasks[2].cancel()
+    async with limiter.slot(-5, priority=True):  # a reply still overtakes the rest
+        done.append(-5)
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert tasks[2].cancelled()
+    assert done == [1, 2, -5, 4, 5]
