@@ -328,8 +328,14 @@ async def run(
         out.write(banner + "\n\n")
         out.flush()
     waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop_event.wait())]
+    code = 0
     try:
-        await start(rt)
+        try:
+            await start(rt)
+        except Exception as e:  # a platform that cannot start: say so plainly and let the
+            # supervisor (Procfile worker) restart us, rather than run half-deaf
+            log.error("could not start: %s: %s; stopping", type(e).__name__, e)
+            return 1
         if rt.console is not None:
             console = _console_then_replay(rt, stdin, exit_when_replay_done)
             waiters.append(asyncio.create_task(console))
@@ -341,7 +347,7 @@ async def run(
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
-    return 0
+    return code
 
 
 async def _console_then_replay(rt: Runtime, stdin: TextIO | None, wait_replay: bool) -> None:

@@ -110,3 +110,18 @@ def test_check_config_explains_and_names_bad_keys(tmp_path: Path) -> None:
     rule.write_text("broadcasts:\n  - chat: '@x'\n    rule: btc 1h zero\n")
     res = _cli("check-config", str(rule))
     assert res.returncode == 2 and "broadcasts.0.rule" in res.stderr
+
+
+def test_unreachable_platform_stops_with_a_clear_message(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"storage:\n  path: {tmp_path / 'x.sqlite3'}\n"
+        "telegram:\n  base_url: http://127.0.0.1:9/bot\n"  # nothing listens on port 9
+        "sources:\n  binance: {enabled: false}\n  bybit: {enabled: false}\n"
+        "  okx: {enabled: false}\n"
+    )
+    token = "123456:unreachable-token"
+    res = _cli("run", "--config", str(cfg), env={"PATH": "", "TELEGRAM_BOT_TOKEN": token})
+    assert res.returncode == 1
+    assert "could not start" in res.stderr and "Traceback" not in res.stderr
+    assert token not in res.stderr
