@@ -1,4 +1,4 @@
-"""`liqbot demo | run --config PATH | check-config PATH`."""
+"""`liqbot demo | run --config PATH | check-config PATH | history COIN`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bot import history
 from bot.config import Config, ConfigError, Secrets, load_config, parse_config
 from bot.logs import setup_logging
 
@@ -90,7 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--config", default="config.yaml", help="YAML config (default config.yaml)")
     c = sub.add_parser("check-config", help="validate a config file and explain it")
     c.add_argument("path")
+    history.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.cmd == "history":
+        try:
+            return asyncio.run(history.run_history(args))
+        except KeyboardInterrupt:
+            return 130
     secrets = Secrets.from_env()
 
     from bot import app

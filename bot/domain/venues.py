@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from bot.domain.market import coin_from_symbol
@@ -352,3 +353,60 @@ def coinglass_exchange_list(
     if all_row is None:  # no All row: the venues are the whole answer
         all_row = WindowTotals(sum(v.longs for v in venues), sum(v.shorts for v in venues))
     return all_row, tuple(venues)
+
+
+# ---- CoinGlass v4 history (charts and backtests) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One CoinGlass history bucket: its start (ms, UTC) and the long/short USD liquidated."""
+
+    time_ms: int
+    longs: float
+    shorts: float
+
+    @property
+    def total(self) -> float:
+        return self.longs + self.shorts
+
+
+def _coinglass_history(
+    payload: str | bytes | Any, long_key: str, short_key: str, what: str
+) -> list[HistoryPoint]:
+    data = coinglass_data(payload)
+    if not isinstance(data, list):
+        raise FrameError(f"CoinGlass {what}: data is not a list")
+    out: list[HistoryPoint] = []
+    for row in data:
+        if not isinstance(row, dict):
+            raise FrameError(f"CoinGlass {what}: bad row")
+        out.append(
+            HistoryPoint(
+                _ts(row.get("time")),
+                _num(row.get(long_key), "long USD"),
+                _num(row.get(short_key), "short USD"),
+            )
+        )
+    out.sort(key=lambda p: p.time_ms)
+    return out
+
+
+def coinglass_aggregated_history(payload: str | bytes | Any) -> list[HistoryPoint]:
+    """aggregated-history (one coin over an exchange list): buckets sorted by time.
+
+    `time` in ms; `aggregated_long_liquidation_usd` / `aggregated_short_liquidation_usd` numbers.
+    """
+    return _coinglass_history(
+        payload,
+        "aggregated_long_liquidation_usd",
+        "aggregated_short_liquidation_usd",
+        "aggregated-history",
+    )
+
+
+def coinglass_pair_history(payload: str | bytes | Any) -> list[HistoryPoint]:
+    """history (one pair on one exchange): buckets sorted by time; the USD values are strings."""
+    return _coinglass_history(
+        payload, "long_liquidation_usd", "short_liquidation_usd", "pair history"
+    )

@@ -22,6 +22,8 @@ from bot.domain.venues import (
     COINGLASS_WINDOWS,
     CoinGlassError,
     FrameError,
+    HistoryPoint,
+    coinglass_aggregated_history,
     coinglass_coin_list,
     coinglass_data,
     coinglass_exchange_list,
@@ -35,16 +37,35 @@ COINGLASS_URL = "https://open-api-v4.coinglass.com"
 _PLAN_WORDS = re.compile(r"plan|upgrade|permission|not available|subscri", re.I)
 
 
-class AuthError(Exception):
-    pass
+# history intervals CoinGlass accepts (smaller plans refuse the short ones: Hobbyist >= 4h,
+# Startup >= 30m; that refusal comes back as an error envelope)
+HISTORY_INTERVALS: tuple[str, ...] = (
+    "1m", "3m", "5m", "15m", "30m", "1h", "4h", "6h", "8h", "12h", "1d", "1w",
+)  # fmt: skip
+HISTORY_MAX_LIMIT = 1000
 
 
-class RateLimited(Exception):
+class CoinGlassAPIError(Exception):
+    """A CoinGlass request that gave no usable data; the message names the cause, never the key."""
+
+
+class AuthError(CoinGlassAPIError):
+    def __init__(
+        self, reason: str = "CoinGlass rejected the API key (401); check COINGLASS_API_KEY"
+    ) -> None:
+        super().__init__(reason)
+
+
+class RateLimited(CoinGlassAPIError):
     def __init__(
         self, retry_after_s: float | None, reason: str = "rate limited by CoinGlass (429)"
     ) -> None:
         super().__init__(reason)
         self.retry_after_s = retry_after_s
+
+
+class HistoryError(CoinGlassAPIError):
+    """History could not be fetched: error envelope, malformed answer, HTTP or network failure."""
 
 
 class CoinGlassSource:
@@ -144,6 +165,57 @@ class CoinGlassSource:
         self.health.up(sink)
         sink.totals(self.name, self.clock(), totals, venues)
         return True
+
+    # ---- history (charts and backtests) -------------------------------------------------------
+
+    async def history(
+        self,
+        coin: str,
+        interval: str = "1h",
+        limit: int = 168,
+        exchanges: Iterable[str] | None = None,
+    ) -> list[HistoryPoint]:
+        """Liquidation history of one coin aggregated over `exchanges`, oldest bucket first.
+
+        ValueError for a bad interval, limit or coin (before any request). AuthError (401),
+        RateLimited (429 or our own budget pause) or HistoryError otherwise: all or nothing.
+        """
+        if interval not in HISTORY_INTERVALS:
+            raise ValueError(
+                f"interval {interval!r} is not one CoinGlass serves; use one of "
+                + " ".join(HISTORY_INTERVALS)
+            )
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise ValueError(f"limit must be a whole number, not {limit!r}")
+        if not 1 <= limit <= HISTORY_MAX_LIMIT:
+            raise ValueError(f"limit must be between 1 and {HISTORY_MAX_LIMIT}, not {limit}")
+        symbol = coin.strip().upper()
+        if not symbol or symbol == ALL:
+            raise ValueError("history needs one coin (like BTC), not all coins")
+        venues = tuple(exchanges) if exchanges is not None else self.exchanges
+        if not venues:
+            raise ValueError("history needs at least one exchange")
+        params = {
+            "exchange_list": ",".join(venues),
+            "symbol": symbol,
+            "interval": interval,
+            "limit": str(limit),
+        }
+        try:
+            body = await self._get("/api/futures/liquidation/aggregated-history", params)
+            return coinglass_aggregated_history(body)
+        except (AuthError, RateLimited):
+            raise
+        except CoinGlassError as e:
+            raise HistoryError(self._clean(f"CoinGlass error {e.code}: {e.msg}")) from None
+        except FrameError as e:
+            raise HistoryError(self._clean(f"malformed CoinGlass answer: {e}")) from None
+        except httpx.TimeoutException:
+            raise HistoryError("CoinGlass timed out") from None
+        except httpx.HTTPStatusError as e:
+            raise HistoryError(f"CoinGlass HTTP {e.response.status_code}") from None
+        except (httpx.HTTPError, OSError) as e:
+            raise HistoryError(self._clean(f"cannot reach CoinGlass: {type(e).__name__}")) from None
 
     # ---- fetching ----------------------------------------------------------------------------
 

@@ -14,10 +14,13 @@ from bot.domain.models import ALL, Liquidation, Side, VenueSplit, WindowTotals
 from bot.domain.venues import (
     CoinGlassError,
     FrameError,
+    HistoryPoint,
     bybit_symbols,
+    coinglass_aggregated_history,
     coinglass_coin_list,
     coinglass_data,
     coinglass_exchange_list,
+    coinglass_pair_history,
     okx_ct_values,
     parse_binance,
     parse_bybit,
@@ -280,3 +283,80 @@ def test_binance_usd_is_z_times_ap_for_any_numbers(symbol, side, z, ap) -> None:
     [e] = parse_binance(json.dumps(frame))
     assert e.usd == pytest.approx(z * ap)
     assert e.side is (Side.LONG if side == "SELL" else Side.SHORT)
+
+
+# ---- CoinGlass history (aggregated and pair) -------------------------------------------------
+
+
+def test_coinglass_aggregated_history_sample_numbers() -> None:
+    points = coinglass_aggregated_history(raw("coinglass_aggregated_history.json"))
+    assert points == [
+        HistoryPoint(1658966400000, 5916885.14234, 12969583.87632),
+        HistoryPoint(1659052800000, 5345708.23191, 6454875.54909),
+    ]
+    assert points[0].total == pytest.approx(5916885.14234 + 12969583.87632)
+
+
+def test_coinglass_pair_history_sample_string_values() -> None:
+    points = coinglass_pair_history(raw("coinglass_pair_history.json"))
+    assert points == [
+        HistoryPoint(1658880000000, 2369935.19562, 6947459.43674),
+        HistoryPoint(1658966400000, 5118407.85124, 8517330.44192),
+    ]
+    assert all(isinstance(p.longs, float) and isinstance(p.shorts, float) for p in points)
+
+
+def test_coinglass_history_is_sorted_by_time_and_accepts_a_parsed_payload() -> None:
+    body = json.loads(raw("coinglass_aggregated_history.json"))
+    body["data"].reverse()  # newest first on the wire
+    points = coinglass_aggregated_history(body)
+    assert [p.time_ms for p in points] == [1658966400000, 1659052800000]
+    assert coinglass_pair_history({"code": "0", "msg": "success", "data": []}) == []
+
+
+def test_coinglass_history_error_envelope() -> None:
+    with pytest.raises(CoinGlassError) as info:
+        coinglass_aggregated_history('{"code":"400","msg":"interval not supported"}')
+    assert info.value.code == "400" and "interval" in info.value.msg
+    with pytest.raises(CoinGlassError):
+        coinglass_pair_history({"code": 429, "msg": "Too Many Requests"})
+
+
+_AGG = '{"code":"0","data":[{"time":%s,"aggregated_long_liquidation_usd":%s,"aggregated_short_liquidation_usd":%s}]}'
+_PAIR = '{"code":"0","data":[{"time":%s,"long_liquidation_usd":%s,"short_liquidation_usd":%s}]}'
+
+
+@pytest.mark.parametrize(
+    ("parser", "frame"),
+    [
+        (coinglass_aggregated_history, '{"code":"0","data":{"time":1}}'),  # data not a list
+        (coinglass_aggregated_history, '{"code":"0","data":[5]}'),  # row not an object
+        (coinglass_aggregated_history, '{"code":"0","data":[{"time":1658966400000}]}'),
+        (coinglass_aggregated_history, _AGG % ('"x"', 1, 2)),  # bad time
+        (coinglass_aggregated_history, _AGG % ("true", 1, 2)),
+        (coinglass_aggregated_history, _AGG % ("1658966400000", -1, 2)),  # negative USD
+        (coinglass_aggregated_history, _AGG % ("1658966400000", 1, "null")),
+        (coinglass_aggregated_history, '{"code":"0","data":[{"t'),  # truncated JSON
+        (coinglass_aggregated_history, '{"msg":"no code"}'),
+        (coinglass_pair_history, _PAIR % ("1658966400000", '"abc"', '"1"')),
+        (coinglass_pair_history, _PAIR % ("1658966400000", '"1"', '"NaN"')),
+        (coinglass_pair_history, _PAIR % ("0", '"1"', '"1"')),
+        (coinglass_pair_history, '{"code":"0"}'),  # no data
+    ],
+)
+def test_coinglass_history_malformed_raises_frame_error(parser, frame) -> None:
+    with pytest.raises(FrameError):
+        parser(frame)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(st.text(), st.binary(), _json.map(json.dumps)),
+    st.sampled_from([coinglass_aggregated_history, coinglass_pair_history]),
+)
+def test_coinglass_history_arbitrary_input_raises_only_frame_error(frame, parser) -> None:
+    try:
+        result = parser(frame)
+    except FrameError:
+        return
+    assert isinstance(result, list)

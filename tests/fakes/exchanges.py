@@ -264,6 +264,7 @@ class FakeCoinGlass:
         self.venue = FakeVenue()
         self.venue.rest["/api/futures/liquidation/coin-list"] = self._coin_list
         self.venue.rest["/api/futures/liquidation/exchange-list"] = self._exchange_list
+        self.venue.rest["/api/futures/liquidation/aggregated-history"] = self._aggregated_history
 
     async def start(self) -> FakeCoinGlass:
         await self.venue.start()
@@ -322,4 +323,25 @@ class FakeCoinGlass:
         for row in body["data"]:
             for f in ("liquidation_usd", "long_liquidation_usd", "short_liquidation_usd"):
                 row[f] *= k
+        return web.json_response(body, headers=self.last_headers)
+
+    async def _aggregated_history(self, request: web.Request) -> web.Response:
+        """The sample's buckets, scaled by the number of exchanges asked, newest first (as a
+        reminder that order is not promised); the latest `limit` of them."""
+        err = await self._common(request)
+        if err is not None:
+            return err
+        q = request.query
+        missing = [k for k in ("exchange_list", "symbol", "interval") if not q.get(k)]
+        if missing:
+            return web.json_response(
+                {"code": "400", "msg": f"{missing[0]} is required"}, headers=self.last_headers
+            )
+        body = sample("coinglass_aggregated_history.json")
+        k = len(q["exchange_list"].split(","))
+        for row in body["data"]:
+            for f in ("aggregated_long_liquidation_usd", "aggregated_short_liquidation_usd"):
+                row[f] *= k
+        rows = sorted(body["data"], key=lambda r: r["time"], reverse=True)
+        body["data"] = rows[: int(q.get("limit", 1000))]
         return web.json_response(body, headers=self.last_headers)

@@ -9,7 +9,14 @@ import logging
 import pytest
 
 from bot.domain.models import ALL, VenueSplit, WindowTotals
-from bot.sources.coinglass import CoinGlassSource
+from bot.domain.venues import HistoryPoint
+from bot.sources.coinglass import (
+    AuthError,
+    CoinGlassAPIError,
+    CoinGlassSource,
+    HistoryError,
+    RateLimited,
+)
 from tests.fakes.exchanges import FakeCoinGlass
 from tests.sources.conftest import RecordingSink
 
@@ -159,3 +166,99 @@ async def test_run_polls_on_its_own_and_survives_a_dead_server(clock, sink: Reco
         await task
     assert sink.kinds() == ["down"] and "cannot reach" in src.status().note
     assert src._client is None  # closed on the way out
+
+
+# ---- history (aggregated-history) -----------------------------------------------------------
+
+
+async def test_history_sends_the_key_and_params_and_sorts_by_time(cg, clock) -> None:
+    src = make(cg, clock)  # exchanges Binance, Bybit: the fake scales the sample by 2
+    points = await src.history("btc", interval="4h", limit=168)
+    await src.aclose()
+    assert points == [
+        HistoryPoint(1658966400000, 2 * 5916885.14234, 2 * 12969583.87632),
+        HistoryPoint(1659052800000, 2 * 5345708.23191, 2 * 6454875.54909),
+    ]
+    [call] = cg.calls
+    assert call.startswith("/api/futures/liquidation/aggregated-history?")
+    assert "exchange_list=Binance%2CBybit" in call and "symbol=BTC" in call
+    assert "interval=4h" in call and "limit=168" in call
+    assert cg.keys_seen == [KEY] and KEY not in call
+
+
+async def test_history_exchanges_and_limit_are_passed_through(cg, clock) -> None:
+    src = make(cg, clock)
+    points = await src.history("ETH", interval="1d", limit=1, exchanges=["OKX"])
+    await src.aclose()
+    assert points == [HistoryPoint(1659052800000, 5345708.23191, 6454875.54909)]
+    assert "exchange_list=OKX&" in cg.calls[0]
+
+
+@pytest.mark.parametrize("interval", ["2h", "1H", "24h", "", "1M"])
+async def test_history_rejects_an_interval_coinglass_does_not_serve(cg, clock, interval) -> None:
+    src = make(cg, clock)
+    with pytest.raises(ValueError, match="1m 3m 5m 15m 30m 1h 4h 6h 8h 12h 1d 1w"):
+        await src.history("BTC", interval=interval)
+    assert cg.calls == []  # rejected before any request
+
+
+@pytest.mark.parametrize(("coin", "limit"), [("BTC", 0), ("BTC", 1001), ("ALL", 10), (" ", 10)])
+async def test_history_rejects_bad_limit_or_coin(cg, clock, coin, limit) -> None:
+    src = make(cg, clock)
+    with pytest.raises(ValueError):
+        await src.history(coin, limit=limit)
+    assert cg.calls == []
+
+
+async def test_history_401_names_the_key_problem_not_the_key(cg, clock) -> None:
+    cg.mode = "401"
+    src = make(cg, clock)
+    with pytest.raises(AuthError) as info:
+        await src.history("BTC")
+    await src.aclose()
+    assert "COINGLASS_API_KEY" in str(info.value) and "401" in str(info.value)
+    assert KEY not in str(info.value)
+
+
+async def test_history_401_in_an_envelope_is_an_auth_error(cg, clock) -> None:
+    src = CoinGlassSource("wrong-key", base_url=cg.base, clock=clock, timeout_s=0.5)
+    with pytest.raises(AuthError):
+        await src.history("BTC")
+    await src.aclose()
+
+
+async def test_history_429_says_rate_limited(cg, clock) -> None:
+    cg.mode = "429"
+    src = make(cg, clock)
+    with pytest.raises(RateLimited, match="rate limited") as info:
+        await src.history("BTC")
+    await src.aclose()
+    assert isinstance(info.value, CoinGlassAPIError)
+
+
+@pytest.mark.parametrize(
+    ("mode", "words"),
+    [
+        ("envelope_error", "CoinGlass error 50001: Server busy"),
+        ("malformed", "malformed CoinGlass answer"),
+        ("500", "CoinGlass HTTP 500"),
+        ("slow", "timed out"),
+    ],
+)
+async def test_history_failures_raise_history_error_with_the_reason(cg, clock, mode, words) -> None:
+    cg.mode = mode
+    src = make(cg, clock)
+    with pytest.raises(HistoryError, match=words) as info:
+        await src.history("BTC")
+    await src.aclose()
+    assert KEY not in str(info.value)
+
+
+async def test_history_unreachable_server_is_a_history_error(clock) -> None:
+    fake = await FakeCoinGlass(KEY).start()
+    base = fake.base
+    await fake.stop()
+    src = CoinGlassSource(KEY, base_url=base, clock=clock, timeout_s=0.5)
+    with pytest.raises(HistoryError, match="cannot reach CoinGlass"):
+        await src.history("BTC")
+    await src.aclose()
