@@ -127,8 +127,9 @@ def render_status(
     for s in statuses:
         if s.state == "down" and s.note:
             lines.append(f"{s.name}: {s.note}")
-        for g in s.gaps[:3]:
-            lines.append(f"{s.name} gap {g}")
+        # past outages; a current one is the note above
+        past = [g for g in s.gaps if not (s.state != "up" and ("since" in g or "not conn" in g))]
+        lines.extend(f"{s.name} {g}" for g in past[-3:])
     if not statuses:
         lines.append("No data source is configured.")
     if served:

@@ -296,3 +296,24 @@ def test_small_messages() -> None:
     text = plain_text(render_unsubscribed([], [7], [1, 2]))
     assert "#7" in text and "Yours: #1, #2" in text
     assert "(2h)" in plain_text(render_muted("BTC", T + 7_200_000, T))
+
+
+def test_status_lists_past_outages_once_and_the_current_one_as_the_reason() -> None:
+    from bot.domain.models import SourceStatus
+    from bot.domain.render import render_status
+
+    now = 1_800_000_000_000
+    msg = render_status(
+        [
+            SourceStatus("bybit", "down", now - 60_000, note="cannot connect: timeout",
+                         gaps=("down 14:02–14:05 UTC", "down since 14:20 UTC (cannot connect)")),
+            SourceStatus("okx", "up", now - 600_000, gaps=("no data before 13:58 UTC",)),
+        ],
+        now,
+        chat_subscriptions=1,
+    )  # fmt: skip
+    assert msg.title == "Status: a source is down"
+    assert "bybit: cannot connect: timeout" in msg.lines
+    assert "bybit down 14:02–14:05 UTC" in msg.lines
+    assert "okx no data before 13:58 UTC" in msg.lines
+    assert not any("since 14:20" in line for line in msg.lines)  # already said by the reason
