@@ -30,6 +30,7 @@ class ConsoleChat:
         self.out = out or sys.stdout
         self.ctx = ChatContext(chat_key=CHAT_KEY, platform="console", kind="private", user="you")
         self.interactive = False
+        self._waiting = False  # a prompt is on screen, waiting for the user's line
 
     def _print(self, text: str) -> None:
         self.out.write(text + "\n\n")
@@ -37,7 +38,12 @@ class ConsoleChat:
 
     async def send(self, chat_key: str, message: Message) -> SendOutcome:
         try:
-            self._print(plain_text(message))
+            if self._waiting:  # an alert arrives while the user is at the prompt: redraw it
+                self._print("\n" + plain_text(message))
+                self.out.write("> ")
+                self.out.flush()
+            else:
+                self._print(plain_text(message))
         except (OSError, ValueError) as e:  # stdout closed: nothing more can be said here
             return SendOutcome.permanent(f"console output closed: {e}")
         return SendOutcome.sent()
@@ -61,7 +67,9 @@ class ConsoleChat:
             if self.interactive:
                 self.out.write("> ")
                 self.out.flush()
+            self._waiting = self.interactive
             line = await lines.get()
+            self._waiting = False
             if line is None:
                 return False
             if line.strip().lower() in _QUIT:
