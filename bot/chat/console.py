@@ -8,7 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import tempfile
 import threading
+import time
+from pathlib import Path
 from typing import TextIO
 
 from bot.chat.context import ChatContext
@@ -39,11 +42,11 @@ class ConsoleChat:
     async def send(self, chat_key: str, message: Message) -> SendOutcome:
         try:
             if self._waiting:  # an alert arrives while the user is at the prompt: redraw it
-                self._print("\n" + plain_text(message))
+                self._print("\n" + _text(message))
                 self.out.write("> ")
                 self.out.flush()
             else:
-                self._print(plain_text(message))
+                self._print(_text(message))
         except (OSError, ValueError) as e:  # stdout closed: nothing more can be said here
             return SendOutcome.permanent(f"console output closed: {e}")
         return SendOutcome.sent()
@@ -56,7 +59,7 @@ class ConsoleChat:
             text = "/" + text  # at a prompt the slash is optional
         reply = await self.service.handle_text(self.ctx, text)
         for msg in reply.messages:
-            self._print(plain_text(msg))
+            self._print(_text(msg))
 
     async def run(self, stdin: TextIO | None = None) -> bool:
         """Read commands until end of input (returns False) or `quit` (returns True)."""
@@ -75,6 +78,24 @@ class ConsoleChat:
             if line.strip().lower() in _QUIT:
                 return True
             await self.handle_line(line)
+
+
+def _text(message: Message) -> str:
+    """The message as console text; a picture is saved to a file and its path shown."""
+    text = plain_text(message)
+    if message.image is not None:
+        text += f"\nChart: {save_image(message)}"
+    return text
+
+
+def save_image(message: Message, directory: str | Path | None = None) -> Path:
+    """Write the message's picture to a file (the system temp dir by default); its path."""
+    assert message.image is not None
+    folder = Path(directory or tempfile.gettempdir())
+    stem = Path(message.image_name or "chart.png").stem
+    path = folder / f"liqbot-{stem}-{time.strftime('%Y%m%d-%H%M%S')}.png"
+    path.write_bytes(message.image)
+    return path
 
 
 def _line_queue(source: TextIO) -> asyncio.Queue[str | None]:

@@ -9,6 +9,7 @@ override the declared default); in a DM they are the user's own.
 
 import asyncio
 import dataclasses
+import io
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -20,6 +21,7 @@ from discord import app_commands
 from bot.chat.context import ChatContext
 from bot.chat.discord_render import NO_MENTIONS, render_batches
 from bot.delivery import SendOutcome
+from bot.domain.chart import CHART_WINDOW_CHOICES
 from bot.domain.commands import SPECS
 from bot.domain.market import WINDOW_CHOICES, window_label
 from bot.domain.message import Message, Reply, Tone
@@ -265,6 +267,15 @@ class DiscordBot:
         async def liqs(interaction: discord.Interaction, coin: str = "", window: str = "") -> None:
             await self._run(interaction, _line("/liqs", coin, window))
 
+        chart_windows = [app_commands.Choice(name=w, value=w) for w in CHART_WINDOW_CHOICES]
+
+        @tree.command(name="chart", description=desc["chart"])
+        @app_commands.describe(coin="a coin, or all for the whole market", window="default 24h")
+        @app_commands.choices(window=chart_windows)
+        @app_commands.autocomplete(coin=coins)
+        async def chart(interaction: discord.Interaction, coin: str, window: str = "") -> None:
+            await self._run(interaction, _line("/chart", coin, window))
+
         @tree.command(name="status", description=desc["status"])
         async def status(interaction: discord.Interaction) -> None:
             await self._run(interaction, "/status")
@@ -315,16 +326,27 @@ async def respond(interaction: discord.Interaction, reply: Reply) -> None:
     messages = list(reply.messages) or [Message("Done")]
     first = not interaction.response.is_done()  # deferred: everything goes as followups
     for msg in messages:
-        for batch in render_batches(msg):
+        for i, batch in enumerate(render_batches(msg)):
+            extra: dict[str, Any] = {}
+            if i == 0 and msg.image is not None:
+                extra["file"] = attach_image(msg, batch[0])
             if first:
                 await interaction.response.send_message(
-                    embeds=batch, ephemeral=msg.ephemeral, allowed_mentions=NO_MENTIONS
+                    embeds=batch, ephemeral=msg.ephemeral, allowed_mentions=NO_MENTIONS, **extra
                 )
                 first = False
             else:
                 await interaction.followup.send(
-                    embeds=batch, ephemeral=msg.ephemeral, allowed_mentions=NO_MENTIONS
+                    embeds=batch, ephemeral=msg.ephemeral, allowed_mentions=NO_MENTIONS, **extra
                 )
+
+
+def attach_image(msg: Message, embed: discord.Embed) -> discord.File:
+    """The message's picture as an upload, shown inside `embed` (attachment://name)."""
+    assert msg.image is not None
+    name = msg.image_name or "chart.png"
+    embed.set_image(url=f"attachment://{name}")
+    return discord.File(io.BytesIO(msg.image), filename=name)
 
 
 # ---- delivery ------------------------------------------------------------------------------
@@ -357,8 +379,11 @@ class DiscordSender:
             return SendOutcome.retry(5.0, "discord: not logged in yet")
         try:
             channel = await self._channel(kind, target)
-            for batch in render_batches(message):
-                await channel.send(embeds=batch, allowed_mentions=NO_MENTIONS)
+            for i, batch in enumerate(render_batches(message)):
+                extra: dict[str, Any] = {}
+                if i == 0 and message.image is not None:
+                    extra["file"] = attach_image(message, batch[0])
+                await channel.send(embeds=batch, allowed_mentions=NO_MENTIONS, **extra)
         except discord.RateLimited as exc:  # longer than the client is willing to wait
             return SendOutcome.retry(exc.retry_after, "rate limited")
         except discord.HTTPException as exc:

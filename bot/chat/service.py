@@ -11,13 +11,22 @@ import logging
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
+from bot import charts
 from bot.chat.context import ChatContext
 from bot.domain import render
+from bot.domain.chart import (
+    build_series,
+    chart_since_ms,
+    chart_window_label,
+    render_chart_caption,
+    render_chart_empty,
+)
 from bot.domain.commands import (
     SPECS,
+    Chart,
     Command,
     CommandError,
     Help,
@@ -152,6 +161,8 @@ class CommandService:
                 return render.render_liqs(
                     self.market.snapshot(now), cmd.coin, cmd.window, self.market.status(now)
                 )
+            case Chart():
+                return await self._chart(cmd)
             case Status():
                 return await self._status(ctx)
         raise TypeError(f"unhandled command {cmd!r}")
@@ -240,6 +251,20 @@ class CommandService:
         lifted = len(active) if cmd.coin is None else int(cmd.coin in active)
         await self.db.clear_mutes(ctx.chat_key, cmd.coin)
         return render.render_unmuted(cmd.coin, lifted)
+
+    async def _chart(self, cmd: Chart) -> Message:
+        now = self.clock()
+        rows = await self.db.chart_buckets(cmd.coin, chart_since_ms(cmd.window, now))
+        if not any(lg or sh for _, lg, sh in rows):
+            return render_chart_empty(cmd.coin, cmd.window)
+        snapshot = self.market.snapshot(now)
+        series = build_series(
+            rows, cmd.coin, cmd.window, now, snapshot.sources, sampled=snapshot.sampled
+        )
+        # tens of milliseconds of CPU: keep the event loop (and every other chat) moving
+        png = await asyncio.to_thread(charts.render_png, series)
+        name = f"chart-{cmd.coin.lower()}-{chart_window_label(cmd.window)}.png"
+        return replace(render_chart_caption(series, now), image=png, image_name=name)
 
     async def _status(self, ctx: ChatContext) -> Message:
         now = self.clock()

@@ -31,7 +31,6 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from bot.chat.context import ChatContext
-from bot.chat.telegram_render import render_html
 from bot.chat.telegram_sender import PLATFORM, TelegramLimits, TelegramSender
 
 log = logging.getLogger(__name__)
@@ -199,7 +198,7 @@ class TelegramBot:
         reply = await self.service.handle_text(ctx, text)
         reply_to = msg.message_id if ctx.kind == "group" else None
         for m in reply.messages:
-            await self.sender.send_parts(chat.id, render_html(m), reply_to, priority=True)
+            await self.sender.send_message(chat.id, m, reply_to, priority=True)
 
     def _own_command(self, text: str) -> str | None:
         """Strip `@ourbot` from `/cmd@ourbot args`; None when it names another bot."""

@@ -59,6 +59,7 @@ PRUNE_EVERY = 1024  # new chats between two sweeps of idle per-chat limiters
 # bench/bench_telegram.py. An empty (idle) bucket is taken whole, so the tenth is only ever
 # used to catch up, never as a head start: sends stay on a grid of 1/rate, none ahead of it.
 OVERALL_CAPACITY = 1.1
+CAPTION_LIMIT = 1024  # Telegram's cap on a photo's caption
 
 
 # ---- flood limits ------------------------------------------------------------------------
@@ -273,7 +274,7 @@ class TelegramSender:
         except ValueError as e:
             return SendOutcome.permanent(str(e))
         try:
-            await self.send_parts(chat_id, render_html(message))
+            await self.send_message(chat_id, message)
         except asyncio.CancelledError:
             raise
         except Exception as e:
@@ -281,6 +282,26 @@ class TelegramSender:
             log.info("telegram send to %s: %s (%s)", chat_key, outcome.outcome, outcome.reason)
             return outcome
         return SendOutcome.sent()
+
+    async def send_message(
+        self,
+        chat_id: int | str,
+        message: Message,
+        reply_to: int | None = None,
+        priority: bool = False,
+    ) -> None:
+        """Send one neutral message: its HTML parts, or a photo with the text as its caption
+        (sendPhoto). Text too long for a caption follows the photo as a message of its own.
+        Raises what the Bot API raised."""
+        if message.image is None:
+            await self.send_parts(chat_id, render_html(message), reply_to, priority)
+            return
+        parts = render_html(message, CAPTION_LIMIT)
+        caption = parts[0] if len(parts) == 1 else None
+        async with self.limiter.slot(chat_id, priority):
+            await _send_photo(self.bot, chat_id, message, caption, reply_to)
+        if caption is None:
+            await self.send_parts(chat_id, render_html(message), reply_to, priority)
 
     async def send_parts(
         self,
@@ -308,6 +329,23 @@ async def _send_part(bot: Any, chat_id: int | str, part: str, reply_to: int | No
             raise
         log.warning("telegram rejected our HTML (%s); sending as plain text", e.message)
         await bot.send_message(chat_id, _strip_tags(part), **kwargs)
+
+
+async def _send_photo(
+    bot: Any, chat_id: int | str, message: Message, caption: str | None, reply_to: int | None
+) -> None:
+    kwargs: dict[str, Any] = {"filename": message.image_name or "chart.png"}
+    if reply_to is not None:
+        kwargs["reply_parameters"] = ReplyParameters(reply_to, allow_sending_without_reply=True)
+    try:
+        await bot.send_photo(
+            chat_id, message.image, caption=caption, parse_mode=ParseMode.HTML, **kwargs
+        )
+    except BadRequest as e:
+        if caption is None or "can't parse entities" not in e.message.lower():
+            raise
+        log.warning("telegram rejected our caption HTML (%s); sending it plain", e.message)
+        await bot.send_photo(chat_id, message.image, caption=_strip_tags(caption), **kwargs)
 
 
 def _strip_tags(part: str) -> str:

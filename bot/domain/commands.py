@@ -11,6 +11,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from bot.domain.chart import DEFAULT_CHART_WINDOW, parse_chart_window
 from bot.domain.market import (
     KNOWN_COINS,
     MarketError,
@@ -97,11 +98,17 @@ class Liqs:
 
 
 @dataclass(frozen=True, slots=True)
+class Chart:
+    coin: str  # "BTC" ... or ALL
+    window: int = DEFAULT_CHART_WINDOW  # minutes: one of bot.domain.chart.CHART_BUCKETS
+
+
+@dataclass(frozen=True, slots=True)
 class Status:
     pass
 
 
-Command = Start | Help | Subscribe | Unsubscribe | ListSubs | Mute | Unmute | Liqs | Status
+Command = Start | Help | Subscribe | Unsubscribe | ListSubs | Mute | Unmute | Liqs | Chart | Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +124,12 @@ SPECS: dict[str, CommandSpec] = {
     for s in (
         CommandSpec(
             "liqs", "/liqs [coin] [window]", "/liqs btc 4h", "Liquidations now: 1h/4h/12h/24h"
+        ),
+        CommandSpec(
+            "chart",
+            "/chart <coin|all> [window]",
+            "/chart btc 24h",
+            "A picture: longs and shorts over 1h-7d",
         ),
         CommandSpec(
             "subscribe",
@@ -376,6 +389,39 @@ def _parse_liqs(args: list[str]) -> Liqs:
     return Liqs(coin if coin is not None else ALL, window)
 
 
+def _is_chart_window(token: str) -> bool:
+    try:
+        parse_chart_window(token)
+    except MarketError:
+        return False
+    return True
+
+
+def _parse_chart(args: list[str]) -> Chart:
+    n = "chart"
+    if not args:
+        raise _err(n, "say which coin, or all for the whole market")
+    if len(args) > 2:
+        raise _err(n, f"too many arguments ({len(args)}); /chart takes a coin and a window")
+    coin: str | None = None
+    window: int | None = None
+    for a in args:
+        if _is_chart_window(a) or (looks_like_window(a) and not _is_coin(a)):
+            if window is not None:
+                raise _err(n, "give one window at most")
+            try:
+                window = parse_chart_window(a)
+            except MarketError as e:
+                raise _err(n, str(e)) from None
+        else:
+            if coin is not None:
+                raise _err(n, "give one coin at most")
+            coin = _coin(n, a)
+    if coin is None:
+        raise _err(n, "say which coin, or all for the whole market")
+    return Chart(coin, window if window is not None else DEFAULT_CHART_WINDOW)
+
+
 _PARSERS = {
     "start": _no_args("start", Start()),
     "help": _no_args("help", Help()),
@@ -386,4 +432,5 @@ _PARSERS = {
     "mute": _parse_mute,
     "unmute": _parse_unmute,
     "liqs": _parse_liqs,
+    "chart": _parse_chart,
 }

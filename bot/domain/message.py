@@ -43,10 +43,15 @@ class Message:
     footer: str = ""
     tone: Tone = Tone.INFO
     ephemeral: bool = False  # errors and refusals: only the asker sees them where possible
+    # A picture (PNG bytes) shown with the text: command replies only, never stored in the
+    # outbox (to_dict leaves it out). The text stays a full answer without it.
+    image: bytes | None = field(default=None, repr=False, compare=False)
+    image_name: str = ""  # a file name for it, like "chart-btc-24h.png"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["tone"] = self.tone.value
+        del d["image"], d["image_name"]
         return d
 
     @classmethod

@@ -138,6 +138,7 @@ def render_help() -> Message:
             "Windows: 5m 15m 30m 1h 2h 4h 12h 24h (1d = 24h). Amounts: 250k, 100m, 1.5b, $400M.",
             "Sides: long (longs liquidated, price fell), short (shorts liquidated, price rose), "
             "total (default).",
+            "Charts: /chart btc 24h, over 1h 2h 4h 12h 24h 3d 7d (default 24h).",
             "Examples: /subscribe btc 1h 100m · /subscribe all 1h 400m shorts · /liqs eth 4h",
             "In groups and channels only admins can change alerts; anyone can read.",
         ),

@@ -18,7 +18,7 @@ from typing import Any
 import aiosqlite
 
 from bot.domain.message import Message
-from bot.domain.models import AlertState, Side, Status, Subscription, Transition
+from bot.domain.models import ALL, AlertState, Side, Status, Subscription, Transition
 from bot.store.migrations import migrate
 from bot.store.rows import BucketRow, ChatRow, GapRow, OutboxItem, OutboxRow
 
@@ -476,6 +476,27 @@ class Database:
             (since_ms,),
         )
         return [BucketRow(*r) for r in rows]
+
+    async def chart_buckets(self, coin: str, since_ms: int) -> list[tuple[int, float, float]]:
+        """(minute_ms, longs, shorts) per minute since `since_ms`, summed across venues (and,
+        for ALL, across coins) by SQLite itself, oldest first. Minutes without data are absent.
+
+        The rows are what the persist job last wrote: the newest ~10 s may not be in yet.
+        """
+        if coin == ALL:
+            sql = (
+                "SELECT minute_ms, SUM(longs), SUM(shorts) FROM buckets WHERE minute_ms >= ? "
+                "GROUP BY minute_ms ORDER BY minute_ms"
+            )
+            params: tuple[Any, ...] = (since_ms,)
+        else:
+            sql = (
+                "SELECT minute_ms, SUM(longs), SUM(shorts) FROM buckets "
+                "WHERE minute_ms >= ? AND coin = ? GROUP BY minute_ms ORDER BY minute_ms"
+            )
+            params = (since_ms, coin)
+        rows = await self._all(sql, params)
+        return [(int(m), float(lg), float(sh)) for m, lg, sh in rows]
 
     async def prune_buckets(self, before_ms: int) -> int:
         return await self._write("DELETE FROM buckets WHERE minute_ms < ?", (before_ms,))

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from bot.charts import PNG_SIGNATURE
 from bot.chat.context import ChatContext
 from bot.chat.service import CommandService, ServiceSettings
 from bot.domain.commands import Liqs, Subscribe
 from bot.domain.message import Message, Reply, Tone, plain_text
 from bot.domain.models import ALL, Side, Snapshot, SourceStatus, VenueSplit, WindowTotals
 from bot.domain.rules import RuleBook
-from bot.store import Database
+from bot.store import BucketRow, Database
 
 T = 1768313100000  # 2026-01-13 14:05 UTC
 M = 1e6
@@ -437,3 +438,58 @@ async def test_a_failing_permission_check_is_an_apology_not_a_crash(env: Env) ->
     msg = await say(env, "/mute 1h", ctx)
     assert msg.tone is Tone.ERROR and "Sorry" in msg.title
     assert await env.db.active_mutes(T) == {}
+
+
+# ---- chart -------------------------------------------------------------------------------
+
+
+async def _buckets(env: Env) -> None:
+    minute = T // 60_000 * 60_000
+    await env.db.upsert_buckets(
+        [
+            BucketRow(minute - 60_000, "BTC", "binance", 3 * M, 1 * M),
+            BucketRow(minute - 60_000, "BTC", "okx", 1 * M, 0),
+            BucketRow(minute - 120 * 60_000, "ETH", "bybit", 0, 2 * M),
+            BucketRow(minute - 3 * 86_400_000, "BTC", "binance", 9 * M, 9 * M),  # 3 days ago
+        ]
+    )
+
+
+async def test_chart_renders_a_png_for_a_coin_and_for_all(env: Env) -> None:
+    await _buckets(env)
+    btc = await say(env, "/chart btc 1h")
+    assert btc.image is not None and btc.image.startswith(PNG_SIGNATURE)
+    assert btc.image_name == "chart-btc-1h.png"
+    assert btc.title == "BTC liquidations, last 1h (UTC)"
+    assert "Total $5.00M" in plain_text(btc)  # both venues of the minute, the ETH row left out
+    everything = await say(env, "/chart all")
+    assert everything.image is not None and "Total $7.00M" in plain_text(everything)
+    week = await say(env, "/chart btc 7d")
+    assert week.image is not None and "Total $23.00M" in plain_text(week)
+
+
+async def test_chart_of_an_empty_window_says_so_without_a_picture(env: Env) -> None:
+    await _buckets(env)
+    msg = await say(env, "/chart sol 4h")
+    assert msg.image is None and "No liquidations recorded" in plain_text(msg)
+    msg = await say(env, "/chart btc 12h")  # the 3-day-old row is outside, the last minute in
+    assert msg.image is not None
+    env.clock.now += 86_400_000  # a day later nothing is left in the last hour
+    msg = await say(env, "/chart all 1h")
+    assert msg.image is None and "in that window" in plain_text(msg)
+
+
+async def test_chart_of_an_unknown_coin_suggests(env: Env) -> None:
+    msg = await say(env, "/chart btx")
+    assert msg.tone is Tone.ERROR and "did you mean btc" in plain_text(msg)
+
+
+async def test_chart_query_sums_venues_and_coins_in_sql(env: Env) -> None:
+    await _buckets(env)
+    minute = T // 60_000 * 60_000
+    since = minute - 200 * 60_000
+    assert await env.db.chart_buckets("BTC", since) == [(minute - 60_000, 4 * M, 1 * M)]
+    assert await env.db.chart_buckets(ALL, since) == [
+        (minute - 120 * 60_000, 0.0, 2 * M),
+        (minute - 60_000, 4 * M, 1 * M),
+    ]

@@ -8,6 +8,7 @@ from typing import Any
 import discord
 import pytest
 
+from bot.charts import PNG_SIGNATURE
 from bot.chat.discord_bot import DiscordBot, respond
 from bot.chat.discord_render import MAX_MESSAGES
 from bot.chat.service import CommandService, ServiceSettings
@@ -20,7 +21,7 @@ from bot.domain.models import ALL, Liquidation, Side
 from bot.domain.rules import RuleBook
 from bot.market_view import LiveMarket
 from bot.store import Database
-from bot.store.rows import OutboxItem
+from bot.store.rows import BucketRow, OutboxItem
 from tests.discord.conftest import NOW_MS, Env, FixedClock
 from tests.fakes.discord_api import (
     ADMIN_PERMS,
@@ -61,12 +62,13 @@ def _ephemeral(cb: dict[str, Any]) -> bool:
 async def test_commands_are_synced_with_options_and_default_permissions(env: Env) -> None:
     synced = {c["name"]: c for c in env.fake.synced}
     assert set(synced) == {
-        "subscribe", "unsubscribe", "list", "mute", "unmute", "liqs", "status", "help", "start"
+        "subscribe", "unsubscribe", "list", "mute", "unmute", "liqs", "chart", "status", "help",
+        "start",
     }  # fmt: skip
     for name in ("subscribe", "unsubscribe", "mute", "unmute", "start"):
         # the API takes the bit set as a string or an integer
         assert int(synced[name]["default_member_permissions"]) == MANAGE_CHANNELS, name
-    for name in ("liqs", "list", "status", "help"):
+    for name in ("liqs", "chart", "list", "status", "help"):
         assert synced[name]["default_member_permissions"] is None, name
     opts = {o["name"]: o for o in synced["subscribe"]["options"]}
     assert [o["name"] for o in synced["subscribe"]["options"]] == [
@@ -79,6 +81,11 @@ async def test_commands_are_synced_with_options_and_default_permissions(env: Env
     unsub = synced["unsubscribe"]["options"][0]
     assert unsub["autocomplete"] is True
     assert {o["name"] for o in synced["liqs"]["options"]} == {"coin", "window"}
+    chart = {o["name"]: o for o in synced["chart"]["options"]}
+    assert chart["coin"]["required"] is True and chart["window"].get("required") is not True
+    assert [c["value"] for c in chart["window"]["choices"]] == [
+        "1h", "2h", "4h", "12h", "24h", "3d", "7d"
+    ]  # fmt: skip
 
 
 async def test_subscribe_without_manage_channels_is_refused_privately(env: Env) -> None:
@@ -301,3 +308,18 @@ async def test_slow_answer_is_deferred_then_sent_as_a_followup(env: Env) -> None
     assert cb["type"] == 5  # "thinking…"
     [followup] = await env.fake.wait_followups(1)
     assert followup.embeds and followup.embeds[0].get("title")
+
+
+async def test_chart_answers_with_an_attached_picture_in_the_embed(env: Env) -> None:
+    minute = NOW_MS // 60_000 * 60_000
+    await env.db.upsert_buckets([BucketRow(minute - 60_000, "BTC", "binance", 2_500_000, 800_000)])
+    cb = await env.fake.invoke(
+        env.fake.interaction("chart", [_opt("coin", "btc"), _opt("window", "4h")])
+    )
+    assert cb["type"] == 4 and not _ephemeral(cb)
+    [embed] = cb["data"]["embeds"]
+    assert embed["title"] == "BTC liquidations, last 4h (UTC)"
+    assert embed["image"]["url"] == "attachment://chart-btc-4h.png"
+    assert [a["filename"] for a in cb["data"]["attachments"]] == ["chart-btc-4h.png"]
+    [upload] = env.fake.uploads
+    assert upload.filename == "chart-btc-4h.png" and upload.data.startswith(PNG_SIGNATURE)

@@ -146,7 +146,7 @@ def test_error_carries_the_commands_own_form() -> None:
 
 def test_unknown_command_lists_every_command() -> None:
     with pytest.raises(CommandError) as info:
-        parse_command("/chart btc")
+        parse_command("/heatmap btc")
     for name in SPECS:
         assert f"/{name}" in info.value.message
 

@@ -41,11 +41,21 @@ class Failure:
 
 
 @dataclass
+class Upload:
+    """A file part of a multipart request (an attachment)."""
+
+    part: str  # "files[0]" ...
+    filename: str
+    data: bytes
+
+
+@dataclass
 class Posted:
     """A message the bot sent: to a channel, as an interaction response or as a followup."""
 
     channel_id: int | None
     payload: dict[str, Any]
+    files: list[Upload] = field(default_factory=list)
 
     @property
     def embeds(self) -> list[dict[str, Any]]:
@@ -73,6 +83,7 @@ class FakeDiscord:
         self.channel_messages: dict[int, list[Posted]] = defaultdict(list)
         self.callbacks: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.followups: list[Posted] = []
+        self.uploads: list[Upload] = []  # every file attached to any request, in order
         self.dm_channels: dict[int, int] = {}  # user id -> dm channel id
         # what to do
         self.failures: dict[int, deque[Failure]] = defaultdict(deque)  # channel id -> queued
@@ -306,7 +317,9 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["tail"]
         self.requests.append((request.method, path))
-        body: Any = await request.json() if request.can_read_body else None
+        body, files = await _body(request)
+        if files:
+            self.uploads.extend(files)
         parts = path.strip("/").split("/")
         m = request.method
 
@@ -339,7 +352,7 @@ class FakeDiscord:
             return _ok(resp)
         if m == "POST" and parts[0] == "webhooks":
             async with self.message_event:
-                self.followups.append(Posted(None, body or {}))
+                self.followups.append(Posted(None, body or {}, files))
                 self.message_event.notify_all()
             return _ok(self._message(CHANNEL_ID, body or {}))
         if m == "POST" and path == "/users/@me/channels":
@@ -352,10 +365,26 @@ class FakeDiscord:
                 f = self.failures[cid].popleft()
                 return _ok(f.body, f.status, f.headers)
             async with self.message_event:
-                self.channel_messages[cid].append(Posted(cid, body or {}))
+                self.channel_messages[cid].append(Posted(cid, body or {}, files))
                 self.message_event.notify_all()
             return _ok(self._message(cid, body or {}))
         return _ok({"message": "Unknown", "code": 0}, 404)
+
+
+async def _body(request: web.Request) -> tuple[Any, list[Upload]]:
+    """The JSON body, or for multipart (a message with files) its payload_json and files."""
+    if not request.can_read_body:
+        return None, []
+    if request.content_type.startswith("multipart/"):
+        form = await request.post()
+        files = [
+            Upload(key, value.filename, value.file.read())
+            for key, value in form.items()
+            if isinstance(value, web.FileField)
+        ]
+        raw = form.get("payload_json")
+        return (json.loads(raw) if isinstance(raw, str) else None), files
+    return await request.json(), []
 
 
 def _ok(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

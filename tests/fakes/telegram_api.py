@@ -288,6 +288,17 @@ class FakeTelegram:
         return out
 
     async def _m_sendMessage(self, p: dict[str, Any]) -> dict[str, Any] | web.Response:
+        return await self._send(p, p.get("text", ""))
+
+    async def _m_sendPhoto(self, p: dict[str, Any]) -> dict[str, Any] | web.Response:
+        """Recorded in `sent` like a message, with the caption as its text; the uploaded file
+        is in params["photo"] as an Upload (a file_id or URL would stay a string)."""
+        return await self._send(p, p.get("caption", ""))
+
+    def photos(self, chat_id: int | str) -> list[Sent]:
+        return [s for s in self.sent if s.chat_id == chat_id and "photo" in s.params]
+
+    async def _send(self, p: dict[str, Any], text: str) -> dict[str, Any] | web.Response:
         chat_id = p["chat_id"]
         if isinstance(chat_id, str) and not chat_id.startswith("@"):
             chat_id = int(chat_id)
@@ -305,7 +316,6 @@ class FakeTelegram:
                 after = max(1, math.ceil(wait))
                 err = _error(429, f"Too Many Requests: retry after {after}", {"retry_after": after})
                 return _json(err, 429)
-        text = p.get("text", "")
         mid = self._next_message_id
         self._next_message_id += 1
         self.sent.append(Sent(chat_id, text, p.get("parse_mode"), time.perf_counter(), mid, p))
@@ -361,13 +371,26 @@ def _json(body: Any, status: int = 200) -> web.Response:
     return web.Response(text=json.dumps(body), status=status, content_type="application/json")
 
 
+@dataclass
+class Upload:
+    """A file part of a multipart request (sendPhoto and the like)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
 def _decode(form: Any) -> dict[str, Any]:
-    """Strings are sent raw and everything else JSON-encoded: decode what parses as JSON."""
+    """Strings are sent raw and everything else JSON-encoded: decode what parses as JSON.
+    File parts (multipart uploads) become Upload records."""
     out: dict[str, Any] = {}
     for key, value in form.items():
+        if isinstance(value, web.FileField):
+            out[key] = Upload(value.filename, value.content_type, value.file.read())
+            continue
         if not isinstance(value, str):
-            continue  # a file part; not needed by these tests
-        if key in ("text", "parse_mode", "description", "url", "secret_token"):
+            continue
+        if key in ("text", "caption", "parse_mode", "description", "url", "secret_token"):
             out[key] = value
             continue
         try:

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.charts import PNG_SIGNATURE
 from bot.chat.telegram_bot import APOLOGY
 from bot.domain.message import Reply
-from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram
+from bot.store import BucketRow
+from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram, Upload
 from tests.telegram.harness import Stack, make_stack
 
 USER, GROUP, CHANNEL = 1001, -1002003, -1009001
@@ -187,3 +189,20 @@ async def test_handler_exception_apologises_and_polling_goes_on(
     # (PTB's and httpx's DEBUG logs carry request URLs: never run them at DEBUG in production).
     shown = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO or r in ours]
     assert not [m for m in shown if fake.token in m]
+
+
+async def test_chart_in_a_private_chat_is_a_photo_with_a_caption(stack: Stack) -> None:
+    minute = stack.service.clock() // 60_000 * 60_000
+    await stack.db.upsert_buckets(
+        [BucketRow(minute - 120_000, "BTC", "binance", 12_500_000, 1_000_000)]
+    )
+    caption = await stack.ask(USER, "/chart btc 24h")
+    [photo] = stack.fake.photos(USER)
+    assert photo.params["parse_mode"] == "HTML" and caption == photo.text
+    assert caption.startswith("<b>BTC liquidations, last 24h (UTC)</b>")
+    assert "Total $13.50M" in caption and len(caption) <= 1024
+    upload = photo.params["photo"]
+    assert isinstance(upload, Upload) and upload.data.startswith(PNG_SIGNATURE)
+    assert upload.filename == "chart-btc-24h.png"
+    empty = await stack.ask(USER, "/chart doge 1h")  # no data: words, not a picture
+    assert "No liquidations recorded" in empty and len(stack.fake.photos(USER)) == 1

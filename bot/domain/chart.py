@@ -1,0 +1,165 @@
+"""/chart: which windows, how many bars, the series to draw and the words around the picture.
+
+Pure: the PNG itself is drawn by the shell (bot/charts.py) from a ChartSeries built here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from bot.domain.market import MarketError, coin_label
+from bot.domain.message import Message, Tone
+from bot.domain.money import format_usd
+from bot.domain.render_common import FLOOR_NOTE, dominance, hhmm, percent
+
+MINUTE_MS = 60_000
+
+# chart window (minutes) -> bar width (minutes): 48-96 bars each
+CHART_BUCKETS: dict[int, int] = {
+    60: 1,  # 60 bars
+    120: 2,  # 60
+    240: 5,  # 48
+    720: 10,  # 72
+    1440: 15,  # 96
+    4320: 60,  # 3d: 72
+    10080: 120,  # 7d: 84
+}
+DEFAULT_CHART_WINDOW = 1440
+_CHART_ALIASES = {"1d": 1440, "day": 1440, "60m": 60, "hour": 60, "1w": 10080, "week": 10080}
+PERSIST_NOTE = "Figures reach the chart's store every ~10 s: the last seconds may be missing."
+
+
+def chart_window_label(minutes: int) -> str:
+    if minutes % 1440 == 0 and minutes > 1440:
+        return f"{minutes // 1440}d"
+    return f"{minutes // 60}h"
+
+
+CHART_WINDOW_CHOICES: tuple[str, ...] = tuple(chart_window_label(w) for w in CHART_BUCKETS)
+
+
+def parse_chart_window(text: str) -> int:
+    t = text.strip().lower()
+    if t in _CHART_ALIASES:
+        return _CHART_ALIASES[t]
+    for w in CHART_BUCKETS:
+        if t == chart_window_label(w) or t == f"{w // 60}h":
+            return w
+    choices = " ".join(CHART_WINDOW_CHOICES)
+    if t in ("5m", "15m", "30m"):
+        raise MarketError(f"{t} is too short for a chart; use one of {choices}")
+    raise MarketError(f"unknown chart window '{text}'; use one of {choices}")
+
+
+@dataclass(frozen=True)
+class ChartSeries:
+    """Bars to draw: longs and shorts per bucket, oldest first. Values in USD."""
+
+    coin: str
+    window: int  # minutes
+    bucket_min: int
+    start_ms: int  # the first bar's start
+    longs: tuple[float, ...]
+    shorts: tuple[float, ...]
+    title: str
+    footer: str
+
+    @property
+    def bucket_ms(self) -> int:
+        return self.bucket_min * MINUTE_MS
+
+    @property
+    def total_longs(self) -> float:
+        return sum(self.longs)
+
+    @property
+    def total_shorts(self) -> float:
+        return sum(self.shorts)
+
+
+def chart_since_ms(window: int, now_ms: int) -> int:
+    """The first minute the chart reads: aligned to its bars, so every bar is whole but the last."""
+    bucket_ms = CHART_BUCKETS[window] * MINUTE_MS
+    end = (now_ms // bucket_ms + 1) * bucket_ms  # the end of the bar holding `now`
+    return end - window * MINUTE_MS
+
+
+def chart_title(coin: str, window: int) -> str:
+    return f"{coin_label(coin)} liquidations, last {chart_window_label(window)} (UTC)"
+
+
+def chart_footer(sources: Sequence[str], sampled: bool) -> str:
+    parts = []
+    if sources:
+        parts.append("Sources: " + ", ".join(sources))
+    if sampled:
+        parts.append(FLOOR_NOTE)
+    return " · ".join(parts)
+
+
+def build_series(
+    rows: Iterable[tuple[int, float, float]],
+    coin: str,
+    window: int,
+    now_ms: int,
+    sources: Sequence[str] = (),
+    sampled: bool = True,
+) -> ChartSeries:
+    """Fold (minute_ms, longs, shorts) rows into the chart's bars (rows outside are ignored)."""
+    bucket_min = CHART_BUCKETS[window]
+    bucket_ms = bucket_min * MINUTE_MS
+    start = chart_since_ms(window, now_ms)
+    n = window // bucket_min
+    longs = [0.0] * n
+    shorts = [0.0] * n
+    for minute_ms, lg, sh in rows:
+        i = (minute_ms - start) // bucket_ms
+        if 0 <= i < n:
+            longs[i] += lg
+            shorts[i] += sh
+    return ChartSeries(
+        coin=coin,
+        window=window,
+        bucket_min=bucket_min,
+        start_ms=start,
+        longs=tuple(longs),
+        shorts=tuple(shorts),
+        title=chart_title(coin, window),
+        footer=chart_footer(sources, sampled),
+    )
+
+
+def render_chart_caption(series: ChartSeries, now_ms: int) -> Message:
+    """The words that go with the picture (Telegram caption, Discord embed, console text)."""
+    lg, sh = series.total_longs, series.total_shorts
+    total = lg + sh
+    peak_i = max(range(len(series.longs)), key=lambda i: series.longs[i] + series.shorts[i])
+    peak = series.longs[peak_i] + series.shorts[peak_i]
+    peak_at = series.start_ms + peak_i * series.bucket_ms
+    bar = f"{series.bucket_min}m" if series.bucket_min < 60 else f"{series.bucket_min // 60}h"
+    lines = (
+        f"Total {format_usd(total)}: longs {format_usd(lg)} ({percent(lg, total)}), "
+        f"shorts {format_usd(sh)} ({percent(sh, total)})",
+        f"Biggest {bar} bar: {format_usd(peak)} at {hhmm(peak_at)}",
+        f"Up to {hhmm(now_ms)}. {PERSIST_NOTE}",
+    )
+    tone = dominance(lg, sh)
+    return Message(
+        title=series.title,
+        lines=lines,
+        footer=series.footer,
+        tone=tone if tone is not Tone.NEUTRAL else Tone.INFO,
+    )
+
+
+def render_chart_empty(coin: str, window: int) -> Message:
+    return Message(
+        title=chart_title(coin, window),
+        lines=(
+            f"No liquidations recorded for {coin_label(coin)} in that window "
+            f"(the last {chart_window_label(window)}).",
+            "The chart reads the bot's own store: it starts filling once the bot is running.",
+        ),
+        tone=Tone.INFO,
+    )
