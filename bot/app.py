@@ -213,7 +213,7 @@ async def build(
     scheduler = Scheduler()
     engine = Engine(db, book, market, clock, on_enqueued=lambda: scheduler.poke("drain"))
     market.on_data = lambda: scheduler.poke("evaluate", config.alerts.debounce)
-    return Runtime(
+    rt = Runtime(
         config=config,
         clock=clock,
         db=db,
@@ -228,6 +228,8 @@ async def build(
         console=console,
         bots=bots,
     )
+    service.before_chart = lambda: persist(rt)  # a chart includes the last seconds
+    return rt
 
 
 async def persist(rt: Runtime) -> None:

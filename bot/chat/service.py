@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -95,6 +95,8 @@ class CommandService:
         self.book = book
         self.settings = settings or ServiceSettings()
         self.clock = clock or _wall_clock
+        # Saves the newest buckets before a chart reads the store (the app sets it).
+        self.before_chart: Callable[[], Awaitable[None]] | None = None
         # Telegram learns its name from getMe after start: the adapter may set it then.
         self.bot_username = self.settings.bot_username
         # One change at a time per chat, so that the cap and duplicate checks hold under
@@ -254,6 +256,8 @@ class CommandService:
 
     async def _chart(self, cmd: Chart) -> Message:
         now = self.clock()
+        if self.before_chart is not None:
+            await self.before_chart()
         rows = await self.db.chart_buckets(cmd.coin, chart_since_ms(cmd.window, now))
         if not any(lg or sh for _, lg, sh in rows):
             return render_chart_empty(cmd.coin, cmd.window)

@@ -27,7 +27,6 @@ CHART_BUCKETS: dict[int, int] = {
 }
 DEFAULT_CHART_WINDOW = 1440
 _CHART_ALIASES = {"1d": 1440, "day": 1440, "60m": 60, "hour": 60, "1w": 10080, "week": 10080}
-PERSIST_NOTE = "Figures reach the chart's store every ~10 s: the last seconds may be missing."
 
 
 def chart_window_label(minutes: int) -> str:
@@ -142,7 +141,7 @@ def render_chart_caption(series: ChartSeries, now_ms: int) -> Message:
         f"Total {format_usd(total)}: longs {format_usd(lg)} ({percent(lg, total)}), "
         f"shorts {format_usd(sh)} ({percent(sh, total)})",
         f"Biggest {bar} bar: {format_usd(peak)} at {hhmm(peak_at)}",
-        f"Up to {hhmm(now_ms)}. {PERSIST_NOTE}",
+        f"Up to {hhmm(now_ms)}.",
     )
     tone = dominance(lg, sh)
     return Message(
