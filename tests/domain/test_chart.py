@@ -104,7 +104,7 @@ def test_caption_sums_and_names_the_biggest_bar() -> None:
     assert msg.title == "All coins liquidations, last 24h (UTC)"
     assert "Total $6.58M" in text and "longs $5.50M (84%)" in text
     assert "Biggest 15m bar: $6.08M at 13:00 UTC" in text
-    assert "Up to 13:00 UTC." in text and msg.tone is Tone.LONG
+    assert "Up to 14:05 UTC." in text and msg.tone is Tone.LONG
     assert len(text) < 1000  # fits a Telegram caption with its markup
 
 
