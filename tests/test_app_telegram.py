@@ -1,0 +1,44 @@
+"""The whole service wired by app.build with a Telegram token, against the fake Bot API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot import app
+from bot.config import Secrets, parse_config
+from bot.domain.models import Liquidation, Side
+from tests.fakes.telegram_api import FakeTelegram
+
+TOKEN = "123456:TEST-token"
+
+
+async def test_command_and_alert_through_the_composed_service(tmp_path: Path) -> None:
+    fake = FakeTelegram(TOKEN)
+    await fake.start()
+    config = parse_config(
+        {
+            "storage": {"path": str(tmp_path / "tg.sqlite3")},
+            "telegram": {"base_url": fake.base_url, "base_file_url": fake.base_file_url},
+            "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx")},
+            "broadcasts": [{"chat": "-100777", "rule": "all 1h 300m shorts"}],
+            "alerts": {"debounce": 0},
+        }
+    )
+    rt = await app.build(config, Secrets(telegram_token=TOKEN))
+    try:
+        assert set(rt.senders) == {"telegram"} and rt.console is None  # a token: no console
+        await app.start(rt)
+        fake.message(42, "/subscribe btc 1h 100m shorts")
+        await fake.wait_sent(1, 42)
+        assert "Subscribed" in fake.texts(42)[0]
+        now = rt.clock.now_ms()
+        rt.market.up("binance", now)
+        rt.market.events("binance", [Liquidation("binance", "BTC", Side.SHORT, 350e6, now)])
+        await fake.wait_sent(2, 42)
+        await fake.wait_sent(1, -100777)  # the operator's broadcast to a channel
+        alert = fake.texts(42)[1]
+        assert "BTC shorts liquidated in 1h" in alert and "$350.00M" in alert
+        assert "Market-wide shorts liquidated in 1h" in fake.texts(-100777)[0]
+    finally:
+        await app.stop(rt)
+        await fake.stop()
