@@ -1,0 +1,36 @@
+"""The whole service wired by app.build with a Discord token: a config broadcast reaches a channel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot import app
+from bot.config import Secrets, parse_config
+from bot.domain.models import Liquidation, Side
+from tests.fakes.discord_api import CHANNEL_ID, FakeDiscord
+
+
+async def test_broadcast_from_the_config_reaches_the_channel(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    config = parse_config(
+        {
+            "storage": {"path": str(tmp_path / "dc.sqlite3")},
+            "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx")},
+            "broadcasts": [{"chat": f"discord:{CHANNEL_ID}", "rule": "eth 4h 200m longs"}],
+            "alerts": {"debounce": 0},
+        }
+    )
+    rt = await app.build(config, Secrets(discord_token="test-token"))
+    try:
+        assert set(rt.senders) == {"discord"} and rt.console is None
+        await app.start(rt)
+        now = rt.clock.now_ms()
+        rt.market.up("okx", now)
+        rt.market.events("okx", [Liquidation("okx", "ETH", Side.LONG, 250e6, now)])
+        [posted] = await fake.wait_messages(CHANNEL_ID, 1)
+        [embed] = posted.embeds
+        assert "ETH" in embed["title"] and "long" in embed["title"].lower()
+        assert embed["color"] == 0xE74C3C  # a long flush is red
+    finally:
+        await app.stop(rt)
