@@ -12,11 +12,11 @@ import sys
 from datetime import UTC, datetime
 
 from bot.config import Config, ConfigError, Secrets, load_config
+from bot.domain.coinglass_payloads import HistoryPoint
 from bot.domain.market import MarketError, resolve_coin
 from bot.domain.message import Table, table_text
 from bot.domain.models import ALL
 from bot.domain.money import format_usd
-from bot.domain.venues import HistoryPoint
 from bot.sources.coinglass import (
     HISTORY_INTERVALS,
     HISTORY_MAX_LIMIT,

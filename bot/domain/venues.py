@@ -9,27 +9,43 @@ source can count it and move on. No I/O here.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+# The CoinGlass parsers live in coinglass_payloads; re-exported so old imports keep working.
+from bot.domain.coinglass_payloads import (
+    COINGLASS_WINDOWS,
+    CoinGlassError,
+    HistoryPoint,
+    coinglass_aggregated_history,
+    coinglass_coin_list,
+    coinglass_data,
+    coinglass_exchange_list,
+    coinglass_pair_history,
+)
+from bot.domain.frames import FrameError, load_json, non_negative
 from bot.domain.market import coin_from_symbol
-from bot.domain.models import ALL, Liquidation, Side, VenueSplit, WindowTotals
+from bot.domain.models import Liquidation, Side
 
-
-class FrameError(ValueError):
-    """A frame that is malformed or of an unknown kind: count it and skip it."""
-
-
-class CoinGlassError(FrameError):
-    """A CoinGlass error envelope (`code` other than "0")."""
-
-    def __init__(self, code: str, msg: str) -> None:
-        super().__init__(f"CoinGlass error {code}: {msg}")
-        self.code = code
-        self.msg = msg
+__all__ = [
+    "COINGLASS_WINDOWS",
+    "COIN_M_CONTRACT_USD",
+    "COIN_M_DEFAULT_USD",
+    "CoinGlassError",
+    "FrameError",
+    "HistoryPoint",
+    "bybit_symbols",
+    "coinglass_aggregated_history",
+    "coinglass_coin_list",
+    "coinglass_data",
+    "coinglass_exchange_list",
+    "coinglass_pair_history",
+    "okx_ct_values",
+    "parse_binance",
+    "parse_bybit",
+    "parse_okx",
+]
 
 
 # symbol -> coin is hot (every event) and the set of symbols is small: cache it.
@@ -47,50 +63,6 @@ def _coin(symbol: str) -> str:
         if len(_COIN_CACHE) < 100_000:  # bounded: a hostile stream cannot grow it forever
             _COIN_CACHE[symbol] = coin
     return coin
-
-
-_scan = json.JSONDecoder().scan_once  # the C scanner: skips json.loads' Python layers
-
-
-def _load(frame: str | bytes) -> Any:
-    try:
-        text = frame.decode() if type(frame) is bytes else frame
-        obj, end = _scan(text, 0)
-    except StopIteration:  # leading whitespace, or nothing that starts a JSON value
-        try:
-            return json.loads(frame)
-        except (ValueError, TypeError, RecursionError) as e:
-            raise FrameError(f"not JSON: {e}") from None
-    except (ValueError, TypeError, AttributeError, RecursionError) as e:
-        raise FrameError(f"not JSON: {e}") from None  # UnicodeDecodeError is a ValueError
-    if end != len(text) and text[end:].strip():
-        raise FrameError("trailing data after JSON")
-    return obj
-
-
-def _num(value: Any, what: str) -> float:
-    """A finite, non-negative number from a JSON number or numeric string."""
-    if isinstance(value, bool):
-        raise FrameError(f"bad {what}: {value!r}")
-    try:
-        x = float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise FrameError(f"bad {what}: {value!r}") from None
-    if not (0.0 <= x < 1e300):  # rejects NaN, inf and negatives
-        raise FrameError(f"bad {what}: {value!r}")
-    return x
-
-
-def _ts(value: Any) -> int:
-    if isinstance(value, bool):
-        raise FrameError(f"bad timestamp: {value!r}")
-    try:
-        t = int(value)
-    except (TypeError, ValueError, OverflowError):
-        raise FrameError(f"bad timestamp: {value!r}") from None
-    if not (0 < t < 10**14):
-        raise FrameError(f"bad timestamp: {value!r}")
-    return t
 
 
 # ---- Binance (USDⓈ-M and COIN-M) -------------------------------------------------------------
@@ -130,7 +102,7 @@ def parse_binance(
 
     USDⓈ-M: USD = z × ap. COIN-M (symbol with `_`): USD = contracts × contract size.
     """
-    msg = _load(frame)
+    msg = load_json(frame)
     if type(msg) is dict and msg.get("e") == "forceOrder":  # the common case, first
         return [_binance_order(msg.get("o"), msg.get("E"), contract_usd)]
     if isinstance(msg, dict) and "stream" in msg and "data" in msg:  # /stream?streams=... form
@@ -165,7 +137,7 @@ def parse_bybit(frame: str | bytes) -> list[Liquidation]:
 
     Linear USD = v × p; inverse: v is already USD.
     """
-    msg = _load(frame)
+    msg = load_json(frame)
     if not isinstance(msg, dict):
         raise FrameError("Bybit frame is not an object")
     topic = msg.get("topic")
@@ -220,7 +192,7 @@ def parse_okx(
     """
     if frame == "pong" or frame == b"pong":
         return []
-    msg = _load(frame)
+    msg = load_json(frame)
     if not isinstance(msg, dict):
         raise FrameError("OKX frame is not an object")
     event = msg.get("event")
@@ -273,7 +245,7 @@ def okx_ct_values(payload: Any) -> dict[str, float]:
     out: dict[str, float] = {}
     for d in data:
         try:
-            out[d["instId"]] = _num(d["ctVal"], "ctVal")
+            out[d["instId"]] = non_negative(d["ctVal"], "ctVal")
         except (KeyError, TypeError, FrameError):
             continue  # one odd instrument must not hide the others
     return out
@@ -293,120 +265,3 @@ def bybit_symbols(payload: Any) -> tuple[list[str], str]:
     ]
     cursor = result.get("nextPageCursor") or ""
     return symbols, cursor if isinstance(cursor, str) else ""
-
-
-# ---- CoinGlass v4 ----------------------------------------------------------------------------
-
-COINGLASS_WINDOWS: dict[str, int] = {"1h": 60, "4h": 240, "12h": 720, "24h": 1440}
-
-
-def coinglass_data(payload: str | bytes | Any) -> Any:
-    """The `data` of a CoinGlass envelope; CoinGlassError for an error envelope."""
-    msg = _load(payload) if isinstance(payload, (str, bytes)) else payload
-    if not isinstance(msg, dict) or "code" not in msg:
-        raise FrameError("not a CoinGlass envelope")
-    code = str(msg["code"])
-    if code != "0":
-        raise CoinGlassError(code, str(msg.get("msg", "")))
-    if "data" not in msg:
-        raise FrameError("CoinGlass envelope without data")
-    return msg["data"]
-
-
-def coinglass_coin_list(payload: str | bytes | Any) -> dict[tuple[str, int], WindowTotals]:
-    """coin-list (one exchange): (coin, window minutes) -> totals, for 1h/4h/12h/24h."""
-    data = coinglass_data(payload)
-    if not isinstance(data, list):
-        raise FrameError("CoinGlass coin-list: data is not a list")
-    out: dict[tuple[str, int], WindowTotals] = {}
-    for row in data:
-        if not isinstance(row, dict) or not isinstance(row.get("symbol"), str):
-            raise FrameError("CoinGlass coin-list: bad row")
-        coin = row["symbol"].upper()
-        for label, minutes in COINGLASS_WINDOWS.items():
-            longs = _num(row.get(f"long_liquidation_usd_{label}"), "long USD")
-            shorts = _num(row.get(f"short_liquidation_usd_{label}"), "short USD")
-            out[(coin, minutes)] = WindowTotals(longs, shorts)
-    return out
-
-
-def coinglass_exchange_list(
-    payload: str | bytes | Any,
-) -> tuple[WindowTotals, tuple[VenueSplit, ...]]:
-    """exchange-list (one coin, one range): the All row and per-venue splits, biggest first."""
-    data = coinglass_data(payload)
-    if not isinstance(data, list):
-        raise FrameError("CoinGlass exchange-list: data is not a list")
-    all_row: WindowTotals | None = None
-    venues: list[VenueSplit] = []
-    for row in data:
-        if not isinstance(row, dict) or not isinstance(row.get("exchange"), str):
-            raise FrameError("CoinGlass exchange-list: bad row")
-        longs = _num(row.get("long_liquidation_usd"), "long USD")
-        shorts = _num(row.get("short_liquidation_usd"), "short USD")
-        name = row["exchange"]
-        if name.upper() == ALL:
-            all_row = WindowTotals(longs, shorts)
-        else:
-            venues.append(VenueSplit(name.lower(), longs, shorts))
-    venues.sort(key=lambda v: v.total, reverse=True)
-    if all_row is None:  # no All row: the venues are the whole answer
-        all_row = WindowTotals(sum(v.longs for v in venues), sum(v.shorts for v in venues))
-    return all_row, tuple(venues)
-
-
-# ---- CoinGlass v4 history (charts and backtests) --------------------------------------------
-
-
-@dataclass(frozen=True)
-class HistoryPoint:
-    """One CoinGlass history bucket: its start (ms, UTC) and the long/short USD liquidated."""
-
-    time_ms: int
-    longs: float
-    shorts: float
-
-    @property
-    def total(self) -> float:
-        return self.longs + self.shorts
-
-
-def _coinglass_history(
-    payload: str | bytes | Any, long_key: str, short_key: str, what: str
-) -> list[HistoryPoint]:
-    data = coinglass_data(payload)
-    if not isinstance(data, list):
-        raise FrameError(f"CoinGlass {what}: data is not a list")
-    out: list[HistoryPoint] = []
-    for row in data:
-        if not isinstance(row, dict):
-            raise FrameError(f"CoinGlass {what}: bad row")
-        out.append(
-            HistoryPoint(
-                _ts(row.get("time")),
-                _num(row.get(long_key), "long USD"),
-                _num(row.get(short_key), "short USD"),
-            )
-        )
-    out.sort(key=lambda p: p.time_ms)
-    return out
-
-
-def coinglass_aggregated_history(payload: str | bytes | Any) -> list[HistoryPoint]:
-    """aggregated-history (one coin over an exchange list): buckets sorted by time.
-
-    `time` in ms; `aggregated_long_liquidation_usd` / `aggregated_short_liquidation_usd` numbers.
-    """
-    return _coinglass_history(
-        payload,
-        "aggregated_long_liquidation_usd",
-        "aggregated_short_liquidation_usd",
-        "aggregated-history",
-    )
-
-
-def coinglass_pair_history(payload: str | bytes | Any) -> list[HistoryPoint]:
-    """history (one pair on one exchange): buckets sorted by time; the USD values are strings."""
-    return _coinglass_history(
-        payload, "long_liquidation_usd", "short_liquidation_usd", "pair history"
-    )

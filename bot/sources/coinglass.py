@@ -17,17 +17,17 @@ from typing import Any
 
 import httpx
 
-from bot.domain.models import ALL, SourceStatus, VenueSplit, WindowTotals
-from bot.domain.venues import (
+from bot.domain.coinglass_payloads import (
     COINGLASS_WINDOWS,
     CoinGlassError,
-    FrameError,
     HistoryPoint,
     coinglass_aggregated_history,
     coinglass_coin_list,
     coinglass_data,
     coinglass_exchange_list,
 )
+from bot.domain.frames import FrameError
+from bot.domain.models import ALL, SourceStatus, VenueSplit, WindowTotals
 from bot.sources.base import Sink
 from bot.sources.connection import Clock, StreamHealth, wall_clock_ms
 

@@ -1,0 +1,54 @@
+"""Shared by the pure parsers (venues, coinglass_payloads): FrameError and JSON/number checks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class FrameError(ValueError):
+    """A frame that is malformed or of an unknown kind: count it and skip it."""
+
+
+_scan = json.JSONDecoder().scan_once  # the C scanner: skips json.loads' Python layers
+
+
+def load_json(frame: str | bytes) -> Any:
+    try:
+        text = frame.decode() if type(frame) is bytes else frame
+        obj, end = _scan(text, 0)
+    except StopIteration:  # leading whitespace, or nothing that starts a JSON value
+        try:
+            return json.loads(frame)
+        except (ValueError, TypeError, RecursionError) as e:
+            raise FrameError(f"not JSON: {e}") from None
+    except (ValueError, TypeError, AttributeError, RecursionError) as e:
+        raise FrameError(f"not JSON: {e}") from None  # UnicodeDecodeError is a ValueError
+    if end != len(text) and text[end:].strip():
+        raise FrameError("trailing data after JSON")
+    return obj
+
+
+def non_negative(value: Any, what: str) -> float:
+    """A finite, non-negative number from a JSON number or numeric string."""
+    if isinstance(value, bool):
+        raise FrameError(f"bad {what}: {value!r}")
+    try:
+        x = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise FrameError(f"bad {what}: {value!r}") from None
+    if not (0.0 <= x < 1e300):  # rejects NaN, inf and negatives
+        raise FrameError(f"bad {what}: {value!r}")
+    return x
+
+
+def timestamp_ms(value: Any) -> int:
+    if isinstance(value, bool):
+        raise FrameError(f"bad timestamp: {value!r}")
+    try:
+        t = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise FrameError(f"bad timestamp: {value!r}") from None
+    if not (0 < t < 10**14):
+        raise FrameError(f"bad timestamp: {value!r}")
+    return t
