@@ -42,7 +42,7 @@ from bot.domain.commands import (
     parse_command,
 )
 from bot.domain.message import Message, Reply
-from bot.domain.models import Snapshot, SourceStatus, Subscription
+from bot.domain.models import AlertState, Snapshot, SourceStatus, Subscription
 from bot.store import Database
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ class Rules(Protocol):
 
     def add(self, sub: Subscription) -> None: ...
     def remove(self, sub_id: int) -> object: ...
+    def state(self, sub_id: int) -> AlertState | None: ...
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,8 @@ class CommandService:
     async def _list(self, ctx: ChatContext) -> Message:
         now = self.clock()
         subs = await self.db.list_subscriptions(ctx.chat_key)
-        states = await self.db.load_states() if subs else {}
+        # the book holds every state in memory; the store holds them for all chats (maybe 1M)
+        states = {s.id: st for s in subs if (st := self.book.state(s.id)) is not None}
         mutes = (await self.db.active_mutes(now)).get(ctx.chat_key, {})
         return render.render_list(
             subs, states, mutes, now, cap=self.settings.max_subscriptions_per_chat
@@ -277,7 +279,7 @@ class CommandService:
             self.market.status(now),
             now,
             chat_subscriptions=await self.db.count_subscriptions(ctx.chat_key),
-            total_subscriptions=len(await self.db.active_subscriptions()),
+            total_subscriptions=await self.db.count_active_subscriptions(),
             cap=self.settings.max_subscriptions_per_chat,
             paused_reason=chat.paused_reason if chat else None,
             mutes=(await self.db.active_mutes(now)).get(ctx.chat_key, {}),

@@ -254,6 +254,13 @@ class Database(HistoryQueries):
         row = await self._one("SELECT count(*) FROM subscriptions WHERE chat_key = ?", (chat_key,))
         return int(row[0])
 
+    async def count_active_subscriptions(self) -> int:
+        row = await self._one(
+            "SELECT count(*) FROM subscriptions s LEFT JOIN chats c ON c.chat_key = s.chat_key "
+            "WHERE c.paused_reason IS NULL"
+        )
+        return int(row[0])
+
     async def active_subscriptions(self) -> list[Subscription]:
         """Every subscription whose chat is not paused (a chat with no row is not paused)."""
         rows = await self._all(

@@ -19,7 +19,17 @@ from bot.chat.context import ChatContext
 from bot.chat.service import CommandService, ServiceSettings
 from bot.domain.commands import Liqs, Subscribe
 from bot.domain.message import Message, Reply, Tone, plain_text
-from bot.domain.models import ALL, Side, Snapshot, SourceStatus, VenueSplit, WindowTotals
+from bot.domain.models import (
+    ALL,
+    AlertState,
+    Side,
+    Snapshot,
+    SourceStatus,
+    Status,
+    Transition,
+    VenueSplit,
+    WindowTotals,
+)
 from bot.domain.rules import RuleBook
 from bot.store import BucketRow, Database
 
@@ -493,3 +503,16 @@ async def test_chart_query_sums_venues_and_coins_in_sql(env: Env) -> None:
         (minute - 120 * 60_000, 0.0, 2 * M),
         (minute - 60_000, 4 * M, 1 * M),
     ]
+
+
+async def test_list_shows_each_rules_state_from_the_book(env: Env) -> None:
+    await say(env, "/subscribe btc 1h 100m")
+    await say(env, "/subscribe eth 1h 100m")
+    btc, eth = await env.db.list_subscriptions("telegram:1")
+    old = env.book.state(btc.id)
+    fired = AlertState(btc.id, Status.FIRED, level=2, episode=1, fired_ms=T, last_alert_ms=T)
+    env.book.apply([Transition(btc.id, old, fired)])
+    text = plain_text(await say(env, "/list"))
+    btc_line = next(line for line in text.splitlines() if line.startswith(f"#{btc.id} "))
+    eth_line = next(line for line in text.splitlines() if line.startswith(f"#{eth.id} "))
+    assert "fired x2" in btc_line and "armed" in eth_line

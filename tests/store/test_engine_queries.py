@@ -39,3 +39,10 @@ async def test_buckets_are_kept_to_the_dollar(db: Database) -> None:
     await db.upsert_buckets([BucketRow(T, "BTC", "bybit", 1234.56, 0.4)])
     [row] = await db.load_buckets(T - 1)
     assert (row.longs, row.shorts) == (1235.0, 0.0)
+
+
+async def test_count_active_subscriptions_skips_paused_chats(db: Database) -> None:
+    await db.add_subscription("telegram:1", "BTC", 60, Side.TOTAL, 1e8, T)
+    await db.add_subscription("telegram:2", "ETH", 60, Side.TOTAL, 1e8, T)
+    await db.pause_chat("telegram:2", "kicked", T)
+    assert await db.count_active_subscriptions() == 1
