@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -273,6 +274,9 @@ def _schedule(rt: Runtime) -> None:
 
 
 async def start(rt: Runtime) -> None:
+    # Everything built so far (the rule book may hold a million subscriptions) lives as long as
+    # the process: take it out of the garbage collector's full scans, whose pauses stall the loop.
+    gc.freeze()
     _schedule(rt)
     rt.scheduler.start()
     for src in rt.sources:
