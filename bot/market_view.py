@@ -12,13 +12,14 @@ from dataclasses import dataclass, replace
 
 from bot.clock import Clock
 from bot.domain.aggregate import Aggregator
+from bot.domain.coinglass_payloads import COINGLASS_WINDOWS as CG_WINDOW_MINUTES
 from bot.domain.health import SourceHealth
 from bot.domain.market import KNOWN_COINS, WINDOWS
 from bot.domain.models import Liquidation, Snapshot, SourceStatus, VenueSplit, WindowTotals
 
 log = logging.getLogger(__name__)
 
-COINGLASS_WINDOWS = frozenset({60, 240, 720, 1440})
+COINGLASS_WINDOWS = frozenset(CG_WINDOW_MINUTES.values())  # the windows CoinGlass serves
 
 
 @dataclass
@@ -46,7 +47,6 @@ class LiveMarket:
         self.on_data: Callable[[], None] = lambda: None
         self.status_of: dict[str, Callable[[], SourceStatus]] = {}  # sources that report their own
         self.ended_gaps: list[tuple[str, int, int]] = []  # outages to persist
-        self._coins: set[str] = set()
         self._events: dict[str, int] = {}
         self._last: dict[str, int] = {}
         self._since: dict[str, int] = {}
@@ -59,7 +59,6 @@ class LiveMarket:
         if not events:
             return
         self.agg.add(events, self.clock.now_ms())
-        self._coins.update(e.coin for e in events)
         self._events[source] = self._events.get(source, 0) + len(events)
         self._last[source] = self.clock.now_ms()
         self._snap = None
@@ -73,7 +72,6 @@ class LiveMarket:
         venues: dict[tuple[str, int], tuple[VenueSplit, ...]],
     ) -> None:
         self._cg = _Totals(as_of_ms, dict(totals), dict(venues))
-        self._coins.update(c for c, _ in totals)
         self._events[source] = self._events.get(source, 0) + 1
         self._last[source] = self.clock.now_ms()
         self._snap = None
@@ -154,7 +152,11 @@ class LiveMarket:
         return out
 
     def known_coins(self) -> frozenset[str]:
-        return KNOWN_COINS | frozenset(self._coins)
+        # asked per command, not per event: nothing on the ingest path keeps a coin set
+        seen = self.agg.coins()
+        if self._cg is not None:
+            seen |= {coin for coin, _ in self._cg.totals}
+        return KNOWN_COINS | seen
 
     def windows_served(self) -> frozenset[int]:
         streams = [s for s in self.health.sources if s != "coinglass"]

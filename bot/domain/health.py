@@ -6,8 +6,9 @@ windows may re-arm alerts ("no data is not zero"). Pure: the caller passes every
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
+
+from bot.domain.market import utc_hhmm
 
 MAX_GAPS_PER_SOURCE = 500  # a flapping source must not grow memory without bound
 
@@ -130,14 +131,10 @@ class SourceHealth:
                     if end is None:
                         out.append((start, f"{name} not connected yet"))
                     else:
-                        out.append((start, f"{name} no data before {_hhmm(end)} UTC"))
+                        out.append((start, f"{name} no data before {utc_hhmm(end)} UTC"))
                 elif end is None:
                     why = f" ({self._reason[name]})" if self._reason.get(name) else ""
-                    out.append((start, f"{name} down since {_hhmm(start)} UTC{why}"))
+                    out.append((start, f"{name} down since {utc_hhmm(start)} UTC{why}"))
                 else:
-                    out.append((start, f"{name} down {_hhmm(start)}–{_hhmm(end)} UTC"))
+                    out.append((start, f"{name} down {utc_hhmm(start)}–{utc_hhmm(end)} UTC"))
         return tuple(text for _, text in sorted(out))
-
-
-def _hhmm(ms: int) -> str:
-    return time.strftime("%H:%M", time.gmtime(ms / 1000))

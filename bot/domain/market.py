@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import time
 
 from bot.domain.models import ALL, Side
 
@@ -156,6 +157,11 @@ def parse_duration(text: str) -> int:
     if seconds > MAX_MUTE_SECONDS:
         raise MarketError("the longest mute is 30d; use /unsubscribe to stop alerts for good")
     return seconds
+
+
+def utc_hhmm(ms: int) -> str:
+    """`14:05` (UTC) for a time in epoch milliseconds."""
+    return time.strftime("%H:%M", time.gmtime(ms / 1000))
 
 
 def format_duration(seconds: int) -> str:

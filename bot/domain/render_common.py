@@ -6,10 +6,9 @@ The render modules build on these: render_alerts (alert messages), render_market
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 
-from bot.domain.market import coin_label, window_label
+from bot.domain.market import coin_label, utc_hhmm, window_label
 from bot.domain.message import Tone
 from bot.domain.models import Side
 from bot.domain.money import format_threshold
@@ -21,7 +20,7 @@ FLOOR_NOTE = "Exchange streams are sampled: figures are a floor, not the full to
 
 def hhmm(ms: int) -> str:
     """`14:05 UTC` for a time in epoch milliseconds."""
-    return time.strftime("%H:%M UTC", time.gmtime(ms / 1000))
+    return f"{utc_hhmm(ms)} UTC"
 
 
 def upper_first(text: str) -> str:

@@ -13,40 +13,9 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-# The CoinGlass parsers live in coinglass_payloads; re-exported so old imports keep working.
-from bot.domain.coinglass_payloads import (
-    COINGLASS_WINDOWS,
-    CoinGlassError,
-    HistoryPoint,
-    coinglass_aggregated_history,
-    coinglass_coin_list,
-    coinglass_data,
-    coinglass_exchange_list,
-    coinglass_pair_history,
-)
 from bot.domain.frames import FrameError, load_json, non_negative
 from bot.domain.market import coin_from_symbol
 from bot.domain.models import Liquidation, Side
-
-__all__ = [
-    "COINGLASS_WINDOWS",
-    "COIN_M_CONTRACT_USD",
-    "COIN_M_DEFAULT_USD",
-    "CoinGlassError",
-    "FrameError",
-    "HistoryPoint",
-    "bybit_symbols",
-    "coinglass_aggregated_history",
-    "coinglass_coin_list",
-    "coinglass_data",
-    "coinglass_exchange_list",
-    "coinglass_pair_history",
-    "okx_ct_values",
-    "parse_binance",
-    "parse_bybit",
-    "parse_okx",
-]
-
 
 # symbol -> coin is hot (every event) and the set of symbols is small: cache it.
 _COIN_CACHE: dict[str, str] = {}

@@ -15,11 +15,11 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from bot.domain.market import utc_hhmm
 from bot.domain.models import Liquidation, SourceStatus
 from bot.domain.venues import FrameError
 from bot.sources.base import Sink
@@ -61,10 +61,6 @@ class Backoff:
         self.attempt = 0
 
 
-def hhmm(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M")
-
-
 class StreamHealth:
     """Counters and the up/down state of one source; calls the Sink on changes only."""
 
@@ -86,7 +82,7 @@ class StreamHealth:
             return
         now = self.clock()
         if self._down_since is not None:
-            self._gaps.append(f"{hhmm(self._down_since)}–{hhmm(now)} UTC")
+            self._gaps.append(f"{utc_hhmm(self._down_since)}–{utc_hhmm(now)} UTC")
             del self._gaps[: -self.MAX_GAPS]
             self._down_since = None
         self.state, self.since_ms, self.note = "up", now, ""
@@ -104,7 +100,7 @@ class StreamHealth:
     def status(self) -> SourceStatus:
         gaps = tuple(self._gaps)
         if self._down_since is not None:
-            gaps += (f"{hhmm(self._down_since)}– (ongoing)",)
+            gaps += (f"{utc_hhmm(self._down_since)}– (ongoing)",)
         return SourceStatus(
             name=self.name,
             state=self.state,

@@ -10,24 +10,27 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.models import ALL, Liquidation, Side, VenueSplit, WindowTotals
-from bot.domain.venues import (
+from bot.domain.coinglass_payloads import (
     CoinGlassError,
-    FrameError,
     HistoryPoint,
-    bybit_symbols,
     coinglass_aggregated_history,
     coinglass_coin_list,
     coinglass_data,
     coinglass_exchange_list,
     coinglass_pair_history,
+)
+from bot.domain.models import ALL, Liquidation, Side, VenueSplit, WindowTotals
+from bot.domain.venues import (
+    FrameError,
+    bybit_symbols,
     okx_ct_values,
     parse_binance,
     parse_bybit,
     parse_okx,
 )
 
-SAMPLES = Path("/work/shared/reference/wire-samples")
+# verbatim copies of shared/reference/wire-samples (venue docs), kept with the tests
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "wire-samples"
 
 
 def raw(name: str) -> str:

@@ -15,7 +15,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-SAMPLES = Path("/work/shared/reference/wire-samples")
+# verbatim copies of shared/reference/wire-samples (venue docs), kept with the tests
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "wire-samples"
 
 
 def sample(name: str) -> Any:

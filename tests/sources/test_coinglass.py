@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
+from bot.domain.coinglass_payloads import HistoryPoint
 from bot.domain.models import ALL, VenueSplit, WindowTotals
-from bot.domain.venues import HistoryPoint
 from bot.sources.coinglass import (
     AuthError,
     CoinGlassAPIError,
