@@ -14,7 +14,6 @@ from bot.charts import PNG_SIGNATURE
 from bot.chat.discord_bot import respond
 from bot.chat.discord_render import MAX_MESSAGES
 from bot.config import Secrets
-from bot.delivery import Delivery
 from bot.domain.market import WINDOW_CHOICES
 from bot.domain.message import Field, Message, Reply, Table, Tone
 from bot.domain.models import ALL, Liquidation, Side
@@ -186,7 +185,7 @@ async def test_alert_through_outbox_and_delivery_reaches_the_channel(env: Env) -
         tone=Tone.LONG,
     )
     await env.db.enqueue([OutboxItem(CHAN, alert, "sub1:ep1:l1", NOW_MS)])
-    delivery = Delivery(env.db, {"discord": env.bot.sender}, env.clock.now_ms)
+    delivery = env.rt.delivery
     stats = await delivery.drain()
     assert stats.sent == 1
     [posted] = env.fake.channel_messages[CHANNEL_ID]
@@ -199,7 +198,7 @@ async def test_429_on_delivery_is_retried_after_discords_delay(env: Env) -> None
     await env.db.enqueue([OutboxItem(CHAN, Message("wave"), "k429", NOW_MS)])
     body = {"message": "You are being rate limited.", "retry_after": 45.0, "global": False}
     env.fake.fail_next(CHANNEL_ID, 429, body, Via="1.1 google")
-    delivery = Delivery(env.db, {"discord": env.bot.sender}, env.clock.now_ms)
+    delivery = env.rt.delivery
     stats = await delivery.drain()
     assert stats.retried == 1 and env.fake.channel_messages[CHANNEL_ID] == []
     assert await env.db.due_outbox(NOW_MS + 1_000, 10) == []  # not before Discord's delay
@@ -217,7 +216,7 @@ async def test_403_on_delivery_pauses_the_channel_and_logs_once(
     items = [OutboxItem(CHAN, Message(f"wave {i}"), f"k403-{i}", NOW_MS) for i in range(2)]
     await env.db.enqueue(items)
     env.fake.fail_next(CHANNEL_ID, 403, {"message": "Missing Access", "code": 50001})
-    delivery = Delivery(env.db, {"discord": env.bot.sender}, env.clock.now_ms)
+    delivery = env.rt.delivery
     with caplog.at_level(logging.WARNING):
         await delivery.drain()
         await delivery.drain()
