@@ -146,16 +146,17 @@ async def test_whole_life_restart_rearm_and_kill_mid_burst(
     # in a group, a command addressed to this bot (its name came from getMe) is answered
     typo = await ask(telegram, GROUP, f"/lqs@{BOT_USERNAME}", chat_type="supergroup")
     assert "Unknown command /lqs" in typo
-    await wave(conn, "BTCUSDT", 500_000, 3, svc.now_ms())  # $1.5M of BTC longs
+    # $1.2M of BTC longs; the line ($1M) is crossed by the last frame only
+    await wave(conn, "BTCUSDT", 400_000, 3, svc.now_ms())
     await telegram.wait_sent(2, USER, timeout=30)
     first = telegram.texts(USER)[1]
-    assert "BTC" in first and "$1.50M" in first
+    assert "BTC" in first and "$1.20M" in first
     assert await svc.terminate() == 0
 
     # ---- restart: the totals survive, nothing fires again ---------------------------------
     conn = await start(svc, binance)
     liqs = await ask(telegram, USER, "/liqs")
-    assert "$1.50M" in liqs, liqs
+    assert "$1.20M" in liqs, liqs
     assert "fired" in await ask(telegram, USER, "/list")  # the episode is remembered
     # Six minutes later (the clock moved, nothing waited): the wave is out of the 5m window
     # and so is the restart's gap, so the rule re-arms.
@@ -163,10 +164,10 @@ async def test_whole_life_restart_rearm_and_kill_mid_burst(
     listing = await rearmed(telegram, USER)
     assert "armed" in listing and "fired" not in listing, f"never re-armed: {listing}"
     alerts_before = len(telegram.texts(USER))
-    await wave(conn, "BTCUSDT", 500_000, 4, svc.now_ms())  # a new wave: $2M
+    await wave(conn, "BTCUSDT", 450_000, 3, svc.now_ms())  # a new wave: $1.35M
     await telegram.wait_sent(alerts_before + 1, USER, timeout=30)
     again = telegram.texts(USER)[alerts_before]
-    assert "BTC" in again and "$2.00M" in again
+    assert "BTC" in again and "$1.35M" in again
 
     # ---- a burst to 200 chats, killed in the middle ----------------------------------------
     db = tmp_path / "liqbot.sqlite3"
