@@ -20,9 +20,9 @@ import pytest
 
 from tests.fakes.exchanges import FakeConn, FakeVenue, binance_frame
 from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram
+from tests.lifecycle.conftest import TOKEN
 from tests.lifecycle.process import ServiceProcess
 
-TOKEN = "123456:LIFECYCLE-token-value"
 USER = 1001
 GROUP = -1002003
 BURST_CHATS = list(range(5001, 5201))  # 200 chats of the operator's broadcast
@@ -55,26 +55,6 @@ def service_config(tmp: Path, telegram: FakeTelegram, binance: FakeVenue) -> dic
         "broadcasts": [{"chat": str(c), "rule": "eth 5m 1m"} for c in BURST_CHATS],
         "logging": {"level": "INFO"},
     }
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    fake = FakeTelegram(TOKEN)
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-async def binance() -> AsyncIterator[FakeVenue]:
-    async def stay_open(conn: FakeConn) -> None:
-        await conn.closed()  # the test pushes frames itself
-
-    venue = FakeVenue()
-    venue.scripts = [stay_open]
-    await venue.start()
-    yield venue
-    await venue.stop()
 
 
 @pytest.fixture
