@@ -14,8 +14,9 @@ from bot.clock import Clock
 from bot.domain.aggregate import Aggregator
 from bot.domain.coinglass_payloads import COINGLASS_WINDOWS as CG_WINDOW_MINUTES
 from bot.domain.health import SourceHealth
-from bot.domain.market import KNOWN_COINS, WINDOWS
+from bot.domain.market import WINDOWS
 from bot.domain.models import Liquidation, Snapshot, SourceStatus, VenueSplit, WindowTotals
+from bot.domain.universe import CoinUniverse
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,10 @@ class LiveMarket:
         *,
         coinglass_stale_ms: int = 5 * 60_000,
         sampled: bool = True,
+        universe: CoinUniverse | None = None,
     ) -> None:
         self.agg = aggregator
+        self.universe = universe or CoinUniverse()  # what the venues list (their sources feed it)
         self.health = health
         self.clock = clock
         self.sampled = sampled
@@ -156,7 +159,7 @@ class LiveMarket:
         seen = self.agg.coins()
         if self._cg is not None:
             seen |= {coin for coin, _ in self._cg.totals}
-        return KNOWN_COINS | seen
+        return self.universe.coins() | seen  # the built-in KNOWN_COINS included
 
     def windows_served(self) -> frozenset[int]:
         streams = [s for s in self.health.sources if s != "coinglass"]
