@@ -28,6 +28,7 @@ class _Totals:
     as_of_ms: int
     totals: dict[tuple[str, int], WindowTotals]
     venues: dict[tuple[str, int], tuple[VenueSplit, ...]]
+    coverage: str = ""  # what ALL covers when it is not the whole market
 
 
 class LiveMarket:
@@ -73,8 +74,9 @@ class LiveMarket:
         as_of_ms: int,
         totals: dict[tuple[str, int], WindowTotals],
         venues: dict[tuple[str, int], tuple[VenueSplit, ...]],
+        coverage: str = "",
     ) -> None:
-        self._cg = _Totals(as_of_ms, dict(totals), dict(venues))
+        self._cg = _Totals(as_of_ms, dict(totals), dict(venues), coverage)
         self._events[source] = self._events.get(source, 0) + 1
         self._last[source] = self.clock.now_ms()
         self._snap = None
@@ -120,7 +122,9 @@ class LiveMarket:
         complete = snap.complete_windows | (
             COINGLASS_WINDOWS if self.health.is_up("coinglass") else frozenset()
         )
-        sources = tuple(dict.fromkeys((*snap.sources, "coinglass")))
+        label = f"coinglass ({cg.coverage})" if cg.coverage else "coinglass"
+        named = (label if s == "coinglass" else s for s in (*snap.sources, "coinglass"))
+        sources = tuple(dict.fromkeys(named))
         return replace(
             snap,
             totals=totals,
