@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bot.domain.models import Side
+from bot import app
+from bot.config import Secrets, parse_config
+from bot.domain.models import ALL, Side, VenueSplit, WindowTotals
 from bot.sources.binance_coinm import BinanceCoinMSource
 from tests.fakes.exchanges import FakeConn, FakeVenue
 from tests.sources.conftest import FAST, RecordingSink, running
@@ -124,3 +126,45 @@ async def test_without_any_contract_size_it_is_down_not_guessing(
         await sink.until(lambda s: "down" in s.kinds())
     assert "COIN-M contracts" in src.status().note
     assert venue.conns == []  # it never connected to count contracts it cannot size
+
+
+async def test_wired_by_the_config_its_liquidations_count_as_binance(
+    venue: FakeVenue, tmp_path: Path
+) -> None:
+    """Through app.build: its own health record, its events in the venue `binance`."""
+    venue.rest["/dapi/v1/exchangeInfo"] = lambda request: EXCHANGE_INFO["response"]
+
+    async def script(conn: FakeConn) -> None:
+        frame = perp(COINM_FRAME, "BTCUSD_PERP")  # 3 contracts of 100 USD, happening now
+        frame["data"]["o"]["T"] = frame["data"]["E"] = rt.clock.now_ms()
+        await conn.send(frame)
+        await conn.silent()
+
+    venue.scripts = [script]
+    off = {"enabled": False}
+    config = parse_config(
+        {
+            "storage": {"path": str(tmp_path / "cm.sqlite3")},
+            "sources": {
+                "binance": off,
+                "bybit": off,
+                "okx": off,
+                "binance_coinm": {"enabled": True, "url": venue.ws_url, "rest_url": venue.base},
+            },
+            "console": {"enabled": "off"},
+        }
+    )
+    rt = await app.build(config, Secrets())
+    arrived = asyncio.Event()
+    poke = rt.market.on_data
+    rt.market.on_data = lambda: (poke(), arrived.set())
+    try:
+        assert [s.name for s in rt.sources] == ["binance_coinm"]
+        await app.start(rt)
+        await arrived.wait()
+        snap = rt.market.snapshot(rt.clock.now_ms())
+        assert snap.venues[("BTC", 60)] == (VenueSplit("binance", 300.0, 0.0),)
+        assert snap.window_totals(ALL, 60) == WindowTotals(300.0, 0.0)
+        assert [s.name for s in rt.market.status(rt.clock.now_ms())] == ["binance_coinm"]
+    finally:
+        await app.stop(rt)
