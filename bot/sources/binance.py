@@ -34,11 +34,12 @@ class BinanceSource(WebSocketSource):
     venue = "binance"  # the venue its liquidations count for in the aggregates
     up_on_open = True  # no ack to wait for; a quiet market may send nothing for minutes
     exchange_info_path = "/fapi/v1/exchangeInfo"
+    default_url, default_rest_url = BINANCE_URL, BINANCE_REST_URL
 
     def __init__(
         self,
-        url: str = BINANCE_URL,
-        rest_url: str = BINANCE_REST_URL,
+        url: str | None = None,
+        rest_url: str | None = None,
         timing: Timing | None = None,
         clock: Clock | None = None,
         universe: CoinUniverse | None = None,
@@ -46,8 +47,8 @@ class BinanceSource(WebSocketSource):
         http_timeout_s: float = 10.0,
         **knobs: float | None,  # ping_interval_s, watchdog_s, max_age_s, backoff_*_s
     ) -> None:
-        super().__init__(url, timing or BINANCE_TIMING, clock, **knobs)
-        self.rest_url = rest_url.rstrip("/")
+        super().__init__(url or self.default_url, timing or BINANCE_TIMING, clock, **knobs)
+        self.rest_url = (rest_url or self.default_rest_url).rstrip("/")
         self.universe = universe
         self.refresh_s = refresh_s
         self.http_timeout_s = http_timeout_s

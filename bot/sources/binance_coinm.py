@@ -26,14 +26,7 @@ class BinanceCoinMSource(BinanceSource):
     name = "binance_coinm"
     venue = "binance"
     exchange_info_path = "/dapi/v1/exchangeInfo"
-
-    def __init__(
-        self,
-        url: str = BINANCE_COINM_URL,
-        rest_url: str = BINANCE_COINM_REST_URL,
-        **kwargs: object,
-    ) -> None:
-        super().__init__(url, rest_url, **kwargs)  # type: ignore[arg-type]
+    default_url, default_rest_url = BINANCE_COINM_URL, BINANCE_COINM_REST_URL
 
     async def prepare(self) -> None:
         """Contract sizes are needed to count anything: without any, this is an outage."""
