@@ -63,7 +63,7 @@ def _free_port() -> int:
 
 
 class PgServer:
-    """One temporary cluster; `url(db)` addresses a database on it (user postgres, trust auth)."""
+    """One temporary cluster; `url(db)` addresses a database on it (user postgres)."""
 
     def __init__(self, bindir: Path, settings: tuple[str, ...] = TEST_SETTINGS) -> None:
         self.bindir = bindir
@@ -71,6 +71,9 @@ class PgServer:
         self.root = Path(tempfile.mkdtemp(prefix="liqbot-pg-"))
         self.data = self.root / "data"
         self.port = 0
+        # TCP asks for a password (so the tests see one in every URL, and its redaction);
+        # the unix socket in `root` trusts the local tools (createdb)
+        self.password = "pw-" + uuid.uuid4().hex[:16]
         self._as_postgres = os.geteuid() == 0
 
     def _run(self, *args: str) -> None:
@@ -82,12 +85,17 @@ class PgServer:
             raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stderr.strip()}")
 
     def start(self) -> PgServer:
+        pwfile = self.root / "pw"
+        pwfile.write_text(self.password + "\n")
         if self._as_postgres:
             shutil.chown(self.root, "postgres", "postgres")
+            shutil.chown(pwfile, "postgres", "postgres")
         self._run(
-            "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
+            "initdb", "-D", str(self.data), "-U", "postgres", f"--pwfile={pwfile}",
+            "--auth-local=trust", "--auth-host=scram-sha-256",
             "-E", "UTF8", "--locale=C", "--no-sync",
         )  # fmt: skip
+        pwfile.unlink()
         options = [f"-c {s}" for s in self.settings]
         for attempt in range(3):  # another process may take the free port before we bind it
             self.port = _free_port()
@@ -108,12 +116,12 @@ class PgServer:
         return self
 
     def url(self, database: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        return f"postgresql://postgres:{self.password}@127.0.0.1:{self.port}/{database}"
 
     def create_database(self) -> str:
         """A new empty database; returns its URL."""
         name = "t_" + uuid.uuid4().hex[:12]
-        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+        self._run("createdb", "-h", str(self.root), "-p", str(self.port), "-U", "postgres", name)
         return self.url(name)
 
     def stop(self) -> None:
