@@ -28,6 +28,7 @@ from bot.domain.models import Side
 from bot.domain.rules import Policy, RuleBook
 from bot.engine import Engine
 from bot.market_view import LiveMarket
+from bot.ops import Ops, build_ops
 from bot.scheduler import Scheduler
 from bot.sources.binance import BinanceSource
 from bot.sources.bybit import BybitSource
@@ -62,6 +63,7 @@ class Runtime:
     console: ConsoleChat | None = None
     bots: list[Any] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    ops: Ops | None = None  # metrics, /healthz, operator alerts, the HTTP port (build sets it)
 
     @property
     def replay(self) -> ReplaySource | None:
@@ -234,6 +236,9 @@ async def build(
         bots=bots,
     )
     service.before_chart = lambda: persist(rt)  # a chart includes the last seconds
+    rt.ops = build_ops(rt)
+    for chat in config.operators.chats:
+        await db.ensure_chat(chat)
     return rt
 
 
@@ -262,10 +267,16 @@ def _schedule(rt: Runtime) -> None:
     speed = rt.clock.speed
     a = rt.config.alerts
     s = rt.scheduler
-    s.every("evaluate", max(0.2, a.tick / speed), rt.engine.tick, first_in=0.1)
+    assert rt.ops is not None
+    s.every(
+        "evaluate", max(0.2, a.tick / speed), rt.ops.metrics.timed(rt.engine.tick), first_in=0.1
+    )
     s.every("drain", 2.0, rt.delivery.drain, first_in=0.5)
     s.every("persist", max(1.0, 10 / speed), lambda: persist(rt))
     s.every("prune", 3600, lambda: prune(rt), first_in=60)
+    if rt.ops.operators is not None:
+        every = max(1.0, rt.config.operators.check_every / speed)
+        s.every("operators", every, rt.ops.operators.check, first_in=every)
     for src in rt.sources:
         poll = getattr(src, "poll_once", None)
         if poll is not None:
@@ -281,6 +292,8 @@ async def start(rt: Runtime) -> None:
     # Everything built so far (the rule book may hold a million subscriptions) lives as long as
     # the process: take it out of the garbage collector's full scans, whose pauses stall the loop.
     gc.freeze()
+    if rt.ops is not None:  # first: Telegram's first webhook POST must find the route
+        await rt.ops.start(rt.clock.now_ms())
     _schedule(rt)
     rt.scheduler.start()
     for src in rt.sources:
@@ -294,6 +307,9 @@ async def start(rt: Runtime) -> None:
 async def stop(rt: Runtime) -> None:
     """Stop taking input, evaluate and deliver once more, save, close."""
     rt.scheduler.shutdown()
+    if rt.ops is not None:
+        with contextlib.suppress(Exception):
+            await rt.ops.stop()
     for t in rt.tasks:
         t.cancel()
     for t in rt.tasks:

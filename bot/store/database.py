@@ -392,6 +392,28 @@ class Database(HistoryQueries):
             for r in rows
         ]
 
+    async def outbox_backlog(
+        self, now_ms: int, platforms: Collection[str]
+    ) -> tuple[int, int | None]:
+        """(pending rows, the earliest time a row drain could take now became due).
+
+        "Could take" is what `due_outbox` would fetch: chat not paused, platform on, not behind
+        a backing-off row of its chat. Health reads it: a row due long ago means drain is stuck.
+        """
+        plats = list(platforms) or [""]
+        marks = ",".join("?" * len(plats))
+        row = await self._one(
+            "SELECT count(*), min(CASE WHEN o.next_ms <= ? AND c.paused_reason IS NULL "
+            f"AND substr(o.chat_key, 1, instr(o.chat_key, ':') - 1) IN ({marks}) "
+            "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' "
+            "  AND p.chat_key = o.chat_key AND p.id < o.id AND p.next_ms > ?) "
+            "THEN o.next_ms END) "
+            "FROM outbox o LEFT JOIN chats c ON c.chat_key = o.chat_key "
+            "WHERE o.status = 'pending'",
+            [now_ms, *plats, now_ms],
+        )
+        return int(row[0]), (None if row[1] is None else int(row[1]))
+
     async def pending_platforms(self) -> set[str]:
         """Platforms that have pending rows (to notice rows no sender will ever take)."""
         rows = await self._all(
