@@ -61,6 +61,16 @@ class Metrics:
         self._venue: dict[str, Any] = {}  # label children cached: the ingest path stays cheap
         self._outcome: dict[tuple[str, str], Any] = {}
 
+    def preset(self, venues: Iterable[str], platforms: Iterable[str]) -> None:
+        """Expose zeros for the known label values, so a dashboard shows 0 rather than nothing."""
+        for v in venues:
+            self._venue_counter(v)
+        for kind in ("fired", "escalated", "operator"):
+            self._alerts.labels(kind=kind)
+        for p in platforms:
+            for outcome in ("sent", "retry", "permanent"):
+                self.delivery(p, outcome, count=False)
+
     # ---- hooks ---------------------------------------------------------------------------------
 
     def events(self, events: list[Liquidation]) -> None:
@@ -88,11 +98,12 @@ class Metrics:
     def operator_notices(self, n: int) -> None:
         self._alerts.labels(kind="operator").inc(n)
 
-    def delivery(self, platform: str, outcome: str, reason: str = "") -> None:
+    def delivery(self, platform: str, outcome: str, *, count: bool = True) -> None:
         child = self._outcome.get((platform, outcome))
         if child is None:
             child = self._outcome[(platform, outcome)] = self._deliveries.labels(platform, outcome)
-        child.inc()
+        if count:
+            child.inc()
 
     def timed(self, job: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
         """The evaluate job, observed in liqbot_evaluation_seconds."""

@@ -42,6 +42,7 @@ def build_ops(rt: Runtime, env: Mapping[str, str] | None = None) -> Ops:
     """Wire the hooks into the Runtime's parts and build what serves the operator."""
     cfg, op = rt.config.http, rt.config.operators
     metrics = Metrics()
+    metrics.preset(rt.market.agg.venue_names, rt.senders)
     delivery_health = DeliveryHealth(rt.clock.now_ms)
     health = ServiceHealth(
         rt.market,
