@@ -1,10 +1,9 @@
 """Prometheus metrics (prometheus-client), one CollectorRegistry per Runtime.
 
-Counters and histograms are bumped by one-line hooks at the central places (LiveMarket.events,
-Engine alerts, Delivery outcomes, CommandService.handle_text, the evaluate job); everything that
-is a state rather than an event (sources up, reconnects, subscriptions, outbox, failing jobs) is
-read at scrape time by a collector, so the hot paths pay nothing for it. The event counters
-are plain integers exposed as counters at scrape time too (see Metrics.__init__).
+One-line hooks at the central places (LiveMarket.events, Engine transitions, Delivery outcomes,
+CommandService.handle_text, the evaluate job) bump plain counts and two histograms; everything
+that is a state rather than an event (sources up, reconnects, subscriptions, outbox, failing
+jobs) is read at scrape time by a collector, so the hot paths stay cheap.
 """
 
 from __future__ import annotations
@@ -45,8 +44,8 @@ class Metrics:
             registry=r,
         )
         # Plain counts, exposed as counters at scrape time: a prometheus Counter.inc takes a
-        # lock (about 3 us here), a dict add a few tens of ns, and the ingest path runs per frame.
-        # One event loop writes and scrapes them, so no lock is needed.
+        # lock (measured ~1.7 us a call here, against ~0.5 us for this dict add), and the ingest
+        # path runs per frame. One event loop writes and scrapes them: no lock is needed.
         self.events_by_venue: dict[str, int] = {}
         self.alerts_by_kind: dict[str, int] = {}
         self.deliveries: dict[tuple[str, str], int] = {}
