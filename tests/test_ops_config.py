@@ -126,3 +126,15 @@ def test_events_are_counted_per_venue_even_in_a_mixed_batch() -> None:
     assert 'liqbot_events_total{venue="binance"} 3.0' in text
     assert 'liqbot_events_total{venue="bybit"} 1.0' in text
     assert 'liqbot_events_total{venue="okx"} 1.0' in text
+
+
+def test_check_config_says_where_the_port_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.cli import explain
+
+    monkeypatch.delenv("PORT", raising=False)
+    assert "http: off" in explain(Config(), Secrets())
+    c = parse_config({"http": {"port": 8080}, "operators": [42]})
+    assert "http: 0.0.0.0:8080 (/healthz, /metrics)" in explain(c, Secrets())
+    assert "operators: telegram:42" in explain(c, Secrets())
+    monkeypatch.setenv("PORT", "9000")
+    assert "http: 0.0.0.0:9000" in explain(c, Secrets())
