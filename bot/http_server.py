@@ -78,9 +78,7 @@ class HttpServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = site._server
-        if server is not None and server.sockets:  # type: ignore[union-attr]
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = int(self._runner.addresses[0][1])  # the bound one, when 0 asked for any
         log.info("http server listening on %s:%d (/healthz, /metrics)", self.host, self.port)
 
     async def stop(self) -> None:
