@@ -247,7 +247,8 @@ async def test_health_metrics_and_webhook_on_the_one_port(
     # released: the next tick commits, the ETH alert goes out, /healthz is 200 again
     await telegram.wait_sent(2, USER, timeout=30)
     assert "ETH" in telegram.texts(USER)[1]
-    await service.healthz_until(lambda s, b: s == 200)
+    # 200 again once the sent row is marked (it may lag the fake's receipt by a moment)
+    await service.healthz_until(lambda s, b: s == 200 and b["outbox_pending"] == 0)
     final = await service.metrics()
     assert _value(final, "liqbot_alerts_total", kind="fired") == 2
     assert _value(final, "liqbot_outbox_pending") == 0
