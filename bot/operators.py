@@ -58,12 +58,14 @@ class OperatorAlerts:
         now = self.now_ms()
         current = {p.key: p for p in await self.health.problems(now)}
         items: list[OutboxItem] = []
+        # `now` in the key: the same trouble may come back with the same start (a restart, a
+        # millisecond clock); nothing is told twice since `told` moves only after the enqueue
         for key, p in current.items():
             if key not in self.told:
-                items += self._to_all(render_problem(p, now), f"{key}:{p.since_ms}:down", now)
+                items += self._to_all(render_problem(p, now), f"{key}:{p.since_ms}:down:{now}", now)
         for key, p in self.told.items():
             if key not in current:
-                items += self._to_all(render_recovery(p, now), f"{key}:{p.since_ms}:up", now)
+                items += self._to_all(render_recovery(p, now), f"{key}:{p.since_ms}:up:{now}", now)
         beat = self._next_beat_ms is not None and now >= self._next_beat_ms
         if beat:
             items += self._to_all(self._heartbeat(now, current), f"heartbeat:{_day(now)}", now)
