@@ -52,7 +52,8 @@ def build_ops(rt: Runtime, env: Mapping[str, str] | None = None) -> Ops:
         rt.senders.keys(),
         rt.clock.now_ms,
         HealthLimits(
-            stale_after_ms=cfg.stale_after * 1000,
+            # a fast replay ticks every 0.2 s of real time, which may be minutes of market time
+            stale_after_ms=max(cfg.stale_after * 1000, int(3 * 0.2 * rt.clock.speed * 1000)),
             no_source_for_ms=cfg.no_source_for * 1000,
             outbox_stuck_after_ms=cfg.outbox_stuck_after * 1000,
             source_down_after_ms=op.source_down_after * 1000,
