@@ -395,24 +395,24 @@ class Database(HistoryQueries):
     async def outbox_backlog(
         self, now_ms: int, platforms: Collection[str]
     ) -> tuple[int, int | None]:
-        """(pending rows, the earliest time a row drain could take now became due).
+        """(pending rows, since when the longest-waiting head of a chat's queue has been due).
 
-        "Could take" is what `due_outbox` would fetch: chat not paused, platform on, not behind
-        a backing-off row of its chat. Health reads it: a row due long ago means drain is stuck.
+        Only the head (oldest pending row) of each chat counts, of chats that are not paused on
+        platforms that are on: what the drain takes next. Health reads it: a head due long ago
+        means delivery is stuck. (One group index scan, not a check per row.)
         """
         plats = list(platforms) or [""]
         marks = ",".join("?" * len(plats))
-        row = await self._one(
-            "SELECT count(*), min(CASE WHEN o.next_ms <= ? AND c.paused_reason IS NULL "
-            f"AND substr(o.chat_key, 1, instr(o.chat_key, ':') - 1) IN ({marks}) "
-            "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' "
-            "  AND p.chat_key = o.chat_key AND p.id < o.id AND p.next_ms > ?) "
-            "THEN o.next_ms END) "
-            "FROM outbox o LEFT JOIN chats c ON c.chat_key = o.chat_key "
-            "WHERE o.status = 'pending'",
-            [now_ms, *plats, now_ms],
+        pending = await self._one("SELECT count(*) FROM outbox WHERE status = 'pending'")
+        head = await self._one(
+            "SELECT min(o.next_ms) FROM (SELECT min(id) AS id FROM outbox "
+            "  WHERE status = 'pending' GROUP BY chat_key) h "
+            "JOIN outbox o ON o.id = h.id LEFT JOIN chats c ON c.chat_key = o.chat_key "
+            "WHERE o.next_ms <= ? AND c.paused_reason IS NULL "
+            f"AND substr(o.chat_key, 1, instr(o.chat_key, ':') - 1) IN ({marks})",
+            [now_ms, *plats],
         )
-        return int(row[0]), (None if row[1] is None else int(row[1]))
+        return int(pending[0]), (None if head[0] is None else int(head[0]))
 
     async def pending_platforms(self) -> set[str]:
         """Platforms that have pending rows (to notice rows no sender will ever take)."""
