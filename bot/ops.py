@@ -76,7 +76,9 @@ def build_ops(rt: Runtime, env: Mapping[str, str] | None = None) -> Ops:
             sources_up=lambda: {
                 s.name: s.state == "up" for s in rt.market.status(rt.clock.now_ms())
             },
-            reconnects=lambda: {s.name: getattr(s, "reconnects", 0) for s in rt.sources},
+            reconnects=lambda: {  # the streams (a polled source does not reconnect)
+                s.name: s.reconnects for s in rt.sources if hasattr(s, "reconnects")
+            },
             subscriptions=lambda: len(rt.book),
             outbox_pending=lambda: health.outbox_pending,
             failing_jobs=lambda: {
