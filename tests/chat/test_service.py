@@ -293,10 +293,31 @@ async def test_config_broadcasts_cannot_be_removed_by_users(env: Env) -> None:
     sub = await env.db.add_subscription("telegram:1", ALL, 60, Side.TOTAL, 1e9, T, origin="config")
     env.book.add(sub)
     msg = await say(env, f"/unsubscribe {sub.id}")
-    assert msg.tone is Tone.ERROR and "config" in plain_text(msg)
+    assert msg.tone is Tone.ERROR
+    assert "The op* broadcasts are the operator's: /mute silences them." in plain_text(msg)
     await say(env, "/unsubscribe all")
     assert await env.db.count_subscriptions("telegram:1") == 1
-    assert "*" in plain_text(await say(env, "/list"))
+    assert "op*" in plain_text(await say(env, "/list"))
+
+
+async def test_numbers_are_per_chat_and_broadcasts_take_none_of_them(env: Env) -> None:
+    # the operator's broadcast and another chat's rules come first ...
+    await env.db.add_subscription("telegram:1", ALL, 60, Side.SHORT, 3e8, T, origin="config")
+    await say(env, "/subscribe eth 1h 5m", private("telegram:2"))
+    await say(env, "/subscribe sol 1h 5m", private("telegram:2"))
+    # ... yet this chat's first rule is #1, and the cap counts only its own rules
+    first = await say(env, "/subscribe btc 1h 100m")
+    assert first.lines[0] == "#1 BTC total over 1h above $100M"
+    assert first.footer.startswith("1/50 used · /list · /unsubscribe 1")
+    assert (await say(env, "/subscribe btc 4h 100m")).lines[0].startswith("#2 ")
+    listing = await say(env, "/list")
+    assert listing.table is not None
+    assert [r[0] for r in listing.table.rows] == ["op*", "#1", "#2"]
+    assert listing.footer.startswith("2/50 used")
+    # removing #1 here leaves the other chat's #1 alone, and numbers are never reused
+    assert plain_text(await say(env, "/unsubscribe 1")).startswith("Unsubscribed\nRemoved #1.")
+    assert len(await env.db.list_subscriptions("telegram:2")) == 2
+    assert (await say(env, "/subscribe btc 1h 200m")).lines[0].startswith("#3 ")
 
 
 async def test_mute_list_unmute(env: Env) -> None:
@@ -515,4 +536,4 @@ async def test_list_shows_each_rules_state_from_the_book(env: Env) -> None:
     text = plain_text(await say(env, "/list"))
     btc_line = next(line for line in text.splitlines() if line.startswith(f"#{btc.id} "))
     eth_line = next(line for line in text.splitlines() if line.startswith(f"#{eth.id} "))
-    assert "fired x2" in btc_line and "armed" in eth_line
+    assert "fired 2×" in btc_line and "armed" in eth_line

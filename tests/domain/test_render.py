@@ -35,6 +35,8 @@ from bot.domain.render import (
     render_subscribed,
     render_unsubscribed,
 )
+from bot.domain.render_alerts import AlertContext
+from bot.domain.rules import Policy
 
 T = 1768313100000  # 2026-01-13 14:05:00 UTC
 M = 1e6
@@ -69,7 +71,20 @@ def alert(
     )
 
 
-def test_alert_says_what_crossed_split_venues_time_sources_and_floor() -> None:
+def day_snapshot(window: int = 60, *coins: tuple[str, float, float], rest: float = 0.0) -> Snapshot:
+    """A tick's snapshot: per-coin (longs, shorts) in `window`, and `rest` more over the day."""
+    totals = {}
+    all_l = sum(c[1] for c in coins)
+    all_s = sum(c[2] for c in coins)
+    for coin, lg, sh in coins:
+        totals[(coin, window)] = WindowTotals(lg, sh)
+        totals[(coin, 1440)] = WindowTotals(lg + rest / 2, sh + rest / 2)
+    totals[(ALL, window)] = WindowTotals(all_l, all_s)
+    totals[(ALL, 1440)] = WindowTotals(all_l + rest / 2 * len(coins), all_s + rest / 2 * len(coins))
+    return Snapshot(T, totals, served_windows=frozenset({window, 1440}))
+
+
+def test_side_alert_states_the_total_split_and_what_the_venues_sum() -> None:
     venues = (
         VenueSplit("okx", 5 * M, 40 * M),
         VenueSplit("binance", 20 * M, 250 * M),
@@ -78,23 +93,56 @@ def test_alert_says_what_crossed_split_venues_time_sources_and_floor() -> None:
     )
     msg = render_alerts([alert(venues=venues, gaps=("bybit down 14:02–14:05 UTC",))])
     text = plain_text(msg)
-    assert "BTC shorts liquidated in 1h: $419.03M (threshold $400M)" in text
-    assert "Longs $39.04M (9%)" in text and "Shorts $419.03M (91%)" in text
-    # the top 3 venues by the subscription's side, biggest first; the 4th is left out
-    assert "Top venues: Binance $250.00M, Bybit $120.00M, OKX $40.00M" in text
+    assert msg.lines[0] == "#3 BTC shorts liquidated in 1h: $419.03M (threshold $400M)"
+    # the total a reporter quotes, then the split; no baseline: "mostly", not "squeeze"
+    assert msg.lines[1] == (
+        "Total $458.07M: longs $39.04M (9%) · shorts $419.03M (91%), mostly shorts"
+    )
+    # the top 3 venues by the subscription's side, labelled as such; the 4th is left out
+    assert msg.lines[2] == "Shorts by venue: Binance $250.00M, Bybit $120.00M, OKX $40.00M"
     assert "Gate" not in text
-    assert "as of 14:05 UTC" in msg.footer and "binance, bybit" in msg.footer
+    # an alert gets forwarded: its time carries the date
+    assert msg.footer.startswith("as of 13 Jan 2026 14:05 UTC · sources: binance, bybit")
     assert FLOOR_NOTE in msg.footer
     assert "bybit down 14:02–14:05 UTC" in text
-    assert msg.tone is Tone.SHORT and "short squeeze" in text.lower()
+    assert msg.tone is Tone.SHORT and "squeeze" not in text.lower()
+    assert msg.title == "Liquidation alert: BTC 1h"
     fits(msg)
+
+
+def test_market_wide_alert_names_the_coins_that_carried_it() -> None:
+    snap = day_snapshot(
+        60, ("BTC", 10 * M, 380 * M), ("ETH", 5 * M, 250 * M), ("SOL", 1 * M, 41 * M),
+        ("DOGE", 1 * M, 20 * M), ("XRP", 0.5 * M, 9 * M), rest=10 * M,
+    )  # fmt: skip
+    a = alert(coin=ALL, threshold=600 * M, value=700 * M, longs=17.5 * M, shorts=700 * M)
+    msg = render_alerts([a], AlertContext(snap))
+    text = plain_text(msg)
+    assert "Shorts by coin: BTC $380.00M · ETH $250.00M · SOL $41.00M · others $29.00M" in text
+    # shorts 98% of a wave ~20x the rest of the day's rate: the dramatic name is earned
+    assert msg.title == "Short squeeze: All coins 1h"
+    assert "Total $717.50M: longs $17.50M (2%) · shorts $700.00M (98%): a short squeeze" in text
+
+
+def test_quiet_hour_over_a_low_threshold_is_mostly_longs_not_a_flush() -> None:
+    # 1h of $6M (90% longs) in a day of $150M: not unusual for BTC, so no "long flush"
+    snap = day_snapshot(60, ("BTC", 5.4 * M, 0.6 * M), rest=288 * M)
+    a = alert(side=Side.TOTAL, threshold=1 * M, value=6 * M, longs=5.4 * M, shorts=0.6 * M)
+    msg = render_alerts([a], AlertContext(snap))
+    text = plain_text(msg)
+    assert "flush" not in text.lower()
+    assert msg.lines[1] == "Total $6.00M: longs $5.40M (90%) · shorts $600.00K (10%), mostly longs"
+    assert msg.title == "Liquidation alert: BTC 1h"
+    # the same hour on a quiet day is unusual: now it is a long flush
+    quiet_day = day_snapshot(60, ("BTC", 5.4 * M, 0.6 * M), rest=4 * M)
+    assert render_alerts([a], AlertContext(quiet_day)).title == "Long flush: BTC 1h"
 
 
 def test_aggregator_totals_are_not_called_a_floor() -> None:
     assert FLOOR_NOTE not in plain_text(render_alerts([alert(sampled=False)]))
 
 
-def test_long_flush_and_escalation() -> None:
+def test_escalation_says_the_configured_multiple_and_rearm_policy() -> None:
     a = alert(
         coin=ALL,
         side=Side.TOTAL,
@@ -107,18 +155,38 @@ def test_long_flush_and_escalation() -> None:
     )
     msg = render_alerts([a])
     text = plain_text(msg)
-    assert "Market-wide liquidations in 1h: $526.00M (threshold $250M), now 2x your threshold" in (
+    assert "Market-wide liquidations in 1h: $526.00M (threshold $250M), now 2× your threshold" in (
         text
     )
-    assert msg.tone is Tone.LONG and "long flush" in text.lower()
+    assert "Total by venue" not in text  # no venues known: no empty breakdown
     level3 = plain_text(render_alerts([alert(kind=AlertKind.ESCALATED, level=3, value=1.7e9)]))
-    assert "now 4x your threshold" in level3
+    assert "now 4× your threshold" in level3
+    policy = Policy(rearm_ratio=0.5, min_quiet_ms=30 * 60_000, escalation_factor=3)
+    at3 = plain_text(
+        render_alerts(
+            [alert(kind=AlertKind.ESCALATED, level=2, value=1.3e9)], AlertContext(policy=policy)
+        )
+    )
+    assert "now 3× your threshold" in at3 and "2×" not in at3
+    assert (
+        "One alert per wave, one more at each 3× of the amount; it re-arms once the total is "
+        "back below 50% of the amount, at least 30m after it fired."
+    ) in at3
 
 
 def test_balanced_wave_is_neutral() -> None:
     msg = render_alerts([alert(side=Side.TOTAL, longs=50 * M, shorts=50 * M, value=100 * M)])
     assert msg.tone is Tone.NEUTRAL
-    assert "squeeze" not in plain_text(msg) and "flush" not in plain_text(msg)
+    assert msg.lines[1] == "Total $100.00M: longs $50.00M (50%) · shorts $50.00M (50%)"
+
+
+def test_operator_broadcast_alert_takes_no_chat_number() -> None:
+    sub = Subscription(9, "telegram:-100", ALL, 60, Side.SHORT, 300 * M, origin="config")
+    a = Alert(sub, AlertKind.FIRED, 301 * M, 1, 1, T, 1 * M, 301 * M)
+    assert render_alerts([a]).lines[0].startswith("Broadcast Market-wide shorts liquidated")
+    mine = Subscription(57, "telegram:1", "BTC", 60, Side.TOTAL, 1 * M, number=1)
+    b = Alert(mine, AlertKind.FIRED, 2 * M, 1, 1, T, 1 * M, 1 * M)
+    assert render_alerts([b]).lines[0].startswith("#1 BTC liquidations")
 
 
 def test_several_alerts_become_one_message_that_fits() -> None:
@@ -129,7 +197,7 @@ def test_several_alerts_become_one_message_that_fits() -> None:
     msg = render_alerts(many)
     text = plain_text(msg)
     fits(msg)
-    assert "50 alerts" in msg.title
+    assert msg.title == "50 liquidation alerts"
     # all 50 alerts are still named even when details must be dropped to fit
     for i in (1, 25, 50):
         assert f"#{i} BTC shorts" in text
@@ -138,7 +206,7 @@ def test_several_alerts_become_one_message_that_fits() -> None:
 
 def test_two_alerts_keep_details() -> None:
     text = plain_text(render_alerts([alert(sub_id=1), alert(sub_id=2, coin="ETH")]))
-    assert "#1 BTC" in text and "#2 ETH" in text and text.count("Longs ") == 2
+    assert "#1 BTC" in text and "#2 ETH" in text and text.count("Total $") == 2
 
 
 def test_render_alerts_needs_alerts() -> None:
@@ -230,7 +298,7 @@ def test_list_of_fifty_fits_and_shows_states_and_mutes() -> None:
     fits(msg)
     assert msg.table is not None and len(msg.table.rows) == 50
     assert msg.table.rows[0] == ("#1000", "all", "1h", "shorts", "$1.5B", "armed")
-    assert msg.table.rows[1] == ("#1001", "BTC", "1h", "shorts", "$1.5B", "fired x2, muted")
+    assert msg.table.rows[1] == ("#1001", "BTC", "1h", "shorts", "$1.5B", "fired 2×, muted")
     assert "BTC alerts muted until 14:25 UTC (20m left)" in msg.lines
     assert not any("ETH" in line for line in msg.lines)
     assert "50/50 used" in msg.footer
