@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sys
 import tempfile
 import threading
@@ -21,6 +22,7 @@ from bot.domain.message import Message, plain_text
 
 CHAT_KEY = "console:local"
 _QUIT = {"quit", "exit", "/quit", "/exit"}
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\s|$)")  # a command's name, without its slash
 
 
 class ConsoleChat:
@@ -55,8 +57,8 @@ class ConsoleChat:
         text = line.strip()
         if not text:
             return
-        if not text.startswith("/"):
-            text = "/" + text  # at a prompt the slash is optional
+        if not text.startswith("/") and _WORD.match(text):
+            text = "/" + text  # at a prompt the slash is optional: `liqs btc`
         reply = await self.service.handle_text(self.ctx, text)
         for msg in reply.messages:
             self._print(_text(msg))

@@ -33,6 +33,7 @@ from bot.domain.commands import (
     Liqs,
     ListSubs,
     Mute,
+    NotACommandError,
     Start,
     Status,
     Subscribe,
@@ -122,13 +123,18 @@ class CommandService:
             if ctx.kind != "private" and not e.addressed:
                 return Reply()  # likely another bot's command in a shared chat: stay quiet
             return Reply.of(render.render_error(e))
+        except NotACommandError as e:
+            # `/`, `//`, a path: in a group it was not meant for us
+            return Reply.of(render.render_error(e)) if ctx.kind == "private" else Reply()
         except CommandError as e:
             return Reply.of(render.render_error(e))
         except Exception:
             log.exception("parsing %r in %s failed", text[:200], ctx.chat_key)
             return Reply.of(render.render_apology())
         if cmd is None:
-            return Reply()
+            # plain talk: a hint in a private chat; in a group people talk to each other
+            private = ctx.kind == "private" and not text.lstrip().startswith("/")
+            return Reply.of(render.render_hint()) if private and text.strip() else Reply()
         return await self.handle(ctx, cmd)
 
     async def handle(self, ctx: ChatContext, cmd: Command) -> Reply:

@@ -6,15 +6,19 @@ window and an amount: position decides. Common mistakes are recognised only to e
 
 from __future__ import annotations
 
+import itertools
 import re
+import unicodedata
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 from bot.domain.chart import DEFAULT_CHART_WINDOW, parse_chart_window
 from bot.domain.market import (
+    COIN_ALIASES,
     KNOWN_COINS,
     MarketError,
+    coin_from_symbol,
     is_side_word,
     looks_like_window,
     parse_duration,
@@ -38,6 +42,11 @@ class CommandError(ValueError):
         self.message = message
         self.usage = usage
         self.example = example
+
+
+class NotACommandError(CommandError):
+    """Text that starts with a slash but is no command (`/`, `//`, a path). Like another bot's
+    command, it is left unanswered in a group; a private chat gets this hint."""
 
 
 class UnknownCommandError(CommandError):
@@ -161,7 +170,22 @@ ALIASES: dict[str, str] = {
 _HEAD = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@([A-Za-z0-9_]{1,64}))?$")
 # The coins of the current parse, so every helper sees them without threading an argument.
 _KNOWN: ContextVar[frozenset[str]] = ContextVar("known_coins", default=frozenset())
-_ID = re.compile(r"^#?([0-9]{1,18})$")
+_ID = re.compile(r"^#?([0-9]+)$")
+# What a paste can carry invisibly: zero-width spaces, joiners, BOMs (Unicode category Cf).
+_INVISIBLE = dict.fromkeys(
+    i for i in range(0x2000, 0x2070) if unicodedata.category(chr(i)) == "Cf"
+) | {0xFEFF: None, 0x00AD: None}
+_SHOWN = 20  # characters of a bad input echoed back
+
+
+def shorten(text: str, limit: int = _SHOWN) -> str:
+    """Bad input echoed back: never a wall of text."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clean(text: str) -> str:
+    """Drop invisible characters that pastes carry (a zero-width space inside `btc`)."""
+    return text.translate(_INVISIBLE)
 
 
 def _err(name: str, message: str) -> CommandError:
@@ -177,12 +201,12 @@ def parse_command(
     `known_coins` adds coins the sources have seen to the built-in list. Raises CommandError,
     and nothing else, for a malformed or unknown command.
     """
-    tokens = text.split()
+    tokens = clean(text).split()
     if not tokens or not tokens[0].startswith("/"):
         return None
     head = _HEAD.match(tokens[0])
     if head is None:
-        return None
+        raise _not_a_command(tokens[0])
     name, mention = head.group(1).lower(), head.group(2)
     if mention and bot_username and mention.lower() != bot_username.lstrip("@").lower():
         return None  # /cmd@otherbot in a group: not ours to answer
@@ -194,7 +218,7 @@ def parse_command(
     if parser is None:
         names = ", ".join(f"/{n}" for n in SPECS)
         raise UnknownCommandError(
-            f"unknown command /{head.group(1)}; the commands are {names}",
+            f"unknown command /{shorten(head.group(1))}; the commands are {names}",
             "/help",
             "/liqs btc",
             addressed=mention is not None,
@@ -204,6 +228,15 @@ def parse_command(
         return parser(args)
     finally:
         _KNOWN.reset(token)
+
+
+def _not_a_command(token: str) -> NotACommandError:
+    what = "A lone slash is" if token == "/" else f"'{shorten(token)}' is"
+    return NotACommandError(
+        f"{what} not a command; write the command's name right after the slash",
+        "/help",
+        "/liqs btc",
+    )
 
 
 # ---- per-command parsers -------------------------------------------------------------------
@@ -219,10 +252,24 @@ def _no_args(name: str, cmd: Command) -> Callable[[list[str]], Command]:
 
 
 def _coin(name: str, token: str) -> str:
+    known = _KNOWN.get() or KNOWN_COINS
     try:
-        return resolve_coin(token, _KNOWN.get() or KNOWN_COINS)
+        return resolve_coin(token, known)
     except MarketError as e:
+        pair = _pair_coin(token, known)
+        if pair is not None:
+            return pair
         raise _err(name, str(e)) from None
+
+
+def _pair_coin(token: str, known: frozenset[str]) -> str | None:
+    """A contract or pair as traders write it: `btc-usdt`, `ETH/USDT`, `XBTUSD` (BitMEX)."""
+    t = re.sub(r"[-_/:]", "", token.strip().upper())
+    if not re.fullmatch(r"[A-Z0-9]{4,24}", t):
+        return None
+    base = coin_from_symbol(t)
+    base = COIN_ALIASES.get(base, base)
+    return base if base != t and (base in known or base in KNOWN_COINS) else None
 
 
 def _window(name: str, token: str) -> int:
@@ -248,8 +295,55 @@ def _is_money(token: str) -> bool:
     return True
 
 
+def _join_digit_groups(args: list[str]) -> list[str]:
+    """`100 000 000` typed with spaces between the thousands is one amount: `100000000`."""
+    out: list[str] = []
+    for a in args:
+        if out and re.fullmatch(r"\d{3}", a) and re.fullmatch(r"\$?\d{1,3}(\d{3})*", out[-1]):
+            out[-1] += a
+        else:
+            out.append(a)
+    return out
+
+
+_ROLES = ("coin", "window", "amount", "side")
+
+
+def _roles(token: str) -> set[str]:
+    roles = set()
+    if _is_coin(token):
+        roles.add("coin")
+    if _is_window(token):
+        roles.add("window")
+    if _is_money(token):
+        roles.add("amount")
+    if is_side_word(token) or token.strip().lower() == "all":
+        roles.add("side")
+    return roles
+
+
+def _unambiguous_order(args: list[str]) -> list[str] | None:
+    """The arguments in grammar order when only one reading of them exists: `1h btc 100m`."""
+    if len(args) not in (3, 4):
+        return None
+    roles = [_roles(a) for a in args]
+    wanted = _ROLES[: len(args)]
+    readings = [
+        perm
+        for perm in itertools.permutations(wanted)
+        if all(role in r for role, r in zip(perm, roles, strict=True))
+    ]
+    if tuple(wanted) in readings:
+        return args  # the positional reading wins: `/subscribe sol 5m 5m`
+    if len(readings) != 1:
+        return None
+    order = dict(zip(readings[0], args, strict=True))
+    return [order[r] for r in wanted]
+
+
 def _parse_subscribe(args: list[str]) -> Subscribe:
     n = "subscribe"
+    args = _join_digit_groups(args)
     if len(args) > 4:
         raise _err(n, f"too many arguments ({len(args)}); /subscribe takes at most 4")
     if len(args) < 3:
@@ -262,17 +356,16 @@ def _parse_subscribe(args: list[str]) -> Subscribe:
             elif _is_money(args[1]):
                 missing = "window is"
         raise _err(n, f"the {missing} missing")
+    args = _unambiguous_order(args) or args
     coin_t, window_t, amount_t = args[0], args[1], args[2]
     if _is_window(coin_t) or (_is_money(coin_t) and not _is_coin(coin_t)):
-        raise _err(n, f"the coin comes first, not '{coin_t}'")
+        raise _err(n, f"the coin comes first, not '{shorten(coin_t)}'")
     coin = _coin(n, coin_t)
     if not _is_window(window_t):
         if is_side_word(window_t):
             raise _err(n, "the side (long, short, total) comes last, after the amount")
-        if _is_money(window_t) and _is_window(amount_t):
-            raise _err(n, "the window comes before the amount")
         if _is_money(window_t) and (is_side_word(amount_t) or not looks_like_window(window_t)):
-            raise _err(n, f"'{window_t}' looks like an amount; the window is missing")
+            raise _err(n, f"'{shorten(window_t)}' looks like an amount; the window is missing")
     window = _window(n, window_t)
     if not _is_money(amount_t) and _is_window(amount_t):
         raise _err(n, f"'{amount_t}' is a window; the amount comes third, like 100m")
@@ -281,10 +374,12 @@ def _parse_subscribe(args: list[str]) -> Subscribe:
     except MoneyError as e:
         raise _err(n, f"bad amount: {e}") from None
     if threshold < MIN_THRESHOLD:
+        bare = re.fullmatch(r"\$?\d+(\.\d+)?", amount_t) is not None
+        hint = f" (did you mean {amount_t.lstrip('$')}m?)" if bare else ""
         raise _err(
             n,
             f"{format_threshold(threshold)} is too small: the smallest amount is "
-            f"{format_threshold(MIN_THRESHOLD)} (did you mean {amount_t}m?)",
+            f"{format_threshold(MIN_THRESHOLD)}{hint}",
         )
     side = Side.TOTAL
     if len(args) == 4:
@@ -297,8 +392,8 @@ def _parse_subscribe(args: list[str]) -> Subscribe:
 
 def _is_coin(token: str) -> bool:
     try:
-        resolve_coin(token, _KNOWN.get() or KNOWN_COINS)
-    except MarketError:
+        _coin("liqs", token)
+    except CommandError:
         return False
     return True
 
@@ -318,7 +413,7 @@ def _parse_unsubscribe(args: list[str]) -> Unsubscribe:
     for p in parts:
         m = _ID.match(p)
         if m is None:
-            raise _err(n, f"'{p}' is not a subscription id; ids are numbers, see /list")
+            raise _err(n, f"'{shorten(p)}' is not a subscription number; see /list for yours")
         i = int(m.group(1))
         if i not in ids:
             ids.append(i)

@@ -48,6 +48,7 @@ __all__ = [
     "render_duplicate",
     "render_error",
     "render_help",
+    "render_hint",
     "render_liqs",
     "render_list",
     "render_muted",
@@ -172,6 +173,15 @@ def render_error(err: CommandError) -> Message:
     if err.example and err.example != err.usage:
         lines.append(f"Example: {err.example}")
     return Message(title="Not quite", lines=tuple(lines), tone=Tone.ERROR, ephemeral=True)
+
+
+def render_hint() -> Message:
+    """Plain text in a private chat: what the bot does understand."""
+    return Message(
+        title="I answer commands",
+        lines=("Try /liqs btc for the market now, or /help for every command.",),
+        ephemeral=True,
+    )
 
 
 def render_refused(hint: str) -> Message:

@@ -390,7 +390,7 @@ def test_commands_for_menus(env: Env) -> None:
     [
         "/subscribe",
         "/subscribe btx 1h 100m",
-        "/subscribe btc 100m 1h",
+        "/subscribe btc 1h 4h",
         "/subscribe btc 3h 100m",
         "/subscribe btc 1h 0",
         "/subscribe btc 1h -1m",
@@ -416,9 +416,38 @@ async def test_malformed_commands_answer_with_an_error(env: Env, text: str) -> N
     assert len(plain_text(msg)) < 600
 
 
-@pytest.mark.parametrize("text", ["hello", "", "/liqs@OtherBot", "/"])
+@pytest.mark.parametrize("text", ["", "   ", "/liqs@OtherBot"])
 async def test_text_not_for_us_gets_no_reply(env: Env, text: str) -> None:
     assert await env.service.handle_text(private(), text) == Reply()
+
+
+SLASH_HINT = "write the command's name right after the slash"
+
+
+@pytest.mark.parametrize(
+    ("text", "first_line"),
+    [
+        ("/", f"A lone slash is not a command; {SLASH_HINT}"),
+        ("//", f"'//' is not a command; {SLASH_HINT}"),
+        ("/" + "x" * 10_000, f"'/xxxxxxxxxxxxxxxxxx…' is not a command; {SLASH_HINT}"),
+        ("/liqs " + "x" * 10_000, "An argument is too long (over 40 characters)"),
+        ("hello", "Try /liqs btc for the market now, or /help for every command."),
+        ("<b>bold</b> & stuff", "Try /liqs btc for the market now, or /help for every command."),
+        ("x" * 10_000, "Try /liqs btc for the market now, or /help for every command."),
+    ],
+)
+async def test_every_input_in_private_gets_one_short_reply(
+    env: Env, text: str, first_line: str
+) -> None:
+    reply = await env.service.handle_text(private(), text)
+    assert len(reply.messages) == 1
+    assert reply.messages[0].lines[0] == first_line
+    assert len(plain_text(reply.messages[0])) < 400
+
+
+@pytest.mark.parametrize("text", ["hello", "<b>bold</b> & stuff", "/", "//", "x" * 10_000])
+async def test_talk_in_a_group_is_left_alone(env: Env, text: str) -> None:
+    assert await env.service.handle_text(group(Admin(True)), text) == Reply()
 
 
 async def test_addressed_to_us(env: Env) -> None:

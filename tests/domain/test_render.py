@@ -336,10 +336,10 @@ def test_status_shows_sources_and_chat_state() -> None:
 
 def test_error_is_ephemeral_with_usage_and_example() -> None:
     with pytest.raises(CommandError) as info:
-        parse_command("/subscribe btc 100m 1h")
+        parse_command("/subscribe btc 1h 4h")
     msg = render_error(info.value)
     assert msg.tone is Tone.ERROR and msg.ephemeral
-    assert msg.lines[0] == "The window comes before the amount"
+    assert msg.lines[0] == "'4h' is a window; the amount comes third, like 100m"
     assert "Usage: /subscribe <coin|all> <window> <amount> [long|short|total]" in msg.lines
     assert "Example: /subscribe btc 1h 100m" in msg.lines
 
