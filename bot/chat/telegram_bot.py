@@ -94,7 +94,8 @@ class TelegramBot:
         )
         self.app: Application = ApplicationBuilder().bot(bot).build()
         self.sender = TelegramSender(self.app.bot, limits)
-        text = filters.TEXT & filters.Regex(r"^\s*/")
+        # every text: a command, or plain talk (a hint in a private chat, silence in a group)
+        text = filters.TEXT
         self.app.add_handler(
             MessageHandler(
                 (filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST) & text,
