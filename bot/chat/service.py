@@ -21,6 +21,7 @@ from bot.domain.chart import (
     build_series,
     chart_since_ms,
     chart_window_label,
+    no_data_spans,
     render_chart_caption,
     render_chart_empty,
 )
@@ -45,6 +46,7 @@ from bot.domain.commands import (
 from bot.domain.message import Message, Reply
 from bot.domain.models import AlertState, Snapshot, SourceStatus, Subscription
 from bot.domain.render_alerts import AlertContext
+from bot.domain.render_market import not_up_phrases
 from bot.domain.rules import Policy
 from bot.store import Database
 
@@ -277,12 +279,30 @@ class CommandService:
         now = self.clock()
         if self.before_chart is not None:
             await self.before_chart()
-        rows = await self.db.chart_buckets(cmd.coin, chart_since_ms(cmd.window, now))
+        since = chart_since_ms(cmd.window, now)
+        rows = await self.db.chart_buckets(cmd.coin, since)
+        statuses = [s for s in self.market.status(now) if s.state != "disabled"]
         if not any(lg or sh for _, lg, sh in rows):
-            return render_chart_empty(cmd.coin, cmd.window)
+            down = not any(s.state == "up" for s in statuses)
+            return render_chart_empty(
+                cmd.coin, cmd.window, "; ".join(not_up_phrases(statuses)) if down else ""
+            )
+        # time when every source was out is drawn as missing, not as a calm market
+        outages: dict[str, list[tuple[int, int]]] = {}
+        for g in await self.db.recent_gaps(since):
+            outages.setdefault(g.source, []).append((g.start_ms, g.end_ms))
+        for s in statuses:
+            if s.state != "up" and s.since_ms is not None:
+                outages.setdefault(s.name, []).append((s.since_ms, now))
         snapshot = self.market.snapshot(now)
         series = build_series(
-            rows, cmd.coin, cmd.window, now, snapshot.sources, sampled=snapshot.sampled
+            rows,
+            cmd.coin,
+            cmd.window,
+            now,
+            snapshot.sources,
+            sampled=snapshot.sampled,
+            no_data=no_data_spans(outages, [s.name for s in statuses]),
         )
         # tens of milliseconds of CPU: keep the event loop (and every other chat) moving
         png = await asyncio.to_thread(charts.render_png, series)

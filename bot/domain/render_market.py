@@ -21,16 +21,51 @@ from bot.domain.render_common import (
 # ---- /liqs ---------------------------------------------------------------------------------
 
 
-def _source_notes(statuses: Sequence[SourceStatus]) -> list[str]:
-    notes = []
+def plain_reason(note: str) -> str:
+    """A source's failure in a few plain words; the raw exception text stays in the log."""
+    n = note.lower()
+    for needle, words in (
+        ("not connected yet", "not connected yet"),
+        ("cannot connect", "cannot connect"),
+        ("handshake", "was refused"),
+        ("closed", "lost its connection"),
+        ("reset", "lost its connection"),
+        ("stale", "went silent"),
+        ("silent", "went silent"),
+        ("401", "refused the API key"),
+        ("403", "refused the API key"),
+        ("429", "is rate limiting us"),
+    ):
+        if needle in n:
+            return words
+    return "is down"
+
+
+def not_up_phrases(statuses: Sequence[SourceStatus]) -> list[str]:
+    """`binance, bybit, okx cannot connect since 18:02 UTC`: one phrase per reason and time."""
+    groups: dict[tuple[str, str], list[str]] = {}
     for s in statuses:
+        if s.state not in ("down", "connecting"):
+            continue
+        why = plain_reason(s.note) if s.state == "down" else "connecting"
         since = f" since {hhmm(s.since_ms)}" if s.since_ms is not None else ""
-        if s.state == "down":
-            reason = f" ({s.note})" if s.note else ""
-            notes.append(f"{s.name} down{since}{reason}: figures are partial")
-        elif s.state == "connecting":
-            notes.append(f"{s.name} connecting{since}: figures may be partial")
-    return notes
+        groups.setdefault((why, since), []).append(s.name)
+    return [f"{', '.join(names)} {why}{since}" for (why, since), names in groups.items()]
+
+
+def _source_notes(statuses: Sequence[SourceStatus], any_data: bool) -> list[str]:
+    phrases = not_up_phrases(statuses)
+    if not phrases:
+        return [] if any_data else ["No data yet: no source has delivered figures."]
+    lead = "Figures are partial" if any_data else "No data yet"
+    return [f"{lead}: {'; '.join(phrases)}."]
+
+
+def _current_gap(gap: str, statuses: Sequence[SourceStatus]) -> bool:
+    """A gap note that only repeats a source's current outage (said once, above)."""
+    down = {s.name for s in statuses if s.state != "up"}
+    name = gap.split(" ", 1)[0]
+    return name in down and ("not connected" in gap or "since" in gap or "ongoing" in gap)
 
 
 def _money_row(label: str, t: WindowTotals | None) -> tuple[str, ...]:
@@ -86,16 +121,27 @@ def render_liqs(
                         for v in ranked
                     ),
                 )
-    if not snapshot.served_windows:
-        notes.append("No data yet: no source has delivered figures.")
-    notes.extend(_source_notes(statuses))
-    notes.extend(f"Gap: {g}" for g in snapshot.gaps[:5])
+    # sources that have sent something: a venue that never connected is not a source yet
+    silent = {s.name for s in statuses if s.state != "up" and not (s.events or s.last_data_ms)}
+    sources = tuple(s for s in snapshot.sources if s not in silent)
+    any_data = bool(snapshot.served_windows) and bool(sources)
+    if not any_data:
+        # no figures at all: say so in one line, not with a table of n/a
+        notes = [n for n in notes if not n.startswith("n/a")]
+        table = None
+    notes.extend(_source_notes(statuses, any_data))
+    notes.extend(f"Gap: {g}" for g in snapshot.gaps[:5] if not _current_gap(g, statuses))
     tone = dominance(headline.longs, headline.shorts) if headline else Tone.NEUTRAL
+    footer = (
+        sources_footer(snapshot.as_of_ms, sources, snapshot.sampled)
+        if any_data
+        else f"as of {hhmm(snapshot.as_of_ms)}"
+    )
     return Message(
         title=title,
         lines=fit_lines(notes, 1500),
         table=table,
-        footer=sources_footer(snapshot.as_of_ms, snapshot.sources, snapshot.sampled),
+        footer=footer,
         tone=tone if tone is not Tone.NEUTRAL else Tone.INFO,
     )
 
@@ -141,9 +187,16 @@ def render_status(
     lines.extend(active_mute_lines(mutes or {}, now_ms))
     if total_subscriptions is not None:
         lines.append(f"Active subscriptions, all chats: {total_subscriptions}")
-    down = any(s.state == "down" for s in statuses)
+    n_down = sum(s.state == "down" for s in statuses)
+    down = n_down > 0
+    if n_down == 0:
+        headline = ""
+    elif n_down == len(statuses):
+        headline = ": every source is down" if n_down > 1 else ": the source is down"
+    else:
+        headline = ": a source is down" if n_down == 1 else f": {n_down} sources are down"
     return Message(
-        title="Status" + (": a source is down" if down else ""),
+        title="Status" + headline,
         lines=fit_lines(lines, 2000),
         table=Table(
             ("Source", "State", "Since", "Last data", "Events"),

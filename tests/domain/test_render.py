@@ -275,7 +275,33 @@ def test_liqs_one_window_splits_by_venue_and_notes_a_down_source() -> None:
     assert msg.table is not None
     assert [r[0] for r in msg.table.rows] == ["Binance", "Bybit"]  # biggest first
     assert msg.table.rows[0] == ("Binance", "$1.50M", "$15.00M", "$16.50M")
-    assert "bybit down since 14:02 UTC (connection reset): figures are partial" in text
+    assert "Figures are partial: bybit lost its connection since 14:02 UTC." in msg.lines
+    assert "connection reset" not in text  # the raw reason is for the log
+
+
+def test_liqs_offline_is_one_plain_line() -> None:
+    # what `liqbot run` shows with no network: three sources that never connected
+    reason = "cannot connect: gaierror: [Errno -2] Name or service not known"
+    statuses = [
+        SourceStatus(v, "down", T - 180_000, note=reason) for v in ("binance", "bybit", "okx")
+    ]
+    snap = Snapshot(
+        T,
+        served_windows=frozenset({60, 240, 720, 1440}),
+        sources=("binance", "bybit", "okx"),
+        gaps=("binance not connected yet", "bybit not connected yet", "okx not connected yet"),
+    )
+    msg = render_liqs(snap, ALL, None, statuses)
+    assert plain_text(msg) == (
+        "Liquidations: All coins\n"
+        "No data yet: binance, bybit, okx cannot connect since 14:02 UTC.\n"
+        "as of 14:05 UTC"
+    )
+    # one source back: its figures are shown, the others named as missing, not as sources
+    statuses[0] = SourceStatus("binance", "up", T - 60_000, T - 1000, 12)
+    msg = render_liqs(snap, ALL, None, statuses)
+    assert msg.lines[0] == "Figures are partial: bybit, okx cannot connect since 14:02 UTC."
+    assert msg.table is not None and "sources: binance\n" in msg.footer + "\n"
 
 
 def test_liqs_without_any_data_says_so() -> None:
