@@ -61,6 +61,19 @@ def _source_notes(statuses: Sequence[SourceStatus], any_data: bool) -> list[str]
     return [f"{lead}: {'; '.join(phrases)}."]
 
 
+def replay_over(statuses: Sequence[SourceStatus], now_ms: int) -> str:
+    """After a replay (the demo) ends, what the figures mean from then on."""
+    for s in statuses:
+        if s.name == "replay" and s.note == "replay finished":
+            ended = f" at {hhmm(s.last_data_ms, now_ms)}" if s.last_data_ms is not None else ""
+            return (
+                f"The replay is over (it ended{ended}): no new data arrives, so each window "
+                "counts only replayed events still inside it and falls to $0 as they age out. "
+                "Run liqbot demo again to replay the cascade."
+            )
+    return ""
+
+
 def _current_gap(gap: str, statuses: Sequence[SourceStatus]) -> bool:
     """A gap note that only repeats a source's current outage (said once, above)."""
     down = {s.name for s in statuses if s.state != "up"}
@@ -129,7 +142,10 @@ def render_liqs(
         # no figures at all: say so in one line, not with a table of n/a
         notes = [n for n in notes if not n.startswith("n/a")]
         table = None
-    notes.extend(_source_notes(statuses, any_data))
+    if over := replay_over(statuses, snapshot.as_of_ms):
+        notes.append(over)
+    else:
+        notes.extend(_source_notes(statuses, any_data))
     notes.extend(f"Gap: {g}" for g in snapshot.gaps[:5] if not _current_gap(g, statuses))
     tone = dominance(headline.longs, headline.shorts) if headline else Tone.NEUTRAL
     footer = (
@@ -178,6 +194,8 @@ def render_status(
         lines.extend(f"{s.name} {g}" for g in past[-3:])
     if not statuses:
         lines.append("No data source is configured.")
+    if over := replay_over(statuses, now_ms):
+        lines.append(over)
     if served:
         lines.append("Windows served: " + ", ".join(window_label(w) for w in sorted(served)))
     mine = f"This chat: {chat_subscriptions}" + (f"/{cap}" if cap else "") + " subscriptions"

@@ -411,3 +411,31 @@ def test_status_lists_past_outages_once_and_the_current_one_as_the_reason() -> N
     assert "bybit down 14:02–14:05 UTC" in msg.lines
     assert "okx no data before 13:58 UTC" in msg.lines
     assert not any("since 14:20" in line for line in msg.lines)  # already said by the reason
+
+
+def test_after_the_demo_replay_the_figures_are_explained() -> None:
+    done = SourceStatus("replay", "up", T - 3600_000, T - 600_000, 11524, note="replay finished")
+    snap = Snapshot(T, served_windows=frozenset({60, 240, 720, 1440}), sources=("replay",))
+    over = (
+        "The replay is over (it ended at 13:55 UTC): no new data arrives, so each window counts "
+        "only replayed events still inside it and falls to $0 as they age out. Run liqbot demo "
+        "again to replay the cascade."
+    )
+    assert over in render_liqs(snap, ALL, None, [done]).lines
+    assert over in render_status([done], T, chat_subscriptions=0).lines
+    running = SourceStatus("replay", "up", T - 60_000, T, 10, note="replaying 11524 events")
+    assert not any("over" in line for line in render_liqs(snap, ALL, None, [running]).lines)
+
+
+def test_status_title_counts_the_sources_down() -> None:
+    down = [
+        SourceStatus(v, "down", T, note="cannot connect: x") for v in ("binance", "bybit", "okx")
+    ]
+    assert render_status(down, T, chat_subscriptions=0).title == "Status: every source is down"
+    up = SourceStatus("binance", "up", T)
+    assert render_status([up, *down[1:]], T, chat_subscriptions=0).title == (
+        "Status: 2 sources are down"
+    )
+    assert render_status([up, up, down[2]], T, chat_subscriptions=0).title == (
+        "Status: a source is down"
+    )
