@@ -137,7 +137,8 @@ def _headline(a: Alert, ctx: AlertContext) -> str:
     )
     if a.kind is AlertKind.ESCALATED and a.level > 1:
         line += f", now {ctx.multiple(a.level)} your threshold"
-    return f"{sub_label(s)} {line}"
+    label = sub_label(s)
+    return f"{label}: {line}" if s.origin == "config" else f"{label} {line}"
 
 
 def _split(a: Alert, wave: str) -> str:

@@ -183,7 +183,7 @@ def test_balanced_wave_is_neutral() -> None:
 def test_operator_broadcast_alert_takes_no_chat_number() -> None:
     sub = Subscription(9, "telegram:-100", ALL, 60, Side.SHORT, 300 * M, origin="config")
     a = Alert(sub, AlertKind.FIRED, 301 * M, 1, 1, T, 1 * M, 301 * M)
-    assert render_alerts([a]).lines[0].startswith("Broadcast Market-wide shorts liquidated")
+    assert render_alerts([a]).lines[0].startswith("Broadcast: Market-wide shorts liquidated")
     mine = Subscription(57, "telegram:1", "BTC", 60, Side.TOTAL, 1 * M, number=1)
     b = Alert(mine, AlertKind.FIRED, 2 * M, 1, 1, T, 1 * M, 1 * M)
     assert render_alerts([b]).lines[0].startswith("#1 BTC liquidations")
