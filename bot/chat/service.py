@@ -285,7 +285,7 @@ class CommandService:
         if not any(lg or sh for _, lg, sh in rows):
             down = not any(s.state == "up" for s in statuses)
             return render_chart_empty(
-                cmd.coin, cmd.window, "; ".join(not_up_phrases(statuses)) if down else ""
+                cmd.coin, cmd.window, "; ".join(not_up_phrases(statuses, now)) if down else ""
             )
         # time when every source was out is drawn as missing, not as a calm market
         outages: dict[str, list[tuple[int, int]]] = {}

@@ -144,7 +144,10 @@ def render_help() -> Message:
         lines=(
             *(_usage_line(s) for s in SPECS.values()),
             "",
-            "Windows: 5m 15m 30m 1h 2h 4h 12h 24h (1d = 24h). Amounts: 250k, 100m, 1.5b, $400M.",
+            "Windows: 5m 15m 30m 1h 2h 4h 12h 24h (1d = 24h). "
+            "Amounts: 250k, 100m, 1.5b, 1bn, $400M, 100 000.",
+            "Order: coin, window, amount, side; another order works when it is unambiguous "
+            "(/subscribe 1h btc 100m). Coins as tickers or pairs: btc, bitcoin, btc-usdt.",
             "Sides: long (longs liquidated, price fell), short (shorts liquidated, price rose), "
             "total (default).",
             "Charts: /chart btc 24h, over 1h 2h 4h 12h 24h 3d 7d (default 24h).",

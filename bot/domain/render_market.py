@@ -41,20 +41,20 @@ def plain_reason(note: str) -> str:
     return "is down"
 
 
-def not_up_phrases(statuses: Sequence[SourceStatus]) -> list[str]:
+def not_up_phrases(statuses: Sequence[SourceStatus], now_ms: int | None = None) -> list[str]:
     """`binance, bybit, okx cannot connect since 18:02 UTC`: one phrase per reason and time."""
     groups: dict[tuple[str, str], list[str]] = {}
     for s in statuses:
         if s.state not in ("down", "connecting"):
             continue
         why = plain_reason(s.note) if s.state == "down" else "connecting"
-        since = f" since {hhmm(s.since_ms)}" if s.since_ms is not None else ""
+        since = f" since {hhmm(s.since_ms, now_ms)}" if s.since_ms is not None else ""
         groups.setdefault((why, since), []).append(s.name)
     return [f"{', '.join(names)} {why}{since}" for (why, since), names in groups.items()]
 
 
-def _source_notes(statuses: Sequence[SourceStatus], any_data: bool) -> list[str]:
-    phrases = not_up_phrases(statuses)
+def _source_notes(statuses: Sequence[SourceStatus], any_data: bool, now_ms: int) -> list[str]:
+    phrases = not_up_phrases(statuses, now_ms)
     if not phrases:
         return [] if any_data else ["No data yet: no source has delivered figures."]
     lead = "Figures are partial" if any_data else "No data yet"
@@ -145,7 +145,7 @@ def render_liqs(
     if over := replay_over(statuses, snapshot.as_of_ms):
         notes.append(over)
     else:
-        notes.extend(_source_notes(statuses, any_data))
+        notes.extend(_source_notes(statuses, any_data, snapshot.as_of_ms))
     notes.extend(f"Gap: {g}" for g in snapshot.gaps[:5] if not _current_gap(g, statuses))
     tone = dominance(headline.longs, headline.shorts) if headline else Tone.NEUTRAL
     footer = (

@@ -439,3 +439,40 @@ def test_status_title_counts_the_sources_down() -> None:
     assert render_status([up, up, down[2]], T, chat_subscriptions=0).title == (
         "Status: a source is down"
     )
+
+
+def test_times_not_today_carry_their_date() -> None:
+    at_1854 = T + (4 * 60 + 49) * 60_000  # 18:54 UTC: /mute btc 1d
+    msg = render_muted("BTC", at_1854 + 86_400_000, at_1854)
+    assert msg.lines[0] == "BTC alerts are muted until 14 Jan 18:54 UTC (1d)."
+    assert (
+        render_muted(None, T + 3600_000, T)
+        .lines[0]
+        .startswith("All alerts of this chat are muted until 15:05 UTC (1h)")
+    )
+    listing = render_list(_subs(1), {}, {None: T + 2 * 86_400_000}, T)
+    assert "All alerts muted until 15 Jan 14:05 UTC (2d left)" in listing.lines
+
+
+def test_subscribing_below_the_current_level_warns_it_fires_now() -> None:
+    sub = Subscription(57, "telegram:1", "BTC", 60, Side.TOTAL, 5 * M, number=1)
+    msg = render_subscribed(sub, 6.9 * M, served=True, used=1, cap=50)
+    assert msg.lines[:3] == (
+        "#1 BTC total over 1h above $5M",
+        "Now: $6.90M (138% of the threshold)",
+        "Warning: this fires now: the current total is already above your amount. Pick a "
+        "higher amount for alerts on the next wave only.",
+    )
+    quiet = render_subscribed(sub, 1 * M, served=True, used=1, cap=50)
+    assert not any("fires now" in line for line in quiet.lines)
+
+
+def test_list_states_the_configured_policy() -> None:
+    policy = Policy(rearm_ratio=0.5, min_quiet_ms=3600_000, escalation_factor=3)
+    states = {1001: AlertState(1001, Status.FIRED, level=2, episode=1)}
+    msg = render_list(_subs(2), states, {}, T, cap=50, policy=policy)
+    assert msg.table is not None and msg.table.rows[1][-1] == "fired 3×"
+    assert (
+        "One alert per wave, one more at each 3× of the amount; it re-arms once the total is "
+        "back below 50% of the amount, at least 1h after it fired."
+    ) in msg.lines
