@@ -101,7 +101,7 @@ def render_chart(series: ChartSeries, dpi: int = 100) -> Rendered:
         ax.xaxis_date(tz=utc)
         fig.suptitle(series.title, fontsize=TEXT_PT + 3, fontweight="bold", x=0.02, ha="left")
         if series.subtitle:
-            ax.set_title(series.subtitle, fontsize=TEXT_PT, loc="left", pad=8)
+            ax.set_title(series.subtitle, fontsize=TEXT_PT - 1, loc="left", pad=8)
         ax.yaxis.set_major_formatter(FuncFormatter(_money))
         locator = AutoDateLocator(tz=utc, minticks=3, maxticks=5)
         ax.xaxis.set_major_locator(locator)
