@@ -54,25 +54,8 @@ class AlertContext:
         return self._coins[key]
 
     def _rank_coins(self, window: int, side: Side) -> str:
-        snap = self.snapshot
-        if snap is None:
-            return ""
-        values = [
-            (t.side(side), coin)
-            for (coin, w), t in snap.totals.items()
-            if w == window and coin != ALL and t.side(side) > 0
-        ]
-        if not values:
-            return ""
-        values.sort(reverse=True)
-        top = values[:TOP_COINS]
-        whole = snap.totals.get((ALL, window))
-        market = whole.side(side) if whole else sum(v for v, _ in values)
-        others = market - sum(v for v, _ in top)
-        parts = [f"{coin} {format_usd(v)}" for v, coin in top]
-        if others >= 0.5:
-            parts.append(f"others {format_usd(others)}")
-        return f"{_by(side)} by coin: " + " · ".join(parts)
+        ranking = coin_ranking(self.snapshot, window, side) if self.snapshot else ""
+        return f"{_by(side)} by coin: {ranking}" if ranking else ""
 
     def is_unusual(self, coin: str, window: int, side: Side, value: float) -> bool:
         """The window ran at UNUSUAL times the rate of the rest of the last 24 h.
@@ -101,6 +84,26 @@ class AlertContext:
             f"it re-arms once the total is back below {round(p.rearm_ratio * 100)}% of the amount, "
             f"at least {format_duration(p.min_quiet_ms // 1000)} after it fired."
         )
+
+
+def coin_ranking(snap: Snapshot, window: int, side: Side = Side.TOTAL) -> str:
+    """`BTC $380.00M · ETH $250.00M · SOL $41.00M · others $29.00M`: who carried the window."""
+    values = [
+        (t.side(side), coin)
+        for (coin, w), t in snap.totals.items()
+        if w == window and coin != ALL and t.side(side) > 0
+    ]
+    if not values:
+        return ""
+    values.sort(reverse=True)
+    top = values[:TOP_COINS]
+    whole = snap.totals.get((ALL, window))
+    market = whole.side(side) if whole else sum(v for v, _ in values)
+    others = market - sum(v for v, _ in top)
+    parts = [f"{coin} {format_usd(v)}" for v, coin in top]
+    if others >= 0.5:
+        parts.append(f"others {format_usd(others)}")
+    return " · ".join(parts)
 
 
 def _by(side: Side) -> str:

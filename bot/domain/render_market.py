@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 
 from bot.domain.market import TABLE_WINDOWS, coin_label, window_label
 from bot.domain.message import Message, Table, Tone
-from bot.domain.models import Snapshot, SourceStatus, WindowTotals
+from bot.domain.models import ALL, Snapshot, SourceStatus, WindowTotals
 from bot.domain.money import format_usd
+from bot.domain.render_alerts import coin_ranking
 from bot.domain.render_common import (
     active_mute_lines,
     dominance,
@@ -137,11 +138,16 @@ def render_liqs(
     # sources that have sent something: a venue that never connected is not a source yet
     silent = {s.name for s in statuses if s.state != "up" and not (s.events or s.last_data_ms)}
     sources = tuple(s for s in snapshot.sources if s not in silent)
-    any_data = bool(snapshot.served_windows) and bool(sources)
+    any_data = bool(snapshot.served_windows) and bool(sources or snapshot.totals)
     if not any_data:
         # no figures at all: say so in one line, not with a table of n/a
         notes = [n for n in notes if not n.startswith("n/a")]
         table = None
+    if coin == ALL and any_data:
+        # who carried the market: the hour (the wave now) and the day, or the window asked for
+        for w in (TABLE_WINDOWS[0], TABLE_WINDOWS[-1]) if window is None else (window,):
+            if ranking := coin_ranking(snapshot, w):
+                notes.append(f"By coin, {window_label(w)}: {ranking}")
     if over := replay_over(statuses, snapshot.as_of_ms):
         notes.append(over)
     else:

@@ -476,3 +476,17 @@ def test_list_states_the_configured_policy() -> None:
         "One alert per wave, one more at each 3× of the amount; it re-arms once the total is "
         "back below 50% of the amount, at least 1h after it fired."
     ) in msg.lines
+
+
+def test_liqs_all_coins_names_the_coins_that_carried_it() -> None:
+    snap = day_snapshot(
+        60, ("BTC", 10 * M, 380 * M), ("ETH", 5 * M, 250 * M), ("SOL", 1 * M, 41 * M),
+        ("DOGE", 1 * M, 20 * M), ("XRP", 0.5 * M, 9 * M), rest=10 * M,
+    )  # fmt: skip
+    snap = Snapshot(T, snap.totals, served_windows=frozenset({60, 240, 720, 1440}))
+    msg = render_liqs(snap, ALL, None, UP)
+    assert "By coin, 1h: BTC $390.00M · ETH $255.00M · SOL $42.00M · others $30.50M" in msg.lines
+    assert "By coin, 24h: BTC $400.00M · ETH $265.00M · SOL $52.00M · others $50.50M" in msg.lines
+    one = render_liqs(snap, ALL, 60, UP)
+    assert "By coin, 1h: BTC $390.00M · ETH $255.00M · SOL $42.00M · others $30.50M" in one.lines
+    assert not any(line.startswith("By coin") for line in render_liqs(snap, "BTC", 60, UP).lines)
