@@ -205,7 +205,10 @@ async def test_chart_in_a_private_chat_is_a_photo_with_a_caption(stack: Stack) -
     assert isinstance(upload, Upload) and upload.data.startswith(PNG_SIGNATURE)
     assert upload.filename == "chart-btc-24h.png"
     empty = await stack.ask(USER, "/chart doge 1h")  # no data: words, not a picture
-    assert "No liquidations of DOGE recorded in the last 1h." in empty and len(stack.fake.photos(USER)) == 1
+    assert (
+        "No liquidations of DOGE recorded in the last 1h." in empty
+        and len(stack.fake.photos(USER)) == 1
+    )
 
 
 @pytest.mark.parametrize(
