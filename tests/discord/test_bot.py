@@ -324,3 +324,10 @@ async def test_chart_answers_with_an_attached_picture_in_the_embed(env: Env) -> 
     assert [a["filename"] for a in cb["data"]["attachments"]] == ["chart-btc-4h.png"]
     [upload] = env.fake.uploads
     assert upload.filename == "chart-btc-4h.png" and upload.data.startswith(PNG_SIGNATURE)
+
+
+@pytest.mark.parametrize("typed", ["<b>bold</b> & stuff", "/", "//", "x" * 10_000])
+async def test_any_option_text_gets_one_short_private_reply(env: Env, typed: str) -> None:
+    cb = await env.fake.invoke(env.fake.interaction("liqs", [_opt("coin", typed)]))
+    assert _ephemeral(cb) and len(_text(cb)) < 600
+    assert "Usage: /liqs [coin] [window]" in _text(cb)
