@@ -167,7 +167,7 @@ ALIASES: dict[str, str] = {
 
 # One token of a command: `/name` or `/name@bot`. Anything else starting with "/" (a path, a
 # lone slash) is not a command.
-_HEAD = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@([A-Za-z0-9_]{1,64}))?$")
+_HEAD = re.compile(r"^/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]{1,64}))?$")
 # The coins of the current parse, so every helper sees them without threading an argument.
 _KNOWN: ContextVar[frozenset[str]] = ContextVar("known_coins", default=frozenset())
 _ID = re.compile(r"^#?([0-9]+)$")

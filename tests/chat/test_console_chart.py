@@ -76,3 +76,25 @@ async def test_an_alert_at_the_terminal_leaves_the_typed_line_alone(
             assert await run is True
     finally:
         await db.close()
+
+
+@pytest.mark.parametrize(
+    ("line", "first"),
+    [
+        ("/", "A lone slash is not a command; write the command's name right after the slash"),
+        ("//", "'//' is not a command; write the command's name right after the slash"),
+        ("<b>bold</b> & stuff", "Try /liqs btc for the market now, or /help for every command."),
+        ("x" * 10_000, "Unknown command /xxxxxxxxxxxxxxxxxxx…; the commands are /liqs, /chart, "),
+        ("liqs bt\u200bc", "Liquidations: BTC"),  # the slash is optional; the paste is cleaned
+    ],
+)
+async def test_console_answers_every_line_once(tmp_path: Path, line: str, first: str) -> None:
+    db = await Database.open(tmp_path / "bot.db")
+    try:
+        out = io.StringIO()
+        chat = ConsoleChat(CommandService(db, FakeMarket(), RuleBook(), clock=lambda: T), out)
+        await chat.handle_line(line)
+    finally:
+        await db.close()
+    blocks = [b for b in out.getvalue().split("\n\n") if b.strip()]
+    assert len(blocks) == 1 and first in blocks[0] and len(blocks[0]) < 600

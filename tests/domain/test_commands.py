@@ -86,7 +86,7 @@ def test_not_a_command(text: str) -> None:
         ("//liqs", "'//liqs' is not a command; write the command's name right after the slash"),
         ("/usr/bin/env", "'/usr/bin/env' is not a command; write the command's name right after "
          "the slash"),
-        ("/" + "a" * 10_000, "'/aaaaaaaaaaaaaaaaaa…' is not a command; write the command's name "
+        ("/a/" + "a" * 10_000, "'/a/aaaaaaaaaaaaaaaa…' is not a command; write the command's name "
          "right after the slash"),
     ],
 )  # fmt: skip
