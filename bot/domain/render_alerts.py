@@ -144,6 +144,18 @@ def _headline(a: Alert, ctx: AlertContext) -> str:
     return f"{label}: {line}" if s.origin == "config" else f"{label} {line}"
 
 
+def _compact(a: Alert) -> str:
+    """`#3 BTC shorts 1h $419.03M ≥ $400M, total $458.07M`: for messages of many alerts."""
+    s = a.sub
+    who = "All" if s.coin == ALL else s.coin
+    side = "" if s.side is Side.TOTAL else f" {side_plural(s.side)}"
+    line = (
+        f"{sub_label(s)} {who}{side} {window_label(s.window)} {format_usd(a.value)} "
+        f"≥ {format_threshold(s.threshold)}"
+    )
+    return line if s.side is Side.TOTAL else f"{line}, total {format_usd(a.longs + a.shorts)}"
+
+
 def _split(a: Alert, wave: str) -> str:
     total = a.longs + a.shorts
     text = (
@@ -206,7 +218,10 @@ def render_alerts(alerts: Sequence[Alert], ctx: AlertContext | None = None) -> M
     if len(blocks) > 1:
         full.pop()  # no blank line after the last block
     # Many alerts: drop the per-alert detail lines rather than cut alerts off.
-    body = full if sum(len(x) + 1 for x in full) <= MAX_CHARS - 800 else [b[0] for b in blocks]
+    if sum(len(x) + 1 for x in full) <= MAX_CHARS - 800:
+        body = full
+    else:  # one short line each, still with the total (a side's value is not the whole wave)
+        body = [_compact(a) for a in alerts]
     lines = fit_lines([*body, *notes, ctx.rearm_note()], MAX_CHARS - 600)
     sources = tuple(dict.fromkeys(s for a in alerts for s in a.sources))
     as_of = max(a.as_of_ms for a in alerts)

@@ -201,6 +201,8 @@ def test_several_alerts_become_one_message_that_fits() -> None:
     # all 50 alerts are still named even when details must be dropped to fit
     for i in (1, 25, 50):
         assert f"#{i} BTC shorts" in text
+    # short as they are, the lines still carry the total
+    assert msg.lines[0] == "#1 BTC shorts 1h $419.03M ≥ $400M, total $458.07M"
     assert text.count("Gap: g") == 1  # notes shared by alerts appear once
 
 
