@@ -6,19 +6,15 @@ window and an amount: position decides. Common mistakes are recognised only to e
 
 from __future__ import annotations
 
-import itertools
 import re
-import unicodedata
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 from bot.domain.chart import DEFAULT_CHART_WINDOW, parse_chart_window
 from bot.domain.market import (
-    COIN_ALIASES,
     KNOWN_COINS,
     MarketError,
-    coin_from_symbol,
     is_side_word,
     looks_like_window,
     parse_duration,
@@ -28,6 +24,13 @@ from bot.domain.market import (
 )
 from bot.domain.models import ALL, Side
 from bot.domain.money import MoneyError, format_threshold, parse_money
+from bot.domain.typed_input import (
+    clean,
+    join_digit_groups,
+    pair_coin,
+    shorten,
+    unambiguous_order,
+)
 
 MIN_THRESHOLD = 1_000.0  # below $1K every single liquidation would fire: almost surely a typo
 MAX_IDS = 50  # ids in one /unsubscribe
@@ -171,21 +174,6 @@ _HEAD = re.compile(r"^/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]{1,64}))?$")
 # The coins of the current parse, so every helper sees them without threading an argument.
 _KNOWN: ContextVar[frozenset[str]] = ContextVar("known_coins", default=frozenset())
 _ID = re.compile(r"^#?([0-9]+)$")
-# What a paste can carry invisibly: zero-width spaces, joiners, BOMs (Unicode category Cf).
-_INVISIBLE = dict.fromkeys(
-    i for i in range(0x2000, 0x2070) if unicodedata.category(chr(i)) == "Cf"
-) | {0xFEFF: None, 0x00AD: None}
-_SHOWN = 20  # characters of a bad input echoed back
-
-
-def shorten(text: str, limit: int = _SHOWN) -> str:
-    """Bad input echoed back: never a wall of text."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def clean(text: str) -> str:
-    """Drop invisible characters that pastes carry (a zero-width space inside `btc`)."""
-    return text.translate(_INVISIBLE)
 
 
 def _err(name: str, message: str) -> CommandError:
@@ -256,20 +244,10 @@ def _coin(name: str, token: str) -> str:
     try:
         return resolve_coin(token, known)
     except MarketError as e:
-        pair = _pair_coin(token, known)
+        pair = pair_coin(token, known)
         if pair is not None:
             return pair
         raise _err(name, str(e)) from None
-
-
-def _pair_coin(token: str, known: frozenset[str]) -> str | None:
-    """A contract or pair as traders write it: `btc-usdt`, `ETH/USDT`, `XBTUSD` (BitMEX)."""
-    t = re.sub(r"[-_/:]", "", token.strip().upper())
-    if not re.fullmatch(r"[A-Z0-9]{4,24}", t):
-        return None
-    base = coin_from_symbol(t)
-    base = COIN_ALIASES.get(base, base)
-    return base if base != t and (base in known or base in KNOWN_COINS) else None
 
 
 def _window(name: str, token: str) -> int:
@@ -295,17 +273,6 @@ def _is_money(token: str) -> bool:
     return True
 
 
-def _join_digit_groups(args: list[str]) -> list[str]:
-    """`100 000 000` typed with spaces between the thousands is one amount: `100000000`."""
-    out: list[str] = []
-    for a in args:
-        if out and re.fullmatch(r"\d{3}", a) and re.fullmatch(r"\$?\d{1,3}(\d{3})*", out[-1]):
-            out[-1] += a
-        else:
-            out.append(a)
-    return out
-
-
 _ROLES = ("coin", "window", "amount", "side")
 
 
@@ -322,28 +289,9 @@ def _roles(token: str) -> set[str]:
     return roles
 
 
-def _unambiguous_order(args: list[str]) -> list[str] | None:
-    """The arguments in grammar order when only one reading of them exists: `1h btc 100m`."""
-    if len(args) not in (3, 4):
-        return None
-    roles = [_roles(a) for a in args]
-    wanted = _ROLES[: len(args)]
-    readings = [
-        perm
-        for perm in itertools.permutations(wanted)
-        if all(role in r for role, r in zip(perm, roles, strict=True))
-    ]
-    if tuple(wanted) in readings:
-        return args  # the positional reading wins: `/subscribe sol 5m 5m`
-    if len(readings) != 1:
-        return None
-    order = dict(zip(readings[0], args, strict=True))
-    return [order[r] for r in wanted]
-
-
 def _parse_subscribe(args: list[str]) -> Subscribe:
     n = "subscribe"
-    args = _join_digit_groups(args)
+    args = join_digit_groups(args)
     if len(args) > 4:
         raise _err(n, f"too many arguments ({len(args)}); /subscribe takes at most 4")
     if len(args) < 3:
@@ -356,7 +304,7 @@ def _parse_subscribe(args: list[str]) -> Subscribe:
             elif _is_money(args[1]):
                 missing = "window is"
         raise _err(n, f"the {missing} missing")
-    args = _unambiguous_order(args) or args
+    args = unambiguous_order(args, _roles, _ROLES) or args
     coin_t, window_t, amount_t = args[0], args[1], args[2]
     if _is_window(coin_t) or (_is_money(coin_t) and not _is_coin(coin_t)):
         raise _err(n, f"the coin comes first, not '{shorten(coin_t)}'")
