@@ -45,6 +45,7 @@ class AlertContext:
     snapshot: Snapshot | None = None
     policy: Policy = field(default_factory=Policy)
     _coins: dict[tuple[int, Side], str] = field(default_factory=dict)
+    _memo: dict[object, str] = field(default_factory=dict)  # the same words for every chat
 
     def coins_line(self, window: int, side: Side) -> str:
         """`Shorts by coin: BTC $380.00M · ETH $250.00M · SOL $41.00M · others $29.00M`."""
@@ -78,6 +79,17 @@ class AlertContext:
         return f"{m:.2f}".rstrip("0").rstrip(".") + "×"
 
     def rearm_note(self) -> str:
+        if "rearm" not in self._memo:
+            self._memo["rearm"] = self._rearm_note()
+        return self._memo["rearm"]
+
+    def footer(self, as_of_ms: int, sources: tuple[str, ...], sampled: bool) -> str:
+        key = (as_of_ms, sources, sampled)
+        if key not in self._memo:
+            self._memo[key] = sources_footer(as_of_ms, sources, sampled, with_date=True)
+        return self._memo[key]
+
+    def _rearm_note(self) -> str:
         p = self.policy
         return (
             f"One alert per wave, one more at each {self.multiple(2)} of the amount; "
@@ -228,6 +240,6 @@ def render_alerts(alerts: Sequence[Alert], ctx: AlertContext | None = None) -> M
     return Message(
         title=title[:256],
         lines=lines,
-        footer=sources_footer(as_of, sources, any(a.sampled for a in alerts), with_date=True),
+        footer=ctx.footer(as_of, sources, any(a.sampled for a in alerts)),
         tone=tone,
     )
