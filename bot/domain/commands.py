@@ -151,7 +151,7 @@ SPECS: dict[str, CommandSpec] = {
         ),
         CommandSpec("list", "/list", "/list", "My subscriptions and mutes"),
         CommandSpec(
-            "unsubscribe", "/unsubscribe <id ...|all>", "/unsubscribe 3", "Remove subscriptions"
+            "unsubscribe", "/unsubscribe <number ...|all>", "/unsubscribe 3", "Remove subscriptions"
         ),
         CommandSpec("mute", "/mute [coin] <duration>", "/mute 2h", "Silence alerts for a while"),
         CommandSpec("unmute", "/unmute [coin]", "/unmute", "End a mute"),

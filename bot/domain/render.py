@@ -127,7 +127,7 @@ def render_list(
             tuple(rows),
             align=("l", "l", "l", "l", "r", "l"),
         ),
-        footer=f"{used} · /unsubscribe <id> to remove · /mute 2h to pause",
+        footer=f"{used} · /unsubscribe <number> to remove · /mute 2h to pause",
     )
 
 
@@ -251,7 +251,7 @@ def render_at_cap(cap: int) -> Message:
         title="Subscription limit reached",
         lines=(
             f"This chat has {cap} subscriptions, the limit (broadcasts do not count).",
-            "Free a slot with /unsubscribe <id> (see /list for ids).",
+            "Free a slot with /unsubscribe <number> (see /list for the numbers).",
         ),
         tone=Tone.ERROR,
         ephemeral=True,
