@@ -294,6 +294,10 @@ class CommandService:
         for s in statuses:
             if s.state != "up" and s.since_ms is not None:
                 outages.setdefault(s.name, []).append((s.since_ms, now))
+        first = await self.db.first_bucket_ms()
+        if first is not None and first > since:  # before the bot ever ran: no data, not calm
+            for s in statuses:
+                outages.setdefault(s.name, []).append((since, first))
         snapshot = self.market.snapshot(now)
         series = build_series(
             rows,

@@ -199,7 +199,7 @@ def render_chart_caption(series: ChartSeries, now_ms: int) -> Message:
         f"Up to {hhmm(now_ms)}; the last bar is still filling.",
     ]
     if any(series.missing):
-        lines.append("Hatched grey: no data (every source was down), not zero.")
+        lines.append("Hatched grey: no data (sources down, or the bot not running), not zero.")
     tone = dominance(lg, sh)
     return Message(
         title=series.title,

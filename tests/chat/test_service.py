@@ -572,3 +572,16 @@ async def test_list_shows_each_rules_state_from_the_book(env: Env) -> None:
     btc_line = next(line for line in text.splitlines() if line.startswith(f"#{btc.id} "))
     eth_line = next(line for line in text.splitlines() if line.startswith(f"#{eth.id} "))
     assert "fired 2×" in btc_line and "armed" in eth_line
+
+
+async def test_chart_marks_time_without_data_as_missing(env: Env) -> None:
+    hatched = "Hatched grey: no data (sources down, or the bot not running), not zero."
+    minute = T // 60_000 * 60_000
+    await env.db.upsert_buckets([BucketRow(minute - 10 * 60_000, "BTC", "binance", 1 * M, 0)])
+    # the store starts 10 minutes ago: the 50 minutes before are not a calm market
+    assert hatched in (await say(env, "/chart btc 1h")).lines
+    # with an hour of history, a recorded outage of the only source is hatched too
+    await env.db.upsert_buckets([BucketRow(minute - 3 * 3600_000, "BTC", "binance", 1 * M, 0)])
+    assert hatched not in (await say(env, "/chart btc 1h")).lines
+    await env.db.record_gap("binance", T - 40 * 60_000, T - 20 * 60_000)
+    assert hatched in (await say(env, "/chart btc 1h")).lines

@@ -134,7 +134,7 @@ def test_time_without_any_source_is_missing_not_zero() -> None:
     bars = [s.start_ms + i * s.bucket_ms for i, m in enumerate(s.missing) if m]
     assert bars[0] == T - 105 * MIN and bars[-1] == T - 70 * MIN and len(bars) == 8
     text = plain_text(render_chart_caption(s, T))
-    assert "Hatched grey: no data (every source was down), not zero." in text
+    assert "Hatched grey: no data (sources down, or the bot not running), not zero." in text
 
 
 def test_caption_sums_and_names_the_biggest_bar() -> None:
