@@ -150,7 +150,7 @@ def _headline(a: Alert, ctx: AlertContext) -> str:
         f"{who} {what} in {window_label(s.window)}: {format_usd(a.value)} "
         f"(threshold {format_threshold(s.threshold)})"
     )
-    if a.kind is AlertKind.ESCALATED and a.level > 1:
+    if a.level > 1:  # escalated, or a first alert that crossed several levels at once
         line += f", now {ctx.multiple(a.level)} your threshold"
     label = sub_label(s)
     return f"{label}: {line}" if s.origin == "config" else f"{label} {line}"
