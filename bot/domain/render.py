@@ -42,6 +42,7 @@ __all__ = [
     "describe_rule",
     "dominance",
     "hhmm",
+    "number",
     "render_alerts",
     "render_apology",
     "render_at_cap",

@@ -585,3 +585,8 @@ async def test_chart_marks_time_without_data_as_missing(env: Env) -> None:
     assert hatched not in (await say(env, "/chart btc 1h")).lines
     await env.db.record_gap("binance", T - 40 * 60_000, T - 20 * 60_000)
     assert hatched in (await say(env, "/chart btc 1h")).lines
+
+
+async def test_a_huge_number_is_just_not_this_chats(env: Env) -> None:
+    msg = await say(env, "/unsubscribe 99999999999999999999999")
+    assert msg.lines == ("Not found in this chat: #99999999999999999999999. Yours: none.",)
