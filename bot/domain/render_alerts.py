@@ -91,10 +91,12 @@ class AlertContext:
 
     def _rearm_note(self) -> str:
         p = self.policy
+        quiet = p.min_quiet_ms // 1000
+        after = f", at least {format_duration(quiet)} after its first alert" if quiet > 0 else ""
         return (
             f"One alert per wave, one more at each {self.multiple(2)} of the amount; "
-            f"it re-arms once the total is back below {round(p.rearm_ratio * 100)}% of the amount, "
-            f"at least {format_duration(p.min_quiet_ms // 1000)} after it fired."
+            f"it re-arms once the total is back below {round(p.rearm_ratio * 100)}% of the amount"
+            f"{after}."
         )
 
 

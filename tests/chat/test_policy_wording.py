@@ -37,7 +37,7 @@ async def test_escalation_factor_3_says_3x_and_the_rearm_note_says_the_policy(
         await rt.replay.run(rt.market)
         note = (
             "One alert per wave, one more at each 3× of the amount; it re-arms once the total is "
-            "back below 50% of the amount, at least 30m after it fired."
+            "back below 50% of the amount, at least 30m after its first alert."
         )
         await rt.console.handle_line("/subscribe eth 1h 50m")
         assert note in out.getvalue()  # the confirmation

@@ -170,7 +170,7 @@ def test_escalation_says_the_configured_multiple_and_rearm_policy() -> None:
     assert "now 3× your threshold" in at3 and "2×" not in at3
     assert (
         "One alert per wave, one more at each 3× of the amount; it re-arms once the total is "
-        "back below 50% of the amount, at least 30m after it fired."
+        "back below 50% of the amount, at least 30m after its first alert."
     ) in at3
 
 
@@ -476,7 +476,7 @@ def test_list_states_the_configured_policy() -> None:
     assert msg.table is not None and msg.table.rows[1][-1] == "fired 3×"
     assert (
         "One alert per wave, one more at each 3× of the amount; it re-arms once the total is "
-        "back below 50% of the amount, at least 1h after it fired."
+        "back below 50% of the amount, at least 1h after its first alert."
     ) in msg.lines
 
 
@@ -492,3 +492,11 @@ def test_liqs_all_coins_names_the_coins_that_carried_it() -> None:
     one = render_liqs(snap, ALL, 60, UP)
     assert "By coin, 1h: BTC $390.00M · ETH $255.00M · SOL $42.00M · others $30.50M" in one.lines
     assert not any(line.startswith("By coin") for line in render_liqs(snap, "BTC", 60, UP).lines)
+
+
+def test_rearm_note_without_quiet_time() -> None:
+    note = AlertContext(policy=Policy(min_quiet_ms=0)).rearm_note()
+    assert note == (
+        "One alert per wave, one more at each 2× of the amount; it re-arms once the total is "
+        "back below 80% of the amount."
+    )
