@@ -27,10 +27,12 @@ from bot.domain.commands import Subscribe, parse_command
 from bot.domain.health import SourceHealth
 from bot.domain.models import Side
 from bot.domain.rules import Policy, RuleBook
+from bot.domain.universe import CoinUniverse
 from bot.engine import Engine
 from bot.market_view import LiveMarket
 from bot.scheduler import Scheduler
 from bot.sources.binance import BinanceSource
+from bot.sources.binance_coinm import BinanceCoinMSource
 from bot.sources.bybit import BybitSource
 from bot.sources.coinglass import CoinGlassSource
 from bot.sources.okx import OkxSource
@@ -67,16 +69,32 @@ class Runtime:
         return next((s for s in self.sources if isinstance(s, ReplaySource)), None)
 
 
-def build_sources(config: Config, secrets: Secrets, clock: Clock) -> list[Any]:
+def build_sources(
+    config: Config, secrets: Secrets, clock: Clock, universe: CoinUniverse | None = None
+) -> list[Any]:
     src = config.sources
     if src.replay.enabled:  # a replay stands for the market: live feeds stay off
         return [ReplaySource(src.replay.url, clock)]
     out: list[Any] = []
     common = {"clock": clock.now_ms}
-    for cls, cfg in ((BinanceSource, src.binance), (BybitSource, src.bybit), (OkxSource, src.okx)):
+    streams = (
+        (BinanceSource, src.binance),
+        (BinanceCoinMSource, src.binance_coinm),
+        (BybitSource, src.bybit),
+        (OkxSource, src.okx),
+    )
+    for cls, cfg in streams:
         if cfg.enabled:
             urls = {"url": cfg.url} | ({"rest_url": cfg.rest_url} if cfg.rest_url else {})
-            out.append(cls(**urls, watchdog_s=cfg.watchdog, max_age_s=cfg.max_age, **common))
+            out.append(
+                cls(
+                    **urls,
+                    watchdog_s=cfg.watchdog,
+                    max_age_s=cfg.max_age,
+                    universe=universe,
+                    **common,
+                )
+            )
     if src.coinglass.enabled and secrets.coinglass_key:
         out.append(
             CoinGlassSource(
@@ -150,9 +168,12 @@ async def build(
     Path(config.storage.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
     db = await Database.open(Path(config.storage.path).expanduser())
 
-    sources = build_sources(config, secrets, clock)
+    universe = CoinUniverse()  # the coins the venues list, fed by the sources
+    sources = build_sources(config, secrets, clock, universe)
     names = [s.name for s in sources]
-    venues = sources[0].venues if replaying else tuple(n for n in names if n != "coinglass")
+    # the venue a source's liquidations count for (binance_coinm counts as binance)
+    streamed = (getattr(s, "venue", s.name) for s in sources if s.name != "coinglass")
+    venues = sources[0].venues if replaying else tuple(dict.fromkeys(streamed))
     # Memory holds what the windows read (24 h, plus slack); the longer history lives in SQLite.
     agg = Aggregator(venues=venues, retention_minutes=HOT_MINUTES)
     rows = await db.load_buckets(now - HOT_MINUTES * 60_000)
@@ -166,7 +187,7 @@ async def build(
     for g in await db.recent_gaps(now - DAY_MS):
         health.add_gap(g.source, g.start_ms, g.end_ms)
 
-    market = LiveMarket(agg, health, clock, sampled=True)
+    market = LiveMarket(agg, health, clock, sampled=True, universe=universe)
     for s in sources:
         if hasattr(s, "status"):
             market.status_of[s.name] = s.status
