@@ -107,12 +107,19 @@ async def fill(db: Database, n: int) -> None:
     cols_a = ("sub_id", "status", "level", "episode", "fired_ms", "last_alert_ms")
     async with db._tx() as c:
         if db.dialect == "postgresql":  # COPY: a million rows in seconds
-            await c.raw.copy_records_to_table("chats", records=chats, columns=("chat_key", "kind", "created_ms"))
+            await c.raw.copy_records_to_table(
+                "chats", records=chats, columns=("chat_key", "kind", "created_ms")
+            )
             await c.raw.copy_records_to_table("subscriptions", records=subs, columns=cols_s)
             await c.raw.copy_records_to_table("alert_states", records=states, columns=cols_a)
         else:
-            await c.executemany("INSERT INTO chats (chat_key, kind, created_ms) VALUES (?, ?, ?)", chats)
-            await c.executemany(f"INSERT INTO subscriptions ({', '.join(cols_s)}) VALUES (?, ?, ?, ?, ?, ?, ?)", subs)
+            await c.executemany(
+                "INSERT INTO chats (chat_key, kind, created_ms) VALUES (?, ?, ?)", chats
+            )
+            await c.executemany(
+                f"INSERT INTO subscriptions ({', '.join(cols_s)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                subs,
+            )
             await c.executemany(f"INSERT INTO alert_states ({', '.join(cols_a)}) VALUES (?, ?, ?, ?, ?, ?)", states)  # fmt: skip
     if db.dialect == "postgresql":
         await db._write("ANALYZE")
