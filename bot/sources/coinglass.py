@@ -27,7 +27,7 @@ from bot.domain.coinglass_payloads import (
     coinglass_exchange_list,
 )
 from bot.domain.frames import FrameError
-from bot.domain.models import ALL, SourceStatus, VenueSplit, WindowTotals
+from bot.domain.models import ALL, VenueSplit, WindowTotals
 from bot.sources.base import Sink
 from bot.sources.connection import Clock, StreamHealth, wall_clock_ms
 
@@ -104,9 +104,6 @@ class CoinGlassSource:
         self._auth_logged = False
         self._client: httpx.AsyncClient | None = None
 
-    def status(self) -> SourceStatus:
-        return self.health.status()
-
     async def run(self, sink: Sink) -> None:
         """Poll forever on our own timer (the scheduler may call poll_once instead)."""
         try:
@@ -148,6 +145,7 @@ class CoinGlassSource:
             return False
         except FrameError as e:
             self.health.skipped += 1
+            self.health.report_skipped(sink)
             self.health.down(sink, self._clean(f"malformed CoinGlass answer: {e}"))
             return False
         except httpx.TimeoutException:
@@ -160,8 +158,6 @@ class CoinGlassSource:
             self.health.down(sink, self._clean(f"cannot reach CoinGlass: {type(e).__name__}"))
             return False
         self._auth_logged = False
-        self.health.events += 1
-        self.health.last_data_ms = self.clock()
         self.health.up(sink)
         sink.totals(self.name, self.clock(), totals, venues)
         return True
