@@ -35,6 +35,7 @@ from bot.sources.coinglass import CoinGlassSource
 from bot.sources.okx import OkxSource
 from bot.sources.replay import ReplaySource
 from bot.store import Database
+from bot.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class Runtime:
     delivery: Delivery
     engine: Engine
     scheduler: Scheduler
+    watchdog: Watchdog
     sources: list[Any]
     senders: dict[str, Sender]
     console: ConsoleChat | None = None
@@ -206,7 +208,9 @@ async def build(
         await db.ensure_chat(CONSOLE_CHAT, "private")
 
     delivery = Delivery(db, senders, clock.now_ms, max_age_ms=config.alerts.max_delivery_age * 1000)
-    scheduler = Scheduler()
+    watchdog = Watchdog(clock.now_ms, secrets=secrets.all())
+    scheduler = Scheduler(watchdog)
+    service.failing_jobs = watchdog.failing  # /status says so when our own loops fail
     engine = Engine(db, book, market, clock, on_enqueued=lambda: scheduler.poke("drain"))
     market.on_data = lambda: scheduler.poke("evaluate", config.alerts.debounce)
     rt = Runtime(
@@ -219,6 +223,7 @@ async def build(
         delivery=delivery,
         engine=engine,
         scheduler=scheduler,
+        watchdog=watchdog,
         sources=sources,
         senders=senders,
         console=console,

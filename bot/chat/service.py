@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -43,6 +43,7 @@ from bot.domain.commands import (
 )
 from bot.domain.message import Message, Reply
 from bot.domain.models import AlertState, Snapshot, SourceStatus, Subscription
+from bot.domain.render_market import FailingJob
 from bot.store import Database
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ class CommandService:
         self.clock = clock or _wall_clock
         # Saves the newest buckets before a chart reads the store (the app sets it).
         self.before_chart: Callable[[], Awaitable[None]] | None = None
+        # Our own jobs that are failing now (the app sets it to the watchdog's), for /status.
+        self.failing_jobs: Callable[[], Sequence[FailingJob]] = tuple
         # Telegram learns its name from getMe after start: the adapter may set it then.
         self.bot_username = self.settings.bot_username
         # One change at a time per chat, so that the cap and duplicate checks hold under
@@ -284,4 +287,5 @@ class CommandService:
             paused_reason=chat.paused_reason if chat else None,
             mutes=(await self.db.active_mutes(now)).get(ctx.chat_key, {}),
             served=self.market.windows_served(),
+            failing=self.failing_jobs(),
         )
