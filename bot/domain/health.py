@@ -12,6 +12,7 @@ another is merged with it), at most one is open (end None) and it is the last.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -35,13 +36,21 @@ class PastGap:
 
 @dataclass(slots=True)
 class _Record:
+    """One source. The invariants hold by construction: `closed` is sorted and disjoint (each
+    end before the next start), and the one open gap, if any, starts after the last of them."""
+
     state: str  # "connecting" (never up since start), "up", "down"
     since_ms: int
     reason: str = NOT_CONNECTED
     last_data_ms: int | None = None
     events: int = 0
     skipped: int = 0
-    gaps: list[list[int | None]] = field(default_factory=list)  # [start, end|None], see above
+    closed: list[tuple[int, int]] = field(default_factory=list)
+    open_since: int | None = None
+
+    def gaps(self) -> list[Gap]:
+        tail: list[Gap] = [] if self.open_since is None else [(self.open_since, None)]
+        return [*self.closed, *tail]
 
 
 class SourceHealth:
@@ -85,7 +94,7 @@ class SourceHealth:
 
     def enable(self, source: str, now_ms: int) -> None:
         if source not in self._rec:
-            self._rec[source] = _Record("connecting", now_ms, gaps=[[now_ms, None]])
+            self._rec[source] = _Record("connecting", now_ms, open_since=now_ms)
 
     def disable(self, source: str) -> None:
         """A disabled source no longer counts for completeness."""
@@ -100,12 +109,11 @@ class SourceHealth:
         if rec.state == "up":
             return False
         rec.state, rec.since_ms, rec.reason = "up", now_ms, ""
-        last = rec.gaps[-1] if rec.gaps else None
-        if last is not None and last[1] is None:
-            start = last[0]
-            assert start is not None
-            last[1] = max(now_ms, start)
-            self._ended.append(PastGap(source, start, last[1]))
+        if rec.open_since is not None:
+            start, end = rec.open_since, max(now_ms, rec.open_since)
+            rec.closed.append((start, end))  # it starts after every closed one: still sorted
+            rec.open_since = None
+            self._ended.append(PastGap(source, start, end))
         return True
 
     def down(self, source: str, now_ms: int, reason: str) -> bool:
@@ -144,41 +152,38 @@ class SourceHealth:
         rec = self._rec.get(source)
         if rec is None:
             rec = self._rec[source] = _Record("up", self._start_ms, reason="")
-        end_ms = max(end_ms, start_ms)
-        start: int = start_ms
-        end: int | None = end_ms
-        keep: list[list[int | None]] = []
-        for g in rec.gaps:
-            gs, ge = g[0], g[1]
-            assert gs is not None
-            if gs <= end_ms and (ge is None or ge >= start_ms):  # touches: merge
-                start = min(start, gs)
-                end = None if ge is None or end is None else max(end, ge)
+        start, end = start_ms, max(end_ms, start_ms)
+        keep = []
+        for gs, ge in rec.closed:
+            if gs <= end and ge >= start:  # touches or overlaps: one gap
+                start, end = min(start, gs), max(end, ge)
             else:
-                keep.append(g)
-        keep.append([start, end])
-        keep.sort(key=lambda g: g[0])  # type: ignore[arg-type, return-value]
-        rec.gaps = keep
+                keep.append((gs, ge))
+        if rec.open_since is not None and end >= rec.open_since:
+            rec.open_since = min(rec.open_since, start)  # the open gap began earlier
+        else:
+            bisect.insort(keep, (start, end))
+        rec.closed = keep
         self._cap(rec)
 
     def prune(self, before_ms: int) -> None:
         """Forget outages that ended before `before_ms` (an open one is always kept)."""
         for rec in self._rec.values():
-            rec.gaps[:] = [g for g in rec.gaps if g[1] is None or g[1] >= before_ms]
+            rec.closed = [g for g in rec.closed if g[1] >= before_ms]
 
     def _open(self, rec: _Record, now_ms: int) -> None:
-        gaps = rec.gaps
-        if gaps and gaps[-1][1] is None:
+        if rec.open_since is not None:
             return
-        if gaps and gaps[-1][1] >= now_ms:  # type: ignore[operator]
-            gaps[-1][1] = None  # down again before the last gap ended: it goes on
+        if rec.closed and rec.closed[-1][1] >= now_ms:
+            rec.open_since = rec.closed.pop()[0]  # down again before the last gap ended
             return
-        gaps.append([now_ms, None])
+        rec.open_since = now_ms
         self._cap(rec)
 
     def _cap(self, rec: _Record) -> None:
-        if len(rec.gaps) > self._max_gaps:
-            del rec.gaps[: len(rec.gaps) - self._max_gaps]
+        excess = len(rec.closed) + (rec.open_since is not None) - self._max_gaps
+        if excess > 0:
+            del rec.closed[:excess]
 
     # ---- questions -----------------------------------------------------------------------
 
@@ -206,21 +211,16 @@ class SourceHealth:
 
         With `source`, that source's gaps; without, the merged union over every enabled source.
         """
+        if source is None:
+            recs = list(self._rec.values())
+        else:
+            recs = [self._rec[source]] if source in self._rec else []
+        spans = [g for r in recs for g in r.gaps() if g[1] is None or g[1] >= since_ms]
         if source is not None:
-            rec = self._rec.get(source)
-            own = rec.gaps if rec is not None else []
-            return [(g[0], g[1]) for g in own if g[1] is None or g[1] >= since_ms]  # type: ignore[misc]
-        spans = sorted(
-            (
-                (g[0], g[1])
-                for r in self._rec.values()
-                for g in r.gaps
-                if g[1] is None or g[1] >= since_ms
-            ),
-            key=_by_start,
-        )
+            return spans  # one source's gaps are sorted and disjoint already
+        spans.sort(key=_by_start)
         merged: list[Gap] = []
-        for start, end in spans:  # type: ignore[misc]
+        for start, end in spans:
             if merged:
                 ps, pe = merged[-1]
                 if pe is None or start <= pe:

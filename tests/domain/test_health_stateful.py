@@ -25,7 +25,7 @@ from bot.domain.market import utc_hhmm
 SOURCES = ("binance", "okx")
 WINDOWS = (1, 5, 15, 60, 240)
 STEP = 10_000  # times on a 10 s grid, so that starts and ends often coincide
-CAP = 6  # a small cap on gaps per source, so that the cap is exercised too
+CAP = 3  # a small cap on gaps per source, so that the cap is exercised too
 T0 = 1_800_000_000_000
 
 Interval = tuple[int, int | None]
