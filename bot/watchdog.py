@@ -74,7 +74,7 @@ class Watchdog:
         job.last_error = one_line(error, self._secrets)
         if first:
             job.failing_since_ms = now
-            log.error("scheduled job %s is failing", name, exc_info=error)
+            log.error("scheduled job %s is failing: %s", name, job.last_error, exc_info=error)
             self._tell(job, True)
         else:
             n = job.consecutive_failures

@@ -138,7 +138,7 @@ class CoinGlassSource:
             pause = e.retry_after_s if e.retry_after_s is not None else self.rate_pause_s
             self.paused_until_ms = now + int(pause * 1000)
             self.health.down(sink, str(e))
-            log.warning("coinglass: 429, pausing %.0fs", pause)
+            log.debug("coinglass: 429, pausing %.0fs", pause)  # the outage is logged once, as down
             return False
         except CoinGlassError as e:
             self.health.down(sink, self._clean(f"CoinGlass error {e.code}: {e.msg}"))
