@@ -29,7 +29,7 @@ from bot.domain.coinglass_payloads import (
 from bot.domain.frames import FrameError
 from bot.domain.models import ALL, VenueSplit, WindowTotals
 from bot.sources.base import Sink
-from bot.sources.connection import Clock, StreamHealth, wall_clock_ms
+from bot.sources.connection import Clock, HealthReporter, wall_clock_ms
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class CoinGlassSource:
         self.rate_pause_s = rate_pause_s
         self.budget_ratio = budget_ratio
         self.use_coin_list = use_coin_list
-        self.health = StreamHealth(self.name, self.clock)
+        self.health = HealthReporter(self.name, self.clock)
         self.paused_until_ms = 0
         self.requests = 0
         self.max_limit: int | None = None  # API-KEY-MAX-LIMIT, per minute

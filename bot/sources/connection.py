@@ -61,7 +61,7 @@ class Backoff:
         self.attempt = 0
 
 
-class StreamHealth:
+class HealthReporter:
     """Reports one source's transitions to the Sink, which keeps the one health record.
 
     It remembers only what it last told the Sink, so a frame does not cost a Sink call. `skipped` counts unusable frames; the
@@ -139,7 +139,7 @@ class WebSocketSource:
             timing or Timing(), **{k: float(v) for k, v in knobs.items() if v is not None}
         )
         self.clock = clock or wall_clock_ms
-        self.health = StreamHealth(self.name, self.clock)
+        self.health = HealthReporter(self.name, self.clock)
         self.connections = 0  # successful opens, for tests and logs
 
     # ---- hooks --------------------------------------------------------------------------------
