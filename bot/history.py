@@ -80,7 +80,7 @@ def write_csv(path: str, points: list[HistoryPoint]) -> None:
 
 async def run_history(args: argparse.Namespace) -> int:
     secrets = Secrets.from_env()
-    key = secrets.coinglass_key
+    key = secrets.coinglass_key.get_secret_value()
     if not key:
         return _fail(
             2, "COINGLASS_API_KEY is not set; history comes from CoinGlass and needs its API key"
