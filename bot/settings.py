@@ -9,6 +9,7 @@ storage location. Every effective key remembers its origin, which `liqbot check-
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,7 +102,11 @@ def _env_overrides(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, st
             Config, env_prefix=PREFIX, env_nested_delimiter=NESTED, case_sensitive=False
         )()
     except SettingsError as e:
-        raise ConfigError(f"an environment variable is not valid: {e}") from None
+        field = re.search(r'field "(\w+)"', str(e))
+        var = next((v for k, v in names.items() if field and k == field.group(1)), "a variable")
+        raise ConfigError(
+            f"{var} is not valid JSON (lists and sections are written as JSON in the environment)"
+        ) from None
     url = env.get("DATABASE_URL", "").strip()
     if url:
         data = _deep_merge(data, {"storage": {"path": sqlite_path(url)}})
