@@ -88,7 +88,7 @@ def origins_table(loaded: Loaded) -> str:
     ]
     width = max(len(r[0]) for r in rows)
     vwidth = min(44, max(len(r[1]) for r in rows))
-    return "\n".join(f"  {k:<{width}}  {v:<{vwidth}}  {o}" for k, v, o in rows)
+    return "\n".join(f"  {k:<{width}}  {v:<{vwidth}}  {o}".rstrip() for k, v, o in rows)
 
 
 def _show(value: object) -> str:
