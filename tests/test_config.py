@@ -110,7 +110,9 @@ def test_files(tmp_path: Path) -> None:
     )
     tab = tmp_path / "tab.yaml"
     tab.write_text("alerts:\n\trearm_ratio: 0.7\n")
-    with pytest.raises(ConfigError, match=r"at line 2, column 1: found character '\\t' that cannot"):
+    with pytest.raises(
+        ConfigError, match=r"at line 2, column 1: found character '\\t' that cannot"
+    ):
         load_config(tab)
     ok = tmp_path / "ok.yaml"
     ok.write_text(yaml.safe_dump({"storage": {"path": "x.db"}}))

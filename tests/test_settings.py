@@ -23,7 +23,9 @@ def test_environment_overrides_the_file_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("alerts:\n  rearm_ratio: 0.6\n  min_quiet: 5m\nlimits:\n  subscriptions_per_chat: 9\n")
+    cfg.write_text(
+        "alerts:\n  rearm_ratio: 0.6\n  min_quiet: 5m\nlimits:\n  subscriptions_per_chat: 9\n"
+    )
     monkeypatch.setenv("LIQBOT_ALERTS__REARM_RATIO", "0.7")
     monkeypatch.setenv("liqbot_sources__okx__enabled", "false")  # names are case-insensitive
     monkeypatch.setenv("LIQBOT_SOURCES__COINGLASS__COINS", '["BTC", "ETH"]')  # lists are JSON
@@ -62,7 +64,7 @@ def test_config_file_from_liqbot_config(tmp_path: Path, monkeypatch: pytest.Monk
     other.write_text("limits:\n  subscriptions_per_chat: 3\n")
     assert load(str(other)).config.limits.subscriptions_per_chat == 3  # --config wins
     monkeypatch.setenv("LIQBOT_CONFIG", str(tmp_path / "missing.yaml"))
-    with pytest.raises(ConfigError, match="config file not found: .*missing.yaml"):
+    with pytest.raises(ConfigError, match=r"config file not found: .*missing\.yaml"):
         load()
 
 

@@ -1,0 +1,154 @@
+"""The deployment files: Dockerfile, docker-compose.yml, Prometheus, Grafana, the systemd unit.
+
+No image is built here (no registry for base images offline, and `docker compose` is not on this
+machine): the files are parsed and checked for what an operator relies on, and the dashboard's
+queries are checked against the metric names the service exposes.
+"""
+
+import configparser
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
+
+# the names the operator's /metrics exposes (issue 11); histograms add _bucket/_sum/_count
+METRICS = {
+    "liqbot_events_total": {"venue"},
+    "liqbot_source_up": {"source"},
+    "liqbot_reconnects_total": {"source"},
+    "liqbot_evaluation_seconds": {"le"},
+    "liqbot_alerts_total": {"kind"},
+    "liqbot_outbox_pending": set(),
+    "liqbot_deliveries_total": {"platform", "outcome"},
+    "liqbot_command_seconds": {"le"},
+    "liqbot_subscriptions": set(),
+}
+
+
+def _dockerfile() -> list[tuple[str, str]]:
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    lines = [
+        ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")
+    ]
+    return [(ln.split(None, 1)[0].upper(), ln.split(None, 1)[1]) for ln in lines]
+
+
+def test_dockerfile() -> None:
+    steps = _dockerfile()
+    get = lambda op: [arg for o, arg in steps if o == op]  # noqa: E731
+    assert re.fullmatch(r"python:3\.1[1-9]-slim", get("FROM")[0])
+    assert any("pip install ." in r for r in get("RUN"))  # the package, from the repo
+    user = get("USER")[-1]
+    assert user not in ("root", "0") and any("useradd" in r and user in r for r in get("RUN"))
+    assert get("VOLUME") == ["/data"] and get("WORKDIR")[-1] == "/data"
+    env = " ".join(get("ENV"))
+    assert "PORT=8080" in env and "DATABASE_URL=sqlite:////data/liqbot.sqlite3" in env
+    assert json.loads(get("CMD")[-1]) == ["liqbot", "run"]
+    health = get("HEALTHCHECK")[0]
+    assert "/healthz" in health and 'os.environ.get("PORT", "8080")' in health
+    # the files the build copies exist (COPY of a missing file fails the build)
+    for op, arg in steps:
+        if op == "COPY":
+            for name in arg.split()[:-1]:
+                assert (ROOT / name).exists(), name
+
+
+def test_compose_runs_the_bot_with_its_volume_and_optional_monitoring() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    bot = services["liqbot"]
+    assert bot["build"] == "." and "profiles" not in bot  # the bot always runs
+    assert "liqbot-data:/data" in bot["volumes"] and "liqbot-data" in compose["volumes"]
+    assert bot["environment"]["PORT"] == "8080" and "8080:8080" in bot["ports"]
+    for secret in ("TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN", "COINGLASS_API_KEY"):
+        assert bot["environment"][secret] == "${" + secret + ":-}"  # from the shell, never the file
+    for name in ("prometheus", "grafana"):
+        assert services[name]["profiles"] == ["monitoring"]
+    for svc in services.values():  # every file or directory mounted from the repo exists
+        for vol in svc.get("volumes", []):
+            src = vol.split(":", 1)[0]
+            if src.startswith("./"):
+                assert (ROOT / src).exists(), src
+            else:
+                assert src in compose["volumes"], src
+    scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    job = scrape["scrape_configs"][0]
+    assert job["metrics_path"] == "/metrics"
+    assert job["static_configs"][0]["targets"] == ["liqbot:8080"]  # the service name and $PORT
+    source = yaml.safe_load(
+        (DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text()
+    )
+    assert source["datasources"][0]["url"] == "http://prometheus:9090"
+    provider = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/liqbot.yml").read_text())
+    mount = next(v for v in services["grafana"]["volumes"] if "dashboards:" in v)
+    assert provider["providers"][0]["options"]["path"] == mount.split(":")[1]
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="no docker client")
+def test_compose_config_when_the_plugin_is_there() -> None:
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip("docker compose plugin not installed")
+    res = subprocess.run(
+        ["docker", "compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+
+
+def _queries() -> list[tuple[str, str]]:
+    dash = json.loads((DEPLOY / "grafana" / "dashboards" / "liqbot.json").read_text())
+    return [(p["title"], t["expr"]) for p in dash["panels"] for t in p["targets"]]
+
+
+def test_dashboard_queries_use_the_exposed_metrics() -> None:
+    seen = set()
+    for title, expr in _queries():
+        names = re.findall(r"\bliqbot_[a-z_]+", expr)
+        assert names, title
+        for name in names:
+            base = re.sub(r"_(bucket|sum|count)$", "", name)
+            assert base in METRICS, f"{title}: {name} is not a metric the service exposes"
+            if name != base:
+                assert name.endswith("_bucket"), name  # quantiles come from the buckets
+            seen.add(base)
+            for labels in re.findall(r"by \(([^)]*)\)", expr):
+                wanted = {lbl.strip() for lbl in labels.split(",")}
+                assert wanted <= METRICS[base], f"{title}: {wanted - METRICS[base]}"
+    assert seen == set(METRICS)  # every metric has a panel
+
+
+def test_dashboard_covers_what_the_operator_watches() -> None:
+    titles = {t for t, _ in _queries()}
+    for needed in ("events per venue", "sources up", "evaluation time", "alerts", "deliveries"):
+        assert any(needed in t.lower() for t in titles), needed
+
+
+def test_systemd_unit() -> None:
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read(DEPLOY / "liqbot.service")
+    svc = unit["Service"]
+    assert svc["ExecStart"].endswith("/bin/liqbot run")
+    assert svc["User"] == "liqbot" and svc["StateDirectory"] == "liqbot"
+    assert svc["WorkingDirectory"] == "/var/lib/liqbot"
+    assert svc["Restart"] == "on-failure" and svc["RestartPreventExitStatus"] == "2"
+    text = (DEPLOY / "liqbot.service").read_text()
+    assert "Environment=DATABASE_URL=sqlite:////var/lib/liqbot/liqbot.sqlite3" in text
+    if shutil.which("systemd-analyze"):
+        res = subprocess.run(
+            ["systemd-analyze", "verify", str(DEPLOY / "liqbot.service")],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        problems = [
+            ln for ln in (res.stdout + res.stderr).splitlines()
+            if ln.strip() and "/opt/liqbot/bin/liqbot is not executable" not in ln
+        ]  # fmt: skip
+        assert problems == []
