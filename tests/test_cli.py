@@ -92,3 +92,50 @@ def test_run_on_defaults_says_so_and_keeps_logs_off_the_chat(tmp_path: Path) -> 
     assert records and all({"time", "level", "logger", "message"} <= set(r) for r in records)
     assert '"level"' not in res.stdout and " DEBUG " not in res.stdout
     assert (tmp_path / "data" / "liqbot.sqlite3").exists()
+
+
+def test_console_in_a_terminal_keeps_log_lines_out_of_the_chat(tmp_path: Path) -> None:
+    # stdin is a terminal: the log goes to liqbot.log beside the SQLite file, not over the prompt
+    import pty
+    import select
+    import time
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIQBOT_")}
+    env |= {
+        "PYTHONPATH": str(ROOT),
+        "LIQBOT_SOURCES__BINANCE__URL": "ws://127.0.0.1:9/ws",  # refused at once: a warning
+        "LIQBOT_SOURCES__BYBIT__ENABLED": "false",
+        "LIQBOT_SOURCES__OKX__ENABLED": "false",
+    }
+    for k in ("TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN", "COINGLASS_API_KEY", "DATABASE_URL"):
+        env.pop(k, None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    os.close(slave)
+    log = tmp_path / "data" / "liqbot.log"
+    out = b""
+    deadline = time.monotonic() + 30
+    try:
+        while b"\n> " not in out and time.monotonic() < deadline:  # the prompt is up
+            ready, _, _ = select.select([proc.stdout], [], [], 1)
+            if ready:
+                out += os.read(proc.stdout.fileno(), 65536)  # type: ignore[union-attr]
+        while time.monotonic() < deadline and "binance" not in (
+            log.read_text() if log.exists() else ""
+        ):
+            select.select([], [], [], 0.1)  # wait for the source's first failure to be logged
+        os.write(master, b"quit\n")
+        rest, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    text = (out + rest).decode()
+    assert proc.returncode == 0, err.decode()
+    assert "logs: data/liqbot.log\ntype quit or press Ctrl+C to stop" in text
+    assert "WARNING" in log.read_text() and "binance" in log.read_text()
+    assert "WARNING" not in text and "binance down" not in text
+    assert err.decode() == ""
