@@ -139,3 +139,16 @@ def test_console_in_a_terminal_keeps_log_lines_out_of_the_chat(tmp_path: Path) -
     assert "WARNING" in log.read_text() and "binance" in log.read_text()
     assert "WARNING" not in text and "binance down" not in text
     assert err.decode() == ""
+
+
+def test_banner_without_a_console_says_how_to_stop() -> None:
+    from bot.cli import run_banner
+    from bot.config import Config, Secrets
+    from bot.settings import Loaded
+
+    loaded = Loaded(Config(), Secrets(telegram_token="123456:abcdef"), {}, Path("c.yaml"))
+    lines = run_banner(loaded, console=False, log_target="stderr").splitlines()
+    assert lines[0] == "liqbot run: config: c.yaml"
+    assert "telegram: on" in lines and "console: this terminal is a chat" not in "\n".join(lines)
+    assert lines[-2:] == ["logs: stderr", "stop with SIGINT or SIGTERM"]
+    assert "abcdef" not in "\n".join(lines)
