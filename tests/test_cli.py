@@ -47,7 +47,8 @@ def test_check_config_says_where_each_value_comes_from(tmp_path: Path) -> None:
     env = {"LIQBOT_ALERTS__REARM_RATIO": "0.7", "TELEGRAM_BOT_TOKEN": "123456:very-secret"}
     res = _cli("check-config", cwd=tmp_path, env=env)
     assert res.returncode == 0, res.stderr
-    rows = {line.split()[0]: line.split(None, 2)[1:] for line in res.stdout.splitlines()[11:-2]}
+    table = res.stdout.split("where each value comes from:\n", 1)[1].split("\n\n", 1)[0]
+    rows = {line.split()[0]: line.split(None, 2)[1:] for line in table.splitlines()}
     assert rows["alerts.rearm_ratio"] == ["0.7", "environment (LIQBOT_ALERTS__REARM_RATIO)"]
     assert rows["alerts.min_quiet"] == ["300", "file (config.yaml)"]
     assert rows["alerts.tick"] == ["10", "default"]
