@@ -141,9 +141,8 @@ def _check_key(key: str, var: str) -> None:
                 hint = f"set {PREFIX}{NESTED.join(parts[:i]).upper()} as JSON"
             else:
                 hint = "see config.example.yaml for the valid keys"
-            secret = next((v for v in SECRET_ENV.values() if v.endswith(part.upper())), None)
-            if secret and i == len(parts) - 1:
-                hint = f"secrets are read from {secret}"
+            if any(word in part for word in ("token", "key", "secret")):
+                hint = "secrets are read only from " + ", ".join(SECRET_ENV.values())
             raise ConfigError(f"{var}: unknown key {key} ({hint})")
         model = fields[part].annotation
 

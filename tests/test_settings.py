@@ -83,7 +83,7 @@ def test_config_yaml_in_the_working_directory_is_the_default(tmp_path: Path) -> 
         ("LIQBOT_STORAG__PATH", "x",
          "LIQBOT_STORAG__PATH: unknown key storag.path (see config.example.yaml for the valid keys)"),
         ("LIQBOT_TELEGRAM__TOKEN", "123:abc",
-         "LIQBOT_TELEGRAM__TOKEN: unknown key telegram.token (secrets are read from TELEGRAM_BOT_TOKEN)"),
+         "LIQBOT_TELEGRAM__TOKEN: unknown key telegram.token (secrets are read only from TELEGRAM_BOT_TOKEN, DISCORD_BOT_TOKEN, COINGLASS_API_KEY, TELEGRAM_WEBHOOK_SECRET)"),
         ("LIQBOT_BROADCASTS__0__CHAT", "-100",
          "LIQBOT_BROADCASTS__0__CHAT: unknown key broadcasts.0.chat (set LIQBOT_BROADCASTS as JSON)"),
         ("LIQBOT_ALERTS__REARM_RATIO", "2",
