@@ -11,6 +11,7 @@ import gc
 import logging
 import signal
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -127,7 +128,13 @@ async def build(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     clock: Clock | None = None,
+    discord_options: Mapping[str, float] | None = None,
 ) -> Runtime:
+    """The one composition of the service: `liqbot run`, the demo and every test stack.
+
+    Everything comes from the Config and the Secrets; the rest are test hooks: a clock, the
+    console's streams, and discord.py's start-up waits (a fake gateway answers at once).
+    """
     replaying = config.sources.replay.enabled
     clock = clock or (AcceleratedClock(config.sources.replay.speed) if replaying else Clock())
     now = clock.now_ms()
@@ -192,7 +199,13 @@ async def build(
     if config.discord.enabled and secrets.discord_token:
         from bot.chat.discord_bot import DiscordBot
 
-        dc = DiscordBot(secrets.discord_token.get_secret_value(), service, db, market.known_coins)
+        dc = DiscordBot(
+            secrets.discord_token.get_secret_value(),
+            service,
+            db,
+            market.known_coins,
+            **(discord_options or {}),
+        )
         bots.append(dc)
         senders["discord"] = dc.sender
     console = None
@@ -264,18 +277,27 @@ def _schedule(rt: Runtime) -> None:
             s.every(src.name, interval, job, first_in=0.1)
 
 
-async def start(rt: Runtime) -> None:
+async def start(rt: Runtime, *, jobs: bool = True) -> None:
+    """Start the scheduled jobs, the sources and the chat bots.
+
+    `jobs=False` starts the bots alone: for tests that drive the engine and delivery themselves.
+    """
     # Everything built so far (the rule book may hold a million subscriptions) lives as long as
     # the process: take it out of the garbage collector's full scans, whose pauses stall the loop.
     gc.freeze()
+    if jobs:
+        _start_jobs(rt)
+    for bot in rt.bots:
+        await bot.start()
+
+
+def _start_jobs(rt: Runtime) -> None:
     _schedule(rt)
     rt.scheduler.start()
     for src in rt.sources:
         if hasattr(src, "poll_once"):
             continue  # polled by the scheduler
         rt.tasks.append(asyncio.create_task(src.run(rt.market), name=f"source:{src.name}"))
-    for bot in rt.bots:
-        await bot.start()
 
 
 async def stop(rt: Runtime) -> None:
