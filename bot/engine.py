@@ -42,6 +42,7 @@ class Engine:
     ) -> None:
         self.db, self.book, self.market, self.clock = db, book, market, clock
         self.on_enqueued = on_enqueued
+        self.on_transitions: Callable[[list[Transition]], None] = lambda ts: None  # metrics
         self._lock = asyncio.Lock()
         self.ticks = 0
         self.alerts = 0
@@ -67,6 +68,7 @@ class Engine:
             items = group_alerts(transitions, now)
             await self.db.commit_transitions(transitions, items)
             self.book.apply(transitions)
+            self.on_transitions(transitions)
             self.alerts += sum(1 for t in transitions if t.alert is not None)
             if items:
                 log.info("enqueued %d alert message(s)", len(items))

@@ -30,6 +30,7 @@ METRICS = {
     "liqbot_deliveries_total": {"platform", "outcome"},
     "liqbot_command_seconds": {"le"},
     "liqbot_subscriptions": set(),
+    "liqbot_job_failing": {"job"},  # beyond the list: a scheduled job that keeps failing
 }
 
 
@@ -131,6 +132,33 @@ def test_dashboard_queries_use_the_exposed_metrics() -> None:
                 wanted = {lbl.strip() for lbl in labels.split(",")}
                 assert wanted <= METRICS[base], f"{title}: {wanted - METRICS[base]}"
     assert seen == set(METRICS)  # every metric has a panel
+
+
+async def test_dashboard_names_are_what_the_composed_service_exposes(tmp_path: Path) -> None:
+    # the service built by the same composition function as `liqbot run`, its /metrics text
+    from bot import app
+    from bot.config import Secrets, parse_config
+
+    config = parse_config(
+        {
+            "storage": {"path": str(tmp_path / "m.sqlite3")},
+            "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx")},
+            "console": {"enabled": "on"},
+        }
+    )
+    rt = await app.build(config, Secrets())
+    try:
+        assert rt.ops is not None
+        text = rt.ops.metrics.exposition().decode()
+    finally:
+        await rt.db.close()
+    exposed = set()
+    for name, kind in re.findall(r"^# TYPE (\S+) (\S+)$", text, flags=re.M):
+        exposed.add(f"{name}_total" if kind == "counter" and not name.endswith("_total") else name)
+    assert set(METRICS) <= exposed, set(METRICS) - exposed
+    for _, expr in _queries():
+        for name in re.findall(r"\bliqbot_[a-z_]+", expr):
+            assert re.sub(r"_bucket$", "", name) in exposed, name
 
 
 def test_dashboard_covers_what_the_operator_watches() -> None:

@@ -7,10 +7,12 @@ every rule about who may do what, caps, duplicates and wording is decided here, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -100,6 +102,8 @@ class CommandService:
         self.before_chart: Callable[[], Awaitable[None]] | None = None
         # Telegram learns its name from getMe after start: the adapter may set it then.
         self.bot_username = self.settings.bot_username
+        # times each handle_text (the app sets liqbot_command_seconds' timer)
+        self.timer: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext
         # One change at a time per chat, so that the cap and duplicate checks hold under
         # concurrent commands (two admins, a double tap). Unused locks go away by themselves.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -110,6 +114,10 @@ class CommandService:
 
     async def handle_text(self, ctx: ChatContext, text: str) -> Reply:
         """Parse and run chat text. Never raises; text that is not for us gets an empty Reply."""
+        with self.timer():
+            return await self._handle_text(ctx, text)
+
+    async def _handle_text(self, ctx: ChatContext, text: str) -> Reply:
         try:
             cmd = parse_command(text, self.bot_username, self.market.known_coins())
         except UnknownCommandError as e:

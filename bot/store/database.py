@@ -392,6 +392,28 @@ class Database(HistoryQueries):
             for r in rows
         ]
 
+    async def outbox_backlog(
+        self, now_ms: int, platforms: Collection[str]
+    ) -> tuple[int, int | None]:
+        """(pending rows, since when the longest-waiting head of a chat's queue has been due).
+
+        Only the head (oldest pending row) of each chat counts, of chats that are not paused on
+        platforms that are on: what the drain takes next. Health reads it: a head due long ago
+        means delivery is stuck. (One group index scan, not a check per row.)
+        """
+        plats = list(platforms) or [""]
+        marks = ",".join("?" * len(plats))
+        pending = await self._one("SELECT count(*) FROM outbox WHERE status = 'pending'")
+        head = await self._one(
+            "SELECT min(o.next_ms) FROM (SELECT min(id) AS id FROM outbox "
+            "  WHERE status = 'pending' GROUP BY chat_key) h "
+            "JOIN outbox o ON o.id = h.id LEFT JOIN chats c ON c.chat_key = o.chat_key "
+            "WHERE o.next_ms <= ? AND c.paused_reason IS NULL "
+            f"AND substr(o.chat_key, 1, instr(o.chat_key, ':') - 1) IN ({marks})",
+            [now_ms, *plats],
+        )
+        return int(pending[0]), (None if head[0] is None else int(head[0]))
+
     async def pending_platforms(self) -> set[str]:
         """Platforms that have pending rows (to notice rows no sender will ever take)."""
         rows = await self._all(
