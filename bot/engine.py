@@ -8,17 +8,24 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from bot.clock import Clock
-from bot.domain.models import Alert, Subscription, Transition
+from bot.domain.models import Alert, Snapshot, Subscription, Transition
 from bot.domain.render import render_alerts
-from bot.domain.rules import RuleBook
+from bot.domain.render_alerts import AlertContext
+from bot.domain.rules import Policy, RuleBook
 from bot.market_view import LiveMarket
 from bot.store import Database, OutboxItem
 
 log = logging.getLogger(__name__)
 
 
-def group_alerts(transitions: list[Transition], now_ms: int) -> list[OutboxItem]:
+def group_alerts(
+    transitions: list[Transition],
+    now_ms: int,
+    snapshot: Snapshot | None = None,
+    policy: Policy | None = None,
+) -> list[OutboxItem]:
     """Alerts for one chat in one tick become one message; the key makes a retried tick harmless."""
+    ctx = AlertContext(snapshot, policy or Policy())  # one per tick: coin rankings computed once
     by_chat: dict[str, list[Alert]] = defaultdict(list)
     for t in transitions:
         if t.alert is not None:
@@ -27,7 +34,7 @@ def group_alerts(transitions: list[Transition], now_ms: int) -> list[OutboxItem]
     for chat_key, alerts in by_chat.items():
         alerts.sort(key=lambda a: a.sub.id)
         key = "alert:" + ",".join(f"{a.sub.id}.{a.episode}.{a.level}" for a in alerts)
-        items.append(OutboxItem(chat_key, render_alerts(alerts), key, now_ms))
+        items.append(OutboxItem(chat_key, render_alerts(alerts, ctx), key, now_ms))
     return items
 
 
@@ -65,7 +72,7 @@ class Engine:
             self.ticks += 1
             if not transitions:
                 return 0
-            items = group_alerts(transitions, now)
+            items = group_alerts(transitions, now, snapshot, self.book.policy)
             await self.db.commit_transitions(transitions, items)
             self.book.apply(transitions)
             self.on_transitions(transitions)

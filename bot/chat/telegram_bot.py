@@ -101,7 +101,8 @@ class TelegramBot:
         # Telegram sends this back with every update: a POST without it is not Telegram's
         self._secret = (webhook.secret_token if webhook else None) or secrets.token_urlsafe(32)
         self.sender = TelegramSender(self.app.bot, limits)
-        text = filters.TEXT & filters.Regex(r"^\s*/")
+        # every text: a command, or plain talk (a hint in a private chat, silence in a group)
+        text = filters.TEXT
         self.app.add_handler(
             MessageHandler(
                 (filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST) & text,
