@@ -120,7 +120,7 @@ def test_console_in_a_terminal_keeps_log_lines_out_of_the_chat(tmp_path: Path) -
     out = b""
     deadline = time.monotonic() + 30
     try:
-        while b"\n> " not in out and time.monotonic() < deadline:  # the prompt is up
+        while b"to stop\n" not in out and time.monotonic() < deadline:  # the banner is out
             ready, _, _ = select.select([proc.stdout], [], [], 1)
             if ready:
                 out += os.read(proc.stdout.fileno(), 65536)  # type: ignore[union-attr]
