@@ -24,7 +24,7 @@ from bot.config import Config, Secrets
 from bot.delivery import Delivery, Sender
 from bot.domain.aggregate import Aggregator
 from bot.domain.commands import Subscribe, parse_command
-from bot.domain.health import SourceHealth
+from bot.domain.health import PastGap, SourceHealth
 from bot.domain.models import Side
 from bot.domain.rules import Policy, RuleBook
 from bot.domain.universe import CoinUniverse
@@ -175,18 +175,13 @@ async def build(
     rows = await db.load_buckets(now - HOT_MINUTES * 60_000)
     agg.load(rows)
     # a replay brings its own history, so it has no "not connected yet" gap before it starts
-    health = SourceHealth([] if replaying else names, now)
-    if rows:  # the time the process was down is a gap: its data is missing, not zero
-        last_seen = max(r.minute_ms for r in rows) + 60_000
-        for name in names:
-            health.add_gap(name, min(last_seen, now), now)
-    for g in await db.recent_gaps(now - DAY_MS):
-        health.add_gap(g.source, g.start_ms, g.end_ms)
-
+    health = SourceHealth.restored(
+        [] if replaying else names,
+        now,
+        [PastGap(g.source, g.start_ms, g.end_ms) for g in await db.recent_gaps(now - DAY_MS)],
+        last_seen_ms=max(r.minute_ms for r in rows) + 60_000 if rows else None,
+    )
     market = LiveMarket(agg, health, clock, sampled=True, universe=universe)
-    for s in sources:
-        if hasattr(s, "status"):
-            market.status_of[s.name] = s.status
 
     await sync_broadcasts(config, db, now)
     book = RuleBook(
@@ -240,8 +235,9 @@ async def build(
         await db.ensure_chat(CONSOLE_CHAT, "private")
 
     delivery = Delivery(db, senders, clock.now_ms, max_age_ms=config.alerts.max_delivery_age * 1000)
-    watchdog = Watchdog(clock.now_ms)
+    watchdog = Watchdog(clock.now_ms, secrets=secrets.all())
     scheduler = Scheduler(watchdog)
+    service.failing_jobs = watchdog.failing  # /status says so when our own loops fail
     engine = Engine(db, book, market, clock, on_enqueued=lambda: scheduler.poke("drain"))
     market.on_data = lambda: scheduler.poke("evaluate", config.alerts.debounce)
     rt = Runtime(
@@ -272,9 +268,8 @@ async def persist(rt: Runtime) -> None:
     rows = rt.market.agg.dirty_rows()
     if rows:
         await rt.db.upsert_buckets(rows)
-    gaps, rt.market.ended_gaps = rt.market.ended_gaps, []
-    for source, start, end in gaps:
-        await rt.db.record_gap(source, start, end)
+    for g in rt.market.health.take_ended():
+        await rt.db.record_gap(g.source, g.start_ms, g.end_ms)
 
 
 async def prune(rt: Runtime) -> None:
