@@ -213,7 +213,7 @@ async def build(
     delivery = Delivery(db, senders, clock.now_ms, max_age_ms=config.alerts.max_delivery_age * 1000)
     scheduler = Scheduler()
     engine = Engine(db, book, market, clock, on_enqueued=lambda: scheduler.poke("drain"))
-    market.on_data = lambda: scheduler.poke("evaluate", config.alerts.debounce)
+    market.on_data = lambda: scheduler.poke("evaluate")  # at once: no debounce (issue 9)
     rt = Runtime(
         config=config,
         clock=clock,
@@ -258,7 +258,13 @@ def _schedule(rt: Runtime) -> None:
     speed = rt.clock.speed
     a = rt.config.alerts
     s = rt.scheduler
-    s.every("evaluate", max(0.2, a.tick / speed), rt.engine.tick, first_in=0.1)
+    s.every(
+        "evaluate",
+        max(0.2, a.tick / speed),
+        rt.engine.tick,
+        first_in=0.1,
+        on_poke=rt.engine.evaluate_new_data,
+    )
     s.every("drain", 2.0, rt.delivery.drain, first_in=0.5)
     s.every("persist", max(1.0, 10 / speed), lambda: persist(rt))
     s.every("prune", 3600, lambda: prune(rt), first_in=60)

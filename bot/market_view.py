@@ -15,7 +15,7 @@ from bot.domain.aggregate import Aggregator
 from bot.domain.coinglass_payloads import COINGLASS_WINDOWS as CG_WINDOW_MINUTES
 from bot.domain.health import SourceHealth
 from bot.domain.market import KNOWN_COINS, WINDOWS
-from bot.domain.models import Liquidation, Snapshot, SourceStatus, VenueSplit, WindowTotals
+from bot.domain.models import Liquidation, Side, Snapshot, SourceStatus, VenueSplit, WindowTotals
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ class LiveMarket:
         self._since: dict[str, int] = {}
         self._cg: _Totals | None = None
         self._snap: Snapshot | None = None
+        self._touched_all = False  # CoinGlass totals replace whole windows: every series moved
 
     # ---- Sink -----------------------------------------------------------------------------
 
@@ -72,6 +73,7 @@ class LiveMarket:
         venues: dict[tuple[str, int], tuple[VenueSplit, ...]],
     ) -> None:
         self._cg = _Totals(as_of_ms, dict(totals), dict(venues))
+        self._touched_all = True
         self._events[source] = self._events.get(source, 0) + 1
         self._last[source] = self.clock.now_ms()
         self._snap = None
@@ -93,6 +95,14 @@ class LiveMarket:
             log.warning("source %s is down: %s", source, reason)
         self.health.down(source, now_ms, reason)
         self._snap = None
+
+    def take_touched(self) -> set[tuple[str, Side]] | None:
+        """(coin, side) pairs with new data since the last call; None: any series may have moved."""
+        touched = self.agg.take_touched()
+        if self._touched_all:
+            self._touched_all = False
+            return None
+        return touched
 
     # ---- MarketView -----------------------------------------------------------------------
 
