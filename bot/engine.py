@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from bot.clock import Clock
 from bot.domain.models import Alert, Subscription, Transition
-from bot.domain.moves import Transitions
+from bot.domain.moves import Transitions, paused_gc
 from bot.domain.render import render_alerts
 from bot.domain.rules import RuleBook, SeriesKey
 from bot.market_view import LiveMarket
@@ -105,13 +105,14 @@ class Engine:
             self.ticks += 1
             if not transitions:
                 return 0
-            items = []
-            for i, item in enumerate(outbox_items(transitions.alerts_by_chat(), now), 1):
-                items.append(item)
-                if i % RENDER_SLICE == 0:
-                    await asyncio.sleep(0)  # a crash tick renders for seconds: let chats in
-            await self.db.commit_transitions(transitions, items)
-            self.book.apply(transitions)
+            with paused_gc():  # many acyclic objects: see paused_gc
+                items = []
+                for i, item in enumerate(outbox_items(transitions.alerts_by_chat(), now), 1):
+                    items.append(item)
+                    if i % RENDER_SLICE == 0:
+                        await asyncio.sleep(0)  # a crash tick renders for seconds: let chats in
+                await self.db.commit_transitions(transitions, items)
+                self.book.apply(transitions)
             self.alerts += transitions.alert_count()
             if items:
                 log.info("enqueued %d alert message(s)", len(items))

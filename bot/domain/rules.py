@@ -15,7 +15,6 @@ it records the moves compactly (see moves.py). `evaluate_naive` walks every subs
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
@@ -30,7 +29,14 @@ from bot.domain.models import (
     Subscription,
     Transition,
 )
-from bot.domain.moves import SeriesMoves, StateTuple, Transitions, from_state, to_state
+from bot.domain.moves import (
+    SeriesMoves,
+    StateTuple,
+    Transitions,
+    from_state,
+    paused_gc,
+    to_state,
+)
 from bot.domain.rules_index import SeriesIndex
 
 MAX_LEVEL = 64  # a factor of 2 over 64 levels is beyond any money; guards odd policies
@@ -268,13 +274,8 @@ class RuleBook:
         """
         # A crash tick builds hundreds of thousands of acyclic objects; the cyclic collector
         # would rescan the whole book several times meanwhile (measured: half the time).
-        paused = gc.isenabled()
-        gc.disable()
-        try:
+        with paused_gc():
             return self._evaluate(snapshot, now_ms, muted, only)
-        finally:
-            if paused:
-                gc.enable()
 
     def _evaluate(
         self, snapshot: Snapshot, now_ms: int, muted: Muted, only: Iterable[SeriesKey] | None
