@@ -49,6 +49,11 @@ class Trigger:
         finally:
             self._task = None  # no await since the last check: a poke is never lost
 
+    async def wait_idle(self) -> None:
+        """Until the current run and its follow-up (if any) are over."""
+        while (task := self._task) is not None:
+            await asyncio.shield(task)
+
     def stop(self) -> None:
         """No follow-up run; a run under way finishes (the shutdown waits for its lock)."""
         self._pending = False
@@ -58,6 +63,7 @@ class Scheduler:
     def __init__(self) -> None:
         self._s = AsyncIOScheduler(timezone=UTC)
         self._triggers: dict[str, Trigger] = {}
+        self._running = False  # pokes count only between start and shutdown
 
     def every(
         self,
@@ -97,7 +103,7 @@ class Scheduler:
     def poke(self, name: str) -> None:
         """Run `name` now, or once more right after its current poked run (see Trigger)."""
         trigger = self._triggers.get(name)
-        if trigger is None or not self._s.running:
+        if trigger is None or not self._running:
             return
         trigger.poke()
 
@@ -106,8 +112,10 @@ class Scheduler:
 
     def start(self) -> None:
         self._s.start()
+        self._running = True
 
     def shutdown(self) -> None:
+        self._running = False
         for t in self._triggers.values():
             t.stop()
         if self._s.running:
