@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 DAY_MS = 24 * 3600_000
 HOT_MINUTES = 26 * 60  # the longest window (24 h) and the aggregator's hour of slack
+LOAD_SLICE_MS = 3600_000  # buckets are loaded at start an hour at a time (bounded memory)
 
 
 @dataclass
@@ -148,12 +149,19 @@ async def build(
     venues = sources[0].venues if replaying else tuple(n for n in names if n != "coinglass")
     # Memory holds what the windows read (24 h, plus slack); the longer history lives in SQLite.
     agg = Aggregator(venues=venues, retention_minutes=HOT_MINUTES)
-    rows = await db.load_buckets(now - HOT_MINUTES * 60_000)
-    agg.load(rows)
+    last_seen = None
+    # an hour at a time: 26 h x 300 coins x 3 venues at once is 1.4 M row objects (~300 MB peak)
+    starts = range(now - HOT_MINUTES * 60_000, now, LOAD_SLICE_MS)
+    for start in starts:
+        until = start + LOAD_SLICE_MS if start != starts[-1] else None  # the last: open-ended
+        rows = await db.load_buckets(start, until)
+        agg.load(rows)
+        if rows:
+            last_seen = rows[-1].minute_ms + 60_000
+        del rows
     # a replay brings its own history, so it has no "not connected yet" gap before it starts
     health = SourceHealth([] if replaying else names, now)
-    if rows:  # the time the process was down is a gap: its data is missing, not zero
-        last_seen = max(r.minute_ms for r in rows) + 60_000
+    if last_seen is not None:  # the time the process was down is a gap: missing, not zero
         for name in names:
             health.add_gap(name, min(last_seen, now), now)
     for g in await db.recent_gaps(now - DAY_MS):
