@@ -56,12 +56,12 @@ async def fill(path: Path, n_subs: int, rounds: int) -> None:
          round(math.exp(rng.uniform(lo, hi)), -3))
         for i in range(background)
     ]  # fmt: skip
-    rows += [(f"telegram:{FIRST_CHAT + i}", "BTC", 60, "short", STEP * (i + 1)) for i in range(rounds)]
+    rows += [
+        (f"telegram:{FIRST_CHAT + i}", "BTC", 60, "short", STEP * (i + 1)) for i in range(rounds)
+    ]
     con = sqlite3.connect(path)
     chats = sorted({r[0] for r in rows})
-    con.executemany(
-        "INSERT INTO chats (chat_key, created_ms) VALUES (?, 0)", [(c,) for c in chats]
-    )
+    con.executemany("INSERT INTO chats (chat_key, created_ms) VALUES (?, 0)", [(c,) for c in chats])
     con.executemany(
         "INSERT INTO subscriptions (chat_key, coin, window_min, side, threshold, created_ms) "
         "VALUES (?, ?, ?, ?, ?, 0)",
@@ -112,16 +112,22 @@ async def main(rounds: int, n_subs: int) -> None:
             while not rt.market.health.is_up("binance"):
                 await asyncio.sleep(0.05)
             await asyncio.sleep(1.0)  # the first tick and drain are over
-            lat = []
+            lat: list[float] = []
+            with_tick: list[float] = []
             for i in range(rounds):
                 chat = FIRST_CHAT + i
                 stamp: list[float] = []
-                frame = binance_frame("BTCUSDT", "BUY", STEP / 100_000, 100_000.0, rt.clock.now_ms())
+                full_before = rt.engine.ticks - rt.engine.data_runs
+                frame = binance_frame(
+                    "BTCUSDT", "BUY", STEP / 100_000, 100_000.0, rt.clock.now_ms()
+                )
                 await frames.put((frame, stamp))
                 await tg.wait_sent(1, chat, timeout=30)
                 sent = next(s for s in tg.sent if s.chat_id == chat)
                 assert "BTC shorts liquidated in 1h" in sent.text, sent.text
                 lat.append((sent.at - stamp[0]) * 1000)
+                if rt.engine.ticks - rt.engine.data_runs != full_before:
+                    with_tick.append(lat[-1])  # a regular tick (all series) ran meanwhile
                 await asyncio.sleep(0.05)
             others = [s for s in tg.sent if not FIRST_CHAT <= int(s.chat_id) < FIRST_CHAT + rounds]
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -129,6 +135,7 @@ async def main(rounds: int, n_subs: int) -> None:
             await app.stop(rt)
             await tg.stop()
             await venue.stop()
+    slowest = sorted(range(len(lat)), key=lat.__getitem__)[-3:]
     lat.sort()
     p99 = lat[min(len(lat) - 1, math.ceil(0.99 * len(lat)) - 1)]
     print(
@@ -139,6 +146,8 @@ async def main(rounds: int, n_subs: int) -> None:
         f"  p50 {statistics.median(lat):.1f} ms, p99 {p99:.1f} ms, "
         f"min {lat[0]:.1f} ms, max {lat[-1]:.1f} ms"
     )
+    print(f"  slowest rounds: {', '.join(f'#{i}' for i in reversed(slowest))}; rounds that "
+          f"overlapped a regular tick: {', '.join(f'{v:.1f}' for v in with_tick)} ms")  # fmt: skip
     print(f"  other messages sent: {len(others)} (must be 0); peak RSS {rss:.0f} MiB")
     print(f"  evaluations: {rt.engine.ticks} ({rt.engine.data_runs} triggered by data)")
 
