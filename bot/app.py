@@ -11,6 +11,7 @@ import gc
 import logging
 import signal
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,15 +27,19 @@ from bot.domain.commands import Subscribe, parse_command
 from bot.domain.health import SourceHealth
 from bot.domain.models import Side
 from bot.domain.rules import Policy, RuleBook
+from bot.domain.universe import CoinUniverse
 from bot.engine import Engine
 from bot.market_view import LiveMarket
+from bot.ops import Ops, build_ops
 from bot.scheduler import Scheduler
 from bot.sources.binance import BinanceSource
+from bot.sources.binance_coinm import BinanceCoinMSource
 from bot.sources.bybit import BybitSource
 from bot.sources.coinglass import CoinGlassSource
 from bot.sources.okx import OkxSource
 from bot.sources.replay import ReplaySource
 from bot.store import Database
+from bot.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -56,27 +61,45 @@ class Runtime:
     delivery: Delivery
     engine: Engine
     scheduler: Scheduler
+    watchdog: Watchdog
     sources: list[Any]
     senders: dict[str, Sender]
     console: ConsoleChat | None = None
     bots: list[Any] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    ops: Ops | None = None  # metrics, /healthz, operator alerts, the HTTP port (build sets it)
 
     @property
     def replay(self) -> ReplaySource | None:
         return next((s for s in self.sources if isinstance(s, ReplaySource)), None)
 
 
-def build_sources(config: Config, secrets: Secrets, clock: Clock) -> list[Any]:
+def build_sources(
+    config: Config, secrets: Secrets, clock: Clock, universe: CoinUniverse | None = None
+) -> list[Any]:
     src = config.sources
     if src.replay.enabled:  # a replay stands for the market: live feeds stay off
         return [ReplaySource(src.replay.url, clock)]
     out: list[Any] = []
     common = {"clock": clock.now_ms}
-    for cls, cfg in ((BinanceSource, src.binance), (BybitSource, src.bybit), (OkxSource, src.okx)):
+    streams = (
+        (BinanceSource, src.binance),
+        (BinanceCoinMSource, src.binance_coinm),
+        (BybitSource, src.bybit),
+        (OkxSource, src.okx),
+    )
+    for cls, cfg in streams:
         if cfg.enabled:
             urls = {"url": cfg.url} | ({"rest_url": cfg.rest_url} if cfg.rest_url else {})
-            out.append(cls(**urls, watchdog_s=cfg.watchdog, max_age_s=cfg.max_age, **common))
+            out.append(
+                cls(
+                    **urls,
+                    watchdog_s=cfg.watchdog,
+                    max_age_s=cfg.max_age,
+                    universe=universe,
+                    **common,
+                )
+            )
     if src.coinglass.enabled and secrets.coinglass_key:
         out.append(
             CoinGlassSource(
@@ -136,7 +159,13 @@ async def build(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     clock: Clock | None = None,
+    discord_options: Mapping[str, float] | None = None,
 ) -> Runtime:
+    """The one composition of the service: `liqbot run`, the demo and every test stack.
+
+    Everything comes from the Config and the Secrets; the rest are test hooks: a clock, the
+    console's streams, and discord.py's start-up waits (a fake gateway answers at once).
+    """
     replaying = config.sources.replay.enabled
     clock = clock or (AcceleratedClock(config.sources.replay.speed) if replaying else Clock())
     now = clock.now_ms()
@@ -144,9 +173,12 @@ async def build(
     Path(config.storage.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
     db = await Database.open(Path(config.storage.path).expanduser())
 
-    sources = build_sources(config, secrets, clock)
+    universe = CoinUniverse()  # the coins the venues list, fed by the sources
+    sources = build_sources(config, secrets, clock, universe)
     names = [s.name for s in sources]
-    venues = sources[0].venues if replaying else tuple(n for n in names if n != "coinglass")
+    # the venue a source's liquidations count for (binance_coinm counts as binance)
+    streamed = (getattr(s, "venue", s.name) for s in sources if s.name != "coinglass")
+    venues = sources[0].venues if replaying else tuple(dict.fromkeys(streamed))
     # Memory holds what the windows read (24 h, plus slack); the longer history lives in SQLite.
     agg = Aggregator(venues=venues, retention_minutes=HOT_MINUTES)
     last_seen = None
@@ -167,7 +199,7 @@ async def build(
     for g in await db.recent_gaps(now - DAY_MS):
         health.add_gap(g.source, g.start_ms, g.end_ms)
 
-    market = LiveMarket(agg, health, clock, sampled=True)
+    market = LiveMarket(agg, health, clock, sampled=True, universe=universe)
     for s in sources:
         if hasattr(s, "status"):
             market.status_of[s.name] = s.status
@@ -208,7 +240,9 @@ async def build(
     if config.discord.enabled and secrets.discord_token:
         from bot.chat.discord_bot import DiscordBot
 
-        dc = DiscordBot(secrets.discord_token, service, db, market.known_coins)
+        dc = DiscordBot(
+            secrets.discord_token, service, db, market.known_coins, **(discord_options or {})
+        )
         bots.append(dc)
         senders["discord"] = dc.sender
     console = None
@@ -219,7 +253,8 @@ async def build(
         await db.ensure_chat(CONSOLE_CHAT, "private")
 
     delivery = Delivery(db, senders, clock.now_ms, max_age_ms=config.alerts.max_delivery_age * 1000)
-    scheduler = Scheduler()
+    watchdog = Watchdog(clock.now_ms)
+    scheduler = Scheduler(watchdog)
     engine = Engine(db, book, market, clock, on_enqueued=lambda: scheduler.poke("drain"))
     market.on_data = lambda: scheduler.poke("evaluate")  # at once: no debounce (issue 9)
     rt = Runtime(
@@ -232,12 +267,16 @@ async def build(
         delivery=delivery,
         engine=engine,
         scheduler=scheduler,
+        watchdog=watchdog,
         sources=sources,
         senders=senders,
         console=console,
         bots=bots,
     )
     service.before_chart = lambda: persist(rt)  # a chart includes the last seconds
+    rt.ops = build_ops(rt)
+    for chat in config.operators.chats:
+        await db.ensure_chat(chat)
     return rt
 
 
@@ -266,16 +305,21 @@ def _schedule(rt: Runtime) -> None:
     speed = rt.clock.speed
     a = rt.config.alerts
     s = rt.scheduler
+    assert rt.ops is not None
+    timed = rt.ops.metrics.timed  # liqbot_evaluation_seconds: the tick and the poked runs
     s.every(
         "evaluate",
         max(0.2, a.tick / speed),
-        rt.engine.tick,
+        timed(rt.engine.tick),
         first_in=0.1,
-        on_poke=rt.engine.evaluate_new_data,
+        on_poke=timed(rt.engine.evaluate_new_data),
     )
     s.every("drain", 2.0, rt.delivery.drain, first_in=0.5)
     s.every("persist", max(1.0, 10 / speed), lambda: persist(rt))
     s.every("prune", 3600, lambda: prune(rt), first_in=60)
+    if rt.ops.operators is not None:
+        every = max(1.0, rt.config.operators.check_every / speed)
+        s.every("operators", every, rt.ops.operators.check, first_in=every)
     for src in rt.sources:
         poll = getattr(src, "poll_once", None)
         if poll is not None:
@@ -287,23 +331,37 @@ def _schedule(rt: Runtime) -> None:
             s.every(src.name, interval, job, first_in=0.1)
 
 
-async def start(rt: Runtime) -> None:
+async def start(rt: Runtime, *, jobs: bool = True) -> None:
+    """Start the scheduled jobs, the sources and the chat bots.
+
+    `jobs=False` starts the bots alone: for tests that drive the engine and delivery themselves.
+    """
     # Everything built so far (the rule book may hold a million subscriptions) lives as long as
     # the process: take it out of the garbage collector's full scans, whose pauses stall the loop.
     gc.freeze()
+    if rt.ops is not None:  # first: Telegram's first webhook POST must find the route
+        await rt.ops.start(rt.clock.now_ms())
+    if jobs:
+        _start_jobs(rt)
+    for bot in rt.bots:
+        await bot.start()
+
+
+def _start_jobs(rt: Runtime) -> None:
     _schedule(rt)
     rt.scheduler.start()
     for src in rt.sources:
         if hasattr(src, "poll_once"):
             continue  # polled by the scheduler
         rt.tasks.append(asyncio.create_task(src.run(rt.market), name=f"source:{src.name}"))
-    for bot in rt.bots:
-        await bot.start()
 
 
 async def stop(rt: Runtime) -> None:
     """Stop taking input, evaluate and deliver once more, save, close."""
     rt.scheduler.shutdown()
+    if rt.ops is not None:
+        with contextlib.suppress(Exception):
+            await rt.ops.stop()
     for t in rt.tasks:
         t.cancel()
     for t in rt.tasks:

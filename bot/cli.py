@@ -54,7 +54,7 @@ def explain(config: Config, secrets: Secrets) -> str:
     if s.replay.enabled:
         lines.append(f"sources: replay of {s.replay.url} at {s.replay.speed:g}x (live feeds off)")
     else:
-        for name in ("binance", "bybit", "okx"):
+        for name in ("binance", "binance_coinm", "bybit", "okx"):
             src = getattr(s, name)
             lines.append(f"source {name}: {'on, ' + src.url if src.enabled else 'off'}")
         cg = s.coinglass
@@ -72,6 +72,12 @@ def explain(config: Config, secrets: Secrets) -> str:
     if a.debounce is not None:
         lines.append("note: alerts.debounce is no longer used (new data is evaluated at once)")
     lines.append(f"limits: {config.limits.subscriptions_per_chat} subscriptions per chat")
+    port = os.environ.get("PORT", "").strip() or config.http.port
+    lines.append(
+        f"http: {config.http.host}:{port} (/healthz, /metrics)" if port is not None else "http: off"
+    )
+    if config.operators.chats:
+        lines.append(f"operators: {', '.join(config.operators.chats)}")
     for b in config.broadcasts:
         lines.append(f"broadcast: {b.chat} <- {b.rule}")
     problems = check_broadcasts(config)

@@ -13,10 +13,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 
 from bot.clock import Clock
-from bot.domain.models import Alert, Subscription, Transition
+from bot.domain.models import Alert, Snapshot, Subscription, Transition
 from bot.domain.moves import Transitions, paused_gc
 from bot.domain.render import render_alerts
-from bot.domain.rules import RuleBook, SeriesKey
+from bot.domain.render_alerts import AlertContext
+from bot.domain.rules import Policy, RuleBook, SeriesKey
 from bot.market_view import LiveMarket
 from bot.store import Database, OutboxItem
 
@@ -38,15 +39,23 @@ def alerts_by_chat(transitions: Sequence[Transition]) -> dict[str, list[Alert]]:
     return by_chat
 
 
-def outbox_items(by_chat: dict[str, list[Alert]], now_ms: int) -> Iterator[OutboxItem]:
+def outbox_items(
+    by_chat: dict[str, list[Alert]], now_ms: int, ctx: AlertContext
+) -> Iterator[OutboxItem]:
     """Alerts for one chat in one tick become one message; the key makes a retried tick harmless."""
     for chat_key, alerts in by_chat.items():
         key = "alert:" + ",".join(f"{a.sub.id}.{a.episode}.{a.level}" for a in alerts)
-        yield OutboxItem(chat_key, render_alerts(alerts), key, now_ms)
+        yield OutboxItem(chat_key, render_alerts(alerts, ctx), key, now_ms)
 
 
-def group_alerts(transitions: Sequence[Transition], now_ms: int) -> list[OutboxItem]:
-    return list(outbox_items(alerts_by_chat(transitions), now_ms))
+def group_alerts(
+    transitions: Sequence[Transition],
+    now_ms: int,
+    snapshot: Snapshot | None = None,
+    policy: Policy | None = None,
+) -> list[OutboxItem]:
+    ctx = AlertContext(snapshot, policy or Policy())  # one per tick: coin rankings computed once
+    return list(outbox_items(alerts_by_chat(transitions), now_ms, ctx))
 
 
 class Engine:
@@ -60,6 +69,7 @@ class Engine:
     ) -> None:
         self.db, self.book, self.market, self.clock = db, book, market, clock
         self.on_enqueued = on_enqueued
+        self.on_alerts: Callable[[list[Alert]], None] = lambda alerts: None  # metrics
         self._lock = asyncio.Lock()
         self.ticks = 0
         self.data_runs = 0  # evaluations triggered by new data (a subset of `ticks`)
@@ -106,13 +116,16 @@ class Engine:
             if not transitions:
                 return 0
             with paused_gc():  # many acyclic objects: see paused_gc
+                ctx = AlertContext(snapshot, self.book.policy)  # coin rankings computed once
+                by_chat = transitions.alerts_by_chat()
                 items = []
-                for i, item in enumerate(outbox_items(transitions.alerts_by_chat(), now), 1):
+                for i, item in enumerate(outbox_items(by_chat, now, ctx), 1):
                     items.append(item)
                     if i % RENDER_SLICE == 0:
                         await asyncio.sleep(0)  # a crash tick renders for seconds: let chats in
                 await self.db.commit_transitions(transitions, items)
                 self.book.apply(transitions)
+            self.on_alerts([a for alerts in by_chat.values() for a in alerts])
             self.alerts += transitions.alert_count()
             if items:
                 log.info("enqueued %d alert message(s)", len(items))

@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.watchdog import Watchdog
+
 log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[object]]
@@ -60,8 +62,9 @@ class Trigger:
 
 
 class Scheduler:
-    def __init__(self) -> None:
+    def __init__(self, watchdog: Watchdog | None = None) -> None:
         self._s = AsyncIOScheduler(timezone=UTC)
+        self.watchdog = watchdog  # hears of every run: /healthz and the operators read it
         self._triggers: dict[str, Trigger] = {}
         self._running = False  # pokes count only between start and shutdown
 
@@ -82,8 +85,13 @@ class Scheduler:
                 await job()
             except asyncio.CancelledError:  # shutting down mid-run: nothing to report
                 return
-            except Exception:  # a failing job is logged and tried again on its next run
+            except Exception as e:  # a failing job is logged and tried again on its next run
                 log.exception("scheduled job %s failed", name)
+                if self.watchdog is not None:
+                    self.watchdog.failure(name, e)
+                return
+            if self.watchdog is not None:
+                self.watchdog.success(name)
 
         poked = on_poke or job
         self._triggers[name] = Trigger(name, lambda: guarded(poked))

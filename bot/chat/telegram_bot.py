@@ -3,7 +3,8 @@
 The adapter has no command logic: it turns an update into a ChatContext and the command text,
 asks the shared CommandService, and renders the neutral reply as Telegram HTML. It runs inside
 the service's one event loop (Application.initialize/start + updater.start_polling, never
-run_polling, which would own the loop).
+run_polling, which would own the loop). In webhook mode there is no Updater: the service's
+HTTP server hands each POST to `accept_update`, which checks Telegram's secret header.
 
 Sending (flood limits, the delivery Sender, failure outcomes) lives in telegram_sender; replies
 to commands go through the same sender, ahead of queued outbox sends.
@@ -12,7 +13,10 @@ to commands go through the same sender, ahead of queued outbox sends.
 from __future__ import annotations
 
 import datetime as dtm
+import hmac
+import json
 import logging
+import secrets
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -47,13 +51,13 @@ _KINDS = {"private": "private", "group": "group", "supergroup": "group", "channe
 
 @dataclass(frozen=True)
 class WebhookSettings:
-    """Webhook mode: Telegram POSTs updates to `url`; we listen on listen:port/path."""
+    """Webhook mode: Telegram POSTs updates to `url`; the service's one HTTP server routes
+    `path` to `accept_update` (PTB's custom-server pattern: no Updater, our update queue)."""
 
     url: str  # the public https URL Telegram calls (behind the load balancer)
-    listen: str = "0.0.0.0"
-    port: int = 8443
     path: str = "telegram"
-    secret_token: str | None = None  # checked on every call (X-Telegram-Bot-Api-Secret-Token)
+    # checked on every call (X-Telegram-Bot-Api-Secret-Token); None: a random one per start
+    secret_token: str | None = None
 
 
 class TelegramBot:
@@ -73,7 +77,6 @@ class TelegramBot:
         webhook: WebhookSettings | None = None,
         limits: TelegramLimits | None = None,
         poll_timeout_s: float = 10.0,
-        on_migrate: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
         if mode == "webhook" and webhook is None:
             raise ValueError("webhook mode needs webhook settings (url at least)")
@@ -83,7 +86,6 @@ class TelegramBot:
         self.mode = mode
         self.webhook = webhook
         self.poll_timeout_s = poll_timeout_s
-        self.on_migrate = on_migrate  # e.g. refresh the RuleBook after db.migrate_chat
         self.username = ""
         bot = _TolerantBot(
             token,
@@ -92,9 +94,15 @@ class TelegramBot:
             request=HTTPXRequest(connection_pool_size=256),
             get_updates_request=HTTPXRequest(connection_pool_size=1, read_timeout=5.0),
         )
-        self.app: Application = ApplicationBuilder().bot(bot).build()
+        builder = ApplicationBuilder().bot(bot)
+        if mode == "webhook":  # updates come through our HTTP server into app.update_queue
+            builder = builder.updater(None)
+        self.app: Application = builder.build()
+        # Telegram sends this back with every update: a POST without it is not Telegram's
+        self._secret = (webhook.secret_token if webhook else None) or secrets.token_urlsafe(32)
         self.sender = TelegramSender(self.app.bot, limits)
-        text = filters.TEXT & filters.Regex(r"^\s*/")
+        # every text: a command, or plain talk (a hint in a private chat, silence in a group)
+        text = filters.TEXT
         self.app.add_handler(
             MessageHandler(
                 (filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST) & text,
@@ -122,13 +130,7 @@ class TelegramBot:
         webhook = None
         if cfg.mode == "webhook":
             wh = cfg.webhook
-            webhook = WebhookSettings(
-                url=wh.url,
-                listen=wh.listen,
-                port=wh.port,
-                path=wh.path,
-                secret_token=webhook_secret or None,
-            )
+            webhook = WebhookSettings(url=wh.url, path=wh.path, secret_token=webhook_secret or None)
         return cls(
             token,
             service,
@@ -146,18 +148,15 @@ class TelegramBot:
         logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
         await self.app.initialize()  # getMe
         self.username = self.app.bot.username or ""
+        # The service tells `/cmd@us` (answered, even when unknown) from `/cmd@otherbot`.
+        self.service.bot_username = self.username or None
         await self._register_commands()
         await self.app.start()
         allowed = [Update.MESSAGE, Update.CHANNEL_POST]
         if self.mode == "webhook":
             assert self.webhook is not None
-            await self.app.updater.start_webhook(  # type: ignore[union-attr]
-                listen=self.webhook.listen,
-                port=self.webhook.port,
-                url_path=self.webhook.path,
-                webhook_url=self.webhook.url,
-                secret_token=self.webhook.secret_token,
-                allowed_updates=allowed,
+            await self.app.bot.set_webhook(
+                url=self.webhook.url, secret_token=self._secret, allowed_updates=allowed
             )
         else:
             await self.app.updater.start_polling(  # type: ignore[union-attr]
@@ -178,6 +177,25 @@ class TelegramBot:
             await self.app.stop()
         await self.app.shutdown()
 
+    async def accept_update(self, secret: str | None, body: bytes) -> int:
+        """One webhook POST (our HTTP server calls this); returns the HTTP status to answer."""
+        if not hmac.compare_digest((secret or "").encode(), self._secret.encode()):
+            return 403  # not Telegram: never handled
+        if not self.app.running:
+            return 503  # Telegram retries later
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return 400
+        try:
+            update = Update.de_json(data, self.app.bot)
+        except Exception as e:  # acknowledged and dropped, or Telegram would resend it forever
+            uid = data.get("update_id") if isinstance(data, dict) else None
+            log.warning("telegram update %s skipped: does not parse (%r)", uid, e)
+            return 200
+        await self.app.update_queue.put(update)
+        return 200
+
     async def _register_commands(self) -> None:
         try:
             cmds = [BotCommand(n, d[:256] or n) for n, d in self.service.commands()]
@@ -191,24 +209,11 @@ class TelegramBot:
         chat = update.effective_chat
         if msg is None or chat is None or msg.text is None:
             return
-        text = self._own_command(msg.text.strip())
-        if text is None:
-            return  # /cmd@otherbot: another bot's command
         ctx = self._context(update)
-        reply = await self.service.handle_text(ctx, text)
+        reply = await self.service.handle_text(ctx, msg.text.strip())
         reply_to = msg.message_id if ctx.kind == "group" else None
         for m in reply.messages:
             await self.sender.send_message(chat.id, m, reply_to, priority=True)
-
-    def _own_command(self, text: str) -> str | None:
-        """Strip `@ourbot` from `/cmd@ourbot args`; None when it names another bot."""
-        head, sep, rest = text.partition(" ")
-        name, at, mention = head.partition("@")
-        if not at:
-            return text
-        if self.username and mention.lower() != self.username.lower():
-            return None
-        return name + sep + rest
 
     def _context(self, update: Update) -> ChatContext:
         chat = update.effective_chat
@@ -262,23 +267,8 @@ class TelegramBot:
         row = await self.db.get_chat(old_key)
         if row is None or (row.paused_reason or "").startswith("migrated to"):
             return
-        await self.db.migrate_chat(old_key, new_key)
+        await self.db.migrate_chat(old_key, new_key)  # its listeners re-key the rule book
         log.info("telegram chat %s migrated to %s", old_key, new_key)
-        if self.on_migrate is not None:
-            await self.on_migrate(old_key, new_key)
-        else:
-            await self._rekey_rules(new_key)
-
-    async def _rekey_rules(self, new_key: str) -> None:
-        # The RuleBook holds Subscriptions with their chat key: give it the moved ones, keeping
-        # their alert state, or the next alert would be queued for the dead group id.
-        book = getattr(self.service, "book", None)
-        if book is None or not hasattr(book, "state"):
-            return
-        for sub in await self.db.list_subscriptions(new_key):
-            state = book.state(sub.id)
-            book.remove(sub.id)
-            book.add(sub, state)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         err = context.error

@@ -160,6 +160,7 @@ class WebSocketSource:
         self.clock = clock or wall_clock_ms
         self.health = StreamHealth(self.name, self.clock)
         self.connections = 0  # successful opens, for tests and logs
+        self.reconnects = 0  # retries after a failure (liqbot_reconnects_total)
 
     # ---- hooks --------------------------------------------------------------------------------
     async def prepare(self) -> None:
@@ -203,6 +204,7 @@ class WebSocketSource:
                 log.exception("%s: unexpected error", self.name)
                 reason = f"unexpected error: {type(e).__name__}"
             self.health.down(sink, reason)
+            self.reconnects += 1
             delay = backoff.next()
             log.warning("%s down: %s; retrying in %.1fs", self.name, reason, delay)
             await asyncio.sleep(delay)
