@@ -55,6 +55,10 @@ def measure(n_subs: int, runs: int) -> dict[str, object]:
     from bot.domain.rules import RuleBook
     from bot.store import Database
 
+    try:  # the alert text's per-tick context (issue 10)
+        from bot.domain.render_alerts import AlertContext
+    except ImportError:
+        AlertContext = None
     try:  # the engine renders, commits and applies with the cyclic GC paused (since issue 9)
         from bot.domain.moves import paused_gc
     except ImportError:  # before: it did not
@@ -116,7 +120,11 @@ def measure(n_subs: int, runs: int) -> dict[str, object]:
             lists = alert_lists(transitions)
             t2 = time.perf_counter()
             with paused_gc():
-                rendered = {chat: render_alerts(a) for chat, a in lists.items()}  # type: ignore[arg-type]
+                if AlertContext is None:
+                    rendered = {c: render_alerts(a) for c, a in lists.items()}  # type: ignore[arg-type]
+                else:  # as the engine renders: one context per tick
+                    ctx = AlertContext(crash, book.policy)
+                    rendered = {c: render_alerts(a, ctx) for c, a in lists.items()}  # type: ignore[arg-type]
             t3 = time.perf_counter()
             if run == 0:
                 continue  # warm-up: caches, first allocations
