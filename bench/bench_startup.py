@@ -59,8 +59,7 @@ def fill(path: Path, n_subs: int, n_coins: int, days: int) -> int:
             for i in range(n_subs)
         ],
     )  # fmt: skip
-    # the newest bucket two minutes old: a restart within the minute of the last persisted
-    # bucket currently trips SourceHealth.gaps (an int/None sort; noted in BENCHMARKS.md)
+    # the newest bucket two minutes old: the service stopped a little before this start
     now_min = int(time.time() * 1000) // MIN - 2
     first = now_min - days * 1440 + 1
 
