@@ -107,7 +107,7 @@ async def child(path: Path) -> dict[str, float]:
             "storage": {"path": str(path)},
             "telegram": {"base_url": tg.base_url, "base_file_url": tg.base_file_url},
             "sources": {
-                "binance": {"url": venue.ws_url},
+                "binance": {"url": venue.ws_url, "rest_url": venue.base},  # no internet
                 "bybit": {"enabled": False},
                 "okx": {"enabled": False},
                 "coinglass": {"enabled": False},
