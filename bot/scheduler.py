@@ -3,12 +3,14 @@
 A job can also be poked: new data pokes `evaluate`, new outbox rows poke `drain`. A poke runs the
 job at once when it is idle (leading edge, no fixed delay); pokes that arrive while it runs are
 coalesced into exactly one follow-up run, which sees everything they brought.
+Each run's success or failure goes to the Watchdog, which logs a failing job once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -64,7 +66,8 @@ class Trigger:
 class Scheduler:
     def __init__(self, watchdog: Watchdog | None = None) -> None:
         self._s = AsyncIOScheduler(timezone=UTC)
-        self.watchdog = watchdog  # hears of every run: /healthz and the operators read it
+        self.watchdog = watchdog or Watchdog(lambda: int(time.time() * 1000))
+        self._guarded: dict[str, Job] = {}
         self._triggers: dict[str, Trigger] = {}
         self._running = False  # pokes count only between start and shutdown
 
@@ -85,13 +88,12 @@ class Scheduler:
                 await job()
             except asyncio.CancelledError:  # shutting down mid-run: nothing to report
                 return
-            except Exception as e:  # a failing job is logged and tried again on its next run
-                log.exception("scheduled job %s failed", name)
-                if self.watchdog is not None:
-                    self.watchdog.failure(name, e)
+            except Exception as e:  # tried again on its next run; logged once per transition
+                self.watchdog.failure(name, e)
                 return
-            if self.watchdog is not None:
-                self.watchdog.success(name)
+            self.watchdog.success(name)
+
+        self._guarded[name] = guarded
 
         poked = on_poke or job
         self._triggers[name] = Trigger(name, lambda: guarded(poked))
@@ -107,6 +109,10 @@ class Scheduler:
             coalesce=True,
             misfire_grace_time=None,
         )
+
+    async def run_now(self, name: str) -> None:
+        """Run a job once, guarded and recorded exactly as its scheduled runs are."""
+        await self._guarded[name]()
 
     def poke(self, name: str) -> None:
         """Run `name` now, or once more right after its current poked run (see Trigger)."""
