@@ -18,11 +18,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, ChatMember, Update
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    ChatMemberHandler,
     ContextTypes,
     ExtBot,
     MessageHandler,
@@ -32,6 +33,7 @@ from telegram.request import HTTPXRequest
 
 from bot.chat.context import ChatContext
 from bot.chat.telegram_sender import PLATFORM, TelegramLimits, TelegramSender
+from bot.chat.telegram_updates import ChatOrderedProcessor
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,9 @@ DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
 APOLOGY = "Sorry, something went wrong on our side. Please try again in a moment."
 
 _KINDS = {"private": "private", "group": "group", "supergroup": "group", "channel": "channel"}
+# what we ask Telegram for: commands, channel posts, and our own membership changes
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.MY_CHAT_MEMBER]
+_GONE_STATUSES = (ChatMember.BANNED, ChatMember.LEFT)  # "kicked" (or blocked), "left"
 
 
 # ---- the bot -----------------------------------------------------------------------------
@@ -74,6 +79,7 @@ class TelegramBot:
         limits: TelegramLimits | None = None,
         poll_timeout_s: float = 10.0,
         on_migrate: Callable[[str, str], Awaitable[None]] | None = None,
+        stop_grace_s: float = 5.0,
     ) -> None:
         if mode == "webhook" and webhook is None:
             raise ValueError("webhook mode needs webhook settings (url at least)")
@@ -84,6 +90,7 @@ class TelegramBot:
         self.webhook = webhook
         self.poll_timeout_s = poll_timeout_s
         self.on_migrate = on_migrate  # e.g. refresh the RuleBook after db.migrate_chat
+        self.stop_grace_s = stop_grace_s  # replies still pacing at shutdown get this long
         self.username = ""
         bot = _TolerantBot(
             token,
@@ -92,7 +99,12 @@ class TelegramBot:
             request=HTTPXRequest(connection_pool_size=256),
             get_updates_request=HTTPXRequest(connection_pool_size=1, read_timeout=5.0),
         )
-        self.app: Application = ApplicationBuilder().bot(bot).build()
+        # Chats are handled concurrently, each chat's updates in order; no JobQueue: the
+        # service's scheduler owns timed work, PTB's would be an idle thread of its own.
+        self.updates = ChatOrderedProcessor()
+        self.app: Application = (
+            ApplicationBuilder().bot(bot).concurrent_updates(self.updates).job_queue(None).build()
+        )
         self.sender = TelegramSender(self.app.bot, limits)
         text = filters.TEXT & filters.Regex(r"^\s*/")
         self.app.add_handler(
@@ -102,6 +114,9 @@ class TelegramBot:
             )
         )
         self.app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migrate))
+        self.app.add_handler(
+            ChatMemberHandler(self._on_my_membership, ChatMemberHandler.MY_CHAT_MEMBER)
+        )
         self.app.add_error_handler(self._on_error)
         self._started = False
 
@@ -148,7 +163,7 @@ class TelegramBot:
         self.username = self.app.bot.username or ""
         await self._register_commands()
         await self.app.start()
-        allowed = [Update.MESSAGE, Update.CHANNEL_POST]
+        allowed = ALLOWED_UPDATES
         if self.mode == "webhook":
             assert self.webhook is not None
             await self.app.updater.start_webhook(  # type: ignore[union-attr]
@@ -174,6 +189,7 @@ class TelegramBot:
         self._started = False
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
+        await self.updates.wind_down(self.stop_grace_s)
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
@@ -268,6 +284,28 @@ class TelegramBot:
             await self.on_migrate(old_key, new_key)
         else:
             await self._rekey_rules(new_key)
+
+    async def _on_my_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Blocked, kicked or removed: pause the chat now (not at its next failed send).
+        Unblocked or added back: resume it, unless it moved (group -> supergroup)."""
+        change = update.my_chat_member
+        if change is None:
+            return
+        key = f"{PLATFORM}:{change.chat.id}"
+        was = change.old_chat_member.status
+        now = change.new_chat_member.status
+        if now in _GONE_STATUSES and was not in _GONE_STATUSES:
+            private = change.chat.type == "private"
+            reason = "bot was blocked by the user" if private else f"bot was removed ({now})"
+            if await self.db.pause_chat(key, reason):
+                log.info("telegram chat %s paused: %s", key, reason)
+        elif now not in _GONE_STATUSES and was in _GONE_STATUSES:
+            row = await self.db.get_chat(key)
+            if row is not None and (row.paused_reason or "").startswith("migrated to"):
+                return
+            await self.db.ensure_chat(key, kind=_KINDS.get(change.chat.type, "private"))
+            if await self.db.resume_chat(key):
+                log.info("telegram chat %s resumed: the bot is back (%s)", key, now)
 
     async def _rekey_rules(self, new_key: str) -> None:
         # The RuleBook holds Subscriptions with their chat key: give it the moved ones, keeping

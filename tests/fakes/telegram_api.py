@@ -164,6 +164,34 @@ class FakeTelegram:
         msg.update(extra or {})
         return self.push({kind: msg})
 
+    def my_chat_member(
+        self, chat_id: int, old: str, new: str, *, chat_type: str = "private", user_id: int = 1001
+    ) -> int:
+        """Push the bot's own membership change in a chat (blocked, kicked, added back).
+        Statuses: "member", "administrator", "kicked", "left"."""
+        chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
+        if chat_type == "private":
+            chat["first_name"] = f"user{user_id}"
+        else:
+            chat["title"] = "A group"
+        me = {"id": BOT_ID, "is_bot": True, "first_name": "Liq", "username": BOT_USERNAME}
+
+        def member(status: str) -> dict[str, Any]:
+            if status == "administrator":
+                return _admin(me)
+            if status == "kicked":
+                return {"status": "kicked", "user": me, "until_date": 0}
+            return {"status": status, "user": me}
+
+        change = {
+            "chat": chat,
+            "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"},
+            "date": int(time.time()),
+            "old_chat_member": member(old),
+            "new_chat_member": member(new),
+        }
+        return self.push({"my_chat_member": change})
+
     def fail_next(self, chat_id: int | str, code: int, description: str, **params: Any) -> None:
         """The next sendMessage to this chat fails once with this error."""
         self.errors[chat_id].append(_error(code, description, params))

@@ -42,9 +42,11 @@ class Stack:
         return "\n".join(self.fake.texts(chat_id)[before:])
 
     async def settle(self) -> None:
-        """Wait until every update pushed so far was handled: updates are handled one at a time,
-        in order, so once a later command is answered the earlier ones are done."""
-        await self.ask(SYNC_CHAT, "/help")
+        """Wait until every update pushed so far was handled. Chats are handled concurrently,
+        so a later answer proves nothing about other chats: wait until the fake saw every
+        update confirmed (so PTB queued them all), then until PTB's queue is worked off."""
+        await self.fake.wait_consumed()
+        await self.bot.app.update_queue.join()
 
     async def close(self) -> None:
         await self.bot.stop()
@@ -67,7 +69,13 @@ def make_market(clock: Clock) -> LiveMarket:
     return market
 
 
-async def make_stack(tmp_path: Path, fake: FakeTelegram, service_wrapper=None) -> Stack:
+async def make_stack(
+    tmp_path: Path,
+    fake: FakeTelegram,
+    service_wrapper=None,
+    limits: TelegramLimits = FAST,
+    stop_grace_s: float = 5.0,
+) -> Stack:
     db = await Database.open(tmp_path / "bot.db")
     clock = Clock()
     market = make_market(clock)
@@ -83,8 +91,9 @@ async def make_stack(tmp_path: Path, fake: FakeTelegram, service_wrapper=None) -
         db,
         base_url=fake.base_url,
         base_file_url=fake.base_file_url,
-        limits=FAST,
+        limits=limits,
         poll_timeout_s=2.0,
+        stop_grace_s=stop_grace_s,
     )
     await bot.start()
     await fake.wait_parked()
