@@ -133,6 +133,7 @@ class TelegramBot:
             per_chat_interval_s=1.0 / rate.per_chat_per_second,
             group_per_window=int(rate.per_group_per_minute),
             group_window_s=60.0,
+            paid_per_s=rate.paid_broadcast_per_second * 0.97 if cfg.paid_broadcast else 0.0,
         )
         webhook = None
         if cfg.mode == "webhook":
