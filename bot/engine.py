@@ -27,7 +27,9 @@ def group_alerts(transitions: list[Transition], now_ms: int) -> list[OutboxItem]
     for chat_key, alerts in by_chat.items():
         alerts.sort(key=lambda a: a.sub.id)
         key = "alert:" + ",".join(f"{a.sub.id}.{a.episode}.{a.level}" for a in alerts)
-        items.append(OutboxItem(chat_key, render_alerts(alerts), key, now_ms))
+        # news until its longest window has rolled past; after that it is dropped unsent
+        expires = now_ms + max(a.sub.window for a in alerts) * 60_000
+        items.append(OutboxItem(chat_key, render_alerts(alerts), key, now_ms, expires))
     return items
 
 

@@ -275,7 +275,7 @@ class CommandService:
     async def _status(self, ctx: ChatContext) -> Message:
         now = self.clock()
         chat = await self.db.get_chat(ctx.chat_key)
-        return render.render_status(
+        status = render.render_status(
             self.market.status(now),
             now,
             chat_subscriptions=await self.db.count_subscriptions(ctx.chat_key),
@@ -285,3 +285,9 @@ class CommandService:
             mutes=(await self.db.active_mutes(now)).get(ctx.chat_key, {}),
             served=self.market.windows_served(),
         )
+        # alerts that waited in the outbox longer than their window were dropped, not sent
+        dropped = await self.db.count_expired(now - 86_400_000)
+        if dropped:
+            note = f"{dropped} alert(s) dropped in 24h: older than their window"
+            status = replace(status, lines=(*status.lines, note))
+        return status

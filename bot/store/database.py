@@ -22,6 +22,7 @@ from bot.domain.models import AlertState, Side, Status, Subscription, Transition
 from bot.store.history import HistoryQueries
 from bot.store.migrations import migrate
 from bot.store.rows import ChatRow, OutboxItem, OutboxRow
+from bot.store.settings import OutboxExpiry, Settings
 
 _WHOLE_CHAT = ""  # mutes.coin for "the whole chat"
 
@@ -58,7 +59,7 @@ def _message_json(message: Message) -> str:
     return json.dumps(message.to_dict(), separators=(",", ":"), ensure_ascii=False)
 
 
-class Database(HistoryQueries):
+class Database(HistoryQueries, Settings, OutboxExpiry):
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
@@ -334,14 +335,15 @@ class Database(HistoryQueries):
         cur = await c.execute(
             # ON CONFLICT(dedupe_key), not OR IGNORE: that would also swallow NOT NULL and
             # CHECK failures, silently dropping a broken alert instead of failing the tick.
-            "INSERT INTO outbox (chat_key, message, dedupe_key, created_ms, next_ms) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING",
+            "INSERT INTO outbox (chat_key, message, dedupe_key, created_ms, next_ms, expires_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING",
             (
                 item.chat_key,
                 _message_json(item.message),
                 item.dedupe_key,
                 item.created_ms,
                 item.created_ms,
+                item.expires_ms,
             ),
         )
         return cur.rowcount
@@ -357,15 +359,20 @@ class Database(HistoryQueries):
     async def due_outbox(
         self, now_ms: int, limit: int, platforms: Collection[str] | None = None
     ) -> list[OutboxRow]:
-        """Pending rows due by now, oldest first, of chats that are not paused.
+        """Pending rows due by now, of chats that are not paused, the freshest news first.
 
+        Channels first (one message, many readers), then chats by their newest due row, so a
+        fresh alert is not queued behind an old burst; within a chat, oldest first (every row
+        of a chat sorts on the same key, then by id, so a LIMIT only ever cuts a chat's tail).
         A row waits while an older pending row of its chat is backing off, so a chat's messages
         never overtake each other. `platforms` limits rows to those platforms (the rest stay
         pending and do not crowd the batch).
         """
         sql = (
-            "SELECT o.id, o.chat_key, o.message, o.attempts, o.created_ms FROM outbox o "
-            "LEFT JOIN chats c ON c.chat_key = o.chat_key "
+            "SELECT o.id, o.chat_key, o.message, o.attempts, o.created_ms, "
+            "  c.kind = 'channel' AS channel, "
+            "  max(o.created_ms) OVER (PARTITION BY o.chat_key) AS fresh "
+            "FROM outbox o LEFT JOIN chats c ON c.chat_key = o.chat_key "
             "WHERE o.status = 'pending' AND o.next_ms <= ? AND c.paused_reason IS NULL "
             "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' "
             "  AND p.chat_key = o.chat_key AND p.id < o.id AND p.next_ms > ?)"
@@ -378,7 +385,7 @@ class Database(HistoryQueries):
             marks = ",".join("?" * len(plats))
             sql += f" AND substr(o.chat_key, 1, instr(o.chat_key, ':') - 1) IN ({marks})"
             params.extend(plats)
-        sql += " ORDER BY o.id LIMIT ?"
+        sql += " ORDER BY channel DESC, fresh DESC, o.id LIMIT ?"
         params.append(limit)
         rows = await self._all(sql, params)
         return [

@@ -72,6 +72,12 @@ MIGRATIONS: list[tuple[str, ...]] = [
         )""",
         "CREATE INDEX gaps_end ON gaps(end_ms)",
     ),
+    (  # 2: small settings (the Discord command-set hash), and alerts that expire
+        "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+        # when an alert stops being news (created + its window); NULL: no window of its own
+        "ALTER TABLE outbox ADD COLUMN expires_ms INTEGER",
+        "CREATE INDEX outbox_expiry ON outbox(status, expires_ms)",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

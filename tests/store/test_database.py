@@ -189,11 +189,12 @@ async def test_due_outbox_order_backoff_and_marks(db: Database) -> None:
     # a1 backs off, so a2 and a3 must wait behind it: a chat's messages never overtake
     assert [r.message.title for r in await db.due_outbox(5_000, 10)] == ["b1"]
     after = await db.due_outbox(9_000, 10)
+    # chat 1 holds the freshest alert (a3): its rows go first, in their own order
     assert [(r.message.title, r.attempts) for r in after] == [
         ("a1", 1),
-        ("b1", 0),
         ("a2", 0),
         ("a3", 0),
+        ("b1", 0),
     ]
     assert await db.outbox_status(rows["a1"].id) == ("pending", 1, 9_000, "429")
     await db.mark_sent(rows["a1"].id, 9_001)
