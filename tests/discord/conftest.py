@@ -79,5 +79,6 @@ async def env(fake: FakeDiscord, db: Database) -> AsyncIterator[Env]:
         reidentify_delay=0.0,
     )
     await bot.start()
+    await bot.wait_synced()
     yield Env(fake, db, market, clock, bot)
     await bot.stop()
