@@ -67,6 +67,9 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
             try:
                 async with lane.lock:
                     await coroutine
+            except asyncio.CancelledError:
+                _discard(coroutine)  # cancelled while waiting its turn: it never ran
+                raise
             finally:
                 lane.users -= 1
                 if lane.users == 0:
