@@ -73,7 +73,7 @@ async def _bench(stack, fake: FakeTelegram, chats: int, paid: bool) -> dict[str,
         "binance", [Liquidation("binance", "BTC", Side.LONG, 5e8, now - 1000, "BTCUSDT")]
     )
     t_tick = time.perf_counter()
-    queued = await Engine(stack.db, stack.book, stack.market, stack.bot_clock).tick()
+    queued = await Engine(stack.db, stack.book, stack.market, stack.clock).tick()
     tick_s = time.perf_counter() - t_tick
     gc.freeze()  # as bot.app.start does
     mode = "paid broadcasts" if paid else "free"

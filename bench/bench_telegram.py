@@ -28,12 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.chat.telegram_sender import FloodLimiter, TelegramLimits
-from bot.delivery import Delivery
 from bot.domain.models import Liquidation, Side
-from bot.engine import Engine
 from tests.fakes.telegram_api import FakeLimits, FakeTelegram
-from tests.telegram.harness import make_stack
+from tests.telegram.harness import make_stack, stack_config
 
 LIMIT_PER_S = 30.0
 
@@ -48,9 +45,9 @@ async def run(count: int, commands: int) -> int:
     fake = FakeTelegram(limits=FakeLimits(global_per_s=int(LIMIT_PER_S)))
     await fake.start()
     with tempfile.TemporaryDirectory() as tmp:
-        stack = await make_stack(Path(tmp), fake)
-        # The production pacing: 97% of the configured 30/s (what from_config builds).
-        stack.bot.sender.limiter = FloodLimiter(TelegramLimits(global_per_s=LIMIT_PER_S * 0.97))
+        # The production pacing: Telegram's published limits, as config.example.yaml has them.
+        config = stack_config(Path(tmp), fake, rate={"global_per_second": LIMIT_PER_S})
+        stack = await make_stack(Path(tmp), fake, config=config)
         try:
             return await _bench(stack, fake, count, commands)
         finally:
@@ -68,12 +65,12 @@ async def _bench(stack, fake: FakeTelegram, count: int, commands: int) -> int:  
     stack.market.events(
         "binance", [Liquidation("binance", "BTC", Side.LONG, 2e8, now - 1000, "BTCUSDT")]
     )
-    queued = await Engine(stack.db, stack.book, stack.market, stack.bot_clock).tick()
+    queued = await stack.rt.engine.tick()
     print(f"queued {queued} alert messages for {count} chats")
     if FREEZE:
         gc.freeze()  # as bot.app.start does: the long-lived set-up leaves the GC's scans
 
-    delivery = Delivery(stack.db, {"telegram": stack.bot.sender}, stack.service.clock)
+    delivery = stack.rt.delivery
     cmd_task = asyncio.create_task(_commands(stack, fake, commands))
     group_task = asyncio.create_task(_busy_group(fake)) if BUSY_GROUP else None
     t0 = time.perf_counter()

@@ -11,6 +11,7 @@ import gc
 import logging
 import signal
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,10 +27,12 @@ from bot.domain.commands import Subscribe, parse_command
 from bot.domain.health import SourceHealth
 from bot.domain.models import Side
 from bot.domain.rules import Policy, RuleBook
+from bot.domain.universe import CoinUniverse
 from bot.engine import Engine
 from bot.market_view import LiveMarket
 from bot.scheduler import Scheduler
 from bot.sources.binance import BinanceSource
+from bot.sources.binance_coinm import BinanceCoinMSource
 from bot.sources.bybit import BybitSource
 from bot.sources.coinglass import CoinGlassSource
 from bot.sources.okx import OkxSource
@@ -66,16 +69,32 @@ class Runtime:
         return next((s for s in self.sources if isinstance(s, ReplaySource)), None)
 
 
-def build_sources(config: Config, secrets: Secrets, clock: Clock) -> list[Any]:
+def build_sources(
+    config: Config, secrets: Secrets, clock: Clock, universe: CoinUniverse | None = None
+) -> list[Any]:
     src = config.sources
     if src.replay.enabled:  # a replay stands for the market: live feeds stay off
         return [ReplaySource(src.replay.url, clock)]
     out: list[Any] = []
     common = {"clock": clock.now_ms}
-    for cls, cfg in ((BinanceSource, src.binance), (BybitSource, src.bybit), (OkxSource, src.okx)):
+    streams = (
+        (BinanceSource, src.binance),
+        (BinanceCoinMSource, src.binance_coinm),
+        (BybitSource, src.bybit),
+        (OkxSource, src.okx),
+    )
+    for cls, cfg in streams:
         if cfg.enabled:
             urls = {"url": cfg.url} | ({"rest_url": cfg.rest_url} if cfg.rest_url else {})
-            out.append(cls(**urls, watchdog_s=cfg.watchdog, max_age_s=cfg.max_age, **common))
+            out.append(
+                cls(
+                    **urls,
+                    watchdog_s=cfg.watchdog,
+                    max_age_s=cfg.max_age,
+                    universe=universe,
+                    **common,
+                )
+            )
     if src.coinglass.enabled and secrets.coinglass_key:
         out.append(
             CoinGlassSource(
@@ -135,7 +154,13 @@ async def build(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     clock: Clock | None = None,
+    discord_options: Mapping[str, float] | None = None,
 ) -> Runtime:
+    """The one composition of the service: `liqbot run`, the demo and every test stack.
+
+    Everything comes from the Config and the Secrets; the rest are test hooks: a clock, the
+    console's streams, and discord.py's start-up waits (a fake gateway answers at once).
+    """
     replaying = config.sources.replay.enabled
     clock = clock or (AcceleratedClock(config.sources.replay.speed) if replaying else Clock())
     now = clock.now_ms()
@@ -143,9 +168,12 @@ async def build(
     Path(config.storage.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
     db = await Database.open(Path(config.storage.path).expanduser())
 
-    sources = build_sources(config, secrets, clock)
+    universe = CoinUniverse()  # the coins the venues list, fed by the sources
+    sources = build_sources(config, secrets, clock, universe)
     names = [s.name for s in sources]
-    venues = sources[0].venues if replaying else tuple(n for n in names if n != "coinglass")
+    # the venue a source's liquidations count for (binance_coinm counts as binance)
+    streamed = (getattr(s, "venue", s.name) for s in sources if s.name != "coinglass")
+    venues = sources[0].venues if replaying else tuple(dict.fromkeys(streamed))
     # Memory holds what the windows read (24 h, plus slack); the longer history lives in SQLite.
     agg = Aggregator(venues=venues, retention_minutes=HOT_MINUTES)
     rows = await db.load_buckets(now - HOT_MINUTES * 60_000)
@@ -159,7 +187,7 @@ async def build(
     for g in await db.recent_gaps(now - DAY_MS):
         health.add_gap(g.source, g.start_ms, g.end_ms)
 
-    market = LiveMarket(agg, health, clock, sampled=True)
+    market = LiveMarket(agg, health, clock, sampled=True, universe=universe)
     for s in sources:
         if hasattr(s, "status"):
             market.status_of[s.name] = s.status
@@ -200,7 +228,9 @@ async def build(
     if config.discord.enabled and secrets.discord_token:
         from bot.chat.discord_bot import DiscordBot
 
-        dc = DiscordBot(secrets.discord_token, service, db, market.known_coins)
+        dc = DiscordBot(
+            secrets.discord_token, service, db, market.known_coins, **(discord_options or {})
+        )
         bots.append(dc)
         senders["discord"] = dc.sender
     console = None
@@ -273,18 +303,27 @@ def _schedule(rt: Runtime) -> None:
             s.every(src.name, interval, job, first_in=0.1)
 
 
-async def start(rt: Runtime) -> None:
+async def start(rt: Runtime, *, jobs: bool = True) -> None:
+    """Start the scheduled jobs, the sources and the chat bots.
+
+    `jobs=False` starts the bots alone: for tests that drive the engine and delivery themselves.
+    """
     # Everything built so far (the rule book may hold a million subscriptions) lives as long as
     # the process: take it out of the garbage collector's full scans, whose pauses stall the loop.
     gc.freeze()
+    if jobs:
+        _start_jobs(rt)
+    for bot in rt.bots:
+        await bot.start()
+
+
+def _start_jobs(rt: Runtime) -> None:
     _schedule(rt)
     rt.scheduler.start()
     for src in rt.sources:
         if hasattr(src, "poll_once"):
             continue  # polled by the scheduler
         rt.tasks.append(asyncio.create_task(src.run(rt.market), name=f"source:{src.name}"))
-    for bot in rt.bots:
-        await bot.start()
 
 
 async def stop(rt: Runtime) -> None:

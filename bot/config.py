@@ -99,7 +99,15 @@ class StreamSource(Strict):
 
 class BinanceConfig(StreamSource):
     url: str = "wss://fstream.binance.com/market/ws/!forceOrder@arr"
+    rest_url: str = "https://fapi.binance.com"  # exchangeInfo: the coins listed
     watchdog: Duration = 600  # no keep-alive frames: a quiet market is silence, not an outage
+
+
+class BinanceCoinMConfig(StreamSource):
+    enabled: bool = False  # COIN-M (coin-margined) contracts: optional
+    url: str = "wss://dstream.binance.com/ws/!forceOrder@arr"
+    rest_url: str = "https://dapi.binance.com"  # exchangeInfo: contract sizes
+    watchdog: Duration = 600
 
 
 class BybitConfig(StreamSource):
@@ -132,6 +140,7 @@ class ReplaySource(Strict):
 
 class SourcesConfig(Strict):
     binance: BinanceConfig = BinanceConfig()
+    binance_coinm: BinanceCoinMConfig = BinanceCoinMConfig()
     bybit: BybitConfig = BybitConfig()
     okx: OkxConfig = OkxConfig()
     coinglass: CoinGlassSource = CoinGlassSource()

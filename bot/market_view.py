@@ -14,8 +14,9 @@ from bot.clock import Clock
 from bot.domain.aggregate import Aggregator
 from bot.domain.coinglass_payloads import COINGLASS_WINDOWS as CG_WINDOW_MINUTES
 from bot.domain.health import SourceHealth
-from bot.domain.market import KNOWN_COINS, WINDOWS
+from bot.domain.market import WINDOWS
 from bot.domain.models import Liquidation, Snapshot, SourceStatus, VenueSplit, WindowTotals
+from bot.domain.universe import CoinUniverse
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ class _Totals:
     as_of_ms: int
     totals: dict[tuple[str, int], WindowTotals]
     venues: dict[tuple[str, int], tuple[VenueSplit, ...]]
+    coverage: str = ""  # what ALL covers when it is not the whole market
 
 
 class LiveMarket:
@@ -38,8 +40,10 @@ class LiveMarket:
         *,
         coinglass_stale_ms: int = 5 * 60_000,
         sampled: bool = True,
+        universe: CoinUniverse | None = None,
     ) -> None:
         self.agg = aggregator
+        self.universe = universe or CoinUniverse()  # what the venues list (their sources feed it)
         self.health = health
         self.clock = clock
         self.sampled = sampled
@@ -70,8 +74,9 @@ class LiveMarket:
         as_of_ms: int,
         totals: dict[tuple[str, int], WindowTotals],
         venues: dict[tuple[str, int], tuple[VenueSplit, ...]],
+        coverage: str = "",
     ) -> None:
-        self._cg = _Totals(as_of_ms, dict(totals), dict(venues))
+        self._cg = _Totals(as_of_ms, dict(totals), dict(venues), coverage)
         self._events[source] = self._events.get(source, 0) + 1
         self._last[source] = self.clock.now_ms()
         self._snap = None
@@ -117,7 +122,9 @@ class LiveMarket:
         complete = snap.complete_windows | (
             COINGLASS_WINDOWS if self.health.is_up("coinglass") else frozenset()
         )
-        sources = tuple(dict.fromkeys((*snap.sources, "coinglass")))
+        label = f"coinglass ({cg.coverage})" if cg.coverage else "coinglass"
+        named = (label if s == "coinglass" else s for s in (*snap.sources, "coinglass"))
+        sources = tuple(dict.fromkeys(named))
         return replace(
             snap,
             totals=totals,
@@ -156,7 +163,7 @@ class LiveMarket:
         seen = self.agg.coins()
         if self._cg is not None:
             seen |= {coin for coin, _ in self._cg.totals}
-        return KNOWN_COINS | seen
+        return self.universe.coins() | seen  # the built-in KNOWN_COINS included
 
     def windows_served(self) -> frozenset[int]:
         streams = [s for s in self.health.sources if s != "coinglass"]

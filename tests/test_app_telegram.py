@@ -8,6 +8,7 @@ from bot import app
 from bot.config import Secrets, parse_config
 from bot.domain.models import Liquidation, Side
 from tests.fakes.telegram_api import FakeTelegram
+from tests.telegram.harness import make_stack
 
 TOKEN = "123456:TEST-token"
 
@@ -41,4 +42,29 @@ async def test_command_and_alert_through_the_composed_service(tmp_path: Path) ->
         assert "Market-wide shorts liquidated in 1h" in fake.texts(-100777)[0]
     finally:
         await app.stop(rt)
+        await fake.stop()
+
+
+async def test_a_paused_chat_keeps_its_rules_across_a_restart(tmp_path: Path) -> None:
+    """The composition loads every subscription, paused chats' too (the engine silences them):
+    a user who unblocks the bot and sends /start after a restart gets alerts again at once."""
+    fake = FakeTelegram(TOKEN)
+    await fake.start()
+    try:
+        first = await make_stack(tmp_path, fake)
+        assert "Subscribed" in await first.ask(42, "/subscribe btc 1h 100m")
+        await first.db.pause_chat("telegram:42", "Forbidden: bot was blocked by the user")
+        await first.close()
+
+        stack = await make_stack(tmp_path, fake)  # a new process on the same file
+        try:
+            assert "Welcome back" in await stack.ask(42, "/start")
+            now = stack.clock.now_ms()
+            stack.market.events("binance", [Liquidation("binance", "BTC", Side.LONG, 150e6, now)])
+            assert await stack.rt.engine.tick() == 1
+            assert (await stack.rt.delivery.drain()).sent == 1
+            assert "BTC liquidations in 1h" in fake.texts(42)[-1]
+        finally:
+            await stack.close()
+    finally:
         await fake.stop()

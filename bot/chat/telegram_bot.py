@@ -78,7 +78,6 @@ class TelegramBot:
         webhook: WebhookSettings | None = None,
         limits: TelegramLimits | None = None,
         poll_timeout_s: float = 10.0,
-        on_migrate: Callable[[str, str], Awaitable[None]] | None = None,
         stop_grace_s: float = 5.0,
     ) -> None:
         if mode == "webhook" and webhook is None:
@@ -89,7 +88,6 @@ class TelegramBot:
         self.mode = mode
         self.webhook = webhook
         self.poll_timeout_s = poll_timeout_s
-        self.on_migrate = on_migrate  # e.g. refresh the RuleBook after db.migrate_chat
         self.stop_grace_s = stop_grace_s  # replies still pacing at shutdown get this long
         self.username = ""
         bot = _TolerantBot(
@@ -165,6 +163,8 @@ class TelegramBot:
         logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
         await self.app.initialize()  # getMe
         self.username = self.app.bot.username or ""
+        # The service tells `/cmd@us` (answered, even when unknown) from `/cmd@otherbot`.
+        self.service.bot_username = self.username or None
         await self._register_commands()
         await self.app.start()
         allowed = ALLOWED_UPDATES
@@ -211,24 +211,11 @@ class TelegramBot:
         chat = update.effective_chat
         if msg is None or chat is None or msg.text is None:
             return
-        text = self._own_command(msg.text.strip())
-        if text is None:
-            return  # /cmd@otherbot: another bot's command
         ctx = self._context(update)
-        reply = await self.service.handle_text(ctx, text)
+        reply = await self.service.handle_text(ctx, msg.text.strip())
         reply_to = msg.message_id if ctx.kind == "group" else None
         for m in reply.messages:
             await self.sender.send_message(chat.id, m, reply_to, priority=True)
-
-    def _own_command(self, text: str) -> str | None:
-        """Strip `@ourbot` from `/cmd@ourbot args`; None when it names another bot."""
-        head, sep, rest = text.partition(" ")
-        name, at, mention = head.partition("@")
-        if not at:
-            return text
-        if self.username and mention.lower() != self.username.lower():
-            return None
-        return name + sep + rest
 
     def _context(self, update: Update) -> ChatContext:
         chat = update.effective_chat
@@ -282,12 +269,8 @@ class TelegramBot:
         row = await self.db.get_chat(old_key)
         if row is None or (row.paused_reason or "").startswith("migrated to"):
             return
-        await self.db.migrate_chat(old_key, new_key)
+        await self.db.migrate_chat(old_key, new_key)  # its listeners re-key the rule book
         log.info("telegram chat %s migrated to %s", old_key, new_key)
-        if self.on_migrate is not None:
-            await self.on_migrate(old_key, new_key)
-        else:
-            await self._rekey_rules(new_key)
 
     async def _on_my_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Blocked, kicked or removed: pause the chat now (not at its next failed send).
@@ -310,17 +293,6 @@ class TelegramBot:
             await self.db.ensure_chat(key, kind=_KINDS.get(change.chat.type, "private"))
             if await self.db.resume_chat(key):
                 log.info("telegram chat %s resumed: the bot is back (%s)", key, now)
-
-    async def _rekey_rules(self, new_key: str) -> None:
-        # The RuleBook holds Subscriptions with their chat key: give it the moved ones, keeping
-        # their alert state, or the next alert would be queued for the dead group id.
-        book = getattr(self.service, "book", None)
-        if book is None or not hasattr(book, "state"):
-            return
-        for sub in await self.db.list_subscriptions(new_key):
-            state = book.state(sub.id)
-            book.remove(sub.id)
-            book.add(sub, state)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         err = context.error

@@ -63,7 +63,7 @@ class SourceHealth:
         """A past outage known from elsewhere (the store, or the downtime before a restart)."""
         gaps = self._gaps.setdefault(source, [])
         gaps.append([start_ms, end_ms])
-        gaps.sort(key=lambda g: g[0])  # type: ignore[arg-type, return-value]
+        gaps.sort(key=lambda g: (g[1] is None, g[0]))  # type: ignore[arg-type, return-value]
 
     def prune(self, before_ms: int) -> None:
         for gaps in self._gaps.values():
@@ -92,10 +92,13 @@ class SourceHealth:
         """
         names = [source] if source is not None else list(self._gaps)
         spans = sorted(
-            (g[0], g[1])
-            for n in names
-            for g in self._gaps.get(n, ())
-            if g[1] is None or g[1] >= since_ms
+            (
+                (g[0], g[1])
+                for n in names
+                for g in self._gaps.get(n, ())
+                if g[1] is None or g[1] >= since_ms
+            ),
+            key=lambda span: (span[0], span[1] is None, span[1] or 0),  # an open gap sorts last
         )
         merged: list[tuple[int, int | None]] = []
         for start, end in spans:

@@ -80,31 +80,47 @@ COIN_ALIASES: dict[str, str] = {
     "MARKET": ALL, "*": ALL, "TOTAL": ALL, "EVERYTHING": ALL,
 }  # fmt: skip
 
-_QUOTES = ("USDT", "USDC", "USD", "BUSD", "FDUSD", "PERP")
-_MULTIPLIER = re.compile(r"^(1000000|100000|10000|1000|100|1M|1000M)(?=[A-Z])")
+# Quotes, longest first where one ends another (USDT before USD). PERP: Bybit's USDC perpetuals
+# (BTCPERP); an OKX/Bybit contract with dashes keeps its base in the first part.
+_QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "USD", "PERP")
+# Bybit inverse futures: coin + USD + month code + year (ETHUSDH25, BTCUSDZ24)
+_INVERSE_FUTURE = re.compile(r"^([A-Z0-9]+?)USD[FGHJKMNQUVXZ]\d{2}$")
+# Multipliers before the coin (1000PEPE, 1000000MOG, 10000SATS, 1MBABYDOGE) or after it
+# (Bybit's SHIB1000): a 1 followed by at least two zeros, or 1M.
+_MULTIPLIER_PREFIX = re.compile(r"^(?:10{2,}|1M)(?=[A-Z])")
+_MULTIPLIER_SUFFIX = re.compile(r"(?<=[A-Z])10{3,}$")
+
+
+def coin_from_base(base: str) -> str:
+    """The coin of a venue's base asset: `1000PEPE` → PEPE, `SHIB1000` → SHIB, `1INCH` stays."""
+    b = base.strip().upper()
+    if b in KNOWN_COINS:
+        return b
+    return _MULTIPLIER_SUFFIX.sub("", _MULTIPLIER_PREFIX.sub("", b))  # lookarounds keep a letter
 
 
 def coin_from_symbol(symbol: str) -> str:
-    """Map a venue contract to its base coin.
+    """Map a venue contract to its base coin (the fallback when no instrument list names it).
 
-    `BTCUSDT` → BTC, `1000PEPEUSDT` → PEPE, `BTC-USDT-SWAP` → BTC, `BTCUSD_200925` → BTC,
-    `BTC_USDT` → BTC, `ETHUSDC` → ETH, `1000000MOGUSDT` → MOG, `1INCHUSDT` → 1INCH.
+    Binance `BTCUSDT`, `1000PEPEUSDT`, `BTCUSDT_210924`, `BTCUSD_PERP`, `BTCUSDC`; Bybit
+    `SHIB1000USDT`, `BTCPERP`, `ETHUSDH25`, `BTC-27DEC24`; OKX `BTC-USDT-SWAP`,
+    `BTC-USD-250328`, `BTC-USDC-SWAP`; Gate `BTC_USDT`. All → the coin (BTC, PEPE, SHIB ...).
     """
     s = symbol.strip().upper()
-    if "-" in s:  # OKX: BTC-USDT-SWAP, BTC-USD-250926
-        base = s.split("-", 1)[0]
+    if "-" in s:  # OKX BTC-USDT-SWAP, BTC-USD-250926; Bybit dated BTC-27DEC24, BTCUSDT-27DEC24
+        s = s.split("-", 1)[0]
+    elif "_" in s:  # Binance dated/COIN-M BTCUSDT_210924, BTCUSD_PERP; Gate BTC_USDT
+        s = s.split("_", 1)[0]
     else:
-        s = s.split("_", 1)[0] if "_" in s else s  # Binance COIN-M BTCUSD_200925, Gate BTC_USDT
-        base = s
-        for q in _QUOTES:
-            if s.endswith(q) and len(s) > len(q):
-                base = s[: -len(q)]
-                break
-    if base not in KNOWN_COINS:
-        stripped = _MULTIPLIER.sub("", base)
-        if stripped and stripped != base:
-            base = stripped
-    return base
+        m = _INVERSE_FUTURE.match(s)
+        if m:
+            return coin_from_base(m.group(1))
+    base = s
+    for q in _QUOTES:
+        if s.endswith(q) and len(s) > len(q):
+            base = s[: -len(q)]
+            break
+    return coin_from_base(base)
 
 
 def resolve_coin(text: str, known: frozenset[str] | set[str] = KNOWN_COINS) -> str:

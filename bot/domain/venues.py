@@ -9,12 +9,14 @@ source can count it and move on. No I/O here.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.domain.frames import FrameError, load_json, non_negative
-from bot.domain.market import coin_from_symbol
+from bot.domain.market import coin_from_base, coin_from_symbol
 from bot.domain.models import Liquidation, Side
 
 # symbol -> coin is hot (every event) and the set of symbols is small: cache it.
@@ -22,6 +24,7 @@ _COIN_CACHE: dict[str, str] = {}
 
 
 def _coin(symbol: str) -> str:
+    """The coin of a symbol no instrument list named: the pure mapping, cached."""
     coin = _COIN_CACHE.get(symbol)
     if coin is None:
         if not symbol or not isinstance(symbol, str):
@@ -35,28 +38,35 @@ def _coin(symbol: str) -> str:
 
 
 # ---- Binance (USDⓈ-M and COIN-M) -------------------------------------------------------------
+# Which market a frame belongs to follows from the stream it came on (fstream: USDⓈ-M, dstream:
+# COIN-M), never from its fields: live USDⓈ-M frames carry `ps` and `st` too, and USDⓈ-M
+# quarterlies have a `_` in the symbol (BTCUSDT_210924).
 
 _ORDER_SIDE = {"SELL": Side.LONG, "BUY": Side.SHORT, "sell": Side.LONG, "buy": Side.SHORT}
 
-# COIN-M contract sizes in USD (exchangeInfo `contractSize`): 100 for BTC, 10 for the others.
-COIN_M_CONTRACT_USD: dict[str, float] = {"BTC": 100.0}
-COIN_M_DEFAULT_USD = 10.0
 
-
-def _binance_order(o: Any, event_ms: Any, contract_usd: Mapping[str, float] | None) -> Liquidation:
+def _binance_order(
+    o: Any,
+    event_ms: Any,
+    coins: Mapping[str, str],
+    contract_usd: Mapping[str, float] | None,
+    unknown: Counter[str] | None,
+) -> Liquidation | None:
     # the hot path: plain dict lookups and float(); any surprise falls into one except
     try:
         symbol = o["s"]
         side = _ORDER_SIDE[o["S"]]
         qty = float(o["z"])
         ts = int(o.get("T", event_ms))
-        coin = _COIN_CACHE.get(symbol) or _coin(symbol)
-        # COIN-M contracts are dated or perpetual on a USD pair: BTCUSD_200925, BTCUSD_PERP
-        if "_" in symbol or "ps" in o:
-            table = COIN_M_CONTRACT_USD if contract_usd is None else contract_usd
-            price = table.get(coin, COIN_M_DEFAULT_USD)
-        else:
+        coin = coins.get(symbol) or _coin(symbol)
+        if contract_usd is None:  # USDⓈ-M: z is in the base asset
             price = float(o["ap"])
+        else:  # COIN-M: z counts contracts of a fixed USD value
+            price = contract_usd.get(symbol)  # type: ignore[assignment]
+            if price is None:
+                if unknown is not None:
+                    unknown[symbol] += 1
+                return None
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
         raise FrameError("forceOrder with missing or bad s, S, z, ap or T") from None
     if not (0.0 <= qty < 1e300 and 0.0 <= price < 1e300 and 0 < ts < 10**14):
@@ -65,15 +75,24 @@ def _binance_order(o: Any, event_ms: Any, contract_usd: Mapping[str, float] | No
 
 
 def parse_binance(
-    frame: str | bytes, contract_usd: Mapping[str, float] | None = None
+    frame: str | bytes,
+    coins: Mapping[str, str] | None = None,
+    *,
+    contract_usd: Mapping[str, float] | None = None,
+    unknown: Counter[str] | None = None,
 ) -> list[Liquidation]:
     """Binance `forceOrder` events: a single event, a combined-stream wrapper, or an array.
 
-    USDⓈ-M: USD = z × ap. COIN-M (symbol with `_`): USD = contracts × contract size.
+    The caller says which market the stream is: USDⓈ-M (the default): USD = z × ap. COIN-M
+    (`contract_usd` given, symbol -> USD per contract from exchangeInfo `contractSize`):
+    USD = z × contract size; a symbol without a known size is skipped and counted in
+    `unknown`, never guessed. `coins` maps symbols to coins from the instrument list.
     """
+    table = _COIN_CACHE if coins is None else coins
     msg = load_json(frame)
     if type(msg) is dict and msg.get("e") == "forceOrder":  # the common case, first
-        return [_binance_order(msg.get("o"), msg.get("E"), contract_usd)]
+        one = _binance_order(msg.get("o"), msg.get("E"), table, contract_usd, unknown)
+        return [] if one is None else [one]
     if isinstance(msg, dict) and "stream" in msg and "data" in msg:  # /stream?streams=... form
         msg = msg["data"]
     items = msg if isinstance(msg, list) else [msg]
@@ -83,7 +102,9 @@ def parse_binance(
             raise FrameError("Binance frame is not an object")
         e = m.get("e")
         if e == "forceOrder":
-            out.append(_binance_order(m.get("o"), m.get("E"), contract_usd))
+            one = _binance_order(m.get("o"), m.get("E"), table, contract_usd, unknown)
+            if one is not None:
+                out.append(one)
         elif e is None and "id" in m and "result" in m:  # subscription ack
             continue
         else:
@@ -101,11 +122,13 @@ def _bybit_inverse(symbol: str) -> bool:
     return "USD" in symbol and "USDT" not in symbol and "USDC" not in symbol
 
 
-def parse_bybit(frame: str | bytes) -> list[Liquidation]:
+def parse_bybit(frame: str | bytes, coins: Mapping[str, str] | None = None) -> list[Liquidation]:
     """Bybit `allLiquidation.{symbol}` pushes. S is the POSITION side: Buy = a LONG liquidated.
 
-    Linear USD = v × p; inverse: v is already USD.
+    Linear USD = v × p; inverse: v is already USD. The older `liquidation.{symbol}` topic
+    (one object: symbol, side, size or qty, price, updatedTime or time) reads the same way.
     """
+    table = _COIN_CACHE if coins is None else coins
     msg = load_json(frame)
     if not isinstance(msg, dict):
         raise FrameError("Bybit frame is not an object")
@@ -128,9 +151,9 @@ def parse_bybit(frame: str | bytes) -> list[Liquidation]:
         try:
             symbol = d.get("s") or d["symbol"]
             side = _POSITION_SIDE[d.get("S") or d["side"]]
-            size = float(d["v"] if "v" in d else d["size"])
-            ts = int(d.get("T") or d.get("updatedTime") or msg["ts"])
-            coin = _COIN_CACHE.get(symbol) or _coin(symbol)
+            size = float(d["v"] if "v" in d else (d["size"] if "size" in d else d["qty"]))
+            ts = int(d.get("T") or d.get("updatedTime") or d.get("time") or msg["ts"])
+            coin = table.get(symbol) or _coin(symbol)
             # inverse contracts quote in USD (BTCUSD, BTCUSDH25): v is already USD
             price = 1.0 if _bybit_inverse(symbol) else float(d["p"] if "p" in d else d["price"])
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
@@ -152,6 +175,7 @@ def parse_okx(
     frame: str | bytes,
     ct_val: Mapping[str, float],
     unknown: Counter[str] | None = None,
+    coins: Mapping[str, str] | None = None,
 ) -> list[Liquidation]:
     """OKX `liquidation-orders` pushes: EVERY entry of `details` of every data item.
 
@@ -188,7 +212,7 @@ def parse_okx(
             if unknown is not None:
                 unknown[inst_id] += len(details)
             continue
-        coin = _COIN_CACHE.get(inst_id) or _coin(inst_id)
+        coin = (coins or _COIN_CACHE).get(inst_id) or _coin(inst_id)
         inverse = _okx_inverse(inst_id)
         for d in details:
             try:
@@ -204,33 +228,128 @@ def parse_okx(
     return out
 
 
-def okx_ct_values(payload: Any) -> dict[str, float]:
-    """instId -> ctVal from an OKX `GET /api/v5/public/instruments` answer."""
+# ---- instrument lists (REST): coins, contract sizes, what is trading -------------------------
+
+
+@dataclass(frozen=True)
+class Instruments:
+    """What a venue's instrument list says.
+
+    coins: symbol -> coin, for every instrument listed (parsing prefers it to guessing);
+    sizes: symbol -> contract size (OKX ctVal, Binance COIN-M contractSize in USD);
+    trading: the symbols trading now (what Bybit subscribes to, what the coin universe holds).
+    """
+
+    coins: dict[str, str] = field(default_factory=dict)
+    sizes: dict[str, float] = field(default_factory=dict)
+    trading: frozenset[str] = frozenset()
+
+    def listed_coins(self) -> frozenset[str]:
+        return frozenset(self.coins[s] for s in self.trading if s in self.coins)
+
+    def merged(self, other: Instruments) -> Instruments:
+        return Instruments(
+            {**self.coins, **other.coins},
+            {**self.sizes, **other.sizes},
+            self.trading | other.trading,
+        )
+
+
+def _base_coin(value: Any, symbol: str) -> str:
+    if isinstance(value, str) and value.strip():
+        return coin_from_base(value)
+    return coin_from_symbol(symbol)
+
+
+def binance_instruments(payload: Any) -> Instruments:
+    """`GET /fapi/v1/exchangeInfo` (USDⓈ-M) or `/dapi/v1/exchangeInfo` (COIN-M).
+
+    Coins from `baseAsset` (`1000PEPE` → PEPE); COIN-M sizes from `contractSize` (USD per
+    contract); trading = `status` (fapi) or `contractStatus` (dapi) TRADING.
+    """
+    if not isinstance(payload, dict) or not isinstance(payload.get("symbols"), list):
+        raise FrameError("Binance exchangeInfo: no symbols")
+    coins: dict[str, str] = {}
+    sizes: dict[str, float] = {}
+    trading: set[str] = set()
+    for d in payload["symbols"]:
+        if not isinstance(d, dict) or not isinstance(d.get("symbol"), str):
+            continue  # one odd entry must not hide the others
+        symbol = d["symbol"]
+        coins[symbol] = _base_coin(d.get("baseAsset"), symbol)
+        if "contractSize" in d:
+            try:
+                size = non_negative(d["contractSize"], "contractSize")
+            except FrameError:
+                size = 0.0
+            if size > 0:
+                sizes[symbol] = size
+        if (d.get("contractStatus") or d.get("status")) == "TRADING":
+            trading.add(symbol)
+    return Instruments(coins, sizes, frozenset(trading))
+
+
+def okx_instruments(payload: Any) -> Instruments:
+    """`GET /api/v5/public/instruments` (SWAP or FUTURES): instId -> ctVal and coin.
+
+    The coin is the underlying's base (`uly`/`instFamily` BTC-USD → BTC), else `ctValCcy` of a
+    linear contract, else the instId; trading = state live.
+    """
     if not isinstance(payload, dict) or payload.get("code") not in ("0", 0):
         raise FrameError("OKX instruments: error or malformed answer")
     data = payload.get("data")
     if not isinstance(data, list):
         raise FrameError("OKX instruments: no data")
-    out: dict[str, float] = {}
+    coins: dict[str, str] = {}
+    sizes: dict[str, float] = {}
+    trading: set[str] = set()
     for d in data:
-        try:
-            out[d["instId"]] = non_negative(d["ctVal"], "ctVal")
-        except (KeyError, TypeError, FrameError):
-            continue  # one odd instrument must not hide the others
-    return out
+        if not isinstance(d, dict) or not isinstance(d.get("instId"), str):
+            continue
+        inst_id = d["instId"]
+        family = d.get("uly") or d.get("instFamily")
+        if isinstance(family, str) and "-" in family:
+            coins[inst_id] = coin_from_base(family.split("-", 1)[0])
+        elif d.get("ctType") == "linear":
+            coins[inst_id] = _base_coin(d.get("ctValCcy"), inst_id)
+        else:
+            coins[inst_id] = coin_from_symbol(inst_id)
+        # without ctVal its events are skipped and counted, never guessed
+        with contextlib.suppress(KeyError, FrameError):
+            sizes[inst_id] = non_negative(d["ctVal"], "ctVal")
+        if d.get("state") == "live":
+            trading.add(inst_id)
+    return Instruments(coins, sizes, frozenset(trading))
 
 
-def bybit_symbols(payload: Any) -> tuple[list[str], str]:
-    """(symbols in status Trading, next cursor) from a Bybit instruments-info page."""
+def okx_ct_values(payload: Any) -> dict[str, float]:
+    """instId -> ctVal from an OKX `GET /api/v5/public/instruments` answer."""
+    return okx_instruments(payload).sizes
+
+
+def bybit_instruments(payload: Any) -> tuple[Instruments, str]:
+    """(instruments of one page, next cursor) from a Bybit `instruments-info` page.
+
+    Coins from `baseCoin` (`SHIB1000` → SHIB); trading = status Trading.
+    """
     if not isinstance(payload, dict) or payload.get("retCode") != 0:
         raise FrameError("Bybit instruments: error or malformed answer")
     result = payload.get("result")
     if not isinstance(result, dict) or not isinstance(result.get("list"), list):
         raise FrameError("Bybit instruments: no list")
-    symbols = [
-        d["symbol"]
-        for d in result["list"]
-        if isinstance(d, dict) and d.get("status") == "Trading" and isinstance(d.get("symbol"), str)
-    ]
+    coins: dict[str, str] = {}
+    trading: set[str] = set()
+    for d in result["list"]:
+        if not isinstance(d, dict) or not isinstance(d.get("symbol"), str):
+            continue
+        coins[d["symbol"]] = _base_coin(d.get("baseCoin"), d["symbol"])
+        if d.get("status") == "Trading":
+            trading.add(d["symbol"])
     cursor = result.get("nextPageCursor") or ""
-    return symbols, cursor if isinstance(cursor, str) else ""
+    return Instruments(coins, {}, frozenset(trading)), cursor if isinstance(cursor, str) else ""
+
+
+def bybit_symbols(payload: Any) -> tuple[list[str], str]:
+    """(symbols in status Trading, next cursor) from a Bybit instruments-info page."""
+    page, cursor = bybit_instruments(payload)
+    return sorted(page.trading), cursor

@@ -17,8 +17,12 @@ class Sink(Protocol):
         as_of_ms: int,
         totals: dict[tuple[str, int], WindowTotals],
         venues: dict[tuple[str, int], tuple[VenueSplit, ...]],
+        coverage: str = "",
     ) -> None:
-        """Window totals from an aggregator (CoinGlass): (coin, window minutes) -> sums."""
+        """Window totals from an aggregator (CoinGlass): (coin, window minutes) -> sums.
+
+        `coverage` says what ALL covers when it is not the whole market (shown with the source).
+        """
 
     def up(self, source: str, now_ms: int) -> None:
         """The source is connected and delivering (or confirmed alive)."""

@@ -1,20 +1,27 @@
 """Bybit v5 linear public stream: `allLiquidation.{symbol}` for every trading symbol; no key.
 
 There is no wildcard topic, so the symbols come from the REST instruments list (paginated),
-subscribed in batches on every (re)connect. Bybit wants `{"op":"ping"}` every 20 s.
+subscribed in batches on every (re)connect; the list is refreshed hourly (new listings are
+subscribed on the open connection) and feeds the coin universe (baseCoin: SHIB1000 → SHIB).
+Bybit wants `{"op":"ping"}` every 20 s.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 
 import httpx
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from bot.domain.models import Liquidation
-from bot.domain.venues import FrameError, bybit_symbols, parse_bybit
+from bot.domain.universe import CoinUniverse
+from bot.domain.venues import FrameError, Instruments, bybit_instruments, parse_bybit
 from bot.sources.connection import Clock, Timing, WebSocketSource
+from bot.sources.instruments import REFRESH_ERRORS, refresh_forever
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +42,8 @@ class BybitSource(WebSocketSource):
         batch_size: int = 10,
         symbols: list[str] | None = None,  # a fixed list skips discovery
         http_timeout_s: float = 10.0,
+        universe: CoinUniverse | None = None,
+        refresh_s: float = 3600.0,
         **knobs: float | None,  # ping_interval_s, watchdog_s, max_age_s, backoff_*_s
     ) -> None:
         super().__init__(url, timing or BYBIT_TIMING, clock, **knobs)
@@ -43,20 +52,48 @@ class BybitSource(WebSocketSource):
         self.fixed = symbols is not None
         self.symbols: list[str] = list(symbols or [])
         self.http_timeout_s = http_timeout_s
+        self.universe = universe
+        self.refresh_s = refresh_s
+        self.coins: dict[str, str] = {}  # symbol -> coin from baseCoin
+        self._ws: ClientConnection | None = None
+        self._subscribed: set[str] = set()
 
     async def prepare(self) -> None:
         """Refresh the symbol list; on failure keep the last one, or fail if there is none."""
         if self.fixed:
             return
         try:
-            self.symbols = await self._discover()
-        except (httpx.HTTPError, FrameError, ValueError) as e:
+            await self.refresh_instruments()
+        except REFRESH_ERRORS as e:
             if not self.symbols:
                 raise OSError(f"cannot list Bybit instruments: {type(e).__name__}") from e
             log.warning("bybit: instrument refresh failed (%s); keeping %d", e, len(self.symbols))
 
-    async def _discover(self) -> list[str]:
-        found: list[str] = []
+    async def refresh_instruments(self) -> None:
+        found = await self._discover()
+        self.symbols = sorted(found.trading)
+        self.coins = found.coins
+        if self.universe is not None:
+            self.universe.update(self.name, found.listed_coins())
+        ws = self._ws
+        new = [s for s in self.symbols if s not in self._subscribed]
+        if ws is not None and new:  # a listing since we connected: subscribe it now
+            with contextlib.suppress(ConnectionClosed):  # the read loop reports the closure
+                await self._subscribe(ws, new)
+
+    async def background(self) -> None:
+        """Lives as long as one connection: refresh the instruments hourly."""
+        try:
+            if self.fixed:
+                await asyncio.Event().wait()
+            await refresh_forever(
+                self.name, self.refresh_instruments, self.refresh_s, asyncio.Event()
+            )
+        finally:
+            self._ws = None  # the next refresh must not send on a closed connection
+
+    async def _discover(self) -> Instruments:
+        found = Instruments()
         cursor = ""
         async with httpx.AsyncClient(timeout=self.http_timeout_s) as client:
             for _ in range(100):  # pages; a cursor that never ends must not loop forever
@@ -65,22 +102,27 @@ class BybitSource(WebSocketSource):
                     params["cursor"] = cursor
                 r = await client.get(f"{self.rest_url}/v5/market/instruments-info", params=params)
                 r.raise_for_status()
-                page, cursor = bybit_symbols(r.json())
-                found.extend(page)
+                page, cursor = bybit_instruments(r.json())
+                found = found.merged(page)
                 if not cursor:
                     break
-        if not found:
+        if not found.trading:
             raise FrameError("Bybit listed no trading symbols")
-        return sorted(set(found))
+        return found
 
     async def on_open(self, ws: ClientConnection) -> None:
-        topics = [f"allLiquidation.{s}" for s in self.symbols]
+        self._ws, self._subscribed = ws, set()
+        await self._subscribe(ws, self.symbols)
+
+    async def _subscribe(self, ws: ClientConnection, symbols: list[str]) -> None:
+        topics = [f"allLiquidation.{s}" for s in symbols]
         for i in range(0, len(topics), self.batch_size):
             args = topics[i : i + self.batch_size]
             await ws.send(json.dumps({"op": "subscribe", "args": args}))
+        self._subscribed.update(symbols)
 
     def ping_text(self) -> str | None:
         return '{"op":"ping"}'
 
     def parse(self, frame: str | bytes) -> list[Liquidation]:
-        return parse_bybit(frame)
+        return parse_bybit(frame, self.coins or None)

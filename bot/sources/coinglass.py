@@ -2,8 +2,11 @@
 
 Polled by the scheduler (`await poll_once(sink)`). coin-list (Startup plan and up) gives every
 coin of one exchange in one call; where the plan refuses it, exchange-list (every plan) is asked
-per configured coin and range. A poll pushes totals only when every request of it succeeded:
-missing data must never look like zero. The API key travels in a header and is never logged.
+per configured coin and range. exchange-list has no market-wide row, so ALL is then the sum of
+the configured coins, pushed with a coverage note that every answer shows beside the source
+("All coins = BTC+ETH+… only"): never a market-wide $0. A poll pushes totals only when every
+request of it succeeded: missing data must never look like zero. The API key travels in a
+header and is never logged.
 """
 
 from __future__ import annotations
@@ -163,8 +166,16 @@ class CoinGlassSource:
         self.health.events += 1
         self.health.last_data_ms = self.clock()
         self.health.up(sink)
-        sink.totals(self.name, self.clock(), totals, venues)
+        sink.totals(self.name, self.clock(), totals, venues, coverage=self.coverage())
         return True
+
+    def coverage(self) -> str:
+        """What ALL covers: the whole market with coin-list, else only the configured coins."""
+        if self.use_coin_list:
+            return ""
+        return (
+            f"All coins = {'+'.join(self.coins)} only: market-wide totals need CoinGlass coin-list"
+        )
 
     # ---- history (charts and backtests) -------------------------------------------------------
 
@@ -258,6 +269,7 @@ class CoinGlassSource:
         return totals, venues
 
     async def _fetch_exchange_lists(self):
+        """Per configured coin and range; ALL is their sum (labelled by coverage())."""
         totals: dict[tuple[str, int], WindowTotals] = {}
         venues: dict[tuple[str, int], tuple[VenueSplit, ...]] = {}
         for coin in self.coins:
@@ -266,6 +278,17 @@ class CoinGlassSource:
                     "/api/futures/liquidation/exchange-list", {"symbol": coin, "range": label}
                 )
                 totals[(coin, minutes)], venues[(coin, minutes)] = coinglass_exchange_list(body)
+        for minutes in COINGLASS_WINDOWS.values():
+            rows = [totals[(c, minutes)] for c in self.coins if c != ALL]
+            totals[(ALL, minutes)] = WindowTotals(
+                sum(t.longs for t in rows), sum(t.shorts for t in rows)
+            )
+            splits: list[VenueSplit] = []
+            for c in self.coins:
+                for v in venues.get((c, minutes), ()):
+                    _add_split(splits, v)
+            splits.sort(key=lambda v: v.total, reverse=True)
+            venues[(ALL, minutes)] = tuple(splits)
         return totals, venues
 
     async def _get(self, path: str, params: dict[str, str]) -> Any:

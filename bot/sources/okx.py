@@ -1,7 +1,8 @@
 """OKX v5 public stream: `liquidation-orders` for SWAP and FUTURES; no key.
 
 Sizes are in contracts, so contract values (ctVal) come from the REST instruments list,
-refreshed periodically and whenever an unknown instrument shows up. OKX closes a connection
+refreshed periodically and whenever an unknown instrument shows up; the same list names each
+instrument's coin (uly/instFamily, ctValCcy) and feeds the coin universe. OKX closes a connection
 quiet for 30 s: send the text `ping` every ~20 s and expect `pong`.
 """
 
@@ -16,8 +17,10 @@ import httpx
 from websockets.asyncio.client import ClientConnection
 
 from bot.domain.models import Liquidation
-from bot.domain.venues import FrameError, okx_ct_values, parse_okx
+from bot.domain.universe import CoinUniverse
+from bot.domain.venues import FrameError, Instruments, okx_instruments, parse_okx
 from bot.sources.connection import Clock, Timing, WebSocketSource
+from bot.sources.instruments import REFRESH_ERRORS, refresh_forever
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +41,12 @@ class OkxSource(WebSocketSource):
         inst_types: tuple[str, ...] = ("SWAP", "FUTURES"),
         ct_refresh_s: float = 3600.0,
         http_timeout_s: float = 10.0,
+        universe: CoinUniverse | None = None,
         **knobs: float | None,  # ping_interval_s, watchdog_s, max_age_s, backoff_*_s
     ) -> None:
         super().__init__(url, timing or OKX_TIMING, clock, **knobs)
+        self.universe = universe
+        self.coins: dict[str, str] = {}  # instId -> coin from the instruments list
         self.rest_url = rest_url.rstrip("/")
         self.inst_types = inst_types
         self.ct_refresh_s = ct_refresh_s
@@ -52,38 +58,31 @@ class OkxSource(WebSocketSource):
     async def prepare(self) -> None:
         try:
             await self.refresh_ct_values()
-        except (httpx.HTTPError, FrameError, ValueError) as e:
+        except REFRESH_ERRORS as e:
             if not self.ct_val:
                 raise OSError(f"cannot list OKX instruments: {type(e).__name__}") from e
             log.warning("okx: ctVal refresh failed (%s); keeping %d", e, len(self.ct_val))
 
     async def refresh_ct_values(self) -> None:
-        fresh: dict[str, float] = {}
+        fresh = Instruments()
         async with httpx.AsyncClient(timeout=self.http_timeout_s) as client:
             for inst_type in self.inst_types:
                 r = await client.get(
                     f"{self.rest_url}/api/v5/public/instruments", params={"instType": inst_type}
                 )
                 r.raise_for_status()
-                fresh.update(okx_ct_values(r.json()))
-        if not fresh:
+                fresh = fresh.merged(okx_instruments(r.json()))
+        if not fresh.sizes:
             raise FrameError("OKX listed no instruments")
-        self.ct_val = fresh
+        self.ct_val, self.coins = fresh.sizes, fresh.coins
+        if self.universe is not None:
+            self.universe.update(self.name, fresh.listed_coins())
 
     async def background(self) -> None:
         """Refresh ctVal every ct_refresh_s, or soon after an unknown instrument appeared."""
-        while True:
-            try:
-                async with asyncio.timeout(self.ct_refresh_s):
-                    await self._refresh_wanted.wait()
-            except TimeoutError:
-                pass
-            self._refresh_wanted.clear()
-            try:
-                await self.refresh_ct_values()
-            except (httpx.HTTPError, FrameError, ValueError) as e:
-                log.warning("okx: ctVal refresh failed: %s", e)
-            await asyncio.sleep(min(60.0, self.ct_refresh_s))  # at most one refresh a minute
+        await refresh_forever(
+            self.name, self.refresh_ct_values, self.ct_refresh_s, self._refresh_wanted
+        )
 
     async def on_open(self, ws: ClientConnection) -> None:
         args = [{"channel": "liquidation-orders", "instType": t} for t in self.inst_types]
@@ -94,7 +93,7 @@ class OkxSource(WebSocketSource):
 
     def parse(self, frame: str | bytes) -> list[Liquidation]:
         before = self.unknown.total()
-        events = parse_okx(frame, self.ct_val, self.unknown)
+        events = parse_okx(frame, self.ct_val, self.unknown, self.coins or None)
         skipped = self.unknown.total() - before
         if skipped:
             self.health.skipped += skipped

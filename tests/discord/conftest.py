@@ -10,12 +10,10 @@ import discord
 import pytest
 import yarl
 
+from bot import app
 from bot.chat.discord_bot import DiscordBot
-from bot.chat.service import CommandService, ServiceSettings
 from bot.clock import Clock
-from bot.domain.aggregate import Aggregator
-from bot.domain.health import SourceHealth
-from bot.domain.rules import Policy, RuleBook
+from bot.config import Config, Secrets, parse_config
 from bot.market_view import LiveMarket
 from bot.store import Database
 from tests.fakes.discord_api import FakeDiscord
@@ -34,9 +32,11 @@ async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
     await server.stop()
 
 
-# ---- the whole adapter: real Database, real CommandService, real LiveMarket ----------------
+# ---- the whole service, composed by app.build: real Database, CommandService, LiveMarket ---
 
 NOW_MS = 1_790_000_000_000  # a fixed moment: rules and renders see no wall-clock time
+# discord.py waits for more guilds after READY; the fake sends them all at once
+FAKE_GATEWAY_WAITS = {"guild_ready_timeout": 0.1, "ready_timeout": 10, "reidentify_delay": 0.0}
 
 
 class FixedClock(Clock):
@@ -50,35 +50,44 @@ class FixedClock(Clock):
 @dataclass
 class Env:
     fake: FakeDiscord
-    db: Database
-    market: LiveMarket
+    rt: app.Runtime
     clock: FixedClock
-    bot: DiscordBot
+
+    @property
+    def db(self) -> Database:
+        return self.rt.db
+
+    @property
+    def market(self) -> LiveMarket:
+        return self.rt.market
+
+    @property
+    def bot(self) -> DiscordBot:
+        (bot,) = self.rt.bots
+        return bot
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "liq.sqlite")
-    yield database
-    await database.close()
-
-
-@pytest.fixture
-async def env(fake: FakeDiscord, db: Database) -> AsyncIterator[Env]:
-    clock = FixedClock(NOW_MS)
-    market = LiveMarket(Aggregator(), SourceHealth(("binance",), NOW_MS - 3_600_000), clock)
-    market.up("binance", NOW_MS - 3_600_000)
-    service = CommandService(db, market, RuleBook(Policy()), ServiceSettings(), clock.now_ms)
-    bot = DiscordBot(
-        "test-token",
-        service,
-        db,
-        market.known_coins,
-        guild_ready_timeout=0.1,
-        ready_timeout=10,
-        reidentify_delay=0.0,
+def discord_config(tmp_path: Path) -> Config:
+    return parse_config(
+        {
+            "storage": {"path": str(tmp_path / "dc.sqlite3")},
+            "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx")},
+        }
     )
-    await bot.start()
-    await bot.wait_synced()
-    yield Env(fake, db, market, clock, bot)
-    await bot.stop()
+
+
+@pytest.fixture
+async def env(fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[Env]:
+    clock = FixedClock(NOW_MS)
+    rt = await app.build(
+        discord_config(tmp_path),
+        Secrets(discord_token="test-token"),
+        clock=clock,
+        discord_options=FAKE_GATEWAY_WAITS,
+    )
+    rt.market.up("binance", NOW_MS - 3_600_000)
+    await app.start(rt, jobs=False)  # the tests drive delivery themselves
+    for bot in rt.bots:
+        await bot.wait_synced()  # in the background since start-up never waits for it
+    yield Env(fake, rt, clock)
+    await app.stop(rt)

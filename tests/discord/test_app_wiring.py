@@ -7,6 +7,7 @@ from pathlib import Path
 from bot import app
 from bot.config import Secrets, parse_config
 from bot.domain.models import Liquidation, Side
+from tests.discord.conftest import FAKE_GATEWAY_WAITS
 from tests.fakes.discord_api import CHANNEL_ID, FakeDiscord
 
 
@@ -21,7 +22,9 @@ async def test_broadcast_from_the_config_reaches_the_channel(
             "alerts": {"debounce": 0},
         }
     )
-    rt = await app.build(config, Secrets(discord_token="test-token"))
+    rt = await app.build(
+        config, Secrets(discord_token="test-token"), discord_options=FAKE_GATEWAY_WAITS
+    )
     try:
         assert set(rt.senders) == {"discord"} and rt.console is None
         await app.start(rt)

@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import discord
 import pytest
 
+from bot import app
 from bot.charts import PNG_SIGNATURE
-from bot.chat.discord_bot import DiscordBot, respond
+from bot.chat.discord_bot import respond
 from bot.chat.discord_render import MAX_MESSAGES
-from bot.chat.service import CommandService, ServiceSettings
-from bot.delivery import Delivery
-from bot.domain.aggregate import Aggregator
-from bot.domain.health import SourceHealth
+from bot.config import Secrets
 from bot.domain.market import WINDOW_CHOICES
 from bot.domain.message import Field, Message, Reply, Table, Tone
 from bot.domain.models import ALL, Liquidation, Side
-from bot.domain.rules import RuleBook
-from bot.market_view import LiveMarket
-from bot.store import Database
 from bot.store.rows import BucketRow, OutboxItem
-from tests.discord.conftest import NOW_MS, Env, FixedClock
+from tests.discord.conftest import NOW_MS, Env, discord_config
 from tests.fakes.discord_api import (
     ADMIN_PERMS,
     CHANNEL_ID,
@@ -189,7 +185,7 @@ async def test_alert_through_outbox_and_delivery_reaches_the_channel(env: Env) -
         tone=Tone.LONG,
     )
     await env.db.enqueue([OutboxItem(CHAN, alert, "sub1:ep1:l1", NOW_MS)])
-    delivery = Delivery(env.db, {"discord": env.bot.sender}, env.clock.now_ms)
+    delivery = env.rt.delivery
     stats = await delivery.drain()
     assert stats.sent == 1
     [posted] = env.fake.channel_messages[CHANNEL_ID]
@@ -202,7 +198,7 @@ async def test_429_on_delivery_is_retried_after_discords_delay(env: Env) -> None
     await env.db.enqueue([OutboxItem(CHAN, Message("wave"), "k429", NOW_MS)])
     body = {"message": "You are being rate limited.", "retry_after": 45.0, "global": False}
     env.fake.fail_next(CHANNEL_ID, 429, body, Via="1.1 google")
-    delivery = Delivery(env.db, {"discord": env.bot.sender}, env.clock.now_ms)
+    delivery = env.rt.delivery
     stats = await delivery.drain()
     assert stats.retried == 1 and env.fake.channel_messages[CHANNEL_ID] == []
     assert await env.db.due_outbox(NOW_MS + 1_000, 10) == []  # not before Discord's delay
@@ -220,7 +216,7 @@ async def test_403_on_delivery_pauses_the_channel_and_logs_once(
     items = [OutboxItem(CHAN, Message(f"wave {i}"), f"k403-{i}", NOW_MS) for i in range(2)]
     await env.db.enqueue(items)
     env.fake.fail_next(CHANNEL_ID, 403, {"message": "Missing Access", "code": 50001})
-    delivery = Delivery(env.db, {"discord": env.bot.sender}, env.clock.now_ms)
+    delivery = env.rt.delivery
     with caplog.at_level(logging.WARNING):
         await delivery.drain()
         await delivery.drain()
@@ -255,13 +251,11 @@ async def test_mute_and_unmute_are_translated_for_the_channel(env: Env) -> None:
     assert CHAN not in await env.db.active_mutes(NOW_MS)
 
 
-async def test_start_with_a_bad_token_fails_loudly(fake: FakeDiscord, db: Database) -> None:
-    market = LiveMarket(Aggregator(), SourceHealth((), NOW_MS), FixedClock(NOW_MS))
-    service = CommandService(db, market, RuleBook(), ServiceSettings())
-    bot = DiscordBot("wrong-token", service, db, market.known_coins)
+async def test_start_with_a_bad_token_fails_loudly(fake: FakeDiscord, tmp_path: Path) -> None:
+    rt = await app.build(discord_config(tmp_path), Secrets(discord_token="wrong-token"))
     with pytest.raises(discord.LoginFailure):
-        await bot.start()
-    await bot.stop()
+        await app.start(rt, jobs=False)
+    await app.stop(rt)
     assert fake.identifies == 0
 
 
@@ -295,10 +289,12 @@ async def test_session_that_cannot_resume_identifies_again(env: Env) -> None:
     assert cb["type"] == 4 and cb["data"]["embeds"]
 
 
-async def test_sender_before_login_asks_to_retry(db: Database) -> None:
-    market = LiveMarket(Aggregator(), SourceHealth((), NOW_MS), FixedClock(NOW_MS))
-    bot = DiscordBot("t", CommandService(db, market, RuleBook()), db, market.known_coins)
-    out = await bot.sender.send(CHAN, Message("x"))
+async def test_sender_before_login_asks_to_retry(tmp_path: Path) -> None:
+    rt = await app.build(discord_config(tmp_path), Secrets(discord_token="t"))
+    try:
+        out = await rt.senders["discord"].send(CHAN, Message("x"))
+    finally:
+        await rt.db.close()
     assert out.outcome.value == "retry" and out.retry_after > 0
 
 

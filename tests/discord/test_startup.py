@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import discord
@@ -34,6 +35,13 @@ RATE_LIMITED = Failure(
     # a real Discord 429 (Via), longer than discord.py waits by itself (30 s at least)
     {"Via": "1.1 google", "Retry-After": "120"},
 )
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = await Database.open(tmp_path / "liq.sqlite")
+    yield database
+    await database.close()
 
 
 def make_bot(db: Database, sync_retry_s: float = 60.0) -> DiscordBot:

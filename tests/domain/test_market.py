@@ -2,6 +2,7 @@ import pytest
 
 from bot.domain.market import (
     MarketError,
+    coin_from_base,
     coin_from_symbol,
     format_duration,
     parse_duration,
@@ -16,22 +17,66 @@ from bot.domain.models import ALL, Side
 @pytest.mark.parametrize(
     ("symbol", "coin"),
     [
+        # Binance USDⓈ-M: perpetuals, multipliers, USDC, quarterlies
         ("BTCUSDT", "BTC"),
         ("ETHUSDC", "ETH"),
+        ("BTCUSDC", "BTC"),
         ("1000PEPEUSDT", "PEPE"),
         ("1000000MOGUSDT", "MOG"),
+        ("1MBABYDOGEUSDT", "BABYDOGE"),
+        ("10000SATSUSDT", "SATS"),
+        ("1000SATSUSDT", "SATS"),
+        ("1000BONKUSDT", "BONK"),
+        ("1000SHIBUSDT", "SHIB"),
         ("1INCHUSDT", "1INCH"),  # a digit that is part of the name, not a multiplier
-        ("BTC-USDT-SWAP", "BTC"),
-        ("BTC-USD-250926", "BTC"),
-        ("IOST-USDT-SWAP", "IOST"),
-        ("BTCUSD_200925", "BTC"),
-        ("BTC_USDT", "BTC"),
+        ("BTCUSDT_210924", "BTC"),  # a USDⓈ-M quarterly
         ("ROSEUSDT", "ROSE"),
         ("SUSDT", "S"),
+        # Binance COIN-M
+        ("BTCUSD_PERP", "BTC"),
+        ("BTCUSD_200925", "BTC"),
+        ("ETHUSD_211231", "ETH"),
+        # Bybit: multiplier after the coin, USDC perpetuals, inverse perpetuals and futures
+        ("SHIB1000USDT", "SHIB"),
+        ("SHIB1000PERP", "SHIB"),
+        ("BTCPERP", "BTC"),
+        ("ETHPERP", "ETH"),
+        ("BTCUSD", "BTC"),
+        ("ETHUSDH25", "ETH"),
+        ("BTCUSDZ24", "BTC"),
+        ("BTC-27DEC24", "BTC"),
+        ("10000000AIDOGEUSDT", "AIDOGE"),
+        # OKX
+        ("BTC-USDT-SWAP", "BTC"),
+        ("BTC-USDC-SWAP", "BTC"),
+        ("BTC-USD-SWAP", "BTC"),
+        ("BTC-USD-250328", "BTC"),
+        ("BTC-USD-250926", "BTC"),
+        ("IOST-USDT-SWAP", "IOST"),
+        # Gate
+        ("BTC_USDT", "BTC"),
     ],
 )
 def test_coin_from_symbol(symbol: str, coin: str) -> None:
     assert coin_from_symbol(symbol) == coin
+
+
+@pytest.mark.parametrize(
+    ("base", "coin"),
+    [
+        ("1000PEPE", "PEPE"),  # Binance baseAsset
+        ("SHIB1000", "SHIB"),  # Bybit baseCoin
+        ("1000000MOG", "MOG"),
+        ("1MBABYDOGE", "BABYDOGE"),
+        ("1INCH", "1INCH"),
+        ("BTC", "BTC"),
+        ("btc", "BTC"),
+        ("A8", "A8"),  # a digit at the end that is no multiplier
+        ("C98", "C98"),
+    ],
+)
+def test_coin_from_base(base: str, coin: str) -> None:
+    assert coin_from_base(base) == coin
 
 
 @pytest.mark.parametrize(
@@ -47,6 +92,7 @@ def test_coin_from_symbol(symbol: str, coin: str) -> None:
         ("ALL", ALL),
         ("btcusdt", "BTC"),
         ("1000pepeusdt", "PEPE"),
+        ("shib1000usdt", "SHIB"),
     ],
 )
 def test_resolve_coin(typed: str, coin: str) -> None:

@@ -52,15 +52,34 @@ def test_binance_um_sample_sell_is_a_long_and_usd_is_z_times_ap() -> None:
     assert e.usd == pytest.approx(138.74)
 
 
-def test_binance_cm_sample_counts_contracts_of_100_usd_for_btc() -> None:
-    [e] = parse_binance(raw("binance_cm_forceOrder.json"))
+def test_binance_cm_sample_counts_contracts_of_their_exchange_info_size() -> None:
+    sizes = {"BTCUSD_200925": 100.0, "ETHUSD_200925": 10.0}
+    [e] = parse_binance(raw("binance_cm_forceOrder.json"), contract_usd=sizes)
     assert (e.coin, e.side, e.usd, e.ts_ms) == ("BTC", Side.LONG, 100.0, 1591154240949)
-    # ETH COIN-M contracts are 10 USD; a given table wins
     eth = (
         raw("binance_cm_forceOrder.json").replace("BTCUSD", "ETHUSD").replace('"z":"1"', '"z":"7"')
     )
-    assert parse_binance(eth)[0].usd == 70.0
-    assert parse_binance(eth, {"ETH": 25.0})[0].usd == 175.0
+    assert parse_binance(eth, contract_usd=sizes)[0].usd == 70.0
+    # no size known: skipped and counted, never priced by a guess
+    unknown: Counter[str] = Counter()
+    assert parse_binance(eth, contract_usd={}, unknown=unknown) == []
+    assert unknown == Counter({"ETHUSD_200925": 1})
+
+
+def test_the_stream_not_the_fields_decides_usdm_or_coin_m() -> None:
+    """The COIN-M docs sample read as USDⓈ-M is z × ap: `ps` and `_` in the symbol mean nothing."""
+    [e] = parse_binance(raw("binance_cm_forceOrder.json"))
+    assert e.usd == 1 * 9496.5
+    um = json.loads(raw("binance_um_forceOrder.json"))
+    um["o"].update(ps="BTCUSDT", st=1, s="BTCUSDT_210924")
+    [q] = parse_binance(json.dumps(um))
+    assert (q.coin, q.usd) == ("BTC", pytest.approx(0.014 * 9910))
+
+
+def test_learned_coins_win_over_the_symbol_mapping() -> None:
+    um = raw("binance_um_forceOrder.json").replace("BTCUSDT", "XYZ9USDT")
+    assert parse_binance(um)[0].coin == "XYZ9"
+    assert parse_binance(um, {"XYZ9USDT": "XYZ"})[0].coin == "XYZ"
 
 
 def test_binance_buy_is_a_short_and_array_and_combined_forms() -> None:

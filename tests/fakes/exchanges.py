@@ -173,14 +173,19 @@ def okx_reply(text: str) -> str | None:
     return None
 
 
-def bybit_instruments(pages: list[list[tuple[str, str]]]) -> Callable[[web.Request], Any]:
-    """A paginated instruments-info route: pages of (symbol, status), cursor = page index."""
+def bybit_instruments(
+    pages: list[list[tuple[str, str]]], base_coins: dict[str, str] | None = None
+) -> Callable[[web.Request], Any]:
+    """A paginated instruments-info route: pages of (symbol, status), cursor = page index;
+    `base_coins` gives rows their baseCoin (SHIB1000USDT -> SHIB1000, as Bybit lists it)."""
 
     def handler(request: web.Request) -> Any:
         i = int(request.query.get("cursor") or 0)
         nxt = str(i + 1) if i + 1 < len(pages) else ""
         rows = [
-            {"symbol": s, "status": st, "contractType": "LinearPerpetual"} for s, st in pages[i]
+            {"symbol": s, "status": st, "contractType": "LinearPerpetual"}
+            | ({"baseCoin": base_coins[s]} if base_coins and s in base_coins else {})
+            for s, st in pages[i]
         ]
         return {
             "retCode": 0,
@@ -192,15 +197,43 @@ def bybit_instruments(pages: list[list[tuple[str, str]]]) -> Callable[[web.Reque
 
 
 def okx_instruments(by_type: dict[str, dict[str, str]]) -> Callable[[web.Request], Any]:
-    """instType -> {instId: ctVal}."""
+    """instType -> {instId: ctVal}; each row live, with its underlying (uly) as OKX sends it."""
 
     def handler(request: web.Request) -> Any:
-        rows = by_type.get(request.query.get("instType", ""), {})
+        kind = request.query.get("instType", "")
+        rows = by_type.get(kind, {})
         return {
             "code": "0",
             "msg": "",
-            "data": [{"instId": k, "ctVal": v, "instType": "SWAP"} for k, v in rows.items()],
+            "data": [
+                {
+                    "instId": k,
+                    "ctVal": v,
+                    "instType": kind,
+                    "uly": "-".join(k.split("-")[:2]),
+                    "state": "live",
+                }
+                for k, v in rows.items()
+            ],
         }
+
+    return handler
+
+
+def binance_exchange_info(
+    symbols: dict[str, str], contract_size: dict[str, float] | None = None
+) -> Callable[[web.Request], Any]:
+    """`/fapi/v1/exchangeInfo` (or dapi with `contract_size`): symbol -> baseAsset, TRADING."""
+
+    def handler(request: web.Request) -> Any:
+        rows = []
+        for s, base in symbols.items():
+            row: dict[str, Any] = {"symbol": s, "baseAsset": base, "status": "TRADING"}
+            if contract_size is not None:
+                row |= {"contractSize": contract_size[s], "contractStatus": "TRADING"}
+                del row["status"]
+            rows.append(row)
+        return {"timezone": "UTC", "serverTime": 1, "symbols": rows}
 
     return handler
 

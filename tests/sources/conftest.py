@@ -23,6 +23,7 @@ class RecordingSink:
         self.calls: list[tuple] = []
         self.events_in: list[Liquidation] = []
         self.totals_in: list[tuple] = []
+        self.coverage = ""
         self._changed = asyncio.Event()
 
     def _note(self, call: tuple) -> None:
@@ -39,8 +40,10 @@ class RecordingSink:
         as_of_ms: int,
         totals: dict[tuple[str, int], WindowTotals],
         venues: dict[tuple[str, int], tuple[VenueSplit, ...]],
+        coverage: str = "",
     ) -> None:
         self.totals_in.append((source, as_of_ms, totals, venues))
+        self.coverage = coverage
         self._note(("totals", source))
 
     def up(self, source: str, now_ms: int) -> None:

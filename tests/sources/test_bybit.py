@@ -151,3 +151,39 @@ async def test_instrument_list_failure_is_an_outage_then_recovers(sink: Recordin
         assert "instruments" in next(c[2] for c in sink.calls if c[0] == "down")
     finally:
         await v.stop()
+
+
+async def test_a_new_listing_is_subscribed_on_the_open_connection_and_mapped_by_base_coin(
+    sink: RecordingSink,
+) -> None:
+    listed = bybit_instruments([[("BTCUSDT", "Trading")]])
+    relisted = bybit_instruments(
+        [[("BTCUSDT", "Trading"), ("SHIB1000USDT", "Trading")]], {"SHIB1000USDT": "SHIB1000"}
+    )
+    calls = 0
+
+    def instruments(request):  # the refresh (the second answer) lists a new contract
+        nonlocal calls
+        calls += 1
+        return (listed if calls == 1 else relisted)(request)
+
+    v = FakeVenue(reply=bybit_reply)
+    v.rest["/v5/market/instruments-info"] = instruments
+    await v.start()
+
+    async def script(conn: FakeConn) -> None:
+        await conn.wait_for(lambda m: is_sub(m) and "SHIB1000USDT" in m)
+        await conn.send(bybit_frame([("SHIB1000USDT", "Buy", 1000, 0.012)], T0))
+        await conn.silent()
+
+    v.scripts = [script]
+    src = BybitSource(v.ws_url, rest_url=v.base, timing=FAST, refresh_s=0.05)
+    try:
+        async with running(src, sink):
+            await sink.until(lambda s: len(s.events_in) == 1)
+    finally:
+        await v.stop()
+    [e] = sink.events_in
+    assert (e.coin, e.side, e.usd) == ("SHIB", Side.LONG, pytest.approx(12.0))
+    assert v.conns[0].index == 0 and src.connections == 1  # no reconnect was needed
+    assert topics(v.conns[0]) == ["allLiquidation.BTCUSDT", "allLiquidation.SHIB1000USDT"]

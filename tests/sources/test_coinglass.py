@@ -8,8 +8,14 @@ import logging
 
 import pytest
 
+from bot.domain.aggregate import Aggregator
 from bot.domain.coinglass_payloads import HistoryPoint
+from bot.domain.health import SourceHealth
+from bot.domain.message import plain_text
 from bot.domain.models import ALL, VenueSplit, WindowTotals
+from bot.domain.money import format_usd
+from bot.domain.render_market import render_liqs
+from bot.market_view import LiveMarket
 from bot.sources.coinglass import (
     AuthError,
     CoinGlassAPIError,
@@ -18,6 +24,7 @@ from bot.sources.coinglass import (
     RateLimited,
 )
 from tests.fakes.exchanges import FakeCoinGlass
+from tests.fakes.exchanges import sample as cg_sample
 from tests.sources.conftest import RecordingSink
 
 KEY = "sekret-key-123"
@@ -74,10 +81,59 @@ async def test_plan_error_falls_back_to_exchange_list(cg, clock, sink: Recording
     await src.aclose()
     assert sum("coin-list" in c for c in cg.calls) == 1
     totals, venues = sink.totals_in[-1][2], sink.totals_in[-1][3]
-    assert set(totals) == {(c, w) for c in ("BTC", "ETH") for w in (60, 240, 720, 1440)}
+    assert set(totals) == {(c, w) for c in ("BTC", "ETH", ALL) for w in (60, 240, 720, 1440)}
     assert totals[("BTC", 240)] == WindowTotals(4 * 451394.17404598, 4 * 14222125.64334477)
     assert venues[("ETH", 60)] == (VenueSplit("bybit", 104560.13885, 4480729.99519),)
+    # no market-wide row in this plan: ALL is the configured coins' sum, and says so
+    assert totals[(ALL, 60)] == WindowTotals(2 * 451394.17404598, 2 * 14222125.64334477)
+    assert venues[(ALL, 60)] == (VenueSplit("bybit", 2 * 104560.13885, 2 * 4480729.99519),)
+    assert sink.coverage.startswith("All coins = BTC+ETH only")
     assert "down" not in sink.kinds()
+
+
+class MarketClock:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.speed = 1.0
+
+    def now_ms(self) -> int:
+        return self.clock()
+
+
+async def liqs_all(src: CoinGlassSource, clock: Clock) -> tuple[LiveMarket, str]:
+    """/liqs all as the service renders it, from one poll into the live market."""
+    market = LiveMarket(
+        Aggregator(venues=()), SourceHealth(["coinglass"], clock.ms), MarketClock(clock)
+    )
+    market.status_of["coinglass"] = src.status
+    assert await src.poll_once(market) is True
+    await src.aclose()
+    msg = render_liqs(market.snapshot(clock.ms), ALL, None, market.status(clock.ms))
+    return market, plain_text(msg)
+
+
+async def test_liqs_with_coin_list_gives_coinglass_numbers_to_the_cent(cg, clock) -> None:
+    sample = cg_sample("coinglass_coin_list.json")["data"][0]  # BTC, asked of two exchanges
+    market, text = await liqs_all(make(cg, clock), clock)
+    snap = market.snapshot(clock.ms)
+    for label, minutes in (("1h", 60), ("4h", 240), ("12h", 720), ("24h", 1440)):
+        longs = 2 * sample[f"long_liquidation_usd_{label}"]
+        shorts = 2 * sample[f"short_liquidation_usd_{label}"]
+        t = snap.window_totals(ALL, minutes)
+        assert (round(t.longs, 2), round(t.shorts, 2)) == (round(longs, 2), round(shorts, 2))
+        row = f"{label} {format_usd(longs)} {format_usd(shorts)} {format_usd(longs + shorts)}"
+        assert row in " ".join(text.split()), text
+    assert "coinglass (" not in text  # the whole market: no coverage note
+
+
+async def test_liqs_without_coin_list_is_never_a_market_wide_zero(cg, clock) -> None:
+    cg.coin_list_mode = "plan_error"
+    market, text = await liqs_all(make(cg, clock, coins=("BTC", "ETH")), clock)
+    all_1h = market.snapshot(clock.ms).window_totals(ALL, 60)
+    assert all_1h is not None and all_1h.total == pytest.approx(2 * 14673519.81739075)
+    assert "$0 " not in " ".join(text.split())
+    footer = "sources: coinglass (All coins = BTC+ETH only: market-wide totals need CoinGlass"
+    assert footer + " coin-list)" in text
 
 
 async def test_401_is_logged_once_marks_down_and_slows_polling(

@@ -1,37 +1,68 @@
-"""The real stack behind the Telegram adapter: SQLite on tmp_path, LiveMarket, RuleBook, service."""
+"""The production wiring behind the Telegram adapter: `app.build` from a Config that points at
+the fake Bot API, SQLite on tmp_path. The scheduler stays off: tests drive the engine and the
+delivery of the composed Runtime themselves, so counts are exact."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from bot.chat.service import CommandService, ServiceSettings
+from bot import app
+from bot.chat.service import CommandService
 from bot.chat.telegram_bot import TelegramBot
-from bot.chat.telegram_sender import TelegramLimits
 from bot.clock import Clock
-from bot.domain.aggregate import Aggregator
-from bot.domain.health import SourceHealth
+from bot.config import Config, Secrets, parse_config
 from bot.domain.models import Liquidation, Side
-from bot.domain.rules import Policy, RuleBook
+from bot.domain.rules import RuleBook
 from bot.market_view import LiveMarket
 from bot.store import Database
-from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram
+from tests.fakes.telegram_api import FakeTelegram
 
-# No pacing in functional tests: the limits have their own tests.
-FAST = TelegramLimits(global_per_s=0, per_chat_interval_s=0, group_per_window=0)
 SYNC_CHAT = 99999
 VENUES = ("binance", "bybit", "okx")
+# No pacing in functional tests (the limits have their own tests): rates no test comes near.
+UNPACED = {"global_per_second": 1e6, "per_chat_per_second": 1e6, "per_group_per_minute": 1e6}
+DB_NAME = "bot.db"
+
+
+class SkewClock(Clock):
+    """Wall time plus a jump, so backoffs and quiet times come due without sleeping."""
+
+    def __init__(self) -> None:
+        self.ahead_ms = 0
+
+    def now_ms(self) -> int:
+        return super().now_ms() + self.ahead_ms
 
 
 @dataclass
 class Stack:
     fake: FakeTelegram
-    db: Database
-    market: LiveMarket
-    book: RuleBook
-    service: CommandService
-    bot: TelegramBot
-    bot_clock: Clock
+    rt: app.Runtime
+    clock: SkewClock
+
+    @property
+    def db(self) -> Database:
+        return self.rt.db
+
+    @property
+    def market(self) -> LiveMarket:
+        return self.rt.market
+
+    @property
+    def book(self) -> RuleBook:
+        return self.rt.book
+
+    @property
+    def service(self) -> CommandService:
+        return self.rt.service
+
+    @property
+    def bot(self) -> TelegramBot:
+        (bot,) = self.rt.bots
+        return bot
 
     async def ask(self, chat_id: int, text: str, **kw: object) -> str:
         """Post a message as a user and return the bot's reply (all parts joined)."""
@@ -49,14 +80,34 @@ class Stack:
         await self.bot.app.update_queue.join()
 
     async def close(self) -> None:
-        await self.bot.stop()
-        await self.db.close()
+        """A clean stop, as on SIGTERM: last evaluation and drain, save, close."""
+        await app.stop(self.rt)
+
+    async def kill(self) -> None:
+        """What a kill leaves behind: nothing more is evaluated, sent or saved."""
+        for bot in self.rt.bots:
+            await bot.stop()  # only to free the sockets of this test process
+        await self.rt.db.close()
 
 
-def make_market(clock: Clock) -> LiveMarket:
-    now = clock.now_ms()
-    health = SourceHealth(VENUES, now - 25 * 3_600_000)
-    market = LiveMarket(Aggregator(venues=VENUES), health, clock)
+def stack_config(tmp_path: Path, fake: FakeTelegram, **telegram: Any) -> Config:
+    """The config of a test stack: the fake's URLs, no pacing, no live sources."""
+    return parse_config(
+        {
+            "storage": {"path": str(tmp_path / DB_NAME)},
+            "telegram": {
+                "base_url": fake.base_url,
+                "base_file_url": fake.base_file_url,
+                "rate": UNPACED,
+                **telegram,
+            },
+            "sources": {n: {"enabled": False} for n in VENUES},
+        }
+    )
+
+
+def seed_market(market: LiveMarket, now: int) -> None:
+    """Every venue up for a day (complete windows) and two liquidations."""
     for v in VENUES:
         market.up(v, now - 25 * 3_600_000)
     market.events(
@@ -66,35 +117,27 @@ def make_market(clock: Clock) -> LiveMarket:
             Liquidation("binance", "ETH", Side.SHORT, 3_000_000.0, now - 60_000, "ETHUSDT"),
         ],
     )
-    return market
 
 
 async def make_stack(
     tmp_path: Path,
     fake: FakeTelegram,
-    service_wrapper=None,
-    limits: TelegramLimits = FAST,
-    stop_grace_s: float = 5.0,
+    service_wrapper: Callable[[Any], Any] | None = None,
+    *,
+    config: Config | None = None,
+    secrets: Secrets | None = None,
 ) -> Stack:
-    db = await Database.open(tmp_path / "bot.db")
-    clock = Clock()
-    market = make_market(clock)
-    book = RuleBook(Policy())
-    book.load(await db.active_subscriptions(), await db.load_states())
-    service = CommandService(
-        db, market, book, ServiceSettings(bot_username=BOT_USERNAME), clock.now_ms
+    clock = SkewClock()
+    rt = await app.build(
+        config or stack_config(tmp_path, fake),
+        secrets or Secrets(telegram_token=fake.token),
+        clock=clock,
     )
-    svc = service_wrapper(service) if service_wrapper else service
-    bot = TelegramBot(
-        fake.token,
-        svc,
-        db,
-        base_url=fake.base_url,
-        base_file_url=fake.base_file_url,
-        limits=limits,
-        poll_timeout_s=2.0,
-        stop_grace_s=stop_grace_s,
-    )
-    await bot.start()
-    await fake.wait_parked()
-    return Stack(fake, db, market, book, service, bot, clock)
+    seed_market(rt.market, clock.now_ms())
+    stack = Stack(fake, rt, clock)
+    if service_wrapper is not None:
+        stack.bot.service = service_wrapper(stack.bot.service)
+    await app.start(rt, jobs=False)
+    if stack.bot.mode == "polling":
+        await fake.wait_parked()
+    return stack

@@ -116,6 +116,11 @@ async def test_commands_addressed_to_bots(stack: Stack) -> None:
     assert "Liquidations" in await stack.ask(GROUP, f"/liqs@{BOT_USERNAME.upper()}", **kw)
     # The other bot's command got no answer: exactly one more message, the /liqs one.
     assert len(stack.fake.texts(GROUP)) == n + 1
+    # A command addressed to us that we do not know gets the friendly error, even in a group
+    # (the composed service learned our name from getMe at start).
+    assert stack.service.bot_username == BOT_USERNAME
+    unknown = await stack.ask(GROUP, f"/price@{BOT_USERNAME} btc", **kw)
+    assert "Unknown command /price" in unknown and "/liqs" in unknown
 
 
 async def test_channel_post_manages_the_channel(stack: Stack) -> None:
@@ -192,10 +197,9 @@ async def test_handler_exception_apologises_and_polling_goes_on(
 
 
 async def test_chart_in_a_private_chat_is_a_photo_with_a_caption(stack: Stack) -> None:
+    # history from before this process ($1M of shorts) + the live $12.5M of longs (seeded)
     minute = stack.service.clock() // 60_000 * 60_000
-    await stack.db.upsert_buckets(
-        [BucketRow(minute - 120_000, "BTC", "binance", 12_500_000, 1_000_000)]
-    )
+    await stack.db.upsert_buckets([BucketRow(minute - 3 * 3_600_000, "BTC", "binance", 0, 1e6)])
     caption = await stack.ask(USER, "/chart btc 24h")
     [photo] = stack.fake.photos(USER)
     assert photo.params["parse_mode"] == "HTML" and caption == photo.text

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.chat.telegram_bot import ALLOWED_UPDATES
-from bot.chat.telegram_sender import TelegramLimits
 from bot.domain.message import Reply
 from tests.fakes.telegram_api import FakeTelegram
-from tests.telegram.harness import Stack, make_stack
+from tests.telegram.harness import Stack, make_stack, stack_config
 
 USER, OTHER, GROUP = 1001, 1002, -1002003
 
@@ -100,8 +99,9 @@ async def test_a_busy_group_does_not_delay_a_private_chat(
     tmp_path: Path, fake: FakeTelegram
 ) -> None:
     # Real pacing: a group gets one message per 3 s (20 a minute), a private chat one a second.
-    limits = TelegramLimits(global_per_s=30, per_chat_interval_s=1.0, group_per_window=20)
-    st = await make_stack(tmp_path, fake, limits=limits, stop_grace_s=0)
+    rate = {"global_per_second": 30, "per_chat_per_second": 1, "per_group_per_minute": 20}
+    st = await make_stack(tmp_path, fake, config=stack_config(tmp_path, fake, rate=rate))
+    st.bot.stop_grace_s = 0
     try:
         kw = {"chat_type": "supergroup"}
         for user in (2001, 2002, 2003):

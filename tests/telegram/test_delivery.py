@@ -10,29 +10,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from telegram import Bot
 
-from bot.chat.telegram_sender import TelegramLimits, TelegramSender
-from bot.delivery import Delivery
+from bot.chat.telegram_sender import TelegramLimits
 from bot.domain.models import Liquidation, Side
-from bot.engine import Engine
-from bot.store import Database
 from tests.fakes.telegram_api import FakeTelegram
-from tests.telegram.harness import Stack, make_stack
+from tests.telegram.harness import DB_NAME, UNPACED, Stack, make_stack, stack_config
 
 THRESHOLD = 100_000_000.0
 BURST = TelegramLimits(global_per_s=300)
-
-
-class Skew:
-    """Delivery's clock: wall time plus a jump, so backoffs come due without sleeping."""
-
-    def __init__(self, stack: Stack) -> None:
-        self.base = stack.service.clock
-        self.ahead_ms = 0
-
-    def __call__(self) -> int:
-        return self.base() + self.ahead_ms
 
 
 @pytest.fixture
@@ -57,7 +42,7 @@ async def wave(stack: Stack) -> int:
     stack.market.events(
         "binance", [Liquidation("binance", "BTC", Side.LONG, 150_000_000.0, now - 1000, "BTCUSDT")]
     )
-    return await Engine(stack.db, stack.book, stack.market, stack.bot_clock).tick()
+    return await stack.rt.engine.tick()
 
 
 def pending_rows(path: Path) -> int:
@@ -72,8 +57,8 @@ async def test_alert_to_200_chats_with_a_429_and_a_403(stack: Stack, tmp_path: P
     stack.fake.fail_always(42, 403, "Forbidden: bot was blocked by the user")
     assert await wave(stack) == 200
 
-    clock = Skew(stack)
-    delivery = Delivery(stack.db, {"telegram": stack.bot.sender}, clock)
+    clock = stack.clock
+    delivery = stack.rt.delivery
     first = await delivery.drain()
     assert (first.sent, first.retried, first.paused) == (198, 1, 1)
     # Chat 17 waits at least the 30 s Telegram asked for: not due yet 20 s later.
@@ -103,45 +88,44 @@ async def test_migrated_group_gets_the_alert_at_its_new_id(stack: Stack) -> None
         migrate_to_chat_id=new,
     )
     assert await wave(stack) == 1
-    stats = await Delivery(stack.db, {"telegram": stack.bot.sender}, stack.service.clock).drain()
+    stats = await stack.rt.delivery.drain()
     assert stats.sent == 1
     assert stack.fake.texts(old) == [] and len(stack.fake.texts(new)) == 1
     assert await stack.db.list_subscriptions(f"telegram:{old}") == []
-    assert len(await stack.db.list_subscriptions(f"telegram:{new}")) == 1
+    (moved,) = await stack.db.list_subscriptions(f"telegram:{new}")
+    # the store re-keyed the rule book (the listener app.build registers, once)
+    assert stack.db.on_chat_migrated == [stack.book.rekey_chat]
+    assert stack.book.subscription(moved.id).chat_key == f"telegram:{new}"  # type: ignore[union-attr]
 
 
 async def test_killed_mid_burst_then_restarted_loses_nothing(
     tmp_path: Path, fake: FakeTelegram
 ) -> None:
-    path = tmp_path / "bot.db"
-    stack = await make_stack(tmp_path, fake)
+    path = tmp_path / DB_NAME
+    # Paced at 300/s so the burst lasts ~0.4 s and can be cut in the middle.
+    config = stack_config(tmp_path, fake, rate={**UNPACED, "global_per_second": 300})
+    stack = await make_stack(tmp_path, fake, config=config)
     chats = list(range(1, 121))
     await subscribe(stack, chats)
     assert await wave(stack) == 120
-    # Paced at 300/s so the burst lasts ~0.4 s and can be cut in the middle.
-    sender = TelegramSender(stack.bot.app.bot, BURST)
-    delivery = Delivery(stack.db, {"telegram": sender}, stack.service.clock)
-    drain = asyncio.create_task(delivery.drain())
+    drain = asyncio.create_task(stack.rt.delivery.drain())
     await fake.wait_sent(40)
     drain.cancel()  # the process dies here: sends in flight, rows not yet marked
     with pytest.raises(asyncio.CancelledError):
         await drain
     delivered_before = len(fake.sent)
-    await stack.close()
+    await stack.kill()
     assert 40 <= delivered_before < 120
 
-    db = await Database.open(path)  # a new process on the same file
+    with sqlite3.connect(path) as c:
+        marked = c.execute("SELECT COUNT(*) FROM outbox WHERE status = 'sent'").fetchone()[0]
+    in_flight = delivered_before - marked  # delivered, but the kill came before mark_sent
+    restarted = await make_stack(tmp_path, fake, config=config)  # a new process, same file
     try:
-        with sqlite3.connect(path) as c:
-            marked = c.execute("SELECT COUNT(*) FROM outbox WHERE status = 'sent'").fetchone()[0]
-        in_flight = delivered_before - marked  # delivered, but the kill came before mark_sent
-        sender2 = TelegramSender(Bot(fake.token, base_url=fake.base_url), BURST)
-        await sender2.bot.initialize()
-        stats = await Delivery(db, {"telegram": sender2}, stack.service.clock).drain()
-        await sender2.bot.shutdown()
+        stats = await restarted.rt.delivery.drain()
         assert stats.sent == 120 - marked
     finally:
-        await db.close()
+        await restarted.close()
     per_chat = Counter(s.chat_id for s in fake.sent)
     assert set(per_chat) == set(chats), "no alert lost"
     resent = [c for c, n in per_chat.items() if n > 1]

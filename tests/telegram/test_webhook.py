@@ -8,12 +8,9 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.chat.service import CommandService, ServiceSettings
-from bot.chat.telegram_bot import TelegramBot, WebhookSettings
-from bot.domain.rules import Policy, RuleBook
-from bot.store import Database
-from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram
-from tests.telegram.harness import FAST, make_market
+from bot.config import Secrets
+from tests.fakes.telegram_api import FakeTelegram
+from tests.telegram.harness import make_stack, stack_config
 
 
 def _free_port() -> int:
@@ -23,36 +20,11 @@ def _free_port() -> int:
 
 
 async def test_webhook_mode_receives_updates(tmp_path: Path, fake: FakeTelegram) -> None:
-    from bot.clock import Clock
-
-    db = await Database.open(tmp_path / "bot.db")
-    clock = Clock()
-    service = CommandService(
-        db,
-        make_market(clock),
-        RuleBook(Policy()),
-        ServiceSettings(bot_username=BOT_USERNAME),
-        clock.now_ms,
-    )
     port = _free_port()
-    hook = WebhookSettings(
-        url="https://bot.example.com/tg",
-        listen="127.0.0.1",
-        port=port,
-        path="tg",
-        secret_token="s3",
-    )
-    bot = TelegramBot(
-        fake.token,
-        service,
-        db,
-        base_url=fake.base_url,
-        base_file_url=fake.base_file_url,
-        mode="webhook",
-        webhook=hook,
-        limits=FAST,
-    )
-    await bot.start()
+    webhook = {"url": "https://bot.example.com/tg", "listen": "127.0.0.1", "port": port}
+    config = stack_config(tmp_path, fake, mode="webhook", webhook={**webhook, "path": "tg"})
+    secrets = Secrets(telegram_token=fake.token, telegram_webhook_secret="s3")
+    stack = await make_stack(tmp_path, fake, config=config, secrets=secrets)
     try:
         assert fake.webhook is not None
         assert fake.webhook["url"] == "https://bot.example.com/tg"
@@ -80,8 +52,7 @@ async def test_webhook_mode_receives_updates(tmp_path: Path, fake: FakeTelegram)
         assert "commands" in fake.texts(5)[0]
         assert len(fake.texts(5)) == 1
     finally:
-        await bot.stop()
-        await db.close()
+        await stack.close()
 
 
 def _json() -> dict[str, str]:
