@@ -30,6 +30,7 @@ from bot.domain.rules import Policy, RuleBook
 from bot.domain.universe import CoinUniverse
 from bot.engine import Engine
 from bot.market_view import LiveMarket
+from bot.ops import Ops, build_ops
 from bot.scheduler import Scheduler
 from bot.sources.binance import BinanceSource
 from bot.sources.binance_coinm import BinanceCoinMSource
@@ -38,6 +39,7 @@ from bot.sources.coinglass import CoinGlassSource
 from bot.sources.okx import OkxSource
 from bot.sources.replay import ReplaySource
 from bot.store import Database
+from bot.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +60,13 @@ class Runtime:
     delivery: Delivery
     engine: Engine
     scheduler: Scheduler
+    watchdog: Watchdog
     sources: list[Any]
     senders: dict[str, Sender]
     console: ConsoleChat | None = None
     bots: list[Any] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    ops: Ops | None = None  # metrics, /healthz, operator alerts, the HTTP port (build sets it)
 
     @property
     def replay(self) -> ReplaySource | None:
@@ -241,7 +245,8 @@ async def build(
         await db.ensure_chat(CONSOLE_CHAT, "private")
 
     delivery = Delivery(db, senders, clock.now_ms, max_age_ms=config.alerts.max_delivery_age * 1000)
-    scheduler = Scheduler()
+    watchdog = Watchdog(clock.now_ms)
+    scheduler = Scheduler(watchdog)
     engine = Engine(db, book, market, clock, on_enqueued=lambda: scheduler.poke("drain"))
     market.on_data = lambda: scheduler.poke("evaluate", config.alerts.debounce)
     rt = Runtime(
@@ -254,12 +259,16 @@ async def build(
         delivery=delivery,
         engine=engine,
         scheduler=scheduler,
+        watchdog=watchdog,
         sources=sources,
         senders=senders,
         console=console,
         bots=bots,
     )
     service.before_chart = lambda: persist(rt)  # a chart includes the last seconds
+    rt.ops = build_ops(rt)
+    for chat in config.operators.chats:
+        await db.ensure_chat(chat)
     return rt
 
 
@@ -288,10 +297,16 @@ def _schedule(rt: Runtime) -> None:
     speed = rt.clock.speed
     a = rt.config.alerts
     s = rt.scheduler
-    s.every("evaluate", max(0.2, a.tick / speed), rt.engine.tick, first_in=0.1)
+    assert rt.ops is not None
+    s.every(
+        "evaluate", max(0.2, a.tick / speed), rt.ops.metrics.timed(rt.engine.tick), first_in=0.1
+    )
     s.every("drain", 2.0, rt.delivery.drain, first_in=0.5)
     s.every("persist", max(1.0, 10 / speed), lambda: persist(rt))
     s.every("prune", 3600, lambda: prune(rt), first_in=60)
+    if rt.ops.operators is not None:
+        every = max(1.0, rt.config.operators.check_every / speed)
+        s.every("operators", every, rt.ops.operators.check, first_in=every)
     for src in rt.sources:
         poll = getattr(src, "poll_once", None)
         if poll is not None:
@@ -311,6 +326,8 @@ async def start(rt: Runtime, *, jobs: bool = True) -> None:
     # Everything built so far (the rule book may hold a million subscriptions) lives as long as
     # the process: take it out of the garbage collector's full scans, whose pauses stall the loop.
     gc.freeze()
+    if rt.ops is not None:  # first: Telegram's first webhook POST must find the route
+        await rt.ops.start(rt.clock.now_ms())
     if jobs:
         _start_jobs(rt)
     for bot in rt.bots:
@@ -329,6 +346,9 @@ def _start_jobs(rt: Runtime) -> None:
 async def stop(rt: Runtime) -> None:
     """Stop taking input, evaluate and deliver once more, save, close."""
     rt.scheduler.shutdown()
+    if rt.ops is not None:
+        with contextlib.suppress(Exception):
+            await rt.ops.stop()
     for t in rt.tasks:
         t.cancel()
     for t in rt.tasks:

@@ -21,11 +21,15 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from bot.domain.chart import ChartSeries
-from bot.domain.money import format_usd
+from bot.domain.money import format_threshold
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LONG_COLOUR = "#e74c3c"  # longs liquidated (price fell): red, as in the Discord embeds
 SHORT_COLOUR = "#2ecc71"  # shorts liquidated (price rose): green
+MISSING_COLOUR = "#bbbbbb"  # time without data: hatched grey, never an empty (calm) bar
+# 720 px wide: shown 390 px wide on a phone, 14 pt text is still ~10 px tall
+WIDTH_IN, HEIGHT_IN = 7.2, 5.4
+TEXT_PT = 14
 _LOCK = threading.Lock()
 
 
@@ -38,7 +42,8 @@ class Rendered:
 
 
 def _money(value: float, _pos: object = None) -> str:
-    return format_usd(value) if value else "$0"
+    """Axis ticks, short: `$250M`, `$1.5B` (the title carries the exact figures)."""
+    return format_threshold(value) if value >= 1 else "$0"
 
 
 def _rects(
@@ -60,40 +65,87 @@ def render_chart(series: ChartSeries, dpi: int = 100) -> Rendered:
     step = series.bucket_min / 1440
     xs = [start + i * step for i in range(len(series.longs))]
     width = step * 0.85
+    last = series.in_progress
     with _LOCK:
-        fig = Figure(figsize=(10, 5), dpi=dpi)
+        fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=dpi)
         canvas = FigureCanvasAgg(fig)
         ax = fig.add_subplot(1, 1, 1)
-        # one collection of rectangles per side: ~4x faster than ax.bar's one artist per bar
+        # one collection of rectangles per side: ~4x faster than ax.bar's one artist per bar;
+        # the bar still in progress is its own, lighter, collection
+        done = range(last)
         tops = [lg + sh for lg, sh in zip(series.longs, series.shorts, strict=True)]
-        long_rects = _rects(xs, width, [0.0] * len(xs), series.longs)
-        short_rects = _rects(xs, width, series.longs, series.shorts)
-        ax.add_collection(PolyCollection(long_rects, facecolors=LONG_COLOUR, edgecolors="none"))
-        ax.add_collection(PolyCollection(short_rects, facecolors=SHORT_COLOUR, edgecolors="none"))
-        ax.xaxis_date(tz=utc)
-        ax.set_title(series.title, fontsize=13, fontweight="bold")
-        ax.yaxis.set_major_formatter(FuncFormatter(_money))
-        locator = AutoDateLocator(tz=utc, minticks=4, maxticks=10)
-        ax.xaxis.set_major_locator(locator)
-        fmt = "%H:%M" if series.window <= 1440 else "%b %d %H:%M"
-        ax.xaxis.set_major_formatter(DateFormatter(fmt, tz=utc))
-        ax.set_xlim(xs[0], xs[-1] + step)
         top = max(tops, default=0)
-        ax.set_ylim(0, top * 1.18 if top > 0 else 1)  # headroom for the legend
+        ymax = top * 1.25 if top > 0 else 1  # headroom for the legend
+        for idx, alpha in ((done, 1.0), (range(last, last + 1), 0.4)):
+            x = [xs[i] for i in idx]
+            lg = [series.longs[i] for i in idx]
+            sh = [series.shorts[i] for i in idx]
+            for rects, colour in (
+                (_rects(x, width, [0.0] * len(x), lg), LONG_COLOUR),
+                (_rects(x, width, lg, sh), SHORT_COLOUR),
+            ):
+                ax.add_collection(
+                    PolyCollection(rects, facecolors=colour, edgecolors="none", alpha=alpha)
+                )
+        gaps = [i for i, m in enumerate(series.missing) if m]
+        if gaps:
+            ax.add_collection(
+                PolyCollection(
+                    _rects([xs[i] for i in gaps], step, [0.0] * len(gaps), [ymax] * len(gaps)),
+                    facecolors="none",
+                    edgecolors=MISSING_COLOUR,
+                    hatch="//",
+                    linewidths=0,
+                )
+            )
+        ax.xaxis_date(tz=utc)
+        fig.suptitle(series.title, fontsize=TEXT_PT + 3, fontweight="bold", x=0.02, ha="left")
+        if series.subtitle:
+            ax.set_title(series.subtitle, fontsize=TEXT_PT - 1, loc="left", pad=8)
+        ax.yaxis.set_major_formatter(FuncFormatter(_money))
+        locator = AutoDateLocator(tz=utc, minticks=3, maxticks=5)
+        ax.xaxis.set_major_locator(locator)
+        fmt = "%H:%M" if series.window <= 1440 else "%d %b"
+        ax.xaxis.set_major_formatter(DateFormatter(fmt, tz=utc))
+        ax.tick_params(labelsize=TEXT_PT - 1)
+        ax.set_xlim(xs[0], xs[-1] + step)
+        ax.set_ylim(0, ymax)
         ax.grid(axis="y", alpha=0.3)
         ax.spines[["top", "right"]].set_visible(False)
         legend = [
-            Patch(facecolor=LONG_COLOUR, label="Longs liquidated"),
-            Patch(facecolor=SHORT_COLOUR, label="Shorts liquidated"),
+            Patch(facecolor=LONG_COLOUR, label="Longs"),
+            Patch(facecolor=SHORT_COLOUR, label="Shorts"),
+            Patch(facecolor=SHORT_COLOUR, alpha=0.4, label="Now (filling)"),
         ]
-        ax.legend(handles=legend, loc="upper left", ncol=2, frameon=False)
+        if gaps:
+            legend.append(
+                Patch(facecolor="none", edgecolor=MISSING_COLOUR, hatch="//", label="No data")
+            )
+        ax.legend(
+            handles=legend,
+            loc="upper left",
+            ncol=len(legend),
+            frameon=False,
+            fontsize=TEXT_PT - 2,
+            handlelength=1.0,
+            columnspacing=0.8,
+            handletextpad=0.4,
+        )
         if series.footer:
-            fig.text(0.01, 0.01, series.footer, fontsize=8, color="#555555", ha="left")
-        fig.subplots_adjust(left=0.09, right=0.98, top=0.92, bottom=0.12 if series.footer else 0.08)
+            fig.text(
+                0.02,
+                0.015,
+                series.footer,
+                fontsize=TEXT_PT - 3,
+                color="#555555",
+                ha="left",
+                wrap=True,
+            )
+        fig.subplots_adjust(left=0.13, right=0.97, top=0.83, bottom=0.16 if series.footer else 0.1)
         buf = io.BytesIO()
         canvas.print_png(buf)
         w, h = canvas.get_width_height()
-        bars = len(long_rects) + len(short_rects)
+        bars = sum(v > 0 for v in series.longs) + sum(v > 0 for v in series.shorts)
     return Rendered(buf.getvalue(), bars, w, h)
 
 

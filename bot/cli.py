@@ -70,6 +70,12 @@ def explain(config: Config, secrets: Secrets) -> str:
         f"{a.min_quiet}s; escalate at x{a.escalation_factor:g}; evaluate every {a.tick}s"
     )
     lines.append(f"limits: {config.limits.subscriptions_per_chat} subscriptions per chat")
+    port = os.environ.get("PORT", "").strip() or config.http.port
+    lines.append(
+        f"http: {config.http.host}:{port} (/healthz, /metrics)" if port is not None else "http: off"
+    )
+    if config.operators.chats:
+        lines.append(f"operators: {', '.join(config.operators.chats)}")
     for b in config.broadcasts:
         lines.append(f"broadcast: {b.chat} <- {b.rule}")
     problems = check_broadcasts(config)

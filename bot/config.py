@@ -55,10 +55,18 @@ class StorageConfig(Strict):
 
 
 class WebhookConfig(Strict):
-    listen: str = "0.0.0.0"
-    port: int = Field(8443, ge=1, le=65535)
     url: str = ""  # the public https URL Telegram posts to
-    path: str = "telegram"
+    path: str = "telegram"  # served by the one HTTP server (http.port or $PORT)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_own_port(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ({"listen", "port"} & data.keys()):
+            raise ValueError(
+                "telegram.webhook.listen/port are gone: the webhook is served on the one HTTP "
+                "port (http.host, http.port or $PORT)"
+            )
+        return data
 
 
 class TelegramRateConfig(Strict):
@@ -178,6 +186,55 @@ class LoggingConfig(Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+class HttpConfig(Strict):
+    """The operator's port: /healthz, /metrics and the Telegram webhook. $PORT wins over port."""
+
+    host: str = "0.0.0.0"  # every interface, as a container needs; 127.0.0.1 for local only
+    port: int | None = Field(None, ge=0, le=65535)  # None: off (unless $PORT); 0: any free port
+    stale_after: Duration = 120  # /healthz fails when no evaluation finished for this long
+    no_source_for: Duration = 5 * 60  # ... when no data source has been up for this long
+    outbox_stuck_after: Duration = 10 * 60  # ... when the oldest due message waited this long
+
+
+def _operator_list(v: Any) -> Any:
+    return {"chats": v} if isinstance(v, list | tuple) else v
+
+
+class OperatorsConfig(Strict):
+    """Who hears of failures and recoveries (once per transition), through the outbox."""
+
+    chats: tuple[str, ...] = ()  # Telegram chat ids, discord:<channel id>, console:local
+    source_down_after: Duration = 5 * 60  # a source down this long is reported
+    delivery_failing_after: Duration = 10 * 60  # a platform failing every send this long
+    check_every: Duration = 15  # seconds between looks at the service's state
+    heartbeat: str = ""  # "09:00": a daily "still running" message at that UTC time; "" none
+
+    @field_validator("chats", mode="before")
+    @classmethod
+    def _chat_keys(cls, v: Any) -> Any:
+        if isinstance(v, list | tuple):
+            return tuple(normalize_chat(str(c)) for c in v)
+        return v
+
+    @field_validator("heartbeat")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        v = v.strip()
+        if v:
+            hh, _, mm = v.partition(":")
+            if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+                raise ValueError("expected a UTC time of day like 09:00, or empty for none")
+            v = f"{int(hh):02d}:{int(mm):02d}"
+        return v
+
+    @field_validator("check_every")
+    @classmethod
+    def _positive(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("must be at least 1 second")
+        return v
+
+
 class Config(Strict):
     storage: StorageConfig = StorageConfig()
     telegram: TelegramConfig = TelegramConfig()
@@ -188,6 +245,8 @@ class Config(Strict):
     broadcasts: tuple[Broadcast, ...] = ()
     console: ConsoleConfig = ConsoleConfig()
     logging: LoggingConfig = LoggingConfig()
+    http: HttpConfig = HttpConfig()
+    operators: Annotated[OperatorsConfig, BeforeValidator(_operator_list)] = OperatorsConfig()
 
 
 class Secrets(BaseModel):

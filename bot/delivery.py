@@ -122,6 +122,8 @@ class Delivery:
         self._rng = rng or random.Random()
         self._drain_lock = asyncio.Lock()
         self._warned_platforms: set[str] = set()
+        # (platform, outcome, reason) after every send decision: metrics and delivery health
+        self.on_outcome: Callable[[str, str, str], None] = lambda p, o, r: None
 
     def backoff_ms(self, attempts: int, retry_after_s: float = 0.0) -> int:
         """Jittered exponential delay (half to all of base * 2**attempts, capped), never less
@@ -185,6 +187,7 @@ class Delivery:
         now = self._clock()
         if now - row.created_ms > self._max_age_ms:
             await self._db.mark_dead(row.id, "too old to deliver")
+            self.on_outcome(platform_of(key), "expired", "too old to deliver")
             log.warning(
                 "outbox row %d to %s dropped: older than %d min",
                 row.id,
@@ -197,6 +200,7 @@ class Delivery:
         while True:
             outcome = await self._send(key, row)
             now = self._clock()
+            self.on_outcome(platform_of(key), outcome.outcome.value, redact(outcome.reason))
             if outcome.outcome is Outcome.SENT:
                 await self._db.mark_sent(row.id, now)
                 stats.sent += 1

@@ -8,17 +8,24 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from bot.clock import Clock
-from bot.domain.models import Alert, Subscription, Transition
+from bot.domain.models import Alert, Snapshot, Subscription, Transition
 from bot.domain.render import render_alerts
-from bot.domain.rules import RuleBook
+from bot.domain.render_alerts import AlertContext
+from bot.domain.rules import Policy, RuleBook
 from bot.market_view import LiveMarket
 from bot.store import Database, OutboxItem
 
 log = logging.getLogger(__name__)
 
 
-def group_alerts(transitions: list[Transition], now_ms: int) -> list[OutboxItem]:
+def group_alerts(
+    transitions: list[Transition],
+    now_ms: int,
+    snapshot: Snapshot | None = None,
+    policy: Policy | None = None,
+) -> list[OutboxItem]:
     """Alerts for one chat in one tick become one message; the key makes a retried tick harmless."""
+    ctx = AlertContext(snapshot, policy or Policy())  # one per tick: coin rankings computed once
     by_chat: dict[str, list[Alert]] = defaultdict(list)
     for t in transitions:
         if t.alert is not None:
@@ -29,7 +36,7 @@ def group_alerts(transitions: list[Transition], now_ms: int) -> list[OutboxItem]
         key = "alert:" + ",".join(f"{a.sub.id}.{a.episode}.{a.level}" for a in alerts)
         # news until its longest window has rolled past; after that it is dropped unsent
         expires = now_ms + max(a.sub.window for a in alerts) * 60_000
-        items.append(OutboxItem(chat_key, render_alerts(alerts), key, now_ms, expires))
+        items.append(OutboxItem(chat_key, render_alerts(alerts, ctx), key, now_ms, expires))
     return items
 
 
@@ -44,6 +51,7 @@ class Engine:
     ) -> None:
         self.db, self.book, self.market, self.clock = db, book, market, clock
         self.on_enqueued = on_enqueued
+        self.on_transitions: Callable[[list[Transition]], None] = lambda ts: None  # metrics
         self._lock = asyncio.Lock()
         self.ticks = 0
         self.alerts = 0
@@ -66,9 +74,10 @@ class Engine:
             self.ticks += 1
             if not transitions:
                 return 0
-            items = group_alerts(transitions, now)
+            items = group_alerts(transitions, now, snapshot, self.book.policy)
             await self.db.commit_transitions(transitions, items)
             self.book.apply(transitions)
+            self.on_transitions(transitions)
             self.alerts += sum(1 for t in transitions if t.alert is not None)
             if items:
                 log.info("enqueued %d alert message(s)", len(items))

@@ -49,6 +49,7 @@ class LiveMarket:
         self.sampled = sampled
         self.coinglass_stale_ms = coinglass_stale_ms
         self.on_data: Callable[[], None] = lambda: None
+        self.count_events: Callable[[list[Liquidation]], None] = lambda events: None  # metrics
         self.status_of: dict[str, Callable[[], SourceStatus]] = {}  # sources that report their own
         self.ended_gaps: list[tuple[str, int, int]] = []  # outages to persist
         self._events: dict[str, int] = {}
@@ -63,6 +64,7 @@ class LiveMarket:
         if not events:
             return
         self.agg.add(events, self.clock.now_ms())
+        self.count_events(events)
         self._events[source] = self._events.get(source, 0) + len(events)
         self._last[source] = self.clock.now_ms()
         self._snap = None

@@ -13,14 +13,17 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.watchdog import Watchdog
+
 log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[object]]
 
 
 class Scheduler:
-    def __init__(self) -> None:
+    def __init__(self, watchdog: Watchdog | None = None) -> None:
         self._s = AsyncIOScheduler(timezone=UTC)
+        self.watchdog = watchdog  # hears of every run: /healthz and the operators read it
 
     def every(self, name: str, seconds: float, job: Job, *, first_in: float | None = None) -> None:
         async def guarded() -> None:
@@ -28,8 +31,13 @@ class Scheduler:
                 await job()
             except asyncio.CancelledError:  # shutting down mid-run: nothing to report
                 return
-            except Exception:  # a failing job is logged and tried again on its next run
+            except Exception as e:  # a failing job is logged and tried again on its next run
                 log.exception("scheduled job %s failed", name)
+                if self.watchdog is not None:
+                    self.watchdog.failure(name, e)
+                return
+            if self.watchdog is not None:
+                self.watchdog.success(name)
 
         start = datetime.now(UTC) + timedelta(seconds=seconds if first_in is None else first_in)
         self._s.add_job(

@@ -16,11 +16,12 @@ def test_renders_a_png_with_stacked_bars() -> None:
     series = build_series(rows, ALL, 1440, T, ("binance", "bybit"), sampled=True)
     out = render_chart(series)
     assert out.png.startswith(PNG_SIGNATURE)
-    assert len(series.longs) == 96  # 15m buckets over 24h
+    assert len(series.longs) == 97  # 15m buckets over 24h, the first and last partial
     drawn = sum(v > 0 for v in series.longs) + sum(v > 0 for v in series.shorts)
     assert out.bars == drawn > 96  # a rectangle per bucket and side with liquidations
     width, height = struct.unpack(">II", out.png[16:24])  # the IHDR chunk
-    assert (width, height) == (out.width_px, out.height_px) == (1000, 500)
+    # 720 px wide, so 14 pt labels stay ~10 px tall on a 390 px phone screen
+    assert (width, height) == (out.width_px, out.height_px) == (720, 540)
     assert len(out.png) > 10_000  # bars, axes and text drawn, not a blank canvas
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ COMMANDS = [
     "/subscribe btc 1h -5m",
     "/subscribe btc 1h 1000t",
     "/subscribe btc 1h abc",
-    "/subscribe btc 100m 1h",
+    "/subscribe btc 1h 4h",
     "/subscribe btc 1h 100m sideways extra",
     "/unsubscribe x",
     "/mute",
@@ -78,9 +79,16 @@ async def test_piped_session_over_the_replayed_cascade(tmp_path: Path) -> None:
     assert "BTC liquidations in 1h" in text
     assert "Market-wide shorts liquidated in 1h" in text
     assert "short squeeze" in text
+    # through the production wiring the engine hands its snapshot to the alert: the coins of the
+    # market-wide wave, the total beside the side's value, and the date
+    assert re.search(r"^Shorts by coin: BTC \$[\d.]+M · ETH \$[\d.]+M · ", text, re.M), text
+    assert re.search(r"^Total \$[\d.]+M: longs \$[\d.]+M \(\d+%\) · shorts ", text, re.M)
+    assert re.search(
+        r"^as of \d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d UTC · sources: replay", text, re.M
+    )
     # one alert per episode, plus escalations (2x), never a repeat of the same level
-    assert text.count("#2 BTC liquidations in 1h") == len(
-        {line for line in text.splitlines() if line.startswith("#2 BTC liquidations in 1h")}
+    assert text.count("#1 BTC liquidations in 1h") == len(
+        {line for line in text.splitlines() if line.startswith("#1 BTC liquidations in 1h")}
     )
 
 

@@ -1,18 +1,22 @@
 """The console chat: type commands at a prompt (or pipe them in) and see replies and alerts.
 
 It is one chat, `console:local`, going through the same command service as Telegram and Discord.
+At a terminal the prompt is prompt_toolkit's: line editing, history (up arrow), and an alert
+that arrives while you type prints above the prompt without touching your half-typed line.
+Piped input is read line by line, as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot.chat.context import ChatContext
 from bot.chat.service import CommandService
@@ -21,6 +25,7 @@ from bot.domain.message import Message, plain_text
 
 CHAT_KEY = "console:local"
 _QUIT = {"quit", "exit", "/quit", "/exit"}
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\s|$)")  # a command's name, without its slash
 
 
 class ConsoleChat:
@@ -34,6 +39,7 @@ class ConsoleChat:
         self.ctx = ChatContext(chat_key=CHAT_KEY, platform="console", kind="private", user="you")
         self.interactive = False
         self._waiting = False  # a prompt is on screen, waiting for the user's line
+        self.session: Any = None  # prompt_toolkit's PromptSession at a terminal
 
     def _print(self, text: str) -> None:
         self.out.write(text + "\n\n")
@@ -55,8 +61,8 @@ class ConsoleChat:
         text = line.strip()
         if not text:
             return
-        if not text.startswith("/"):
-            text = "/" + text  # at a prompt the slash is optional
+        if not text.startswith("/") and _WORD.match(text):
+            text = "/" + text  # at a prompt the slash is optional: `liqs btc`
         reply = await self.service.handle_text(self.ctx, text)
         for msg in reply.messages:
             self._print(_text(msg))
@@ -65,6 +71,8 @@ class ConsoleChat:
         """Read commands until end of input (returns False) or `quit` (returns True)."""
         source = stdin or sys.stdin
         self.interactive = source.isatty()
+        if self.interactive and source is sys.stdin and self.out is sys.stdout:
+            return await self._run_terminal()
         lines = _line_queue(source)
         while True:
             if self.interactive:
@@ -78,6 +86,35 @@ class ConsoleChat:
             if line.strip().lower() in _QUIT:
                 return True
             await self.handle_line(line)
+
+    async def _run_terminal(self, pt_input: Any = None, pt_output: Any = None) -> bool:
+        """A real terminal: prompt_toolkit, with everything we print placed above the prompt.
+
+        `pt_input`/`pt_output`: prompt_toolkit's Input/Output (tests pass a pipe and a dummy).
+        """
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.history import InMemoryHistory
+        from prompt_toolkit.patch_stdout import patch_stdout
+
+        session: PromptSession[str] = PromptSession(
+            history=InMemoryHistory(), input=pt_input, output=pt_output
+        )
+        self.session = session
+        with patch_stdout(raw=True):
+            saved, self.out = self.out, sys.stdout  # the proxy that prints above the prompt
+            try:
+                while True:
+                    try:
+                        line = await session.prompt_async("> ")
+                    except EOFError:  # Ctrl-D
+                        return False
+                    except KeyboardInterrupt:  # Ctrl-C at the prompt: leave, as `quit` does
+                        return True
+                    if line.strip().lower() in _QUIT:
+                        return True
+                    await self.handle_line(line)
+            finally:
+                self.out = saved
 
 
 def _text(message: Message) -> str:

@@ -101,7 +101,7 @@ def coin_choices(known: Iterable[str], current: str) -> list[app_commands.Choice
 
 def subscription_label(sub: Subscription) -> str:
     coin = "all coins" if sub.coin == ALL else sub.coin
-    return f"#{sub.id} {coin} {window_label(sub.window)} {sub.side.value} ≥ {format_threshold(sub.threshold)}"
+    return f"#{sub.number or sub.id} {coin} {window_label(sub.window)} {sub.side.value} ≥ {format_threshold(sub.threshold)}"
 
 
 # ---- the bot -------------------------------------------------------------------------------
@@ -250,9 +250,10 @@ class DiscordBot:
 
         async def own_subscriptions(interaction: discord.Interaction, current: str) -> list[Any]:
             subs = await self.db.list_subscriptions(interaction_context(interaction).chat_key)
+            subs = [s for s in subs if s.origin != "config"]  # the operator's: not removable
             typed = current.strip().lower().lstrip("#")
             out = [
-                app_commands.Choice(name=subscription_label(s)[:100], value=str(s.id))
+                app_commands.Choice(name=subscription_label(s)[:100], value=str(s.number or s.id))
                 for s in subs
                 if typed in subscription_label(s).lower()
             ]

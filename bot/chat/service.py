@@ -7,10 +7,12 @@ every rule about who may do what, caps, duplicates and wording is decided here, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -21,6 +23,7 @@ from bot.domain.chart import (
     build_series,
     chart_since_ms,
     chart_window_label,
+    no_data_spans,
     render_chart_caption,
     render_chart_empty,
 )
@@ -33,6 +36,7 @@ from bot.domain.commands import (
     Liqs,
     ListSubs,
     Mute,
+    NotACommandError,
     Start,
     Status,
     Subscribe,
@@ -43,14 +47,12 @@ from bot.domain.commands import (
 )
 from bot.domain.message import Message, Reply
 from bot.domain.models import AlertState, Snapshot, SourceStatus, Subscription
+from bot.domain.render_alerts import AlertContext
+from bot.domain.render_market import not_up_phrases
+from bot.domain.rules import Policy
 from bot.store import Database
 
 log = logging.getLogger(__name__)
-
-DEFAULT_QUIET_NOTE = (
-    "You get one alert per wave (and one more each time it doubles); "
-    "it re-arms once the total falls back below 80% of your amount."
-)
 
 
 class MarketView(Protocol):
@@ -67,16 +69,25 @@ class Rules(Protocol):
     def remove(self, sub_id: int) -> object: ...
     def state(self, sub_id: int) -> AlertState | None: ...
 
+    @property
+    def policy(self) -> Policy: ...
+
 
 @dataclass(frozen=True)
 class ServiceSettings:
     max_subscriptions_per_chat: int = 50
     bot_username: str | None = None  # to tell `/cmd@us` from `/cmd@otherbot`
-    quiet_note: str = DEFAULT_QUIET_NOTE  # appended to subscribe confirmations ("" for none)
+    # appended to subscribe confirmations; None: the alert policy in words ("" for none)
+    quiet_note: str | None = None
 
 
 def _wall_clock() -> int:
     return int(time.time() * 1000)
+
+
+def _own(subs: list[Subscription]) -> list[Subscription]:
+    """The chat's own rules: the operator's broadcasts use neither its numbers nor its cap."""
+    return [s for s in subs if s.origin != "config"]
 
 
 _MUTATING = (Subscribe, Unsubscribe, Mute, Unmute)
@@ -100,6 +111,8 @@ class CommandService:
         self.before_chart: Callable[[], Awaitable[None]] | None = None
         # Telegram learns its name from getMe after start: the adapter may set it then.
         self.bot_username = self.settings.bot_username
+        # times each handle_text (the app sets liqbot_command_seconds' timer)
+        self.timer: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext
         # One change at a time per chat, so that the cap and duplicate checks hold under
         # concurrent commands (two admins, a double tap). Unused locks go away by themselves.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -110,19 +123,28 @@ class CommandService:
 
     async def handle_text(self, ctx: ChatContext, text: str) -> Reply:
         """Parse and run chat text. Never raises; text that is not for us gets an empty Reply."""
+        with self.timer():
+            return await self._handle_text(ctx, text)
+
+    async def _handle_text(self, ctx: ChatContext, text: str) -> Reply:
         try:
             cmd = parse_command(text, self.bot_username, self.market.known_coins())
         except UnknownCommandError as e:
             if ctx.kind != "private" and not e.addressed:
                 return Reply()  # likely another bot's command in a shared chat: stay quiet
             return Reply.of(render.render_error(e))
+        except NotACommandError as e:
+            # `/`, `//`, a path: in a group it was not meant for us
+            return Reply.of(render.render_error(e)) if ctx.kind == "private" else Reply()
         except CommandError as e:
             return Reply.of(render.render_error(e))
         except Exception:
             log.exception("parsing %r in %s failed", text[:200], ctx.chat_key)
             return Reply.of(render.render_apology())
         if cmd is None:
-            return Reply()
+            # plain talk: a hint in a private chat; in a group people talk to each other
+            private = ctx.kind == "private" and not text.lstrip().startswith("/")
+            return Reply.of(render.render_hint()) if private and text.strip() else Reply()
         return await self.handle(ctx, cmd)
 
     async def handle(self, ctx: ChatContext, cmd: Command) -> Reply:
@@ -182,7 +204,7 @@ class CommandService:
     async def _subscribe(self, ctx: ChatContext, cmd: Subscribe) -> Message:
         now = self.clock()
         await self.db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=now)
-        existing = await self.db.list_subscriptions(ctx.chat_key)
+        existing = _own(await self.db.list_subscriptions(ctx.chat_key))
         for s in existing:
             if (s.coin, s.window, s.side, s.threshold) == (
                 cmd.coin,
@@ -205,32 +227,32 @@ class CommandService:
             # the rule is stored: confirm it rather than apologise for a failed extra
             log.exception("market view failed while confirming #%s", sub.id)
             served, current = True, None
-        return render.render_subscribed(
-            sub, current, served, len(existing) + 1, cap, self.settings.quiet_note
-        )
+        note = self.settings.quiet_note
+        if note is None:
+            note = AlertContext(policy=self.book.policy).rearm_note()
+        return render.render_subscribed(sub, current, served, len(existing) + 1, cap, note)
 
     async def _unsubscribe(self, ctx: ChatContext, cmd: Unsubscribe) -> Message:
-        own = await self.db.list_subscriptions(ctx.chat_key)
-        by_id = {s.id: s for s in own}
+        # people type the chat's numbers (#1 is its first); the store and book use global ids
+        every = await self.db.list_subscriptions(ctx.chat_key)
+        own = _own(every)
+        by_number = {render.number(s): s for s in own}
         if cmd.all:
-            removable = [s.id for s in own if s.origin != "config"]
-            for i in removable:
-                if await self.db.remove_subscription(ctx.chat_key, i):
-                    self.book.remove(i)
-            return render.render_unsubscribed_all(len(removable))
-        config_owned = [i for i in cmd.ids if i in by_id and by_id[i].origin == "config"]
-        if config_owned:
-            return render.render_config_owned(config_owned)
+            for s in own:
+                if await self.db.remove_subscription(ctx.chat_key, s.id):
+                    self.book.remove(s.id)
+            return render.render_unsubscribed_all(len(own))
         removed, unknown = [], []
-        for i in cmd.ids:
-            # the store checks the chat too: another chat's id is never removed
-            if i in by_id and await self.db.remove_subscription(ctx.chat_key, i):
-                self.book.remove(i)
-                removed.append(i)
+        for n in cmd.ids:
+            # the store checks the chat too: another chat's rule is never removed
+            s = by_number.get(n)
+            if s is not None and await self.db.remove_subscription(ctx.chat_key, s.id):
+                self.book.remove(s.id)
+                removed.append(n)
             else:
-                unknown.append(i)
-        left = [s.id for s in own if s.id not in removed]
-        return render.render_unsubscribed(removed, unknown, left)
+                unknown.append(n)
+        left = [n for n in by_number if n not in removed]
+        return render.render_unsubscribed(removed, unknown, left, len(every) > len(own))
 
     async def _list(self, ctx: ChatContext) -> Message:
         now = self.clock()
@@ -239,7 +261,12 @@ class CommandService:
         states = {s.id: st for s in subs if (st := self.book.state(s.id)) is not None}
         mutes = (await self.db.active_mutes(now)).get(ctx.chat_key, {})
         return render.render_list(
-            subs, states, mutes, now, cap=self.settings.max_subscriptions_per_chat
+            subs,
+            states,
+            mutes,
+            now,
+            cap=self.settings.max_subscriptions_per_chat,
+            policy=self.book.policy,
         )
 
     async def _mute(self, ctx: ChatContext, cmd: Mute) -> Message:
@@ -260,12 +287,34 @@ class CommandService:
         now = self.clock()
         if self.before_chart is not None:
             await self.before_chart()
-        rows = await self.db.chart_buckets(cmd.coin, chart_since_ms(cmd.window, now))
+        since = chart_since_ms(cmd.window, now)
+        rows = await self.db.chart_buckets(cmd.coin, since)
+        statuses = [s for s in self.market.status(now) if s.state != "disabled"]
         if not any(lg or sh for _, lg, sh in rows):
-            return render_chart_empty(cmd.coin, cmd.window)
+            down = not any(s.state == "up" for s in statuses)
+            return render_chart_empty(
+                cmd.coin, cmd.window, "; ".join(not_up_phrases(statuses, now)) if down else ""
+            )
+        # time when every source was out is drawn as missing, not as a calm market
+        outages: dict[str, list[tuple[int, int]]] = {}
+        for g in await self.db.recent_gaps(since):
+            outages.setdefault(g.source, []).append((g.start_ms, g.end_ms))
+        for s in statuses:
+            if s.state != "up" and s.since_ms is not None:
+                outages.setdefault(s.name, []).append((s.since_ms, now))
+        first = await self.db.first_bucket_ms()
+        if first is not None and first > since:  # before the bot ever ran: no data, not calm
+            for s in statuses:
+                outages.setdefault(s.name, []).append((since, first))
         snapshot = self.market.snapshot(now)
         series = build_series(
-            rows, cmd.coin, cmd.window, now, snapshot.sources, sampled=snapshot.sampled
+            rows,
+            cmd.coin,
+            cmd.window,
+            now,
+            snapshot.sources,
+            sampled=snapshot.sampled,
+            no_data=no_data_spans(outages, [s.name for s in statuses]),
         )
         # tens of milliseconds of CPU: keep the event loop (and every other chat) moving
         png = await asyncio.to_thread(charts.render_png, series)
@@ -278,7 +327,7 @@ class CommandService:
         status = render.render_status(
             self.market.status(now),
             now,
-            chat_subscriptions=await self.db.count_subscriptions(ctx.chat_key),
+            chat_subscriptions=len(_own(await self.db.list_subscriptions(ctx.chat_key))),
             total_subscriptions=await self.db.count_active_subscriptions(),
             cap=self.settings.max_subscriptions_per_chat,
             paused_reason=chat.paused_reason if chat else None,

@@ -3,7 +3,8 @@
 The adapter has no command logic: it turns an update into a ChatContext and the command text,
 asks the shared CommandService, and renders the neutral reply as Telegram HTML. It runs inside
 the service's one event loop (Application.initialize/start + updater.start_polling, never
-run_polling, which would own the loop).
+run_polling, which would own the loop). In webhook mode there is no Updater: the service's
+HTTP server hands each POST to `accept_update`, which checks Telegram's secret header.
 
 Sending (flood limits, the delivery Sender, failure outcomes) lives in telegram_sender; replies
 to commands go through the same sender, ahead of queued outbox sends.
@@ -12,7 +13,10 @@ to commands go through the same sender, ahead of queued outbox sends.
 from __future__ import annotations
 
 import datetime as dtm
+import hmac
+import json
 import logging
+import secrets
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -52,13 +56,13 @@ _GONE_STATUSES = (ChatMember.BANNED, ChatMember.LEFT)  # "kicked" (or blocked), 
 
 @dataclass(frozen=True)
 class WebhookSettings:
-    """Webhook mode: Telegram POSTs updates to `url`; we listen on listen:port/path."""
+    """Webhook mode: Telegram POSTs updates to `url`; the service's one HTTP server routes
+    `path` to `accept_update` (PTB's custom-server pattern: no Updater, our update queue)."""
 
     url: str  # the public https URL Telegram calls (behind the load balancer)
-    listen: str = "0.0.0.0"
-    port: int = 8443
     path: str = "telegram"
-    secret_token: str | None = None  # checked on every call (X-Telegram-Bot-Api-Secret-Token)
+    # checked on every call (X-Telegram-Bot-Api-Secret-Token); None: a random one per start
+    secret_token: str | None = None
 
 
 class TelegramBot:
@@ -103,11 +107,15 @@ class TelegramBot:
         # Chats are handled concurrently, each chat's updates in order; no JobQueue: the
         # service's scheduler owns timed work, PTB's would be an idle thread of its own.
         self.updates = ChatOrderedProcessor()
-        self.app: Application = (
-            ApplicationBuilder().bot(bot).concurrent_updates(self.updates).job_queue(None).build()
-        )
+        builder = ApplicationBuilder().bot(bot).concurrent_updates(self.updates).job_queue(None)
+        if mode == "webhook":  # updates come through our HTTP server into app.update_queue
+            builder = builder.updater(None)
+        self.app: Application = builder.build()
+        # Telegram sends this back with every update: a POST without it is not Telegram's
+        self._secret = (webhook.secret_token if webhook else None) or secrets.token_urlsafe(32)
         self.sender = TelegramSender(self.app.bot, limits)
-        text = filters.TEXT & filters.Regex(r"^\s*/")
+        # every text: a command, or plain talk (a hint in a private chat, silence in a group)
+        text = filters.TEXT
         self.app.add_handler(
             MessageHandler(
                 (filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST) & text,
@@ -139,13 +147,7 @@ class TelegramBot:
         webhook = None
         if cfg.mode == "webhook":
             wh = cfg.webhook
-            webhook = WebhookSettings(
-                url=wh.url,
-                listen=wh.listen,
-                port=wh.port,
-                path=wh.path,
-                secret_token=webhook_secret or None,
-            )
+            webhook = WebhookSettings(url=wh.url, path=wh.path, secret_token=webhook_secret or None)
         return cls(
             token,
             service,
@@ -170,13 +172,8 @@ class TelegramBot:
         allowed = ALLOWED_UPDATES
         if self.mode == "webhook":
             assert self.webhook is not None
-            await self.app.updater.start_webhook(  # type: ignore[union-attr]
-                listen=self.webhook.listen,
-                port=self.webhook.port,
-                url_path=self.webhook.path,
-                webhook_url=self.webhook.url,
-                secret_token=self.webhook.secret_token,
-                allowed_updates=allowed,
+            await self.app.bot.set_webhook(
+                url=self.webhook.url, secret_token=self._secret, allowed_updates=allowed
             )
         else:
             await self.app.updater.start_polling(  # type: ignore[union-attr]
@@ -197,6 +194,25 @@ class TelegramBot:
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
+
+    async def accept_update(self, secret: str | None, body: bytes) -> int:
+        """One webhook POST (our HTTP server calls this); returns the HTTP status to answer."""
+        if not hmac.compare_digest((secret or "").encode(), self._secret.encode()):
+            return 403  # not Telegram: never handled
+        if not self.app.running:
+            return 503  # Telegram retries later
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return 400
+        try:
+            update = Update.de_json(data, self.app.bot)
+        except Exception as e:  # acknowledged and dropped, or Telegram would resend it forever
+            uid = data.get("update_id") if isinstance(data, dict) else None
+            log.warning("telegram update %s skipped: does not parse (%r)", uid, e)
+            return 200
+        await self.app.update_queue.put(update)
+        return 200
 
     async def _register_commands(self) -> None:
         try:

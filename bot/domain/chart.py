@@ -5,11 +5,13 @@ Pure: the PNG itself is drawn by the shell (bot/charts.py) from a ChartSeries bu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.domain.market import MarketError, coin_label
 from bot.domain.message import Message, Tone
+from bot.domain.models import ALL
 from bot.domain.money import format_usd
 from bot.domain.render_common import FLOOR_NOTE, dominance, hhmm, percent
 
@@ -53,7 +55,11 @@ def parse_chart_window(text: str) -> int:
 
 @dataclass(frozen=True)
 class ChartSeries:
-    """Bars to draw: longs and shorts per bucket, oldest first. Values in USD."""
+    """Bars to draw: longs and shorts per bucket, oldest first. Values in USD.
+
+    The bars cover exactly the /liqs window (the first one may start before it and count only
+    its minutes inside; the last one holds now and is still filling), so the totals are /liqs's.
+    """
 
     coin: str
     window: int  # minutes
@@ -63,6 +69,13 @@ class ChartSeries:
     shorts: tuple[float, ...]
     title: str
     footer: str
+    missing: tuple[bool, ...] = ()  # per bar: every source was out for most of it (no data)
+    subtitle: str = ""  # the window's total and split, drawn inside the picture
+
+    @property
+    def in_progress(self) -> int:
+        """The index of the bar that holds now: always the last."""
+        return len(self.longs) - 1
 
     @property
     def bucket_ms(self) -> int:
@@ -78,10 +91,31 @@ class ChartSeries:
 
 
 def chart_since_ms(window: int, now_ms: int) -> int:
-    """The first minute the chart reads: aligned to its bars, so every bar is whole but the last."""
-    bucket_ms = CHART_BUCKETS[window] * MINUTE_MS
-    end = (now_ms // bucket_ms + 1) * bucket_ms  # the end of the bar holding `now`
-    return end - window * MINUTE_MS
+    """The first minute the chart reads: the first minute of /liqs's window (now's minute is the
+    last), so that the chart's totals are the table's."""
+    return (now_ms // MINUTE_MS - window + 1) * MINUTE_MS
+
+
+def no_data_spans(
+    outages: Mapping[str, Sequence[tuple[int, int]]], sources: Sequence[str]
+) -> list[tuple[int, int]]:
+    """The spans when every source was out at once: time without data, not calm time."""
+    if not sources or any(not outages.get(s) for s in sources):
+        return []
+    edges = sorted({t for s in sources for span in outages[s] for t in span})
+    spans: list[tuple[int, int]] = []
+    for a, b in itertools.pairwise(edges):
+        mid = (a + b) / 2
+        if all(any(x <= mid < y for x, y in outages[s]) for s in sources):
+            if spans and spans[-1][1] == a:
+                spans[-1] = (spans[-1][0], b)
+            else:
+                spans.append((a, b))
+    return spans
+
+
+def _overlap(a: int, b: int, spans: Sequence[tuple[int, int]]) -> int:
+    return sum(max(0, min(b, y) - max(a, x)) for x, y in spans)
 
 
 def chart_title(coin: str, window: int) -> str:
@@ -104,19 +138,34 @@ def build_series(
     now_ms: int,
     sources: Sequence[str] = (),
     sampled: bool = True,
+    no_data: Sequence[tuple[int, int]] = (),
 ) -> ChartSeries:
-    """Fold (minute_ms, longs, shorts) rows into the chart's bars (rows outside are ignored)."""
+    """Fold (minute_ms, longs, shorts) rows into the chart's bars (rows outside are ignored).
+
+    `no_data`: spans when no source delivered (see no_data_spans); bars mostly inside are
+    marked missing.
+    """
     bucket_min = CHART_BUCKETS[window]
     bucket_ms = bucket_min * MINUTE_MS
-    start = chart_since_ms(window, now_ms)
-    n = window // bucket_min
+    since = chart_since_ms(window, now_ms)
+    first_bar = since // bucket_ms * bucket_ms
+    end = (now_ms // bucket_ms + 1) * bucket_ms  # the end of the bar holding `now`
+    n = (end - first_bar) // bucket_ms
+    start = first_bar
     longs = [0.0] * n
     shorts = [0.0] * n
     for minute_ms, lg, sh in rows:
         i = (minute_ms - start) // bucket_ms
-        if 0 <= i < n:
+        if minute_ms >= since and 0 <= i < n:
             longs[i] += lg
             shorts[i] += sh
+    missing = []
+    for i in range(n):
+        a = max(since, start + i * bucket_ms)
+        b = min(now_ms, start + (i + 1) * bucket_ms)
+        missing.append(b > a and _overlap(a, b, no_data) * 2 >= b - a)
+    lg_total, sh_total = sum(longs), sum(shorts)
+    total = lg_total + sh_total
     return ChartSeries(
         coin=coin,
         window=window,
@@ -126,6 +175,12 @@ def build_series(
         shorts=tuple(shorts),
         title=chart_title(coin, window),
         footer=chart_footer(sources, sampled),
+        missing=tuple(missing),
+        subtitle=(
+            f"Total {format_usd(total)} · longs {format_usd(lg_total)} "
+            f"({percent(lg_total, total)}) · shorts {format_usd(sh_total)} "
+            f"({percent(sh_total, total)})"
+        ),
     )
 
 
@@ -137,28 +192,38 @@ def render_chart_caption(series: ChartSeries, now_ms: int) -> Message:
     peak = series.longs[peak_i] + series.shorts[peak_i]
     peak_at = series.start_ms + peak_i * series.bucket_ms
     bar = f"{series.bucket_min}m" if series.bucket_min < 60 else f"{series.bucket_min // 60}h"
-    lines = (
+    lines = [
         f"Total {format_usd(total)}: longs {format_usd(lg)} ({percent(lg, total)}), "
         f"shorts {format_usd(sh)} ({percent(sh, total)})",
-        f"Biggest {bar} bar: {format_usd(peak)} at {hhmm(peak_at)}",
-        f"Up to {hhmm(now_ms)}.",
-    )
+        f"Biggest {bar} bar: {format_usd(peak)} at {hhmm(peak_at, now_ms)}",
+        f"Up to {hhmm(now_ms)}; the last bar is still filling.",
+    ]
+    if any(series.missing):
+        lines.append("Hatched grey: no data (sources down, or the bot not running), not zero.")
     tone = dominance(lg, sh)
     return Message(
         title=series.title,
-        lines=lines,
+        lines=tuple(lines),
         footer=series.footer,
         tone=tone if tone is not Tone.NEUTRAL else Tone.INFO,
     )
 
 
-def render_chart_empty(coin: str, window: int) -> Message:
-    return Message(
-        title=chart_title(coin, window),
-        lines=(
-            f"No liquidations recorded for {coin_label(coin)} in that window "
-            f"(the last {chart_window_label(window)}).",
-            "The chart reads the bot's own store: it starts filling once the bot is running.",
-        ),
-        tone=Tone.INFO,
-    )
+def render_chart_empty(coin: str, window: int, not_up: str = "") -> Message:
+    """No rows to draw. `not_up`: the sources that are not delivering, in words (render_market).
+
+    Without data there is no picture: an empty chart would read as a calm market.
+    """
+    last = chart_window_label(window)
+    of = "any coin" if coin == ALL else coin
+    if not_up:
+        lines: tuple[str, ...] = (
+            f"No data for {of} over the last {last}: {not_up}.",
+            "Nothing to draw until a source delivers.",
+        )
+    else:
+        lines = (
+            f"No liquidations of {of} recorded in the last {last}.",
+            "The chart reads the bot's own store: time before the bot ran has no data.",
+        )
+    return Message(title=chart_title(coin, window), lines=lines, tone=Tone.INFO)

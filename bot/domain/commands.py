@@ -24,6 +24,13 @@ from bot.domain.market import (
 )
 from bot.domain.models import ALL, Side
 from bot.domain.money import MoneyError, format_threshold, parse_money
+from bot.domain.typed_input import (
+    clean,
+    join_digit_groups,
+    pair_coin,
+    shorten,
+    unambiguous_order,
+)
 
 MIN_THRESHOLD = 1_000.0  # below $1K every single liquidation would fire: almost surely a typo
 MAX_IDS = 50  # ids in one /unsubscribe
@@ -38,6 +45,11 @@ class CommandError(ValueError):
         self.message = message
         self.usage = usage
         self.example = example
+
+
+class NotACommandError(CommandError):
+    """Text that starts with a slash but is no command (`/`, `//`, a path). Like another bot's
+    command, it is left unanswered in a group; a private chat gets this hint."""
 
 
 class UnknownCommandError(CommandError):
@@ -139,7 +151,7 @@ SPECS: dict[str, CommandSpec] = {
         ),
         CommandSpec("list", "/list", "/list", "My subscriptions and mutes"),
         CommandSpec(
-            "unsubscribe", "/unsubscribe <id ...|all>", "/unsubscribe 3", "Remove subscriptions"
+            "unsubscribe", "/unsubscribe <number ...|all>", "/unsubscribe 3", "Remove subscriptions"
         ),
         CommandSpec("mute", "/mute [coin] <duration>", "/mute 2h", "Silence alerts for a while"),
         CommandSpec("unmute", "/unmute [coin]", "/unmute", "End a mute"),
@@ -158,10 +170,10 @@ ALIASES: dict[str, str] = {
 
 # One token of a command: `/name` or `/name@bot`. Anything else starting with "/" (a path, a
 # lone slash) is not a command.
-_HEAD = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@([A-Za-z0-9_]{1,64}))?$")
+_HEAD = re.compile(r"^/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]{1,64}))?$")
 # The coins of the current parse, so every helper sees them without threading an argument.
 _KNOWN: ContextVar[frozenset[str]] = ContextVar("known_coins", default=frozenset())
-_ID = re.compile(r"^#?([0-9]{1,18})$")
+_ID = re.compile(r"^#?([0-9]+)$")
 
 
 def _err(name: str, message: str) -> CommandError:
@@ -177,12 +189,12 @@ def parse_command(
     `known_coins` adds coins the sources have seen to the built-in list. Raises CommandError,
     and nothing else, for a malformed or unknown command.
     """
-    tokens = text.split()
+    tokens = clean(text).split()
     if not tokens or not tokens[0].startswith("/"):
         return None
     head = _HEAD.match(tokens[0])
     if head is None:
-        return None
+        raise _not_a_command(tokens[0])
     name, mention = head.group(1).lower(), head.group(2)
     if mention and bot_username and mention.lower() != bot_username.lstrip("@").lower():
         return None  # /cmd@otherbot in a group: not ours to answer
@@ -194,7 +206,7 @@ def parse_command(
     if parser is None:
         names = ", ".join(f"/{n}" for n in SPECS)
         raise UnknownCommandError(
-            f"unknown command /{head.group(1)}; the commands are {names}",
+            f"unknown command /{shorten(head.group(1))}; the commands are {names}",
             "/help",
             "/liqs btc",
             addressed=mention is not None,
@@ -204,6 +216,15 @@ def parse_command(
         return parser(args)
     finally:
         _KNOWN.reset(token)
+
+
+def _not_a_command(token: str) -> NotACommandError:
+    what = "A lone slash is" if token == "/" else f"'{shorten(token)}' is"
+    return NotACommandError(
+        f"{what} not a command; write the command's name right after the slash",
+        "/help",
+        "/liqs btc",
+    )
 
 
 # ---- per-command parsers -------------------------------------------------------------------
@@ -219,9 +240,13 @@ def _no_args(name: str, cmd: Command) -> Callable[[list[str]], Command]:
 
 
 def _coin(name: str, token: str) -> str:
+    known = _KNOWN.get() or KNOWN_COINS
     try:
-        return resolve_coin(token, _KNOWN.get() or KNOWN_COINS)
+        return resolve_coin(token, known)
     except MarketError as e:
+        pair = pair_coin(token, known)
+        if pair is not None:
+            return pair
         raise _err(name, str(e)) from None
 
 
@@ -248,8 +273,25 @@ def _is_money(token: str) -> bool:
     return True
 
 
+_ROLES = ("coin", "window", "amount", "side")
+
+
+def _roles(token: str) -> set[str]:
+    roles = set()
+    if _is_coin(token):
+        roles.add("coin")
+    if _is_window(token):
+        roles.add("window")
+    if _is_money(token):
+        roles.add("amount")
+    if is_side_word(token) or token.strip().lower() == "all":
+        roles.add("side")
+    return roles
+
+
 def _parse_subscribe(args: list[str]) -> Subscribe:
     n = "subscribe"
+    args = join_digit_groups(args)
     if len(args) > 4:
         raise _err(n, f"too many arguments ({len(args)}); /subscribe takes at most 4")
     if len(args) < 3:
@@ -262,17 +304,16 @@ def _parse_subscribe(args: list[str]) -> Subscribe:
             elif _is_money(args[1]):
                 missing = "window is"
         raise _err(n, f"the {missing} missing")
+    args = unambiguous_order(args, _roles, _ROLES) or args
     coin_t, window_t, amount_t = args[0], args[1], args[2]
     if _is_window(coin_t) or (_is_money(coin_t) and not _is_coin(coin_t)):
-        raise _err(n, f"the coin comes first, not '{coin_t}'")
+        raise _err(n, f"the coin comes first, not '{shorten(coin_t)}'")
     coin = _coin(n, coin_t)
     if not _is_window(window_t):
         if is_side_word(window_t):
             raise _err(n, "the side (long, short, total) comes last, after the amount")
-        if _is_money(window_t) and _is_window(amount_t):
-            raise _err(n, "the window comes before the amount")
         if _is_money(window_t) and (is_side_word(amount_t) or not looks_like_window(window_t)):
-            raise _err(n, f"'{window_t}' looks like an amount; the window is missing")
+            raise _err(n, f"'{shorten(window_t)}' looks like an amount; the window is missing")
     window = _window(n, window_t)
     if not _is_money(amount_t) and _is_window(amount_t):
         raise _err(n, f"'{amount_t}' is a window; the amount comes third, like 100m")
@@ -281,10 +322,12 @@ def _parse_subscribe(args: list[str]) -> Subscribe:
     except MoneyError as e:
         raise _err(n, f"bad amount: {e}") from None
     if threshold < MIN_THRESHOLD:
+        bare = re.fullmatch(r"\$?\d+(\.\d+)?", amount_t) is not None
+        hint = f" (did you mean {amount_t.lstrip('$')}m?)" if bare else ""
         raise _err(
             n,
             f"{format_threshold(threshold)} is too small: the smallest amount is "
-            f"{format_threshold(MIN_THRESHOLD)} (did you mean {amount_t}m?)",
+            f"{format_threshold(MIN_THRESHOLD)}{hint}",
         )
     side = Side.TOTAL
     if len(args) == 4:
@@ -297,8 +340,8 @@ def _parse_subscribe(args: list[str]) -> Subscribe:
 
 def _is_coin(token: str) -> bool:
     try:
-        resolve_coin(token, _KNOWN.get() or KNOWN_COINS)
-    except MarketError:
+        _coin("liqs", token)
+    except CommandError:
         return False
     return True
 
@@ -318,7 +361,7 @@ def _parse_unsubscribe(args: list[str]) -> Unsubscribe:
     for p in parts:
         m = _ID.match(p)
         if m is None:
-            raise _err(n, f"'{p}' is not a subscription id; ids are numbers, see /list")
+            raise _err(n, f"'{shorten(p)}' is not a subscription number; see /list for yours")
         i = int(m.group(1))
         if i not in ids:
             ids.append(i)

@@ -141,7 +141,7 @@ def resolve_coin(text: str, known: frozenset[str] | set[str] = KNOWN_COINS) -> s
     names = []
     for n in near:
         c = COIN_ALIASES.get(n, n)
-        if c not in names:
+        if c.lower() not in names:  # BITCOIN and BTC are one suggestion
             names.append(c.lower())
     hint = f"; did you mean {', '.join(names)}?" if names else "; try btc, eth, sol or all"
     raise MarketError(f"unknown coin '{text.strip()}'{hint}")

@@ -51,6 +51,7 @@ class Subscription:
     threshold: float  # USD
     created_ms: int = 0
     origin: str = "user"  # "user" or "config" (declared broadcast)
+    number: int = 0  # the chat's own number for it (#1, #2 ...), what people see; 0: none yet
 
 
 @dataclass(frozen=True, slots=True)

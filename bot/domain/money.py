@@ -8,7 +8,12 @@ import re
 MAX_THRESHOLD = 1e12  # $1T: more than the whole market has ever liquidated in a day (~$19B)
 
 _SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
-_MONEY = re.compile(r"^\$?\s*(\d+(?:[.,]\d+)?|\.\d+)\s*([kmbt]?)(?:usd)?$", re.IGNORECASE)
+# the long forms of the press and of other languages: 1bn, 1mln, 5mn, 2mio, 3bln, 1tn
+_LONG_SUFFIX = {"bn": "b", "bln": "b", "mln": "m", "mn": "m", "mio": "m", "mm": "m", "tn": "t"}
+_MONEY = re.compile(
+    r"^\$?\s*(\d+(?:[.,]\d+)?|\.\d+)\s*(bn|bln|mln|mn|mio|mm|tn|[kmbt]?)\s*(?:usd)?$",
+    re.IGNORECASE,
+)
 
 
 class MoneyError(ValueError):
@@ -31,7 +36,8 @@ def parse_money(text: str) -> float:
     if not m:
         raise MoneyError(f"'{raw}' is not an amount; write it like 100m, 1.5b, 250k or $400M")
     number = float(m.group(1).replace(",", "."))
-    value = number * _SUFFIX[m.group(2).lower()]
+    suffix = m.group(2).lower()
+    value = number * _SUFFIX[_LONG_SUFFIX.get(suffix, suffix)]
     if not math.isfinite(value) or value <= 0:
         raise MoneyError(f"the amount must be above zero, not {raw}")
     if value > MAX_THRESHOLD:

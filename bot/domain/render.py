@@ -17,7 +17,7 @@ from bot.domain.market import coin_label, window_label
 from bot.domain.message import Message, Table, Tone
 from bot.domain.models import ALL, AlertState, Status, Subscription
 from bot.domain.money import format_threshold, format_usd
-from bot.domain.render_alerts import TOP_VENUES, render_alerts
+from bot.domain.render_alerts import TOP_VENUES, AlertContext, render_alerts
 from bot.domain.render_common import (
     DOMINANCE,
     FLOOR_NOTE,
@@ -32,6 +32,7 @@ from bot.domain.render_common import (
     upper_first,
 )
 from bot.domain.render_market import render_liqs, render_status
+from bot.domain.rules import Policy
 
 __all__ = [
     "DOMINANCE",
@@ -41,13 +42,14 @@ __all__ = [
     "describe_rule",
     "dominance",
     "hhmm",
+    "number",
     "render_alerts",
     "render_apology",
     "render_at_cap",
-    "render_config_owned",
     "render_duplicate",
     "render_error",
     "render_help",
+    "render_hint",
     "render_liqs",
     "render_list",
     "render_muted",
@@ -64,10 +66,15 @@ __all__ = [
 # ---- /list ---------------------------------------------------------------------------------
 
 
-def _state_label(state: AlertState | None) -> str:
+def _state_label(state: AlertState | None, ctx: AlertContext) -> str:
     if state is None or state.status is Status.ARMED:
         return "armed"
-    return "fired" if state.level <= 1 else f"fired x{2 ** (state.level - 1)}"
+    return "fired" if state.level <= 1 else f"fired {ctx.multiple(state.level)}"
+
+
+def number(sub: Subscription) -> int:
+    """The number people see: the chat's own (#1 is a chat's first), else the global id."""
+    return sub.number or sub.id
 
 
 def render_list(
@@ -76,8 +83,10 @@ def render_list(
     mutes: Mapping[str | None, int],
     now_ms: int,
     cap: int | None = None,
+    policy: Policy | None = None,
 ) -> Message:
     """The chat's subscriptions as a compact table (50 rows fit), and its active mutes."""
+    ctx = AlertContext(policy=policy or Policy())
     mute_lines = active_mute_lines(mutes, now_ms)
     if not subs:
         return Message(
@@ -91,14 +100,13 @@ def render_list(
     chat_muted = None in mutes and mutes[None] > now_ms
     rows = []
     for s in subs:
-        state = _state_label(states.get(s.id))
+        state = _state_label(states.get(s.id), ctx)
         if chat_muted or (mutes.get(s.coin, 0) > now_ms):
             state += ", muted"
         coin = "all" if s.coin == ALL else s.coin
-        origin = "*" if s.origin == "config" else ""
         rows.append(
             (
-                f"#{s.id}{origin}",
+                "op*" if s.origin == "config" else f"#{number(s)}",
                 coin,
                 window_label(s.window),
                 side_plural(s.side),
@@ -106,10 +114,12 @@ def render_list(
                 state,
             )
         )
-    used = f"{len(subs)}/{cap} used" if cap else f"{len(subs)} subscriptions"
+    own = [s for s in subs if s.origin != "config"]
+    used = f"{len(own)}/{cap} used" if cap else f"{len(own)} subscriptions"
     notes = list(mute_lines)
     if any(s.origin == "config" for s in subs):
-        notes.append("* declared by the operator in the config")
+        notes.append("op*: a broadcast the operator set up (not in your numbers or your limit)")
+    notes.append(ctx.rearm_note())
     return Message(
         title="Your subscriptions",
         lines=tuple(notes),
@@ -118,7 +128,7 @@ def render_list(
             tuple(rows),
             align=("l", "l", "l", "l", "r", "l"),
         ),
-        footer=f"{used} · /unsubscribe <id> to remove · /mute 2h to pause",
+        footer=f"{used} · /unsubscribe <number> to remove · /mute 2h to pause",
     )
 
 
@@ -135,7 +145,10 @@ def render_help() -> Message:
         lines=(
             *(_usage_line(s) for s in SPECS.values()),
             "",
-            "Windows: 5m 15m 30m 1h 2h 4h 12h 24h (1d = 24h). Amounts: 250k, 100m, 1.5b, $400M.",
+            "Windows: 5m 15m 30m 1h 2h 4h 12h 24h (1d = 24h). "
+            "Amounts: 250k, 100m, 1.5b, 1bn, $400M, 100 000.",
+            "Order: coin, window, amount, side; another order works when it is unambiguous "
+            "(/subscribe 1h btc 100m). Coins as tickers or pairs: btc, bitcoin, btc-usdt.",
             "Sides: long (longs liquidated, price fell), short (shorts liquidated, price rose), "
             "total (default).",
             "Charts: /chart btc 24h, over 1h 2h 4h 12h 24h 3d 7d (default 24h).",
@@ -166,6 +179,15 @@ def render_error(err: CommandError) -> Message:
     return Message(title="Not quite", lines=tuple(lines), tone=Tone.ERROR, ephemeral=True)
 
 
+def render_hint() -> Message:
+    """Plain text in a private chat: what the bot does understand."""
+    return Message(
+        title="I answer commands",
+        lines=("Try /liqs btc for the market now, or /help for every command.",),
+        ephemeral=True,
+    )
+
+
 def render_refused(hint: str) -> Message:
     return Message(
         title="Not allowed",
@@ -193,10 +215,15 @@ def render_subscribed(
     note: str = "",
 ) -> Message:
     """Restates the rule in words, with the series' current value when known."""
-    lines = [f"#{sub.id} {describe_rule(sub.coin, sub.window, sub.side, sub.threshold)}"]
+    lines = [f"#{number(sub)} {describe_rule(sub.coin, sub.window, sub.side, sub.threshold)}"]
     if current is not None:
         share = f" ({percent(current, sub.threshold)} of the threshold)"
         lines.append(f"Now: {format_usd(current)}{share}")
+        if current >= sub.threshold:
+            lines.append(
+                "Warning: this fires now: the current total is already above your amount. "
+                "Pick a higher amount for alerts on the next wave only."
+            )
     if not served:
         lines.append(
             f"Warning: the current sources cannot serve the {window_label(sub.window)} window; "
@@ -204,7 +231,7 @@ def render_subscribed(
         )
     if note:
         lines.append(note)
-    footer = f"{used}/{cap} used · /list · /unsubscribe {sub.id}" if used and cap else "/list"
+    footer = f"{used}/{cap} used · /list · /unsubscribe {number(sub)}" if used and cap else "/list"
     return Message(title="Subscribed", lines=tuple(lines), footer=footer)
 
 
@@ -212,7 +239,7 @@ def render_duplicate(existing: Subscription) -> Message:
     return Message(
         title="Already subscribed",
         lines=(
-            f"#{existing.id} is the same rule: "
+            f"#{number(existing)} is the same rule: "
             f"{describe_rule(existing.coin, existing.window, existing.side, existing.threshold)}.",
         ),
         tone=Tone.ERROR,
@@ -224,8 +251,8 @@ def render_at_cap(cap: int) -> Message:
     return Message(
         title="Subscription limit reached",
         lines=(
-            f"This chat has {cap} subscriptions, the limit.",
-            "Free a slot with /unsubscribe <id> (see /list for ids).",
+            f"This chat has {cap} subscriptions, the limit (broadcasts do not count).",
+            "Free a slot with /unsubscribe <number> (see /list for the numbers).",
         ),
         tone=Tone.ERROR,
         ephemeral=True,
@@ -233,9 +260,9 @@ def render_at_cap(cap: int) -> Message:
 
 
 def render_unsubscribed(
-    removed: Sequence[int], unknown: Sequence[int], own: Sequence[int]
+    removed: Sequence[int], unknown: Sequence[int], own: Sequence[int], broadcasts: bool = False
 ) -> Message:
-    """Removed ids, and ids that are not this chat's (never revealing whose they are)."""
+    """Removed numbers, and numbers this chat does not have (never revealing any other chat's)."""
     lines = []
     if removed:
         lines.append("Removed " + ", ".join(f"#{i}" for i in removed) + ".")
@@ -244,6 +271,8 @@ def render_unsubscribed(
         lines.append(
             "Not found in this chat: " + ", ".join(f"#{i}" for i in unknown) + f". Yours: {yours}."
         )
+        if broadcasts:
+            lines.append("The op* broadcasts are the operator's: /mute silences them.")
     return Message(
         title="Unsubscribed" if removed else "Nothing removed",
         lines=tuple(lines),
@@ -258,24 +287,12 @@ def render_unsubscribed_all(count: int) -> Message:
     return Message(title="Unsubscribed", lines=(f"Removed all {count} subscriptions.",))
 
 
-def render_config_owned(ids: Sequence[int]) -> Message:
-    return Message(
-        title="Not removable here",
-        lines=(
-            ", ".join(f"#{i}" for i in ids) + " are declared by the operator in the config; "
-            "ask the operator, or /mute them.",
-        ),
-        tone=Tone.ERROR,
-        ephemeral=True,
-    )
-
-
 def render_muted(coin: str | None, until_ms: int, now_ms: int) -> Message:
     what = "All alerts of this chat" if coin is None else f"{coin_label(coin)} alerts"
     return Message(
         title="Muted",
         lines=(
-            f"{what} are muted until {hhmm(until_ms)} ({time_left(until_ms, now_ms)}).",
+            f"{what} are muted until {hhmm(until_ms, now_ms)} ({time_left(until_ms, now_ms)}).",
             "/unmute ends it early.",
         ),
     )

@@ -1,29 +1,150 @@
-"""Alert messages: every alert of one chat in one tick, as one message."""
+"""Alert messages: every alert of one chat in one tick, as one message.
+
+An alert gets forwarded and quoted, so it stands alone: the total and the split, what each
+breakdown sums ("Shorts by venue"), the coins that carried a market-wide wave, and a dated time.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from bot.domain.market import coin_label, window_label
-from bot.domain.message import Message
-from bot.domain.models import ALL, Alert, AlertKind, Side, VenueSplit
+from bot.domain.market import coin_label, format_duration, window_label
+from bot.domain.message import Message, Tone
+from bot.domain.models import ALL, Alert, AlertKind, Side, Snapshot, VenueSplit
 from bot.domain.money import format_threshold, format_usd
 from bot.domain.render_common import (
     MAX_CHARS,
+    MOSTLY,
     WAVE_NAMES,
     dominance,
     fit_lines,
     percent,
     side_plural,
     sources_footer,
+    sub_label,
     upper_first,
     venue_name,
 )
+from bot.domain.rules import Policy
 
 TOP_VENUES = 3
+TOP_COINS = 3
+ONE_SIDED = 0.75  # the dramatic names need a split at least this one-sided ...
+UNUSUAL = 2.0  # ... and a window this many times busier than the rest of the day
+DAY_MIN = 1440
 
 
-def _headline(a: Alert) -> str:
+@dataclass
+class AlertContext:
+    """What a tick knows beyond its alerts: the snapshot (coins, the day's baseline) and policy.
+
+    One context serves every chat of a tick; the per-window coin ranking is computed once.
+    """
+
+    snapshot: Snapshot | None = None
+    policy: Policy = field(default_factory=Policy)
+    _coins: dict[tuple[int, Side], str] = field(default_factory=dict)
+    _memo: dict[object, str] = field(default_factory=dict)  # the same words for every chat
+
+    def coins_line(self, window: int, side: Side) -> str:
+        """`Shorts by coin: BTC $380.00M · ETH $250.00M · SOL $41.00M · others $29.00M`."""
+        key = (window, side)
+        if key not in self._coins:
+            self._coins[key] = self._rank_coins(window, side)
+        return self._coins[key]
+
+    def _rank_coins(self, window: int, side: Side) -> str:
+        ranking = coin_ranking(self.snapshot, window, side) if self.snapshot else ""
+        return f"{_by(side)} by coin: {ranking}" if ranking else ""
+
+    def is_unusual(self, coin: str, window: int, side: Side, value: float) -> bool:
+        """The window ran at UNUSUAL times the rate of the rest of the last 24 h.
+
+        Without a baseline (the 24h window itself, no data before the window) it is not called
+        unusual: a quiet hour after a restart is no "flush".
+        """
+        snap = self.snapshot
+        if snap is None or window >= DAY_MIN or DAY_MIN not in snap.served_windows:
+            return False
+        day = snap.totals.get((coin, DAY_MIN))
+        rest = (day.side(side) if day else 0.0) - value
+        if rest <= 0:
+            return False
+        return value / window >= UNUSUAL * rest / (DAY_MIN - window)
+
+    def multiple(self, level: int) -> str:
+        """`3×`: the multiple of the threshold that `level` means under the policy."""
+        m = self.policy.escalation_factor ** (level - 1)
+        return f"{m:.2f}".rstrip("0").rstrip(".") + "×"
+
+    def rearm_note(self) -> str:
+        if "rearm" not in self._memo:
+            self._memo["rearm"] = self._rearm_note()
+        return self._memo["rearm"]
+
+    def footer(self, as_of_ms: int, sources: tuple[str, ...], sampled: bool) -> str:
+        key = (as_of_ms, sources, sampled)
+        if key not in self._memo:
+            self._memo[key] = sources_footer(as_of_ms, sources, sampled, with_date=True)
+        return self._memo[key]
+
+    def _rearm_note(self) -> str:
+        p = self.policy
+        quiet = p.min_quiet_ms // 1000
+        after = f", at least {format_duration(quiet)} after its first alert" if quiet > 0 else ""
+        return (
+            f"One alert per wave, one more at each {self.multiple(2)} of the amount; "
+            f"it re-arms once the total is back below {round(p.rearm_ratio * 100)}% of the amount"
+            f"{after}."
+        )
+
+
+def coin_ranking(snap: Snapshot, window: int, side: Side = Side.TOTAL) -> str:
+    """`BTC $380.00M · ETH $250.00M · SOL $41.00M · others $29.00M`: who carried the window."""
+    values = [
+        (t.side(side), coin)
+        for (coin, w), t in snap.totals.items()
+        if w == window and coin != ALL and t.side(side) > 0
+    ]
+    if not values:
+        return ""
+    values.sort(reverse=True)
+    top = values[:TOP_COINS]
+    whole = snap.totals.get((ALL, window))
+    market = whole.side(side) if whole else sum(v for v, _ in values)
+    others = market - sum(v for v, _ in top)
+    parts = [f"{coin} {format_usd(v)}" for v, coin in top]
+    if others >= 0.5:
+        parts.append(f"others {format_usd(others)}")
+    return " · ".join(parts)
+
+
+def _by(side: Side) -> str:
+    return "Total" if side is Side.TOTAL else upper_first(side_plural(side))
+
+
+def _one_sided(longs: float, shorts: float) -> Tone:
+    total = longs + shorts
+    if total <= 0:
+        return Tone.NEUTRAL
+    if shorts / total >= ONE_SIDED:
+        return Tone.SHORT
+    if longs / total >= ONE_SIDED:
+        return Tone.LONG
+    return Tone.NEUTRAL
+
+
+def _wave(a: Alert, ctx: AlertContext) -> str:
+    """`short squeeze` / `long flush` for a one-sided, unusual wave; else `mostly shorts`."""
+    side = _one_sided(a.longs, a.shorts)
+    total = a.longs + a.shorts
+    if side is not Tone.NEUTRAL and ctx.is_unusual(a.sub.coin, a.sub.window, Side.TOTAL, total):
+        return WAVE_NAMES[side]
+    return MOSTLY[dominance(a.longs, a.shorts)]
+
+
+def _headline(a: Alert, ctx: AlertContext) -> str:
     s = a.sub
     who = "Market-wide" if s.coin == ALL else s.coin
     what = "liquidations" if s.side is Side.TOTAL else f"{side_plural(s.side)} liquidated"
@@ -31,19 +152,33 @@ def _headline(a: Alert) -> str:
         f"{who} {what} in {window_label(s.window)}: {format_usd(a.value)} "
         f"(threshold {format_threshold(s.threshold)})"
     )
-    if a.kind is AlertKind.ESCALATED and a.level > 1:
-        line += f", now {2 ** (a.level - 1)}x your threshold"
-    return f"#{s.id} {line}"
+    if a.level > 1:  # escalated, or a first alert that crossed several levels at once
+        line += f", now {ctx.multiple(a.level)} your threshold"
+    label = sub_label(s)
+    return f"{label}: {line}" if s.origin == "config" else f"{label} {line}"
 
 
-def _split(a: Alert) -> str:
-    total = a.longs + a.shorts
-    wave = WAVE_NAMES[dominance(a.longs, a.shorts)]
-    text = (
-        f"Longs {format_usd(a.longs)} ({percent(a.longs, total)}) · "
-        f"Shorts {format_usd(a.shorts)} ({percent(a.shorts, total)})"
+def _compact(a: Alert) -> str:
+    """`#3 BTC shorts 1h $419.03M ≥ $400M, total $458.07M`: for messages of many alerts."""
+    s = a.sub
+    who = "All" if s.coin == ALL else s.coin
+    side = "" if s.side is Side.TOTAL else f" {side_plural(s.side)}"
+    line = (
+        f"{sub_label(s)} {who}{side} {window_label(s.window)} {format_usd(a.value)} "
+        f"≥ {format_threshold(s.threshold)}"
     )
-    return f"{text}: a {wave}" if wave else text
+    return line if s.side is Side.TOTAL else f"{line}, total {format_usd(a.longs + a.shorts)}"
+
+
+def _split(a: Alert, wave: str) -> str:
+    total = a.longs + a.shorts
+    text = (
+        f"Total {format_usd(total)}: longs {format_usd(a.longs)} ({percent(a.longs, total)}) · "
+        f"shorts {format_usd(a.shorts)} ({percent(a.shorts, total)})"
+    )
+    if not wave:
+        return text
+    return f"{text}: a {wave}" if wave in WAVE_NAMES.values() else f"{text}, {wave}"
 
 
 def _venue_value(v: VenueSplit, side: Side) -> float:
@@ -56,34 +191,40 @@ def _venues(a: Alert) -> str:
         f"{venue_name(v.venue)} {format_usd(_venue_value(v, a.sub.side))}"
         for v in ranked[:TOP_VENUES]
     ]
-    return "Top venues: " + ", ".join(top) if top else ""
+    return f"{_by(a.sub.side)} by venue: " + ", ".join(top) if top else ""
 
 
-def render_alerts(alerts: Sequence[Alert]) -> Message:
+def render_alerts(alerts: Sequence[Alert], ctx: AlertContext | None = None) -> Message:
     """All alerts of one chat in one tick, as ONE message."""
     if not alerts:
         raise ValueError("render_alerts needs at least one alert")
+    ctx = ctx or AlertContext()
     longs = sum(a.longs for a in alerts)
     shorts = sum(a.shorts for a in alerts)
     tone = dominance(longs, shorts)
-    wave = WAVE_NAMES[tone]
+    waves = [_wave(a, ctx) for a in alerts]
+    dramatic = WAVE_NAMES[tone] if WAVE_NAMES[tone] in waves else ""
     first = alerts[0]
     if len(alerts) == 1:
         s = first.sub
         subject = f"{coin_label(s.coin)} {window_label(s.window)}"
         kind = "escalation" if first.kind is AlertKind.ESCALATED else "alert"
-        title = f"{upper_first(wave)}: {subject}" if wave else f"Liquidation {kind}: {subject}"
+        title = (
+            f"{upper_first(dramatic)}: {subject}" if dramatic else f"Liquidation {kind}: {subject}"
+        )
     else:
         title = (
-            f"{upper_first(wave)}: {len(alerts)} alerts"
-            if wave
+            f"{upper_first(dramatic)}: {len(alerts)} alerts"
+            if dramatic
             else f"{len(alerts)} liquidation alerts"
         )
     blocks: list[list[str]] = []
-    for a in alerts:
-        block = [_headline(a), _split(a)]
+    for a, wave in zip(alerts, waves, strict=True):
+        block = [_headline(a, ctx), _split(a, wave)]
         if venues := _venues(a):
             block.append(venues)
+        if a.sub.coin == ALL and (coins := ctx.coins_line(a.sub.window, a.sub.side)):
+            block.append(coins)
         blocks.append(block)
     gaps = list(dict.fromkeys(g for a in alerts for g in a.gaps))
     notes = [f"Gap: {g}" for g in gaps[:5]]
@@ -91,13 +232,16 @@ def render_alerts(alerts: Sequence[Alert]) -> Message:
     if len(blocks) > 1:
         full.pop()  # no blank line after the last block
     # Many alerts: drop the per-alert detail lines rather than cut alerts off.
-    body = full if sum(len(x) + 1 for x in full) <= MAX_CHARS - 600 else [b[0] for b in blocks]
-    lines = fit_lines([*body, *notes], MAX_CHARS - 600)
+    if sum(len(x) + 1 for x in full) <= MAX_CHARS - 800:
+        body = full
+    else:  # one short line each, still with the total (a side's value is not the whole wave)
+        body = [_compact(a) for a in alerts]
+    lines = fit_lines([*body, *notes, ctx.rearm_note()], MAX_CHARS - 600)
     sources = tuple(dict.fromkeys(s for a in alerts for s in a.sources))
     as_of = max(a.as_of_ms for a in alerts)
     return Message(
         title=title[:256],
         lines=lines,
-        footer=sources_footer(as_of, sources, any(a.sampled for a in alerts)),
+        footer=ctx.footer(as_of, sources, any(a.sampled for a in alerts)),
         tone=tone,
     )

@@ -6,11 +6,12 @@ The render modules build on these: render_alerts (alert messages), render_market
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 
 from bot.domain.market import coin_label, utc_hhmm, window_label
 from bot.domain.message import Tone
-from bot.domain.models import Side
+from bot.domain.models import Side, Subscription
 from bot.domain.money import format_threshold
 
 MAX_CHARS = 3800  # below Telegram's 4096 with room for the adapter's markup
@@ -18,9 +19,26 @@ DOMINANCE = 0.6  # a side with at least 60% of the total "dominates" the wave
 FLOOR_NOTE = "Exchange streams are sampled: figures are a floor, not the full total."
 
 
-def hhmm(ms: int) -> str:
-    """`14:05 UTC` for a time in epoch milliseconds."""
+DAY_MS = 86_400_000
+_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+
+
+def hhmm(ms: int, now_ms: int | None = None) -> str:
+    """`14:05 UTC` for a time today (UTC); `14 Jan 14:05 UTC` for any other day.
+
+    Without `now_ms` the time is taken to be today's (a footer "as of" the moment it is read).
+    """
+    if now_ms is not None and ms // DAY_MS != now_ms // DAY_MS:
+        t = time.gmtime(ms / 1000)
+        year = f" {t.tm_year}" if t.tm_year != time.gmtime(now_ms / 1000).tm_year else ""
+        return f"{t.tm_mday} {_MONTHS[t.tm_mon - 1]}{year} {utc_hhmm(ms)} UTC"
     return f"{utc_hhmm(ms)} UTC"
+
+
+def dated(ms: int) -> str:
+    """`13 Jan 2026 14:05 UTC`: for messages that get forwarded (alerts), always with the date."""
+    t = time.gmtime(ms / 1000)
+    return f"{t.tm_mday} {_MONTHS[t.tm_mon - 1]} {t.tm_year} {utc_hhmm(ms)} UTC"
 
 
 def upper_first(text: str) -> str:
@@ -36,7 +54,7 @@ def side_plural(side: Side) -> str:
 
 
 def dominance(longs: float, shorts: float) -> Tone:
-    """SHORT for a short squeeze, LONG for a long flush, NEUTRAL when neither dominates."""
+    """SHORT when shorts carry the wave, LONG when longs do, NEUTRAL when neither dominates."""
     total = longs + shorts
     if total <= 0:
         return Tone.NEUTRAL
@@ -47,7 +65,10 @@ def dominance(longs: float, shorts: float) -> Tone:
     return Tone.NEUTRAL
 
 
+# A dominant side alone says "mostly shorts"; the dramatic names also need a size unusual for
+# the coin and window (see render_alerts.is_unusual), or a quiet hour would be a "long flush".
 WAVE_NAMES = {Tone.SHORT: "short squeeze", Tone.LONG: "long flush", Tone.NEUTRAL: ""}
+MOSTLY = {Tone.SHORT: "mostly shorts", Tone.LONG: "mostly longs", Tone.NEUTRAL: ""}
 
 
 def describe_rule(coin: str, window: int, side: Side, threshold: float) -> str:
@@ -58,6 +79,13 @@ def describe_rule(coin: str, window: int, side: Side, threshold: float) -> str:
     )
 
 
+def sub_label(sub: Subscription) -> str:
+    """`#3`: the chat's own number for it; the operator's broadcasts have none of its numbers."""
+    if sub.origin == "config":
+        return "Broadcast"
+    return f"#{sub.number or sub.id}"
+
+
 VENUE_NAMES = {"okx": "OKX", "coinglass": "CoinGlass", "bitget": "Bitget", "htx": "HTX"}
 
 
@@ -65,8 +93,10 @@ def venue_name(venue: str) -> str:
     return VENUE_NAMES.get(venue, venue[:1].upper() + venue[1:])
 
 
-def sources_footer(as_of_ms: int, sources: Sequence[str], sampled: bool) -> str:
-    parts = [f"as of {hhmm(as_of_ms)}"]
+def sources_footer(
+    as_of_ms: int, sources: Sequence[str], sampled: bool, *, with_date: bool = False
+) -> str:
+    parts = [f"as of {dated(as_of_ms) if with_date else hhmm(as_of_ms)}"]
     if sources:
         parts.append("sources: " + ", ".join(sources))
     text = " · ".join(parts)
@@ -103,5 +133,6 @@ def active_mute_lines(mutes: Mapping[str | None, int], now_ms: int) -> list[str]
         if until <= now_ms:
             continue
         what = "All alerts" if coin is None else f"{coin_label(coin)} alerts"
-        lines.append(f"{what} muted until {hhmm(until)} ({time_left(until, now_ms)} left)")
+        until_at = hhmm(until, now_ms)
+        lines.append(f"{what} muted until {until_at} ({time_left(until, now_ms)} left)")
     return lines

@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 
 from bot.domain.market import TABLE_WINDOWS, coin_label, window_label
 from bot.domain.message import Message, Table, Tone
-from bot.domain.models import Snapshot, SourceStatus, WindowTotals
+from bot.domain.models import ALL, Snapshot, SourceStatus, WindowTotals
 from bot.domain.money import format_usd
+from bot.domain.render_alerts import coin_ranking
 from bot.domain.render_common import (
     active_mute_lines,
     dominance,
@@ -21,16 +22,64 @@ from bot.domain.render_common import (
 # ---- /liqs ---------------------------------------------------------------------------------
 
 
-def _source_notes(statuses: Sequence[SourceStatus]) -> list[str]:
-    notes = []
+def plain_reason(note: str) -> str:
+    """A source's failure in a few plain words; the raw exception text stays in the log."""
+    n = note.lower()
+    for needle, words in (
+        ("not connected yet", "not connected yet"),
+        ("cannot connect", "cannot connect"),
+        ("handshake", "was refused"),
+        ("closed", "lost its connection"),
+        ("reset", "lost its connection"),
+        ("stale", "went silent"),
+        ("silent", "went silent"),
+        ("401", "refused the API key"),
+        ("403", "refused the API key"),
+        ("429", "is rate limiting us"),
+    ):
+        if needle in n:
+            return words
+    return "is down"
+
+
+def not_up_phrases(statuses: Sequence[SourceStatus], now_ms: int | None = None) -> list[str]:
+    """`binance, bybit, okx cannot connect since 18:02 UTC`: one phrase per reason and time."""
+    groups: dict[tuple[str, str], list[str]] = {}
     for s in statuses:
-        since = f" since {hhmm(s.since_ms)}" if s.since_ms is not None else ""
-        if s.state == "down":
-            reason = f" ({s.note})" if s.note else ""
-            notes.append(f"{s.name} down{since}{reason}: figures are partial")
-        elif s.state == "connecting":
-            notes.append(f"{s.name} connecting{since}: figures may be partial")
-    return notes
+        if s.state not in ("down", "connecting"):
+            continue
+        why = plain_reason(s.note) if s.state == "down" else "connecting"
+        since = f" since {hhmm(s.since_ms, now_ms)}" if s.since_ms is not None else ""
+        groups.setdefault((why, since), []).append(s.name)
+    return [f"{', '.join(names)} {why}{since}" for (why, since), names in groups.items()]
+
+
+def _source_notes(statuses: Sequence[SourceStatus], any_data: bool, now_ms: int) -> list[str]:
+    phrases = not_up_phrases(statuses, now_ms)
+    if not phrases:
+        return [] if any_data else ["No data yet: no source has delivered figures."]
+    lead = "Figures are partial" if any_data else "No data yet"
+    return [f"{lead}: {'; '.join(phrases)}."]
+
+
+def replay_over(statuses: Sequence[SourceStatus], now_ms: int) -> str:
+    """After a replay (the demo) ends, what the figures mean from then on."""
+    for s in statuses:
+        if s.name == "replay" and s.note == "replay finished":
+            ended = f" at {hhmm(s.last_data_ms, now_ms)}" if s.last_data_ms is not None else ""
+            return (
+                f"The replay is over (it ended{ended}): no new data arrives, so each window "
+                "counts only replayed events still inside it and falls to $0 as they age out. "
+                "Run liqbot demo again to replay the cascade."
+            )
+    return ""
+
+
+def _current_gap(gap: str, statuses: Sequence[SourceStatus]) -> bool:
+    """A gap note that only repeats a source's current outage (said once, above)."""
+    down = {s.name for s in statuses if s.state != "up"}
+    name = gap.split(" ", 1)[0]
+    return name in down and ("not connected" in gap or "since" in gap or "ongoing" in gap)
 
 
 def _money_row(label: str, t: WindowTotals | None) -> tuple[str, ...]:
@@ -86,16 +135,35 @@ def render_liqs(
                         for v in ranked
                     ),
                 )
-    if not snapshot.served_windows:
-        notes.append("No data yet: no source has delivered figures.")
-    notes.extend(_source_notes(statuses))
-    notes.extend(f"Gap: {g}" for g in snapshot.gaps[:5])
+    # sources that have sent something: a venue that never connected is not a source yet
+    silent = {s.name for s in statuses if s.state != "up" and not (s.events or s.last_data_ms)}
+    sources = tuple(s for s in snapshot.sources if s not in silent)
+    any_data = bool(snapshot.served_windows) and bool(sources or snapshot.totals)
+    if not any_data:
+        # no figures at all: say so in one line, not with a table of n/a
+        notes = [n for n in notes if not n.startswith("n/a")]
+        table = None
+    if coin == ALL and any_data:
+        # who carried the market: the hour (the wave now) and the day, or the window asked for
+        for w in (TABLE_WINDOWS[0], TABLE_WINDOWS[-1]) if window is None else (window,):
+            if ranking := coin_ranking(snapshot, w):
+                notes.append(f"By coin, {window_label(w)}: {ranking}")
+    if over := replay_over(statuses, snapshot.as_of_ms):
+        notes.append(over)
+    else:
+        notes.extend(_source_notes(statuses, any_data, snapshot.as_of_ms))
+    notes.extend(f"Gap: {g}" for g in snapshot.gaps[:5] if not _current_gap(g, statuses))
     tone = dominance(headline.longs, headline.shorts) if headline else Tone.NEUTRAL
+    footer = (
+        sources_footer(snapshot.as_of_ms, sources, snapshot.sampled)
+        if any_data
+        else f"as of {hhmm(snapshot.as_of_ms)}"
+    )
     return Message(
         title=title,
         lines=fit_lines(notes, 1500),
         table=table,
-        footer=sources_footer(snapshot.as_of_ms, snapshot.sources, snapshot.sampled),
+        footer=footer,
         tone=tone if tone is not Tone.NEUTRAL else Tone.INFO,
     )
 
@@ -132,6 +200,8 @@ def render_status(
         lines.extend(f"{s.name} {g}" for g in past[-3:])
     if not statuses:
         lines.append("No data source is configured.")
+    if over := replay_over(statuses, now_ms):
+        lines.append(over)
     if served:
         lines.append("Windows served: " + ", ".join(window_label(w) for w in sorted(served)))
     mine = f"This chat: {chat_subscriptions}" + (f"/{cap}" if cap else "") + " subscriptions"
@@ -141,9 +211,16 @@ def render_status(
     lines.extend(active_mute_lines(mutes or {}, now_ms))
     if total_subscriptions is not None:
         lines.append(f"Active subscriptions, all chats: {total_subscriptions}")
-    down = any(s.state == "down" for s in statuses)
+    n_down = sum(s.state == "down" for s in statuses)
+    down = n_down > 0
+    if n_down == 0:
+        headline = ""
+    elif n_down == len(statuses):
+        headline = ": every source is down" if n_down > 1 else ": the source is down"
+    else:
+        headline = ": a source is down" if n_down == 1 else f": {n_down} sources are down"
     return Message(
-        title="Status" + (": a source is down" if down else ""),
+        title="Status" + headline,
         lines=fit_lines(lines, 2000),
         table=Table(
             ("Source", "State", "Since", "Last data", "Events"),

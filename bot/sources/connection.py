@@ -189,6 +189,7 @@ class WebSocketSource:
         self.clock = clock or wall_clock_ms
         self.health = StreamHealth(self.name, self.clock)
         self.connections = 0  # successful opens, for tests and logs
+        self.reconnects = 0  # retries after a failure (liqbot_reconnects_total)
         # seams for tests that count reconnects over simulated time (no real waiting)
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.monotonic: Callable[[], float] = time.monotonic
@@ -240,6 +241,7 @@ class WebSocketSource:
                 log.exception("%s: unexpected error", self.name)
                 reason = f"unexpected error: {type(e).__name__}"
             self.health.down(sink, reason)
+            self.reconnects += 1
             delay = backoff.next()
             log.warning("%s down: %s; retrying in %.1fs", self.name, reason, delay)
             await self.sleep(delay)

@@ -26,7 +26,7 @@ from bot.store.settings import OutboxExpiry, Settings
 
 _WHOLE_CHAT = ""  # mutes.coin for "the whole chat"
 
-_SUB_COLS = "id, chat_key, coin, window_min, side, threshold, created_ms, origin"
+_SUB_COLS = "id, chat_key, coin, window_min, side, threshold, created_ms, origin, number"
 
 
 def _guess_kind(chat_key: str) -> str:
@@ -52,6 +52,7 @@ def _sub(row: Any) -> Subscription:
         threshold=row[5],
         created_ms=row[6],
         origin=row[7],
+        number=row[8] or 0,
     )
 
 
@@ -181,8 +182,19 @@ class Database(HistoryQueries, Settings, OutboxExpiry):
                 "ON CONFLICT(chat_key) DO UPDATE SET paused_reason = NULL, paused_ms = NULL",
                 (new_key, kind, now_ms),
             )
+            # numbers move along, after the new chat's own (usually none): none collide
+            async with c.execute(
+                "SELECT chat_key, last_number FROM chats WHERE chat_key IN (?, ?)",
+                (old_key, new_key),
+            ) as cur:
+                last = {r[0]: r[1] for r in await cur.fetchall()}
             await c.execute(
-                "UPDATE subscriptions SET chat_key = ? WHERE chat_key = ?", (new_key, old_key)
+                "UPDATE subscriptions SET chat_key = ?, number = number + ? WHERE chat_key = ?",
+                (new_key, last.get(new_key, 0), old_key),
+            )
+            await c.execute(
+                "UPDATE chats SET last_number = ? WHERE chat_key = ?",
+                (last.get(new_key, 0) + last.get(old_key, 0), new_key),
             )
             # OR REPLACE: a mute already on the new key for the same coin gives way
             await c.execute(
@@ -216,11 +228,30 @@ class Database(HistoryQueries, Settings, OutboxExpiry):
                 "INSERT OR IGNORE INTO chats (chat_key, kind, created_ms) VALUES (?, ?, ?)",
                 (chat_key, _guess_kind(chat_key), now_ms),
             )
+            number = None
+            if origin != "config":  # the operator's rules take none of the chat's numbers
+                async with c.execute(
+                    "UPDATE chats SET last_number = last_number + 1 WHERE chat_key = ? "
+                    "RETURNING last_number",
+                    (chat_key,),
+                ) as cur:
+                    row = await cur.fetchone()
+                assert row is not None
+                number = int(row[0])
             cur = await c.execute(
                 "INSERT INTO subscriptions "
-                "(chat_key, coin, window_min, side, threshold, origin, created_ms) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (chat_key, coin, int(window), Side(side).value, float(threshold), origin, now_ms),
+                "(chat_key, coin, window_min, side, threshold, origin, created_ms, number) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    chat_key,
+                    coin,
+                    int(window),
+                    Side(side).value,
+                    float(threshold),
+                    origin,
+                    now_ms,
+                    number,
+                ),
             )
             sub_id = cur.lastrowid
         assert sub_id is not None
@@ -233,6 +264,7 @@ class Database(HistoryQueries, Settings, OutboxExpiry):
             threshold=float(threshold),
             created_ms=now_ms,
             origin=origin,
+            number=number or 0,
         )
 
     async def remove_subscription(self, chat_key: str, sub_id: int) -> bool:
@@ -398,6 +430,28 @@ class Database(HistoryQueries, Settings, OutboxExpiry):
             )
             for r in rows
         ]
+
+    async def outbox_backlog(
+        self, now_ms: int, platforms: Collection[str]
+    ) -> tuple[int, int | None]:
+        """(pending rows, since when the longest-waiting head of a chat's queue has been due).
+
+        Only the head (oldest pending row) of each chat counts, of chats that are not paused on
+        platforms that are on: what the drain takes next. Health reads it: a head due long ago
+        means delivery is stuck. (One group index scan, not a check per row.)
+        """
+        plats = list(platforms) or [""]
+        marks = ",".join("?" * len(plats))
+        pending = await self._one("SELECT count(*) FROM outbox WHERE status = 'pending'")
+        head = await self._one(
+            "SELECT min(o.next_ms) FROM (SELECT min(id) AS id FROM outbox "
+            "  WHERE status = 'pending' GROUP BY chat_key) h "
+            "JOIN outbox o ON o.id = h.id LEFT JOIN chats c ON c.chat_key = o.chat_key "
+            "WHERE o.next_ms <= ? AND c.paused_reason IS NULL "
+            f"AND substr(o.chat_key, 1, instr(o.chat_key, ':') - 1) IN ({marks})",
+            [now_ms, *plats],
+        )
+        return int(pending[0]), (None if head[0] is None else int(head[0]))
 
     async def pending_platforms(self) -> set[str]:
         """Platforms that have pending rows (to notice rows no sender will ever take)."""

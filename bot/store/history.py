@@ -74,6 +74,11 @@ class HistoryQueries:
     async def prune_buckets(self, before_ms: int) -> int:
         return await self._write("DELETE FROM buckets WHERE minute_ms < ?", (before_ms,))
 
+    async def first_bucket_ms(self) -> int | None:
+        """The oldest minute held for any coin (the primary key's first column: one seek)."""
+        row = await self._one("SELECT min(minute_ms) FROM buckets")
+        return None if row is None or row[0] is None else int(row[0])
+
     # ---- gaps --------------------------------------------------------------------------------
 
     async def record_gap(self, source: str, start_ms: int, end_ms: int) -> None:

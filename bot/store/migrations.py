@@ -72,7 +72,24 @@ MIGRATIONS: list[tuple[str, ...]] = [
         )""",
         "CREATE INDEX gaps_end ON gaps(end_ms)",
     ),
-    (  # 2: small settings (the Discord command-set hash), and alerts that expire
+    (  # 2: subscription numbers per chat (#1 is a chat's first); operator rules have none
+        "ALTER TABLE subscriptions ADD COLUMN number INTEGER",
+        # the chat's last number given out: never reused, so "/unsubscribe 3" can't hit a newer rule
+        "ALTER TABLE chats ADD COLUMN last_number INTEGER NOT NULL DEFAULT 0",
+        # existing rules keep the number their chat has seen (their global id)
+        "UPDATE subscriptions SET number = id WHERE origin != 'config'",
+        # every chat with rules has a row already (add_subscription makes it); a safety net
+        """INSERT OR IGNORE INTO chats (chat_key, kind, created_ms)
+            SELECT DISTINCT chat_key, CASE
+                WHEN chat_key LIKE 'telegram:-%' THEN 'group'
+                WHEN chat_key LIKE 'discord:channel:%' THEN 'channel'
+                ELSE 'private' END, 0
+            FROM subscriptions""",
+        """UPDATE chats SET last_number = COALESCE(
+            (SELECT max(number) FROM subscriptions s WHERE s.chat_key = chats.chat_key), 0)""",
+        "CREATE UNIQUE INDEX subscriptions_number ON subscriptions(chat_key, number)",
+    ),
+    (  # 3: small settings (the Discord command-set hash), and alerts that expire
         "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
         # when an alert stops being news (created + its window); NULL: no window of its own
         "ALTER TABLE outbox ADD COLUMN expires_ms INTEGER",

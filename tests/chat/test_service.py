@@ -293,10 +293,31 @@ async def test_config_broadcasts_cannot_be_removed_by_users(env: Env) -> None:
     sub = await env.db.add_subscription("telegram:1", ALL, 60, Side.TOTAL, 1e9, T, origin="config")
     env.book.add(sub)
     msg = await say(env, f"/unsubscribe {sub.id}")
-    assert msg.tone is Tone.ERROR and "config" in plain_text(msg)
+    assert msg.tone is Tone.ERROR
+    assert "The op* broadcasts are the operator's: /mute silences them." in plain_text(msg)
     await say(env, "/unsubscribe all")
     assert await env.db.count_subscriptions("telegram:1") == 1
-    assert "*" in plain_text(await say(env, "/list"))
+    assert "op*" in plain_text(await say(env, "/list"))
+
+
+async def test_numbers_are_per_chat_and_broadcasts_take_none_of_them(env: Env) -> None:
+    # the operator's broadcast and another chat's rules come first ...
+    await env.db.add_subscription("telegram:1", ALL, 60, Side.SHORT, 3e8, T, origin="config")
+    await say(env, "/subscribe eth 1h 5m", private("telegram:2"))
+    await say(env, "/subscribe sol 1h 5m", private("telegram:2"))
+    # ... yet this chat's first rule is #1, and the cap counts only its own rules
+    first = await say(env, "/subscribe btc 1h 100m")
+    assert first.lines[0] == "#1 BTC total over 1h above $100M"
+    assert first.footer.startswith("1/50 used · /list · /unsubscribe 1")
+    assert (await say(env, "/subscribe btc 4h 100m")).lines[0].startswith("#2 ")
+    listing = await say(env, "/list")
+    assert listing.table is not None
+    assert [r[0] for r in listing.table.rows] == ["op*", "#1", "#2"]
+    assert listing.footer.startswith("2/50 used")
+    # removing #1 here leaves the other chat's #1 alone, and numbers are never reused
+    assert plain_text(await say(env, "/unsubscribe 1")).startswith("Unsubscribed\nRemoved #1.")
+    assert len(await env.db.list_subscriptions("telegram:2")) == 2
+    assert (await say(env, "/subscribe btc 1h 200m")).lines[0].startswith("#3 ")
 
 
 async def test_mute_list_unmute(env: Env) -> None:
@@ -328,7 +349,10 @@ async def test_liqs_table_and_window(env: Env) -> None:
     assert msg.title == "Liquidations: BTC, 4h"
     assert msg.table is not None and msg.table.rows[0][0] == "Binance"
     env.market.statuses = [SourceStatus("bybit", "down", T - 180_000, note="reset")]
-    assert "bybit down since 14:02 UTC" in plain_text(await say(env, "/liqs"))
+    assert (
+        "Figures are partial: bybit lost its connection since 14:02 UTC."
+        in (await say(env, "/liqs")).lines
+    )
 
 
 async def test_handle_takes_a_parsed_command(env: Env) -> None:
@@ -369,7 +393,7 @@ def test_commands_for_menus(env: Env) -> None:
     [
         "/subscribe",
         "/subscribe btx 1h 100m",
-        "/subscribe btc 100m 1h",
+        "/subscribe btc 1h 4h",
         "/subscribe btc 3h 100m",
         "/subscribe btc 1h 0",
         "/subscribe btc 1h -1m",
@@ -395,9 +419,41 @@ async def test_malformed_commands_answer_with_an_error(env: Env, text: str) -> N
     assert len(plain_text(msg)) < 600
 
 
-@pytest.mark.parametrize("text", ["hello", "", "/liqs@OtherBot", "/"])
+@pytest.mark.parametrize("text", ["", "   ", "/liqs@OtherBot"])
 async def test_text_not_for_us_gets_no_reply(env: Env, text: str) -> None:
     assert await env.service.handle_text(private(), text) == Reply()
+
+
+SLASH_HINT = "write the command's name right after the slash"
+
+
+@pytest.mark.parametrize(
+    ("text", "first_line"),
+    [
+        ("/", f"A lone slash is not a command; {SLASH_HINT}"),
+        ("//", f"'//' is not a command; {SLASH_HINT}"),
+        (
+            "/" + "x" * 10_000,
+            "Unknown command /xxxxxxxxxxxxxxxxxxx…; the commands are /liqs, /chart, /subscribe, /list, /unsubscribe, /mute, /unmute, /status, /help, /start",
+        ),
+        ("/liqs " + "x" * 10_000, "An argument is too long (over 40 characters)"),
+        ("hello", "Try /liqs btc for the market now, or /help for every command."),
+        ("<b>bold</b> & stuff", "Try /liqs btc for the market now, or /help for every command."),
+        ("x" * 10_000, "Try /liqs btc for the market now, or /help for every command."),
+    ],
+)
+async def test_every_input_in_private_gets_one_short_reply(
+    env: Env, text: str, first_line: str
+) -> None:
+    reply = await env.service.handle_text(private(), text)
+    assert len(reply.messages) == 1
+    assert reply.messages[0].lines[0] == first_line
+    assert len(plain_text(reply.messages[0])) < 400
+
+
+@pytest.mark.parametrize("text", ["hello", "<b>bold</b> & stuff", "/", "//", "x" * 10_000])
+async def test_talk_in_a_group_is_left_alone(env: Env, text: str) -> None:
+    assert await env.service.handle_text(group(Admin(True)), text) == Reply()
 
 
 async def test_addressed_to_us(env: Env) -> None:
@@ -481,12 +537,12 @@ async def test_chart_renders_a_png_for_a_coin_and_for_all(env: Env) -> None:
 async def test_chart_of_an_empty_window_says_so_without_a_picture(env: Env) -> None:
     await _buckets(env)
     msg = await say(env, "/chart sol 4h")
-    assert msg.image is None and "No liquidations recorded" in plain_text(msg)
+    assert msg.image is None and "No liquidations of SOL recorded in the last 4h." in msg.lines
     msg = await say(env, "/chart btc 12h")  # the 3-day-old row is outside, the last minute in
     assert msg.image is not None
     env.clock.now += 86_400_000  # a day later nothing is left in the last hour
     msg = await say(env, "/chart all 1h")
-    assert msg.image is None and "in that window" in plain_text(msg)
+    assert msg.image is None and "No liquidations of any coin recorded in the last 1h." in msg.lines
 
 
 async def test_chart_of_an_unknown_coin_suggests(env: Env) -> None:
@@ -515,4 +571,22 @@ async def test_list_shows_each_rules_state_from_the_book(env: Env) -> None:
     text = plain_text(await say(env, "/list"))
     btc_line = next(line for line in text.splitlines() if line.startswith(f"#{btc.id} "))
     eth_line = next(line for line in text.splitlines() if line.startswith(f"#{eth.id} "))
-    assert "fired x2" in btc_line and "armed" in eth_line
+    assert "fired 2×" in btc_line and "armed" in eth_line
+
+
+async def test_chart_marks_time_without_data_as_missing(env: Env) -> None:
+    hatched = "Hatched grey: no data (sources down, or the bot not running), not zero."
+    minute = T // 60_000 * 60_000
+    await env.db.upsert_buckets([BucketRow(minute - 10 * 60_000, "BTC", "binance", 1 * M, 0)])
+    # the store starts 10 minutes ago: the 50 minutes before are not a calm market
+    assert hatched in (await say(env, "/chart btc 1h")).lines
+    # with an hour of history, a recorded outage of the only source is hatched too
+    await env.db.upsert_buckets([BucketRow(minute - 3 * 3600_000, "BTC", "binance", 1 * M, 0)])
+    assert hatched not in (await say(env, "/chart btc 1h")).lines
+    await env.db.record_gap("binance", T - 40 * 60_000, T - 20 * 60_000)
+    assert hatched in (await say(env, "/chart btc 1h")).lines
+
+
+async def test_a_huge_number_is_just_not_this_chats(env: Env) -> None:
+    msg = await say(env, "/unsubscribe 99999999999999999999999")
+    assert msg.lines == ("Not found in this chat: #99999999999999999999999. Yours: none.",)

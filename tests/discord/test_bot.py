@@ -145,21 +145,22 @@ async def test_unsubscribe_autocomplete_lists_only_this_channels_subscriptions(e
     mine = await env.db.add_subscription(CHAN, "BTC", 60, Side.LONG, 100e6, NOW_MS)
     await env.db.add_subscription(CHAN, "ETH", 240, Side.TOTAL, 50e6, NOW_MS)
     other = await env.db.add_subscription("discord:channel:1", "SOL", 60, Side.TOTAL, 5e6, NOW_MS)
+    await env.db.add_subscription(CHAN, ALL, 60, Side.SHORT, 3e8, NOW_MS, origin="config")
+    assert (mine.number, other.number) == (1, 1)  # numbers are per chat
     fake = env.fake
     cb = await fake.invoke(
         fake.interaction("unsubscribe", [_opt("subscription", "", focused=True)], autocomplete=True)
     )
     choices = cb["data"]["choices"]
-    assert choices[0]["value"] == "all"
-    assert str(mine.id) in [c["value"] for c in choices]
-    assert str(other.id) not in [c["value"] for c in choices]
+    assert [c["value"] for c in choices] == ["all", "1", "2"]  # not the operator's broadcast
     assert any("BTC 1h long" in c["name"] and "$100M" in c["name"] for c in choices)
     # choosing it removes it, for a member who may
     cb = await fake.invoke(
-        fake.interaction("unsubscribe", [_opt("subscription", str(mine.id))], perms=ADMIN_PERMS)
+        fake.interaction("unsubscribe", [_opt("subscription", "1")], perms=ADMIN_PERMS)
     )
     assert not _ephemeral(cb)
-    assert [s.coin for s in await env.db.list_subscriptions(CHAN)] == ["ETH"]
+    assert [s.coin for s in await env.db.list_subscriptions(CHAN)] == ["ETH", ALL]
+    assert len(await env.db.list_subscriptions("discord:channel:1")) == 1  # its #1 stays
 
 
 async def test_liqs_answers_with_an_embed_table(env: Env) -> None:
@@ -319,3 +320,10 @@ async def test_chart_answers_with_an_attached_picture_in_the_embed(env: Env) -> 
     assert [a["filename"] for a in cb["data"]["attachments"]] == ["chart-btc-4h.png"]
     [upload] = env.fake.uploads
     assert upload.filename == "chart-btc-4h.png" and upload.data.startswith(PNG_SIGNATURE)
+
+
+@pytest.mark.parametrize("typed", ["<b>bold</b> & stuff", "/", "//", "x" * 10_000])
+async def test_any_option_text_gets_one_short_private_reply(env: Env, typed: str) -> None:
+    cb = await env.fake.invoke(env.fake.interaction("liqs", [_opt("coin", typed)]))
+    assert _ephemeral(cb) and len(_text(cb)) < 600
+    assert "Usage: /liqs [coin] [window]" in _text(cb)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from bot.domain.aggregate import Aggregator
 from bot.domain.chart import (
     CHART_BUCKETS,
     build_series,
     chart_since_ms,
+    no_data_spans,
     parse_chart_window,
     render_chart_caption,
     render_chart_empty,
 )
 from bot.domain.commands import SPECS, Chart, CommandError, parse_command
 from bot.domain.message import Message, Tone, plain_text
-from bot.domain.models import ALL
+from bot.domain.models import ALL, Liquidation, Side
 from bot.domain.render import render_help
 
 T = 1768313100000  # 2026-01-13 14:05 UTC
@@ -78,22 +80,61 @@ def test_every_window_has_48_to_96_bars() -> None:
 
 
 def test_series_folds_minutes_into_aligned_bars() -> None:
-    since = chart_since_ms(240, T)  # 5m bars; T is 14:05, so the last bar is 14:05-14:10
-    assert since == T + 5 * MIN - 240 * MIN
+    since = chart_since_ms(240, T)  # the /liqs window: 10:06 to 14:05, now's minute included
+    assert since == T + MIN - 240 * MIN
     rows = [
-        (since, 1.0, 2.0),
-        (since + 4 * MIN, 10.0, 0.0),  # same 5m bar
-        (since + 5 * MIN, 0.0, 7.0),
-        (T, 100.0, 0.0),  # the current (last) bar
+        (since, 1.0, 2.0),  # 10:06: the first bar (10:05-10:10) counts only its minutes inside
+        (since + 3 * MIN, 10.0, 0.0),  # same 5m bar
+        (since + 4 * MIN, 0.0, 7.0),  # 10:10: the next bar
+        (T, 100.0, 0.0),  # the current (last) bar, still filling
         (since - MIN, 1e9, 1e9),  # before the window: ignored
     ]
     s = build_series(rows, "BTC", 240, T, ("binance", "okx"), sampled=True)
-    assert len(s.longs) == len(s.shorts) == 48
+    assert len(s.longs) == len(s.shorts) == 49 and s.in_progress == 48
     assert (s.longs[0], s.shorts[0]) == (11.0, 2.0)
     assert (s.longs[1], s.shorts[1]) == (0.0, 7.0)
     assert s.longs[-1] == 100.0
     assert s.title == "BTC liquidations, last 4h (UTC)"
+    assert s.subtitle == "Total $120 · longs $111 (92%) · shorts $9 (8%)"
     assert "binance, okx" in s.footer and "floor" in s.footer
+    assert not any(s.missing)
+
+
+def test_chart_totals_equal_liqs_for_the_same_window() -> None:
+    agg = Aggregator(venues=("binance", "bybit"), retention_minutes=2 * 1440)
+    events = [
+        Liquidation("binance" if i % 2 else "bybit", "BTC", Side.LONG if i % 3 else Side.SHORT,
+                    1000.0 + i, T - i * 37_000)
+        for i in range(3000)
+    ]  # fmt: skip
+    agg.add(events, T)
+    per_minute: dict[int, list[float]] = {}
+    for r in agg.dirty_rows():
+        acc = per_minute.setdefault(r.minute_ms, [0.0, 0.0])
+        acc[0] += r.longs
+        acc[1] += r.shorts
+    rows = [(m, lg, sh) for m, (lg, sh) in sorted(per_minute.items())]
+    for window in (60, 240, 720, 1440):
+        s = build_series(rows, "BTC", window, T + 17_000)
+        liqs = agg.window("BTC", window, T + 17_000)
+        assert s.total_longs == pytest.approx(liqs.longs)
+        assert s.total_shorts == pytest.approx(liqs.shorts)
+
+
+def test_time_without_any_source_is_missing_not_zero() -> None:
+    # binance out 12:00-13:00, bybit 12:20-13:30: no data at all 12:20-13:00 only
+    outages = {
+        "binance": [(T - 125 * MIN, T - 65 * MIN)],
+        "bybit": [(T - 105 * MIN, T - 35 * MIN)],
+    }
+    spans = no_data_spans(outages, ["binance", "bybit"])
+    assert spans == [(T - 105 * MIN, T - 65 * MIN)]
+    assert no_data_spans({"binance": outages["binance"]}, ["binance", "bybit"]) == []
+    s = build_series([(T, 1.0, 0.0)], "BTC", 240, T, no_data=spans)
+    bars = [s.start_ms + i * s.bucket_ms for i, m in enumerate(s.missing) if m]
+    assert bars[0] == T - 105 * MIN and bars[-1] == T - 70 * MIN and len(bars) == 8
+    text = plain_text(render_chart_caption(s, T))
+    assert "Hatched grey: no data (sources down, or the bot not running), not zero." in text
 
 
 def test_caption_sums_and_names_the_biggest_bar() -> None:
@@ -104,13 +145,18 @@ def test_caption_sums_and_names_the_biggest_bar() -> None:
     assert msg.title == "All coins liquidations, last 24h (UTC)"
     assert "Total $6.58M" in text and "longs $5.50M (84%)" in text
     assert "Biggest 15m bar: $6.08M at 13:00 UTC" in text
-    assert "Up to 14:05 UTC." in text and msg.tone is Tone.LONG
+    assert "Up to 14:05 UTC; the last bar is still filling." in text and msg.tone is Tone.LONG
     assert len(text) < 1000  # fits a Telegram caption with its markup
 
 
 def test_empty_window_message() -> None:
     text = plain_text(render_chart_empty("BTC", 60))
-    assert "No liquidations recorded for BTC in that window" in text
+    assert "No liquidations of BTC recorded in the last 1h." in text
+    offline = render_chart_empty("BTC", 1440, "binance, bybit, okx cannot connect since 18:02 UTC")
+    assert offline.lines == (
+        "No data for BTC over the last 24h: binance, bybit, okx cannot connect since 18:02 UTC.",
+        "Nothing to draw until a source delivers.",
+    )
 
 
 def test_message_image_is_not_serialised() -> None:

@@ -15,6 +15,7 @@ from bot.domain.commands import (
     Liqs,
     ListSubs,
     Mute,
+    NotACommandError,
     Start,
     Status,
     Subscribe,
@@ -70,10 +71,71 @@ def test_valid_commands(text: str, expected: object) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", "hello /liqs", "/", "/ liqs", "/usr/bin/env", "/liqs@OtherBot btc", "//liqs"],
+    ["", "   ", "hello /liqs", "<b>bold</b> & stuff", "/liqs@OtherBot btc", "x" * 10_000],
 )
 def test_not_a_command(text: str) -> None:
     assert parse_command(text, bot_username="liqbot") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("/", "A lone slash is not a command; write the command's name right after the slash"),
+        ("/ liqs", "A lone slash is not a command; write the command's name right after the slash"),
+        ("//", "'//' is not a command; write the command's name right after the slash"),
+        ("//liqs", "'//liqs' is not a command; write the command's name right after the slash"),
+        ("/usr/bin/env", "'/usr/bin/env' is not a command; write the command's name right after "
+         "the slash"),
+        ("/a/" + "a" * 10_000, "'/a/aaaaaaaaaaaaaaaa…' is not a command; write the command's name "
+         "right after the slash"),
+    ],
+)  # fmt: skip
+def test_slash_text_that_is_no_command_says_so_briefly(text: str, message: str) -> None:
+    with pytest.raises(NotACommandError) as info:
+        parse_command(text, bot_username="liqbot")
+    assert info.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # any order where only one reading exists
+        ("/subscribe 1h btc 100m", Subscribe("BTC", 60, 100 * M, Side.TOTAL)),
+        ("/subscribe btc 100m 1h", Subscribe("BTC", 60, 100 * M, Side.TOTAL)),
+        ("/subscribe 100m btc 1h short", Subscribe("BTC", 60, 100 * M, Side.SHORT)),
+        ("/subscribe btc 100m 5m", Subscribe("BTC", 5, 100 * M, Side.TOTAL)),
+        # the press's and other languages' long forms; thousands written with spaces
+        ("/subscribe btc 1h 1bn", Subscribe("BTC", 60, 1e9, Side.TOTAL)),
+        ("/subscribe btc 1h 1mln", Subscribe("BTC", 60, 1 * M, Side.TOTAL)),
+        ("/subscribe btc 1h 100 000", Subscribe("BTC", 60, 100e3, Side.TOTAL)),
+        ("/subscribe btc 1h 100 000 000 long", Subscribe("BTC", 60, 100 * M, Side.LONG)),
+        # pairs and contracts as traders write them
+        ("/subscribe btc-usdt 1h 100m", Subscribe("BTC", 60, 100 * M, Side.TOTAL)),
+        ("/liqs XBTUSD", Liqs("BTC", None)),
+        ("/liqs eth/usdt 4h", Liqs("ETH", 240)),
+        # a zero-width space pasted inside a coin
+        ("/liqs bt\u200bc", Liqs("BTC", None)),
+        ("/unsubscribe 99999999999999999999999", Unsubscribe((99999999999999999999999,), False)),
+    ],
+)
+def test_near_misses_are_understood(text: str, expected: object) -> None:
+    assert parse_command(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("/subscribe btc 1h 0.5k", "$500 is too small: the smallest amount is $1K"),
+        ("/subscribe btc 1h 5", "$5 is too small: the smallest amount is $1K (did you mean 5m?)"),
+        ("/liqs btx", "unknown coin 'btx'; did you mean btc, trx, stx?"),
+        ("/liqs btcc", "unknown coin 'btcc'; did you mean btc, ltc?"),  # once, not btc, btc, ltc
+        ("/subscribe 5m btc 15m", "the coin comes first, not '5m'"),
+    ],
+)
+def test_near_miss_errors_are_exact(text: str, message: str) -> None:
+    with pytest.raises(CommandError) as info:
+        parse_command(text)
+    assert info.value.message == message
 
 
 def test_mention_accepted_when_own_name_unknown() -> None:
@@ -86,7 +148,6 @@ def test_mention_accepted_when_own_name_unknown() -> None:
         ("/subscribe btx 1h 100m", "did you mean btc"),
         ("/subscribe xyzzyq 1h 100m", "unknown coin"),
         ("/subscribe btc 3h 100m", "5m, 15m, 30m, 1h, 2h, 4h, 12h, 24h"),
-        ("/subscribe btc 100m 1h", "window comes before the amount"),
         ("/subscribe btc 1h 0", "above zero"),
         ("/subscribe btc 1h -5m", "positive"),
         ("/subscribe btc 1h 5t", "smaller amount"),
@@ -98,15 +159,13 @@ def test_mention_accepted_when_own_name_unknown() -> None:
         ("/subscribe btc 1h", "amount is missing"),
         ("/subscribe btc 100m", "window is missing"),
         ("/subscribe btc 100m long", "window is missing"),
-        ("/subscribe btc long 1h 100m", "side (long, short, total) comes last"),
-        ("/subscribe 1h btc 100m", "coin comes first"),
-        ("/subscribe 100m btc 1h", "coin comes first"),
+        ("/subscribe btc long 1h 100m 5m", "too many arguments"),
         ("/subscribe btc 1h 100m sideways", "unknown side"),
         ("/subscribe btc 1h 100m long now", "too many arguments"),
         ("/unsubscribe", "which subscription"),
-        ("/unsubscribe abc", "'abc' is not a subscription id"),
+        ("/unsubscribe abc", "'abc' is not a subscription number; see /list for yours"),
         ("/unsubscribe 1 all", "not both"),
-        ("/unsubscribe -3", "not a subscription id"),
+        ("/unsubscribe -3", "not a subscription number"),
         ("/mute", "how long"),
         ("/mute btc", "add a duration"),
         ("/mute 0m", "above zero"),
@@ -136,7 +195,7 @@ def test_malformed_commands(text: str, fragment: str) -> None:
 
 def test_error_carries_the_commands_own_form() -> None:
     with pytest.raises(CommandError) as info:
-        parse_command("/sub btc 100m 1h")
+        parse_command("/sub btc 1h 100x")
     assert info.value.usage == SPECS["subscribe"].usage
     assert info.value.example == "/subscribe btc 1h 100m"
     # the example itself must parse: a user who copies it succeeds

@@ -9,6 +9,11 @@ from bot.domain.money import MAX_THRESHOLD, MoneyError, format_threshold, format
     ("text", "usd"),
     [
         ("100m", 100e6),
+        ("1bn", 1e9),
+        ("1mln", 1e6),
+        ("2.5MN", 2.5e6),
+        ("3 bln", 3e9),
+        ("$1bn", 1e9),
         ("100M", 100e6),
         ("1.5b", 1.5e9),
         ("1.5B", 1.5e9),

@@ -76,6 +76,7 @@ class FakeVenue:
         self.rest_calls: list[str] = []
         self._runner: web.AppRunner | None = None
         self.base = ""
+        self.refusing = False  # True: answer the websocket handshake with 503 (an outage)
         self._conn_event = asyncio.Condition()
 
     @property
@@ -119,7 +120,9 @@ class FakeVenue:
             return result
         return web.json_response(result)
 
-    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+    async def _ws(self, request: web.Request) -> web.StreamResponse:
+        if self.refusing:
+            return web.Response(status=503, text="maintenance")
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         conn = FakeConn(ws, len(self.conns))

@@ -76,3 +76,36 @@ async def test_steps_apply_in_order_and_a_failing_step_rolls_back(db_path: Path)
             assert (await cur.fetchone())[0] == 2  # the failed step left no trace
         async with conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'b'") as cur:
             assert (await cur.fetchone())[0] == 0
+
+
+async def test_per_chat_numbers_keep_what_an_older_file_showed(db_path: Path) -> None:
+    # a file of schema 1 (global ids only): chat 1 saw #1 and #3, chat 2 saw #2
+    async with aiosqlite.connect(db_path) as conn:
+        await migrate(conn, MIGRATIONS[:1])
+        for chat, origin in (
+            ("telegram:1", "user"),
+            ("telegram:2", "user"),
+            ("telegram:1", "user"),
+        ):
+            await conn.execute(
+                "INSERT INTO subscriptions (chat_key, coin, window_min, side, threshold, origin, "
+                "created_ms) VALUES (?, 'BTC', 60, 'total', 1e8, ?, 0)",
+                (chat, origin),
+            )
+        await conn.commit()
+    db = await Database.open(db_path)
+    try:
+        assert [s.number for s in await db.list_subscriptions("telegram:1")] == [1, 3]
+        new = await db.add_subscription("telegram:1", "ETH", 60, Side.TOTAL, 1e8, now_ms=1)
+        assert new.number == 4  # after the last number the chat saw: none reused
+        op = await db.add_subscription("telegram:1", "ALL", 60, Side.SHORT, 3e8, 1, "config")
+        assert op.number == 0
+        fresh = await db.add_subscription("telegram:9", "SOL", 60, Side.TOTAL, 1e8, now_ms=1)
+        assert fresh.number == 1
+        await db.migrate_chat("telegram:1", "telegram:-1001")
+        moved = await db.list_subscriptions("telegram:-1001")
+        assert [s.number for s in moved] == [1, 3, 4, 0]
+        again = await db.add_subscription("telegram:-1001", "SOL", 60, Side.TOTAL, 1e8, now_ms=2)
+        assert again.number == 5
+    finally:
+        await db.close()

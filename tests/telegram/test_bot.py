@@ -209,4 +209,33 @@ async def test_chart_in_a_private_chat_is_a_photo_with_a_caption(stack: Stack) -
     assert isinstance(upload, Upload) and upload.data.startswith(PNG_SIGNATURE)
     assert upload.filename == "chart-btc-24h.png"
     empty = await stack.ask(USER, "/chart doge 1h")  # no data: words, not a picture
-    assert "No liquidations recorded" in empty and len(stack.fake.photos(USER)) == 1
+    assert (
+        "No liquidations of DOGE recorded in the last 1h." in empty
+        and len(stack.fake.photos(USER)) == 1
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "reply"),
+    [
+        ("/", "A lone slash is not a command"),
+        ("//", "&#x27;//&#x27; is not a command"),
+        ("<b>bold</b> & stuff", "Try /liqs btc for the market now"),
+        ("hello", "Try /liqs btc for the market now"),
+        ("x" * 4096, "Try /liqs btc for the market now"),  # Telegram's longest message
+    ],
+)
+async def test_every_private_input_gets_one_short_reply(
+    stack: Stack, text: str, reply: str
+) -> None:
+    answer = await stack.ask(USER, text)
+    assert reply in answer.replace("'", "&#x27;") and len(answer) < 400
+    await stack.settle()
+    assert len(stack.fake.texts(USER)) == 1  # one reply, no more
+
+
+async def test_talk_in_a_group_gets_no_reply(stack: Stack) -> None:
+    for text in ("hello", "<b>bold</b> & stuff", "/", "//"):
+        stack.fake.message(GROUP, text, user_id=2003, chat_type="group")
+    await stack.settle()
+    assert stack.fake.texts(GROUP) == []
