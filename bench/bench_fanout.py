@@ -118,15 +118,38 @@ async def pacing_only(chats: int) -> float:
     return rate
 
 
+async def query_only(chats: int) -> None:
+    """One drain pass's pick over a backlog of `chats` pending alerts (one per chat)."""
+    from bot.domain.message import Message
+    from bot.store import Database, OutboxItem
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = await Database.open(Path(tmp) / "q.db")
+        msg = Message("alert", ("line",))
+        await db.enqueue([OutboxItem(f"telegram:{i}", msg, f"k{i}", 1_000) for i in range(chats)])
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            await db.due_outbox(10**9, 500)
+            times.append((time.perf_counter() - t0) * 1000)
+        await db.close()
+    print(
+        f"[query] due_outbox(limit 500) over {chats} pending: {min(times):.1f} ms best, "
+        f"{max(times):.1f} ms worst of 5"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--chats", type=int, default=100_000)
-    ap.add_argument("--mode", choices=("paid", "free", "both", "pacing"), default="both")
+    ap.add_argument("--mode", choices=("paid", "free", "both", "pacing", "query"), default="both")
     ap.add_argument("--free-chats", type=int, default=3_000, help="free run on this many chats")
     args = ap.parse_args()
     ok = True
     if args.mode == "pacing":
         asyncio.run(pacing_only(min(args.chats, 20_000)))
+    if args.mode == "query":
+        asyncio.run(query_only(args.chats))
     if args.mode in ("paid", "both"):
         r = asyncio.run(run(args.chats, paid=True))
         ok &= r["lost"] == 0 and r["dup"] == 0

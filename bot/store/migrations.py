@@ -94,6 +94,9 @@ MIGRATIONS: list[tuple[str, ...]] = [
         # when an alert stops being news (created + its window); NULL: no window of its own
         "ALTER TABLE outbox ADD COLUMN expires_ms INTEGER",
         "CREATE INDEX outbox_expiry ON outbox(status, expires_ms)",
+        # due_outbox picks chats newest first by walking this, instead of sorting the backlog
+        "CREATE INDEX outbox_fresh ON outbox(status, created_ms DESC)",
+        "CREATE INDEX chats_kind ON chats(kind)",
     ),
 ]
 

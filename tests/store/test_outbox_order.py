@@ -20,20 +20,22 @@ async def titles(db: Database, now_ms: int = 10**9, limit: int = 100) -> list[st
     return [r.message.title for r in await db.due_outbox(now_ms, limit)]
 
 
-async def test_channels_then_the_freshest_chats_first_each_chat_in_order(db: Database) -> None:
+async def test_channels_then_the_freshest_queues_first_each_chat_in_order(db: Database) -> None:
     await db.ensure_chat("telegram:-100", "channel")
     await db.enqueue(
         [
             item("telegram:1", "old1", 1_000),
             item("telegram:2", "mid2", 2_000),
-            item("telegram:1", "new1", 3_000),  # chat 1 now holds the freshest alert
+            item("telegram:1", "new1", 3_000),  # queued behind chat 1's old one
             item("telegram:-100", "chan", 500),  # a channel: many readers, oldest of all
             item("telegram:3", "mid3", 2_500),
         ]
     )
-    assert await titles(db) == ["chan", "old1", "new1", "mid3", "mid2"]
+    # chats by the head of their queue, newest first; each chat's rows in their order
+    assert await titles(db) == ["chan", "mid3", "mid2", "old1", "new1"]
+    assert await titles(db, limit=2) == ["chan", "mid3"]
     # a LIMIT cuts a chat's tail, never its head: "new1" never goes without "old1"
-    assert await titles(db, limit=2) == ["chan", "old1"]
+    assert await titles(db, limit=4) == ["chan", "mid3", "mid2", "old1"]
 
 
 async def test_alerts_past_their_window_are_dropped_and_counted(db: Database) -> None:
