@@ -144,7 +144,7 @@ class Delivery:
             rows = await self._db.due_outbox(now, self._batch, platforms=self._senders)
             stats.fetched = len(rows)
             by_chat: dict[str, list[OutboxRow]] = {}
-            for row in rows:  # chats freshest first, each chat's rows oldest first
+            for row in rows:  # chats freshest first, each chat's rows in order
                 by_chat.setdefault(row.chat_key, []).append(row)
             async with asyncio.TaskGroup() as tg:
                 for chat_rows in by_chat.values():
