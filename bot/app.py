@@ -24,7 +24,7 @@ from bot.config import Config, Secrets
 from bot.delivery import Delivery, Sender
 from bot.domain.aggregate import Aggregator
 from bot.domain.commands import Subscribe, parse_command
-from bot.domain.health import SourceHealth
+from bot.domain.health import PastGap, SourceHealth
 from bot.domain.models import Side
 from bot.domain.rules import Policy, RuleBook
 from bot.domain.universe import CoinUniverse
@@ -102,7 +102,7 @@ def build_sources(
     if src.coinglass.enabled and secrets.coinglass_key:
         out.append(
             CoinGlassSource(
-                api_key=secrets.coinglass_key,
+                api_key=secrets.coinglass_key.get_secret_value(),
                 base_url=src.coinglass.endpoint,
                 coins=src.coinglass.coins,
                 poll_interval_s=src.coinglass.poll,
@@ -117,7 +117,7 @@ async def sync_broadcasts(config: Config, db: Database, now_ms: int) -> None:
     wanted: dict[str, set[tuple[str, int, str, float]]] = {}
     for b in config.broadcasts:
         cmd = parse_command("/subscribe " + b.rule)
-        assert isinstance(cmd, Subscribe)  # check_broadcasts validated the rule at start
+        assert isinstance(cmd, Subscribe)  # the config validated the rule
         wanted.setdefault(b.chat, set()).add((cmd.coin, cmd.window, cmd.side.value, cmd.threshold))
     chats = set(wanted) | await db.chats_with_origin("config")
     for chat in chats:
@@ -135,20 +135,12 @@ async def sync_broadcasts(config: Config, db: Database, now_ms: int) -> None:
             await db.add_subscription(chat, coin, window, Side(side), threshold, now_ms, "config")
 
 
-def check_broadcasts(config: Config) -> list[str]:
-    """Problems with the declared broadcast rules, as readable lines (empty when all is well)."""
-    from bot.domain.commands import CommandError
-
-    problems = []
-    for i, b in enumerate(config.broadcasts):
-        try:
-            cmd = parse_command("/subscribe " + b.rule)
-        except CommandError as e:
-            problems.append(f"broadcasts.{i}.rule: {e}")
-            continue
-        if not isinstance(cmd, Subscribe):
-            problems.append(f"broadcasts.{i}.rule: write it like 'btc 1h 100m shorts'")
-    return problems
+def console_enabled(config: Config, secrets: Secrets) -> bool:
+    """The console chat: forced on or off, or (auto) on when no chat platform has a token."""
+    platforms = (config.telegram.enabled and bool(secrets.telegram_token)) or (
+        config.discord.enabled and bool(secrets.discord_token)
+    )
+    return config.console.enabled == "on" or (config.console.enabled == "auto" and not platforms)
 
 
 async def build(
@@ -183,18 +175,13 @@ async def build(
     rows = await db.load_buckets(now - HOT_MINUTES * 60_000)
     agg.load(rows)
     # a replay brings its own history, so it has no "not connected yet" gap before it starts
-    health = SourceHealth([] if replaying else names, now)
-    if rows:  # the time the process was down is a gap: its data is missing, not zero
-        last_seen = max(r.minute_ms for r in rows) + 60_000
-        for name in names:
-            health.add_gap(name, min(last_seen, now), now)
-    for g in await db.recent_gaps(now - DAY_MS):
-        health.add_gap(g.source, g.start_ms, g.end_ms)
-
+    health = SourceHealth.restored(
+        [] if replaying else names,
+        now,
+        [PastGap(g.source, g.start_ms, g.end_ms) for g in await db.recent_gaps(now - DAY_MS)],
+        last_seen_ms=max(r.minute_ms for r in rows) + 60_000 if rows else None,
+    )
     market = LiveMarket(agg, health, clock, sampled=True, universe=universe)
-    for s in sources:
-        if hasattr(s, "status"):
-            market.status_of[s.name] = s.status
 
     await sync_broadcasts(config, db, now)
     book = RuleBook(
@@ -222,10 +209,10 @@ async def build(
 
         tg = TelegramBot.from_config(
             config.telegram,
-            secrets.telegram_token,
+            secrets.telegram_token.get_secret_value(),
             service,
             db,
-            webhook_secret=secrets.telegram_webhook_secret,
+            webhook_secret=secrets.telegram_webhook_secret.get_secret_value(),
         )
         bots.append(tg)
         senders["telegram"] = tg.sender
@@ -233,20 +220,24 @@ async def build(
         from bot.chat.discord_bot import DiscordBot
 
         dc = DiscordBot(
-            secrets.discord_token, service, db, market.known_coins, **(discord_options or {})
+            secrets.discord_token.get_secret_value(),
+            service,
+            db,
+            market.known_coins,
+            **(discord_options or {}),
         )
         bots.append(dc)
         senders["discord"] = dc.sender
     console = None
-    console_on = config.console.enabled == "on" or (config.console.enabled == "auto" and not bots)
-    if console_on:
+    if console_enabled(config, secrets):
         console = ConsoleChat(service, stdout)
         senders["console"] = console
         await db.ensure_chat(CONSOLE_CHAT, "private")
 
     delivery = Delivery(db, senders, clock.now_ms, max_age_ms=config.alerts.max_delivery_age * 1000)
-    watchdog = Watchdog(clock.now_ms)
+    watchdog = Watchdog(clock.now_ms, secrets=secrets.all())
     scheduler = Scheduler(watchdog)
+    service.failing_jobs = watchdog.failing  # /status says so when our own loops fail
     engine = Engine(db, book, market, clock, on_enqueued=lambda: scheduler.poke("drain"))
     market.on_data = lambda: scheduler.poke("evaluate", config.alerts.debounce)
     rt = Runtime(
@@ -277,9 +268,8 @@ async def persist(rt: Runtime) -> None:
     rows = rt.market.agg.dirty_rows()
     if rows:
         await rt.db.upsert_buckets(rows)
-    gaps, rt.market.ended_gaps = rt.market.ended_gaps, []
-    for source, start, end in gaps:
-        await rt.db.record_gap(source, start, end)
+    for g in rt.market.health.take_ended():
+        await rt.db.record_gap(g.source, g.start_ms, g.end_ms)
 
 
 async def prune(rt: Runtime) -> None:
@@ -392,6 +382,8 @@ async def run(
     if banner and rt.console is not None:
         out.write(banner + "\n\n")
         out.flush()
+    elif banner:  # no console: the banner is the log's first word on what runs
+        log.info("%s", banner.replace("\n", "; "))
     waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop_event.wait())]
     code = 0
     try:

@@ -50,11 +50,6 @@ class LiveMarket:
         self.coinglass_stale_ms = coinglass_stale_ms
         self.on_data: Callable[[], None] = lambda: None
         self.count_events: Callable[[list[Liquidation]], None] = lambda events: None  # metrics
-        self.status_of: dict[str, Callable[[], SourceStatus]] = {}  # sources that report their own
-        self.ended_gaps: list[tuple[str, int, int]] = []  # outages to persist
-        self._events: dict[str, int] = {}
-        self._last: dict[str, int] = {}
-        self._since: dict[str, int] = {}
         self._cg: _Totals | None = None
         self._snap: Snapshot | None = None
 
@@ -63,10 +58,10 @@ class LiveMarket:
     def events(self, source: str, events: list[Liquidation]) -> None:
         if not events:
             return
-        self.agg.add(events, self.clock.now_ms())
+        now = self.clock.now_ms()
+        self.agg.add(events, now)
         self.count_events(events)
-        self._events[source] = self._events.get(source, 0) + len(events)
-        self._last[source] = self.clock.now_ms()
+        self.health.data(source, now, len(events))
         self._snap = None
         self.on_data()
 
@@ -79,27 +74,23 @@ class LiveMarket:
         coverage: str = "",
     ) -> None:
         self._cg = _Totals(as_of_ms, dict(totals), dict(venues), coverage)
-        self._events[source] = self._events.get(source, 0) + 1
-        self._last[source] = self.clock.now_ms()
+        self.health.data(source, self.clock.now_ms(), 1)
         self._snap = None
         self.on_data()
 
+    # the health record decides what is a transition; each is logged once, never per retry
     def up(self, source: str, now_ms: int) -> None:
-        if not self.health.is_up(source):
-            gaps = self.health.gaps(0, source)
-            if gaps and gaps[-1][1] is None:
-                self.ended_gaps.append((source, gaps[-1][0], now_ms))
-            self._since[source] = now_ms
+        if self.health.up(source, now_ms):
             log.info("source %s is up", source)
-        self.health.up(source, now_ms)
-        self._snap = None
+            self._snap = None
 
     def down(self, source: str, now_ms: int, reason: str) -> None:
-        if self.health.is_up(source) or source not in self._since:
-            self._since[source] = now_ms
+        if self.health.down(source, now_ms, reason):
             log.warning("source %s is down: %s", source, reason)
-        self.health.down(source, now_ms, reason)
-        self._snap = None
+            self._snap = None
+
+    def skipped(self, source: str, count: int) -> None:
+        self.health.skipped(source, count)
 
     # ---- MarketView -----------------------------------------------------------------------
 
@@ -137,28 +128,7 @@ class LiveMarket:
         )
 
     def status(self, now_ms: int) -> list[SourceStatus]:
-        out = []
-        since_day = now_ms - 24 * 3600_000
-        for name in self.health.sources:
-            own = self.status_of.get(name)
-            base = own() if own is not None else SourceStatus(name=name, state="up")
-            up = self.health.is_up(name)
-            out.append(
-                replace(
-                    base,
-                    state=("up" if up else ("connecting" if name not in self._since else "down")),
-                    since_ms=self._since.get(name, base.since_ms),
-                    last_data_ms=self._last.get(name, base.last_data_ms),
-                    events=max(base.events, self._events.get(name, 0)),
-                    note=base.note if up else (self.health.reason(name) or base.note),
-                    gaps=tuple(
-                        n.split(" ", 1)[1]
-                        for n in self.health.notes(since_day)
-                        if n.startswith(name + " ")
-                    ),
-                )
-            )
-        return out
+        return self.health.status(since_ms=now_ms - 24 * 3600_000)
 
     def known_coins(self) -> frozenset[str]:
         # asked per command, not per event: nothing on the ingest path keeps a coin set

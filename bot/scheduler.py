@@ -2,12 +2,14 @@
 
 New data and new outbox rows pull the next run of their job forward ("poke"), so an alert goes out
 within a second or two of the data that crossed a threshold, without waiting for the next tick.
+Each run's success or failure goes to the Watchdog, which logs a failing job once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -23,7 +25,8 @@ Job = Callable[[], Awaitable[object]]
 class Scheduler:
     def __init__(self, watchdog: Watchdog | None = None) -> None:
         self._s = AsyncIOScheduler(timezone=UTC)
-        self.watchdog = watchdog  # hears of every run: /healthz and the operators read it
+        self.watchdog = watchdog or Watchdog(lambda: int(time.time() * 1000))
+        self._guarded: dict[str, Job] = {}
 
     def every(self, name: str, seconds: float, job: Job, *, first_in: float | None = None) -> None:
         async def guarded() -> None:
@@ -31,13 +34,12 @@ class Scheduler:
                 await job()
             except asyncio.CancelledError:  # shutting down mid-run: nothing to report
                 return
-            except Exception as e:  # a failing job is logged and tried again on its next run
-                log.exception("scheduled job %s failed", name)
-                if self.watchdog is not None:
-                    self.watchdog.failure(name, e)
+            except Exception as e:  # tried again on its next run; logged once per transition
+                self.watchdog.failure(name, e)
                 return
-            if self.watchdog is not None:
-                self.watchdog.success(name)
+            self.watchdog.success(name)
+
+        self._guarded[name] = guarded
 
         start = datetime.now(UTC) + timedelta(seconds=seconds if first_in is None else first_in)
         self._s.add_job(
@@ -51,6 +53,10 @@ class Scheduler:
             coalesce=True,
             misfire_grace_time=None,
         )
+
+    async def run_now(self, name: str) -> None:
+        """Run a job once, guarded and recorded exactly as its scheduled runs are."""
+        await self._guarded[name]()
 
     def poke(self, name: str, delay_s: float = 0.0) -> None:
         """Run `name` in `delay_s` seconds unless it is already due sooner (debounce)."""

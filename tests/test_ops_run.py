@@ -135,7 +135,7 @@ async def service(tmp_path: Path, binance, telegram: FakeTelegram) -> AsyncItera
             "webhook": {"url": "https://bot.example.com/tg", "path": "tg"},
         },
         "sources": {
-            "binance": {"url": venue.ws_url},
+            "binance": {"url": venue.ws_url, "rest_url": venue.base},
             "bybit": {"enabled": False},
             "okx": {"enabled": False},
         },
@@ -170,7 +170,7 @@ async def service(tmp_path: Path, binance, telegram: FakeTelegram) -> AsyncItera
     assert proc.returncode == 0, "\n".join(svc.lines[-30:])
     # the only tracebacks are the failed evaluations, each logged once by the scheduler
     tracebacks = sum("Traceback" in line for line in svc.lines)
-    assert tracebacks == sum("scheduled job evaluate failed" in line for line in svc.lines)
+    assert tracebacks == sum("scheduled job evaluate is failing" in line for line in svc.lines)
     assert not any(TOKEN in line or SECRET in line for line in svc.lines)
 
 

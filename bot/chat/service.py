@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -48,7 +48,7 @@ from bot.domain.commands import (
 from bot.domain.message import Message, Reply
 from bot.domain.models import AlertState, Snapshot, SourceStatus, Subscription
 from bot.domain.render_alerts import AlertContext
-from bot.domain.render_market import not_up_phrases
+from bot.domain.render_market import FailingJob, not_up_phrases
 from bot.domain.rules import Policy
 from bot.store import Database
 
@@ -109,6 +109,8 @@ class CommandService:
         self.clock = clock or _wall_clock
         # Saves the newest buckets before a chart reads the store (the app sets it).
         self.before_chart: Callable[[], Awaitable[None]] | None = None
+        # Our own jobs that are failing now (the app sets it to the watchdog's), for /status.
+        self.failing_jobs: Callable[[], Sequence[FailingJob]] = tuple
         # Telegram learns its name from getMe after start: the adapter may set it then.
         self.bot_username = self.settings.bot_username
         # times each handle_text (the app sets liqbot_command_seconds' timer)
@@ -333,6 +335,7 @@ class CommandService:
             paused_reason=chat.paused_reason if chat else None,
             mutes=(await self.db.active_mutes(now)).get(ctx.chat_key, {}),
             served=self.market.windows_served(),
+            failing=self.failing_jobs(),
         )
         # alerts that waited in the outbox longer than their window were dropped, not sent
         dropped = await self.db.count_expired(now - 86_400_000)

@@ -1,113 +1,232 @@
-"""Source health: when each data source was up or down, as gaps in time.
+"""Source health: the one record of each data source's state, counters and gaps in time.
 
 A window of data is complete only if no enabled source had a gap overlapping it; only complete
-windows may re-arm alerts ("no data is not zero"). Pure: the caller passes every time in.
+windows may re-arm alerts ("no data is not zero"). Sources report transitions (up, down, data,
+skipped frames) and this record keeps everything /status, /liqs and the rules read about them.
+Pure: the caller passes every time in; a state change returns whether it was a transition, so
+the shell logs it once.
+
+Invariants, per source: gaps are sorted by start and disjoint (a gap that touches or overlaps
+another is merged with it), at most one is open (end None) and it is the last.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from bot.domain.market import utc_hhmm
+from bot.domain.models import SourceStatus
 
 MAX_GAPS_PER_SOURCE = 500  # a flapping source must not grow memory without bound
+NOT_CONNECTED = "not connected yet"
+
+Gap = tuple[int, int | None]  # (start, end); end None = still open
+
+
+@dataclass(frozen=True, slots=True)
+class PastGap:
+    """An outage known from elsewhere: the store, or the downtime before a restart."""
+
+    source: str
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(slots=True)
+class _Record:
+    """One source. The invariants hold by construction: `closed` is sorted and disjoint (each
+    end before the next start), and the one open gap, if any, starts after the last of them."""
+
+    state: str  # "connecting" (never up since start), "up", "down"
+    since_ms: int
+    reason: str = NOT_CONNECTED
+    last_data_ms: int | None = None
+    events: int = 0
+    skipped: int = 0
+    closed: list[tuple[int, int]] = field(default_factory=list)
+    open_since: int | None = None
+
+    def gaps(self) -> list[Gap]:
+        tail: list[Gap] = [] if self.open_since is None else [(self.open_since, None)]
+        return [*self.closed, *tail]
 
 
 class SourceHealth:
-    """Per-source up/down intervals from `up(now)` / `down(now, reason)` calls.
+    """Per-source state and up/down intervals from `up(now)` / `down(now, reason)` calls.
 
     A source that has never come up is down since `start_ms` (the time the process started
     listening): its data is missing, not zero.
     """
 
-    def __init__(self, sources: Iterable[str], start_ms: int) -> None:
+    def __init__(
+        self, sources: Iterable[str], start_ms: int, *, max_gaps: int = MAX_GAPS_PER_SOURCE
+    ) -> None:
         self._start_ms = start_ms
-        self._gaps: dict[str, list[list[int | None]]] = {}  # source -> [[start, end|None], ...]
-        self._reason: dict[str, str] = {}
+        self._max_gaps = max_gaps
+        self._rec: dict[str, _Record] = {}
+        self._ended: list[PastGap] = []
         for s in sources:
             self.enable(s, start_ms)
 
-    # ---- state changes -------------------------------------------------------------------
+    @classmethod
+    def restored(
+        cls,
+        sources: Iterable[str],
+        now_ms: int,
+        past: Iterable[PastGap],
+        last_seen_ms: int | None,
+        **kw: int,
+    ) -> SourceHealth:
+        """The record after a restart: persisted outages, plus the time the process was down
+        (from the newest stored minute to now), plus each source's open start-up gap."""
+        names = tuple(sources)
+        health = cls(names, now_ms, **kw)
+        if last_seen_ms is not None:  # the downtime is a gap: its data is missing, not zero
+            for name in names:
+                health.add_gap(name, min(last_seen_ms, now_ms), now_ms)
+        for g in past:
+            health.add_gap(g.source, g.start_ms, g.end_ms)
+        return health
+
+    # ---- state changes (each returns True on a transition) ---------------------------------
 
     def enable(self, source: str, now_ms: int) -> None:
-        if source not in self._gaps:
-            self._gaps[source] = [[now_ms, None]]
-            self._reason[source] = "not connected yet"
+        if source not in self._rec:
+            self._rec[source] = _Record("connecting", now_ms, open_since=now_ms)
 
     def disable(self, source: str) -> None:
         """A disabled source no longer counts for completeness."""
-        self._gaps.pop(source, None)
-        self._reason.pop(source, None)
+        self._rec.pop(source, None)
 
-    def up(self, source: str, now_ms: int) -> None:
-        gaps = self._gaps.get(source)
-        if gaps is None:  # first word from an unknown source: it is enabled from now, and up
-            self._gaps[source] = []
-            self._reason[source] = ""
-            return
-        if gaps and gaps[-1][1] is None:
-            start = gaps[-1][0]
-            gaps[-1][1] = max(now_ms, start)  # type: ignore[type-var]
-        self._reason[source] = ""
+    def up(self, source: str, now_ms: int) -> bool:
+        """The source delivers. True on a transition; an outage it ends is kept for `take_ended`."""
+        rec = self._rec.get(source)
+        if rec is None:  # first word from an unknown source: it is enabled from now, and up
+            self._rec[source] = _Record("up", now_ms, reason="")
+            return True
+        if rec.state == "up":
+            return False
+        rec.state, rec.since_ms, rec.reason = "up", now_ms, ""
+        if rec.open_since is not None:
+            start, end = rec.open_since, max(now_ms, rec.open_since)
+            rec.closed.append((start, end))  # it starts after every closed one: still sorted
+            rec.open_since = None
+            self._ended.append(PastGap(source, start, end))
+        return True
 
-    def down(self, source: str, now_ms: int, reason: str) -> None:
-        gaps = self._gaps.setdefault(source, [])
-        self._reason[source] = reason
-        if gaps and gaps[-1][1] is None:
-            return  # already down: keep the original start
-        gaps.append([now_ms, None])
-        if len(gaps) > MAX_GAPS_PER_SOURCE:
-            del gaps[: len(gaps) - MAX_GAPS_PER_SOURCE]
+    def down(self, source: str, now_ms: int, reason: str) -> bool:
+        """The source stopped delivering. True on a transition (it was up or connecting)."""
+        rec = self._rec.get(source)
+        if rec is None:
+            rec = self._rec[source] = _Record("up", now_ms, reason="")
+        if rec.state == "down":
+            rec.reason = reason or rec.reason  # already down: keep the original start
+            return False
+        rec.state, rec.since_ms, rec.reason = "down", now_ms, reason
+        self._open(rec, now_ms)
+        return True
+
+    def take_ended(self) -> list[PastGap]:
+        """Outages ended since the last call, to persist (so a restart keeps them)."""
+        out, self._ended = self._ended, []
+        return out
+
+    def data(self, source: str, now_ms: int, count: int) -> None:
+        """`count` events (or one successful poll) arrived."""
+        rec = self._rec.get(source)
+        if rec is None:
+            return  # not an enabled source: nothing to report on
+        rec.events += count
+        rec.last_data_ms = now_ms
+
+    def skipped(self, source: str, count: int) -> None:
+        """Malformed or unknown frames the source could not use."""
+        rec = self._rec.get(source)
+        if rec is not None:
+            rec.skipped += count
 
     def add_gap(self, source: str, start_ms: int, end_ms: int) -> None:
-        """A past outage known from elsewhere (the store, or the downtime before a restart)."""
-        gaps = self._gaps.setdefault(source, [])
-        gaps.append([start_ms, end_ms])
-        gaps.sort(key=lambda g: (g[1] is None, g[0]))  # type: ignore[arg-type, return-value]
+        """A past outage known from elsewhere, merged with every gap it touches."""
+        rec = self._rec.get(source)
+        if rec is None:
+            rec = self._rec[source] = _Record("up", self._start_ms, reason="")
+        start, end = start_ms, max(end_ms, start_ms)
+        keep = []
+        for gs, ge in rec.closed:
+            if gs <= end and ge >= start:  # touches or overlaps: one gap
+                start, end = min(start, gs), max(end, ge)
+            else:
+                keep.append((gs, ge))
+        if rec.open_since is not None and end >= rec.open_since:
+            rec.open_since = min(rec.open_since, start)  # the open gap began earlier
+        else:
+            bisect.insort(keep, (start, end))
+        rec.closed = keep
+        self._cap(rec)
 
     def prune(self, before_ms: int) -> None:
-        for gaps in self._gaps.values():
-            gaps[:] = [g for g in gaps if g[1] is None or g[1] >= before_ms]
+        """Forget outages that ended before `before_ms` (an open one is always kept)."""
+        for rec in self._rec.values():
+            rec.closed = [g for g in rec.closed if g[1] >= before_ms]
+
+    def _open(self, rec: _Record, now_ms: int) -> None:
+        if rec.open_since is not None:
+            return
+        if rec.closed and rec.closed[-1][1] >= now_ms:
+            rec.open_since = rec.closed.pop()[0]  # down again before the last gap ended
+            return
+        rec.open_since = now_ms
+        self._cap(rec)
+
+    def _cap(self, rec: _Record) -> None:
+        excess = len(rec.closed) + (rec.open_since is not None) - self._max_gaps
+        if excess > 0:
+            del rec.closed[:excess]
 
     # ---- questions -----------------------------------------------------------------------
 
     @property
     def sources(self) -> tuple[str, ...]:
-        return tuple(sorted(self._gaps))
+        return tuple(sorted(self._rec))
 
     def is_up(self, source: str) -> bool:
-        gaps = self._gaps.get(source)
-        return gaps is not None and not (gaps and gaps[-1][1] is None)
+        rec = self._rec.get(source)
+        return rec is not None and rec.state == "up"
 
     def any_up(self) -> bool:
-        return any(self.is_up(s) for s in self._gaps)
+        return any(r.state == "up" for r in self._rec.values())
+
+    def state(self, source: str) -> str:
+        rec = self._rec.get(source)
+        return rec.state if rec is not None else "disabled"
 
     def reason(self, source: str) -> str:
-        return self._reason.get(source, "")
+        rec = self._rec.get(source)
+        return rec.reason if rec is not None else ""
 
-    def gaps(self, since_ms: int, source: str | None = None) -> list[tuple[int, int | None]]:
+    def gaps(self, since_ms: int, source: str | None = None) -> list[Gap]:
         """Gaps ending at or after `since_ms` (None = still open), oldest first.
 
         With `source`, that source's gaps; without, the merged union over every enabled source.
         """
-        names = [source] if source is not None else list(self._gaps)
-        spans = sorted(
-            (
-                (g[0], g[1])
-                for n in names
-                for g in self._gaps.get(n, ())
-                if g[1] is None or g[1] >= since_ms
-            ),
-            key=lambda span: (span[0], span[1] is None, span[1] or 0),  # an open gap sorts last
-        )
-        merged: list[tuple[int, int | None]] = []
+        if source is None:
+            recs = list(self._rec.values())
+        else:
+            recs = [self._rec[source]] if source in self._rec else []
+        spans = [g for r in recs for g in r.gaps() if g[1] is None or g[1] >= since_ms]
+        if source is not None:
+            return spans  # one source's gaps are sorted and disjoint already
+        spans.sort(key=_by_start)
+        merged: list[Gap] = []
         for start, end in spans:
             if merged:
                 ps, pe = merged[-1]
                 if pe is None or start <= pe:
                     merged[-1] = (ps, None if pe is None or end is None else max(pe, end))
                     continue
-            merged.append((start, end))  # type: ignore[arg-type]
+            merged.append((start, end))
         return merged
 
     def complete_windows(self, now_ms: int, windows: Iterable[int]) -> frozenset[int]:
@@ -125,19 +244,49 @@ class SourceHealth:
                 out.append(w)
         return frozenset(out)
 
+    def gap_notes(self, source: str, since_ms: int) -> tuple[str, ...]:
+        """One source's outages since `since_ms` in words, oldest first ("down 14:02–14:05 UTC")."""
+        return tuple(self._words(source, s, e) for s, e in self.gaps(since_ms, source))
+
     def notes(self, since_ms: int) -> tuple[str, ...]:
         """Human notes like "bybit down 14:02–14:05 UTC", oldest first."""
-        out = []
-        for name in sorted(self._gaps):
-            for start, end in self.gaps(since_ms, name):
-                if start == self._start_ms:  # the time before the first connection
-                    if end is None:
-                        out.append((start, f"{name} not connected yet"))
-                    else:
-                        out.append((start, f"{name} no data before {utc_hhmm(end)} UTC"))
-                elif end is None:
-                    why = f" ({self._reason[name]})" if self._reason.get(name) else ""
-                    out.append((start, f"{name} down since {utc_hhmm(start)} UTC{why}"))
-                else:
-                    out.append((start, f"{name} down {utc_hhmm(start)}–{utc_hhmm(end)} UTC"))
+        out = [
+            (start, f"{name} {self._words(name, start, end)}")
+            for name in sorted(self._rec)
+            for start, end in self.gaps(since_ms, name)
+        ]
         return tuple(text for _, text in sorted(out))
+
+    def _words(self, name: str, start: int, end: int | None) -> str:
+        if start == self._start_ms:  # the time before the first connection
+            if end is None:
+                return NOT_CONNECTED
+            return f"no data before {utc_hhmm(end)} UTC"
+        if end is None:
+            why = self.reason(name)
+            return f"down since {utc_hhmm(start)} UTC" + (f" ({why})" if why else "")
+        return f"down {utc_hhmm(start)}–{utc_hhmm(end)} UTC"
+
+    def status(self, since_ms: int) -> list[SourceStatus]:
+        """Every enabled source as /status shows it, with its outages since `since_ms`."""
+        out = []
+        for name in sorted(self._rec):
+            r = self._rec[name]
+            out.append(
+                SourceStatus(
+                    name=name,
+                    state=r.state,
+                    since_ms=r.since_ms,
+                    last_data_ms=r.last_data_ms,
+                    events=r.events,
+                    skipped=r.skipped,
+                    note="" if r.state == "up" else r.reason,
+                    gaps=self.gap_notes(name, since_ms),
+                )
+            )
+        return out
+
+
+def _by_start(g: Gap) -> tuple[int, bool, int]:
+    # an open gap sorts after a closed one with the same start (None never meets an int)
+    return (g[0], g[1] is None, g[1] or 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from bot.domain.market import TABLE_WINDOWS, coin_label, window_label
 from bot.domain.message import Message, Table, Tone
@@ -16,6 +17,7 @@ from bot.domain.render_common import (
     hhmm,
     percent,
     sources_footer,
+    upper_first,
     venue_name,
 )
 
@@ -31,6 +33,8 @@ def plain_reason(note: str) -> str:
         ("handshake", "was refused"),
         ("closed", "lost its connection"),
         ("reset", "lost its connection"),
+        ("timeout", "timed out"),
+        ("timed out", "timed out"),
         ("stale", "went silent"),
         ("silent", "went silent"),
         ("401", "refused the API key"),
@@ -171,6 +175,27 @@ def render_liqs(
 # ---- /status -------------------------------------------------------------------------------
 
 
+class FailingJob(Protocol):
+    """One of our own loops that is failing now (bot.watchdog.JobHealth)."""
+
+    @property
+    def plain_name(self) -> str: ...  # "alerting", "delivery"
+    @property
+    def failing_since_ms(self) -> int | None: ...
+    @property
+    def last_error(self) -> str: ...  # one line, no secrets
+
+
+def failing_lines(failing: Sequence[FailingJob]) -> list[str]:
+    """ "alerting is failing since 14:02 UTC: TypeError: ..." for each failing loop."""
+    out = []
+    for job in failing:
+        since = f" since {hhmm(job.failing_since_ms)}" if job.failing_since_ms is not None else ""
+        error = f": {job.last_error}" if job.last_error else ""
+        out.append(f"{upper_first(job.plain_name)} is failing{since}{error}")
+    return out
+
+
 def render_status(
     statuses: Sequence[SourceStatus],
     now_ms: int,
@@ -181,8 +206,9 @@ def render_status(
     paused_reason: str | None = None,
     mutes: Mapping[str | None, int] | None = None,
     served: frozenset[int] = frozenset(),
+    failing: Sequence[FailingJob] = (),
 ) -> Message:
-    """Sources (state, since, last data) and this chat's state."""
+    """Our own loops if they fail, sources (state, since, last data) and this chat's state."""
     rows = []
     for s in statuses:
         since = hhmm(s.since_ms) if s.since_ms is not None else "-"
@@ -191,10 +217,12 @@ def render_status(
             age_s = max(0, (now_ms - s.last_data_ms) // 1000)
             last = f"{age_s}s ago" if age_s < 120 else f"{age_s // 60}m ago"
         rows.append((s.name, s.state, since, last, str(s.events)))
-    lines: list[str] = []
+    lines: list[str] = failing_lines(failing)  # first: an alert service that cannot alert
+    # the outages now, in plain words and grouped ("binance, okx cannot connect since 18:02
+    # UTC"); the raw error text stays in the log
+    down_now = [s for s in statuses if s.state == "down"]
+    lines.extend(f"Down: {phrase}" for phrase in not_up_phrases(down_now, now_ms))
     for s in statuses:
-        if s.state == "down" and s.note:
-            lines.append(f"{s.name}: {s.note}")
         # past outages; a current one is the note above
         past = [g for g in s.gaps if not (s.state != "up" and ("since" in g or "not conn" in g))]
         lines.extend(f"{s.name} {g}" for g in past[-3:])
@@ -213,7 +241,9 @@ def render_status(
         lines.append(f"Active subscriptions, all chats: {total_subscriptions}")
     n_down = sum(s.state == "down" for s in statuses)
     down = n_down > 0
-    if n_down == 0:
+    if failing:
+        headline = f": {failing[0].plain_name} is failing"
+    elif n_down == 0:
         headline = ""
     elif n_down == len(statuses):
         headline = ": every source is down" if n_down > 1 else ": the source is down"
@@ -230,5 +260,5 @@ def render_status(
         if rows
         else None,
         footer=f"as of {hhmm(now_ms)}",
-        tone=Tone.ERROR if down else Tone.INFO,
+        tone=Tone.ERROR if down or failing else Tone.INFO,
     )

@@ -30,6 +30,9 @@ class Sink(Protocol):
     def down(self, source: str, now_ms: int, reason: str) -> None:
         """The source stopped delivering: its data is missing from now on, not zero."""
 
+    def skipped(self, source: str, count: int) -> None:
+        """`count` frames (or details) the source received but could not use."""
+
 
 class Source(Protocol):
     name: str

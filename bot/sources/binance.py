@@ -55,16 +55,25 @@ class BinanceSource(WebSocketSource):
         self.instruments = Instruments()
         self.unknown: Counter[str] = Counter()  # symbol -> frames skipped (COIN-M: no size)
         self._refresh_wanted = asyncio.Event()
+        self._info_failing = False
 
     async def prepare(self) -> None:
         try:
             await self.refresh_instruments()
         except REFRESH_ERRORS as e:
-            log.warning(
+            # once per failing spell, not once per reconnect attempt while offline
+            level = logging.DEBUG if self._info_failing else logging.WARNING
+            self._info_failing = True
+            log.log(
+                level,
                 "%s: exchangeInfo failed (%s); coins from symbol names until it answers",
                 self.name,
                 e,
             )
+            return
+        if self._info_failing:
+            self._info_failing = False
+            log.info("%s: exchangeInfo answers again", self.name)
 
     async def refresh_instruments(self) -> None:
         body = await get_json(self.rest_url + self.exchange_info_path, None, self.http_timeout_s)

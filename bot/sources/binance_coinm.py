@@ -35,9 +35,13 @@ class BinanceCoinMSource(BinanceSource):
         except REFRESH_ERRORS as e:
             if not self.instruments.sizes:
                 raise OSError(f"cannot list COIN-M contracts: {type(e).__name__}") from e
-            log.warning(
-                "%s: exchangeInfo refresh failed (%s); keeping the last sizes", self.name, e
+            level = logging.DEBUG if self._info_failing else logging.WARNING  # once per spell
+            self._info_failing = True
+            log.log(
+                level, "%s: exchangeInfo refresh failed (%s); keeping the last sizes", self.name, e
             )
+        else:
+            self._info_failing = False
         if not self.instruments.sizes:
             raise OSError("COIN-M exchangeInfo listed no contract sizes")
 

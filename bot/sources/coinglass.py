@@ -30,9 +30,9 @@ from bot.domain.coinglass_payloads import (
     coinglass_exchange_list,
 )
 from bot.domain.frames import FrameError
-from bot.domain.models import ALL, SourceStatus, VenueSplit, WindowTotals
+from bot.domain.models import ALL, VenueSplit, WindowTotals
 from bot.sources.base import Sink
-from bot.sources.connection import Clock, StreamHealth, wall_clock_ms
+from bot.sources.connection import Clock, HealthReporter, wall_clock_ms
 
 log = logging.getLogger(__name__)
 
@@ -99,16 +99,13 @@ class CoinGlassSource:
         self.rate_pause_s = rate_pause_s
         self.budget_ratio = budget_ratio
         self.use_coin_list = use_coin_list
-        self.health = StreamHealth(self.name, self.clock)
+        self.health = HealthReporter(self.name, self.clock)
         self.paused_until_ms = 0
         self.requests = 0
         self.max_limit: int | None = None  # API-KEY-MAX-LIMIT, per minute
         self.use_limit: int | None = None  # API-KEY-USE-LIMIT
         self._auth_logged = False
         self._client: httpx.AsyncClient | None = None
-
-    def status(self) -> SourceStatus:
-        return self.health.status()
 
     async def run(self, sink: Sink) -> None:
         """Poll forever on our own timer (the scheduler may call poll_once instead)."""
@@ -144,13 +141,14 @@ class CoinGlassSource:
             pause = e.retry_after_s if e.retry_after_s is not None else self.rate_pause_s
             self.paused_until_ms = now + int(pause * 1000)
             self.health.down(sink, str(e))
-            log.warning("coinglass: 429, pausing %.0fs", pause)
+            log.debug("coinglass: 429, pausing %.0fs", pause)  # the outage is logged once, as down
             return False
         except CoinGlassError as e:
             self.health.down(sink, self._clean(f"CoinGlass error {e.code}: {e.msg}"))
             return False
         except FrameError as e:
             self.health.skipped += 1
+            self.health.report_skipped(sink)
             self.health.down(sink, self._clean(f"malformed CoinGlass answer: {e}"))
             return False
         except httpx.TimeoutException:
@@ -163,8 +161,6 @@ class CoinGlassSource:
             self.health.down(sink, self._clean(f"cannot reach CoinGlass: {type(e).__name__}"))
             return False
         self._auth_logged = False
-        self.health.events += 1
-        self.health.last_data_ms = self.clock()
         self.health.up(sink)
         sink.totals(self.name, self.clock(), totals, venues, coverage=self.coverage())
         return True

@@ -3,7 +3,8 @@
 A venue module only says how to prepare (REST discovery), what to send on open (subscriptions),
 what keep-alive text to send, and how to parse a frame. This loop owns reconnection with
 jittered exponential backoff, the silence watchdog, the planned reconnect before the venue's
-24 h limit, the per-source counters, and the up/down calls to the Sink (one down per outage).
+24 h limit, and the up/down/skipped reports to the Sink (one down per outage), which keeps
+the one health record.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from dataclasses import dataclass, replace
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from bot.domain.market import utc_hhmm
-from bot.domain.models import Liquidation, SourceStatus
+from bot.domain.models import Liquidation
 from bot.domain.venues import FrameError
 from bot.sources.base import Sink
 
@@ -90,56 +90,37 @@ class Backoff:
         self.attempt = 0
 
 
-class StreamHealth:
-    """Counters and the up/down state of one source; calls the Sink on changes only."""
+class HealthReporter:
+    """Reports one source's transitions to the Sink, which keeps the one health record.
 
-    MAX_GAPS = 5
+    It remembers only what it last told the Sink, so a frame does not cost a Sink call. `skipped` counts unusable frames; the
+    count not yet told goes to the Sink with the next `report_skipped`.
+    """
 
     def __init__(self, name: str, clock: Clock) -> None:
         self.name, self.clock = name, clock
-        self.state = "connecting"
-        self.since_ms: int | None = clock()
-        self.last_data_ms: int | None = None
-        self.events = 0
         self.skipped = 0
-        self.note = ""
-        self._down_since: int | None = None
-        self._gaps: list[str] = []
+        self._told_up: bool | None = None  # None: nothing told yet
+        self._told_reason = ""
+        self._told_skipped = 0
 
     def up(self, sink: Sink) -> None:
-        if self.state == "up":
-            return
-        now = self.clock()
-        if self._down_since is not None:
-            self._gaps.append(f"{utc_hhmm(self._down_since)}–{utc_hhmm(now)} UTC")
-            del self._gaps[: -self.MAX_GAPS]
-            self._down_since = None
-        self.state, self.since_ms, self.note = "up", now, ""
-        _safe(sink.up, self.name, now)
+        if self._told_up is not True:
+            self._told_up = True
+            _safe(sink.up, self.name, self.clock())
 
     def down(self, sink: Sink, reason: str) -> None:
-        """Mark an outage; the Sink hears of it once, however many retries fail."""
-        self.note = reason
-        if self.state == "down":
-            return
-        now = self.clock()
-        self.state, self.since_ms, self._down_since = "down", now, now
-        _safe(sink.down, self.name, now, reason)
+        """Mark an outage. The Sink hears of it once, however many retries fail the same way;
+        a new reason during it is passed on (the record keeps the outage's start)."""
+        if self._told_up is not False or reason != self._told_reason:
+            self._told_up, self._told_reason = False, reason
+            _safe(sink.down, self.name, self.clock(), reason)
 
-    def status(self) -> SourceStatus:
-        gaps = tuple(self._gaps)
-        if self._down_since is not None:
-            gaps += (f"{utc_hhmm(self._down_since)}– (ongoing)",)
-        return SourceStatus(
-            name=self.name,
-            state=self.state,
-            since_ms=self.since_ms,
-            last_data_ms=self.last_data_ms,
-            events=self.events,
-            skipped=self.skipped,
-            note=self.note,
-            gaps=gaps,
-        )
+    def report_skipped(self, sink: Sink) -> None:
+        new = self.skipped - self._told_skipped
+        if new:
+            self._told_skipped = self.skipped
+            _safe(sink.skipped, self.name, new)
 
 
 def _safe(fn: Callable[..., None], *args: object) -> None:
@@ -187,7 +168,7 @@ class WebSocketSource:
             timing or Timing(), **{k: float(v) for k, v in knobs.items() if v is not None}
         )
         self.clock = clock or wall_clock_ms
-        self.health = StreamHealth(self.name, self.clock)
+        self.health = HealthReporter(self.name, self.clock)
         self.connections = 0  # successful opens, for tests and logs
         self.reconnects = 0  # retries after a failure (liqbot_reconnects_total)
         # seams for tests that count reconnects over simulated time (no real waiting)
@@ -212,9 +193,6 @@ class WebSocketSource:
         """A task living as long as one connection (periodic refreshes); never raises."""
 
     # ---- the loop ---------------------------------------------------------------------------
-    def status(self) -> SourceStatus:
-        return self.health.status()
-
     async def run(self, sink: Sink) -> None:
         """Run until cancelled; every failure becomes an outage and a backoff, never a raise."""
         backoff = Backoff(
@@ -240,10 +218,10 @@ class WebSocketSource:
             except Exception as e:  # a bug or an unexpected library error: still not fatal
                 log.exception("%s: unexpected error", self.name)
                 reason = f"unexpected error: {type(e).__name__}"
-            self.health.down(sink, reason)
+            self.health.down(sink, reason)  # logged once per outage, by the health record
             self.reconnects += 1
             delay = backoff.next()
-            log.warning("%s down: %s; retrying in %.1fs", self.name, reason, delay)
+            log.debug("%s down: %s; retrying in %.1fs", self.name, reason, delay)
             await self.sleep(delay)
 
     async def _session(self, sink: Sink, backoff: Backoff) -> None:
@@ -300,10 +278,9 @@ class WebSocketSource:
             self.health.skipped += 1
             if self.health.skipped <= 5 or self.health.skipped % 1000 == 0:
                 log.warning("%s: skipped frame #%d: %s", self.name, self.health.skipped, e)
-            return
+            events = []
+        self.health.report_skipped(sink)  # parse() may count skipped details too (OKX)
         if events:
-            self.health.events += len(events)
-            self.health.last_data_ms = self.clock()
             _safe(sink.events, self.name, events)
 
     async def _pinger(self, ws: ClientConnection) -> None:

@@ -46,7 +46,7 @@ def service_config(tmp: Path, telegram: FakeTelegram, binance: FakeVenue) -> dic
         },
         "discord": {"enabled": False},
         "sources": {
-            "binance": {"url": binance.ws_url},
+            "binance": {"url": binance.ws_url, "rest_url": binance.base},
             "bybit": {"enabled": False},
             "okx": {"enabled": False},
             "coinglass": {"enabled": False},

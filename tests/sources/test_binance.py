@@ -26,6 +26,8 @@ async def venue():
 
 
 async def test_normal_flow_exact_usd_and_sides(venue: FakeVenue, sink: RecordingSink) -> None:
+    sink.clock = lambda: T0
+
     async def script(conn: FakeConn) -> None:
         await conn.send(binance_frame("BTCUSDT", "SELL", 0.5, 60000, T0))  # long 30,000
         await conn.send(binance_frame("ETHUSDT", "BUY", 2, 3000, T0 + 1))  # short 6,000
@@ -40,7 +42,7 @@ async def test_normal_flow_exact_usd_and_sides(venue: FakeVenue, sink: Recording
     assert sink.usd(Side.SHORT) == pytest.approx(6_000)
     assert {e.coin for e in sink.events_in} == {"BTC", "ETH", "PEPE"}
     assert sink.kinds() == ["up"]
-    st = src.status()
+    st = sink.status(src.name)
     assert (st.state, st.events, st.skipped, st.last_data_ms) == ("up", 3, 0, T0)
 
 
@@ -63,8 +65,8 @@ async def test_dropped_connection_is_one_outage_and_data_after_reconnect_counts(
     down = next(c for c in sink.calls if c[0] == "down")
     assert "closed" in down[2]
     assert [e.usd for e in sink.events_in] == [100.0, 200.0]
-    assert src.status().events == 2 and src.connections == 2
-    assert len(src.status().gaps) == 1 and src.status().gaps[0].endswith("UTC")
+    assert sink.status(src.name).events == 2 and src.connections == 2
+    assert len(sink.status(src.name).gaps) == 1 and sink.status(src.name).gaps[0].endswith("UTC")
 
 
 async def test_silent_connection_is_caught_by_the_watchdog(
@@ -101,8 +103,8 @@ async def test_malformed_and_unknown_frames_are_skipped_and_counted(
     src = BinanceSource(venue.ws_url, rest_url=venue.base, timing=FAST)
     async with running(src, sink):
         await sink.until(lambda s: len(s.events_in) == 1)
-    assert src.status().skipped == 3
-    assert src.status().events == 1 and sink.events_in[0].usd == 1500.0
+    assert sink.status(src.name).skipped == 3
+    assert sink.status(src.name).events == 1 and sink.events_in[0].usd == 1500.0
     assert "down" not in sink.kinds()
 
 
@@ -128,7 +130,7 @@ async def test_refused_handshakes_report_down_once_and_keep_retrying(sink: Recor
         assert not task.done()
     server.close()
     assert sink.kinds() == ["down"]  # four failures, one outage
-    assert src.status().state == "down" and src.status().note
+    assert sink.status(src.name).state == "down" and sink.status(src.name).note
 
 
 async def test_nothing_listening_is_an_outage_not_a_crash(sink: RecordingSink) -> None:
@@ -138,7 +140,7 @@ async def test_nothing_listening_is_an_outage_not_a_crash(sink: RecordingSink) -
     src = BinanceSource(url, rest_url=v.base, timing=FAST)
     async with running(src, sink):
         await sink.until(lambda s: "down" in s.kinds())
-    assert "cannot connect" in src.status().note
+    assert "cannot connect" in sink.status(src.name).note
 
 
 async def test_planned_reconnect_before_max_age_is_not_an_outage(
@@ -164,7 +166,7 @@ async def test_an_open_link_is_up_before_any_liquidation(
     src = BinanceSource(venue.ws_url, rest_url=venue.base, timing=replace(FAST, silence_s=5))
     async with running(src, sink):
         await sink.until(lambda s: "up" in s.kinds())
-        assert src.status().state == "up" and src.status().events == 0
+        assert sink.status(src.name).state == "up" and sink.status(src.name).events == 0
 
 
 async def test_live_frames_with_ps_and_st_are_usdm_and_coins_come_from_exchange_info(

@@ -61,7 +61,7 @@ async def test_contracts_are_priced_by_their_exchange_info_size(
     src = BinanceCoinMSource(venue.ws_url, venue.base, timing=FAST)
     async with running(src, sink):
         await sink.until(lambda s: len(s.events_in) == 2)
-        await sink.until(lambda s: src.status().skipped == 1)
+        await sink.until(lambda s: sink.status(src.name).skipped == 1)
     assert [(e.venue, e.coin, e.side, e.usd) for e in sink.events_in] == [
         ("binance", "BTC", Side.LONG, 300.0),
         ("binance", "ETH", Side.LONG, 30.0),
@@ -113,7 +113,7 @@ async def test_an_unknown_symbol_asks_for_a_refresh_and_then_counts(
     venue.scripts = [script]
     async with running(src, sink):
         await sink.until(lambda s: len(s.events_in) == 1)
-    assert sink.events_in[0].usd == 300.0 and src.status().skipped == 1
+    assert sink.events_in[0].usd == 300.0 and sink.status(src.name).skipped == 1
     assert calls == 2  # on connect, then on demand (not an hour later)
 
 
@@ -124,7 +124,7 @@ async def test_without_any_contract_size_it_is_down_not_guessing(
     src = BinanceCoinMSource(venue.ws_url, venue.base, timing=FAST)
     async with running(src, sink):
         await sink.until(lambda s: "down" in s.kinds())
-    assert "COIN-M contracts" in src.status().note
+    assert "COIN-M contracts" in sink.status(src.name).note
     assert venue.conns == []  # it never connected to count contracts it cannot size
 
 

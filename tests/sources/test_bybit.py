@@ -68,7 +68,7 @@ async def test_discovers_symbols_subscribes_in_batches_and_sums(
     assert sum("cursor=1" in c for c in venue.rest_calls) == 1  # followed the page cursor
     assert sink.usd(Side.LONG) == pytest.approx(50_050)
     assert sink.usd(Side.SHORT) == pytest.approx(899.8)
-    assert src.status().skipped == 0  # acks and pongs are not counted as junk
+    assert sink.status(src.name).skipped == 0  # acks and pongs are not counted as junk
 
 
 async def test_sends_ping_op_and_pongs_keep_the_watchdog_quiet(
@@ -121,7 +121,7 @@ async def test_unknown_and_malformed_frames_skipped(venue: FakeVenue, sink: Reco
     src = make(venue)
     async with running(src, sink):
         await sink.until(lambda s: len(s.events_in) == 1)
-    assert src.status().skipped == 3 and src.status().events == 1
+    assert sink.status(src.name).skipped == 3 and sink.status(src.name).events == 1
 
 
 async def test_instrument_list_failure_is_an_outage_then_recovers(sink: RecordingSink) -> None:

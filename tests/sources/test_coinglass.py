@@ -105,7 +105,6 @@ async def liqs_all(src: CoinGlassSource, clock: Clock) -> tuple[LiveMarket, str]
     market = LiveMarket(
         Aggregator(venues=()), SourceHealth(["coinglass"], clock.ms), MarketClock(clock)
     )
-    market.status_of["coinglass"] = src.status
     assert await src.poll_once(market) is True
     await src.aclose()
     msg = render_liqs(market.snapshot(clock.ms), ALL, None, market.status(clock.ms))
@@ -150,7 +149,7 @@ async def test_401_is_logged_once_marks_down_and_slows_polling(
     assert len(cg.calls) == 2
     assert sum("rejected the API key" in r.message for r in caplog.records) == 1
     assert sink.kinds() == ["down"] and sink.totals_in == []
-    st = src.status()
+    st = sink.status(src.name)
     assert st.state == "down" and st.note == "CoinGlass rejected the API key"
     assert KEY not in caplog.text and KEY not in repr(st)
 
@@ -180,7 +179,7 @@ async def test_usage_headers_pause_before_the_budget_is_spent(
     await src.aclose()
     assert cg.used == 8 and src.use_limit == 8 and src.max_limit == 10
     assert sink.totals_in == []  # a partial poll pushes nothing
-    assert "budget" in src.status().note
+    assert "budget" in sink.status(src.name).note
     clock.ms += 30_000
     assert await src.poll_once(sink) is False and cg.used == 8  # still paused, nothing sent
 
@@ -220,7 +219,7 @@ async def test_run_polls_on_its_own_and_survives_a_dead_server(clock, sink: Reco
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    assert sink.kinds() == ["down"] and "cannot reach" in src.status().note
+    assert sink.kinds() == ["down"] and "cannot reach" in sink.status(src.name).note
     assert src._client is None  # closed on the way out
 
 

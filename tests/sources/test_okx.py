@@ -77,7 +77,7 @@ async def test_text_ping_and_pong(venue: FakeVenue, sink: RecordingSink) -> None
     src = make(venue)
     async with running(src, sink):
         await sink.until(lambda s: len(s.events_in) == 1)
-    assert "down" not in sink.kinds() and src.status().skipped == 0
+    assert "down" not in sink.kinds() and sink.status(src.name).skipped == 0
     assert src.connections == 1
 
 
@@ -100,7 +100,7 @@ async def test_unknown_instrument_is_skipped_counted_and_refreshes_ct_val(
             await sink.until(lambda s: len(s.events_in) == 1)
         finally:
             del CT["SWAP"]["NEW-USDT-SWAP"]
-    assert src.status().skipped == 2  # both details of the unknown instrument
+    assert sink.status(src.name).skipped == 2  # both details of the unknown instrument
     assert sink.events_in[0].usd == pytest.approx(5 * 10 * 2.0)
     assert sum("instType=SWAP" in c for c in venue.rest_calls) == 2  # start + on-demand refresh
 
@@ -124,8 +124,8 @@ async def test_drop_silence_and_malformed(venue: FakeVenue, sink: RecordingSink)
     async with running(src, sink):
         await sink.until(lambda s: len(s.events_in) == 2)
         await venue.connection(3)  # the silent third link was given up by the watchdog
-        reason = src.status().note
-    assert src.status().skipped == 2
+        reason = sink.status(src.name).note
+    assert sink.status(src.name).skipped == 2
     assert [e.usd for e in sink.events_in] == [1.0, 2.0]
     assert "watchdog" in reason
     assert sink.kinds() == ["up", "down", "up", "down"]  # no up for the silent link
