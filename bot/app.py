@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 DAY_MS = 24 * 3600_000
 HOT_MINUTES = 26 * 60  # the longest window (24 h) and the aggregator's hour of slack
+LOAD_SLICE_MS = 3600_000  # buckets are loaded at start an hour at a time (bounded memory)
 
 
 @dataclass
@@ -112,7 +113,7 @@ def build_sources(
     if src.coinglass.enabled and secrets.coinglass_key:
         out.append(
             CoinGlassSource(
-                api_key=secrets.coinglass_key,
+                api_key=secrets.coinglass_key.get_secret_value(),
                 base_url=src.coinglass.endpoint,
                 coins=src.coinglass.coins,
                 poll_interval_s=src.coinglass.poll,
@@ -127,7 +128,7 @@ async def sync_broadcasts(config: Config, db: Database, now_ms: int) -> None:
     wanted: dict[str, set[tuple[str, int, str, float]]] = {}
     for b in config.broadcasts:
         cmd = parse_command("/subscribe " + b.rule)
-        assert isinstance(cmd, Subscribe)  # check_broadcasts validated the rule at start
+        assert isinstance(cmd, Subscribe)  # the config validated the rule
         wanted.setdefault(b.chat, set()).add((cmd.coin, cmd.window, cmd.side.value, cmd.threshold))
     chats = set(wanted) | await db.chats_with_origin("config")
     for chat in chats:
@@ -145,20 +146,12 @@ async def sync_broadcasts(config: Config, db: Database, now_ms: int) -> None:
             await db.add_subscription(chat, coin, window, Side(side), threshold, now_ms, "config")
 
 
-def check_broadcasts(config: Config) -> list[str]:
-    """Problems with the declared broadcast rules, as readable lines (empty when all is well)."""
-    from bot.domain.commands import CommandError
-
-    problems = []
-    for i, b in enumerate(config.broadcasts):
-        try:
-            cmd = parse_command("/subscribe " + b.rule)
-        except CommandError as e:
-            problems.append(f"broadcasts.{i}.rule: {e}")
-            continue
-        if not isinstance(cmd, Subscribe):
-            problems.append(f"broadcasts.{i}.rule: write it like 'btc 1h 100m shorts'")
-    return problems
+def console_enabled(config: Config, secrets: Secrets) -> bool:
+    """The console chat: forced on or off, or (auto) on when no chat platform has a token."""
+    platforms = (config.telegram.enabled and bool(secrets.telegram_token)) or (
+        config.discord.enabled and bool(secrets.discord_token)
+    )
+    return config.console.enabled == "on" or (config.console.enabled == "auto" and not platforms)
 
 
 async def build(
@@ -190,14 +183,22 @@ async def build(
     venues = sources[0].venues if replaying else tuple(dict.fromkeys(streamed))
     # Memory holds what the windows read (24 h, plus slack); the longer history lives in SQLite.
     agg = Aggregator(venues=venues, retention_minutes=HOT_MINUTES)
-    rows = await db.load_buckets(now - HOT_MINUTES * 60_000)
-    agg.load(rows)
+    last_seen = None
+    # an hour at a time: 26 h x 300 coins x 3 venues at once is 1.4 M row objects (~300 MB peak)
+    starts = range(now - HOT_MINUTES * 60_000, now, LOAD_SLICE_MS)
+    for start in starts:
+        until = start + LOAD_SLICE_MS if start != starts[-1] else None  # the last: open-ended
+        rows = await db.load_buckets(start, until)
+        agg.load(rows)
+        if rows:
+            last_seen = rows[-1].minute_ms + 60_000
+        del rows
     # a replay brings its own history, so it has no "not connected yet" gap before it starts
     health = SourceHealth.restored(
         [] if replaying else names,
         now,
         [PastGap(g.source, g.start_ms, g.end_ms) for g in await db.recent_gaps(now - DAY_MS)],
-        last_seen_ms=max(r.minute_ms for r in rows) + 60_000 if rows else None,
+        last_seen_ms=last_seen,
     )
     market = LiveMarket(agg, health, clock, sampled=True, universe=universe)
 
@@ -227,10 +228,10 @@ async def build(
 
         tg = TelegramBot.from_config(
             config.telegram,
-            secrets.telegram_token,
+            secrets.telegram_token.get_secret_value(),
             service,
             db,
-            webhook_secret=secrets.telegram_webhook_secret,
+            webhook_secret=secrets.telegram_webhook_secret.get_secret_value(),
         )
         bots.append(tg)
         senders["telegram"] = tg.sender
@@ -238,13 +239,16 @@ async def build(
         from bot.chat.discord_bot import DiscordBot
 
         dc = DiscordBot(
-            secrets.discord_token, service, db, market.known_coins, **(discord_options or {})
+            secrets.discord_token.get_secret_value(),
+            service,
+            db,
+            market.known_coins,
+            **(discord_options or {}),
         )
         bots.append(dc)
         senders["discord"] = dc.sender
     console = None
-    console_on = config.console.enabled == "on" or (config.console.enabled == "auto" and not bots)
-    if console_on:
+    if console_enabled(config, secrets):
         console = ConsoleChat(service, stdout)
         senders["console"] = console
         await db.ensure_chat(CONSOLE_CHAT, "private")
@@ -254,7 +258,7 @@ async def build(
     scheduler = Scheduler(watchdog)
     service.failing_jobs = watchdog.failing  # /status says so when our own loops fail
     engine = Engine(db, book, market, clock, on_enqueued=lambda: scheduler.poke("drain"))
-    market.on_data = lambda: scheduler.poke("evaluate", config.alerts.debounce)
+    market.on_data = lambda: scheduler.poke("evaluate")  # at once: no debounce (issue 9)
     rt = Runtime(
         config=config,
         clock=clock,
@@ -303,8 +307,13 @@ def _schedule(rt: Runtime) -> None:
     a = rt.config.alerts
     s = rt.scheduler
     assert rt.ops is not None
+    timed = rt.ops.metrics.timed  # liqbot_evaluation_seconds: the tick and the poked runs
     s.every(
-        "evaluate", max(0.2, a.tick / speed), rt.ops.metrics.timed(rt.engine.tick), first_in=0.1
+        "evaluate",
+        max(0.2, a.tick / speed),
+        timed(rt.engine.tick),
+        first_in=0.1,
+        on_poke=timed(rt.engine.evaluate_new_data),
     )
     s.every("drain", 2.0, rt.delivery.drain, first_in=0.5)
     s.every("persist", max(1.0, 10 / speed), lambda: persist(rt))
@@ -397,6 +406,8 @@ async def run(
     if banner and rt.console is not None:
         out.write(banner + "\n\n")
         out.flush()
+    elif banner:  # no console: the banner is the log's first word on what runs
+        log.info("%s", banner.replace("\n", "; "))
     waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop_event.wait())]
     code = 0
     try:

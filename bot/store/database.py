@@ -19,6 +19,7 @@ import aiosqlite
 
 from bot.domain.message import Message
 from bot.domain.models import AlertState, Side, Status, Subscription, Transition
+from bot.domain.moves import StateRow, Transitions
 from bot.store.history import HistoryQueries
 from bot.store.migrations import migrate
 from bot.store.rows import ChatRow, OutboxItem, OutboxRow
@@ -337,30 +338,40 @@ class Database(HistoryQueries):
         }
 
     async def commit_transitions(
-        self, transitions: Sequence[Transition], outbox: Sequence[OutboxItem]
+        self, transitions: Sequence[Transition] | Transitions, outbox: Sequence[OutboxItem]
     ) -> None:
-        """Every new state and every outbox row in ONE transaction, or nothing at all."""
+        """Every new state and every outbox row in ONE transaction, or nothing at all.
+
+        One executemany per table: a crash tick writes hundreds of thousands of states, and a
+        round trip to the database thread per row took seconds.
+        """
+        if isinstance(transitions, Transitions):
+            rows: Iterable[StateRow] = transitions.state_rows()
+        else:
+            rows = [
+                (t.sub_id, Status(t.new.status).value, t.new.level, t.new.episode,
+                 t.new.fired_ms, t.new.last_alert_ms)
+                for t in transitions
+            ]  # fmt: skip
         async with self._tx() as c:
-            for t in transitions:
-                s = t.new
-                # WHERE EXISTS: a subscription removed since the tick evaluated is skipped
-                # instead of failing the foreign key and losing everyone else's alerts.
-                await c.execute(
-                    "INSERT OR REPLACE INTO alert_states "
-                    "(sub_id, status, level, episode, fired_ms, last_alert_ms) "
-                    "SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?)",
-                    (
-                        t.sub_id,
-                        Status(s.status).value,
-                        s.level,
-                        s.episode,
-                        s.fired_ms,
-                        s.last_alert_ms,
-                        t.sub_id,
-                    ),
-                )
-            for item in outbox:
-                await self._insert_outbox(c, item)
+            # WHERE EXISTS: a subscription removed since the tick evaluated is skipped
+            # instead of failing the foreign key and losing everyone else's alerts.
+            await c.executemany(
+                "INSERT OR REPLACE INTO alert_states "
+                "(sub_id, status, level, episode, fired_ms, last_alert_ms) "
+                "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?1)",
+                rows,  # read in the database thread: the event loop does not wait for it
+            )
+            # ON CONFLICT(dedupe_key), not OR IGNORE: that would also swallow NOT NULL and
+            # CHECK failures, silently dropping a broken alert instead of failing the tick.
+            await c.executemany(
+                "INSERT INTO outbox (chat_key, message, dedupe_key, created_ms, next_ms) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING",
+                [
+                    (i.chat_key, _message_json(i.message), i.dedupe_key, i.created_ms, i.created_ms)
+                    for i in outbox
+                ],
+            )
 
     async def _insert_outbox(self, c: aiosqlite.Connection, item: OutboxItem) -> int:
         cur = await c.execute(
