@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import build, stop
-from bot.config import ConfigError, Secrets, parse_config
+from bot.config import ConfigError, Secrets, SourcesConfig, parse_config
 from bot.domain.models import Side
 from bot.store import Database, StoreLocationError, parse_location, redact
 from bot.store.location import secrets_of
@@ -70,8 +70,7 @@ async def test_the_composition_opens_postgresql_from_storage_url(
     config = parse_config(
         {
             "storage": {"url": url, "path": str(tmp_path / "unused.sqlite3")},
-            "sources": {"binance": {"enabled": False}, "bybit": {"enabled": False},
-                        "okx": {"enabled": False}},
+            "sources": {name: {"enabled": False} for name in SourcesConfig.model_fields},
             "broadcasts": [{"chat": "console:local", "rule": "btc 1h 100m"}],
         }
     )  # fmt: skip
