@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from bot.app import build, stop
-from bot.config import ConfigError, Secrets, SourcesConfig, parse_config
+from bot.config import ConfigError, Secrets, parse_config
 from bot.domain.models import Side
 from bot.store import Database, StoreLocationError, parse_location, redact
 from bot.store.location import secrets_of
+from tests.offline import sources_off
 from tests.pg import PgServer
 
 
@@ -70,7 +71,7 @@ async def test_the_composition_opens_postgresql_from_storage_url(
     config = parse_config(
         {
             "storage": {"url": url, "path": str(tmp_path / "unused.sqlite3")},
-            "sources": {name: {"enabled": False} for name in SourcesConfig.model_fields},
+            "sources": sources_off(),
             "broadcasts": [{"chat": "console:local", "rule": "btc 1h 100m"}],
         }
     )  # fmt: skip
