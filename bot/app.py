@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.chart_view import attach_chart
 from bot.chat.console import CHAT_KEY as CONSOLE_CHAT
 from bot.chat.console import ConsoleChat
 from bot.chat.service import CommandService, ServiceSettings
 from bot.clock import AcceleratedClock, Clock
 from bot.config import Config, Secrets
 from bot.delivery import Delivery, Sender
+from bot.digests import Digests, declared_digests
 from bot.domain.aggregate import Aggregator
 from bot.domain.commands import Subscribe, parse_command
 from bot.domain.health import PastGap, SourceHealth
@@ -40,6 +42,8 @@ from bot.sources.okx import OkxSource
 from bot.sources.replay import ReplaySource
 from bot.store import Database
 from bot.watchdog import Watchdog
+from bot.webhooks import build_webhooks
+from bot.webhooks import chat_key as webhook_key
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +71,7 @@ class Runtime:
     bots: list[Any] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     ops: Ops | None = None  # metrics, /healthz, operator alerts, the HTTP port (build sets it)
+    digests: Digests | None = None
 
     @property
     def replay(self) -> ReplaySource | None:
@@ -115,10 +120,10 @@ def build_sources(
 async def sync_broadcasts(config: Config, db: Database, now_ms: int) -> None:
     """Make the config's declared broadcasts exist, once each, and drop ones no longer declared."""
     wanted: dict[str, set[tuple[str, int, str, float]]] = {}
-    for b in config.broadcasts:
-        cmd = parse_command("/subscribe " + b.rule)
+    for chat, rule in declared_rules(config):
+        cmd = parse_command("/subscribe " + rule)
         assert isinstance(cmd, Subscribe)  # check_broadcasts validated the rule at start
-        wanted.setdefault(b.chat, set()).add((cmd.coin, cmd.window, cmd.side.value, cmd.threshold))
+        wanted.setdefault(chat, set()).add((cmd.coin, cmd.window, cmd.side.value, cmd.threshold))
     chats = set(wanted) | await db.chats_with_origin("config")
     for chat in chats:
         await db.ensure_chat(chat)
@@ -135,19 +140,28 @@ async def sync_broadcasts(config: Config, db: Database, now_ms: int) -> None:
             await db.add_subscription(chat, coin, window, Side(side), threshold, now_ms, "config")
 
 
+def declared_rules(config: Config) -> list[tuple[str, str]]:
+    """(chat key, rule) of the config's broadcasts and webhooks."""
+    return [(b.chat, b.rule) for b in config.broadcasts] + [
+        (webhook_key(w.name), w.rule) for w in config.webhooks
+    ]
+
+
 def check_broadcasts(config: Config) -> list[str]:
     """Problems with the declared broadcast rules, as readable lines (empty when all is well)."""
     from bot.domain.commands import CommandError
 
     problems = []
-    for i, b in enumerate(config.broadcasts):
+    where = [f"broadcasts.{i}" for i in range(len(config.broadcasts))]
+    where += [f"webhooks.{i}" for i in range(len(config.webhooks))]
+    for place, (_, rule) in zip(where, declared_rules(config), strict=True):
         try:
-            cmd = parse_command("/subscribe " + b.rule)
+            cmd = parse_command("/subscribe " + rule)
         except CommandError as e:
-            problems.append(f"broadcasts.{i}.rule: {e}")
+            problems.append(f"{place}.rule: {e}")
             continue
         if not isinstance(cmd, Subscribe):
-            problems.append(f"broadcasts.{i}.rule: write it like 'btc 1h 100m shorts'")
+            problems.append(f"{place}.rule: write it like 'btc 1h 100m shorts'")
     return problems
 
 
@@ -234,16 +248,38 @@ async def build(
         senders["discord"] = dc.sender
     console = None
     console_on = config.console.enabled == "on" or (config.console.enabled == "auto" and not bots)
+    webhooks = build_webhooks(config, secrets, clock)
+    if webhooks is not None:
+        bots.append(webhooks)  # started and stopped with the chat bots (its HTTP session)
+        senders[webhooks.platform] = webhooks
+        for name in webhooks.targets:  # a row to pause; a restart resumes (the URL may be fixed)
+            await db.ensure_chat(webhook_key(name), "channel", now)
+            if await db.resume_chat(webhook_key(name)):
+                log.info("webhook %s resumed at start", name)
     if console_on:
         console = ConsoleChat(service, stdout)
         senders["console"] = console
         await db.ensure_chat(CONSOLE_CHAT, "private")
 
     delivery = Delivery(db, senders, clock.now_ms, max_age_ms=config.alerts.max_delivery_age * 1000)
+    if config.alerts.attach_chart:
+        delivery.prepare = lambda key, msg: attach_chart(db, market, key, msg, lambda: persist(rt))
     watchdog = Watchdog(clock.now_ms, secrets=secrets.all())
     scheduler = Scheduler(watchdog)
     service.failing_jobs = watchdog.failing  # /status says so when our own loops fail
-    engine = Engine(db, book, market, clock, on_enqueued=lambda: scheduler.poke("drain"))
+    engine = Engine(
+        db,
+        book,
+        market,
+        clock,
+        on_enqueued=lambda: scheduler.poke("drain"),
+        attach_chart=config.alerts.attach_chart,
+    )
+    digests = Digests(
+        db, market, clock.now_ms, declared_digests(config), lambda: scheduler.poke("drain")
+    )
+    service.declared_digests = digests.declared
+    service.on_enqueued = lambda: scheduler.poke("drain")
     market.on_data = lambda: scheduler.poke("evaluate", config.alerts.debounce)
     rt = Runtime(
         config=config,
@@ -260,6 +296,7 @@ async def build(
         senders=senders,
         console=console,
         bots=bots,
+        digests=digests,
     )
     service.before_chart = lambda: persist(rt)  # a chart includes the last seconds
     rt.ops = build_ops(rt)
@@ -299,6 +336,8 @@ def _schedule(rt: Runtime) -> None:
     s.every("drain", 2.0, rt.delivery.drain, first_in=0.5)
     s.every("persist", max(1.0, 10 / speed), lambda: persist(rt))
     s.every("prune", 3600, lambda: prune(rt), first_in=60)
+    if rt.digests is not None:  # a sweep a minute (market time); see bot/digests.py for why
+        s.every("digests", max(1.0, 60 / speed), rt.digests.run_due, first_in=5)
     if rt.ops.operators is not None:
         every = max(1.0, rt.config.operators.check_every / speed)
         s.every("operators", every, rt.ops.operators.check, first_in=every)

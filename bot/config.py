@@ -159,6 +159,7 @@ class AlertsConfig(Strict):
     tick: Duration = 10  # seconds between evaluations (new data also triggers one)
     debounce: float = Field(0.5, ge=0, le=10)  # seconds to gather a burst before evaluating
     max_delivery_age: Duration = 6 * 3600  # an alert older than this is dropped, not sent
+    attach_chart: bool = False  # a PNG of the alert's coin and window goes with each alert
 
 
 class LimitsConfig(Strict):
@@ -173,6 +174,40 @@ class Broadcast(Strict):
     @classmethod
     def _chat_key(cls, v: str) -> str:
         return normalize_chat(v)
+
+
+class WebhookTargetConfig(Strict):
+    """An HTTP endpoint that receives alerts as signed JSON POSTs (chat key webhook:<name>)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    url: str = Field(pattern=r"^https?://")
+    rule: str  # written like a /subscribe line: "btc 1h 100m shorts"
+    secret_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")  # the variable holding the key
+    timeout: Duration = 10
+
+
+class DigestConfig(Strict):
+    """A daily summary to a chat at a local time of day."""
+
+    chat: str  # as in broadcasts; webhook:<name> too
+    at: str = "08:00"
+    tz: str = "UTC"  # an IANA zone: Europe/Berlin, America/New_York
+
+    @field_validator("chat")
+    @classmethod
+    def _chat_key(cls, v: str) -> str:
+        return normalize_chat(v)
+
+    @model_validator(mode="after")
+    def _when(self) -> DigestConfig:
+        from bot.domain.digest import DigestError, parse_local_time, parse_zone
+
+        try:
+            parse_local_time(self.at)
+            parse_zone(self.tz)
+        except DigestError as e:
+            raise ValueError(str(e)) from None
+        return self
 
 
 class ConsoleConfig(Strict):
@@ -244,6 +279,16 @@ class Config(Strict):
     logging: LoggingConfig = LoggingConfig()
     http: HttpConfig = HttpConfig()
     operators: Annotated[OperatorsConfig, BeforeValidator(_operator_list)] = OperatorsConfig()
+    webhooks: tuple[WebhookTargetConfig, ...] = ()
+    digests: tuple[DigestConfig, ...] = ()
+
+    @field_validator("webhooks")
+    @classmethod
+    def _unique_names(cls, v: tuple[WebhookTargetConfig, ...]) -> tuple[WebhookTargetConfig, ...]:
+        names = [w.name for w in v]
+        if len(set(names)) != len(names):
+            raise ValueError("each webhook needs its own name")
+        return v
 
 
 class Secrets(BaseModel):
@@ -254,6 +299,11 @@ class Secrets(BaseModel):
     discord_token: str = Field("", repr=False)
     coinglass_key: str = Field("", repr=False)
     telegram_webhook_secret: str = Field("", repr=False)
+    # the environment itself, for secrets the config names (webhooks' secret_env)
+    env: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    def named(self, variable: str) -> str:
+        return self.env.get(variable, "").strip()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
@@ -263,6 +313,7 @@ class Secrets(BaseModel):
             discord_token=e.get("DISCORD_BOT_TOKEN", "").strip(),
             coinglass_key=e.get("COINGLASS_API_KEY", "").strip(),
             telegram_webhook_secret=e.get("TELEGRAM_WEBHOOK_SECRET", "").strip(),
+            env=dict(e),
         )
 
     def all(self) -> tuple[str, ...]:
@@ -285,7 +336,7 @@ def normalize_chat(v: str) -> str:
         return f"telegram:{s}"
     if s.startswith("discord:") and s.split(":", 1)[1].isdigit():
         return f"discord:channel:{s.split(':', 1)[1]}"
-    if s.split(":", 1)[0] in ("telegram", "discord", "console") and ":" in s:
+    if s.split(":", 1)[0] in ("telegram", "discord", "console", "webhook") and ":" in s:
         return s
     raise ValueError(
         "expected a Telegram chat id (-100123), a @channelname, discord:<channel id> or console:local"

@@ -6,8 +6,11 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 
 from bot.clock import Clock
+from bot.domain.alert_payload import alerts_payload
+from bot.domain.message import ChartRef
 from bot.domain.models import Alert, Snapshot, Subscription, Transition
 from bot.domain.render import render_alerts
 from bot.domain.render_alerts import AlertContext
@@ -23,8 +26,13 @@ def group_alerts(
     now_ms: int,
     snapshot: Snapshot | None = None,
     policy: Policy | None = None,
+    attach_chart: bool = False,
 ) -> list[OutboxItem]:
-    """Alerts for one chat in one tick become one message; the key makes a retried tick harmless."""
+    """Alerts for one chat in one tick become one message; the key makes a retried tick harmless.
+
+    Each message carries its alerts as data (webhooks POST it) and, with `attach_chart`, a
+    ChartRef to the first alert's coin and window that delivery draws when it sends.
+    """
     ctx = AlertContext(snapshot, policy or Policy())  # one per tick: coin rankings computed once
     by_chat: dict[str, list[Alert]] = defaultdict(list)
     for t in transitions:
@@ -34,7 +42,11 @@ def group_alerts(
     for chat_key, alerts in by_chat.items():
         alerts.sort(key=lambda a: a.sub.id)
         key = "alert:" + ",".join(f"{a.sub.id}.{a.episode}.{a.level}" for a in alerts)
-        items.append(OutboxItem(chat_key, render_alerts(alerts, ctx), key, now_ms))
+        message = replace(render_alerts(alerts, ctx), data=alerts_payload(alerts))
+        if attach_chart:
+            first = alerts[0]
+            message = replace(message, chart=ChartRef(first.sub.coin, first.sub.window, now_ms))
+        items.append(OutboxItem(chat_key, message, key, now_ms))
     return items
 
 
@@ -46,8 +58,10 @@ class Engine:
         market: LiveMarket,
         clock: Clock,
         on_enqueued: Callable[[], None] = lambda: None,
+        attach_chart: bool = False,
     ) -> None:
         self.db, self.book, self.market, self.clock = db, book, market, clock
+        self.attach_chart = attach_chart
         self.on_enqueued = on_enqueued
         self.on_transitions: Callable[[list[Transition]], None] = lambda ts: None  # metrics
         self._lock = asyncio.Lock()
@@ -72,7 +86,9 @@ class Engine:
             self.ticks += 1
             if not transitions:
                 return 0
-            items = group_alerts(transitions, now, snapshot, self.book.policy)
+            items = group_alerts(
+                transitions, now, snapshot, self.book.policy, attach_chart=self.attach_chart
+            )
             await self.db.commit_transitions(transitions, items)
             self.book.apply(transitions)
             self.on_transitions(transitions)

@@ -19,6 +19,7 @@ import aiosqlite
 
 from bot.domain.message import Message
 from bot.domain.models import AlertState, Side, Status, Subscription, Transition
+from bot.store.digests import DigestQueries
 from bot.store.history import HistoryQueries
 from bot.store.migrations import migrate
 from bot.store.rows import ChatRow, OutboxItem, OutboxRow
@@ -59,7 +60,7 @@ def _message_json(message: Message) -> str:
     return json.dumps(message.to_dict(), separators=(",", ":"), ensure_ascii=False)
 
 
-class Database(HistoryQueries):
+class Database(HistoryQueries, DigestQueries):
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
@@ -202,6 +203,12 @@ class Database(HistoryQueries):
             await c.execute(
                 "UPDATE outbox SET chat_key = ? WHERE chat_key = ? AND status = 'pending'",
                 (new_key, old_key),
+            )
+            # the digest follows unless the new chat has its own
+            await c.execute(
+                "UPDATE digests SET chat_key = ? WHERE chat_key = ? "
+                "AND NOT EXISTS (SELECT 1 FROM digests d WHERE d.chat_key = ?)",
+                (new_key, old_key, new_key),
             )
             await c.execute(
                 "UPDATE chats SET paused_reason = ?, paused_ms = ? WHERE chat_key = ?",

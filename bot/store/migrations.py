@@ -89,6 +89,14 @@ MIGRATIONS: list[tuple[str, ...]] = [
             (SELECT max(number) FROM subscriptions s WHERE s.chat_key = chats.chat_key), 0)""",
         "CREATE UNIQUE INDEX subscriptions_number ON subscriptions(chat_key, number)",
     ),
+    (  # 3: daily digests set with /digest (the config's are read from the config at start)
+        """CREATE TABLE digests (
+            chat_key TEXT PRIMARY KEY,
+            at_min INTEGER NOT NULL,
+            tz TEXT NOT NULL,
+            created_ms INTEGER NOT NULL
+        )""",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,109 @@
+"""A chart of the store's minute buckets as a message: /chart's answer and an alert's picture.
+
+Time when every source was out, and time before the store's first minute (the bot was not
+running), is drawn hatched as missing, never as a calm market.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from typing import Protocol
+
+from bot import charts
+from bot.domain.chart import (
+    CHART_BUCKETS,
+    build_series,
+    chart_since_ms,
+    chart_window_label,
+    no_data_spans,
+    render_chart_caption,
+    render_chart_empty,
+)
+from bot.domain.message import Message
+from bot.domain.models import Snapshot, SourceStatus
+from bot.domain.render_market import not_up_phrases
+from bot.store import Database
+
+
+class Market(Protocol):
+    def snapshot(self, now_ms: int) -> Snapshot: ...
+    def status(self, now_ms: int) -> list[SourceStatus]: ...
+
+
+def chart_window_for(window_min: int) -> int:
+    """The shortest chart window that shows a whole alert window (5m..1h -> 1h, 2h -> 2h ...)."""
+    return next((w for w in sorted(CHART_BUCKETS) if w >= window_min), max(CHART_BUCKETS))
+
+
+def outage_spans(
+    gaps: Sequence[tuple[str, int, int]],
+    statuses: Sequence[SourceStatus],
+    since_ms: int,
+    now_ms: int,
+    first_bucket_ms: int | None,
+) -> dict[str, list[tuple[int, int]]]:
+    """Per source, the spans it delivered nothing: ended gaps, the current outage, and the time
+    before the store's first minute."""
+    outages: dict[str, list[tuple[int, int]]] = {}
+    for source, start, end in gaps:
+        outages.setdefault(source, []).append((start, end))
+    for s in statuses:
+        if s.state != "up" and s.since_ms is not None:
+            outages.setdefault(s.name, []).append((s.since_ms, now_ms))
+    if first_bucket_ms is not None and first_bucket_ms > since_ms:
+        for s in statuses:
+            outages.setdefault(s.name, []).append((since_ms, first_bucket_ms))
+    return outages
+
+
+async def chart_message(
+    db: Database, market: Market, coin: str, window: int, now: int
+) -> tuple[Message, bool]:
+    """(the chart message, whether it holds a picture). Without data there is no picture."""
+    since = chart_since_ms(window, now)
+    rows = await db.chart_buckets(coin, since)
+    statuses = [s for s in market.status(now) if s.state != "disabled"]
+    if not any(lg or sh for _, lg, sh in rows):
+        down = not any(s.state == "up" for s in statuses)
+        phrases = "; ".join(not_up_phrases(statuses, now)) if down else ""
+        return render_chart_empty(coin, window, phrases), False
+    gaps = [(g.source, g.start_ms, g.end_ms) for g in await db.recent_gaps(since)]
+    outages = outage_spans(gaps, statuses, since, now, await db.first_bucket_ms())
+    snapshot = market.snapshot(now)
+    series = build_series(
+        rows,
+        coin,
+        window,
+        now,
+        snapshot.sources,
+        sampled=snapshot.sampled,
+        no_data=no_data_spans(outages, [s.name for s in statuses]),
+    )
+    # tens of milliseconds of CPU: keep the event loop (and every other chat) moving
+    png = await asyncio.to_thread(charts.render_png, series)
+    name = f"chart-{coin.lower()}-{chart_window_label(window)}.png"
+    return replace(render_chart_caption(series, now), image=png, image_name=name), True
+
+
+async def attach_chart(
+    db: Database,
+    market: Market,
+    chat_key: str,
+    message: Message,
+    before: Callable[[], Awaitable[None]] | None = None,
+) -> Message:
+    """Delivery's prepare step (alerts.attach_chart): draw the chart an alert asks for, of its
+    coin over the shortest chart window that holds the alert's, up to the alert's time. Not for
+    webhooks (they get JSON). No data to draw: the alert goes without a picture."""
+    ref = message.chart
+    if ref is None or chat_key.split(":", 1)[0] == "webhook":
+        return message
+    if before is not None:
+        await before()  # the minutes that crossed the line may be in memory only
+    window = chart_window_for(ref.window)
+    chart, drawn = await chart_message(db, market, ref.coin, window, ref.as_of_ms)
+    if not drawn:
+        return message
+    return replace(message, image=chart.image, image_name=chart.image_name)
