@@ -299,6 +299,7 @@ async def build(
         digests=digests,
     )
     service.before_chart = lambda: persist(rt)  # a chart includes the last seconds
+    digests.before = lambda: persist(rt)  # so does a digest's biggest hour
     rt.ops = build_ops(rt)
     for chat in config.operators.chats:
         await db.ensure_chat(chat)

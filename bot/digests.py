@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dtm
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from bot.config import Config
@@ -57,6 +57,8 @@ class Digests:
         self.db, self.market, self.clock = db, market, clock
         self.declared = tuple(declared)  # from the config: not stored, read at each start
         self.on_enqueued = on_enqueued
+        # saves the newest minute buckets before the store is read (the app sets it)
+        self.before: Callable[[], Awaitable[None]] | None = None
         self._done: set[str] = set()  # keys known to be enqueued: no query for them again
 
     async def specs(self) -> list[DigestSpec]:
@@ -80,6 +82,8 @@ class Digests:
             todo.append((spec, key, day))
         if not todo:
             return 0
+        if self.before is not None:
+            await self.before()
         snapshot = self.market.snapshot(now)
         statuses = self.market.status(now)
         minutes = await self.db.chart_buckets(ALL, now - DAY_MS)
