@@ -26,6 +26,8 @@ from bot.domain.models import Snapshot, SourceStatus
 from bot.domain.render_market import not_up_phrases
 from bot.store import Database
 
+AGGREGATES = frozenset({"coinglass"})
+
 
 class Market(Protocol):
     def snapshot(self, now_ms: int) -> Snapshot: ...
@@ -64,7 +66,9 @@ async def chart_message(
     """(the chart message, whether it holds a picture). Without data there is no picture."""
     since = chart_since_ms(window, now)
     rows = await db.chart_buckets(coin, since)
-    statuses = [s for s in market.status(now) if s.state != "disabled"]
+    # the sources that feed minute buckets: CoinGlass serves window totals only, so its being
+    # up says nothing about the chart's bars (and must not hide the streams' outages)
+    statuses = [s for s in market.status(now) if s.state != "disabled" and s.name not in AGGREGATES]
     if not any(lg or sh for _, lg, sh in rows):
         down = not any(s.state == "up" for s in statuses)
         phrases = "; ".join(not_up_phrases(statuses, now)) if down else ""

@@ -587,6 +587,21 @@ async def test_chart_marks_time_without_data_as_missing(env: Env) -> None:
     assert hatched in (await say(env, "/chart btc 1h")).lines
 
 
+async def test_chart_hatches_a_stream_outage_even_while_coinglass_is_up(env: Env) -> None:
+    """CoinGlass serves window totals, never the minute buckets a chart draws: its being up
+    must not turn the streams' outage into a calm stretch of the chart."""
+    hatched = "Hatched grey: no data (sources down, or the bot not running), not zero."
+    minute = T // 60_000 * 60_000
+    await env.db.upsert_buckets([BucketRow(minute - 3 * 3600_000, "BTC", "binance", 1 * M, 0)])
+    await env.db.upsert_buckets([BucketRow(minute, "BTC", "binance", 1 * M, 0)])
+    env.market.statuses = [
+        SourceStatus("binance", "up", T - 60_000, T - 1_000, 42),
+        SourceStatus("coinglass", "up", T - 4 * 3600_000, T - 30_000, 9),
+    ]
+    await env.db.record_gap("binance", T - 40 * 60_000, T - 20 * 60_000)
+    assert hatched in (await say(env, "/chart btc 1h")).lines
+
+
 async def test_a_huge_number_is_just_not_this_chats(env: Env) -> None:
     msg = await say(env, "/unsubscribe 99999999999999999999999")
     assert msg.lines == ("Not found in this chat: #99999999999999999999999. Yours: none.",)
