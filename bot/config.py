@@ -198,16 +198,26 @@ class DigestConfig(Strict):
     def _chat_key(cls, v: str) -> str:
         return normalize_chat(v)
 
-    @model_validator(mode="after")
-    def _when(self) -> DigestConfig:
-        from bot.domain.digest import DigestError, parse_local_time, parse_zone
+    @field_validator("at")
+    @classmethod
+    def _at(cls, v: str) -> str:
+        from bot.domain.digest import DigestError, parse_local_time
 
         try:
-            parse_local_time(self.at)
-            parse_zone(self.tz)
+            m = parse_local_time(v)
         except DigestError as e:
             raise ValueError(str(e)) from None
-        return self
+        return f"{m // 60:02d}:{m % 60:02d}"
+
+    @field_validator("tz")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from bot.domain.digest import DigestError, parse_zone
+
+        try:
+            return parse_zone(v)  # the zone's own spelling: europe/berlin -> Europe/Berlin
+        except DigestError as e:
+            raise ValueError(str(e)) from None
 
 
 class ConsoleConfig(Strict):

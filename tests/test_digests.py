@@ -140,3 +140,20 @@ async def test_digest_fires_at_local_time_once_across_restart_and_dst(tmp_path: 
         ("2026-03-31", "07:30", "America/New_York")
     ]
     assert "Daily digest, Tue 31 Mar (07:30 America/New_York)" in digests[0]["text"]
+
+
+def test_config_digests_are_validated_with_the_key_named() -> None:
+    import pytest
+
+    from bot.config import ConfigError
+
+    ok = parse_config({"digests": [{"chat": "-100123", "at": "8:05", "tz": "europe/berlin"}]})
+    assert (ok.digests[0].chat, ok.digests[0].at, ok.digests[0].tz) == (
+        "telegram:-100123",
+        "08:05",
+        "Europe/Berlin",
+    )
+    with pytest.raises(ConfigError, match=r"digests\.0\.tz: .*unknown time zone 'Mars/Base'"):
+        parse_config({"digests": [{"chat": "@x", "tz": "Mars/Base"}]})
+    with pytest.raises(ConfigError, match=r"digests\.0\.at: .*not a time of day"):
+        parse_config({"digests": [{"chat": "@x", "at": "25:00"}]})

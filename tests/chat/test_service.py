@@ -204,7 +204,17 @@ async def test_cap_is_configurable_and_holds_under_concurrent_commands(env: Env)
 
 
 @pytest.mark.parametrize(
-    "text", ["/subscribe btc 1h 100m", "/unsubscribe 1", "/unsubscribe all", "/mute 1h", "/unmute"]
+    "text",
+    [
+        "/subscribe btc 1h 100m",
+        "/unsubscribe 1",
+        "/unsubscribe all",
+        "/mute 1h",
+        "/unmute",
+        "/digest 08:00 Europe/Berlin",
+        "/digest off",
+        "/test",
+    ],
 )
 async def test_group_member_is_refused_changes(env: Env, text: str) -> None:
     check = Admin(allowed=False)
@@ -214,6 +224,10 @@ async def test_group_member_is_refused_changes(env: Env, text: str) -> None:
     assert "ask a group admin" in plain_text(msg)
     assert await env.db.count_subscriptions("telegram:-100") == 0
     assert await env.db.active_mutes(T) == {}
+    assert await env.db.all_digests() == [] and await env.db.outbox_backlog(T, ["telegram"]) == (
+        0,
+        None,
+    )
 
 
 async def test_group_admin_is_accepted_and_group_kind_recorded(env: Env) -> None:
@@ -228,7 +242,7 @@ async def test_group_admin_is_accepted_and_group_kind_recorded(env: Env) -> None
     assert (sub.coin, sub.side) == (ALL, Side.SHORT)
 
 
-@pytest.mark.parametrize("text", ["/liqs", "/list", "/status", "/help", "/liqs btc 4h"])
+@pytest.mark.parametrize("text", ["/liqs", "/list", "/status", "/help", "/liqs btc 4h", "/digest"])
 async def test_reading_commands_are_open_to_everyone(env: Env, text: str) -> None:
     check = Admin(allowed=False)
     msg = await say(env, text, ChatContext("discord:channel:9", "discord", "channel", check))
