@@ -78,6 +78,11 @@ def explain(config: Config, secrets: Secrets) -> str:
         lines.append(f"operators: {', '.join(config.operators.chats)}")
     for b in config.broadcasts:
         lines.append(f"broadcast: {b.chat} <- {b.rule}")
+    for w in config.webhooks:  # the URL may hold a token: named, not shown
+        key = "set" if secrets.named(w.secret_env) else "NOT SET: the service will not start"
+        lines.append(f"webhook {w.name} <- {w.rule} (secret ${w.secret_env}: {key})")
+    for d in config.digests:
+        lines.append(f"digest: {d.chat} daily at {d.at} {d.tz}")
     problems = check_broadcasts(config)
     if problems:
         raise ConfigError("the config is not valid:\n" + "\n".join("  " + p for p in problems))
