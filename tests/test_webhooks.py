@@ -160,12 +160,9 @@ async def test_a_webhook_without_its_secret_stops_the_start(tmp_path: Path) -> N
 
 
 def test_bad_webhook_rules_and_names_are_named() -> None:
-    c = parse_config(
-        {"webhooks": [{"name": "x", "url": "https://e.x", "rule": "btc 3h 1m", "secret_env": "S"}]}
-    )
-    (problem,) = app.check_broadcasts(c)
-    assert problem.startswith("webhooks.0.rule: ")
     hook = {"name": "x", "url": "https://e.x", "rule": "btc 1h 1m", "secret_env": "S"}
+    with pytest.raises(ConfigError, match=r"webhooks\.0\.rule: unknown window '3h'"):
+        parse_config({"webhooks": [hook | {"rule": "btc 3h 1m"}]})
     with pytest.raises(ConfigError, match="own name"):
         parse_config({"webhooks": [hook, hook]})
     with pytest.raises(ConfigError, match=r"webhooks\.0\.url"):
@@ -207,3 +204,22 @@ async def test_sender_outcomes_for_429_persistent_4xx_and_timeouts() -> None:
     finally:
         await sender.stop()
         await receiver.stop()
+
+
+def test_a_liqbot_named_secret_variable_is_a_secret_not_an_unknown_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.settings import load
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "webhooks:\n  - name: x\n    url: https://example.com/h\n    rule: btc 1h 100m\n"
+        "    secret_env: LIQBOT_WEBHOOK_SECRET_X\n"
+    )
+    monkeypatch.setenv("LIQBOT_WEBHOOK_SECRET_X", "  k3y  ")
+    loaded = load(str(cfg))
+    assert loaded.secrets.named("LIQBOT_WEBHOOK_SECRET_X") == "k3y"
+    assert "k3y" not in repr(loaded.secrets)
+    monkeypatch.setenv("LIQBOT_WEBHOOK_SECRET_Y", "k")  # named by no webhook: still refused
+    with pytest.raises(ConfigError, match="LIQBOT_WEBHOOK_SECRET_Y: unknown key"):
+        load(str(cfg))
