@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.chart_view import attach_chart
+from bot.chart_view import AlertCharts
 from bot.chat.console import CHAT_KEY as CONSOLE_CHAT
 from bot.chat.console import ConsoleChat
 from bot.chat.service import CommandService, ServiceSettings
@@ -256,7 +256,7 @@ async def build(
 
     delivery = Delivery(db, senders, clock.now_ms, max_age_ms=config.alerts.max_delivery_age * 1000)
     if config.alerts.attach_chart:
-        delivery.prepare = lambda key, msg: attach_chart(db, market, key, msg, lambda: persist(rt))
+        delivery.prepare = AlertCharts(db, market, lambda: persist(rt)).prepare
     watchdog = Watchdog(clock.now_ms, secrets=secrets.all())
     scheduler = Scheduler(watchdog)
     service.failing_jobs = watchdog.failing  # /status says so when our own loops fail

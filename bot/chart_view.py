@@ -21,7 +21,7 @@ from bot.domain.chart import (
     render_chart_caption,
     render_chart_empty,
 )
-from bot.domain.message import Message
+from bot.domain.message import ChartRef, Message
 from bot.domain.models import Snapshot, SourceStatus
 from bot.domain.render_market import not_up_phrases
 from bot.store import Database
@@ -91,23 +91,44 @@ async def chart_message(
     return replace(render_chart_caption(series, now), image=png, image_name=name), True
 
 
-async def attach_chart(
-    db: Database,
-    market: Market,
-    chat_key: str,
-    message: Message,
-    before: Callable[[], Awaitable[None]] | None = None,
-) -> Message:
-    """Delivery's prepare step (alerts.attach_chart): draw the chart an alert asks for, of its
-    coin over the shortest chart window that holds the alert's, up to the alert's time. Not for
-    webhooks (they get JSON). No data to draw: the alert goes without a picture."""
-    ref = message.chart
-    if ref is None or chat_key.split(":", 1)[0] == "webhook":
-        return message
-    if before is not None:
-        await before()  # the minutes that crossed the line may be in memory only
-    window = chart_window_for(ref.window)
-    chart, drawn = await chart_message(db, market, ref.coin, window, ref.as_of_ms)
-    if not drawn:
-        return message
-    return replace(message, image=chart.image, image_name=chart.image_name)
+class AlertCharts:
+    """Delivery's prepare step (alerts.attach_chart): draws the chart an alert asks for, of its
+    coin over the shortest chart window that holds the alert's, up to the alert's time.
+
+    A broadcast's alert goes to many chats with the same ChartRef: it is drawn once (the first
+    chat's task draws, the others await the same task), and the last few are kept. Webhooks get
+    JSON, no picture. With no data to draw, the alert goes without one.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        market: Market,
+        before: Callable[[], Awaitable[None]] | None = None,
+        keep: int = 32,
+    ) -> None:
+        self.db, self.market, self.before, self.keep = db, market, before, keep
+        self.drawn = 0  # charts rendered (not served from the cache)
+        self._tasks: dict[ChartRef, asyncio.Task[Message | None]] = {}
+
+    async def prepare(self, chat_key: str, message: Message) -> Message:
+        ref = message.chart
+        if ref is None or chat_key.split(":", 1)[0] == "webhook":
+            return message
+        task = self._tasks.get(ref)
+        if task is None or (task.done() and task.exception() is not None):
+            task = self._tasks[ref] = asyncio.ensure_future(self._draw(ref))
+            while len(self._tasks) > self.keep:
+                self._tasks.pop(next(iter(self._tasks)))
+        chart = await asyncio.shield(task)  # one chat's cancelled send must not cancel the rest
+        if chart is None:
+            return message
+        return replace(message, image=chart.image, image_name=chart.image_name)
+
+    async def _draw(self, ref: ChartRef) -> Message | None:
+        if self.before is not None:
+            await self.before()  # the minutes that crossed the line may be in memory only
+        window = chart_window_for(ref.window)
+        chart, drawn = await chart_message(self.db, self.market, ref.coin, window, ref.as_of_ms)
+        self.drawn += drawn
+        return chart if drawn else None

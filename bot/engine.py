@@ -30,7 +30,7 @@ def group_alerts(
 ) -> list[OutboxItem]:
     """Alerts for one chat in one tick become one message; the key makes a retried tick harmless.
 
-    Each message carries its alerts as data (webhooks POST it) and, with `attach_chart`, a
+    A webhook's message carries its alerts as data (the JSON it POSTs); with `attach_chart`, a
     ChartRef to the first alert's coin and window that delivery draws when it sends.
     """
     ctx = AlertContext(snapshot, policy or Policy())  # one per tick: coin rankings computed once
@@ -42,7 +42,9 @@ def group_alerts(
     for chat_key, alerts in by_chat.items():
         alerts.sort(key=lambda a: a.sub.id)
         key = "alert:" + ",".join(f"{a.sub.id}.{a.episode}.{a.level}" for a in alerts)
-        message = replace(render_alerts(alerts, ctx), data=alerts_payload(alerts))
+        message = render_alerts(alerts, ctx)
+        if chat_key.startswith("webhook:"):  # only webhooks read it: other rows stay small
+            message = replace(message, data=alerts_payload(alerts))
         if attach_chart:
             first = alerts[0]
             message = replace(message, chart=ChartRef(first.sub.coin, first.sub.window, now_ms))

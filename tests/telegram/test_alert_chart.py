@@ -60,6 +60,8 @@ async def test_an_alert_carries_a_chart_of_its_coin_and_window(tmp_path: Path) -
     try:
         await app.start(rt, jobs=False)
         await _wave(rt, T0)
+        charts = rt.delivery.prepare.__self__  # type: ignore[union-attr]
+        assert charts.drawn == 1  # both chats' alerts show BTC over 1h at T0: drawn once
     finally:
         await app.stop(rt)
         await fake.stop()
