@@ -42,6 +42,7 @@ class WebhookReceiver:
         self.hang: set[str] = set()  # paths that never answer (timeouts)
         self._runner: web.AppRunner | None = None
         self._release = asyncio.Event()
+        self._changed = asyncio.Condition()
         self.port = 0
 
     async def start(self) -> WebhookReceiver:
@@ -65,9 +66,19 @@ class WebhookReceiver:
     def at(self, name: str) -> list[Received]:
         return [r for r in self.received if r.path == f"/{name}"]
 
+    async def wait_for(self, count: int, name: str, timeout: float = 30.0) -> list[Received]:
+        """Wait (on an event, not a sleep) until `name` has received `count` POSTs."""
+        async with self._changed:
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: len(self.at(name)) >= count), timeout
+            )
+        return self.at(name)
+
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        self.received.append(Received(request.path, dict(request.headers), body))
+        async with self._changed:
+            self.received.append(Received(request.path, dict(request.headers), body))
+            self._changed.notify_all()
         name = request.match_info["name"]
         if name in self.hang:
             await self._release.wait()
