@@ -13,7 +13,14 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from bot import history, settings
-from bot.config import SECRET_ENV, Config, ConfigError, Secrets, parse_config
+from bot.config import (
+    SECRET_ENV,
+    Config,
+    ConfigError,
+    Secrets,
+    WebhookTargetConfig,
+    parse_config,
+)
 from bot.logs import setup_logging
 from bot.settings import Loaded
 
@@ -111,7 +118,10 @@ def _show(value: object) -> str:
     if isinstance(value, tuple):
         return "[" + ", ".join(_show(v) for v in value) + "]"
     if isinstance(value, BaseModel):
-        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.model_dump().items()) + "}"
+        shown = value.model_dump()
+        if isinstance(value, WebhookTargetConfig):
+            shown["url"] = value.shown_url  # the path or query may hold a token
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in shown.items()) + "}"
     return '""' if value == "" else str(value)
 
 

@@ -238,6 +238,14 @@ class WebhookTargetConfig(Strict):
     def _rule(cls, v: str) -> str:
         return Broadcast._rule(v)  # the same check as a broadcast's, in the same pass
 
+    @property
+    def shown_url(self) -> str:
+        """The URL as printed (check-config): its scheme and host only, since webhook URLs often
+        carry a token in the path or the query (https://hooks.example/T0/B0/XXXX)."""
+        scheme, _, rest = self.url.partition("://")
+        host = rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
+        return f"{scheme}://{host}/…"
+
 
 class DigestConfig(Strict):
     """A daily summary to a chat at a local time of day."""

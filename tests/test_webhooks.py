@@ -223,3 +223,32 @@ def test_a_liqbot_named_secret_variable_is_a_secret_not_an_unknown_key(
     monkeypatch.setenv("LIQBOT_WEBHOOK_SECRET_Y", "k")  # named by no webhook: still refused
     with pytest.raises(ConfigError, match="LIQBOT_WEBHOOK_SECRET_Y: unknown key"):
         load(str(cfg))
+
+
+def test_check_config_names_webhooks_without_their_url_token_or_secret(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / "config.yaml").write_text(
+        "webhooks:\n  - name: desk\n    url: https://hooks.example.com/T0/B0/PATHTOKEN?k=QTOKEN\n"
+        "    rule: btc 1h 100m\n    secret_env: LIQBOT_WEBHOOK_SECRET_DESK\n"
+        "digests:\n  - {chat: webhook:desk, at: '7:30', tz: america/new_york}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIQBOT_")}
+    env |= {"PYTHONPATH": str(root), "LIQBOT_WEBHOOK_SECRET_DESK": "SECRETVALUE"}
+    res = subprocess.run(
+        [sys.executable, "-m", "bot", "check-config"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert res.returncode == 0, res.stderr
+    out = res.stdout + res.stderr
+    assert "webhook desk <- btc 1h 100m (secret $LIQBOT_WEBHOOK_SECRET_DESK: set)" in out
+    assert "digest: webhook:desk daily at 07:30 America/New_York" in out
+    assert "url: https://hooks.example.com/…" in out
+    assert not any(s in out for s in ("PATHTOKEN", "QTOKEN", "SECRETVALUE"))
