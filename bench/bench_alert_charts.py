@@ -39,7 +39,9 @@ async def main(chats: int, repeat: int) -> None:
         config = parse_config(
             {
                 "storage": {"path": str(Path(tmp) / "b.sqlite3")},
-                "sources": {"okx": {"enabled": False}},
+                "sources": {
+                    n: {"enabled": False} for n in ("okx", "bitget", "bitmex", "htx", "deribit")
+                },
                 "console": {"enabled": "off"},
             }
         )

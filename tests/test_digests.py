@@ -35,7 +35,9 @@ def digest_config(tmp_path: Path, receiver: WebhookReceiver) -> Any:
     return parse_config(
         {
             "storage": {"path": str(tmp_path / "digest.sqlite3")},
-            "sources": {"okx": {"enabled": False}},
+            "sources": {
+                n: {"enabled": False} for n in ("okx", "bitget", "bitmex", "htx", "deribit")
+            },
             "console": {"enabled": "on"},
             "webhooks": [
                 {

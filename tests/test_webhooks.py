@@ -36,7 +36,9 @@ def webhook_config(tmp_path: Path, receiver: WebhookReceiver, **alerts: Any) -> 
     return parse_config(
         {
             "storage": {"path": str(tmp_path / "wh.sqlite3")},
-            "sources": {"okx": {"enabled": False}},
+            "sources": {
+                n: {"enabled": False} for n in ("okx", "bitget", "bitmex", "htx", "deribit")
+            },
             "console": {"enabled": "on"},
             "alerts": alerts,
             "webhooks": [

@@ -19,7 +19,9 @@ async def test_an_alert_embed_shows_its_attached_chart(fake: FakeDiscord, tmp_pa
     config = parse_config(
         {
             "storage": {"path": str(tmp_path / "dc.sqlite3")},
-            "sources": {"okx": {"enabled": False}},
+            "sources": {
+                n: {"enabled": False} for n in ("okx", "bitget", "bitmex", "htx", "deribit")
+            },
             "alerts": {"attach_chart": True},
             "broadcasts": [{"chat": f"discord:{CHANNEL}", "rule": "eth 15m 20m longs"}],
         }

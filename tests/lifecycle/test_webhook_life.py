@@ -37,6 +37,7 @@ async def test_a_wave_reaches_the_webhook_signed_after_a_500(
             "bybit": {"enabled": False},
             "okx": {"enabled": False},
             "coinglass": {"enabled": False},
+            **{n: {"enabled": False} for n in ("bitget", "bitmex", "htx", "deribit")},
         },
         "console": {"enabled": "off"},
         "alerts": {"tick": 1, "debounce": 0},

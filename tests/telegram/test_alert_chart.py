@@ -32,7 +32,9 @@ def chart_config(tmp_path: Path, fake: FakeTelegram, attach: bool) -> Any:
         {
             "storage": {"path": str(tmp_path / "tg.sqlite3")},
             "telegram": {"base_url": fake.base_url, "base_file_url": fake.base_file_url},
-            "sources": {"okx": {"enabled": False}},
+            "sources": {
+                n: {"enabled": False} for n in ("okx", "bitget", "bitmex", "htx", "deribit")
+            },
             "alerts": {"attach_chart": attach},
             # chat 42: one rule (a short alert); chat 43: five that fire together (a long one)
             "broadcasts": [{"chat": "42", "rule": rules[0]}]
