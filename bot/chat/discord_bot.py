@@ -336,6 +336,20 @@ class DiscordBot:
         async def start(interaction: discord.Interaction) -> None:
             await self._run(interaction, "/start")
 
+        @tree.command(name="digest", description=desc["digest"])
+        @app_commands.describe(
+            time="local time of day like 08:00, or off (empty: show this channel's digest)",
+            zone="a time zone such as Europe/Berlin (default UTC)",
+        )
+        @manage
+        async def digest(interaction: discord.Interaction, time: str = "", zone: str = "") -> None:
+            await self._run(interaction, _line("/digest", time, zone))
+
+        @tree.command(name="test", description=desc["test"])
+        @manage
+        async def test(interaction: discord.Interaction) -> None:
+            await self._run(interaction, "/test")
+
     async def _run(self, interaction: discord.Interaction, line: str) -> None:
         work = asyncio.ensure_future(
             self.service.handle_text(interaction_context(interaction), line)

@@ -16,17 +16,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from bot import charts
+from bot.chart_view import chart_message
 from bot.chat.context import ChatContext
+from bot.chat.service_reach import run_digest, run_test
 from bot.domain import render
-from bot.domain.chart import (
-    build_series,
-    chart_since_ms,
-    chart_window_label,
-    no_data_spans,
-    render_chart_caption,
-    render_chart_empty,
-)
 from bot.domain.commands import (
     SPECS,
     Chart,
@@ -40,15 +33,17 @@ from bot.domain.commands import (
     Start,
     Status,
     Subscribe,
+    TestMessage,
     UnknownCommandError,
     Unmute,
     Unsubscribe,
     parse_command,
 )
+from bot.domain.digest import DigestCommand, DigestSpec
 from bot.domain.message import Message, Reply
 from bot.domain.models import AlertState, Snapshot, SourceStatus, Subscription
 from bot.domain.render_alerts import AlertContext
-from bot.domain.render_market import FailingJob, not_up_phrases
+from bot.domain.render_market import FailingJob
 from bot.domain.rules import Policy
 from bot.store import Database
 
@@ -90,7 +85,7 @@ def _own(subs: list[Subscription]) -> list[Subscription]:
     return [s for s in subs if s.origin != "config"]
 
 
-_MUTATING = (Subscribe, Unsubscribe, Mute, Unmute)
+_MUTATING = (Subscribe, Unsubscribe, Mute, Unmute, DigestCommand, TestMessage)
 
 
 class CommandService:
@@ -111,6 +106,9 @@ class CommandService:
         self.before_chart: Callable[[], Awaitable[None]] | None = None
         # Our own jobs that are failing now (the app sets it to the watchdog's), for /status.
         self.failing_jobs: Callable[[], Sequence[FailingJob]] = tuple
+        # the config's digests (shown by /digest) and the outbox's wake-up (the app sets both)
+        self.declared_digests: Sequence[DigestSpec] = ()
+        self.on_enqueued: Callable[[], None] = lambda: None
         # Telegram learns its name from getMe after start: the adapter may set it then.
         self.bot_username = self.settings.bot_username
         # times each handle_text (the app sets liqbot_command_seconds' timer)
@@ -152,7 +150,7 @@ class CommandService:
     async def handle(self, ctx: ChatContext, cmd: Command) -> Reply:
         """Run a parsed command. Never raises: failures become an apology, logged with context."""
         try:
-            if not isinstance(cmd, _MUTATING):
+            if not isinstance(cmd, _MUTATING) or (isinstance(cmd, DigestCommand) and cmd.show):
                 return Reply.of(await self._run(ctx, cmd))
             if ctx.kind != "private" and not await ctx.can_manage():
                 return Reply.of(render.render_refused(ctx.manage_hint))
@@ -192,6 +190,10 @@ class CommandService:
                 return await self._chart(cmd)
             case Status():
                 return await self._status(ctx)
+            case DigestCommand():
+                return await run_digest(self.db, ctx, cmd, self.clock(), self.declared_digests)
+            case TestMessage():
+                return await run_test(self.db, ctx, self.clock(), self.on_enqueued)
         raise TypeError(f"unhandled command {cmd!r}")
 
     # ---- commands ----------------------------------------------------------------------------
@@ -289,39 +291,8 @@ class CommandService:
         now = self.clock()
         if self.before_chart is not None:
             await self.before_chart()
-        since = chart_since_ms(cmd.window, now)
-        rows = await self.db.chart_buckets(cmd.coin, since)
-        statuses = [s for s in self.market.status(now) if s.state != "disabled"]
-        if not any(lg or sh for _, lg, sh in rows):
-            down = not any(s.state == "up" for s in statuses)
-            return render_chart_empty(
-                cmd.coin, cmd.window, "; ".join(not_up_phrases(statuses, now)) if down else ""
-            )
-        # time when every source was out is drawn as missing, not as a calm market
-        outages: dict[str, list[tuple[int, int]]] = {}
-        for g in await self.db.recent_gaps(since):
-            outages.setdefault(g.source, []).append((g.start_ms, g.end_ms))
-        for s in statuses:
-            if s.state != "up" and s.since_ms is not None:
-                outages.setdefault(s.name, []).append((s.since_ms, now))
-        first = await self.db.first_bucket_ms()
-        if first is not None and first > since:  # before the bot ever ran: no data, not calm
-            for s in statuses:
-                outages.setdefault(s.name, []).append((since, first))
-        snapshot = self.market.snapshot(now)
-        series = build_series(
-            rows,
-            cmd.coin,
-            cmd.window,
-            now,
-            snapshot.sources,
-            sampled=snapshot.sampled,
-            no_data=no_data_spans(outages, [s.name for s in statuses]),
-        )
-        # tens of milliseconds of CPU: keep the event loop (and every other chat) moving
-        png = await asyncio.to_thread(charts.render_png, series)
-        name = f"chart-{cmd.coin.lower()}-{chart_window_label(cmd.window)}.png"
-        return replace(render_chart_caption(series, now), image=png, image_name=name)
+        message, _ = await chart_message(self.db, self.market, cmd.coin, cmd.window, now)
+        return message
 
     async def _status(self, ctx: ChatContext) -> Message:
         now = self.clock()

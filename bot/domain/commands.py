@@ -12,6 +12,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from bot.domain.chart import DEFAULT_CHART_WINDOW, parse_chart_window
+from bot.domain.digest import DigestCommand, DigestError, parse_digest_args
 from bot.domain.market import (
     KNOWN_COINS,
     MarketError,
@@ -120,7 +121,25 @@ class Status:
     pass
 
 
-Command = Start | Help | Subscribe | Unsubscribe | ListSubs | Mute | Unmute | Liqs | Chart | Status
+@dataclass(frozen=True, slots=True)
+class TestMessage:
+    """/test: a test message to this chat, through the outbox like an alert."""
+
+
+Command = (
+    Start
+    | Help
+    | Subscribe
+    | Unsubscribe
+    | ListSubs
+    | Mute
+    | Unmute
+    | Liqs
+    | Chart
+    | Status
+    | DigestCommand
+    | TestMessage
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +175,13 @@ SPECS: dict[str, CommandSpec] = {
         CommandSpec("mute", "/mute [coin] <duration>", "/mute 2h", "Silence alerts for a while"),
         CommandSpec("unmute", "/unmute [coin]", "/unmute", "End a mute"),
         CommandSpec("status", "/status", "/status", "Data sources and this chat's state"),
+        CommandSpec(
+            "digest",
+            "/digest <HH:MM> [time zone] | off",
+            "/digest 08:00 Europe/Berlin",
+            "A daily summary at a local time",
+        ),
+        CommandSpec("test", "/test", "/test", "Send a test alert to this chat"),
         CommandSpec("help", "/help", "/help", "How to use the bot"),
         CommandSpec("start", "/start", "/start", "Start (or resume) alerts in this chat"),
     )
@@ -465,7 +491,16 @@ def _parse_chart(args: list[str]) -> Chart:
     return Chart(coin, window if window is not None else DEFAULT_CHART_WINDOW)
 
 
+def _parse_digest(args: list[str]) -> DigestCommand:
+    try:
+        return parse_digest_args(args)
+    except DigestError as e:
+        raise _err("digest", str(e)) from None
+
+
 _PARSERS = {
+    "digest": _parse_digest,
+    "test": _no_args("test", TestMessage()),
     "start": _no_args("start", Start()),
     "help": _no_args("help", Help()),
     "list": _no_args("list", ListSubs()),

@@ -20,6 +20,7 @@ import aiosqlite
 from bot.domain.message import Message
 from bot.domain.models import AlertState, Side, Status, Subscription, Transition
 from bot.domain.moves import StateRow, Transitions
+from bot.store.digests import DigestQueries
 from bot.store.history import HistoryQueries
 from bot.store.migrations import migrate
 from bot.store.rows import ChatRow, OutboxItem, OutboxRow
@@ -61,7 +62,7 @@ def _message_json(message: Message) -> str:
     return json.dumps(message.to_dict(), separators=(",", ":"), ensure_ascii=False)
 
 
-class Database(HistoryQueries, Settings, OutboxExpiry):
+class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries):
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
@@ -204,6 +205,12 @@ class Database(HistoryQueries, Settings, OutboxExpiry):
             await c.execute(
                 "UPDATE outbox SET chat_key = ? WHERE chat_key = ? AND status = 'pending'",
                 (new_key, old_key),
+            )
+            # the digest follows unless the new chat has its own
+            await c.execute(
+                "UPDATE digests SET chat_key = ? WHERE chat_key = ? "
+                "AND NOT EXISTS (SELECT 1 FROM digests d WHERE d.chat_key = ?)",
+                (new_key, old_key, new_key),
             )
             await c.execute(
                 "UPDATE chats SET paused_reason = ?, paused_ms = ? WHERE chat_key = ?",
