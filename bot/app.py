@@ -24,11 +24,13 @@ from bot.config import Config, Secrets
 from bot.delivery import Delivery, Sender
 from bot.domain.aggregate import Aggregator
 from bot.domain.commands import Subscribe, parse_command
+from bot.domain.extra_rules import ExtraRules, RuleSet
 from bot.domain.health import PastGap, SourceHealth
 from bot.domain.models import Side
 from bot.domain.rules import Policy, RuleBook
 from bot.domain.universe import CoinUniverse
 from bot.engine import Engine
+from bot.insight import refresh_baselines
 from bot.market_view import LiveMarket
 from bot.ops import Ops, build_ops
 from bot.scheduler import Scheduler
@@ -199,13 +201,17 @@ async def build(
             escalation_factor=config.alerts.escalation_factor,
         )
     )
-    book.load(await db.all_subscriptions(), await db.load_states())  # paused chats: silenced
-    db.on_chat_migrated.append(book.rekey_chat)  # a moved chat's rules follow it
+    extras = ExtraRules(book.policy)  # venue, relative, single-liquidation rules
+    rules = RuleSet(book, extras)
+    rules.load(await db.all_subscriptions(), await db.load_states())  # paused chats: silenced
+    db.on_chat_migrated.append(rules.rekey_chat)  # a moved chat's rules follow it
+    market.watch = extras.singles.offer
+    await refresh_baselines(db, extras, now)
 
     service = CommandService(
         db,
         market,
-        book,
+        rules,
         ServiceSettings(max_subscriptions_per_chat=config.limits.subscriptions_per_chat),
         clock.now_ms,
     )
@@ -243,7 +249,9 @@ async def build(
     watchdog = Watchdog(clock.now_ms, secrets=secrets.all())
     scheduler = Scheduler(watchdog)
     service.failing_jobs = watchdog.failing  # /status says so when our own loops fail
-    engine = Engine(db, book, market, clock, on_enqueued=lambda: scheduler.poke("drain"))
+    engine = Engine(
+        db, book, market, clock, on_enqueued=lambda: scheduler.poke("drain"), extras=extras
+    )
     market.on_data = lambda: scheduler.poke("evaluate", config.alerts.debounce)
     rt = Runtime(
         config=config,
@@ -299,6 +307,9 @@ def _schedule(rt: Runtime) -> None:
     s.every("drain", 2.0, rt.delivery.drain, first_in=0.5)
     s.every("persist", max(1.0, 10 / speed), lambda: persist(rt))
     s.every("prune", 3600, lambda: prune(rt), first_in=60)
+    if rt.engine.extras is not None:  # "usual" of relative rules moves with the hour
+        extras = rt.engine.extras
+        s.every("baselines", 600, lambda: refresh_baselines(rt.db, extras, rt.clock.now_ms()))
     if rt.ops.operators is not None:
         every = max(1.0, rt.config.operators.check_every / speed)
         s.every("operators", every, rt.ops.operators.check, first_in=every)

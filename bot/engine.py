@@ -8,10 +8,12 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from bot.clock import Clock
+from bot.domain.extra_rules import ExtraRules
 from bot.domain.models import Alert, Snapshot, Subscription, Transition
 from bot.domain.render import render_alerts
 from bot.domain.render_alerts import AlertContext
 from bot.domain.rules import Policy, RuleBook
+from bot.insight import single_items
 from bot.market_view import LiveMarket
 from bot.store import Database, OutboxItem
 
@@ -46,8 +48,10 @@ class Engine:
         market: LiveMarket,
         clock: Clock,
         on_enqueued: Callable[[], None] = lambda: None,
+        extras: ExtraRules | None = None,
     ) -> None:
         self.db, self.book, self.market, self.clock = db, book, market, clock
+        self.extras = extras  # venue, relative and single-liquidation rules (issue 14)
         self.on_enqueued = on_enqueued
         self.on_transitions: Callable[[list[Transition]], None] = lambda ts: None  # metrics
         self._lock = asyncio.Lock()
@@ -69,12 +73,20 @@ class Engine:
                 return bool(m) and (None in m or sub.coin in m)
 
             transitions = self.book.evaluate(snapshot, now, muted)
+            extra: list[Transition] = []
+            singles = []
+            if self.extras is not None:
+                extra = self.extras.evaluate(snapshot, now, muted)
+                singles = single_items(self.extras.take_singles(), now, muted)
             self.ticks += 1
-            if not transitions:
+            if not transitions and not extra and not singles:
                 return 0
-            items = group_alerts(transitions, now, snapshot, self.book.policy)
-            await self.db.commit_transitions(transitions, items)
+            items = group_alerts(transitions + extra, now, snapshot, self.book.policy) + singles
+            await self.db.commit_transitions(transitions + extra, items)
             self.book.apply(transitions)
+            if self.extras is not None:
+                self.extras.apply(extra)
+            transitions = transitions + extra
             self.on_transitions(transitions)
             self.alerts += sum(1 for t in transitions if t.alert is not None)
             if items:

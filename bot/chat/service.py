@@ -29,6 +29,7 @@ from bot.domain.chart import (
 )
 from bot.domain.commands import (
     SPECS,
+    Backtest,
     Chart,
     Command,
     CommandError,
@@ -40,16 +41,21 @@ from bot.domain.commands import (
     Start,
     Status,
     Subscribe,
+    Top,
     UnknownCommandError,
     Unmute,
     Unsubscribe,
     parse_command,
 )
+from bot.domain.extra_rules import MIN_RELATIVE_USD
 from bot.domain.message import Message, Reply
 from bot.domain.models import AlertState, Snapshot, SourceStatus, Subscription
 from bot.domain.render_alerts import AlertContext
+from bot.domain.render_insight import backtest_line, render_backtest, render_top, usual_line
 from bot.domain.render_market import FailingJob, not_up_phrases
 from bot.domain.rules import Policy
+from bot.domain.venue_view import venue_snapshot
+from bot.insight import History, remember_usuals, rule_history
 from bot.store import Database
 
 log = logging.getLogger(__name__)
@@ -91,6 +97,25 @@ def _own(subs: list[Subscription]) -> list[Subscription]:
 
 
 _MUTATING = (Subscribe, Unsubscribe, Mute, Unmute)
+
+
+def _as_sub(cmd: Subscribe) -> Subscription:
+    """The rule a Subscribe command describes, before it has an id (backtests, duplicates)."""
+    return Subscription(
+        id=0,
+        chat_key="",
+        coin=cmd.coin,
+        window=cmd.window,
+        side=cmd.side,
+        threshold=cmd.threshold,
+        venue=cmd.venue,
+        kind="single" if cmd.single else "window",
+        factor=cmd.factor,
+    )
+
+
+def _rule_key(s: Subscription) -> tuple[object, ...]:
+    return (s.coin, s.window, s.side, s.threshold, s.venue, s.kind, s.factor)
 
 
 class CommandService:
@@ -184,10 +209,11 @@ class CommandService:
             case Unmute():
                 return await self._unmute(ctx, cmd)
             case Liqs():
-                now = self.clock()
-                return render.render_liqs(
-                    self.market.snapshot(now), cmd.coin, cmd.window, self.market.status(now)
-                )
+                return self._liqs(cmd)
+            case Top():
+                return render_top(self.market.snapshot(self.clock()), cmd.window)
+            case Backtest():
+                return await self._backtest(cmd)
             case Chart():
                 return await self._chart(cmd)
             case Status():
@@ -208,23 +234,38 @@ class CommandService:
         await self.db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=now)
         existing = _own(await self.db.list_subscriptions(ctx.chat_key))
         for s in existing:
-            if (s.coin, s.window, s.side, s.threshold) == (
-                cmd.coin,
-                cmd.window,
-                cmd.side,
-                cmd.threshold,
-            ):
+            if _rule_key(s) == _rule_key(_as_sub(cmd)):
                 return render.render_duplicate(s)
         cap = self.settings.max_subscriptions_per_chat
         if len(existing) >= cap:
             return render.render_at_cap(cap)
         sub = await self.db.add_subscription(
-            ctx.chat_key, cmd.coin, cmd.window, cmd.side, cmd.threshold, now
+            ctx.chat_key,
+            cmd.coin,
+            cmd.window,
+            cmd.side,
+            cmd.threshold,
+            now,
+            venue=cmd.venue,
+            kind="single" if cmd.single else "window",
+            factor=cmd.factor,
         )
+        extra: list[str] = []
+        try:  # the store is asked before the rule is live, so a relative rule arms at once
+            history = await self._history(sub, now)
+            extra = self._history_lines(sub, history, now)
+            extras = getattr(self.book, "extras", None)
+            if extras is not None:
+                remember_usuals(extras, sub, history)
+        except Exception:
+            log.exception("backtest of #%s failed", sub.id)
         self.book.add(sub)
         try:
             served = cmd.window in self.market.windows_served()
-            current = self.market.snapshot(now).value(cmd.coin, cmd.window, cmd.side)
+            snap = self.market.snapshot(now)
+            if cmd.venue is not None:
+                snap = venue_snapshot(snap, cmd.venue)
+            current = snap.value(cmd.coin, cmd.window, cmd.side)
         except Exception:
             # the rule is stored: confirm it rather than apologise for a failed extra
             log.exception("market view failed while confirming #%s", sub.id)
@@ -232,7 +273,39 @@ class CommandService:
         note = self.settings.quiet_note
         if note is None:
             note = AlertContext(policy=self.book.policy).rearm_note()
-        return render.render_subscribed(sub, current, served, len(existing) + 1, cap, note)
+        return render.render_subscribed(
+            sub, current, served, len(existing) + 1, cap, note, extra=extra
+        )
+
+    def _liqs(self, cmd: Liqs) -> Message:
+        now = self.clock()
+        snap = self.market.snapshot(now)
+        if cmd.venue is None:
+            return render.render_liqs(snap, cmd.coin, cmd.window, self.market.status(now))
+        msg = render.render_liqs(
+            venue_snapshot(snap, cmd.venue), cmd.coin, cmd.window, self.market.status(now)
+        )
+        return replace(msg, title=f"{msg.title} on {render.venue_name(cmd.venue)}")
+
+    async def _history(self, sub: Subscription, now: int) -> History:
+        if self.before_chart is not None:
+            await self.before_chart()  # the last seconds' buckets into the store first
+        return await rule_history(self.db, self.book.policy, sub, now)
+
+    def _history_lines(self, sub: Subscription, history: History, now: int) -> list[str]:
+        lines = []
+        if sub.factor is not None:
+            usual = history.usual_at(now)
+            threshold = None if usual is None else max(sub.factor * usual.usd, MIN_RELATIVE_USD)
+            lines.append(usual_line(sub, usual, threshold, history.stored_days, now))
+        lines.append(backtest_line(history.result, sub, now))
+        return lines
+
+    async def _backtest(self, cmd: Backtest) -> Message:
+        now = self.clock()
+        sub = _as_sub(cmd.rule)
+        history = await self._history(sub, now)
+        return render_backtest(sub, self._history_lines(sub, history, now))
 
     async def _unsubscribe(self, ctx: ChatContext, cmd: Unsubscribe) -> Message:
         # people type the chat's numbers (#1 is its first); the store and book use global ids

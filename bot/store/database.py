@@ -25,7 +25,7 @@ from bot.store.rows import ChatRow, OutboxItem, OutboxRow
 
 _WHOLE_CHAT = ""  # mutes.coin for "the whole chat"
 
-_SUB_COLS = "id, chat_key, coin, window_min, side, threshold, created_ms, origin, number"
+_SUB_COLS = "id, chat_key, coin, window_min, side, threshold, created_ms, origin, number, venue, kind, factor"
 
 
 def _guess_kind(chat_key: str) -> str:
@@ -52,6 +52,9 @@ def _sub(row: Any) -> Subscription:
         created_ms=row[6],
         origin=row[7],
         number=row[8] or 0,
+        venue=row[9],
+        kind=row[10] or "window",
+        factor=row[11],
     )
 
 
@@ -221,6 +224,10 @@ class Database(HistoryQueries):
         threshold: float,
         now_ms: int,
         origin: str = "user",
+        *,
+        venue: str | None = None,
+        kind: str = "window",
+        factor: float | None = None,
     ) -> Subscription:
         async with self._tx() as c:
             await c.execute(
@@ -239,8 +246,8 @@ class Database(HistoryQueries):
                 number = int(row[0])
             cur = await c.execute(
                 "INSERT INTO subscriptions "
-                "(chat_key, coin, window_min, side, threshold, origin, created_ms, number) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "(chat_key, coin, window_min, side, threshold, origin, created_ms, number, "
+                "venue, kind, factor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     chat_key,
                     coin,
@@ -250,6 +257,9 @@ class Database(HistoryQueries):
                     origin,
                     now_ms,
                     number,
+                    venue,
+                    kind,
+                    factor,
                 ),
             )
             sub_id = cur.lastrowid
@@ -264,6 +274,9 @@ class Database(HistoryQueries):
             created_ms=now_ms,
             origin=origin,
             number=number or 0,
+            venue=venue,
+            kind=kind,
+            factor=factor,
         )
 
     async def remove_subscription(self, chat_key: str, sub_id: int) -> bool:

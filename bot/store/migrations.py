@@ -89,6 +89,11 @@ MIGRATIONS: list[tuple[str, ...]] = [
             (SELECT max(number) FROM subscriptions s WHERE s.chat_key = chats.chat_key), 0)""",
         "CREATE UNIQUE INDEX subscriptions_number ON subscriptions(chat_key, number)",
     ),
+    (  # 3: venue filters, single-liquidation rules, relative thresholds (issue 14)
+        "ALTER TABLE subscriptions ADD COLUMN venue TEXT",  # NULL: every venue
+        "ALTER TABLE subscriptions ADD COLUMN kind TEXT NOT NULL DEFAULT 'window'",
+        "ALTER TABLE subscriptions ADD COLUMN factor REAL",  # NULL: a fixed threshold
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
