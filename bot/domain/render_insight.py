@@ -42,9 +42,11 @@ def describe_sub(sub: Subscription) -> str:
     """`BTC shorts over 1h above $100M on Binance`; `each BTC liquidation of $1M or more`."""
     on = f" on {venue_name(sub.venue)}" if sub.venue else ""
     if sub.kind == "single":
-        what = "liquidation" if sub.side is Side.TOTAL else f"{_SIDE_ONE[sub.side]} liquidated"
+        side = "" if sub.side is Side.TOTAL else f"{_SIDE_ONE[sub.side]} "
         coin = "" if sub.coin == ALL else f"{sub.coin} "
-        return f"each single {coin}{what} of {format_threshold(sub.threshold)} or more{on}"
+        return (
+            f"each single {coin}{side}liquidation of {format_threshold(sub.threshold)} or more{on}"
+        )
     rule = (
         f"{coin_label(sub.coin)} {side_plural(sub.side)} over {window_label(sub.window)} "
         f"above {threshold_text(sub)}"
