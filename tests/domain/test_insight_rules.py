@@ -4,6 +4,8 @@ history, single-liquidation matching, venue views and the grammar of the new rul
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.domain.backtest import backtest
 from bot.domain.baselines import DAY_MS, HOUR_MS, MINUTE_MS, side_values, usual_by_hour
@@ -146,7 +148,7 @@ def test_single_index_matches_coin_side_venue_and_threshold() -> None:
         [liq(999_999.0), liq(1e6), liq(3e6, side=Side.SHORT), liq(6e6, "ETH", venue="bybit"),
          liq(6e6, "ETH"), liq(float("nan"))]
     )  # fmt: skip
-    got = [(h.sub.id, h.event.usd, h.event.coin) for h in x.take_singles()]
+    got = sorted((h.sub.id, h.event.usd, h.event.coin) for h in x.take_singles())
     assert got == [(1, 1e6, "BTC"), (1, 3e6, "BTC"), (2, 3e6, "BTC"), (3, 6e6, "ETH")]
     assert x.take_singles() == []
     x.remove(1)
@@ -248,3 +250,52 @@ def test_new_rule_grammar_errors(text: str, fragment: str) -> None:
     with pytest.raises(CommandError) as info:
         parse_command(text)
     assert fragment in info.value.message
+
+
+_coins = st.sampled_from(["BTC", "ETH", ALL])
+_sides = st.sampled_from([Side.LONG, Side.SHORT, Side.TOTAL])
+_venues = st.sampled_from([None, "binance", "bybit"])
+_usd = st.sampled_from([1e4, 5e4, 1e5, 2e5, 1e6])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rules=st.lists(st.tuples(_coins, _sides, _venues, _usd), max_size=12),
+    removed=st.sets(st.integers(1, 12), max_size=4),
+    evs=st.lists(
+        st.tuples(st.sampled_from(["BTC", "ETH", "SOL"]), st.sampled_from([Side.LONG, Side.SHORT]),
+                  st.sampled_from(["binance", "bybit", "okx"]), _usd),
+        max_size=10,
+    ),
+)  # fmt: skip
+def test_single_index_agrees_with_a_plain_filter(
+    rules: list[tuple[str, Side, str | None, float]],
+    removed: set[int],
+    evs: list[tuple[str, Side, str, float]],
+) -> None:
+    x = ExtraRules(Policy())
+    subs = [
+        sub(id=i, coin=c, side=s, venue=v, threshold=t, kind="single", window=0)
+        for i, (c, s, v, t) in enumerate(rules, 1)
+    ]
+    for s in subs:
+        x.add(s)
+    for i in removed:
+        x.remove(i)
+    live = [s for s in subs if s.id not in removed]
+    events = [Liquidation(v, c, side, usd, DAY0) for c, side, v, usd in evs]
+    x.singles.offer(events)
+    got = sorted(
+        (h.sub.id, i) for h in x.take_singles() for i, e in enumerate(events) if e is h.event
+    )
+    want = sorted(
+        (s.id, i)
+        for i, e in enumerate(events)
+        for s in live
+        if e.usd >= s.threshold
+        and s.coin in (e.coin, ALL)
+        and s.side in (e.side, Side.TOTAL)
+        and s.venue in (e.venue, None)
+    )
+    assert got == want
+    assert x.singles.floor == min((s.threshold for s in live), default=float("inf"))
