@@ -271,7 +271,9 @@ class CommandService:
             log.exception("market view failed while confirming #%s", sub.id)
             served, current = True, None
         note = self.settings.quiet_note
-        if note is None:
+        if sub.kind == "single":
+            note = "Each one is told once; several in the same moment come as one message."
+        elif note is None:
             note = AlertContext(policy=self.book.policy).rearm_note()
         return render.render_subscribed(
             sub, current, served, len(existing) + 1, cap, note, extra=extra
