@@ -344,6 +344,16 @@ class CommandService:
             now,
             cap=self.settings.max_subscriptions_per_chat,
             policy=self.book.policy,
+            waiting=self._waiting(subs, now),
+        )
+
+    def _waiting(self, subs: list[Subscription], now: int) -> frozenset[int]:
+        """Relative rules that have no "usual" yet for this hour."""
+        extras = getattr(self.book, "extras", None)
+        if extras is None:
+            return frozenset()
+        return frozenset(
+            s.id for s in subs if s.factor is not None and extras.threshold_now(s, now) is None
         )
 
     async def _mute(self, ctx: ChatContext, cmd: Mute) -> Message:

@@ -87,8 +87,12 @@ def render_list(
     now_ms: int,
     cap: int | None = None,
     policy: Policy | None = None,
+    waiting: frozenset[int] = frozenset(),
 ) -> Message:
-    """The chat's subscriptions as a compact table (50 rows fit), and its active mutes."""
+    """The chat's subscriptions as a compact table (50 rows fit), and its active mutes.
+
+    `waiting`: relative rules without enough history yet (they cannot fire).
+    """
     ctx = AlertContext(policy=policy or Policy())
     mute_lines = active_mute_lines(mutes, now_ms)
     if not subs:
@@ -111,6 +115,8 @@ def render_list(
             coin += f" ({s.venue})"
         if s.kind == "single":
             state = "each one"
+        elif s.id in waiting:
+            state = "waiting for history"
         rows.append(
             (
                 "op*" if s.origin == "config" else f"#{number(s)}",

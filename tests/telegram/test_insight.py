@@ -290,6 +290,16 @@ async def test_relative_threshold_from_a_hand_built_history(
     [alert] = await alerts_sent(stack, CHAT)
     assert "#1 BTC longs liquidated in 1h: $400.00K (threshold $363K = 3× the usual)" in alert
 
+    # after a restart the baseline is read from the store again: a new wave fires the rule
+    await stack.kill()
+    later = now + 2 * HOUR  # 16:30: a new hour; the fired state re-arms after the quiet time
+    again = await insight_stack(tmp_path, fake, later)
+    closing.append(again)
+    assert "3x usual  fired" in await again.ask(CHAT, "/list")  # still fired from 14:30
+    again.market.events("binance", [liq("binance", 10e6, later, Side.LONG)])
+    [escalated] = await alerts_sent(again, CHAT)  # $10M is many times the usual of 16h
+    assert "#1 BTC longs liquidated in 1h: $10.00M (threshold $180K = 3× the usual)" in escalated
+
 
 async def test_relative_rule_waits_for_history(
     tmp_path: Path, fake: FakeTelegram, closing: list[Stack]
@@ -305,3 +315,5 @@ async def test_relative_rule_waits_for_history(
     )
     stack.market.events("binance", [liq("binance", 50e6, now, Side.LONG)])
     assert await alerts_sent(stack, CHAT) == []
+    listed = plain_text((await stack.service.handle_text(private(), "/list")).messages[0])
+    assert "3x usual  waiting for history" in listed
