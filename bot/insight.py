@@ -50,7 +50,8 @@ async def rule_history(db: Database, policy: Policy, sub: Subscription, now_ms: 
             u = usuals.get(hour_of(ms))
             return None if u is None else max(factor * u.usd, MIN_RELATIVE_USD)
 
-    result = backtest(policy, sub, values, first, now_ms, threshold_at)
+    gaps = [(g.start_ms, g.end_ms) for g in await db.recent_gaps(now_ms - MAX_DAYS * DAY_MS)]
+    result = backtest(policy, sub, values, first, now_ms, threshold_at, gaps)
     return History(result, usuals, stored)
 
 

@@ -70,6 +70,20 @@ def test_backtest_counts_episodes_with_hysteresis_and_quiet_time() -> None:
     assert loose.last_ms == start + 51 * MINUTE_MS
 
 
+def test_backtest_never_rearms_over_a_recorded_outage() -> None:
+    """As live: a window with a gap may not re-arm. Outage minutes 14..30 keep the rule fired
+    from minute 10 through minute 34 (windows 30..34 touch the gap), so the spike at minute 20 is
+    no new episode even without a quiet time, and minute 40 is the second: 2, not 3."""
+    m0 = DAY0 // MINUTE_MS
+    values = {m0 + 10: 120 * K, m0 + 20: 150 * K, m0 + 40: 100 * K}
+    now = DAY0 + 60 * MINUTE_MS
+    policy = Policy(rearm_ratio=0.8, min_quiet_ms=0)
+    assert backtest(policy, sub(), values, DAY0, now).fired == 3  # type: ignore[union-attr]
+    gap = [(DAY0 + 14 * MINUTE_MS, DAY0 + 30 * MINUTE_MS + 5_000)]
+    r = backtest(policy, sub(), values, DAY0, now, gaps=gap)
+    assert r is not None and r.fired == 2 and r.last_ms == DAY0 + 41 * MINUTE_MS
+
+
 def test_backtest_needs_a_whole_window_of_history() -> None:
     now = DAY0 + 30 * MINUTE_MS
     assert backtest(Policy(), sub(window=60), {}, DAY0, now) is None
