@@ -3,6 +3,7 @@ matches become outbox items. The maths is pure (bot.domain.backtest, baselines, 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable
@@ -43,7 +44,7 @@ async def rule_history(db: Database, policy: Policy, sub: Subscription, now_ms: 
     usuals: dict[int, Usual] = {}
     threshold_at: Callable[[int], float | None] | None = None
     if sub.factor is not None:
-        usuals = usual_by_hour(values, sub.window, now_ms, first)
+        usuals = await asyncio.to_thread(usual_by_hour, values, sub.window, now_ms, first)
         factor = sub.factor
 
         def threshold_at(ms: int) -> float | None:
@@ -51,7 +52,10 @@ async def rule_history(db: Database, policy: Policy, sub: Subscription, now_ms: 
             return None if u is None else max(factor * u.usd, MIN_RELATIVE_USD)
 
     gaps = [(g.start_ms, g.end_ms) for g in await db.recent_gaps(now_ms - MAX_DAYS * DAY_MS)]
-    result = backtest(policy, sub, values, first, now_ms, threshold_at, gaps)
+    # ~10,000 minutes through rules.step: off the event loop, like a chart's rendering
+    result = await asyncio.to_thread(
+        backtest, policy, sub, values, first, now_ms, threshold_at, gaps
+    )
     return History(result, usuals, stored)
 
 
