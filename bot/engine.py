@@ -13,7 +13,7 @@ from bot.domain.models import Alert, Snapshot, Subscription, Transition
 from bot.domain.render import render_alerts
 from bot.domain.render_alerts import AlertContext
 from bot.domain.rules import Policy, RuleBook
-from bot.insight import single_items
+from bot.insight import SingleOutbox
 from bot.market_view import LiveMarket
 from bot.store import Database, OutboxItem
 
@@ -52,6 +52,7 @@ class Engine:
     ) -> None:
         self.db, self.book, self.market, self.clock = db, book, market, clock
         self.extras = extras  # venue, relative and single-liquidation rules (issue 14)
+        self.singles = SingleOutbox()
         self.on_enqueued = on_enqueued
         self.on_transitions: Callable[[list[Transition]], None] = lambda ts: None  # metrics
         self._lock = asyncio.Lock()
@@ -77,7 +78,9 @@ class Engine:
             singles = []
             if self.extras is not None:
                 extra = self.extras.evaluate(snapshot, now, muted)
-                singles = single_items(self.extras.take_singles(), now, muted)
+                extras = self.extras
+                hits = extras.take_singles()
+                singles = self.singles.items(hits, now, muted, extras.singles.__contains__)
             self.ticks += 1
             if not transitions and not extra and not singles:
                 return 0

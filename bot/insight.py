@@ -76,21 +76,42 @@ def remember_usuals(extras: ExtraRules, sub: Subscription, history: History) -> 
         extras.set_baselines(baseline_key(sub), history.usuals)
 
 
-def single_items(
-    hits: list[SingleHit], now_ms: int, muted: Callable[[Subscription], bool]
-) -> list[OutboxItem]:
-    """A burst of big liquidations for one chat in one tick is ONE message."""
-    by_chat: dict[str, list[SingleHit]] = defaultdict(list)
-    for h in hits:
-        if not muted(h.sub):
-            by_chat[h.sub.chat_key].append(h)
-    items = []
-    for chat_key, chat_hits in by_chat.items():
-        ids = sorted(
-            f"{h.sub.id}.{h.event.venue}.{h.event.ts_ms}.{h.event.usd!r}" for h in chat_hits
-        )
-        digest = hashlib.sha256(",".join(ids).encode()).hexdigest()[:32]
-        items.append(
-            OutboxItem(chat_key, render_singles(chat_hits, now_ms), f"single:{digest}", now_ms)
-        )
-    return items
+SINGLE_MIN_GAP_MS = 10_000  # a flood of big liquidations: at most one message per chat per 10 s
+
+
+class SingleOutbox:
+    """Single-liquidation matches -> outbox items: a burst for one chat in one tick is ONE
+    message, and a chat gets at most one such message per `min_gap_ms` (matches in between wait
+    for the next one), so a cascade never outruns the platforms' per-chat send limits."""
+
+    def __init__(self, min_gap_ms: int = SINGLE_MIN_GAP_MS) -> None:
+        self.min_gap_ms = min_gap_ms
+        self._last: dict[str, int] = {}
+        self._held: dict[str, list[SingleHit]] = defaultdict(list)
+
+    def items(
+        self,
+        hits: list[SingleHit],
+        now_ms: int,
+        muted: Callable[[Subscription], bool],
+        live: Callable[[int], bool] = lambda _id: True,
+    ) -> list[OutboxItem]:
+        """`live(sub_id)`: the rule still exists (a held match of a removed rule is dropped)."""
+        for h in hits:
+            self._held[h.sub.chat_key].append(h)
+        items = []
+        for chat_key in list(self._held):
+            last = self._last.get(chat_key)
+            if last is not None and now_ms - last < self.min_gap_ms:
+                continue
+            chat_hits = [h for h in self._held.pop(chat_key) if live(h.sub.id) and not muted(h.sub)]
+            if chat_hits:
+                items.append(_single_item(chat_key, chat_hits, now_ms))
+                self._last[chat_key] = now_ms
+        return items
+
+
+def _single_item(chat_key: str, hits: list[SingleHit], now_ms: int) -> OutboxItem:
+    ids = sorted(f"{h.sub.id}.{h.event.venue}.{h.event.ts_ms}.{h.event.usd!r}" for h in hits)
+    digest = hashlib.sha256(",".join(ids).encode()).hexdigest()[:32]
+    return OutboxItem(chat_key, render_singles(hits, now_ms), f"single:{digest}", now_ms)

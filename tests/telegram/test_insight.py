@@ -123,6 +123,40 @@ async def test_single_liquidations_burst_is_one_message(
     assert await alerts_sent(stack, CHAT) == []  # each liquidation is told once
 
 
+async def test_a_cascade_of_singles_is_paced_one_message_per_ten_seconds(
+    tmp_path: Path, fake: FakeTelegram, closing: list[Stack]
+) -> None:
+    now = DAY0 + 15 * HOUR
+    stack = await insight_stack(tmp_path, fake, now)
+    closing.append(stack)
+    await stack.ask(CHAT, "/subscribe btc single 1m")
+    clock: FixedClock = stack.clock  # type: ignore[assignment]
+
+    def big(usd: float) -> None:
+        stack.market.events("binance", [liq("binance", usd, clock.now, Side.LONG)])
+
+    big(2e6)
+    [first] = await alerts_sent(stack, CHAT)
+    assert first.startswith("<b>Big liquidation: $2.00M BTC long</b>")
+    clock.now += 3_000
+    big(3e6)
+    big(4e6)
+    assert await alerts_sent(stack, CHAT) == []  # 3 s after the last one: held
+    clock.now += 7_000
+    [second] = await alerts_sent(stack, CHAT)  # 10 s on: both held ones in one message
+    assert second.splitlines()[:3] == [
+        "<b>2 big liquidations, $7.00M in all</b>",
+        "#1 $4.00M BTC long liquidated on Binance at $94,000 (15:00:03 UTC)",
+        "#1 $3.00M BTC long liquidated on Binance at $94,000 (15:00:03 UTC)",
+    ]
+    clock.now += 3_000
+    big(5e6)
+    assert await alerts_sent(stack, CHAT) == []  # held again ...
+    await stack.ask(CHAT, "/unsubscribe 1")
+    clock.now += 10_000
+    assert await alerts_sent(stack, CHAT) == []  # ... and the rule is gone: nothing more
+
+
 async def test_muted_chat_gets_no_single_alerts(
     tmp_path: Path, fake: FakeTelegram, closing: list[Stack]
 ) -> None:
