@@ -313,3 +313,16 @@ def test_single_index_agrees_with_a_plain_filter(
     )
     assert got == want
     assert x.singles.floor == min((s.threshold for s in live), default=float("inf"))
+
+
+def test_relative_rule_on_one_venue_reads_that_venue() -> None:
+    from bot.domain.baselines import Usual
+
+    x = ExtraRules(Policy())
+    x.add(sub(id=5, window=60, side=Side.SHORT, threshold=0.0, factor=2.0, venue="bybit"))
+    x.set_baselines(("BTC", 60, Side.SHORT, "bybit"), {0: Usual(4e6, 3)})
+    [t] = x.evaluate(snapshot(), DAY0)  # Bybit shorts $10M >= 2 x $4M (the market's $90M aside)
+    assert t.alert is not None and t.alert.value == 10e6 and t.alert.sub.threshold == 8e6
+    assert t.alert.venues == (VenueSplit("bybit", 10e6, 10e6),)
+    x.set_baselines(("BTC", 60, Side.SHORT, "bybit"), {0: Usual(6e6, 3)})
+    assert x.evaluate(snapshot(), DAY0) == []  # $12M needed on Bybit
