@@ -101,6 +101,7 @@ class TelegramRateConfig(Strict):
     global_per_second: float = Field(30, gt=0)
     per_chat_per_second: float = Field(1, gt=0)
     per_group_per_minute: float = Field(20, gt=0)
+    paid_broadcast_per_second: float = Field(1000, gt=0)  # with paid_broadcast on
 
 
 class TelegramConfig(Strict):
@@ -110,6 +111,8 @@ class TelegramConfig(Strict):
     mode: Literal["polling", "webhook"] = "polling"
     webhook: WebhookConfig = WebhookConfig()
     rate: TelegramRateConfig = TelegramRateConfig()
+    # Alerts as paid broadcasts (allow_paid_broadcast): up to 1,000/s, 0.1 Telegram Star each
+    paid_broadcast: bool = False
 
     @model_validator(mode="after")
     def _webhook_needs_url(self) -> TelegramConfig:
@@ -193,7 +196,8 @@ class AlertsConfig(Strict):
     min_quiet: Duration = 15 * 60  # at least this long between one episode's fire and re-arming
     escalation_factor: float = Field(2.0, gt=1, le=100)
     tick: Duration = 10  # seconds between evaluations (new data also triggers one)
-    debounce: float = Field(0.5, ge=0, le=10)  # seconds to gather a burst before evaluating
+    # deprecated, ignored: new data is evaluated at once (check-config says so when it is set)
+    debounce: float | None = Field(None, ge=0, le=10)
     max_delivery_age: Duration = 6 * 3600  # an alert older than this is dropped, not sent
 
 

@@ -1,43 +1,65 @@
-"""One evaluation step: snapshot -> rules -> (states + outbox in one transaction) -> wake delivery."""
+"""One evaluation step: snapshot -> rules -> (states + outbox in one transaction) -> wake delivery.
+
+`tick` evaluates every series (time moves windows, sources come and go); `evaluate_new_data`
+only the series the data since the last evaluation touched, so an alert follows its frame
+within milliseconds. The two never overlap.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 
 from bot.clock import Clock
 from bot.domain.extra_rules import ExtraRules
 from bot.domain.models import Alert, Snapshot, Subscription, Transition
+from bot.domain.moves import Transitions, paused_gc
 from bot.domain.render import render_alerts
 from bot.domain.render_alerts import AlertContext
-from bot.domain.rules import Policy, RuleBook
+from bot.domain.rules import Policy, RuleBook, SeriesKey
 from bot.insight import SingleOutbox
 from bot.market_view import LiveMarket
 from bot.store import Database, OutboxItem
 
 log = logging.getLogger(__name__)
 
+RENDER_SLICE = 500  # messages rendered between two yields to the event loop in a big tick
 
-def group_alerts(
-    transitions: list[Transition],
-    now_ms: int,
-    snapshot: Snapshot | None = None,
-    policy: Policy | None = None,
-) -> list[OutboxItem]:
-    """Alerts for one chat in one tick become one message; the key makes a retried tick harmless."""
-    ctx = AlertContext(snapshot, policy or Policy())  # one per tick: coin rankings computed once
+
+def alerts_by_chat(transitions: Sequence[Transition]) -> dict[str, list[Alert]]:
+    """The alerts of one tick, one list per chat, sorted by sub id."""
+    if isinstance(transitions, Transitions):
+        return transitions.alerts_by_chat()  # made from the compact form, no Transition objects
     by_chat: dict[str, list[Alert]] = defaultdict(list)
     for t in transitions:
         if t.alert is not None:
             by_chat[t.alert.sub.chat_key].append(t.alert)
-    items = []
-    for chat_key, alerts in by_chat.items():
+    for alerts in by_chat.values():
         alerts.sort(key=lambda a: a.sub.id)
+    return by_chat
+
+
+def outbox_items(
+    by_chat: dict[str, list[Alert]], now_ms: int, ctx: AlertContext
+) -> Iterator[OutboxItem]:
+    """Alerts for one chat in one tick become one message; the key makes a retried tick harmless."""
+    for chat_key, alerts in by_chat.items():
         key = "alert:" + ",".join(f"{a.sub.id}.{a.episode}.{a.level}" for a in alerts)
-        items.append(OutboxItem(chat_key, render_alerts(alerts, ctx), key, now_ms))
-    return items
+        # news until its longest window has rolled past; after that it is dropped unsent
+        expires = now_ms + max(a.sub.window for a in alerts) * 60_000
+        yield OutboxItem(chat_key, render_alerts(alerts, ctx), key, now_ms, expires)
+
+
+def group_alerts(
+    transitions: Sequence[Transition],
+    now_ms: int,
+    snapshot: Snapshot | None = None,
+    policy: Policy | None = None,
+) -> list[OutboxItem]:
+    ctx = AlertContext(snapshot, policy or Policy())  # one per tick: coin rankings computed once
+    return list(outbox_items(alerts_by_chat(transitions), now_ms, ctx))
 
 
 class Engine:
@@ -54,16 +76,36 @@ class Engine:
         self.extras = extras  # venue, relative and single-liquidation rules (issue 14)
         self.singles = SingleOutbox()
         self.on_enqueued = on_enqueued
-        self.on_transitions: Callable[[list[Transition]], None] = lambda ts: None  # metrics
+        self.on_alerts: Callable[[list[Alert]], None] = lambda alerts: None  # metrics
         self._lock = asyncio.Lock()
         self.ticks = 0
+        self.data_runs = 0  # evaluations triggered by new data (a subset of `ticks`)
         self.alerts = 0
 
     async def tick(self) -> int:
         """Evaluate every subscription once; returns how many messages were enqueued."""
+        return await self._evaluate(only_new_data=False)
+
+    async def evaluate_new_data(self) -> int:
+        """Evaluate the series that data since the last evaluation touched (all of them after a
+        CoinGlass poll); returns how many messages were enqueued."""
+        return await self._evaluate(only_new_data=True)
+
+    async def _evaluate(self, only_new_data: bool) -> int:
         async with self._lock:  # the scheduled tick and a data-triggered one never overlap
             now = self.clock.now_ms()
+            # the snapshot and the touched series are taken together (no await between): data
+            # arriving from here on is in neither and pokes a follow-up evaluation
             snapshot = self.market.snapshot(now)
+            touched = self.market.take_touched()
+            only: list[SeriesKey] | None = None
+            if only_new_data:
+                self.data_runs += 1
+                if touched is not None:
+                    only = self.book.series_of(touched)
+                    if not only and not self.extras:  # extras: single rules need every run
+                        self.ticks += 1
+                        return 0
             mutes = await self.db.active_mutes(now)
             paused = await self.db.paused_chats()
 
@@ -73,25 +115,40 @@ class Engine:
                 m = mutes.get(sub.chat_key)
                 return bool(m) and (None in m or sub.coin in m)
 
-            transitions = self.book.evaluate(snapshot, now, muted)
+            if mutes or paused:
+                transitions = self.book.evaluate(snapshot, now, muted, only)
+            else:
+                transitions = self.book.evaluate(snapshot, now, only=only)
             extra: list[Transition] = []
-            singles = []
+            singles: list[OutboxItem] = []
             if self.extras is not None:
-                extra = self.extras.evaluate(snapshot, now, muted)
                 extras = self.extras
+                extra = extras.evaluate(snapshot, now, muted)
                 hits = extras.take_singles()
                 singles = self.singles.items(hits, now, muted, extras.singles.__contains__)
             self.ticks += 1
             if not transitions and not extra and not singles:
                 return 0
-            items = group_alerts(transitions + extra, now, snapshot, self.book.policy) + singles
-            await self.db.commit_transitions(transitions + extra, items)
-            self.book.apply(transitions)
-            if self.extras is not None:
-                self.extras.apply(extra)
-            transitions = transitions + extra
-            self.on_transitions(transitions)
-            self.alerts += sum(1 for t in transitions if t.alert is not None)
+            with paused_gc():  # many acyclic objects: see paused_gc
+                ctx = AlertContext(snapshot, self.book.policy)  # coin rankings computed once
+                by_chat = transitions.alerts_by_chat()
+                if extra:  # one message per chat for both books' alerts
+                    by_chat = dict(by_chat)
+                    for chat_key, more in alerts_by_chat(extra).items():
+                        both = [*by_chat.get(chat_key, ()), *more]
+                        by_chat[chat_key] = sorted(both, key=lambda a: a.sub.id)
+                items = []
+                for i, item in enumerate(outbox_items(by_chat, now, ctx), 1):
+                    items.append(item)
+                    if i % RENDER_SLICE == 0:
+                        await asyncio.sleep(0)  # a crash tick renders for seconds: let chats in
+                items.extend(singles)
+                await self.db.commit_transitions(transitions, items, also=extra)
+                self.book.apply(transitions)
+                if self.extras is not None:
+                    self.extras.apply(extra)
+            self.on_alerts([a for alerts in by_chat.values() for a in alerts])
+            self.alerts += transitions.alert_count() + sum(1 for t in extra if t.alert)
             if items:
                 log.info("enqueued %d alert message(s)", len(items))
                 self.on_enqueued()

@@ -411,7 +411,7 @@ class CommandService:
     async def _status(self, ctx: ChatContext) -> Message:
         now = self.clock()
         chat = await self.db.get_chat(ctx.chat_key)
-        return render.render_status(
+        status = render.render_status(
             self.market.status(now),
             now,
             chat_subscriptions=len(_own(await self.db.list_subscriptions(ctx.chat_key))),
@@ -422,3 +422,13 @@ class CommandService:
             served=self.market.windows_served(),
             failing=self.failing_jobs(),
         )
+        # alerts that waited in the outbox longer than their window were dropped, not sent
+        try:
+            dropped = await self.db.count_expired(now - 86_400_000)
+        except Exception:  # /status must answer while the store is failing (it says so)
+            log.warning("/status: counting dropped alerts failed", exc_info=True)
+            dropped = 0
+        if dropped:
+            note = f"{dropped} alert(s) dropped in 24h: older than their window"
+            status = replace(status, lines=(*status.lines, note))
+        return status

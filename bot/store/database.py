@@ -19,9 +19,11 @@ import aiosqlite
 
 from bot.domain.message import Message
 from bot.domain.models import AlertState, Side, Status, Subscription, Transition
+from bot.domain.moves import StateRow, Transitions
 from bot.store.history import HistoryQueries
 from bot.store.migrations import migrate
 from bot.store.rows import ChatRow, OutboxItem, OutboxRow
+from bot.store.settings import OutboxExpiry, Settings
 
 _WHOLE_CHAT = ""  # mutes.coin for "the whole chat"
 
@@ -62,7 +64,7 @@ def _message_json(message: Message) -> str:
     return json.dumps(message.to_dict(), separators=(",", ":"), ensure_ascii=False)
 
 
-class Database(HistoryQueries):
+class Database(HistoryQueries, Settings, OutboxExpiry):
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
@@ -350,43 +352,63 @@ class Database(HistoryQueries):
         }
 
     async def commit_transitions(
-        self, transitions: Sequence[Transition], outbox: Sequence[OutboxItem]
+        self,
+        transitions: Sequence[Transition] | Transitions,
+        outbox: Sequence[OutboxItem],
+        also: Sequence[Transition] = (),
     ) -> None:
-        """Every new state and every outbox row in ONE transaction, or nothing at all."""
+        """Every new state and every outbox row in ONE transaction, or nothing at all.
+
+        One executemany per table: a crash tick writes hundreds of thousands of states, and a
+        round trip to the database thread per row took seconds.
+        """
+        if isinstance(transitions, Transitions):
+            rows: Iterable[StateRow] = transitions.state_rows()
+        else:
+            rows = [
+                (t.sub_id, Status(t.new.status).value, t.new.level, t.new.episode,
+                 t.new.fired_ms, t.new.last_alert_ms)
+                for t in transitions
+            ]  # fmt: skip
+        if also:  # the other rule kinds' moves (bot.domain.extra_rules), in the same transaction
+            rows = [*rows, *(
+                (t.sub_id, Status(t.new.status).value, t.new.level, t.new.episode,
+                 t.new.fired_ms, t.new.last_alert_ms)
+                for t in also
+            )]  # fmt: skip
         async with self._tx() as c:
-            for t in transitions:
-                s = t.new
-                # WHERE EXISTS: a subscription removed since the tick evaluated is skipped
-                # instead of failing the foreign key and losing everyone else's alerts.
-                await c.execute(
-                    "INSERT OR REPLACE INTO alert_states "
-                    "(sub_id, status, level, episode, fired_ms, last_alert_ms) "
-                    "SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?)",
-                    (
-                        t.sub_id,
-                        Status(s.status).value,
-                        s.level,
-                        s.episode,
-                        s.fired_ms,
-                        s.last_alert_ms,
-                        t.sub_id,
-                    ),
-                )
-            for item in outbox:
-                await self._insert_outbox(c, item)
+            # WHERE EXISTS: a subscription removed since the tick evaluated is skipped
+            # instead of failing the foreign key and losing everyone else's alerts.
+            await c.executemany(
+                "INSERT OR REPLACE INTO alert_states "
+                "(sub_id, status, level, episode, fired_ms, last_alert_ms) "
+                "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?1)",
+                rows,  # read in the database thread: the event loop does not wait for it
+            )
+            # ON CONFLICT(dedupe_key), not OR IGNORE: that would also swallow NOT NULL and
+            # CHECK failures, silently dropping a broken alert instead of failing the tick.
+            await c.executemany(
+                "INSERT INTO outbox (chat_key, message, dedupe_key, created_ms, next_ms) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING",
+                [
+                    (i.chat_key, _message_json(i.message), i.dedupe_key, i.created_ms, i.created_ms)
+                    for i in outbox
+                ],
+            )
 
     async def _insert_outbox(self, c: aiosqlite.Connection, item: OutboxItem) -> int:
         cur = await c.execute(
             # ON CONFLICT(dedupe_key), not OR IGNORE: that would also swallow NOT NULL and
             # CHECK failures, silently dropping a broken alert instead of failing the tick.
-            "INSERT INTO outbox (chat_key, message, dedupe_key, created_ms, next_ms) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING",
+            "INSERT INTO outbox (chat_key, message, dedupe_key, created_ms, next_ms, expires_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING",
             (
                 item.chat_key,
                 _message_json(item.message),
                 item.dedupe_key,
                 item.created_ms,
                 item.created_ms,
+                item.expires_ms,
             ),
         )
         return cur.rowcount
@@ -402,40 +424,82 @@ class Database(HistoryQueries):
     async def due_outbox(
         self, now_ms: int, limit: int, platforms: Collection[str] | None = None
     ) -> list[OutboxRow]:
-        """Pending rows due by now, oldest first, of chats that are not paused.
+        """Pending rows due by now, of chats that are not paused, the freshest news first.
 
-        A row waits while an older pending row of its chat is backing off, so a chat's messages
-        never overtake each other. `platforms` limits rows to those platforms (the rest stay
-        pending and do not crowd the batch).
+        Chats are picked by their queue's head (oldest pending row): channels first (one
+        message, many readers), then the freshest heads, so a fresh alert is not queued behind
+        an old burst. Each picked chat then gives its due rows oldest first, up to the first
+        one backing off (a chat's messages never overtake each other). Picking walks an index
+        newest first and stops at `limit` chats: no sort of the whole backlog per pass.
+        `platforms` limits rows to those platforms (the rest stay pending).
         """
-        sql = (
-            "SELECT o.id, o.chat_key, o.message, o.attempts, o.created_ms FROM outbox o "
-            "LEFT JOIN chats c ON c.chat_key = o.chat_key "
-            "WHERE o.status = 'pending' AND o.next_ms <= ? AND c.paused_reason IS NULL "
-            "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' "
-            "  AND p.chat_key = o.chat_key AND p.id < o.id AND p.next_ms > ?)"
-        )
-        params: list[Any] = [now_ms, now_ms]
+        plat_sql, plat_params = "", []
         if platforms is not None:
             plats = list(platforms)
             if not plats:
                 return []
             marks = ",".join("?" * len(plats))
-            sql += f" AND substr(o.chat_key, 1, instr(o.chat_key, ':') - 1) IN ({marks})"
-            params.extend(plats)
-        sql += " ORDER BY o.id LIMIT ?"
-        params.append(limit)
-        rows = await self._all(sql, params)
-        return [
-            OutboxRow(
-                id=r[0],
-                chat_key=r[1],
-                message=Message.from_dict(json.loads(r[2])),
-                attempts=r[3],
-                created_ms=r[4],
+            plat_sql = f" AND substr(o.chat_key, 1, instr(o.chat_key, ':') - 1) IN ({marks})"
+            plat_params = plats
+        heads = (
+            "SELECT o.chat_key FROM outbox o {join} "
+            "WHERE o.status = 'pending' AND o.next_ms <= ? AND c.paused_reason IS NULL {kind} "
+            "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' "
+            "  AND p.chat_key = o.chat_key AND p.id < o.id)" + plat_sql + " "
+            "ORDER BY o.created_ms DESC, o.id LIMIT ?"
+        )
+        # channels: few, so driven from the chats table (by kind), each by its queue's head
+        channels = await self._all(
+            "SELECT c.chat_key FROM chats c INDEXED BY chats_kind JOIN outbox o ON o.id = "
+            "  (SELECT min(p.id) FROM outbox p WHERE p.status = 'pending' "
+            "   AND p.chat_key = c.chat_key) "
+            "WHERE c.kind = 'channel' AND c.paused_reason IS NULL AND o.next_ms <= ?"
+            + plat_sql
+            + " ORDER BY o.created_ms DESC LIMIT ?",
+            [now_ms, *plat_params, limit],
+        )
+        picked = [r[0] for r in channels]
+        if len(picked) < limit:
+            others = await self._all(
+                heads.format(
+                    join="INDEXED BY outbox_fresh LEFT JOIN chats c ON c.chat_key = o.chat_key",
+                    kind="AND (c.kind IS NULL OR c.kind != 'channel')",
+                ),
+                [now_ms, *plat_params, limit - len(picked)],
             )
-            for r in rows
-        ]
+            picked += [r[0] for r in others]
+        if not picked:
+            return []
+        marks = ",".join("?" * len(picked))
+        rows = await self._all(
+            "SELECT id, chat_key, message, attempts, created_ms, next_ms FROM outbox "
+            f"WHERE status = 'pending' AND chat_key IN ({marks}) ORDER BY id",
+            picked,
+        )
+        by_chat: dict[str, list[Any]] = {k: [] for k in picked}
+        blocked: set[str] = set()
+        for r in rows:
+            if r[1] in blocked:
+                continue
+            if r[5] > now_ms:
+                blocked.add(r[1])  # backing off: the rest of this chat waits behind it
+                continue
+            by_chat[r[1]].append(r)
+        out: list[OutboxRow] = []
+        for key in picked:
+            for r in by_chat[key]:
+                if len(out) >= limit:
+                    return out
+                out.append(
+                    OutboxRow(
+                        id=r[0],
+                        chat_key=r[1],
+                        message=Message.from_dict(json.loads(r[2])),
+                        attempts=r[3],
+                        created_ms=r[4],
+                    )
+                )
+        return out
 
     async def outbox_backlog(
         self, now_ms: int, platforms: Collection[str]
