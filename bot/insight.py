@@ -76,6 +76,7 @@ def remember_usuals(extras: ExtraRules, sub: Subscription, history: History) -> 
         extras.set_baselines(baseline_key(sub), history.usuals)
 
 
+SINGLE_NEWS_MS = 30 * 60_000
 SINGLE_MIN_GAP_MS = 10_000  # a flood of big liquidations: at most one message per chat per 10 s
 
 
@@ -114,4 +115,5 @@ class SingleOutbox:
 def _single_item(chat_key: str, hits: list[SingleHit], now_ms: int) -> OutboxItem:
     ids = sorted(f"{h.sub.id}.{h.event.venue}.{h.event.ts_ms}.{h.event.usd!r}" for h in hits)
     digest = hashlib.sha256(",".join(ids).encode()).hexdigest()[:32]
-    return OutboxItem(chat_key, render_singles(hits, now_ms), f"single:{digest}", now_ms)
+    expires = now_ms + SINGLE_NEWS_MS  # an hour-old single liquidation is no longer news
+    return OutboxItem(chat_key, render_singles(hits, now_ms), f"single:{digest}", now_ms, expires)
