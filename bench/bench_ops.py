@@ -42,7 +42,10 @@ async def service(backlog: int, d: str) -> None:
     config = parse_config(
         {
             "storage": {"path": str(Path(d) / "ops.sqlite3")},
-            "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx")},
+            "sources": {
+                n: {"enabled": False}
+                for n in ("binance", "bybit", "okx", "bitget", "bitmex", "htx", "deribit")
+            },
             "console": {"enabled": "on"},
             "http": {"host": "127.0.0.1", "port": 0},
         }

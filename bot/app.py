@@ -36,8 +36,13 @@ from bot.ops import Ops, build_ops
 from bot.scheduler import Scheduler
 from bot.sources.binance import BinanceSource
 from bot.sources.binance_coinm import BinanceCoinMSource
+from bot.sources.bitget import BitgetSource
+from bot.sources.bitmex import BitmexSource
 from bot.sources.bybit import BybitSource
 from bot.sources.coinglass import CoinGlassSource
+from bot.sources.deribit import DeribitSource
+from bot.sources.gate import GateSource
+from bot.sources.htx import HtxSource
 from bot.sources.okx import OkxSource
 from bot.sources.replay import ReplaySource
 from bot.store import Database
@@ -89,6 +94,11 @@ def build_sources(
         (BinanceCoinMSource, src.binance_coinm),
         (BybitSource, src.bybit),
         (OkxSource, src.okx),
+        (GateSource, src.gate),
+        (BitgetSource, src.bitget),
+        (BitmexSource, src.bitmex),
+        (HtxSource, src.htx),
+        (DeribitSource, src.deribit),
     )
     for cls, cfg in streams:
         if cfg.enabled:

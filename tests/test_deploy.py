@@ -142,7 +142,10 @@ async def test_dashboard_names_are_what_the_composed_service_exposes(tmp_path: P
     config = parse_config(
         {
             "storage": {"path": str(tmp_path / "m.sqlite3")},
-            "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx")},
+            "sources": {
+                n: {"enabled": False}
+                for n in ("binance", "bybit", "okx", "bitget", "bitmex", "htx", "deribit")
+            },
             "console": {"enabled": "on"},
         }
     )
