@@ -57,7 +57,14 @@ def test_sources_follow_the_config() -> None:
     assert names["bybit"].url == "ws://127.0.0.1:9/ws"
     keyed = build_sources(Config(), Secrets(coinglass_key="k" * 12), Clock())
     assert [s.name for s in keyed] == [
-        "binance", "bybit", "okx", "bitget", "bitmex", "htx", "deribit", "coinglass"
+        "binance",
+        "bybit",
+        "okx",
+        "bitget",
+        "bitmex",
+        "htx",
+        "deribit",
+        "coinglass",
     ]
     replay = parse_config({"sources": {"replay": {"enabled": True}}})
     assert [s.name for s in build_sources(replay, Secrets(), Clock())] == ["replay"]

@@ -20,7 +20,10 @@ async def test_command_and_alert_through_the_composed_service(tmp_path: Path) ->
         {
             "storage": {"path": str(tmp_path / "tg.sqlite3")},
             "telegram": {"base_url": fake.base_url, "base_file_url": fake.base_file_url},
-            "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx", "bitget", "bitmex", "htx", "deribit")},
+            "sources": {
+                n: {"enabled": False}
+                for n in ("binance", "bybit", "okx", "bitget", "bitmex", "htx", "deribit")
+            },
             "broadcasts": [{"chat": "-100777", "rule": "all 1h 300m shorts"}],
             "alerts": {"debounce": 0},
         }

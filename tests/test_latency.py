@@ -15,7 +15,19 @@ async def test_alert_follows_the_data_not_the_tick(tmp_path: Path) -> None:
     config = parse_config(
         {
             "storage": {"path": str(tmp_path / "l.sqlite3")},
-            "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx", "bitget", "bitmex", "htx", "deribit", "coinglass")},
+            "sources": {
+                n: {"enabled": False}
+                for n in (
+                    "binance",
+                    "bybit",
+                    "okx",
+                    "bitget",
+                    "bitmex",
+                    "htx",
+                    "deribit",
+                    "coinglass",
+                )
+            },
             "console": {"enabled": "on"},
             "alerts": {"tick": "1h"},  # only a data-triggered run can be in time
         }

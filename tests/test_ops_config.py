@@ -71,7 +71,10 @@ def test_a_bad_port_stops_the_cli_with_a_readable_message(tmp_path: Path) -> Non
         yaml.safe_dump(
             {
                 "storage": {"path": str(tmp_path / "c.sqlite3")},
-                "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx", "bitget", "bitmex", "htx", "deribit")},
+                "sources": {
+                    n: {"enabled": False}
+                    for n in ("binance", "bybit", "okx", "bitget", "bitmex", "htx", "deribit")
+                },
                 "console": {"enabled": "off"},
             }
         )

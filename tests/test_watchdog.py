@@ -36,7 +36,10 @@ def _config(tmp_path: Path):
     return parse_config(
         {
             "storage": {"path": str(tmp_path / "wd.sqlite3")},
-            "sources": {n: {"enabled": n == "binance"} for n in ("binance", "bybit", "okx", "bitget", "bitmex", "htx", "deribit")},
+            "sources": {
+                n: {"enabled": n == "binance"}
+                for n in ("binance", "bybit", "okx", "bitget", "bitmex", "htx", "deribit")
+            },
             "console": {"enabled": "on"},
         }
     )

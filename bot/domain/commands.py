@@ -330,7 +330,10 @@ def _roles(token: str) -> set[str]:
     return roles
 
 
-VENUES = ("binance", "bybit", "okx")  # the venues the bot streams: what a filter can name
+# the venues the bot streams: what a filter can name (`on gate`); the first three also bare
+# (`/liqs btc bybit`): the others' names are, or may become, coins (HTX is one)
+VENUES = ("binance", "bybit", "okx", "bitget", "bitmex", "deribit", "gate", "htx")
+BARE_VENUES = VENUES[:3]
 SINGLE_WORDS = ("single", "each")  # `/subscribe btc single 1m`
 MIN_FACTOR, MAX_FACTOR = 1.1, 50.0
 _FACTOR = re.compile(r"^([0-9]+(?:\.[0-9]+)?)[x×]$", re.IGNORECASE)
@@ -355,7 +358,7 @@ def _take_venue(name: str, args: list[str]) -> tuple[list[str], str | None]:
                     name, f"unknown venue '{shorten(args[i + 1])}'; venues: {', '.join(VENUES)}"
                 )
             chosen, i = nxt, i + 2
-        elif a in VENUES:
+        elif a in BARE_VENUES:
             chosen, i = a, i + 1
         else:
             out.append(args[i])

@@ -166,7 +166,7 @@ def render_help() -> Message:
             "total (default).",
             "Charts: /chart btc 24h, over 1h 2h 4h 12h 24h 3d 7d (default 24h).",
             "Single big liquidations: /subscribe btc single 1m (each one of $1M or more; "
-            "all for every coin). Venues: add 'on binance' (bybit, okx) to any rule or /liqs.",
+            "all for every coin). Venues: add 'on binance' (bybit, okx, bitget, bitmex, deribit, gate, htx) to any rule or /liqs.",
             "Relative: /subscribe btc 1h 3x fires at 3 times the usual for that hour of day "
             "(after 3 days of history). /backtest btc 1h 100m: how often it would have fired.",
             "Examples: /subscribe btc 1h 100m · /subscribe all 1h 400m shorts · /liqs eth 4h",

@@ -71,7 +71,10 @@ def discord_config(tmp_path: Path) -> Config:
     return parse_config(
         {
             "storage": {"path": str(tmp_path / "dc.sqlite3")},
-            "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx", "bitget", "bitmex", "htx", "deribit")},
+            "sources": {
+                n: {"enabled": False}
+                for n in ("binance", "bybit", "okx", "bitget", "bitmex", "htx", "deribit")
+            },
         }
     )
 

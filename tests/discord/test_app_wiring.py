@@ -17,7 +17,10 @@ async def test_broadcast_from_the_config_reaches_the_channel(
     config = parse_config(
         {
             "storage": {"path": str(tmp_path / "dc.sqlite3")},
-            "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx", "bitget", "bitmex", "htx", "deribit")},
+            "sources": {
+                n: {"enabled": False}
+                for n in ("binance", "bybit", "okx", "bitget", "bitmex", "htx", "deribit")
+            },
             "broadcasts": [{"chat": f"discord:{CHANNEL_ID}", "rule": "eth 4h 200m longs"}],
             "alerts": {"debounce": 0},
         }

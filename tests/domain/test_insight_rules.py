@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from bot.domain.backtest import backtest
 from bot.domain.baselines import DAY_MS, HOUR_MS, MINUTE_MS, side_values, usual_by_hour
-from bot.domain.commands import CommandError, Subscribe, Top, parse_command
+from bot.domain.commands import CommandError, Liqs, Subscribe, Top, parse_command
 from bot.domain.extra_rules import ExtraRules
 from bot.domain.models import (
     ALL,
@@ -239,12 +239,19 @@ def test_relative_rule_waits_then_fires_at_factor_times_usual() -> None:
         ("/subscribe btc 1h 3x", Subscribe("BTC", 60, 0.0, factor=3.0)),
         ("/subscribe eth 4h 2.5x short bybit",
          Subscribe("ETH", 240, 0.0, Side.SHORT, venue="bybit", factor=2.5)),
+        ("/subscribe btc 1h 10m on gate", Subscribe("BTC", 60, 10e6, venue="gate")),
         ("/top", Top(60)),
         ("/top 4h", Top(240)),
     ],
 )  # fmt: skip
 def test_new_rule_grammar(text: str, expected: object) -> None:
     assert parse_command(text) == expected
+
+
+def test_a_venue_named_like_a_coin_needs_on() -> None:
+    coins = frozenset({"HTX"})  # HTX is also a token the venues may list
+    assert parse_command("/liqs htx", known_coins=coins) == Liqs("HTX")
+    assert parse_command("/liqs btc on htx", known_coins=coins) == Liqs("BTC", venue="htx")
 
 
 @pytest.mark.parametrize(

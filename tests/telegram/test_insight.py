@@ -208,7 +208,7 @@ TOP_1H = (
     "6  PEPE    $9.93M    $1.19M    $8.75M    12%\n"
     "7  BNB     $8.46M  $391.96K    $8.07M     5%\n"
     "8  SUI     $7.95M  $640.40K    $7.31M     8%</pre>\n"
-    "<i>as of 14:59 UTC · sources: binance, bybit, okx</i>\n"
+    "<i>as of 14:59 UTC · sources: binance, bitget, bitmex, bybit, deribit, htx, okx</i>\n"
     "<i>Exchange streams are sampled: figures are a floor, not the full total.</i>"
 )
 

@@ -27,7 +27,10 @@ def _config(tmp_path: Path, fake: FakeTelegram, port: int | None = 0):
                 "mode": "webhook",
                 "webhook": {"url": "https://bot.example.com/tg", "path": "tg"},
             },
-            "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx", "bitget", "bitmex", "htx", "deribit")},
+            "sources": {
+                n: {"enabled": False}
+                for n in ("binance", "bybit", "okx", "bitget", "bitmex", "htx", "deribit")
+            },
             "http": {"host": "127.0.0.1", "port": port},
         }
     )
