@@ -26,11 +26,13 @@ from bot.delivery import Delivery, Sender
 from bot.digests import Digests, declared_digests
 from bot.domain.aggregate import Aggregator
 from bot.domain.commands import Subscribe, parse_command
+from bot.domain.extra_rules import ExtraRules, RuleSet
 from bot.domain.health import PastGap, SourceHealth
 from bot.domain.models import Side
 from bot.domain.rules import Policy, RuleBook
 from bot.domain.universe import CoinUniverse
 from bot.engine import Engine
+from bot.insight import refresh_baselines
 from bot.market_view import LiveMarket
 from bot.ops import Ops, build_ops
 from bot.scheduler import Scheduler
@@ -222,13 +224,17 @@ async def build(
             escalation_factor=config.alerts.escalation_factor,
         )
     )
-    book.load(await db.all_subscriptions(), await db.load_states())  # paused chats: silenced
-    db.on_chat_migrated.append(book.rekey_chat)  # a moved chat's rules follow it
+    extras = ExtraRules(book.policy)  # venue, relative, single-liquidation rules
+    rules = RuleSet(book, extras)
+    rules.load(await db.all_subscriptions(), await db.load_states())  # paused chats: silenced
+    db.on_chat_migrated.append(rules.rekey_chat)  # a moved chat's rules follow it
+    market.watch = extras.singles.offer
+    await refresh_baselines(db, extras, now)
 
     service = CommandService(
         db,
         market,
-        book,
+        rules,
         ServiceSettings(max_subscriptions_per_chat=config.limits.subscriptions_per_chat),
         clock.now_ms,
     )
@@ -286,6 +292,7 @@ async def build(
         clock,
         on_enqueued=lambda: scheduler.poke("drain"),
         attach_chart=config.alerts.attach_chart,
+        extras=extras,
     )
     digests = Digests(
         db, market, clock.now_ms, declared_digests(config), lambda: scheduler.poke("drain")
@@ -356,6 +363,9 @@ def _schedule(rt: Runtime) -> None:
     s.every("prune", 3600, lambda: prune(rt), first_in=60)
     if rt.digests is not None:  # a sweep a minute (market time); see bot/digests.py for why
         s.every("digests", max(1.0, 60 / speed), rt.digests.run_due, first_in=5)
+    if rt.engine.extras is not None:  # "usual" of relative rules moves with the hour
+        extras = rt.engine.extras
+        s.every("baselines", 600, lambda: refresh_baselines(rt.db, extras, rt.clock.now_ms()))
     if rt.ops.operators is not None:
         every = max(1.0, rt.config.operators.check_every / speed)
         s.every("operators", every, rt.ops.operators.check, first_in=every)

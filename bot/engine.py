@@ -15,12 +15,14 @@ from dataclasses import replace
 
 from bot.clock import Clock
 from bot.domain.alert_payload import alerts_payload
+from bot.domain.extra_rules import ExtraRules
 from bot.domain.message import ChartRef
 from bot.domain.models import Alert, Snapshot, Subscription, Transition
 from bot.domain.moves import Transitions, paused_gc
 from bot.domain.render import render_alerts
 from bot.domain.render_alerts import AlertContext
 from bot.domain.rules import Policy, RuleBook, SeriesKey
+from bot.insight import SingleOutbox
 from bot.market_view import LiveMarket
 from bot.store import Database, OutboxItem
 
@@ -83,9 +85,12 @@ class Engine:
         clock: Clock,
         on_enqueued: Callable[[], None] = lambda: None,
         attach_chart: bool = False,
+        extras: ExtraRules | None = None,
     ) -> None:
         self.db, self.book, self.market, self.clock = db, book, market, clock
         self.attach_chart = attach_chart
+        self.extras = extras  # venue, relative and single-liquidation rules (issue 14)
+        self.singles = SingleOutbox()
         self.on_enqueued = on_enqueued
         self.on_alerts: Callable[[list[Alert]], None] = lambda alerts: None  # metrics
         self._lock = asyncio.Lock()
@@ -114,7 +119,7 @@ class Engine:
                 self.data_runs += 1
                 if touched is not None:
                     only = self.book.series_of(touched)
-                    if not only:
+                    if not only and not self.extras:  # extras: single rules need every run
                         self.ticks += 1
                         return 0
             mutes = await self.db.active_mutes(now)
@@ -130,21 +135,36 @@ class Engine:
                 transitions = self.book.evaluate(snapshot, now, muted, only)
             else:
                 transitions = self.book.evaluate(snapshot, now, only=only)
+            extra: list[Transition] = []
+            singles: list[OutboxItem] = []
+            if self.extras is not None:
+                extras = self.extras
+                extra = extras.evaluate(snapshot, now, muted)
+                hits = extras.take_singles()
+                singles = self.singles.items(hits, now, muted, extras.singles.__contains__)
             self.ticks += 1
-            if not transitions:
+            if not transitions and not extra and not singles:
                 return 0
             with paused_gc():  # many acyclic objects: see paused_gc
                 ctx = AlertContext(snapshot, self.book.policy)  # coin rankings computed once
                 by_chat = transitions.alerts_by_chat()
+                if extra:  # one message per chat for both books' alerts
+                    by_chat = dict(by_chat)
+                    for chat_key, more in alerts_by_chat(extra).items():
+                        both = [*by_chat.get(chat_key, ()), *more]
+                        by_chat[chat_key] = sorted(both, key=lambda a: a.sub.id)
                 items = []
                 for i, item in enumerate(outbox_items(by_chat, now, ctx, self.attach_chart), 1):
                     items.append(item)
                     if i % RENDER_SLICE == 0:
                         await asyncio.sleep(0)  # a crash tick renders for seconds: let chats in
-                await self.db.commit_transitions(transitions, items)
+                items.extend(singles)
+                await self.db.commit_transitions(transitions, items, also=extra)
                 self.book.apply(transitions)
+                if self.extras is not None:
+                    self.extras.apply(extra)
             self.on_alerts([a for alerts in by_chat.values() for a in alerts])
-            self.alerts += transitions.alert_count()
+            self.alerts += transitions.alert_count() + sum(1 for t in extra if t.alert)
             if items:
                 log.info("enqueued %d alert message(s)", len(items))
                 self.on_enqueued()

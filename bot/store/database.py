@@ -28,7 +28,7 @@ from bot.store.settings import OutboxExpiry, Settings
 
 _WHOLE_CHAT = ""  # mutes.coin for "the whole chat"
 
-_SUB_COLS = "id, chat_key, coin, window_min, side, threshold, created_ms, origin, number"
+_SUB_COLS = "id, chat_key, coin, window_min, side, threshold, created_ms, origin, number, venue, kind, factor"
 
 
 def _guess_kind(chat_key: str) -> str:
@@ -55,6 +55,9 @@ def _sub(row: Any) -> Subscription:
         created_ms=row[6],
         origin=row[7],
         number=row[8] or 0,
+        venue=row[9],
+        kind=row[10] or "window",
+        factor=row[11],
     )
 
 
@@ -230,6 +233,10 @@ class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries):
         threshold: float,
         now_ms: int,
         origin: str = "user",
+        *,
+        venue: str | None = None,
+        kind: str = "window",
+        factor: float | None = None,
     ) -> Subscription:
         async with self._tx() as c:
             await c.execute(
@@ -248,8 +255,8 @@ class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries):
                 number = int(row[0])
             cur = await c.execute(
                 "INSERT INTO subscriptions "
-                "(chat_key, coin, window_min, side, threshold, origin, created_ms, number) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "(chat_key, coin, window_min, side, threshold, origin, created_ms, number, "
+                "venue, kind, factor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     chat_key,
                     coin,
@@ -259,6 +266,9 @@ class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries):
                     origin,
                     now_ms,
                     number,
+                    venue,
+                    kind,
+                    factor,
                 ),
             )
             sub_id = cur.lastrowid
@@ -273,6 +283,9 @@ class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries):
             created_ms=now_ms,
             origin=origin,
             number=number or 0,
+            venue=venue,
+            kind=kind,
+            factor=factor,
         )
 
     async def remove_subscription(self, chat_key: str, sub_id: int) -> bool:
@@ -346,7 +359,10 @@ class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries):
         }
 
     async def commit_transitions(
-        self, transitions: Sequence[Transition] | Transitions, outbox: Sequence[OutboxItem]
+        self,
+        transitions: Sequence[Transition] | Transitions,
+        outbox: Sequence[OutboxItem],
+        also: Sequence[Transition] = (),
     ) -> None:
         """Every new state and every outbox row in ONE transaction, or nothing at all.
 
@@ -361,6 +377,12 @@ class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries):
                  t.new.fired_ms, t.new.last_alert_ms)
                 for t in transitions
             ]  # fmt: skip
+        if also:  # the other rule kinds' moves (bot.domain.extra_rules), in the same transaction
+            rows = [*rows, *(
+                (t.sub_id, Status(t.new.status).value, t.new.level, t.new.episode,
+                 t.new.fired_ms, t.new.last_alert_ms)
+                for t in also
+            )]  # fmt: skip
         async with self._tx() as c:
             # WHERE EXISTS: a subscription removed since the tick evaluated is skipped
             # instead of failing the foreign key and losing everyone else's alerts.

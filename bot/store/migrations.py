@@ -106,6 +106,11 @@ MIGRATIONS: list[tuple[str, ...]] = [
             created_ms INTEGER NOT NULL
         )""",
     ),
+    (  # 5: venue filters, single-liquidation rules, relative thresholds (issue 14)
+        "ALTER TABLE subscriptions ADD COLUMN venue TEXT",  # NULL: every venue
+        "ALTER TABLE subscriptions ADD COLUMN kind TEXT NOT NULL DEFAULT 'window'",
+        "ALTER TABLE subscriptions ADD COLUMN factor REAL",  # NULL: a fixed threshold
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
