@@ -16,19 +16,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.chart_view import AlertCharts
 from bot.chat.console import CHAT_KEY as CONSOLE_CHAT
 from bot.chat.console import ConsoleChat
 from bot.chat.service import CommandService, ServiceSettings
 from bot.clock import AcceleratedClock, Clock
 from bot.config import Config, Secrets
 from bot.delivery import Delivery, Sender
+from bot.digests import Digests, declared_digests
 from bot.domain.aggregate import Aggregator
 from bot.domain.commands import Subscribe, parse_command
+from bot.domain.extra_rules import ExtraRules, RuleSet
 from bot.domain.health import PastGap, SourceHealth
 from bot.domain.models import Side
 from bot.domain.rules import Policy, RuleBook
 from bot.domain.universe import CoinUniverse
 from bot.engine import Engine
+from bot.insight import refresh_baselines
 from bot.market_view import LiveMarket
 from bot.ops import Ops, build_ops
 from bot.scheduler import Scheduler
@@ -45,6 +49,8 @@ from bot.sources.okx import OkxSource
 from bot.sources.replay import ReplaySource
 from bot.store import Database, parse_location
 from bot.watchdog import Watchdog
+from bot.webhooks import build_webhooks
+from bot.webhooks import chat_key as webhook_key
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +79,7 @@ class Runtime:
     bots: list[Any] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     ops: Ops | None = None  # metrics, /healthz, operator alerts, the HTTP port (build sets it)
+    digests: Digests | None = None
 
     @property
     def replay(self) -> ReplaySource | None:
@@ -126,10 +133,10 @@ def build_sources(
 async def sync_broadcasts(config: Config, db: Database, now_ms: int) -> None:
     """Make the config's declared broadcasts exist, once each, and drop ones no longer declared."""
     wanted: dict[str, set[tuple[str, int, str, float]]] = {}
-    for b in config.broadcasts:
-        cmd = parse_command("/subscribe " + b.rule)
+    for chat, rule in declared_rules(config):
+        cmd = parse_command("/subscribe " + rule)
         assert isinstance(cmd, Subscribe)  # the config validated the rule
-        wanted.setdefault(b.chat, set()).add((cmd.coin, cmd.window, cmd.side.value, cmd.threshold))
+        wanted.setdefault(chat, set()).add((cmd.coin, cmd.window, cmd.side.value, cmd.threshold))
     chats = set(wanted) | await db.chats_with_origin("config")
     for chat in chats:
         await db.ensure_chat(chat)
@@ -144,6 +151,13 @@ async def sync_broadcasts(config: Config, db: Database, now_ms: int) -> None:
                 await db.remove_subscription(chat, sub.id)
         for coin, window, side, threshold in rules - set(have):
             await db.add_subscription(chat, coin, window, Side(side), threshold, now_ms, "config")
+
+
+def declared_rules(config: Config) -> list[tuple[str, str]]:
+    """(chat key, rule) of the config's broadcasts and webhooks."""
+    return [(b.chat, b.rule) for b in config.broadcasts] + [
+        (webhook_key(w.name), w.rule) for w in config.webhooks
+    ]
 
 
 def console_enabled(config: Config, secrets: Secrets) -> bool:
@@ -213,13 +227,17 @@ async def build(
             escalation_factor=config.alerts.escalation_factor,
         )
     )
-    book.load(await db.all_subscriptions(), await db.load_states())  # paused chats: silenced
-    db.on_chat_migrated.append(book.rekey_chat)  # a moved chat's rules follow it
+    extras = ExtraRules(book.policy)  # venue, relative, single-liquidation rules
+    rules = RuleSet(book, extras)
+    rules.load(await db.all_subscriptions(), await db.load_states())  # paused chats: silenced
+    db.on_chat_migrated.append(rules.rekey_chat)  # a moved chat's rules follow it
+    market.watch = extras.singles.offer
+    await refresh_baselines(db, extras, now)
 
     service = CommandService(
         db,
         market,
-        book,
+        rules,
         ServiceSettings(max_subscriptions_per_chat=config.limits.subscriptions_per_chat),
         clock.now_ms,
     )
@@ -251,16 +269,39 @@ async def build(
         bots.append(dc)
         senders["discord"] = dc.sender
     console = None
+    webhooks = build_webhooks(config, secrets, clock)
+    if webhooks is not None:
+        bots.append(webhooks)  # started and stopped with the chat bots (its HTTP session)
+        senders[webhooks.platform] = webhooks
+        for name in webhooks.targets:  # a row to pause; a restart resumes (the URL may be fixed)
+            await db.ensure_chat(webhook_key(name), "channel", now)
+            if await db.resume_chat(webhook_key(name)):
+                log.info("webhook %s resumed at start", name)
     if console_enabled(config, secrets):
         console = ConsoleChat(service, stdout)
         senders["console"] = console
         await db.ensure_chat(CONSOLE_CHAT, "private")
 
     delivery = Delivery(db, senders, clock.now_ms, max_age_ms=config.alerts.max_delivery_age * 1000)
+    if config.alerts.attach_chart:
+        delivery.prepare = AlertCharts(db, market, lambda: persist(rt)).prepare
     watchdog = Watchdog(clock.now_ms, secrets=secrets.all())
     scheduler = Scheduler(watchdog)
     service.failing_jobs = watchdog.failing  # /status says so when our own loops fail
-    engine = Engine(db, book, market, clock, on_enqueued=lambda: scheduler.poke("drain"))
+    engine = Engine(
+        db,
+        book,
+        market,
+        clock,
+        on_enqueued=lambda: scheduler.poke("drain"),
+        attach_chart=config.alerts.attach_chart,
+        extras=extras,
+    )
+    digests = Digests(
+        db, market, clock.now_ms, declared_digests(config), lambda: scheduler.poke("drain")
+    )
+    service.declared_digests = digests.declared
+    service.on_enqueued = lambda: scheduler.poke("drain")
     market.on_data = lambda: scheduler.poke("evaluate")  # at once: no debounce (issue 9)
     rt = Runtime(
         config=config,
@@ -277,8 +318,10 @@ async def build(
         senders=senders,
         console=console,
         bots=bots,
+        digests=digests,
     )
     service.before_chart = lambda: persist(rt)  # a chart includes the last seconds
+    digests.before = lambda: persist(rt)  # so does a digest's biggest hour
     rt.ops = build_ops(rt)
     for chat in config.operators.chats:
         await db.ensure_chat(chat)
@@ -321,6 +364,11 @@ def _schedule(rt: Runtime) -> None:
     s.every("drain", 2.0, rt.delivery.drain, first_in=0.5)
     s.every("persist", max(1.0, 10 / speed), lambda: persist(rt))
     s.every("prune", 3600, lambda: prune(rt), first_in=60)
+    if rt.digests is not None:  # a sweep a minute (market time); see bot/digests.py for why
+        s.every("digests", max(1.0, 60 / speed), rt.digests.run_due, first_in=5)
+    if rt.engine.extras is not None:  # "usual" of relative rules moves with the hour
+        extras = rt.engine.extras
+        s.every("baselines", 600, lambda: refresh_baselines(rt.db, extras, rt.clock.now_ms()))
     if rt.ops.operators is not None:
         every = max(1.0, rt.config.operators.check_every / speed)
         s.every("operators", every, rt.ops.operators.check, first_in=every)

@@ -13,7 +13,14 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from bot import history, settings
-from bot.config import SECRET_ENV, Config, ConfigError, Secrets, parse_config
+from bot.config import (
+    SECRET_ENV,
+    Config,
+    ConfigError,
+    Secrets,
+    WebhookTargetConfig,
+    parse_config,
+)
 from bot.logs import setup_logging
 from bot.settings import Loaded
 from bot.store.location import StoreUnavailableError, parse_location, redact, secrets_of
@@ -84,6 +91,11 @@ def explain(config: Config, secrets: Secrets) -> str:
         lines.append(f"operators: {', '.join(config.operators.chats)}")
     for b in config.broadcasts:
         lines.append(f"broadcast: {b.chat} <- {b.rule}")
+    for w in config.webhooks:  # the URL may hold a token: named, not shown
+        key = "set" if secrets.named(w.secret_env) else "NOT SET: the service will not start"
+        lines.append(f"webhook {w.name} <- {w.rule} (secret ${w.secret_env}: {key})")
+    for d in config.digests:
+        lines.append(f"digest: {d.chat} daily at {d.at} {d.tz}")
     return "\n".join(lines)
 
 
@@ -108,7 +120,10 @@ def _show(value: object) -> str:
     if isinstance(value, tuple):
         return "[" + ", ".join(_show(v) for v in value) + "]"
     if isinstance(value, BaseModel):
-        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.model_dump().items()) + "}"
+        shown = value.model_dump()
+        if isinstance(value, WebhookTargetConfig):
+            shown["url"] = value.shown_url  # the path or query may hold a token
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in shown.items()) + "}"
     return '""' if value == "" else redact(str(value))  # a password in storage.url: ***
 
 

@@ -245,6 +245,7 @@ class AlertsConfig(Strict):
     # deprecated, ignored: new data is evaluated at once (check-config says so when it is set)
     debounce: float | None = Field(None, ge=0, le=10)
     max_delivery_age: Duration = 6 * 3600  # an alert older than this is dropped, not sent
+    attach_chart: bool = False  # a PNG of the alert's coin and window goes with each alert
 
 
 class LimitsConfig(Strict):
@@ -267,6 +268,58 @@ class Broadcast(Strict):
         if not isinstance(cmd, Subscribe):
             raise ValueError("write it like a /subscribe line: 'btc 1h 100m shorts'")
         return v
+
+
+class WebhookTargetConfig(Strict):
+    """An HTTP endpoint that receives alerts as signed JSON POSTs (chat key webhook:<name>)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    url: str = Field(pattern=r"^https?://")
+    rule: str  # written like a /subscribe line: "btc 1h 100m shorts"
+    secret_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")  # the variable holding the key
+    timeout: Duration = 10
+
+    @field_validator("rule")
+    @classmethod
+    def _rule(cls, v: str) -> str:
+        return Broadcast._rule(v)  # the same check as a broadcast's, in the same pass
+
+    @property
+    def shown_url(self) -> str:
+        """The URL as printed (check-config): its scheme and host only, since webhook URLs often
+        carry a token in the path or the query (https://hooks.example/T0/B0/XXXX)."""
+        scheme, _, rest = self.url.partition("://")
+        host = rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
+        return f"{scheme}://{host}/…"
+
+
+class DigestConfig(Strict):
+    """A daily summary to a chat at a local time of day."""
+
+    chat: Annotated[str, BeforeValidator(lambda v: normalize_chat(v))]  # webhook:<name> too
+    at: str = "08:00"
+    tz: str = "UTC"  # an IANA zone: Europe/Berlin, America/New_York
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, v: str) -> str:
+        from bot.domain.digest import DigestError, parse_local_time
+
+        try:
+            m = parse_local_time(v)
+        except DigestError as e:
+            raise ValueError(str(e)) from None
+        return f"{m // 60:02d}:{m % 60:02d}"
+
+    @field_validator("tz")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from bot.domain.digest import DigestError, parse_zone
+
+        try:
+            return parse_zone(v)  # the zone's own spelling: europe/berlin -> Europe/Berlin
+        except DigestError as e:
+            raise ValueError(str(e)) from None
 
 
 class ConsoleConfig(Strict):
@@ -340,6 +393,16 @@ class Config(Strict):
     logging: LoggingConfig = LoggingConfig()
     http: HttpConfig = HttpConfig()
     operators: Annotated[OperatorsConfig, BeforeValidator(_operator_list)] = OperatorsConfig()
+    webhooks: tuple[WebhookTargetConfig, ...] = ()
+    digests: tuple[DigestConfig, ...] = ()
+
+    @field_validator("webhooks")
+    @classmethod
+    def _unique_names(cls, v: tuple[WebhookTargetConfig, ...]) -> tuple[WebhookTargetConfig, ...]:
+        names = [w.name for w in v]
+        if len(set(names)) != len(names):
+            raise ValueError("each webhook needs its own name")
+        return v
 
 
 # field name -> the environment variable it is read from
@@ -359,11 +422,17 @@ class Secrets(BaseModel):
     discord_token: SecretStr = SecretStr("")
     coinglass_key: SecretStr = SecretStr("")
     telegram_webhook_secret: SecretStr = SecretStr("")
+    # the environment itself, for secrets the config names (webhooks' secret_env)
+    env: dict[str, str] = Field(default_factory=dict, repr=False, exclude=True)
+
+    def named(self, variable: str) -> str:
+        return self.env.get(variable, "").strip()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Secrets:
         e = os.environ if env is None else env
-        return cls(**{f: e.get(var, "").strip() for f, var in SECRET_ENV.items()})
+        fields = {f: e.get(var, "").strip() for f, var in SECRET_ENV.items()}
+        return cls(**fields, env=dict(e))
 
     def all(self) -> tuple[str, ...]:
         """The plain values that are set, for the log filter that masks them."""
@@ -380,7 +449,7 @@ def normalize_chat(v: Any) -> str:
         return f"telegram:{s}"
     if s.startswith("discord:") and s.split(":", 1)[1].isdigit():
         return f"discord:channel:{s.split(':', 1)[1]}"
-    if s.split(":", 1)[0] in ("telegram", "discord", "console") and ":" in s:
+    if s.split(":", 1)[0] in ("telegram", "discord", "console", "webhook") and ":" in s:
         return s
     raise ValueError(
         "expected a Telegram chat id (-100123), a @channelname, discord:<channel id> or console:local"

@@ -10,7 +10,7 @@ import contextlib
 import logging
 import random
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
@@ -124,6 +124,8 @@ class Delivery:
         self._warned_platforms: set[str] = set()
         # (platform, outcome, reason) after every send decision: metrics and delivery health
         self.on_outcome: Callable[[str, str, str], None] = lambda p, o, r: None
+        # (chat key, message) -> the message to send: draws an alert's chart (the app sets it)
+        self.prepare: Callable[[str, Message], Awaitable[Message]] | None = None
 
     def backoff_ms(self, attempts: int, retry_after_s: float = 0.0) -> int:
         """Jittered exponential delay (half to all of base * 2**attempts, capped), never less
@@ -242,8 +244,16 @@ class Delivery:
         sender = self._senders.get(platform_of(key))
         if sender is None:  # only after a migration across platforms; fetches filter by sender
             return SendOutcome.retry(0.0, f"no sender for {platform_of(key)}")
+        message = row.message
+        if message.chart is not None and self.prepare is not None:
+            try:
+                message = await self.prepare(key, message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the alert matters more than its picture: send the text
+                log.exception("preparing row %d for %s failed; sending it as it is", row.id, key)
         try:
-            return await sender.send(key, row.message)
+            return await sender.send(key, message)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the port says it never raises; a bug there must not stop us

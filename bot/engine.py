@@ -11,13 +11,18 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 
 from bot.clock import Clock
+from bot.domain.alert_payload import alerts_payload
+from bot.domain.extra_rules import ExtraRules
+from bot.domain.message import ChartRef
 from bot.domain.models import Alert, Snapshot, Subscription, Transition
 from bot.domain.moves import Transitions, paused_gc
 from bot.domain.render import render_alerts
 from bot.domain.render_alerts import AlertContext
 from bot.domain.rules import Policy, RuleBook, SeriesKey
+from bot.insight import SingleOutbox
 from bot.market_view import LiveMarket
 from bot.store import Database, OutboxItem
 
@@ -40,14 +45,24 @@ def alerts_by_chat(transitions: Sequence[Transition]) -> dict[str, list[Alert]]:
 
 
 def outbox_items(
-    by_chat: dict[str, list[Alert]], now_ms: int, ctx: AlertContext
+    by_chat: dict[str, list[Alert]], now_ms: int, ctx: AlertContext, attach_chart: bool = False
 ) -> Iterator[OutboxItem]:
-    """Alerts for one chat in one tick become one message; the key makes a retried tick harmless."""
+    """Alerts for one chat in one tick become one message; the key makes a retried tick harmless.
+
+    A webhook's message carries its alerts as data (the JSON it POSTs); with `attach_chart`, a
+    ChartRef to the first alert's coin and window that delivery draws when it sends.
+    """
     for chat_key, alerts in by_chat.items():
         key = "alert:" + ",".join(f"{a.sub.id}.{a.episode}.{a.level}" for a in alerts)
         # news until its longest window has rolled past; after that it is dropped unsent
         expires = now_ms + max(a.sub.window for a in alerts) * 60_000
-        yield OutboxItem(chat_key, render_alerts(alerts, ctx), key, now_ms, expires)
+        message = render_alerts(alerts, ctx)
+        if chat_key.startswith("webhook:"):  # only webhooks read it: other rows stay small
+            message = replace(message, data=alerts_payload(alerts))
+        if attach_chart:
+            first = alerts[0]
+            message = replace(message, chart=ChartRef(first.sub.coin, first.sub.window, now_ms))
+        yield OutboxItem(chat_key, message, key, now_ms, expires)
 
 
 def group_alerts(
@@ -55,9 +70,10 @@ def group_alerts(
     now_ms: int,
     snapshot: Snapshot | None = None,
     policy: Policy | None = None,
+    attach_chart: bool = False,
 ) -> list[OutboxItem]:
     ctx = AlertContext(snapshot, policy or Policy())  # one per tick: coin rankings computed once
-    return list(outbox_items(alerts_by_chat(transitions), now_ms, ctx))
+    return list(outbox_items(alerts_by_chat(transitions), now_ms, ctx, attach_chart))
 
 
 class Engine:
@@ -68,8 +84,13 @@ class Engine:
         market: LiveMarket,
         clock: Clock,
         on_enqueued: Callable[[], None] = lambda: None,
+        attach_chart: bool = False,
+        extras: ExtraRules | None = None,
     ) -> None:
         self.db, self.book, self.market, self.clock = db, book, market, clock
+        self.attach_chart = attach_chart
+        self.extras = extras  # venue, relative and single-liquidation rules (issue 14)
+        self.singles = SingleOutbox()
         self.on_enqueued = on_enqueued
         self.on_alerts: Callable[[list[Alert]], None] = lambda alerts: None  # metrics
         self._lock = asyncio.Lock()
@@ -98,7 +119,7 @@ class Engine:
                 self.data_runs += 1
                 if touched is not None:
                     only = self.book.series_of(touched)
-                    if not only:
+                    if not only and not self.extras:  # extras: single rules need every run
                         self.ticks += 1
                         return 0
             mutes = await self.db.active_mutes(now)
@@ -114,21 +135,36 @@ class Engine:
                 transitions = self.book.evaluate(snapshot, now, muted, only)
             else:
                 transitions = self.book.evaluate(snapshot, now, only=only)
+            extra: list[Transition] = []
+            singles: list[OutboxItem] = []
+            if self.extras is not None:
+                extras = self.extras
+                extra = extras.evaluate(snapshot, now, muted)
+                hits = extras.take_singles()
+                singles = self.singles.items(hits, now, muted, extras.singles.__contains__)
             self.ticks += 1
-            if not transitions:
+            if not transitions and not extra and not singles:
                 return 0
             with paused_gc():  # many acyclic objects: see paused_gc
                 ctx = AlertContext(snapshot, self.book.policy)  # coin rankings computed once
                 by_chat = transitions.alerts_by_chat()
+                if extra:  # one message per chat for both books' alerts
+                    by_chat = dict(by_chat)
+                    for chat_key, more in alerts_by_chat(extra).items():
+                        both = [*by_chat.get(chat_key, ()), *more]
+                        by_chat[chat_key] = sorted(both, key=lambda a: a.sub.id)
                 items = []
-                for i, item in enumerate(outbox_items(by_chat, now, ctx), 1):
+                for i, item in enumerate(outbox_items(by_chat, now, ctx, self.attach_chart), 1):
                     items.append(item)
                     if i % RENDER_SLICE == 0:
                         await asyncio.sleep(0)  # a crash tick renders for seconds: let chats in
-                await self.db.commit_transitions(transitions, items)
+                items.extend(singles)
+                await self.db.commit_transitions(transitions, items, also=extra)
                 self.book.apply(transitions)
+                if self.extras is not None:
+                    self.extras.apply(extra)
             self.on_alerts([a for alerts in by_chat.values() for a in alerts])
-            self.alerts += transitions.alert_count()
+            self.alerts += transitions.alert_count() + sum(1 for t in extra if t.alert)
             if items:
                 log.info("enqueued %d alert message(s)", len(items))
                 self.on_enqueued()

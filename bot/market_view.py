@@ -50,6 +50,8 @@ class LiveMarket:
         self.coinglass_stale_ms = coinglass_stale_ms
         self.on_data: Callable[[], None] = lambda: None
         self.count_events: Callable[[list[Liquidation]], None] = lambda events: None  # metrics
+        # single-liquidation rules see every batch (bot.domain.single_rules.SingleIndex.offer)
+        self.watch: Callable[[list[Liquidation]], None] | None = None
         self._cg: _Totals | None = None
         self._snap: Snapshot | None = None
         self._touched_all = False  # CoinGlass totals replace whole windows: every series moved
@@ -61,6 +63,8 @@ class LiveMarket:
             return
         now = self.clock.now_ms()
         self.agg.add(events, now)
+        if self.watch is not None:
+            self.watch(events)
         self.count_events(events)
         self.health.data(source, now, len(events))
         self._snap = None

@@ -66,7 +66,9 @@ class OperatorAlerts:
         look = f"{now}.{self._looks}"
         for key, p in current.items():
             if key not in self.told:
-                items += self._to_all(render_problem(p, now), f"{key}:{p.since_ms}:down:{look}", now)
+                items += self._to_all(
+                    render_problem(p, now), f"{key}:{p.since_ms}:down:{look}", now
+                )
         for key, p in self.told.items():
             if key not in current:
                 items += self._to_all(render_recovery(p, now), f"{key}:{p.since_ms}:up:{look}", now)

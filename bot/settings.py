@@ -55,7 +55,7 @@ def load(path: str | None = None) -> Loaded:
         file_data = {}
     if not isinstance(file_data, dict):
         raise ConfigError(f"{file}: the file must be a mapping of keys (storage:, sources: ...)")
-    env_data, env_names = _env_overrides(env)
+    env_data, env_names = _env_overrides(env, _named_secrets(file_data))
     data = _deep_merge(file_data, env_data)
     origin = str(file) if file else "the environment"
     config = parse_config(data, origin=origin, where=env_names)
@@ -85,11 +85,25 @@ def _config_file(path: str | None, env: Mapping[str, str]) -> Path | None:
     return Path(DEFAULT_FILE) if Path(DEFAULT_FILE).exists() else None
 
 
-def _env_overrides(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """The LIQBOT_ variables as nested data, and for each dotted key the variable that set it."""
+def _named_secrets(file_data: Mapping[str, Any]) -> frozenset[str]:
+    """The variables the file names as secrets (webhooks' secret_env, which may well be called
+    LIQBOT_WEBHOOK_SECRET_X): they hold values, not config keys."""
+    hooks = file_data.get("webhooks") if isinstance(file_data, Mapping) else None
+    if not isinstance(hooks, list):
+        return frozenset()
+    return frozenset(
+        str(h["secret_env"]) for h in hooks if isinstance(h, Mapping) and h.get("secret_env")
+    )
+
+
+def _env_overrides(
+    env: Mapping[str, str], secrets: frozenset[str] = frozenset()
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The LIQBOT_ variables as nested data, and for each dotted key the variable that set it.
+    `secrets`: variables the file names as secrets, not keys."""
     names: dict[str, str] = {}
     for var in env:
-        if not var.upper().startswith(PREFIX) or var.upper() == CONFIG_ENV:
+        if not var.upper().startswith(PREFIX) or var.upper() == CONFIG_ENV or var in secrets:
             continue
         key = ".".join(var[len(PREFIX) :].lower().split(NESTED))
         _check_key(key, var)

@@ -20,14 +20,16 @@ import discord
 from discord import app_commands
 
 from bot.chat.context import ChatContext
+from bot.chat.discord_insight import register_insight
 from bot.chat.discord_render import NO_MENTIONS, render_batches
 from bot.chat.discord_sender import DiscordSender, attach_image
 from bot.domain.chart import CHART_WINDOW_CHOICES
-from bot.domain.commands import SPECS
+from bot.domain.commands import SPECS, VENUES
 from bot.domain.market import WINDOW_CHOICES, window_label
 from bot.domain.message import Message, Reply, Tone
 from bot.domain.models import ALL, Subscription
 from bot.domain.money import format_threshold
+from bot.domain.render_common import venue_name
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +103,10 @@ def coin_choices(known: Iterable[str], current: str) -> list[app_commands.Choice
 
 def subscription_label(sub: Subscription) -> str:
     coin = "all coins" if sub.coin == ALL else sub.coin
-    return f"#{sub.number or sub.id} {coin} {window_label(sub.window)} {sub.side.value} ≥ {format_threshold(sub.threshold)}"
+    window = "single" if sub.kind == "single" else window_label(sub.window)
+    amount = f"{sub.factor:g}x usual" if sub.factor is not None else format_threshold(sub.threshold)
+    on = f" on {venue_name(sub.venue)}" if sub.venue else ""
+    return f"#{sub.number or sub.id} {coin} {window} {sub.side.value} ≥ {amount}{on}"
 
 
 # ---- the bot -------------------------------------------------------------------------------
@@ -261,14 +266,18 @@ class DiscordBot:
                 out.insert(0, app_commands.Choice(name="all of this chat's alerts", value="all"))
             return out[:AUTOCOMPLETE_MAX]
 
+        venues = [app_commands.Choice(name=venue_name(v), value=v) for v in VENUES]
+        single = app_commands.Choice(name="single: each liquidation", value="single")
+
         @tree.command(name="subscribe", description=desc["subscribe"])
         @app_commands.describe(
             coin="a coin such as btc, or all for the whole market",
-            window="the rolling window",
-            threshold="an amount such as 100m, 1.5b or 250k (USD)",
+            window="the rolling window, or single for each big liquidation",
+            threshold="an amount such as 100m, 1.5b or 250k (USD), or 3x the usual",
             side="long or short liquidations only, or the total (default)",
+            venue="one venue only (default: every venue)",
         )
-        @app_commands.choices(window=windows, side=sides)
+        @app_commands.choices(window=[*windows, single], side=sides, venue=venues)
         @app_commands.autocomplete(coin=coins)
         @manage
         async def subscribe(
@@ -277,9 +286,12 @@ class DiscordBot:
             window: str,
             threshold: str,
             side: str = "total",
+            venue: str = "",
         ) -> None:
             line = f"/subscribe {_token(coin)} {_token(window)} {_token(threshold)} {_token(side)}"
-            await self._run(interaction, line)
+            await self._run(interaction, line + (f" on {_token(venue)}" if venue else ""))
+
+        register_insight(tree, self._run, desc, windows, sides, venues, coins)
 
         @tree.command(name="unsubscribe", description=desc["unsubscribe"])
         @app_commands.describe(subscription="the alert to remove (its #id), or all")
@@ -308,11 +320,17 @@ class DiscordBot:
             await self._run(interaction, _line("/unmute", coin))
 
         @tree.command(name="liqs", description=desc["liqs"])
-        @app_commands.describe(coin="a coin, or all (default)", window="one window, split by venue")
-        @app_commands.choices(window=windows)
+        @app_commands.describe(
+            coin="a coin, or all (default)",
+            window="one window, split by venue",
+            venue="one venue's figures only",
+        )
+        @app_commands.choices(window=windows, venue=venues)
         @app_commands.autocomplete(coin=coins)
-        async def liqs(interaction: discord.Interaction, coin: str = "", window: str = "") -> None:
-            await self._run(interaction, _line("/liqs", coin, window))
+        async def liqs(
+            interaction: discord.Interaction, coin: str = "", window: str = "", venue: str = ""
+        ) -> None:
+            await self._run(interaction, _line("/liqs", coin, window, "on" if venue else "", venue))
 
         chart_windows = [app_commands.Choice(name=w, value=w) for w in CHART_WINDOW_CHOICES]
 
@@ -335,6 +353,20 @@ class DiscordBot:
         @manage
         async def start(interaction: discord.Interaction) -> None:
             await self._run(interaction, "/start")
+
+        @tree.command(name="digest", description=desc["digest"])
+        @app_commands.describe(
+            time="local time of day like 08:00, or off (empty: show this channel's digest)",
+            zone="a time zone such as Europe/Berlin (default UTC)",
+        )
+        @manage
+        async def digest(interaction: discord.Interaction, time: str = "", zone: str = "") -> None:
+            await self._run(interaction, _line("/digest", time, zone))
+
+        @tree.command(name="test", description=desc["test"])
+        @manage
+        async def test(interaction: discord.Interaction) -> None:
+            await self._run(interaction, "/test")
 
     async def _run(self, interaction: discord.Interaction, line: str) -> None:
         work = asyncio.ensure_future(

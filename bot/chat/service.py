@@ -16,19 +16,13 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from bot import charts
+from bot.chart_view import chart_message
 from bot.chat.context import ChatContext
+from bot.chat.service_reach import run_digest, run_test
 from bot.domain import render
-from bot.domain.chart import (
-    build_series,
-    chart_since_ms,
-    chart_window_label,
-    no_data_spans,
-    render_chart_caption,
-    render_chart_empty,
-)
 from bot.domain.commands import (
     SPECS,
+    Backtest,
     Chart,
     Command,
     CommandError,
@@ -40,16 +34,23 @@ from bot.domain.commands import (
     Start,
     Status,
     Subscribe,
+    TestMessage,
+    Top,
     UnknownCommandError,
     Unmute,
     Unsubscribe,
     parse_command,
 )
+from bot.domain.digest import DigestCommand, DigestSpec
+from bot.domain.extra_rules import MIN_RELATIVE_USD
 from bot.domain.message import Message, Reply
 from bot.domain.models import AlertState, Snapshot, SourceStatus, Subscription
 from bot.domain.render_alerts import AlertContext
-from bot.domain.render_market import FailingJob, not_up_phrases
+from bot.domain.render_insight import backtest_line, render_backtest, render_top, usual_line
+from bot.domain.render_market import FailingJob
 from bot.domain.rules import Policy
+from bot.domain.venue_view import venue_snapshot
+from bot.insight import History, remember_usuals, rule_history
 from bot.store import Database
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,26 @@ def _own(subs: list[Subscription]) -> list[Subscription]:
     return [s for s in subs if s.origin != "config"]
 
 
-_MUTATING = (Subscribe, Unsubscribe, Mute, Unmute)
+_MUTATING = (Subscribe, Unsubscribe, Mute, Unmute, DigestCommand, TestMessage)
+
+
+def _as_sub(cmd: Subscribe) -> Subscription:
+    """The rule a Subscribe command describes, before it has an id (backtests, duplicates)."""
+    return Subscription(
+        id=0,
+        chat_key="",
+        coin=cmd.coin,
+        window=cmd.window,
+        side=cmd.side,
+        threshold=cmd.threshold,
+        venue=cmd.venue,
+        kind="single" if cmd.single else "window",
+        factor=cmd.factor,
+    )
+
+
+def _rule_key(s: Subscription) -> tuple[object, ...]:
+    return (s.coin, s.window, s.side, s.threshold, s.venue, s.kind, s.factor)
 
 
 class CommandService:
@@ -111,6 +131,9 @@ class CommandService:
         self.before_chart: Callable[[], Awaitable[None]] | None = None
         # Our own jobs that are failing now (the app sets it to the watchdog's), for /status.
         self.failing_jobs: Callable[[], Sequence[FailingJob]] = tuple
+        # the config's digests (shown by /digest) and the outbox's wake-up (the app sets both)
+        self.declared_digests: Sequence[DigestSpec] = ()
+        self.on_enqueued: Callable[[], None] = lambda: None
         # Telegram learns its name from getMe after start: the adapter may set it then.
         self.bot_username = self.settings.bot_username
         # times each handle_text (the app sets liqbot_command_seconds' timer)
@@ -152,7 +175,7 @@ class CommandService:
     async def handle(self, ctx: ChatContext, cmd: Command) -> Reply:
         """Run a parsed command. Never raises: failures become an apology, logged with context."""
         try:
-            if not isinstance(cmd, _MUTATING):
+            if not isinstance(cmd, _MUTATING) or (isinstance(cmd, DigestCommand) and cmd.show):
                 return Reply.of(await self._run(ctx, cmd))
             if ctx.kind != "private" and not await ctx.can_manage():
                 return Reply.of(render.render_refused(ctx.manage_hint))
@@ -184,14 +207,19 @@ class CommandService:
             case Unmute():
                 return await self._unmute(ctx, cmd)
             case Liqs():
-                now = self.clock()
-                return render.render_liqs(
-                    self.market.snapshot(now), cmd.coin, cmd.window, self.market.status(now)
-                )
+                return self._liqs(cmd)
+            case Top():
+                return render_top(self.market.snapshot(self.clock()), cmd.window)
+            case Backtest():
+                return await self._backtest(cmd)
             case Chart():
                 return await self._chart(cmd)
             case Status():
                 return await self._status(ctx)
+            case DigestCommand():
+                return await run_digest(self.db, ctx, cmd, self.clock(), self.declared_digests)
+            case TestMessage():
+                return await run_test(self.db, ctx, self.clock(), self.on_enqueued)
         raise TypeError(f"unhandled command {cmd!r}")
 
     # ---- commands ----------------------------------------------------------------------------
@@ -208,31 +236,80 @@ class CommandService:
         await self.db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=now)
         existing = _own(await self.db.list_subscriptions(ctx.chat_key))
         for s in existing:
-            if (s.coin, s.window, s.side, s.threshold) == (
-                cmd.coin,
-                cmd.window,
-                cmd.side,
-                cmd.threshold,
-            ):
+            if _rule_key(s) == _rule_key(_as_sub(cmd)):
                 return render.render_duplicate(s)
         cap = self.settings.max_subscriptions_per_chat
         if len(existing) >= cap:
             return render.render_at_cap(cap)
         sub = await self.db.add_subscription(
-            ctx.chat_key, cmd.coin, cmd.window, cmd.side, cmd.threshold, now
+            ctx.chat_key,
+            cmd.coin,
+            cmd.window,
+            cmd.side,
+            cmd.threshold,
+            now,
+            venue=cmd.venue,
+            kind="single" if cmd.single else "window",
+            factor=cmd.factor,
         )
+        extra: list[str] = []
+        try:  # the store is asked before the rule is live, so a relative rule arms at once
+            history = await self._history(sub, now)
+            extra = self._history_lines(sub, history, now)
+            extras = getattr(self.book, "extras", None)
+            if extras is not None:
+                remember_usuals(extras, sub, history)
+        except Exception:
+            log.exception("backtest of #%s failed", sub.id)
         self.book.add(sub)
         try:
             served = cmd.window in self.market.windows_served()
-            current = self.market.snapshot(now).value(cmd.coin, cmd.window, cmd.side)
+            snap = self.market.snapshot(now)
+            if cmd.venue is not None:
+                snap = venue_snapshot(snap, cmd.venue)
+            current = snap.value(cmd.coin, cmd.window, cmd.side)
         except Exception:
             # the rule is stored: confirm it rather than apologise for a failed extra
             log.exception("market view failed while confirming #%s", sub.id)
             served, current = True, None
         note = self.settings.quiet_note
-        if note is None:
+        if sub.kind == "single":
+            note = "Each one is told once; several in the same moment come as one message."
+        elif note is None:
             note = AlertContext(policy=self.book.policy).rearm_note()
-        return render.render_subscribed(sub, current, served, len(existing) + 1, cap, note)
+        return render.render_subscribed(
+            sub, current, served, len(existing) + 1, cap, note, extra=extra
+        )
+
+    def _liqs(self, cmd: Liqs) -> Message:
+        now = self.clock()
+        snap = self.market.snapshot(now)
+        if cmd.venue is None:
+            return render.render_liqs(snap, cmd.coin, cmd.window, self.market.status(now))
+        msg = render.render_liqs(
+            venue_snapshot(snap, cmd.venue), cmd.coin, cmd.window, self.market.status(now)
+        )
+        return replace(msg, title=f"{msg.title} on {render.venue_name(cmd.venue)}")
+
+    async def _history(self, sub: Subscription, now: int) -> History:
+        if self.before_chart is not None:
+            await self.before_chart()  # the last seconds' buckets into the store first
+        return await rule_history(self.db, self.book.policy, sub, now)
+
+    def _history_lines(self, sub: Subscription, history: History, now: int) -> list[str]:
+        lines = []
+        if sub.factor is not None:
+            usual = history.usual_at(now)
+            threshold = None if usual is None else max(sub.factor * usual.usd, MIN_RELATIVE_USD)
+            lines.append(usual_line(sub, usual, threshold, history.stored_days, now))
+        lines.append(backtest_line(history.result, sub, now))
+        return lines
+
+    async def _backtest(self, cmd: Backtest) -> Message:
+        now = self.clock()
+        sub = _as_sub(cmd.rule)
+        history = await self._history(sub, now)
+        return render_backtest(sub, self._history_lines(sub, history, now))
 
     async def _unsubscribe(self, ctx: ChatContext, cmd: Unsubscribe) -> Message:
         # people type the chat's numbers (#1 is its first); the store and book use global ids
@@ -269,6 +346,16 @@ class CommandService:
             now,
             cap=self.settings.max_subscriptions_per_chat,
             policy=self.book.policy,
+            waiting=self._waiting(subs, now),
+        )
+
+    def _waiting(self, subs: list[Subscription], now: int) -> frozenset[int]:
+        """Relative rules that have no "usual" yet for this hour."""
+        extras = getattr(self.book, "extras", None)
+        if extras is None:
+            return frozenset()
+        return frozenset(
+            s.id for s in subs if s.factor is not None and extras.threshold_now(s, now) is None
         )
 
     async def _mute(self, ctx: ChatContext, cmd: Mute) -> Message:
@@ -289,39 +376,8 @@ class CommandService:
         now = self.clock()
         if self.before_chart is not None:
             await self.before_chart()
-        since = chart_since_ms(cmd.window, now)
-        rows = await self.db.chart_buckets(cmd.coin, since)
-        statuses = [s for s in self.market.status(now) if s.state != "disabled"]
-        if not any(lg or sh for _, lg, sh in rows):
-            down = not any(s.state == "up" for s in statuses)
-            return render_chart_empty(
-                cmd.coin, cmd.window, "; ".join(not_up_phrases(statuses, now)) if down else ""
-            )
-        # time when every source was out is drawn as missing, not as a calm market
-        outages: dict[str, list[tuple[int, int]]] = {}
-        for g in await self.db.recent_gaps(since):
-            outages.setdefault(g.source, []).append((g.start_ms, g.end_ms))
-        for s in statuses:
-            if s.state != "up" and s.since_ms is not None:
-                outages.setdefault(s.name, []).append((s.since_ms, now))
-        first = await self.db.first_bucket_ms()
-        if first is not None and first > since:  # before the bot ever ran: no data, not calm
-            for s in statuses:
-                outages.setdefault(s.name, []).append((since, first))
-        snapshot = self.market.snapshot(now)
-        series = build_series(
-            rows,
-            cmd.coin,
-            cmd.window,
-            now,
-            snapshot.sources,
-            sampled=snapshot.sampled,
-            no_data=no_data_spans(outages, [s.name for s in statuses]),
-        )
-        # tens of milliseconds of CPU: keep the event loop (and every other chat) moving
-        png = await asyncio.to_thread(charts.render_png, series)
-        name = f"chart-{cmd.coin.lower()}-{chart_window_label(cmd.window)}.png"
-        return replace(render_chart_caption(series, now), image=png, image_name=name)
+        message, _ = await chart_message(self.db, self.market, cmd.coin, cmd.window, now)
+        return message
 
     async def _status(self, ctx: ChatContext) -> Message:
         now = self.clock()

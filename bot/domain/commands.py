@@ -12,6 +12,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from bot.domain.chart import DEFAULT_CHART_WINDOW, parse_chart_window
+from bot.domain.digest import DigestCommand, DigestError, parse_digest_args
 from bot.domain.market import (
     KNOWN_COINS,
     MarketError,
@@ -77,8 +78,23 @@ class Help:
 class Subscribe:
     coin: str  # "BTC" ... or ALL
     window: int  # minutes
-    threshold: float  # USD
+    threshold: float  # USD (for a relative rule: 0, the factor decides)
     side: Side = Side.TOTAL
+    venue: str | None = None  # "binance": that venue only
+    single: bool = False  # each single liquidation >= threshold (window is 0)
+    factor: float | None = None  # relative: `3x` what is usual for the coin, window and hour
+
+
+@dataclass(frozen=True, slots=True)
+class Backtest:
+    """How often a rule would have fired over the stored history, without subscribing."""
+
+    rule: Subscribe
+
+
+@dataclass(frozen=True, slots=True)
+class Top:
+    window: int = 60  # minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +123,7 @@ class Unmute:
 class Liqs:
     coin: str = ALL
     window: int | None = None  # None: the 1h/4h/12h/24h table
+    venue: str | None = None  # one venue's figures only
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +137,27 @@ class Status:
     pass
 
 
-Command = Start | Help | Subscribe | Unsubscribe | ListSubs | Mute | Unmute | Liqs | Chart | Status
+@dataclass(frozen=True, slots=True)
+class TestMessage:
+    """/test: a test message to this chat, through the outbox like an alert."""
+
+
+Command = (
+    Start
+    | Help
+    | Subscribe
+    | Unsubscribe
+    | ListSubs
+    | Mute
+    | Unmute
+    | Liqs
+    | Chart
+    | Status
+    | DigestCommand
+    | TestMessage
+    | Top
+    | Backtest
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +172,12 @@ SPECS: dict[str, CommandSpec] = {
     s.name: s
     for s in (
         CommandSpec(
-            "liqs", "/liqs [coin] [window]", "/liqs btc 4h", "Liquidations now: 1h/4h/12h/24h"
+            "liqs",
+            "/liqs [coin] [window] [on venue]",
+            "/liqs btc 4h",
+            "Liquidations now: 1h/4h/12h/24h",
         ),
+        CommandSpec("top", "/top [window]", "/top 4h", "The coins with the most liquidated"),
         CommandSpec(
             "chart",
             "/chart <coin|all> [window]",
@@ -145,9 +186,15 @@ SPECS: dict[str, CommandSpec] = {
         ),
         CommandSpec(
             "subscribe",
-            "/subscribe <coin|all> <window> <amount> [long|short|total]",
+            "/subscribe <coin|all> <window|single> <amount|3x> [long|short|total] [on venue]",
             "/subscribe btc 1h 100m",
             "Alert me when liquidations cross an amount",
+        ),
+        CommandSpec(
+            "backtest",
+            "/backtest <coin|all> <window> <amount|3x> [side] [on venue]",
+            "/backtest btc 1h 100m",
+            "How often a rule would have fired (last 7 days)",
         ),
         CommandSpec("list", "/list", "/list", "My subscriptions and mutes"),
         CommandSpec(
@@ -156,6 +203,13 @@ SPECS: dict[str, CommandSpec] = {
         CommandSpec("mute", "/mute [coin] <duration>", "/mute 2h", "Silence alerts for a while"),
         CommandSpec("unmute", "/unmute [coin]", "/unmute", "End a mute"),
         CommandSpec("status", "/status", "/status", "Data sources and this chat's state"),
+        CommandSpec(
+            "digest",
+            "/digest <HH:MM> [time zone] | off",
+            "/digest 08:00 Europe/Berlin",
+            "A daily summary at a local time",
+        ),
+        CommandSpec("test", "/test", "/test", "Send a test alert to this chat"),
         CommandSpec("help", "/help", "/help", "How to use the bot"),
         CommandSpec("start", "/start", "/start", "Start (or resume) alerts in this chat"),
     )
@@ -286,12 +340,91 @@ def _roles(token: str) -> set[str]:
         roles.add("amount")
     if is_side_word(token) or token.strip().lower() == "all":
         roles.add("side")
+    if _factor(token) is not None:
+        roles.add("amount")
     return roles
+
+
+# the venues the bot streams: what a filter can name (`on gate`); the first three also bare
+# (`/liqs btc bybit`): the others' names are, or may become, coins (HTX is one)
+VENUES = ("binance", "bybit", "okx", "bitget", "bitmex", "deribit", "gate", "htx")
+BARE_VENUES = VENUES[:3]
+SINGLE_WORDS = ("single", "each")  # `/subscribe btc single 1m`
+MIN_FACTOR, MAX_FACTOR = 1.1, 50.0
+_FACTOR = re.compile(r"^([0-9]+(?:\.[0-9]+)?)[x×]$", re.IGNORECASE)
+
+
+def _factor(token: str) -> float | None:
+    m = _FACTOR.match(token.strip())
+    return float(m.group(1)) if m else None
+
+
+def _take_venue(name: str, args: list[str]) -> tuple[list[str], str | None]:
+    """`... on binance` (or a bare venue name): the venue filter, and the other arguments."""
+    venue = None
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i].lower()
+        nxt = args[i + 1].lower() if i + 1 < len(args) else None
+        if a == "on" and nxt is not None:
+            if nxt not in VENUES:
+                raise _err(
+                    name, f"unknown venue '{shorten(args[i + 1])}'; venues: {', '.join(VENUES)}"
+                )
+            chosen, i = nxt, i + 2
+        elif a in BARE_VENUES:
+            chosen, i = a, i + 1
+        else:
+            out.append(args[i])
+            i += 1
+            continue
+        if venue is not None and venue != chosen:
+            raise _err(name, "give one venue at most")
+        venue = chosen
+    if args and args[-1].lower() == "on":
+        raise _err(name, f"on which venue? {', '.join(VENUES)}")
+    return out, venue
+
+
+def _parse_single(args: list[str], venue: str | None) -> Subscribe:
+    """`/subscribe btc single 1m [side]`: every liquidation of at least 1m."""
+    n = "subscribe"
+    rest = [a for a in args if a.lower() not in SINGLE_WORDS]
+    if len(rest) < 2:
+        raise _err(
+            n, "say which coin and the smallest single liquidation: /subscribe btc single 1m"
+        )
+    if len(rest) > 3:
+        raise _err(n, "too many arguments; a single-liquidation rule takes coin, amount, side")
+    coin = _coin(n, rest[0])
+    try:
+        threshold = parse_money(rest[1])
+    except MoneyError as e:
+        raise _err(n, f"bad amount: {e}") from None
+    if threshold < MIN_SINGLE:
+        raise _err(
+            n,
+            f"{format_threshold(threshold)} is too small for single liquidations: "
+            f"the smallest is {format_threshold(MIN_SINGLE)}",
+        )
+    side = Side.TOTAL
+    if len(rest) == 3:
+        try:
+            side = parse_side(rest[2])
+        except MarketError as e:
+            raise _err(n, str(e)) from None
+    return Subscribe(coin, 0, threshold, side, venue=venue, single=True)
+
+
+MIN_SINGLE = 10_000.0  # below $10K single liquidations arrive every second: a flood, not news
 
 
 def _parse_subscribe(args: list[str]) -> Subscribe:
     n = "subscribe"
-    args = join_digit_groups(args)
+    args, venue = _take_venue(n, join_digit_groups(args))
+    if any(a.lower() in SINGLE_WORDS for a in args):
+        return _parse_single(args, venue)
     if len(args) > 4:
         raise _err(n, f"too many arguments ({len(args)}); /subscribe takes at most 4")
     if len(args) < 3:
@@ -317,6 +450,11 @@ def _parse_subscribe(args: list[str]) -> Subscribe:
     window = _window(n, window_t)
     if not _is_money(amount_t) and _is_window(amount_t):
         raise _err(n, f"'{amount_t}' is a window; the amount comes third, like 100m")
+    factor = _factor(amount_t)
+    if factor is not None:
+        if not MIN_FACTOR <= factor <= MAX_FACTOR:
+            raise _err(n, f"the multiple goes from {MIN_FACTOR:g}x to {MAX_FACTOR:g}x")
+        return Subscribe(coin, window, 0.0, _side(n, args), venue=venue, factor=factor)
     try:
         threshold = parse_money(amount_t)
     except MoneyError as e:
@@ -329,13 +467,31 @@ def _parse_subscribe(args: list[str]) -> Subscribe:
             f"{format_threshold(threshold)} is too small: the smallest amount is "
             f"{format_threshold(MIN_THRESHOLD)}{hint}",
         )
-    side = Side.TOTAL
-    if len(args) == 4:
-        try:
-            side = parse_side(args[3])
-        except MarketError as e:
-            raise _err(n, str(e)) from None
-    return Subscribe(coin, window, threshold, side)
+    return Subscribe(coin, window, threshold, _side(n, args), venue=venue)
+
+
+def _side(n: str, args: list[str]) -> Side:
+    if len(args) < 4:
+        return Side.TOTAL
+    try:
+        return parse_side(args[3])
+    except MarketError as e:
+        raise _err(n, str(e)) from None
+
+
+def _parse_backtest(args: list[str]) -> Backtest:
+    try:
+        return Backtest(_parse_subscribe(args))
+    except CommandError as e:
+        spec = SPECS["backtest"]
+        raise CommandError(e.message, spec.usage, spec.example) from None
+
+
+def _parse_top(args: list[str]) -> Top:
+    n = "top"
+    if len(args) > 1:
+        raise _err(n, f"too many arguments ({len(args)}); /top takes a window")
+    return Top(_window(n, args[0]) if args else 60)
 
 
 def _is_coin(token: str) -> bool:
@@ -416,6 +572,7 @@ def _parse_unmute(args: list[str]) -> Unmute:
 
 def _parse_liqs(args: list[str]) -> Liqs:
     n = "liqs"
+    args, venue = _take_venue(n, args)
     if len(args) > 2:
         raise _err(n, f"too many arguments ({len(args)}); /liqs takes a coin and a window")
     coin: str | None = None
@@ -429,7 +586,7 @@ def _parse_liqs(args: list[str]) -> Liqs:
             if coin is not None:
                 raise _err(n, "give one coin at most")
             coin = _coin(n, a)
-    return Liqs(coin if coin is not None else ALL, window)
+    return Liqs(coin if coin is not None else ALL, window, venue)
 
 
 def _is_chart_window(token: str) -> bool:
@@ -465,7 +622,16 @@ def _parse_chart(args: list[str]) -> Chart:
     return Chart(coin, window if window is not None else DEFAULT_CHART_WINDOW)
 
 
+def _parse_digest(args: list[str]) -> DigestCommand:
+    try:
+        return parse_digest_args(args)
+    except DigestError as e:
+        raise _err("digest", str(e)) from None
+
+
 _PARSERS = {
+    "digest": _parse_digest,
+    "test": _no_args("test", TestMessage()),
     "start": _no_args("start", Start()),
     "help": _no_args("help", Help()),
     "list": _no_args("list", ListSubs()),
@@ -476,4 +642,6 @@ _PARSERS = {
     "unmute": _parse_unmute,
     "liqs": _parse_liqs,
     "chart": _parse_chart,
+    "top": _parse_top,
+    "backtest": _parse_backtest,
 }

@@ -12,6 +12,16 @@ from enum import StrEnum
 from typing import Any
 
 
+@dataclass(frozen=True)
+class ChartRef:
+    """A chart to draw at delivery time and attach to an outbox message (alerts.attach_chart):
+    the PNG is rendered when sent, so the outbox stores three fields, not the picture."""
+
+    coin: str
+    window: int  # the alert's window, minutes (the chart picks the nearest chart window)
+    as_of_ms: int
+
+
 class Tone(StrEnum):
     INFO = "info"
     ERROR = "error"
@@ -47,11 +57,18 @@ class Message:
     # outbox (to_dict leaves it out). The text stays a full answer without it.
     image: bytes | None = field(default=None, repr=False, compare=False)
     image_name: str = ""  # a file name for it, like "chart-btc-24h.png"
+    # Machine-readable facts behind the text (an alert's coin, window, value ...): webhooks
+    # POST them as JSON; the chat platforms ignore them. Plain JSON values only.
+    data: dict[str, Any] | None = field(default=None, compare=False)
+    chart: ChartRef | None = None  # a chart delivery draws and attaches (see ChartRef)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["tone"] = self.tone.value
         del d["image"], d["image_name"]
+        for optional in ("data", "chart"):  # rows written before these fields stay as they were
+            if d[optional] is None:
+                del d[optional]
         return d
 
     @classmethod
@@ -71,6 +88,8 @@ class Message:
             footer=d.get("footer", ""),
             tone=Tone(d.get("tone", "info")),
             ephemeral=bool(d.get("ephemeral", False)),
+            data=d.get("data"),
+            chart=ChartRef(**d["chart"]) if d.get("chart") else None,
         )
 
 

@@ -39,6 +39,7 @@ class Liquidation:
     usd: float
     ts_ms: int  # event time, milliseconds since the epoch (UTC)
     symbol: str = ""  # the venue's contract, for logs ("BTCUSDT", "BTC-USDT-SWAP")
+    price: float = 0.0  # the fill (or bankruptcy) price, for single-liquidation alerts; 0: unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,9 @@ class Subscription:
     created_ms: int = 0
     origin: str = "user"  # "user" or "config" (declared broadcast)
     number: int = 0  # the chat's own number for it (#1, #2 ...), what people see; 0: none yet
+    venue: str | None = None  # one venue only ("binance"); None: every venue
+    kind: str = "window"  # "window": a window sum; "single": each liquidation >= threshold
+    factor: float | None = None  # relative: fires at factor x the usual sum (threshold derived)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,9 @@ from bot.domain.render_common import (
     side_plural,
     time_left,
     upper_first,
+    venue_name,
 )
+from bot.domain.render_insight import describe_sub
 from bot.domain.render_market import render_liqs, render_status
 from bot.domain.rules import Policy
 
@@ -60,6 +62,7 @@ __all__ = [
     "render_unmuted",
     "render_unsubscribed",
     "render_unsubscribed_all",
+    "venue_name",
 ]
 
 
@@ -84,8 +87,12 @@ def render_list(
     now_ms: int,
     cap: int | None = None,
     policy: Policy | None = None,
+    waiting: frozenset[int] = frozenset(),
 ) -> Message:
-    """The chat's subscriptions as a compact table (50 rows fit), and its active mutes."""
+    """The chat's subscriptions as a compact table (50 rows fit), and its active mutes.
+
+    `waiting`: relative rules without enough history yet (they cannot fire).
+    """
     ctx = AlertContext(policy=policy or Policy())
     mute_lines = active_mute_lines(mutes, now_ms)
     if not subs:
@@ -104,13 +111,19 @@ def render_list(
         if chat_muted or (mutes.get(s.coin, 0) > now_ms):
             state += ", muted"
         coin = "all" if s.coin == ALL else s.coin
+        if s.venue:
+            coin += f" ({s.venue})"
+        if s.kind == "single":
+            state = "each one"
+        elif s.id in waiting:
+            state = "waiting for history"
         rows.append(
             (
                 "op*" if s.origin == "config" else f"#{number(s)}",
                 coin,
-                window_label(s.window),
+                "single" if s.kind == "single" else window_label(s.window),
                 side_plural(s.side),
-                format_threshold(s.threshold),
+                f"{s.factor:g}x usual" if s.factor is not None else format_threshold(s.threshold),
                 state,
             )
         )
@@ -152,6 +165,10 @@ def render_help() -> Message:
             "Sides: long (longs liquidated, price fell), short (shorts liquidated, price rose), "
             "total (default).",
             "Charts: /chart btc 24h, over 1h 2h 4h 12h 24h 3d 7d (default 24h).",
+            "Single big liquidations: /subscribe btc single 1m (each one of $1M or more; "
+            "all for every coin). Venues: add 'on binance' (bybit, okx, bitget, bitmex, deribit, gate, htx) to any rule or /liqs.",
+            "Relative: /subscribe btc 1h 3x fires at 3 times the usual for that hour of day "
+            "(after 3 days of history). /backtest btc 1h 100m: how often it would have fired.",
             "Examples: /subscribe btc 1h 100m · /subscribe all 1h 400m shorts · /liqs eth 4h",
             "In groups and channels only admins can change alerts; anyone can read.",
         ),
@@ -213,10 +230,14 @@ def render_subscribed(
     used: int | None = None,
     cap: int | None = None,
     note: str = "",
+    extra: Sequence[str] = (),
 ) -> Message:
-    """Restates the rule in words, with the series' current value when known."""
-    lines = [f"#{number(sub)} {describe_rule(sub.coin, sub.window, sub.side, sub.threshold)}"]
-    if current is not None:
+    """Restates the rule in words, with the series' current value when known.
+
+    `extra`: lines about the rule's kind (what "usual" is, the backtest), after the rule.
+    """
+    lines = [f"#{number(sub)} {describe_sub(sub)}", *extra]
+    if current is not None and sub.kind == "window" and sub.factor is None:
         share = f" ({percent(current, sub.threshold)} of the threshold)"
         lines.append(f"Now: {format_usd(current)}{share}")
         if current >= sub.threshold:
@@ -224,7 +245,7 @@ def render_subscribed(
                 "Warning: this fires now: the current total is already above your amount. "
                 "Pick a higher amount for alerts on the next wave only."
             )
-    if not served:
+    if not served and sub.kind == "window":
         lines.append(
             f"Warning: the current sources cannot serve the {window_label(sub.window)} window; "
             "this alert stays silent until one can."
@@ -238,10 +259,7 @@ def render_subscribed(
 def render_duplicate(existing: Subscription) -> Message:
     return Message(
         title="Already subscribed",
-        lines=(
-            f"#{number(existing)} is the same rule: "
-            f"{describe_rule(existing.coin, existing.window, existing.side, existing.threshold)}.",
-        ),
+        lines=(f"#{number(existing)} is the same rule: {describe_sub(existing)}.",),
         tone=Tone.ERROR,
         ephemeral=True,
     )

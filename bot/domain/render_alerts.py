@@ -148,9 +148,11 @@ def _headline(a: Alert, ctx: AlertContext) -> str:
     s = a.sub
     who = "Market-wide" if s.coin == ALL else s.coin
     what = "liquidations" if s.side is Side.TOTAL else f"{side_plural(s.side)} liquidated"
+    on = f" on {venue_name(s.venue)}" if s.venue else ""
+    relative = f" = {s.factor:g}× the usual" if s.factor is not None else ""
     line = (
-        f"{who} {what} in {window_label(s.window)}: {format_usd(a.value)} "
-        f"(threshold {format_threshold(s.threshold)})"
+        f"{who} {what}{on} in {window_label(s.window)}: {format_usd(a.value)} "
+        f"(threshold {format_threshold(s.threshold)}{relative})"
     )
     if a.level > 1:  # escalated, or a first alert that crossed several levels at once
         line += f", now {ctx.multiple(a.level)} your threshold"
@@ -162,6 +164,8 @@ def _compact(a: Alert) -> str:
     """`#3 BTC shorts 1h $419.03M ≥ $400M, total $458.07M`: for messages of many alerts."""
     s = a.sub
     who = "All" if s.coin == ALL else s.coin
+    if s.venue:
+        who += f" on {venue_name(s.venue)}"
     side = "" if s.side is Side.TOTAL else f" {side_plural(s.side)}"
     line = (
         f"{sub_label(s)} {who}{side} {window_label(s.window)} {format_usd(a.value)} "

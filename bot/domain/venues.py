@@ -71,7 +71,7 @@ def _binance_order(
         raise FrameError("forceOrder with missing or bad s, S, z, ap or T") from None
     if not (0.0 <= qty < 1e300 and 0.0 <= price < 1e300 and 0 < ts < 10**14):
         raise FrameError("forceOrder with an out-of-range number")  # NaN fails too
-    return Liquidation("binance", coin, side, qty * price, ts, symbol)
+    return Liquidation("binance", coin, side, qty * price, ts, symbol, price)
 
 
 def parse_binance(
@@ -160,7 +160,7 @@ def parse_bybit(frame: str | bytes, coins: Mapping[str, str] | None = None) -> l
             raise FrameError("Bybit entry with missing or bad s, S, v, p or T") from None
         if not (0.0 <= size < 1e300 and 0.0 <= price < 1e300 and 0 < ts < 10**14):
             raise FrameError("Bybit entry with an out-of-range number")
-        out.append(Liquidation("bybit", coin, side, size * price, ts, symbol))
+        out.append(Liquidation("bybit", coin, side, size * price, ts, symbol, price))
     return out
 
 
@@ -224,7 +224,7 @@ def parse_okx(
                 raise FrameError("OKX detail with missing or bad side, sz, bkPx or ts") from None
             if not (0.0 <= sz < 1e300 and 0.0 <= px < 1e300 and 0 < ts < 10**14):
                 raise FrameError("OKX detail with an out-of-range number")
-            out.append(Liquidation("okx", coin, side, sz * ctv * px, ts, inst_id))
+            out.append(Liquidation("okx", coin, side, sz * ctv * px, ts, inst_id, px))
     return out
 
 

@@ -61,6 +61,7 @@ def read_events(path: str | Path, start_ms: int) -> tuple[dict, list[Liquidation
                     usd=float(row["usd"]),
                     ts_ms=start_ms + int(float(row["t"]) * 1000),
                     symbol=str(row.get("symbol", "")),
+                    price=float(row.get("price", 0.0)),
                 )
             )
         except (ValueError, KeyError, TypeError) as e:

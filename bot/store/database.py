@@ -17,6 +17,7 @@ from bot.domain.message import Message
 from bot.domain.models import AlertState, Side, Status, Subscription, Transition
 from bot.domain.moves import StateRow, Transitions
 from bot.store.backend import Backend, SqliteBackend
+from bot.store.digests import DigestQueries
 from bot.store.history import HistoryQueries
 from bot.store.location import parse_location
 from bot.store.rows import ChatRow, OutboxItem, OutboxRow
@@ -28,7 +29,10 @@ _STATE_UPDATE = ", ".join(
     f"{c} = excluded.{c}" for c in ("status", "level", "episode", "fired_ms", "last_alert_ms")
 )
 
-_SUB_COLS = "id, chat_key, coin, window_min, side, threshold, created_ms, origin, number"
+_SUB_COLS = (
+    "id, chat_key, coin, window_min, side, threshold, created_ms, origin, number, venue, kind, "
+    "factor"
+)
 
 
 def _guess_kind(chat_key: str) -> str:
@@ -49,9 +53,21 @@ _SIDES = {s.value: s for s in Side}  # a dict lookup: Side(value) is the slow pa
 
 def _sub(row: Any) -> Subscription:
     # positional, in _SUB_COLS order: half the time of keywords and Side() at start-up
-    sub_id, chat_key, coin, window, side, threshold, created_ms, origin, number = row
+    (sub_id, chat_key, coin, window, side, threshold, created_ms, origin, number,
+     venue, kind, factor) = row  # fmt: skip
     return Subscription(
-        sub_id, chat_key, coin, window, _SIDES[side], threshold, created_ms, origin, number or 0
+        sub_id,
+        chat_key,
+        coin,
+        window,
+        _SIDES[side],
+        threshold,
+        created_ms,
+        origin,
+        number or 0,
+        venue,
+        kind or "window",
+        factor,
     )
 
 
@@ -59,7 +75,7 @@ def _message_json(message: Message) -> str:
     return json.dumps(message.to_dict(), separators=(",", ":"), ensure_ascii=False)
 
 
-class Database(HistoryQueries, Settings, OutboxExpiry):
+class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries):
     """The store's one interface, over SQLite or PostgreSQL (bot/store/backend.py)."""
 
     def __init__(self, backend: Backend) -> None:
@@ -191,6 +207,12 @@ class Database(HistoryQueries, Settings, OutboxExpiry):
                 "UPDATE outbox SET chat_key = ? WHERE chat_key = ? AND status = 'pending'",
                 (new_key, old_key),
             )
+            # the digest follows unless the new chat has its own
+            await c.execute(
+                "UPDATE digests SET chat_key = ? WHERE chat_key = ? "
+                "AND NOT EXISTS (SELECT 1 FROM digests d WHERE d.chat_key = ?)",
+                (new_key, old_key, new_key),
+            )
             await c.execute(
                 "UPDATE chats SET paused_reason = ?, paused_ms = ? WHERE chat_key = ?",
                 (f"migrated to {new_key}", now_ms, old_key),
@@ -209,6 +231,10 @@ class Database(HistoryQueries, Settings, OutboxExpiry):
         threshold: float,
         now_ms: int,
         origin: str = "user",
+        *,
+        venue: str | None = None,
+        kind: str = "window",
+        factor: float | None = None,
     ) -> Subscription:
         async with self._tx() as c:
             await c.execute(
@@ -228,8 +254,8 @@ class Database(HistoryQueries, Settings, OutboxExpiry):
                 number = int(row[0])
             async with c.execute(
                 "INSERT INTO subscriptions "
-                "(chat_key, coin, window_min, side, threshold, origin, created_ms, number) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "(chat_key, coin, window_min, side, threshold, origin, created_ms, number, "
+                "venue, kind, factor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     chat_key,
                     coin,
@@ -239,6 +265,9 @@ class Database(HistoryQueries, Settings, OutboxExpiry):
                     origin,
                     now_ms,
                     number,
+                    venue,
+                    kind,
+                    factor,
                 ),
             ) as cur:
                 row = await cur.fetchone()
@@ -254,6 +283,9 @@ class Database(HistoryQueries, Settings, OutboxExpiry):
             created_ms=now_ms,
             origin=origin,
             number=number or 0,
+            venue=venue,
+            kind=kind,
+            factor=factor,
         )
 
     async def remove_subscription(self, chat_key: str, sub_id: int) -> bool:
@@ -327,7 +359,10 @@ class Database(HistoryQueries, Settings, OutboxExpiry):
         }
 
     async def commit_transitions(
-        self, transitions: Sequence[Transition] | Transitions, outbox: Sequence[OutboxItem]
+        self,
+        transitions: Sequence[Transition] | Transitions,
+        outbox: Sequence[OutboxItem],
+        also: Sequence[Transition] = (),
     ) -> None:
         """Every new state and every outbox row in ONE transaction, or nothing at all.
 
@@ -342,6 +377,12 @@ class Database(HistoryQueries, Settings, OutboxExpiry):
                  t.new.fired_ms, t.new.last_alert_ms)
                 for t in transitions
             ]  # fmt: skip
+        if also:  # the other rule kinds' moves (bot.domain.extra_rules), in the same transaction
+            rows = [*rows, *(
+                (t.sub_id, Status(t.new.status).value, t.new.level, t.new.episode,
+                 t.new.fired_ms, t.new.last_alert_ms)
+                for t in also
+            )]  # fmt: skip
         async with self._tx() as c:
             # WHERE EXISTS: a subscription removed since the tick evaluated is skipped
             # instead of failing the foreign key and losing everyone else's alerts.

@@ -71,6 +71,21 @@ class HistoryQueries:
         rows = await self._all(sql, params)
         return [(int(m), float(lg), float(sh)) for m, lg, sh in rows]
 
+    async def minute_sums(
+        self, coin: str, since_ms: int, venue: str | None = None
+    ) -> list[tuple[int, float, float]]:
+        """Like chart_buckets, optionally for one venue: the history backtests and baselines read."""
+        if venue is None:
+            return await self.chart_buckets(coin, since_ms)
+        where = "minute_ms >= ? AND venue = ?" + ("" if coin == ALL else " AND coin = ?")
+        params: tuple[Any, ...] = (since_ms, venue) if coin == ALL else (since_ms, venue, coin)
+        rows = await self._all(
+            f"SELECT minute_ms, SUM(longs), SUM(shorts) FROM buckets WHERE {where} "
+            "GROUP BY minute_ms ORDER BY minute_ms",
+            params,
+        )
+        return [(int(m), float(lg), float(sh)) for m, lg, sh in rows]
+
     async def prune_buckets(self, before_ms: int) -> int:
         return await self._write("DELETE FROM buckets WHERE minute_ms < ?", (before_ms,))
 

@@ -98,6 +98,19 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "CREATE INDEX outbox_fresh ON outbox(status, created_ms DESC)",
         "CREATE INDEX chats_kind ON chats(kind)",
     ),
+    (  # 4: daily digests set with /digest (the config's are read from the config at start)
+        """CREATE TABLE digests (
+            chat_key TEXT PRIMARY KEY,
+            at_min INTEGER NOT NULL,
+            tz TEXT NOT NULL,
+            created_ms INTEGER NOT NULL
+        )""",
+    ),
+    (  # 5: venue filters, single-liquidation rules, relative thresholds (issue 14)
+        "ALTER TABLE subscriptions ADD COLUMN venue TEXT",  # NULL: every venue
+        "ALTER TABLE subscriptions ADD COLUMN kind TEXT NOT NULL DEFAULT 'window'",
+        "ALTER TABLE subscriptions ADD COLUMN factor REAL",  # NULL: a fixed threshold
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

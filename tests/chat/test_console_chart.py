@@ -84,7 +84,10 @@ async def test_an_alert_at_the_terminal_leaves_the_typed_line_alone(
         ("/", "A lone slash is not a command; write the command's name right after the slash"),
         ("//", "'//' is not a command; write the command's name right after the slash"),
         ("<b>bold</b> & stuff", "Try /liqs btc for the market now, or /help for every command."),
-        ("x" * 10_000, "Unknown command /xxxxxxxxxxxxxxxxxxx…; the commands are /liqs, /chart, "),
+        (
+            "x" * 10_000,
+            "Unknown command /xxxxxxxxxxxxxxxxxxx…; the commands are /liqs, /top, /chart, ",
+        ),
         ("liqs bt\u200bc", "Liquidations: BTC"),  # the slash is optional; the paste is cleaned
     ],
 )

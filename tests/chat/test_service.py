@@ -204,7 +204,17 @@ async def test_cap_is_configurable_and_holds_under_concurrent_commands(env: Env)
 
 
 @pytest.mark.parametrize(
-    "text", ["/subscribe btc 1h 100m", "/unsubscribe 1", "/unsubscribe all", "/mute 1h", "/unmute"]
+    "text",
+    [
+        "/subscribe btc 1h 100m",
+        "/unsubscribe 1",
+        "/unsubscribe all",
+        "/mute 1h",
+        "/unmute",
+        "/digest 08:00 Europe/Berlin",
+        "/digest off",
+        "/test",
+    ],
 )
 async def test_group_member_is_refused_changes(env: Env, text: str) -> None:
     check = Admin(allowed=False)
@@ -214,6 +224,10 @@ async def test_group_member_is_refused_changes(env: Env, text: str) -> None:
     assert "ask a group admin" in plain_text(msg)
     assert await env.db.count_subscriptions("telegram:-100") == 0
     assert await env.db.active_mutes(T) == {}
+    assert await env.db.all_digests() == [] and await env.db.outbox_backlog(T, ["telegram"]) == (
+        0,
+        None,
+    )
 
 
 async def test_group_admin_is_accepted_and_group_kind_recorded(env: Env) -> None:
@@ -228,7 +242,7 @@ async def test_group_admin_is_accepted_and_group_kind_recorded(env: Env) -> None
     assert (sub.coin, sub.side) == (ALL, Side.SHORT)
 
 
-@pytest.mark.parametrize("text", ["/liqs", "/list", "/status", "/help", "/liqs btc 4h"])
+@pytest.mark.parametrize("text", ["/liqs", "/list", "/status", "/help", "/liqs btc 4h", "/digest"])
 async def test_reading_commands_are_open_to_everyone(env: Env, text: str) -> None:
     check = Admin(allowed=False)
     msg = await say(env, text, ChatContext("discord:channel:9", "discord", "channel", check))
@@ -434,7 +448,7 @@ SLASH_HINT = "write the command's name right after the slash"
         ("//", f"'//' is not a command; {SLASH_HINT}"),
         (
             "/" + "x" * 10_000,
-            "Unknown command /xxxxxxxxxxxxxxxxxxx…; the commands are /liqs, /chart, /subscribe, /list, /unsubscribe, /mute, /unmute, /status, /help, /start",
+            "Unknown command /xxxxxxxxxxxxxxxxxxx…; the commands are /liqs, /top, /chart, /subscribe, /backtest, /list, /unsubscribe, /mute, /unmute, /status, /digest, /test, /help, /start",
         ),
         ("/liqs " + "x" * 10_000, "An argument is too long (over 40 characters)"),
         ("hello", "Try /liqs btc for the market now, or /help for every command."),
@@ -583,6 +597,21 @@ async def test_chart_marks_time_without_data_as_missing(env: Env) -> None:
     # with an hour of history, a recorded outage of the only source is hatched too
     await env.db.upsert_buckets([BucketRow(minute - 3 * 3600_000, "BTC", "binance", 1 * M, 0)])
     assert hatched not in (await say(env, "/chart btc 1h")).lines
+    await env.db.record_gap("binance", T - 40 * 60_000, T - 20 * 60_000)
+    assert hatched in (await say(env, "/chart btc 1h")).lines
+
+
+async def test_chart_hatches_a_stream_outage_even_while_coinglass_is_up(env: Env) -> None:
+    """CoinGlass serves window totals, never the minute buckets a chart draws: its being up
+    must not turn the streams' outage into a calm stretch of the chart."""
+    hatched = "Hatched grey: no data (sources down, or the bot not running), not zero."
+    minute = T // 60_000 * 60_000
+    await env.db.upsert_buckets([BucketRow(minute - 3 * 3600_000, "BTC", "binance", 1 * M, 0)])
+    await env.db.upsert_buckets([BucketRow(minute, "BTC", "binance", 1 * M, 0)])
+    env.market.statuses = [
+        SourceStatus("binance", "up", T - 60_000, T - 1_000, 42),
+        SourceStatus("coinglass", "up", T - 4 * 3600_000, T - 30_000, 9),
+    ]
     await env.db.record_gap("binance", T - 40 * 60_000, T - 20 * 60_000)
     assert hatched in (await say(env, "/chart btc 1h")).lines
 

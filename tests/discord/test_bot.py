@@ -59,24 +59,25 @@ async def test_commands_are_synced_with_options_and_default_permissions(env: Env
     synced = {c["name"]: c for c in env.fake.synced}
     assert set(synced) == {
         "subscribe", "unsubscribe", "list", "mute", "unmute", "liqs", "chart", "status", "help",
-        "start",
+        "start", "digest", "test", "top", "backtest",
     }  # fmt: skip
-    for name in ("subscribe", "unsubscribe", "mute", "unmute", "start"):
+    for name in ("subscribe", "unsubscribe", "mute", "unmute", "start", "digest", "test"):
         # the API takes the bit set as a string or an integer
         assert int(synced[name]["default_member_permissions"]) == MANAGE_CHANNELS, name
-    for name in ("liqs", "chart", "list", "status", "help"):
+    for name in ("liqs", "chart", "list", "status", "help", "top", "backtest"):
         assert synced[name]["default_member_permissions"] is None, name
     opts = {o["name"]: o for o in synced["subscribe"]["options"]}
     assert [o["name"] for o in synced["subscribe"]["options"]] == [
-        "coin", "window", "threshold", "side"
+        "coin", "window", "threshold", "side", "venue"
     ]  # fmt: skip
     assert opts["coin"]["autocomplete"] is True and opts["coin"]["required"] is True
-    assert [c["value"] for c in opts["window"]["choices"]] == list(WINDOW_CHOICES)
+    assert [c["value"] for c in opts["window"]["choices"]] == [*WINDOW_CHOICES, "single"]
+    assert [c["value"] for c in opts["venue"]["choices"]][:3] == ["binance", "bybit", "okx"]
     assert [c["value"] for c in opts["side"]["choices"]] == ["total", "long", "short"]
     assert opts["threshold"]["required"] is True and opts["side"]["required"] is False
     unsub = synced["unsubscribe"]["options"][0]
     assert unsub["autocomplete"] is True
-    assert {o["name"] for o in synced["liqs"]["options"]} == {"coin", "window"}
+    assert {o["name"] for o in synced["liqs"]["options"]} == {"coin", "window", "venue"}
     chart = {o["name"]: o for o in synced["chart"]["options"]}
     assert chart["coin"]["required"] is True and chart["window"].get("required") is not True
     assert [c["value"] for c in chart["window"]["choices"]] == [

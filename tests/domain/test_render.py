@@ -368,7 +368,10 @@ def test_error_is_ephemeral_with_usage_and_example() -> None:
     msg = render_error(info.value)
     assert msg.tone is Tone.ERROR and msg.ephemeral
     assert msg.lines[0] == "'4h' is a window; the amount comes third, like 100m"
-    assert "Usage: /subscribe <coin|all> <window> <amount> [long|short|total]" in msg.lines
+    assert (
+        "Usage: /subscribe <coin|all> <window|single> <amount|3x> [long|short|total] [on venue]"
+        in msg.lines
+    )
     assert "Example: /subscribe btc 1h 100m" in msg.lines
 
 

@@ -47,7 +47,7 @@ def sub(name: str, key: str) -> str:
 def test_binance_um_sample_sell_is_a_long_and_usd_is_z_times_ap() -> None:
     [e] = parse_binance(raw("binance_um_forceOrder.json"))
     assert e == Liquidation(
-        "binance", "BTC", Side.LONG, pytest.approx(0.014 * 9910), 1568014460893, "BTCUSDT"
+        "binance", "BTC", Side.LONG, pytest.approx(0.014 * 9910), 1568014460893, "BTCUSDT", 9910
     )
     assert e.usd == pytest.approx(138.74)
 

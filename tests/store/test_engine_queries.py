@@ -46,3 +46,26 @@ async def test_count_active_subscriptions_skips_paused_chats(db: Database) -> No
     await db.add_subscription("telegram:2", "ETH", 60, Side.TOTAL, 1e8, T)
     await db.pause_chat("telegram:2", "kicked", T)
     assert await db.count_active_subscriptions() == 1
+
+
+async def test_digests_and_the_alert_titles_they_read(db: Database) -> None:
+    from bot.domain.digest import DigestSpec
+    from bot.domain.message import Message
+    from bot.store import OutboxItem
+
+    await db.set_digest("telegram:1", 9 * 60, "Europe/Berlin", T)
+    await db.set_digest("telegram:1", 8 * 60, "UTC", T)  # a new time replaces the old one
+    assert await db.all_digests() == [DigestSpec("telegram:1", 480, "UTC")]
+    await db.enqueue([OutboxItem("telegram:1", Message("BTC longs"), "alert:1", T)])
+    assert await db.alert_titles("telegram:1", T) == [(T, "BTC longs")]
+    assert await db.outbox_has("alert:1") and not await db.outbox_has("alert:2")
+    assert await db.remove_digest("telegram:1") and await db.all_digests() == []
+
+
+async def test_venue_single_and_relative_rules_round_trip(db: Database) -> None:
+    sub = await db.add_subscription(
+        "telegram:1", "BTC", 60, Side.LONG, 1e6, T, venue="bybit", kind="single", factor=None
+    )
+    rel = await db.add_subscription("telegram:1", "ETH", 60, Side.TOTAL, 5e7, T, factor=3.0)
+    assert await db.list_subscriptions("telegram:1") == [sub, rel]
+    assert (sub.venue, sub.kind, rel.factor) == ("bybit", "single", 3.0)

@@ -38,7 +38,7 @@ async def test_every_command_in_a_private_chat(stack: Stack) -> None:
     assert "Liquidation alerts" in await stack.ask(USER, "/start")
     help_text = await stack.ask(USER, "/help")
     # Placeholders like <coin> arrive escaped, or Telegram would reject the HTML.
-    assert "/subscribe &lt;coin|all&gt; &lt;window&gt; &lt;amount&gt;" in help_text
+    assert "/subscribe &lt;coin|all&gt; &lt;window|single&gt; &lt;amount|3x&gt;" in help_text
 
     sub = await stack.ask(USER, "/subscribe btc 1h 100m")
     assert sub.startswith("<b>Subscribed</b>") and "$100M" in sub

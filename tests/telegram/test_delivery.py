@@ -94,7 +94,7 @@ async def test_migrated_group_gets_the_alert_at_its_new_id(stack: Stack) -> None
     assert await stack.db.list_subscriptions(f"telegram:{old}") == []
     (moved,) = await stack.db.list_subscriptions(f"telegram:{new}")
     # the store re-keyed the rule book (the listener app.build registers, once)
-    assert stack.db.on_chat_migrated == [stack.book.rekey_chat]
+    assert stack.db.on_chat_migrated == [stack.service.book.rekey_chat]  # type: ignore[attr-defined]
     assert stack.book.subscription(moved.id).chat_key == f"telegram:{new}"  # type: ignore[union-attr]
 
 

@@ -1,0 +1,74 @@
+"""/digest and /test for the command service: the parts that schedule or enqueue for a chat."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from bot.chat.context import ChatContext
+from bot.domain.digest import (
+    DigestCommand,
+    DigestSpec,
+    render_digest_off,
+    render_digest_set,
+    render_digest_show,
+)
+from bot.domain.message import Message, Tone
+from bot.domain.render_common import hhmm
+from bot.store import Database, OutboxItem
+
+MINUTE_MS = 60_000
+
+
+async def run_digest(
+    db: Database,
+    ctx: ChatContext,
+    cmd: DigestCommand,
+    now: int,
+    declared: Sequence[DigestSpec] = (),
+) -> Message:
+    mine = [d for d in declared if d.chat_key == ctx.chat_key]
+    if cmd.show:
+        stored = await db.get_digest(ctx.chat_key)
+        return render_digest_show([*mine, *([stored] if stored else [])], now)
+    if cmd.off:
+        return render_digest_off(await db.remove_digest(ctx.chat_key))
+    assert cmd.at_min is not None
+    await db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=now)
+    await db.set_digest(ctx.chat_key, cmd.at_min, cmd.tz, now)
+    return render_digest_set(DigestSpec(ctx.chat_key, cmd.at_min, cmd.tz), now)
+
+
+def test_message(now: int) -> Message:
+    return Message(
+        title="Test message",
+        lines=(
+            f"Sent at {hhmm(now)} through the outbox, like an alert: this chat receives alerts.",
+        ),
+        tone=Tone.INFO,
+        data={"type": "test"},
+    )
+
+
+async def enqueue_test(
+    db: Database, chat_key: str, now: int, on_enqueued: Callable[[], None]
+) -> bool:
+    """A test message to `chat_key`; at most one a minute per chat (the dedupe key)."""
+    key = f"test:{chat_key}:{now // MINUTE_MS}"
+    n = await db.enqueue([OutboxItem(chat_key, test_message(now), key, now)])
+    if n:
+        on_enqueued()
+    return n > 0
+
+
+async def run_test(
+    db: Database, ctx: ChatContext, now: int, on_enqueued: Callable[[], None]
+) -> Message:
+    if await enqueue_test(db, ctx.chat_key, now, on_enqueued):
+        return Message(
+            title="Test queued",
+            lines=("A test message is on its way through the outbox, as alerts are sent.",),
+        )
+    return Message(
+        title="Test already queued",
+        lines=("One test message a minute per chat: the last one is on its way.",),
+    )

@@ -1,0 +1,119 @@
+"""The I/O half of issue 14's features: backtests and baselines read the store; single-liquidation
+matches become outbox items. The maths is pure (bot.domain.backtest, baselines, single_rules)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.domain.backtest import MAX_DAYS, BacktestResult, backtest
+from bot.domain.baselines import DAY_MS, Usual, hour_of, side_values, usual_by_hour
+from bot.domain.extra_rules import MIN_RELATIVE_USD, ExtraRules, baseline_key
+from bot.domain.models import Subscription
+from bot.domain.render_insight import render_singles
+from bot.domain.rules import Policy
+from bot.domain.single_rules import SingleHit
+from bot.store import Database, OutboxItem
+
+
+@dataclass(frozen=True)
+class History:
+    """What the store says about one rule's series: its backtest and, if relative, its usual."""
+
+    result: BacktestResult | None
+    usuals: dict[int, Usual]
+    stored_days: float
+
+    def usual_at(self, ms: int) -> Usual | None:
+        return self.usuals.get(hour_of(ms))
+
+
+async def rule_history(db: Database, policy: Policy, sub: Subscription, now_ms: int) -> History:
+    """Backtest `sub` over the stored minute sums (up to 7 days), with the engine's lifecycle."""
+    first = await db.first_bucket_ms()
+    stored = 0.0 if first is None else max(0.0, (now_ms - first) / DAY_MS)
+    if sub.kind == "single" or first is None:
+        return History(None, {}, stored)
+    rows = await db.minute_sums(
+        sub.coin, now_ms - MAX_DAYS * DAY_MS - sub.window * 60_000, sub.venue
+    )
+    values = side_values(rows, sub.side)
+    usuals: dict[int, Usual] = {}
+    threshold_at: Callable[[int], float | None] | None = None
+    if sub.factor is not None:
+        usuals = await asyncio.to_thread(usual_by_hour, values, sub.window, now_ms, first)
+        factor = sub.factor
+
+        def threshold_at(ms: int) -> float | None:
+            u = usuals.get(hour_of(ms))
+            return None if u is None else max(factor * u.usd, MIN_RELATIVE_USD)
+
+    gaps = [(g.start_ms, g.end_ms) for g in await db.recent_gaps(now_ms - MAX_DAYS * DAY_MS)]
+    # ~10,000 minutes through rules.step: off the event loop, like a chart's rendering
+    result = await asyncio.to_thread(
+        backtest, policy, sub, values, first, now_ms, threshold_at, gaps
+    )
+    return History(result, usuals, stored)
+
+
+async def refresh_baselines(db: Database, extras: ExtraRules, now_ms: int) -> int:
+    """Recompute "usual" for every relative rule's series (a job: every few minutes)."""
+    first = await db.first_bucket_ms()
+    keys = extras.baseline_keys()
+    for key in keys:
+        coin, window, side, venue = key
+        rows = await db.minute_sums(coin, now_ms - MAX_DAYS * DAY_MS - window * 60_000, venue)
+        extras.set_baselines(key, usual_by_hour(side_values(rows, side), window, now_ms, first))
+    return len(keys)
+
+
+def remember_usuals(extras: ExtraRules, sub: Subscription, history: History) -> None:
+    """A new relative rule arms at once with the baseline its confirmation computed."""
+    if sub.factor is not None:
+        extras.set_baselines(baseline_key(sub), history.usuals)
+
+
+SINGLE_NEWS_MS = 30 * 60_000
+SINGLE_MIN_GAP_MS = 10_000  # a flood of big liquidations: at most one message per chat per 10 s
+
+
+class SingleOutbox:
+    """Single-liquidation matches -> outbox items: a burst for one chat in one tick is ONE
+    message, and a chat gets at most one such message per `min_gap_ms` (matches in between wait
+    for the next one), so a cascade never outruns the platforms' per-chat send limits."""
+
+    def __init__(self, min_gap_ms: int = SINGLE_MIN_GAP_MS) -> None:
+        self.min_gap_ms = min_gap_ms
+        self._last: dict[str, int] = {}
+        self._held: dict[str, list[SingleHit]] = defaultdict(list)
+
+    def items(
+        self,
+        hits: list[SingleHit],
+        now_ms: int,
+        muted: Callable[[Subscription], bool],
+        live: Callable[[int], bool] = lambda _id: True,
+    ) -> list[OutboxItem]:
+        """`live(sub_id)`: the rule still exists (a held match of a removed rule is dropped)."""
+        for h in hits:
+            self._held[h.sub.chat_key].append(h)
+        items = []
+        for chat_key in list(self._held):
+            last = self._last.get(chat_key)
+            if last is not None and now_ms - last < self.min_gap_ms:
+                continue
+            chat_hits = [h for h in self._held.pop(chat_key) if live(h.sub.id) and not muted(h.sub)]
+            if chat_hits:
+                items.append(_single_item(chat_key, chat_hits, now_ms))
+                self._last[chat_key] = now_ms
+        return items
+
+
+def _single_item(chat_key: str, hits: list[SingleHit], now_ms: int) -> OutboxItem:
+    ids = sorted(f"{h.sub.id}.{h.event.venue}.{h.event.ts_ms}.{h.event.usd!r}" for h in hits)
+    digest = hashlib.sha256(",".join(ids).encode()).hexdigest()[:32]
+    expires = now_ms + SINGLE_NEWS_MS  # an hour-old single liquidation is no longer news
+    return OutboxItem(chat_key, render_singles(hits, now_ms), f"single:{digest}", now_ms, expires)
