@@ -38,7 +38,7 @@ from bot.sources.bybit import BybitSource
 from bot.sources.coinglass import CoinGlassSource
 from bot.sources.okx import OkxSource
 from bot.sources.replay import ReplaySource
-from bot.store import Database
+from bot.store import Database, parse_location
 from bot.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
@@ -169,8 +169,11 @@ async def build(
     clock = clock or (AcceleratedClock(config.sources.replay.speed) if replaying else Clock())
     now = clock.now_ms()
 
-    Path(config.storage.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    db = await Database.open(Path(config.storage.path).expanduser())
+    store = parse_location(config.storage.location)
+    if store.kind == "sqlite":
+        Path(store.target).parent.mkdir(parents=True, exist_ok=True)
+    db = await Database.open(store.target)
+    log.info("store: %s at %s", store.kind, store.shown)
 
     universe = CoinUniverse()  # the coins the venues list, fed by the sources
     sources = build_sources(config, secrets, clock, universe)

@@ -12,6 +12,7 @@ from pathlib import Path
 from bot import history
 from bot.config import Config, ConfigError, Secrets, load_config, parse_config
 from bot.logs import setup_logging
+from bot.store.location import parse_location, secrets_of
 
 DEMO_BANNER = """\
 liqbot demo: a SYNTHETIC replay shaped after the 2026-01-13 short squeeze ($458M in an hour),
@@ -43,7 +44,8 @@ def explain(config: Config, secrets: Secrets) -> str:
     from bot.app import check_broadcasts
 
     s = config.sources
-    lines = [f"storage: {config.storage.path} (buckets kept {config.storage.retention_days} days)"]
+    shown = parse_location(config.storage.location).shown
+    lines = [f"storage: {shown} (buckets kept {config.storage.retention_days} days)"]
     for name, on, why in (
         ("telegram", config.telegram.enabled, "TELEGRAM_BOT_TOKEN"),
         ("discord", config.discord.enabled, "DISCORD_BOT_TOKEN"),
@@ -133,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 config = Config()  # no file: the documented defaults
             explain(config, secrets)  # validates the broadcast rules too
-            setup_logging(config.logging.level, secrets.all())
+            setup_logging(config.logging.level, secrets.all() + secrets_of(config.storage.url))
             return asyncio.run(app.run(config, secrets))
     except ConfigError as e:
         print(f"liqbot: {e}", file=sys.stderr)

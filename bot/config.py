@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from bot.domain.market import MarketError, parse_duration
+from bot.store.location import StoreLocationError, parse_location
 
 
 class ConfigError(Exception):
@@ -51,7 +52,24 @@ class Strict(BaseModel):
 
 class StorageConfig(Strict):
     path: str = "data/liqbot.sqlite3"
+    # postgresql://user:pass@host:5432/db: the shared store (docs/scaling.md); empty: `path`
+    url: str = Field("", repr=False)  # repr=False: it may hold a password
     retention_days: int = Field(7, ge=1, le=90)
+
+    @field_validator("url")
+    @classmethod
+    def _store_url(cls, v: str) -> str:
+        if v.strip():
+            try:
+                parse_location(v)
+            except StoreLocationError as e:  # the message is redacted already
+                raise ValueError(str(e)) from None
+        return v.strip()
+
+    @property
+    def location(self) -> str:
+        """What the store opens: the URL when one is set, else the SQLite file."""
+        return self.url or self.path
 
 
 class WebhookConfig(Strict):

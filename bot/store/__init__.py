@@ -1,6 +1,7 @@
-"""Storage: one SQLite file behind the Database class."""
+"""Storage: one Database interface over an SQLite file or a PostgreSQL database."""
 
 from bot.store.database import Database
+from bot.store.location import StoreLocation, StoreLocationError, parse_location, redact
 from bot.store.migrations import SCHEMA_VERSION, SchemaTooNewError
 from bot.store.rows import BucketRow, ChatRow, GapRow, OutboxItem, OutboxRow
 
@@ -13,4 +14,8 @@ __all__ = [
     "OutboxItem",
     "OutboxRow",
     "SchemaTooNewError",
+    "StoreLocation",
+    "StoreLocationError",
+    "parse_location",
+    "redact",
 ]

@@ -1,29 +1,30 @@
-"""The one SQLite file: chats, subscriptions, alert states, mutes, outbox, buckets and gaps.
+"""The store: chats, subscriptions, alert states, mutes, outbox, buckets and gaps.
 
-One aiosqlite connection (one worker thread) in autocommit mode; every method holds an
-asyncio.Lock so a multi-statement transaction never interleaves with another coroutine's
-statements on the same connection.
+The queries are written once in SQL that SQLite and PostgreSQL both run (`?` placeholders,
+`INSERT ... ON CONFLICT`, `RETURNING`); the backend (bot/store/backend.py, postgres.py) runs them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Collection, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
 from bot.domain.message import Message
 from bot.domain.models import AlertState, Side, Status, Subscription, Transition
+from bot.store.backend import Backend, SqliteBackend
 from bot.store.history import HistoryQueries
-from bot.store.migrations import migrate
+from bot.store.location import parse_location
 from bot.store.rows import ChatRow, OutboxItem, OutboxRow
 
 _WHOLE_CHAT = ""  # mutes.coin for "the whole chat"
+
+_STATE_UPDATE = ", ".join(
+    f"{c} = excluded.{c}" for c in ("status", "level", "episode", "fired_ms", "last_alert_ms")
+)
 
 _SUB_COLS = "id, chat_key, coin, window_min, side, threshold, created_ms, origin, number"
 
@@ -60,69 +61,53 @@ def _message_json(message: Message) -> str:
 
 
 class Database(HistoryQueries):
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
-        self._lock = asyncio.Lock()
+    """The store's one interface, over SQLite or PostgreSQL (bot/store/backend.py)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
         # called with (old_key, new_key) after a chat moved, whoever moved it (delivery, adapter)
         self.on_chat_migrated: list[Callable[[str, str], None]] = []
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
     @classmethod
-    async def open(cls, path: str | Path) -> Database:
-        """Open (creating and migrating as needed). Raises SchemaTooNewError for newer files."""
-        pending = aiosqlite.connect(str(path), isolation_level=None)  # we issue BEGIN ourselves
-        # A connection someone forgot to close (a crash path, a failed test) must not keep the
-        # process alive forever: its worker thread is a daemon. close() still flushes as usual.
-        thread = getattr(pending, "_thread", None)
-        if thread is not None:
-            thread.daemon = True
-        conn = await pending
-        try:
-            await conn.execute("PRAGMA journal_mode = WAL")
-            # NORMAL in WAL: durable across a process crash; a power cut may lose the last commit
-            await conn.execute("PRAGMA synchronous = NORMAL")
-            await conn.execute("PRAGMA foreign_keys = ON")
-            await conn.execute("PRAGMA busy_timeout = 5000")
-            await migrate(conn)
-        except BaseException:
-            await conn.close()
-            raise
-        return cls(conn)
+    async def open(cls, location: str | Path) -> Database:
+        """Open (creating and migrating as needed) an SQLite file (a path or sqlite:///...) or a
+        PostgreSQL database (postgresql://...). Raises SchemaTooNewError for a newer schema."""
+        where = parse_location(location)
+        if where.kind == "postgresql":
+            from bot.store.postgres import PgBackend  # asyncpg only when it is used
+
+            return cls(await PgBackend.open(where.target))
+        return cls(await SqliteBackend.open(where.target))
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    @property
+    def dialect(self) -> str:
+        return self._backend.dialect
 
     async def close(self) -> None:
-        async with self._lock:
-            await self._conn.close()
+        await self._backend.close()
 
-    @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT under the lock; ROLLBACK on any error (or cancellation)."""
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                await self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    await self._conn.execute("ROLLBACK")
-                raise
+    def _tx(self) -> AbstractAsyncContextManager[Any]:
+        """One transaction: every statement inside commits together or not at all."""
+        return self._backend.transaction()
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        async with self._lock, self._conn.execute(sql, params) as cur:
-            return await cur.fetchone()
+        return await self._backend.one(sql, params)
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with self._lock, self._conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return await self._backend.all(sql, params)
 
     async def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
         """One statement (atomic by itself); returns the number of rows changed."""
-        async with self._lock, self._conn.execute(sql, params) as cur:
-            return cur.rowcount
+        return await self._backend.write(sql, params)
 
     async def schema_version(self) -> int:
-        row = await self._one("PRAGMA user_version")
-        return int(row[0])
+        return await self._backend.schema_version()
 
     # ---- chats -------------------------------------------------------------------------------
 
@@ -149,7 +134,8 @@ class Database(HistoryQueries):
         now_ms = _now_ms(now_ms)
         async with self._tx() as c:
             await c.execute(
-                "INSERT OR IGNORE INTO chats (chat_key, kind, created_ms) VALUES (?, ?, ?)",
+                "INSERT INTO chats (chat_key, kind, created_ms) VALUES (?, ?, ?) "
+                "ON CONFLICT(chat_key) DO NOTHING",
                 (chat_key, _guess_kind(chat_key), now_ms),
             )
             cur = await c.execute(
@@ -195,10 +181,13 @@ class Database(HistoryQueries):
                 "UPDATE chats SET last_number = ? WHERE chat_key = ?",
                 (last.get(new_key, 0) + last.get(old_key, 0), new_key),
             )
-            # OR REPLACE: a mute already on the new key for the same coin gives way
+            # a mute already on the new key for the same coin gives way to the moving one
             await c.execute(
-                "UPDATE OR REPLACE mutes SET chat_key = ? WHERE chat_key = ?", (new_key, old_key)
+                "DELETE FROM mutes WHERE chat_key = ? "
+                "AND coin IN (SELECT coin FROM mutes WHERE chat_key = ?)",
+                (new_key, old_key),
             )
+            await c.execute("UPDATE mutes SET chat_key = ? WHERE chat_key = ?", (new_key, old_key))
             await c.execute(
                 "UPDATE outbox SET chat_key = ? WHERE chat_key = ? AND status = 'pending'",
                 (new_key, old_key),
@@ -224,7 +213,8 @@ class Database(HistoryQueries):
     ) -> Subscription:
         async with self._tx() as c:
             await c.execute(
-                "INSERT OR IGNORE INTO chats (chat_key, kind, created_ms) VALUES (?, ?, ?)",
+                "INSERT INTO chats (chat_key, kind, created_ms) VALUES (?, ?, ?) "
+                "ON CONFLICT(chat_key) DO NOTHING",
                 (chat_key, _guess_kind(chat_key), now_ms),
             )
             number = None
@@ -237,10 +227,10 @@ class Database(HistoryQueries):
                     row = await cur.fetchone()
                 assert row is not None
                 number = int(row[0])
-            cur = await c.execute(
+            async with c.execute(
                 "INSERT INTO subscriptions "
                 "(chat_key, coin, window_min, side, threshold, origin, created_ms, number) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     chat_key,
                     coin,
@@ -251,9 +241,10 @@ class Database(HistoryQueries):
                     now_ms,
                     number,
                 ),
-            )
-            sub_id = cur.lastrowid
-        assert sub_id is not None
+            ) as cur:
+                row = await cur.fetchone()
+            assert row is not None
+            sub_id = int(row[0])
         return Subscription(
             id=sub_id,
             chat_key=chat_key,
@@ -346,9 +337,10 @@ class Database(HistoryQueries):
                 # WHERE EXISTS: a subscription removed since the tick evaluated is skipped
                 # instead of failing the foreign key and losing everyone else's alerts.
                 await c.execute(
-                    "INSERT OR REPLACE INTO alert_states "
+                    "INSERT INTO alert_states "
                     "(sub_id, status, level, episode, fired_ms, last_alert_ms) "
-                    "SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?)",
+                    "SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?) "
+                    f"ON CONFLICT(sub_id) DO UPDATE SET {_STATE_UPDATE}",
                     (
                         t.sub_id,
                         Status(s.status).value,
@@ -362,7 +354,7 @@ class Database(HistoryQueries):
             for item in outbox:
                 await self._insert_outbox(c, item)
 
-    async def _insert_outbox(self, c: aiosqlite.Connection, item: OutboxItem) -> int:
+    async def _insert_outbox(self, c: Any, item: OutboxItem) -> int:
         cur = await c.execute(
             # ON CONFLICT(dedupe_key), not OR IGNORE: that would also swallow NOT NULL and
             # CHECK failures, silently dropping a broken alert instead of failing the tick.
@@ -408,7 +400,7 @@ class Database(HistoryQueries):
             if not plats:
                 return []
             marks = ",".join("?" * len(plats))
-            sql += f" AND substr(o.chat_key, 1, instr(o.chat_key, ':') - 1) IN ({marks})"
+            sql += f" AND {self._backend.platform_of('o.chat_key')} IN ({marks})"
             params.extend(plats)
         sql += " ORDER BY o.id LIMIT ?"
         params.append(limit)
@@ -441,7 +433,7 @@ class Database(HistoryQueries):
             "  WHERE status = 'pending' GROUP BY chat_key) h "
             "JOIN outbox o ON o.id = h.id LEFT JOIN chats c ON c.chat_key = o.chat_key "
             "WHERE o.next_ms <= ? AND c.paused_reason IS NULL "
-            f"AND substr(o.chat_key, 1, instr(o.chat_key, ':') - 1) IN ({marks})",
+            f"AND {self._backend.platform_of('o.chat_key')} IN ({marks})",
             [now_ms, *plats],
         )
         return int(pending[0]), (None if head[0] is None else int(head[0]))
@@ -449,7 +441,7 @@ class Database(HistoryQueries):
     async def pending_platforms(self) -> set[str]:
         """Platforms that have pending rows (to notice rows no sender will ever take)."""
         rows = await self._all(
-            "SELECT DISTINCT substr(chat_key, 1, instr(chat_key, ':') - 1) FROM outbox "
+            f"SELECT DISTINCT {self._backend.platform_of('chat_key')} FROM outbox "
             "WHERE status = 'pending'"
         )
         return {r[0] for r in rows}
@@ -488,7 +480,8 @@ class Database(HistoryQueries):
 
     async def set_mute(self, chat_key: str, coin: str | None, until_ms: int) -> None:
         await self._write(
-            "INSERT OR REPLACE INTO mutes (chat_key, coin, until_ms) VALUES (?, ?, ?)",
+            "INSERT INTO mutes (chat_key, coin, until_ms) VALUES (?, ?, ?) "
+            "ON CONFLICT(chat_key, coin) DO UPDATE SET until_ms = excluded.until_ms",
             (chat_key, coin or _WHOLE_CHAT, until_ms),
         )
 

@@ -9,16 +9,13 @@ from typing import TYPE_CHECKING, Any
 from bot.domain.models import ALL
 from bot.store.rows import BucketRow, GapRow
 
-if TYPE_CHECKING:
-    import aiosqlite
-
 
 class HistoryQueries:
     """Mixin of Database: the minute buckets and gaps tables, through Database's helpers."""
 
     if TYPE_CHECKING:  # provided by Database
 
-        def _tx(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
+        def _tx(self) -> AbstractAsyncContextManager[Any]: ...
         async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
         async def _write(self, sql: str, params: Sequence[Any] = ()) -> int: ...
 
@@ -36,8 +33,9 @@ class HistoryQueries:
             return 0
         async with self._tx() as c:
             await c.executemany(
-                "INSERT OR REPLACE INTO buckets (minute_ms, coin, venue, longs, shorts) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO buckets (minute_ms, coin, venue, longs, shorts) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(minute_ms, coin, venue) "
+                "DO UPDATE SET longs = excluded.longs, shorts = excluded.shorts",
                 params,
             )
         return len(params)

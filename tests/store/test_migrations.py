@@ -4,37 +4,43 @@ import sqlite3
 from pathlib import Path
 
 import aiosqlite
+import asyncpg
 import pytest
 
 from bot.domain.models import Side
 from bot.store import SCHEMA_VERSION, Database, SchemaTooNewError
 from bot.store.migrations import MIGRATIONS, migrate
+from bot.store.pg_migrations import MIGRATION_LOCK, PG_MIGRATIONS, migrate_pg
+from tests.pg import PgServer
+
+TABLES = {"chats", "subscriptions", "alert_states", "mutes", "outbox", "buckets", "gaps"}
 
 
-async def test_fresh_file_gets_every_table_wal_and_version(db_path: Path) -> None:
-    db = await Database.open(db_path)
-    assert await db.schema_version() == SCHEMA_VERSION == len(MIGRATIONS)
-    await db.close()
-    with sqlite3.connect(db_path) as raw:
-        tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+async def table_names(db: Database) -> set[str]:
+    if db.dialect == "sqlite":
+        rows = await db._all("SELECT name FROM sqlite_master WHERE type = 'table'")
+    else:
+        rows = await db._all("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    return {r[0] for r in rows}
+
+
+async def test_fresh_store_gets_every_table_and_the_version(db: Database) -> None:
+    assert await db.schema_version() == SCHEMA_VERSION == len(MIGRATIONS) == len(PG_MIGRATIONS)
+    assert await table_names(db) >= TABLES
+
+
+async def test_sqlite_file_is_wal_with_rowid_free_buckets(sqlite_path: Path) -> None:
+    await (await Database.open(sqlite_path)).close()
+    with sqlite3.connect(sqlite_path) as raw:
         mode = raw.execute("PRAGMA journal_mode").fetchone()[0]
         buckets_sql = raw.execute(
             "SELECT sql FROM sqlite_master WHERE name = 'buckets'"
         ).fetchone()[0]
-    assert {
-        "chats",
-        "subscriptions",
-        "alert_states",
-        "mutes",
-        "outbox",
-        "buckets",
-        "gaps",
-    } <= tables
     assert mode == "wal"
     assert "WITHOUT ROWID" in buckets_sql
 
 
-async def test_reopen_keeps_version_and_data(db_path: Path) -> None:
+async def test_reopen_keeps_version_and_data(db_path: Path | str) -> None:
     db = await Database.open(db_path)
     sub = await db.add_subscription("telegram:1", "BTC", 60, Side.LONG, 1e8, now_ms=5)
     await db.close()
@@ -46,53 +52,92 @@ async def test_reopen_keeps_version_and_data(db_path: Path) -> None:
         await db.close()
 
 
-async def test_foreign_keys_are_on(db: Database) -> None:
-    # deleting a subscription cascades to its state only when foreign keys are enforced
-    row = await db._one("PRAGMA foreign_keys")
-    assert row[0] == 1
+async def test_foreign_keys_are_enforced(db: Database) -> None:
+    # a state for a subscription that does not exist is refused (SQLite: only with the pragma on)
+    with pytest.raises(Exception, match=r"(?i)foreign key"):
+        await db._write(
+            "INSERT INTO alert_states (sub_id, status, level, episode) VALUES (999, 'armed', 0, 0)"
+        )
 
 
-async def test_newer_file_is_refused(db_path: Path) -> None:
-    with sqlite3.connect(db_path) as raw:
-        raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+async def test_newer_schema_is_refused(db_path: Path | str, backend: str) -> None:
+    if backend == "sqlite":
+        with sqlite3.connect(db_path) as raw:
+            raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    else:
+        await (await Database.open(db_path)).close()
+        conn = await asyncpg.connect(str(db_path))
+        await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", SCHEMA_VERSION + 1)
+        await conn.close()
     with pytest.raises(SchemaTooNewError, match="newer"):
         await Database.open(db_path)
 
 
-async def test_steps_apply_in_order_and_a_failing_step_rolls_back(db_path: Path) -> None:
-    steps: list[tuple[str, ...]] = [
-        ("CREATE TABLE a (x INTEGER)",),
-        ("ALTER TABLE a ADD COLUMN y TEXT", "INSERT INTO a (x, y) VALUES (1, 'one')"),
-    ]
-    async with aiosqlite.connect(db_path, isolation_level=None) as conn:
-        assert await migrate(conn, steps[:1]) == 1
-        assert await migrate(conn, steps) == 2
+BROKEN_STEP = ("CREATE TABLE b (z INTEGER)", "INSERT INTO nowhere VALUES (1)")
+STEPS: list[tuple[str, ...]] = [
+    ("CREATE TABLE a (x INTEGER)",),
+    ("ALTER TABLE a ADD COLUMN y TEXT", "INSERT INTO a (x, y) VALUES (1, 'one')"),
+]
+
+
+async def test_sqlite_steps_apply_in_order_and_a_failing_step_rolls_back(
+    sqlite_path: Path,
+) -> None:
+    async with aiosqlite.connect(sqlite_path, isolation_level=None) as conn:
+        assert await migrate(conn, STEPS[:1]) == 1
+        assert await migrate(conn, STEPS) == 2
         async with conn.execute("SELECT x, y FROM a") as cur:
             assert await cur.fetchall() == [(1, "one")]
-        broken = [*steps, ("CREATE TABLE b (z INTEGER)", "INSERT INTO nowhere VALUES (1)")]
         with pytest.raises(sqlite3.OperationalError):
-            await migrate(conn, broken)
+            await migrate(conn, [*STEPS, BROKEN_STEP])
         async with conn.execute("PRAGMA user_version") as cur:
             assert (await cur.fetchone())[0] == 2  # the failed step left no trace
         async with conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'b'") as cur:
             assert (await cur.fetchone())[0] == 0
 
 
-async def test_per_chat_numbers_keep_what_an_older_file_showed(db_path: Path) -> None:
-    # a file of schema 1 (global ids only): chat 1 saw #1 and #3, chat 2 saw #2
-    async with aiosqlite.connect(db_path) as conn:
-        await migrate(conn, MIGRATIONS[:1])
-        for chat, origin in (
-            ("telegram:1", "user"),
-            ("telegram:2", "user"),
-            ("telegram:1", "user"),
-        ):
-            await conn.execute(
-                "INSERT INTO subscriptions (chat_key, coin, window_min, side, threshold, origin, "
-                "created_ms) VALUES (?, 'BTC', 60, 'total', 1e8, ?, 0)",
-                (chat, origin),
-            )
-        await conn.commit()
+async def test_postgresql_steps_apply_in_order_and_a_failing_step_rolls_back(
+    pg_server: PgServer,
+) -> None:
+    url = pg_server.create_database()
+    conn = await asyncpg.connect(url)
+    try:
+        assert await migrate_pg(conn, STEPS[:1]) == 1
+        assert await migrate_pg(conn, STEPS) == 2
+        assert [tuple(r) for r in await conn.fetch("SELECT x, y FROM a")] == [(1, "one")]
+        with pytest.raises(asyncpg.UndefinedTableError):
+            await migrate_pg(conn, [*STEPS, BROKEN_STEP])
+        assert await conn.fetchval("SELECT max(version) FROM schema_version") == 2
+        assert await conn.fetchval("SELECT to_regclass('b')") is None  # no trace of step 3
+        # the advisory lock was released: another session can migrate
+        other = await asyncpg.connect(url)
+        assert await other.fetchval("SELECT pg_try_advisory_lock($1)", MIGRATION_LOCK) is True
+        await other.close()
+    finally:
+        await conn.close()
+
+
+async def test_per_chat_numbers_keep_what_an_older_store_showed(
+    db_path: Path | str, backend: str
+) -> None:
+    # a store of schema 1 (global ids only): chat 1 saw #1 and #3, chat 2 saw #2
+    insert = (
+        "INSERT INTO subscriptions (chat_key, coin, window_min, side, threshold, origin, "
+        "created_ms) VALUES (?, 'BTC', 60, 'total', 1e8, 'user', 0)"
+    )
+    chats = ("telegram:1", "telegram:2", "telegram:1")
+    if backend == "sqlite":
+        async with aiosqlite.connect(db_path) as conn:
+            await migrate(conn, MIGRATIONS[:1])
+            for chat in chats:
+                await conn.execute(insert, (chat,))
+            await conn.commit()
+    else:
+        conn = await asyncpg.connect(str(db_path))
+        await migrate_pg(conn, PG_MIGRATIONS[:1])
+        for chat in chats:
+            await conn.execute(insert.replace("?", "$1"), chat)
+        await conn.close()
     db = await Database.open(db_path)
     try:
         assert [s.number for s in await db.list_subscriptions("telegram:1")] == [1, 3]

@@ -1,0 +1,103 @@
+"""The engine under Database: the Backend port, and its SQLite implementation.
+
+Database's queries are written once, in the SQL both engines speak (`?` placeholders, `INSERT ...
+ON CONFLICT`, `RETURNING`); a backend runs them. Inside `transaction()` the connection has the
+aiosqlite calls the queries use: `execute(sql, params)` (awaited, or `async with` for a cursor
+with fetchone/fetchall/rowcount) and `executemany(sql, rows)`. The PostgreSQL backend
+(bot/store/postgres.py) provides the same calls over asyncpg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol
+
+import aiosqlite
+
+from bot.store.migrations import migrate
+
+
+class Backend(Protocol):
+    dialect: str  # "sqlite" | "postgresql"
+
+    def transaction(self) -> AbstractAsyncContextManager[Any]: ...
+    async def one(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+    async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
+    async def write(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+    async def schema_version(self) -> int: ...
+    def platform_of(self, column: str) -> str: ...
+    async def close(self) -> None: ...
+
+
+class SqliteBackend:
+    """One aiosqlite connection (one worker thread) in autocommit mode; every call holds an
+    asyncio.Lock so a multi-statement transaction never interleaves with another coroutine's
+    statements on the same connection."""
+
+    dialect = "sqlite"
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: str) -> SqliteBackend:
+        """Open (creating and migrating as needed). Raises SchemaTooNewError for newer files."""
+        pending = aiosqlite.connect(path, isolation_level=None)  # we issue BEGIN ourselves
+        # A connection someone forgot to close (a crash path, a failed test) must not keep the
+        # process alive forever: its worker thread is a daemon. close() still flushes as usual.
+        thread = getattr(pending, "_thread", None)
+        if thread is not None:
+            thread.daemon = True
+        conn = await pending
+        try:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL: durable across a process crash; a power cut may lose the last commit
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            await conn.execute("PRAGMA busy_timeout = 5000")
+            await migrate(conn)
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(conn)
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._conn.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT under the lock; ROLLBACK on any error (or cancellation)."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    await self._conn.execute("ROLLBACK")
+                raise
+
+    async def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        async with self._lock, self._conn.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        async with self._lock, self._conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement (atomic by itself); returns the number of rows changed."""
+        async with self._lock, self._conn.execute(sql, params) as cur:
+            return cur.rowcount
+
+    async def schema_version(self) -> int:
+        row = await self.one("PRAGMA user_version")
+        return int(row[0])
+
+    def platform_of(self, column: str) -> str:
+        """SQL for the part of a chat key before its first colon ("telegram")."""
+        return f"substr({column}, 1, instr({column}, ':') - 1)"
