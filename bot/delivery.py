@@ -120,6 +120,8 @@ class Delivery:
         self._warned_platforms: set[str] = set()
         # (platform, outcome, reason) after every send decision: metrics and delivery health
         self.on_outcome: Callable[[str, str, str], None] = lambda p, o, r: None
+        # replicas: False once this process no longer leads (checked before every send)
+        self.may_send: Callable[[], bool] = lambda: True
 
     def backoff_ms(self, attempts: int, retry_after_s: float = 0.0) -> int:
         """Jittered exponential delay (half to all of base * 2**attempts, capped), never less
@@ -190,6 +192,8 @@ class Delivery:
             return True, key
         migrated = False
         while True:
+            if not self.may_send():
+                return False, key  # the leader sends it (this row is still pending)
             outcome = await self._send(key, row)
             now = self._clock()
             self.on_outcome(platform_of(key), outcome.outcome.value, redact(outcome.reason))

@@ -111,6 +111,8 @@ class CommandService:
         self.before_chart: Callable[[], Awaitable[None]] | None = None
         # Our own jobs that are failing now (the app sets it to the watchdog's), for /status.
         self.failing_jobs: Callable[[], Sequence[FailingJob]] = tuple
+        # replicas (docs/scaling.md): "Replica web-2 (standby); the leader: web-1", for /status
+        self.replica_line: Callable[[], str | None] = lambda: None
         # Telegram learns its name from getMe after start: the adapter may set it then.
         self.bot_username = self.settings.bot_username
         # times each handle_text (the app sets liqbot_command_seconds' timer)
@@ -326,7 +328,7 @@ class CommandService:
     async def _status(self, ctx: ChatContext) -> Message:
         now = self.clock()
         chat = await self.db.get_chat(ctx.chat_key)
-        return render.render_status(
+        status = render.render_status(
             self.market.status(now),
             now,
             chat_subscriptions=len(_own(await self.db.list_subscriptions(ctx.chat_key))),
@@ -337,3 +339,5 @@ class CommandService:
             served=self.market.windows_served(),
             failing=self.failing_jobs(),
         )
+        replica = self.replica_line()
+        return replace(status, lines=(*status.lines, replica)) if replica else status

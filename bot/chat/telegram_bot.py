@@ -17,6 +17,7 @@ import hmac
 import json
 import logging
 import secrets
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,9 +28,11 @@ from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    ApplicationHandlerStop,
     ContextTypes,
     ExtBot,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import HTTPXRequest
@@ -101,6 +104,9 @@ class TelegramBot:
         # Telegram sends this back with every update: a POST without it is not Telegram's
         self._secret = (webhook.secret_token if webhook else None) or secrets.token_urlsafe(32)
         self.sender = TelegramSender(self.app.bot, limits)
+        # first of all (group -1): an update handled already (Telegram redelivered it, maybe to
+        # another replica behind the balancer) stops here; the store's unique key decides
+        self.app.add_handler(TypeHandler(Update, self._once), group=-1)
         # every text: a command, or plain talk (a hint in a private chat, silence in a group)
         text = filters.TEXT
         self.app.add_handler(
@@ -204,6 +210,11 @@ class TelegramBot:
             log.warning("telegram setMyCommands failed: %s", self._redact(str(e)))
 
     # ---- handlers --------------------------------------------------------------------------
+    async def _once(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not await self.db.claim_update(update.update_id, int(time.time() * 1000)):
+            log.info("telegram update %d was handled already; skipped", update.update_id)
+            raise ApplicationHandlerStop
+
     async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         msg = update.effective_message
         chat = update.effective_chat

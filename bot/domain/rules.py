@@ -212,6 +212,10 @@ class RuleBook:
     def subscription(self, sub_id: int) -> Subscription | None:
         return self._subs.get(sub_id)
 
+    def subscriptions(self) -> Iterable[Subscription]:
+        """Every subscription in the book (a view: do not change the book while iterating)."""
+        return self._subs.values()
+
     def evaluate(
         self, snapshot: Snapshot, now_ms: int, muted: Muted = _never_muted
     ) -> list[Transition]:

@@ -18,6 +18,7 @@ from bot.domain.models import AlertState, Side, Status, Subscription, Transition
 from bot.store.backend import Backend, SqliteBackend
 from bot.store.history import HistoryQueries
 from bot.store.location import parse_location
+from bot.store.replica_queries import ReplicaQueries
 from bot.store.rows import ChatRow, OutboxItem, OutboxRow
 
 _WHOLE_CHAT = ""  # mutes.coin for "the whole chat"
@@ -60,13 +61,16 @@ def _message_json(message: Message) -> str:
     return json.dumps(message.to_dict(), separators=(",", ":"), ensure_ascii=False)
 
 
-class Database(HistoryQueries):
+class Database(HistoryQueries, ReplicaQueries):
     """The store's one interface, over SQLite or PostgreSQL (bot/store/backend.py)."""
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
         # called with (old_key, new_key) after a chat moved, whoever moved it (delivery, adapter)
         self.on_chat_migrated: list[Callable[[str, str], None]] = []
+        # replicas on PostgreSQL: the epoch this replica leads under, None while it does not;
+        # leader-only writes check it (bot/store/replica_queries.py). None here: no fencing.
+        self.fencing: Callable[[], int | None] | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -196,6 +200,8 @@ class Database(HistoryQueries):
                 "UPDATE chats SET paused_reason = ?, paused_ms = ? WHERE chat_key = ?",
                 (f"migrated to {new_key}", now_ms, old_key),
             )
+            await self._rules_changed(c, old_key)
+            await self._rules_changed(c, new_key)
         for listener in self.on_chat_migrated:
             listener(old_key, new_key)
 
@@ -245,6 +251,7 @@ class Database(HistoryQueries):
                 row = await cur.fetchone()
             assert row is not None
             sub_id = int(row[0])
+            await self._rules_changed(c, chat_key)
         return Subscription(
             id=sub_id,
             chat_key=chat_key,
@@ -259,13 +266,20 @@ class Database(HistoryQueries):
 
     async def remove_subscription(self, chat_key: str, sub_id: int) -> bool:
         # chat_key in the WHERE: a chat can only remove its own (its state goes by cascade)
-        n = await self._write(
-            "DELETE FROM subscriptions WHERE id = ? AND chat_key = ?", (sub_id, chat_key)
-        )
-        return n > 0
+        async with self._tx() as c:
+            cur = await c.execute(
+                "DELETE FROM subscriptions WHERE id = ? AND chat_key = ?", (sub_id, chat_key)
+            )
+            if cur.rowcount > 0:
+                await self._rules_changed(c, chat_key)
+            return bool(cur.rowcount > 0)
 
     async def remove_all_subscriptions(self, chat_key: str) -> int:
-        return await self._write("DELETE FROM subscriptions WHERE chat_key = ?", (chat_key,))
+        async with self._tx() as c:
+            cur = await c.execute("DELETE FROM subscriptions WHERE chat_key = ?", (chat_key,))
+            if cur.rowcount > 0:
+                await self._rules_changed(c, chat_key)
+            return int(cur.rowcount)
 
     async def list_subscriptions(self, chat_key: str) -> list[Subscription]:
         rows = await self._all(
@@ -331,7 +345,7 @@ class Database(HistoryQueries):
         self, transitions: Sequence[Transition], outbox: Sequence[OutboxItem]
     ) -> None:
         """Every new state and every outbox row in ONE transaction, or nothing at all."""
-        async with self._tx() as c:
+        async with self._leader_tx() as c:
             for t in transitions:
                 s = t.new
                 # WHERE EXISTS: a subscription removed since the tick evaluated is skipped
@@ -372,7 +386,7 @@ class Database(HistoryQueries):
 
     async def enqueue(self, items: Iterable[OutboxItem]) -> int:
         """Enqueue outside a transition; returns how many were new (duplicates are ignored)."""
-        async with self._tx() as c:
+        async with self._leader_tx() as c:
             n = 0
             for item in items:
                 n += await self._insert_outbox(c, item)
@@ -446,20 +460,27 @@ class Database(HistoryQueries):
         )
         return {r[0] for r in rows}
 
+    async def _leader_write(self, sql: str, params: Sequence[Any]) -> int:
+        """One leader-only statement: checked against the epoch when replicas share the store."""
+        if self.fencing is None:
+            return await self._write(sql, params)
+        async with self._leader_tx() as c:
+            return int((await c.execute(sql, params)).rowcount)
+
     async def mark_sent(self, row_id: int, now_ms: int) -> None:
-        await self._write(
+        await self._leader_write(
             "UPDATE outbox SET status = 'sent', sent_ms = ?, attempts = attempts + 1 WHERE id = ?",
             (now_ms, row_id),
         )
 
     async def mark_retry(self, row_id: int, next_ms: int, error: str) -> None:
-        await self._write(
+        await self._leader_write(
             "UPDATE outbox SET next_ms = ?, last_error = ?, attempts = attempts + 1 WHERE id = ?",
             (next_ms, error, row_id),
         )
 
     async def mark_dead(self, row_id: int, reason: str) -> None:
-        await self._write(
+        await self._leader_write(
             "UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?", (reason, row_id)
         )
 
