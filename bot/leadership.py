@@ -160,7 +160,6 @@ class PgLeadership:
                 self.leader_id = row[1] or ""
                 if row[0]:
                     await self._take_over(conn, started)
-                    continue  # a heartbeat at once sets the lease
             else:
                 await conn.fetchval("SELECT 1", timeout=timeout)
                 # the server's idle clock started after this statement; ours from before it
@@ -172,7 +171,7 @@ class PgLeadership:
         await conn.add_listener(RULES_CHANNEL, self._notice)
         # waits (at most the old leader's idle-in-transaction limit) for a fenced write of a
         # frozen leader to end; then that leader's epoch is over
-        now = self._now_ms()
+        now, sent_at = self._now_ms(), self._mono()
         epoch = await conn.fetchval(
             "UPDATE leadership SET epoch = epoch + 1, leader = $1, since_ms = $2 WHERE id = 1 "
             "RETURNING epoch",
@@ -181,6 +180,7 @@ class PgLeadership:
             timeout=2 * self.lease_s,
         )
         self.epoch, self.since_ms, self.leader_id = int(epoch), now, self.replica_id
+        self._valid_until = sent_at + self.lease_s - self.poll_s  # that UPDATE spoke for us
         self.took_over_in_ms = int((self._mono() - started) * 1000)
         log.info("leadership: %s leads (epoch %d)", self.replica_id, self.epoch)
         self._gain_task = asyncio.create_task(self._gain(self.epoch), name="leadership:gain")
