@@ -125,32 +125,38 @@ async def fill(db: Database, n: int) -> None:
         await db._write("ANALYZE")
 
 
-async def startup(location: str | Path, n: int) -> tuple[float, float, float, int]:
+async def startup(location: str | Path, n: int, repeat: int) -> tuple[float, float, float]:
+    """The best of `repeat` fresh starts (the machine is shared: the best is the least noisy)."""
     db = await Database.open(location)
     try:
         await fill(db, n)
     finally:
         await db.close()
-    db = await Database.open(location)  # a fresh start, as after a restart
-    try:
-        t0 = time.perf_counter()
-        subs = await db.all_subscriptions()
-        t1 = time.perf_counter()
-        states = await db.load_states()
-        t2 = time.perf_counter()
-        book = RuleBook()
-        book.load(subs, states)
-        t3 = time.perf_counter()
-        assert len(book) == n and len(states) == (n + 9) // 10
-        return t1 - t0, t2 - t1, t3 - t2, len(book)
-    finally:
-        await db.close()
+    best = (float("inf"),) * 3
+    for _ in range(repeat):
+        db = await Database.open(location)  # a fresh start, as after a restart
+        try:
+            t0 = time.perf_counter()
+            subs = await db.all_subscriptions()
+            t1 = time.perf_counter()
+            states = await db.load_states()
+            t2 = time.perf_counter()
+            book = RuleBook()
+            book.load(subs, states)
+            t3 = time.perf_counter()
+            assert len(book) == n and len(states) == (n + 9) // 10
+        finally:
+            await db.close()
+        del subs, states, book
+        best = tuple(min(b, t) for b, t in zip(best, (t1 - t0, t2 - t1, t3 - t2), strict=True))
+    return best  # type: ignore[return-value]
 
 
 async def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--rows", type=int, default=10_000, help="outbox rows (10,000; 0: skip)")
     p.add_argument("--subs", type=int, default=1_000_000, help="subscriptions (1,000,000; 0: skip)")
+    p.add_argument("--repeat", type=int, default=3, help="start-ups timed, best kept (3)")
     p.add_argument("--url", help="an existing PostgreSQL database (default: a throwaway server)")
     args = p.parse_args()
 
@@ -184,9 +190,10 @@ async def main() -> None:
             r = await outbox(where("outbox"), args.rows)
             print(f"  {name:38} " + "  ".join(f"{k} {v:8,.0f}" for k, v in r.items()))
         if args.subs:
-            print(f"start-up with {args.subs:,} subscriptions ({args.subs // 10:,} fired states):")
+            print(f"start-up with {args.subs:,} subscriptions ({args.subs // 10:,} fired states), "
+                  f"best of {args.repeat}:")  # fmt: skip
         for name, where in engines[:2] if args.subs else []:
-            subs_s, states_s, book_s, _ = await startup(where("startup"), args.subs)
+            subs_s, states_s, book_s = await startup(where("startup"), args.subs, args.repeat)
             total = subs_s + states_s + book_s
             print(f"  {name:38} all_subscriptions {subs_s:5.2f} s  load_states {states_s:5.2f} s"
                   f"  RuleBook.load {book_s:5.2f} s  total {total:5.2f} s")  # fmt: skip

@@ -108,7 +108,7 @@ def build_sources(
     if src.coinglass.enabled and secrets.coinglass_key:
         out.append(
             CoinGlassSource(
-                api_key=secrets.coinglass_key,
+                api_key=secrets.coinglass_key.get_secret_value(),
                 base_url=src.coinglass.endpoint,
                 coins=src.coinglass.coins,
                 poll_interval_s=src.coinglass.poll,
@@ -123,7 +123,7 @@ async def sync_broadcasts(config: Config, db: Database, now_ms: int) -> None:
     wanted: dict[str, set[tuple[str, int, str, float]]] = {}
     for b in config.broadcasts:
         cmd = parse_command("/subscribe " + b.rule)
-        assert isinstance(cmd, Subscribe)  # check_broadcasts validated the rule at start
+        assert isinstance(cmd, Subscribe)  # the config validated the rule
         wanted.setdefault(b.chat, set()).add((cmd.coin, cmd.window, cmd.side.value, cmd.threshold))
     chats = set(wanted) | await db.chats_with_origin("config")
     for chat in chats:
@@ -141,20 +141,12 @@ async def sync_broadcasts(config: Config, db: Database, now_ms: int) -> None:
             await db.add_subscription(chat, coin, window, Side(side), threshold, now_ms, "config")
 
 
-def check_broadcasts(config: Config) -> list[str]:
-    """Problems with the declared broadcast rules, as readable lines (empty when all is well)."""
-    from bot.domain.commands import CommandError
-
-    problems = []
-    for i, b in enumerate(config.broadcasts):
-        try:
-            cmd = parse_command("/subscribe " + b.rule)
-        except CommandError as e:
-            problems.append(f"broadcasts.{i}.rule: {e}")
-            continue
-        if not isinstance(cmd, Subscribe):
-            problems.append(f"broadcasts.{i}.rule: write it like 'btc 1h 100m shorts'")
-    return problems
+def console_enabled(config: Config, secrets: Secrets) -> bool:
+    """The console chat: forced on or off, or (auto) on when no chat platform has a token."""
+    platforms = (config.telegram.enabled and bool(secrets.telegram_token)) or (
+        config.discord.enabled and bool(secrets.discord_token)
+    )
+    return config.console.enabled == "on" or (config.console.enabled == "auto" and not platforms)
 
 
 async def build(
@@ -227,10 +219,10 @@ async def build(
 
         tg = TelegramBot.from_config(
             config.telegram,
-            secrets.telegram_token,
+            secrets.telegram_token.get_secret_value(),
             service,
             db,
-            webhook_secret=secrets.telegram_webhook_secret,
+            webhook_secret=secrets.telegram_webhook_secret.get_secret_value(),
         )
         bots.append(tg)
         senders["telegram"] = tg.sender
@@ -238,13 +230,16 @@ async def build(
         from bot.chat.discord_bot import DiscordBot
 
         dc = DiscordBot(
-            secrets.discord_token, service, db, market.known_coins, **(discord_options or {})
+            secrets.discord_token.get_secret_value(),
+            service,
+            db,
+            market.known_coins,
+            **(discord_options or {}),
         )
         bots.append(dc)
         senders["discord"] = dc.sender
     console = None
-    console_on = config.console.enabled == "on" or (config.console.enabled == "auto" and not bots)
-    if console_on:
+    if console_enabled(config, secrets):
         console = ConsoleChat(service, stdout)
         senders["console"] = console
         await db.ensure_chat(CONSOLE_CHAT, "private")
@@ -461,6 +456,8 @@ async def run(
     if banner and rt.console is not None:
         out.write(banner + "\n\n")
         out.flush()
+    elif banner:  # no console: the banner is the log's first word on what runs
+        log.info("%s", banner.replace("\n", "; "))
     waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop_event.wait())]
     lost = getattr(rt.leadership, "lost", None)
     if lost is not None:  # a replica that lost leadership stops; its supervisor restarts it

@@ -1,4 +1,4 @@
-"""`liqbot demo | run --config PATH | check-config PATH | history COIN`."""
+"""`liqbot demo | run [--config PATH] | check-config [PATH] | init [PATH] | history COIN`."""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ import asyncio
 import os
 import sys
 import tempfile
+from importlib import resources
 from pathlib import Path
 
-from bot import history
-from bot.config import Config, ConfigError, Secrets, load_config, parse_config
+from pydantic import BaseModel
+
+from bot import history, settings
+from bot.config import SECRET_ENV, Config, ConfigError, Secrets, parse_config
 from bot.logs import setup_logging
-from bot.store.location import parse_location, secrets_of
+from bot.settings import Loaded
+from bot.store.location import StoreUnavailableError, parse_location, redact, secrets_of
 
 DEMO_BANNER = """\
 liqbot demo: a SYNTHETIC replay shaped after the 2026-01-13 short squeeze ($458M in an hour),
@@ -41,8 +45,6 @@ def demo_config(speed: float, storage: str | None) -> Config:
 
 def explain(config: Config, secrets: Secrets) -> str:
     """What the service would do with this config, in plain words (no secret shown)."""
-    from bot.app import check_broadcasts
-
     s = config.sources
     shown = parse_location(config.storage.location).shown
     lines = [f"storage: {shown} (buckets kept {config.storage.retention_days} days)"]
@@ -80,10 +82,76 @@ def explain(config: Config, secrets: Secrets) -> str:
         lines.append(f"operators: {', '.join(config.operators.chats)}")
     for b in config.broadcasts:
         lines.append(f"broadcast: {b.chat} <- {b.rule}")
-    problems = check_broadcasts(config)
-    if problems:
-        raise ConfigError("the config is not valid:\n" + "\n".join("  " + p for p in problems))
     return "\n".join(lines)
+
+
+def origins_table(loaded: Loaded) -> str:
+    """Every effective key, its value and where it came from; secrets only say whether set."""
+    rows = [
+        (key, _show(settings.value_at(loaded.config, key)), str(origin))
+        for key, origin in loaded.origins.items()
+    ]
+    rows += [
+        (var, *(("set", "environment") if getattr(loaded.secrets, field) else ("not set", "")))
+        for field, var in SECRET_ENV.items()
+    ]
+    width = max(len(r[0]) for r in rows)
+    vwidth = min(44, max(len(r[1]) for r in rows))
+    return "\n".join(f"  {k:<{width}}  {v:<{vwidth}}  {o}".rstrip() for k, v, o in rows)
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    if isinstance(value, BaseModel):
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.model_dump().items()) + "}"
+    return '""' if value == "" else redact(str(value))  # a password in storage.url: ***
+
+
+def run_banner(loaded: Loaded, console: bool, log_target: str) -> str:
+    """What runs and how to stop it, printed at start (the console chat's first lines)."""
+    where = (
+        f"config: {loaded.file}"
+        if loaded.file
+        else "no config.yaml: running on the defaults (liqbot init writes a documented one)"
+    )
+    envs = sorted({o.detail for o in loaded.origins.values() if o.kind == settings.ENV})
+    if envs:
+        where += "; from the environment: " + ", ".join(envs)
+    stop = "type quit or press Ctrl+C to stop" if console else "stop with SIGINT or SIGTERM"
+    return "\n".join(
+        [
+            f"liqbot run: {where}",
+            explain(loaded.config, loaded.secrets),
+            *(["console: this terminal is a chat (try /liqs, /status, /help)"] if console else []),
+            f"logs: {log_target}",
+            stop,
+        ]
+    )
+
+
+def init_config(path: str) -> int:
+    """Write the documented example config; never overwrite."""
+    target = Path(path)
+    if target.exists():
+        print(f"liqbot: {target} already exists; not overwriting it", file=sys.stderr)
+        return 1
+    text = (resources.files("bot") / "data" / "config.example.yaml").read_text(encoding="utf-8")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target}: every key is optional; check it with: liqbot check-config {target}")
+    return 0
+
+
+def _log_target(config: Config, console: bool, interactive: bool) -> str:
+    """Logs go to logging.file; with a console chat in a terminal, to a file beside the storage."""
+    if config.logging.file:
+        return config.logging.file
+    if console and interactive:  # log lines would bury the prompt
+        return str(Path(config.storage.path).expanduser().parent / "liqbot.log")
+    return ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,10 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--speed", type=float, default=60, help="market seconds per real second")
     d.add_argument("--storage", help="SQLite file (default: a fresh temporary one)")
     d.add_argument("--verbose", action="store_true", help="show the service's log lines")
+    config_help = "YAML config (default: $LIQBOT_CONFIG, else config.yaml if it exists)"
     r = sub.add_parser("run", help="run the service")
-    r.add_argument("--config", default="config.yaml", help="YAML config (default config.yaml)")
-    c = sub.add_parser("check-config", help="validate a config file and explain it")
-    c.add_argument("path")
+    r.add_argument("--config", help=config_help)
+    c = sub.add_parser("check-config", help="validate the config and say where each value is from")
+    c.add_argument("path", nargs="?", help=config_help)
+    i = sub.add_parser("init", help="write the documented example config (never overwrites)")
+    i.add_argument("path", nargs="?", default="config.yaml", help="default: config.yaml")
     history.add_parser(sub)
     args = parser.parse_args(argv)
     if args.cmd == "history":
@@ -106,21 +177,24 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(history.run_history(args))
         except KeyboardInterrupt:
             return 130
-    secrets = Secrets.from_env()
+    if args.cmd == "init":
+        return init_config(args.path)
 
     from bot import app
 
     try:
         if args.cmd == "check-config":
-            config = load_config(args.path)
-            print(explain(config, secrets))
-            print("\nconfig OK")
+            loaded = settings.load(args.path)
+            print(explain(loaded.config, loaded.secrets))
+            print("\nwhere each value comes from:")
+            print(origins_table(loaded))
+            print(f"\nconfig OK ({loaded.file or 'no file: defaults and environment'})")
             return 0
         if args.cmd == "demo":
             if not 0 < args.speed <= 100_000:
                 parser.error("--speed must be between 0 and 100000")
             config = demo_config(args.speed, args.storage)
-            setup_logging("INFO" if args.verbose else "WARNING", secrets.all())
+            setup_logging("INFO" if args.verbose else "WARNING", Secrets.from_env().all())
             return asyncio.run(
                 app.run(
                     config,
@@ -130,16 +204,21 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         if args.cmd == "run":
-            if os.path.exists(args.config) or args.config != "config.yaml":
-                config = load_config(args.config)
-            else:
-                config = Config()  # no file: the documented defaults
-            explain(config, secrets)  # validates the broadcast rules too
-            setup_logging(config.logging.level, secrets.all() + secrets_of(config.storage.url))
-            return asyncio.run(app.run(config, secrets))
+            loaded = settings.load(args.config)
+            config, secrets = loaded.config, loaded.secrets
+            console = app.console_enabled(config, secrets)
+            target = _log_target(config, console, sys.stdin.isatty())
+            log = config.logging
+            masked = secrets.all() + secrets_of(config.storage.url)  # the store's password too
+            setup_logging(log.level, masked, fmt=log.format, file=target)
+            banner = run_banner(loaded, console, target or "stderr")
+            return asyncio.run(app.run(config, secrets, banner=banner))
     except ConfigError as e:
         print(f"liqbot: {e}", file=sys.stderr)
         return 2
+    except StoreUnavailableError as e:  # redacted: names the server, never its password
+        print(f"liqbot: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return 0

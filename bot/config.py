@@ -2,11 +2,14 @@
 
 Every key is documented in config.example.yaml. A bad file stops the program with a message that
 names the key; unknown keys are errors too (a typo must not silently fall back to a default).
+Environment overrides (`LIQBOT_ALERTS__REARM_RATIO=0.7`) and `DATABASE_URL` are merged over the
+file in bot/settings.py, which also records where each value came from.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,11 +19,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from bot.domain.commands import CommandError, Subscribe, parse_command
 from bot.domain.market import MarketError, parse_duration
 from bot.store.location import StoreLocationError, parse_location
 
@@ -48,6 +54,28 @@ Duration = Annotated[int, BeforeValidator(_duration)]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_unset(cls, data: Any) -> Any:
+        """A section whose keys are all commented out is YAML null: it means "the defaults"."""
+        if data is None:
+            return {}
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (v is None and _is_section(cls, k))}
+        return data
+
+
+def _is_section(model: type[BaseModel], key: Any) -> bool:
+    """A sub-model or a list: null there is an empty section, not a missing scalar."""
+    f = model.model_fields.get(key) if isinstance(key, str) else None
+    if f is None:
+        return False
+    t = f.annotation
+    return (isinstance(t, type) and issubclass(t, BaseModel)) or getattr(t, "__origin__", None) in (
+        tuple,
+        list,
+    )
 
 
 class StorageConfig(Strict):
@@ -160,6 +188,14 @@ class ReplaySource(Strict):
     url: str = "demo"  # a JSONL file of events, or "demo" for the bundled synthetic cascade
     speed: float = Field(60, gt=0, le=100_000)  # market seconds per real second
 
+    @field_validator("url")
+    @classmethod
+    def _file_exists(cls, v: str, info: ValidationInfo) -> str:
+        # checked here, with every other error, rather than as a crash once the service runs
+        if info.data.get("enabled") and v != "demo" and not Path(v).expanduser().is_file():
+            raise ValueError(f"replay file not found: {v}")
+        return v
+
 
 class SourcesConfig(Strict):
     binance: BinanceConfig = BinanceConfig()
@@ -184,13 +220,21 @@ class LimitsConfig(Strict):
 
 
 class Broadcast(Strict):
-    chat: str  # "telegram:-100123", "telegram:@channel", "discord:<channel id>", "console:local"
+    # -100123 (a number in YAML), "@channel", "discord:<channel id>", "console:local"
+    chat: Annotated[str, BeforeValidator(lambda v: normalize_chat(v))]
     rule: str  # written like a /subscribe line: "btc 1h 100m shorts"
 
-    @field_validator("chat")
+    @field_validator("rule")
     @classmethod
-    def _chat_key(cls, v: str) -> str:
-        return normalize_chat(v)
+    def _rule(cls, v: str) -> str:
+        # validated with the rest of the file, so every mistake shows in one pass
+        try:
+            cmd = parse_command("/subscribe " + v)
+        except CommandError as e:
+            raise ValueError(str(e)) from None
+        if not isinstance(cmd, Subscribe):
+            raise ValueError("write it like a /subscribe line: 'btc 1h 100m shorts'")
+        return v
 
 
 class ConsoleConfig(Strict):
@@ -199,6 +243,8 @@ class ConsoleConfig(Strict):
 
 class LoggingConfig(Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"  # json: one object per line, for log collectors
+    file: str = ""  # append to this file instead of stderr (keeps the console chat readable)
 
 
 class HttpConfig(Strict):
@@ -280,40 +326,39 @@ class Config(Strict):
     replica: ReplicaConfig = ReplicaConfig()
 
 
+# field name -> the environment variable it is read from
+SECRET_ENV = {
+    "telegram_token": "TELEGRAM_BOT_TOKEN",
+    "discord_token": "DISCORD_BOT_TOKEN",
+    "coinglass_key": "COINGLASS_API_KEY",
+    "telegram_webhook_secret": "TELEGRAM_WEBHOOK_SECRET",
+}
+
+
 class Secrets(BaseModel):
-    """Only from the environment; never logged (repr hides them)."""
+    """Only from the environment; SecretStr never prints (`**********` in repr, str and dumps)."""
 
     model_config = ConfigDict(frozen=True)
-    telegram_token: str = Field("", repr=False)
-    discord_token: str = Field("", repr=False)
-    coinglass_key: str = Field("", repr=False)
-    telegram_webhook_secret: str = Field("", repr=False)
+    telegram_token: SecretStr = SecretStr("")
+    discord_token: SecretStr = SecretStr("")
+    coinglass_key: SecretStr = SecretStr("")
+    telegram_webhook_secret: SecretStr = SecretStr("")
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Secrets:
         e = os.environ if env is None else env
-        return cls(
-            telegram_token=e.get("TELEGRAM_BOT_TOKEN", "").strip(),
-            discord_token=e.get("DISCORD_BOT_TOKEN", "").strip(),
-            coinglass_key=e.get("COINGLASS_API_KEY", "").strip(),
-            telegram_webhook_secret=e.get("TELEGRAM_WEBHOOK_SECRET", "").strip(),
-        )
+        return cls(**{f: e.get(var, "").strip() for f, var in SECRET_ENV.items()})
 
     def all(self) -> tuple[str, ...]:
-        return tuple(
-            s
-            for s in (
-                self.telegram_token,
-                self.discord_token,
-                self.coinglass_key,
-                self.telegram_webhook_secret,
-            )
-            if s
-        )
+        """The plain values that are set, for the log filter that masks them."""
+        values = (getattr(self, f).get_secret_value() for f in SECRET_ENV)
+        return tuple(v for v in values if v)
 
 
-def normalize_chat(v: str) -> str:
+def normalize_chat(v: Any) -> str:
     """`-100123` and `@channel` are Telegram chats; `discord:123` is a Discord channel."""
+    if isinstance(v, bool) or not isinstance(v, str | int):
+        raise ValueError("expected a chat id (-100123) or a name like @channel")
     s = str(v).strip()
     if s.startswith("@") or s.lstrip("-").isdigit():
         return f"telegram:{s}"
@@ -326,18 +371,23 @@ def normalize_chat(v: str) -> str:
     )
 
 
-def _explain(err: ValidationError) -> str:
+def _explain(err: ValidationError, where: Mapping[str, str]) -> str:
     lines = []
     for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        msg = e["msg"]
+        loc = [str(p) for p in e["loc"]]
+        msg = e["msg"].removeprefix("Value error, ")
+        key = ".".join(loc) or "(top level)"
         if e["type"] == "extra_forbidden":
             msg = "unknown key (see config.example.yaml for the valid ones)"
-        lines.append(f"  {key}: {msg}")
+        elif e["input"] is None and e["type"] != "missing":
+            msg = "no value (write one, or remove the key to use its default)"
+        origin = next((o for k, o in where.items() if key == k or key.startswith(k + ".")), "")
+        lines.append(f"  {key}: {msg}" + (f" (from {origin})" if origin else ""))
     return "\n".join(lines)
 
 
-def parse_config(data: Any, origin: str = "config") -> Config:
+def parse_config(data: Any, origin: str = "config", where: Mapping[str, str] = {}) -> Config:
+    """Validate a mapping; `where` names the environment variable behind a key, for errors."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -345,10 +395,11 @@ def parse_config(data: Any, origin: str = "config") -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(f"{origin} is not valid:\n{_explain(e)}") from None
+        raise ConfigError(f"{origin} is not valid:\n{_explain(e, where)}") from None
 
 
-def load_config(path: str | Path) -> Config:
+def read_yaml(path: str | Path) -> Any:
+    """The file's YAML data; a missing file or a syntax error is a ConfigError saying why."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -361,5 +412,12 @@ def load_config(path: str | Path) -> Config:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{p} is not valid YAML{where}") from None
-    return parse_config(data, origin=str(p))
+        problem, context = getattr(e, "problem", None), getattr(e, "context", None)
+        reason = f"{problem} ({context})" if problem and context else problem or str(e)
+        raise ConfigError(f"{p} is not valid YAML{where}: {reason}") from None
+    return data
+
+
+def load_config(path: str | Path) -> Config:
+    """The file alone, over the defaults (the environment is merged by bot.settings)."""
+    return parse_config(read_yaml(path), origin=str(path))

@@ -11,7 +11,8 @@ import csv
 import sys
 from datetime import UTC, datetime
 
-from bot.config import Config, ConfigError, Secrets, load_config
+from bot import settings
+from bot.config import ConfigError, Secrets
 from bot.domain.coinglass_payloads import HistoryPoint
 from bot.domain.market import MarketError, resolve_coin
 from bot.domain.message import Table, table_text
@@ -80,7 +81,7 @@ def write_csv(path: str, points: list[HistoryPoint]) -> None:
 
 async def run_history(args: argparse.Namespace) -> int:
     secrets = Secrets.from_env()
-    key = secrets.coinglass_key
+    key = secrets.coinglass_key.get_secret_value()
     if not key:
         return _fail(
             2, "COINGLASS_API_KEY is not set; history comes from CoinGlass and needs its API key"
@@ -99,7 +100,7 @@ async def run_history(args: argparse.Namespace) -> int:
     if coin == ALL:
         return _fail(2, "history is per coin: name one, like btc")
     try:
-        config = load_config(args.config) if args.config else Config()
+        config = settings.load(args.config).config  # the same file and LIQBOT_ overrides as run
     except ConfigError as e:
         return _fail(2, "; ".join(line.strip() for line in str(e).splitlines()), key)
 

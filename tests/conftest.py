@@ -23,6 +23,8 @@ settings.load_profile(os.environ.get("LIQBOT_HYPOTHESIS_PROFILE", "ci"))
 @pytest.fixture(autouse=True)
 def _no_inherited_port(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PORT", raising=False)
+    # read above; a `liqbot run` the test starts would refuse it as an unknown LIQBOT_ key
+    monkeypatch.delenv("LIQBOT_HYPOTHESIS_PROFILE", raising=False)
 
 
 _LOCAL = ("127.", "::1", "localhost")

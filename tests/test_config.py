@@ -37,22 +37,53 @@ def test_durations_and_aliases() -> None:
     assert c.sources.coinglass.endpoint == "http://x"
 
 
-@pytest.mark.parametrize(
-    ("data", "needle"),
-    [
-        ({"alerts": {"rearm_ratio": 1.5}}, "alerts.rearm_ratio"),
-        ({"alerts": {"min_quiet": "soon"}}, "alerts.min_quiet"),
-        ({"limits": {"subscriptions_per_chat": 0}}, "limits.subscriptions_per_chat"),
-        ({"sources": {"bybit": {"enabld": True}}}, "sources.bybit.enabld: unknown key"),
-        ({"telegram": {"mode": "push"}}, "telegram.mode"),
-        ({"storag": {}}, "storag: unknown key"),
-        ({"broadcasts": [{"chat": "nowhere", "rule": "btc 1h 100m"}]}, "broadcasts.0.chat"),
-        ([1, 2], "must be a mapping"),
-    ],
-)
-def test_bad_config_names_the_key(data: object, needle: str) -> None:
-    with pytest.raises(ConfigError, match=needle.replace(".", r"\.")):
+# every bad config a user really wrote, with the exact lines the program answers
+BAD_CONFIGS = [
+    ({"alerts": {"rearm_ratio": 1.5}}, ["alerts.rearm_ratio: Input should be less than 1"]),
+    ({"alerts": {"min_quiet": "soon"}}, ["alerts.min_quiet: 'soon' is not a duration; write it like 30m, 2h or 1d"]),
+    ({"limits": {"subscriptions_per_chat": 0}}, ["limits.subscriptions_per_chat: Input should be greater than or equal to 1"]),
+    ({"sources": {"bybit": {"enabld": True}}}, ["sources.bybit.enabld: unknown key (see config.example.yaml for the valid ones)"]),
+    ({"telegram": {"mode": "push"}}, ["telegram.mode: Input should be 'polling' or 'webhook'"]),
+    ({"storag": {}}, ["storag: unknown key (see config.example.yaml for the valid ones)"]),
+    ({"broadcasts": [{"chat": "nowhere", "rule": "btc 1h 100m"}]},
+     ["broadcasts.0.chat: expected a Telegram chat id (-100123), a @channelname, discord:<channel id> or console:local"]),
+    ([1, 2], []),
+    # a key written but left empty: say so, rather than "Input should be a valid number"
+    ({"alerts": {"rearm_ratio": None}}, ["alerts.rearm_ratio: no value (write one, or remove the key to use its default)"]),
+    # a replay file that does not exist is found now, not once the service runs
+    ({"sources": {"replay": {"enabled": True, "url": "no/such/file.jsonl"}}},
+     ["sources.replay.url: replay file not found: no/such/file.jsonl"]),
+    # every mistake in one pass: a bad chat and two bad rules together
+    ({"broadcasts": [{"chat": "nowhere", "rule": "btc 1h"}, {"chat": "@a", "rule": "btc 3h 100m"}]},
+     ["broadcasts.0.chat: expected a Telegram chat id (-100123), a @channelname, discord:<channel id> or console:local",
+      "broadcasts.0.rule: the amount is missing",
+      "broadcasts.1.rule: unknown window '3h'; use one of 5m, 15m, 30m, 1h, 2h, 4h, 12h, 24h (1d = 24h)"]),
+    ({"broadcasts": [{"chat": True, "rule": "btc 1h 100m"}]},
+     ["broadcasts.0.chat: expected a chat id (-100123) or a name like @channel"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("data", "lines"), BAD_CONFIGS)
+def test_bad_config_names_the_key(data: object, lines: list[str]) -> None:
+    with pytest.raises(ConfigError) as err:
         parse_config(data)
+    text = str(err.value)
+    if not lines:
+        assert text == "config: the file must be a mapping of keys (storage:, sources: ...)"
+    else:
+        assert text.splitlines() == ["config is not valid:", *("  " + line for line in lines)]
+
+
+def test_a_commented_out_section_means_its_defaults() -> None:
+    # `alerts:` with every key commented out is YAML null: it means the defaults, not an error
+    data = yaml.safe_load("alerts:\n  # rearm_ratio: 0.8\nbroadcasts:\nsources:\n  okx:\n")
+    assert parse_config(data) == Config()
+
+
+def test_numeric_chat_ids_are_accepted() -> None:
+    # the README writes the channel id as a number; YAML reads it as an int
+    data = yaml.safe_load("broadcasts:\n  - chat: -1001234567890\n    rule: all 1h 400m shorts\n")
+    assert parse_config(data).broadcasts[0].chat == "telegram:-1001234567890"
 
 
 @pytest.mark.parametrize(
@@ -70,8 +101,19 @@ def test_files(tmp_path: Path) -> None:
         load_config(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("storage: [\n")
-    with pytest.raises(ConfigError, match="not valid YAML at line"):
+    with pytest.raises(ConfigError) as err:
         load_config(bad)
+    # the position and the reason
+    assert str(err.value) == (
+        f"{bad} is not valid YAML at line 2, column 1: "
+        "expected the node content, but found '<stream end>' (while parsing a flow node)"
+    )
+    tab = tmp_path / "tab.yaml"
+    tab.write_text("alerts:\n\trearm_ratio: 0.7\n")
+    with pytest.raises(
+        ConfigError, match=r"at line 2, column 1: found character '\\t' that cannot"
+    ):
+        load_config(tab)
     ok = tmp_path / "ok.yaml"
     ok.write_text(yaml.safe_dump({"storage": {"path": "x.db"}}))
     assert load_config(ok).storage.path == "x.db"
@@ -79,8 +121,9 @@ def test_files(tmp_path: Path) -> None:
 
 def test_secrets_come_from_env_and_never_print() -> None:
     s = Secrets.from_env({"TELEGRAM_BOT_TOKEN": " 123:abc ", "COINGLASS_API_KEY": "k3y"})
-    assert s.telegram_token == "123:abc" and s.discord_token == ""
-    assert "123:abc" not in repr(s) and "k3y" not in repr(s) and "k3y" not in str(s)
+    assert s.telegram_token.get_secret_value() == "123:abc" and not s.discord_token
+    for shown in (repr(s), str(s), s.model_dump_json(), str(s.model_dump()), f"{s.coinglass_key}"):
+        assert "123:abc" not in shown and "k3y" not in shown
     assert s.all() == ("123:abc", "k3y")
 
 

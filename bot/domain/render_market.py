@@ -33,6 +33,8 @@ def plain_reason(note: str) -> str:
         ("handshake", "was refused"),
         ("closed", "lost its connection"),
         ("reset", "lost its connection"),
+        ("timeout", "timed out"),
+        ("timed out", "timed out"),
         ("stale", "went silent"),
         ("silent", "went silent"),
         ("401", "refused the API key"),
@@ -216,9 +218,11 @@ def render_status(
             last = f"{age_s}s ago" if age_s < 120 else f"{age_s // 60}m ago"
         rows.append((s.name, s.state, since, last, str(s.events)))
     lines: list[str] = failing_lines(failing)  # first: an alert service that cannot alert
+    # the outages now, in plain words and grouped ("binance, okx cannot connect since 18:02
+    # UTC"); the raw error text stays in the log
+    down_now = [s for s in statuses if s.state == "down"]
+    lines.extend(f"Down: {phrase}" for phrase in not_up_phrases(down_now, now_ms))
     for s in statuses:
-        if s.state == "down" and s.note:
-            lines.append(f"{s.name}: {s.note}")
         # past outages; a current one is the note above
         past = [g for g in s.gaps if not (s.state != "up" and ("since" in g or "not conn" in g))]
         lines.extend(f"{s.name} {g}" for g in past[-3:])

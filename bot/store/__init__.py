@@ -1,7 +1,13 @@
 """Storage: one Database interface over an SQLite file or a PostgreSQL database."""
 
 from bot.store.database import Database
-from bot.store.location import StoreLocation, StoreLocationError, parse_location, redact
+from bot.store.location import (
+    StoreLocation,
+    StoreLocationError,
+    StoreUnavailableError,
+    parse_location,
+    redact,
+)
 from bot.store.migrations import SCHEMA_VERSION, SchemaTooNewError
 from bot.store.rows import BucketRow, ChatRow, GapRow, OutboxItem, OutboxRow
 
@@ -16,6 +22,7 @@ __all__ = [
     "SchemaTooNewError",
     "StoreLocation",
     "StoreLocationError",
+    "StoreUnavailableError",
     "parse_location",
     "redact",
 ]

@@ -43,17 +43,14 @@ def _now_ms(now_ms: int | None) -> int:
     return int(time.time() * 1000) if now_ms is None else now_ms
 
 
+_SIDES = {s.value: s for s in Side}  # a dict lookup: Side(value) is the slow part at 1M rows
+
+
 def _sub(row: Any) -> Subscription:
+    # positional, in _SUB_COLS order: half the time of keywords and Side() at start-up
+    sub_id, chat_key, coin, window, side, threshold, created_ms, origin, number = row
     return Subscription(
-        id=row[0],
-        chat_key=row[1],
-        coin=row[2],
-        window=row[3],
-        side=Side(row[4]),
-        threshold=row[5],
-        created_ms=row[6],
-        origin=row[7],
-        number=row[8] or 0,
+        sub_id, chat_key, coin, window, _SIDES[side], threshold, created_ms, origin, number or 0
     )
 
 

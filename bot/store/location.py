@@ -19,6 +19,10 @@ class StoreLocationError(ValueError):
     """The location is neither a usable path nor a URL we understand (message is redacted)."""
 
 
+class StoreUnavailableError(ConnectionError):
+    """The database server cannot be reached or refuses us (message is redacted)."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoreLocation:
     kind: Literal["sqlite", "postgresql"]

@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from bot.store.location import redact
+from bot.store.location import StoreUnavailableError, redact
 from bot.store.pg_migrations import migrate_pg, read_version
 
 _PARAM = re.compile(r"'(?:[^']|'')*'|\?(\d*)")
@@ -118,7 +118,7 @@ class PgBackend:
             )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as e:
             detail = redact(str(e)).replace(url, shown)
-            raise ConnectionError(
+            raise StoreUnavailableError(
                 f"cannot connect to PostgreSQL at {shown}: {type(e).__name__}: {detail}"
             ) from None
         assert pool is not None

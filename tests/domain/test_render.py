@@ -357,7 +357,7 @@ def test_status_shows_sources_and_chat_state() -> None:
     assert msg.table is not None
     assert msg.table.rows[0] == ("binance", "up", "13:05 UTC", "2s ago", "1234")
     assert msg.table.rows[1] == ("bybit", "down", "14:02 UTC", "3m ago", "5")
-    assert "bybit: timeout" in text and "Windows served: 1h, 4h" in text
+    assert "Down: bybit timed out since 14:02 UTC" in text and "Windows served: 1h, 4h" in text
     assert "3/50 subscriptions" in text and "PAUSED (bot was blocked)" in text and "/start" in text
     assert "All alerts muted until 15:05 UTC" in text
 
@@ -409,7 +409,8 @@ def test_status_lists_past_outages_once_and_the_current_one_as_the_reason() -> N
         chat_subscriptions=1,
     )  # fmt: skip
     assert msg.title == "Status: a source is down"
-    assert "bybit: cannot connect: timeout" in msg.lines
+    assert "Down: bybit cannot connect since 07:59 UTC" in msg.lines  # plain words, no raw error
+    assert not any("timeout" in line for line in msg.lines)
     assert "bybit down 14:02–14:05 UTC" in msg.lines
     assert "okx no data before 13:58 UTC" in msg.lines
     assert not any("since 14:20" in line for line in msg.lines)  # already said by the reason

@@ -258,7 +258,7 @@ class FakeDiscord:
                            "mute": False, "flags": 0, "permissions": str(perms)}  # fmt: skip
         return d
 
-    async def invoke(self, payload: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+    async def invoke(self, payload: dict[str, Any], timeout: float = 15.0) -> dict[str, Any]:
         """Send an interaction and wait for the bot's callback body ({type, data})."""
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.callbacks[int(payload["id"])] = fut
@@ -276,7 +276,7 @@ class FakeDiscord:
         self.failures[channel_id].append(Failure(status, body, dict(headers)))
 
     async def wait_messages(
-        self, channel_id: int, count: int, timeout: float = 5.0
+        self, channel_id: int, count: int, timeout: float = 15.0
     ) -> list[Posted]:
         async with self.message_event:
             await asyncio.wait_for(
@@ -287,7 +287,7 @@ class FakeDiscord:
             )
         return self.channel_messages[channel_id]
 
-    async def wait_followups(self, count: int, timeout: float = 5.0) -> list[Posted]:
+    async def wait_followups(self, count: int, timeout: float = 15.0) -> list[Posted]:
         async with self.message_event:
             await asyncio.wait_for(
                 self.message_event.wait_for(lambda: len(self.followups) >= count), timeout

@@ -186,7 +186,7 @@ class FakeTelegram:
     def texts(self, chat_id: int | str) -> list[str]:
         return [s.text for s in self.sent if s.chat_id == chat_id]
 
-    async def wait_sent(self, count: int, chat_id: int | str | None = None, timeout: float = 5.0):
+    async def wait_sent(self, count: int, chat_id: int | str | None = None, timeout: float = 15.0):
         """Wait until at least `count` messages went to `chat_id` (or anywhere)."""
 
         def enough() -> bool:
@@ -196,12 +196,12 @@ class FakeTelegram:
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(enough), timeout)
 
-    async def wait_parked(self, timeout: float = 5.0) -> None:
+    async def wait_parked(self, timeout: float = 15.0) -> None:
         """Wait until the bot is parked in a long poll with nothing pending for it."""
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(lambda: self._parked > 0), timeout)
 
-    async def wait_consumed(self, timeout: float = 5.0) -> None:
+    async def wait_consumed(self, timeout: float = 15.0) -> None:
         """Wait until every pushed update was confirmed by a later getUpdates offset."""
         async with self._changed:
             await asyncio.wait_for(

@@ -36,7 +36,7 @@ class ServiceProcess:
         self.env = {
             "PATH": os.environ.get("PATH", ""),
             "PYTHONPATH": str(CLOCKSHIFT),
-            "LIQBOT_TEST_CLOCK_FILE": str(self.clock_file),
+            "TEST_LIQBOT_CLOCK_FILE": str(self.clock_file),
             "MPLCONFIGDIR": str(workdir / "mpl"),  # matplotlib's cache, off the home directory
             "HOME": str(workdir),
             **env,

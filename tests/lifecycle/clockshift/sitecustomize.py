@@ -1,4 +1,4 @@
-"""Whole-life tests only: shift the service's clock by the milliseconds in $LIQBOT_TEST_CLOCK_FILE.
+"""Whole-life tests only: shift the service's clock by the milliseconds in $TEST_LIQBOT_CLOCK_FILE.
 
 Python imports `sitecustomize` at start-up from sys.path. The life-cycle tests put this folder on
 the PYTHONPATH of the `python -m bot run` they start, so the production wiring runs unchanged with
@@ -8,7 +8,7 @@ file is rewritten atomically (os.replace); it is read again only when it changes
 
 import os
 
-_PATH = os.environ.get("LIQBOT_TEST_CLOCK_FILE")
+_PATH = os.environ.get("TEST_LIQBOT_CLOCK_FILE")
 
 if _PATH:
     import bot.clock

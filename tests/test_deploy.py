@@ -1,0 +1,190 @@
+"""The deployment files: Dockerfile, docker-compose.yml, Prometheus, Grafana, the systemd unit.
+
+No image is built here (no Docker daemon here, and no registry for base images offline): the
+files are parsed and checked for what an operator relies on, `docker compose config` (or
+docker-compose) validates the compose file where one is installed, and the dashboard's queries
+are checked against the metric names the service exposes.
+"""
+
+import configparser
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
+
+# the names the operator's /metrics exposes (issue 11); histograms add _bucket/_sum/_count
+METRICS = {
+    "liqbot_events_total": {"venue"},
+    "liqbot_source_up": {"source"},
+    "liqbot_reconnects_total": {"source"},
+    "liqbot_evaluation_seconds": {"le"},
+    "liqbot_alerts_total": {"kind"},
+    "liqbot_outbox_pending": set(),
+    "liqbot_deliveries_total": {"platform", "outcome"},
+    "liqbot_command_seconds": {"le"},
+    "liqbot_subscriptions": set(),
+    "liqbot_job_failing": {"job"},  # beyond the issue's list: a scheduled job that keeps failing
+}
+
+
+def _dockerfile() -> list[tuple[str, str]]:
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    lines = [
+        ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")
+    ]
+    return [(ln.split(None, 1)[0].upper(), ln.split(None, 1)[1]) for ln in lines]
+
+
+def test_dockerfile() -> None:
+    steps = _dockerfile()
+    get = lambda op: [arg for o, arg in steps if o == op]  # noqa: E731
+    assert re.fullmatch(r"python:3\.1[1-9]-slim", get("FROM")[0])
+    assert any("pip install ." in r for r in get("RUN"))  # the package, from the repo
+    user = get("USER")[-1]
+    assert user not in ("root", "0") and any("useradd" in r and user in r for r in get("RUN"))
+    assert get("VOLUME") == ["/data"] and get("WORKDIR")[-1] == "/data"
+    env = " ".join(get("ENV"))
+    assert "PORT=8080" in env and "DATABASE_URL=sqlite:////data/liqbot.sqlite3" in env
+    assert json.loads(get("CMD")[-1]) == ["liqbot", "run"]
+    health = get("HEALTHCHECK")[0]
+    assert "/healthz" in health and 'os.environ.get("PORT", "8080")' in health
+    # the files the build copies exist (COPY of a missing file fails the build)
+    for op, arg in steps:
+        if op == "COPY":
+            for name in arg.split()[:-1]:
+                assert (ROOT / name).exists(), name
+
+
+def test_compose_runs_the_bot_with_its_volume_and_optional_monitoring() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    bot = services["liqbot"]
+    assert bot["build"] == "." and "profiles" not in bot  # the bot always runs
+    assert "liqbot-data:/data" in bot["volumes"] and "liqbot-data" in compose["volumes"]
+    assert bot["environment"]["PORT"] == "8080" and "8080:8080" in bot["ports"]
+    for secret in ("TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN", "COINGLASS_API_KEY"):
+        assert bot["environment"][secret] == "${" + secret + ":-}"  # from the shell, never the file
+    for name in ("prometheus", "grafana"):
+        assert services[name]["profiles"] == ["monitoring"]
+    for svc in services.values():  # every file or directory mounted from the repo exists
+        for vol in svc.get("volumes", []):
+            src = vol.split(":", 1)[0]
+            if src.startswith("./"):
+                assert (ROOT / src).exists(), src
+            else:
+                assert src in compose["volumes"], src
+    scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    job = scrape["scrape_configs"][0]
+    assert job["metrics_path"] == "/metrics"
+    assert job["static_configs"][0]["targets"] == ["liqbot:8080"]  # the service name and $PORT
+    source = yaml.safe_load(
+        (DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text()
+    )
+    assert source["datasources"][0]["url"] == "http://prometheus:9090"
+    provider = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/liqbot.yml").read_text())
+    mount = next(v for v in services["grafana"]["volumes"] if "dashboards:" in v)
+    assert provider["providers"][0]["options"]["path"] == mount.split(":")[1]
+
+
+def _compose() -> list[str] | None:
+    """`docker compose` (the plugin) or `docker-compose`, whichever this machine has."""
+    if shutil.which("docker"):
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True)
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    return ["docker-compose"] if shutil.which("docker-compose") else None
+
+
+@pytest.mark.skipif(_compose() is None, reason="neither docker compose nor docker-compose here")
+def test_compose_config_validates() -> None:
+    # `config` validates the file against the compose schema; it needs no daemon and no network
+    res = subprocess.run(
+        [*(_compose() or []), "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+
+
+def _queries() -> list[tuple[str, str]]:
+    dash = json.loads((DEPLOY / "grafana" / "dashboards" / "liqbot.json").read_text())
+    return [(p["title"], t["expr"]) for p in dash["panels"] for t in p["targets"]]
+
+
+def test_dashboard_queries_use_the_exposed_metrics() -> None:
+    seen = set()
+    for title, expr in _queries():
+        names = re.findall(r"\bliqbot_[a-z_]+", expr)
+        assert names, title
+        for name in names:
+            base = re.sub(r"_(bucket|sum|count)$", "", name)
+            assert base in METRICS, f"{title}: {name} is not a metric the service exposes"
+            if name != base:
+                assert name.endswith("_bucket"), name  # quantiles come from the buckets
+            seen.add(base)
+            for labels in re.findall(r"by \(([^)]*)\)", expr):
+                wanted = {lbl.strip() for lbl in labels.split(",")}
+                assert wanted <= METRICS[base], f"{title}: {wanted - METRICS[base]}"
+    assert seen == set(METRICS)  # every metric has a panel
+
+
+async def test_dashboard_names_are_what_the_composed_service_exposes(tmp_path: Path) -> None:
+    # the service built by the same composition function as `liqbot run`, its /metrics text
+    from bot import app
+    from bot.config import Secrets, parse_config
+
+    config = parse_config(
+        {
+            "storage": {"path": str(tmp_path / "m.sqlite3")},
+            "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx")},
+            "console": {"enabled": "on"},
+        }
+    )
+    rt = await app.build(config, Secrets())
+    try:
+        assert rt.ops is not None
+        text = rt.ops.metrics.exposition().decode()
+    finally:
+        await rt.db.close()
+    exposed = set()
+    for name, kind in re.findall(r"^# TYPE (\S+) (\S+)$", text, flags=re.M):
+        exposed.add(f"{name}_total" if kind == "counter" and not name.endswith("_total") else name)
+    assert set(METRICS) <= exposed, set(METRICS) - exposed
+    for _, expr in _queries():
+        for name in re.findall(r"\bliqbot_[a-z_]+", expr):
+            assert re.sub(r"_bucket$", "", name) in exposed, name
+
+
+def test_dashboard_covers_what_the_operator_watches() -> None:
+    titles = {t for t, _ in _queries()}
+    for needed in ("events per venue", "sources up", "evaluation time", "alerts", "deliveries"):
+        assert any(needed in t.lower() for t in titles), needed
+
+
+def test_systemd_unit() -> None:
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read(DEPLOY / "liqbot.service")
+    svc = unit["Service"]
+    assert svc["ExecStart"].endswith("/bin/liqbot run")
+    assert svc["User"] == "liqbot" and svc["StateDirectory"] == "liqbot"
+    assert svc["WorkingDirectory"] == "/var/lib/liqbot"
+    assert svc["Restart"] == "on-failure" and svc["RestartPreventExitStatus"] == "2"
+    text = (DEPLOY / "liqbot.service").read_text()
+    assert "Environment=DATABASE_URL=sqlite:////var/lib/liqbot/liqbot.sqlite3" in text
+    if shutil.which("systemd-analyze"):
+        res = subprocess.run(
+            ["systemd-analyze", "verify", str(DEPLOY / "liqbot.service")],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        problems = [
+            ln for ln in (res.stdout + res.stderr).splitlines()
+            if ln.strip() and "/opt/liqbot/bin/liqbot is not executable" not in ln
+        ]  # fmt: skip
+        assert problems == []
