@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 
@@ -45,6 +46,7 @@ def replica_config(
         "alerts": {"min_quiet": 0, "tick": 1, "debounce": 0},
         "broadcasts": [{"chat": str(c), "rule": "eth 5m 1m"} for c in chats],
         "logging": {"level": "INFO"},
+        "http": {"host": "127.0.0.1", "port": 0},  # any free port: /healthz says who leads
     }
 
 
@@ -68,6 +70,15 @@ async def replicas(tmp_path: Path) -> AsyncIterator[Callable[..., ServiceProcess
     yield make
     for svc in made:
         await svc.close()
+
+
+async def healthz(svc: ServiceProcess) -> dict[str, Any]:
+    """GET /healthz of a replica (its port, from its log)."""
+    line = await svc.wait_log(lambda ln: "http server listening on" in ln)
+    port = int(line.split("listening on ", 1)[1].split(" ", 1)[0].rsplit(":", 1)[1])
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+            return dict(await resp.json())
 
 
 def leads(line: str) -> bool:

@@ -18,6 +18,7 @@ from tests.replicas.conftest import (
     BURST_CHATS,
     MAX_IN_FLIGHT,
     chat_id,
+    healthz,
     leads,
     query,
     replica_config,
@@ -52,6 +53,8 @@ async def test_leader_killed_mid_burst_standby_takes_over(
     assert "Subscribed" in await ask(telegram, USER, "/subscribe btc 5m 1m")
     status = await ask(telegram, USER, "/status")
     assert "Replica one (the leader)" in status, status
+    assert (await healthz(one))["replica"] == {"id": "one", "role": "leader", "leader": "one"}
+    assert (await healthz(two))["replica"] == {"id": "two", "role": "standby", "leader": "one"}
 
     # ---- a burst to 200 chats, the leader killed in the middle ---------------------------
     before = len(telegram.sent)
@@ -92,6 +95,7 @@ async def test_leader_killed_mid_burst_standby_takes_over(
     assert "BTC" in listing, listing
     status = await ask(telegram, USER, "/status")
     assert "Replica two (the leader)" in status, status
+    assert (await healthz(two))["replica"] == {"id": "two", "role": "leader", "leader": "two"}
     alerts_before = len(telegram.texts(USER))
     await wave([conn_two], "BTCUSDT", 450_000, 3, two.now_ms())  # $1.35M of BTC
     await telegram.wait_sent(alerts_before + 1, USER, timeout=30)
