@@ -76,9 +76,11 @@ async def healthz(svc: ServiceProcess) -> dict[str, Any]:
     """GET /healthz of a replica (its port, from its log)."""
     line = await svc.wait_log(lambda ln: "http server listening on" in ln)
     port = int(line.split("listening on ", 1)[1].split(" ", 1)[0].rsplit(":", 1)[1])
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
-            return dict(await resp.json())
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{port}/healthz") as resp,
+    ):
+        return dict(await resp.json())
 
 
 def leads(line: str) -> bool:
