@@ -57,13 +57,15 @@ def pg_url(pg_server: PgServer) -> str:  # noqa: F811
 
 @pytest.fixture
 async def replicas(tmp_path: Path) -> AsyncIterator[Callable[..., ServiceProcess]]:
-    """make(name, config) -> a ServiceProcess in its own directory; all closed at the end."""
+    """make(name, config, env) -> a ServiceProcess in its own directory; all closed at the end."""
     made: list[ServiceProcess] = []
 
-    def make(name: str, config: dict[str, Any]) -> ServiceProcess:
+    def make(
+        name: str, config: dict[str, Any], env: dict[str, str] | None = None
+    ) -> ServiceProcess:
         workdir = tmp_path / name
         workdir.mkdir()
-        svc = ServiceProcess(workdir, config, {"TELEGRAM_BOT_TOKEN": TOKEN})
+        svc = ServiceProcess(workdir, config, {"TELEGRAM_BOT_TOKEN": TOKEN, **(env or {})})
         made.append(svc)
         return svc
 
