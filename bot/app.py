@@ -273,6 +273,7 @@ async def build(
     rt.ops.health.replica = lambda: _replica_info(leadership)
     if isinstance(leadership, PgLeadership):
         service.replica_line = lambda: _replica_line(leadership)
+        service.book_is_current = leadership.acting
     for chat in config.operators.chats:
         await db.ensure_chat(chat)
     return rt

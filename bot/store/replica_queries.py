@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+from bot.domain.models import AlertState, Status
+
 RULES_CHANNEL = "liqbot_rules"  # NOTIFY payload: the chat key whose subscriptions changed
 
 # The leader's write transactions are short; one left open by a frozen process must not hold
@@ -35,6 +37,7 @@ class ReplicaQueries:
         def dialect(self) -> str: ...
         def _tx(self) -> AbstractAsyncContextManager[Any]: ...
         async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+        async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
         async def _write(self, sql: str, params: Sequence[Any] = ()) -> int: ...
 
     @asynccontextmanager
@@ -60,6 +63,19 @@ class ReplicaQueries:
         """Tell the leader (LISTEN) that a chat's subscriptions changed, on commit of `c`."""
         if self.dialect == "postgresql":
             await c.execute("SELECT pg_notify(?, ?)", (RULES_CHANNEL, chat_key))
+
+    async def states_of(self, sub_ids: Sequence[int]) -> dict[int, AlertState]:
+        """The stored alert states of these subscriptions (a standby's /list: the leader's
+        book is the one that moves them)."""
+        if not sub_ids:
+            return {}
+        marks = ",".join("?" * len(sub_ids))
+        rows = await self._all(
+            "SELECT sub_id, status, level, episode, fired_ms, last_alert_ms FROM alert_states "
+            f"WHERE sub_id IN ({marks})",
+            list(sub_ids),
+        )
+        return {r[0]: AlertState(r[0], Status(r[1]), r[2], r[3], r[4], r[5]) for r in rows}
 
     async def leader_row(self) -> tuple[int, str, int]:
         """(epoch, leader's replica id, since when in ms): who leads, as last recorded."""

@@ -90,11 +90,18 @@ async def test_every_replica_answers_and_the_leader_follows(
     assert await post(port_two, update(502, "/status")) == 200
     await telegram.wait_sent(3, USER, timeout=30)
     assert "Replica two (standby); the leader: one" in telegram.texts(USER)[2]
+    # /list through either replica shows the rule as the leader moved it (fired)
+    assert await post(port_two, update(503, "/list")) == 200
+    await telegram.wait_sent(4, USER, timeout=30)
+    assert await post(port_one, update(504, "/list")) == 200
+    await telegram.wait_sent(5, USER, timeout=30)
+    from_standby, from_leader = telegram.texts(USER)[3:5]
+    assert from_standby == from_leader and "BTC" in from_leader, (from_standby, from_leader)
     outbox = await query(pg_url, "SELECT chat_key FROM outbox")
     assert [r[0] for r in outbox] == [f"telegram:{USER}"]  # one alert, enqueued by the leader
 
     assert await two.terminate() == 0
     assert await one.terminate() == 0
-    assert len(telegram.texts(USER)) == 3
+    assert len(telegram.texts(USER)) == 5
     for svc in (one, two):
         assert "Traceback" not in svc.log_text()
