@@ -193,7 +193,8 @@ async def build(
     )
     market = LiveMarket(agg, health, clock, sampled=True, universe=universe)
 
-    await sync_broadcasts(config, db, now)
+    if not isinstance(leadership, PgLeadership):  # replicas: the leader does it (_lead)
+        await sync_broadcasts(config, db, now)
     book = RuleBook(
         Policy(
             rearm_ratio=config.alerts.rearm_ratio,
@@ -361,6 +362,9 @@ async def _lead(
 ) -> None:
     """Took over: load the store's truth (the old leader's states), then act."""
     t0 = time.monotonic()
+    # one replica at a time writes the declared broadcasts: two starting together would
+    # otherwise both add the same rule
+    await sync_broadcasts(rt.config, rt.db, rt.clock.now_ms())
     rt.book.load(await rt.db.all_subscriptions(), await rt.db.load_states())
     rt.tasks.append(asyncio.create_task(sync.run(), name="leadership:rules"))
     for bot in bots:

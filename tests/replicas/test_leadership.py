@@ -8,11 +8,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 
-from bot.config import ReplicaConfig
+from bot import app
+from bot.config import ReplicaConfig, Secrets, parse_config
 from bot.domain.message import Message
 from bot.domain.models import AlertState, Side, Status, Transition
 from bot.domain.rules import RuleBook
@@ -225,3 +227,36 @@ async def test_an_update_delivered_twice_is_claimed_once(db: Database, pg_url: s
         assert await db.claim_update(424242, 3)  # forgotten after the day Telegram retries
     finally:
         await other.close()
+
+
+async def test_replicas_starting_together_write_the_broadcasts_once(pg_url: str) -> None:
+    """The declared broadcasts are written by the leader (after it took the lock), so two
+    replicas started at the same moment do not both add them."""
+
+    def config(name: str) -> Any:
+        return parse_config(
+            {
+                "storage": {"url": pg_url},
+                "replica": {"id": name, "poll": 0.2, "lease": 1},
+                "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx")},
+                "console": {"enabled": "off"},
+                "broadcasts": [{"chat": str(c), "rule": "btc 1h 100m"} for c in (11, 12, 13)],
+            }
+        )
+
+    rts = await asyncio.gather(*(app.build(config(n), Secrets()) for n in ("a", "b")))
+    try:
+        await asyncio.gather(*(app.start(rt) for rt in rts))
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 20
+        while not any(rt.leadership.acting() for rt in rts):  # type: ignore[union-attr]
+            assert loop.time() < end, "nobody took the lead"
+            await asyncio.sleep(0.05)
+        assert sum(rt.leadership.acting() for rt in rts) == 1  # type: ignore[union-attr]
+        subs = await rts[0].db.all_subscriptions()
+        assert sorted(s.chat_key for s in subs) == ["telegram:11", "telegram:12", "telegram:13"]
+        leader = next(rt for rt in rts if rt.leadership.acting())  # type: ignore[union-attr]
+        assert len(leader.book) == 3
+    finally:
+        for rt in rts:
+            await app.stop(rt)
