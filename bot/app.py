@@ -362,14 +362,15 @@ async def _lead(
 ) -> None:
     """Took over: load the store's truth (the old leader's states), then act."""
     t0 = time.monotonic()
-    # one replica at a time writes the declared broadcasts: two starting together would
-    # otherwise both add the same rule
-    await sync_broadcasts(rt.config, rt.db, rt.clock.now_ms())
     rt.book.load(await rt.db.all_subscriptions(), await rt.db.load_states())
     rt.tasks.append(asyncio.create_task(sync.run(), name="leadership:rules"))
     for bot in bots:
         await bot.start()
     lead.ready(epoch)
+    # The declared broadcasts are written by the leader alone (two replicas starting together
+    # would both add a new rule); after `ready`, so a takeover does not wait for them: what
+    # changes reaches the book through NOTIFY like any command's change.
+    rt.tasks.append(asyncio.create_task(_declare_broadcasts(rt), name="leadership:broadcasts"))
     log.info(
         "leadership: %s acting as leader (epoch %d): %d subscriptions loaded in %d ms",
         lead.replica_id,
@@ -379,6 +380,13 @@ async def _lead(
     )
     rt.scheduler.poke("evaluate")
     rt.scheduler.poke("drain")
+
+
+async def _declare_broadcasts(rt: Runtime) -> None:
+    try:
+        await sync_broadcasts(rt.config, rt.db, rt.clock.now_ms())
+    except Exception:  # the next takeover (or restart) tries again
+        log.exception("writing the declared broadcasts failed")
 
 
 def _replica_info(lead: Leadership) -> dict[str, Any]:

@@ -253,10 +253,12 @@ async def test_replicas_starting_together_write_the_broadcasts_once(pg_url: str)
             assert loop.time() < end, "nobody took the lead"
             await asyncio.sleep(0.05)
         assert sum(rt.leadership.acting() for rt in rts) == 1  # type: ignore[union-attr]
+        leader = next(rt for rt in rts if rt.leadership.acting())  # type: ignore[union-attr]
+        while len(leader.book) < 3:  # written after the takeover; the book follows (NOTIFY)
+            assert loop.time() < end, "the broadcasts never reached the leader's book"
+            await asyncio.sleep(0.05)
         subs = await rts[0].db.all_subscriptions()
         assert sorted(s.chat_key for s in subs) == ["telegram:11", "telegram:12", "telegram:13"]
-        leader = next(rt for rt in rts if rt.leadership.acting())  # type: ignore[union-attr]
-        assert len(leader.book) == 3
     finally:
         for rt in rts:
             await app.stop(rt)
