@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 DAY_MS = 24 * 3600_000
 HOT_MINUTES = 26 * 60  # the longest window (24 h) and the aggregator's hour of slack
+LOAD_SLICE_MS = 3600_000  # buckets are loaded at start an hour at a time (bounded memory)
 
 
 @dataclass
@@ -182,14 +183,22 @@ async def build(
     venues = sources[0].venues if replaying else tuple(dict.fromkeys(streamed))
     # Memory holds what the windows read (24 h, plus slack); the longer history lives in SQLite.
     agg = Aggregator(venues=venues, retention_minutes=HOT_MINUTES)
-    rows = await db.load_buckets(now - HOT_MINUTES * 60_000)
-    agg.load(rows)
+    last_seen = None
+    # an hour at a time: 26 h x 300 coins x 3 venues at once is 1.4 M row objects (~300 MB peak)
+    starts = range(now - HOT_MINUTES * 60_000, now, LOAD_SLICE_MS)
+    for start in starts:
+        until = start + LOAD_SLICE_MS if start != starts[-1] else None  # the last: open-ended
+        rows = await db.load_buckets(start, until)
+        agg.load(rows)
+        if rows:
+            last_seen = rows[-1].minute_ms + 60_000
+        del rows
     # a replay brings its own history, so it has no "not connected yet" gap before it starts
     health = SourceHealth.restored(
         [] if replaying else names,
         now,
         [PastGap(g.source, g.start_ms, g.end_ms) for g in await db.recent_gaps(now - DAY_MS)],
-        last_seen_ms=max(r.minute_ms for r in rows) + 60_000 if rows else None,
+        last_seen_ms=last_seen,
     )
     market = LiveMarket(agg, health, clock, sampled=True, universe=universe)
 
@@ -250,7 +259,7 @@ async def build(
     scheduler = Scheduler(watchdog)
     service.failing_jobs = watchdog.failing  # /status says so when our own loops fail
     engine = Engine(db, book, market, clock, on_enqueued=lambda: scheduler.poke("drain"))
-    market.on_data = lambda: scheduler.poke("evaluate", config.alerts.debounce)
+    market.on_data = lambda: scheduler.poke("evaluate")  # at once: no debounce (issue 9)
     rt = Runtime(
         config=config,
         clock=clock,
@@ -309,8 +318,14 @@ def _schedule(rt: Runtime) -> None:
     s = rt.scheduler
     assert rt.ops is not None and rt.leadership is not None
     lead = rt.leadership  # the leader evaluates, delivers and writes; every replica reads
-    tick = rt.ops.metrics.timed(rt.engine.tick)
-    s.every("evaluate", max(0.2, a.tick / speed), leader_only(lead, tick), first_in=0.1)
+    timed = rt.ops.metrics.timed  # liqbot_evaluation_seconds: the tick and the poked runs
+    s.every(
+        "evaluate",
+        max(0.2, a.tick / speed),
+        leader_only(lead, timed(rt.engine.tick)),
+        first_in=0.1,
+        on_poke=leader_only(lead, timed(rt.engine.evaluate_new_data)),
+    )
     s.every("drain", 2.0, leader_only(lead, rt.delivery.drain), first_in=0.5)
     s.every("persist", max(1.0, 10 / speed), leader_only(lead, lambda: persist(rt)))
     s.every("prune", 3600, lambda: prune(rt), first_in=60)

@@ -73,6 +73,8 @@ def explain(config: Config, secrets: Secrets) -> str:
         f"alerts: re-arm below {a.rearm_ratio:.0%} of the threshold after at least "
         f"{a.min_quiet}s; escalate at x{a.escalation_factor:g}; evaluate every {a.tick}s"
     )
+    if a.debounce is not None:
+        lines.append("note: alerts.debounce is no longer used (new data is evaluated at once)")
     lines.append(f"limits: {config.limits.subscriptions_per_chat} subscriptions per chat")
     port = os.environ.get("PORT", "").strip() or config.http.port
     lines.append(

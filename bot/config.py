@@ -211,7 +211,8 @@ class AlertsConfig(Strict):
     min_quiet: Duration = 15 * 60  # at least this long between one episode's fire and re-arming
     escalation_factor: float = Field(2.0, gt=1, le=100)
     tick: Duration = 10  # seconds between evaluations (new data also triggers one)
-    debounce: float = Field(0.5, ge=0, le=10)  # seconds to gather a burst before evaluating
+    # deprecated, ignored: new data is evaluated at once (check-config says so when it is set)
+    debounce: float | None = Field(None, ge=0, le=10)
     max_delivery_age: Duration = 6 * 3600  # an alert older than this is dropped, not sent
 
 

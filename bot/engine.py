@@ -1,41 +1,61 @@
-"""One evaluation step: snapshot -> rules -> (states + outbox in one transaction) -> wake delivery."""
+"""One evaluation step: snapshot -> rules -> (states + outbox in one transaction) -> wake delivery.
+
+`tick` evaluates every series (time moves windows, sources come and go); `evaluate_new_data`
+only the series the data since the last evaluation touched, so an alert follows its frame
+within milliseconds. The two never overlap.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 
 from bot.clock import Clock
 from bot.domain.models import Alert, Snapshot, Subscription, Transition
+from bot.domain.moves import Transitions, paused_gc
 from bot.domain.render import render_alerts
 from bot.domain.render_alerts import AlertContext
-from bot.domain.rules import Policy, RuleBook
+from bot.domain.rules import Policy, RuleBook, SeriesKey
 from bot.market_view import LiveMarket
 from bot.store import Database, OutboxItem
 
 log = logging.getLogger(__name__)
 
+RENDER_SLICE = 500  # messages rendered between two yields to the event loop in a big tick
 
-def group_alerts(
-    transitions: list[Transition],
-    now_ms: int,
-    snapshot: Snapshot | None = None,
-    policy: Policy | None = None,
-) -> list[OutboxItem]:
-    """Alerts for one chat in one tick become one message; the key makes a retried tick harmless."""
-    ctx = AlertContext(snapshot, policy or Policy())  # one per tick: coin rankings computed once
+
+def alerts_by_chat(transitions: Sequence[Transition]) -> dict[str, list[Alert]]:
+    """The alerts of one tick, one list per chat, sorted by sub id."""
+    if isinstance(transitions, Transitions):
+        return transitions.alerts_by_chat()  # made from the compact form, no Transition objects
     by_chat: dict[str, list[Alert]] = defaultdict(list)
     for t in transitions:
         if t.alert is not None:
             by_chat[t.alert.sub.chat_key].append(t.alert)
-    items = []
-    for chat_key, alerts in by_chat.items():
+    for alerts in by_chat.values():
         alerts.sort(key=lambda a: a.sub.id)
+    return by_chat
+
+
+def outbox_items(
+    by_chat: dict[str, list[Alert]], now_ms: int, ctx: AlertContext
+) -> Iterator[OutboxItem]:
+    """Alerts for one chat in one tick become one message; the key makes a retried tick harmless."""
+    for chat_key, alerts in by_chat.items():
         key = "alert:" + ",".join(f"{a.sub.id}.{a.episode}.{a.level}" for a in alerts)
-        items.append(OutboxItem(chat_key, render_alerts(alerts, ctx), key, now_ms))
-    return items
+        yield OutboxItem(chat_key, render_alerts(alerts, ctx), key, now_ms)
+
+
+def group_alerts(
+    transitions: Sequence[Transition],
+    now_ms: int,
+    snapshot: Snapshot | None = None,
+    policy: Policy | None = None,
+) -> list[OutboxItem]:
+    ctx = AlertContext(snapshot, policy or Policy())  # one per tick: coin rankings computed once
+    return list(outbox_items(alerts_by_chat(transitions), now_ms, ctx))
 
 
 class Engine:
@@ -49,16 +69,36 @@ class Engine:
     ) -> None:
         self.db, self.book, self.market, self.clock = db, book, market, clock
         self.on_enqueued = on_enqueued
-        self.on_transitions: Callable[[list[Transition]], None] = lambda ts: None  # metrics
+        self.on_alerts: Callable[[list[Alert]], None] = lambda alerts: None  # metrics
         self._lock = asyncio.Lock()
         self.ticks = 0
+        self.data_runs = 0  # evaluations triggered by new data (a subset of `ticks`)
         self.alerts = 0
 
     async def tick(self) -> int:
         """Evaluate every subscription once; returns how many messages were enqueued."""
+        return await self._evaluate(only_new_data=False)
+
+    async def evaluate_new_data(self) -> int:
+        """Evaluate the series that data since the last evaluation touched (all of them after a
+        CoinGlass poll); returns how many messages were enqueued."""
+        return await self._evaluate(only_new_data=True)
+
+    async def _evaluate(self, only_new_data: bool) -> int:
         async with self._lock:  # the scheduled tick and a data-triggered one never overlap
             now = self.clock.now_ms()
+            # the snapshot and the touched series are taken together (no await between): data
+            # arriving from here on is in neither and pokes a follow-up evaluation
             snapshot = self.market.snapshot(now)
+            touched = self.market.take_touched()
+            only: list[SeriesKey] | None = None
+            if only_new_data:
+                self.data_runs += 1
+                if touched is not None:
+                    only = self.book.series_of(touched)
+                    if not only:
+                        self.ticks += 1
+                        return 0
             mutes = await self.db.active_mutes(now)
             paused = await self.db.paused_chats()
 
@@ -68,15 +108,25 @@ class Engine:
                 m = mutes.get(sub.chat_key)
                 return bool(m) and (None in m or sub.coin in m)
 
-            transitions = self.book.evaluate(snapshot, now, muted)
+            if mutes or paused:
+                transitions = self.book.evaluate(snapshot, now, muted, only)
+            else:
+                transitions = self.book.evaluate(snapshot, now, only=only)
             self.ticks += 1
             if not transitions:
                 return 0
-            items = group_alerts(transitions, now, snapshot, self.book.policy)
-            await self.db.commit_transitions(transitions, items)
-            self.book.apply(transitions)
-            self.on_transitions(transitions)
-            self.alerts += sum(1 for t in transitions if t.alert is not None)
+            with paused_gc():  # many acyclic objects: see paused_gc
+                ctx = AlertContext(snapshot, self.book.policy)  # coin rankings computed once
+                by_chat = transitions.alerts_by_chat()
+                items = []
+                for i, item in enumerate(outbox_items(by_chat, now, ctx), 1):
+                    items.append(item)
+                    if i % RENDER_SLICE == 0:
+                        await asyncio.sleep(0)  # a crash tick renders for seconds: let chats in
+                await self.db.commit_transitions(transitions, items)
+                self.book.apply(transitions)
+            self.on_alerts([a for alerts in by_chat.values() for a in alerts])
+            self.alerts += transitions.alert_count()
             if items:
                 log.info("enqueued %d alert message(s)", len(items))
                 self.on_enqueued()

@@ -15,7 +15,7 @@ from bot.domain.aggregate import Aggregator
 from bot.domain.coinglass_payloads import COINGLASS_WINDOWS as CG_WINDOW_MINUTES
 from bot.domain.health import SourceHealth
 from bot.domain.market import WINDOWS
-from bot.domain.models import Liquidation, Snapshot, SourceStatus, VenueSplit, WindowTotals
+from bot.domain.models import Liquidation, Side, Snapshot, SourceStatus, VenueSplit, WindowTotals
 from bot.domain.universe import CoinUniverse
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ class LiveMarket:
         self.count_events: Callable[[list[Liquidation]], None] = lambda events: None  # metrics
         self._cg: _Totals | None = None
         self._snap: Snapshot | None = None
+        self._touched_all = False  # CoinGlass totals replace whole windows: every series moved
 
     # ---- Sink -----------------------------------------------------------------------------
 
@@ -74,6 +75,7 @@ class LiveMarket:
         coverage: str = "",
     ) -> None:
         self._cg = _Totals(as_of_ms, dict(totals), dict(venues), coverage)
+        self._touched_all = True
         self.health.data(source, self.clock.now_ms(), 1)
         self._snap = None
         self.on_data()
@@ -91,6 +93,14 @@ class LiveMarket:
 
     def skipped(self, source: str, count: int) -> None:
         self.health.skipped(source, count)
+
+    def take_touched(self) -> set[tuple[str, Side]] | None:
+        """(coin, side) pairs with new data since the last call; None: any series may have moved."""
+        touched = self.agg.take_touched()
+        if self._touched_all:
+            self._touched_all = False
+            return None
+        return touched
 
     # ---- MarketView -----------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from prometheus_client import generate_latest as _generate
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from bot.domain.models import Liquidation, Transition
+from bot.domain.models import Alert, Liquidation
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 T = TypeVar("T")
@@ -68,11 +68,10 @@ class Metrics:
         for e in events:
             counts[e.venue] = counts.get(e.venue, 0) + 1
 
-    def alerted(self, transitions: Iterable[Transition]) -> None:
-        for t in transitions:
-            if t.alert is not None:
-                kind = t.alert.kind.value
-                self.alerts_by_kind[kind] = self.alerts_by_kind.get(kind, 0) + 1
+    def alerted(self, alerts: Iterable[Alert]) -> None:
+        for a in alerts:
+            kind = a.kind.value
+            self.alerts_by_kind[kind] = self.alerts_by_kind.get(kind, 0) + 1
 
     def operator_notices(self, n: int) -> None:
         self.alerts_by_kind["operator"] = self.alerts_by_kind.get("operator", 0) + n

@@ -147,3 +147,11 @@ def test_partial_source_keeps_its_defaults() -> None:
     assert not c.sources.bybit.enabled
     assert c.sources.bybit.url == "wss://stream.bybit.com/v5/public/linear"
     assert c.sources.okx.watchdog == 120 and c.sources.okx.rest_url == "https://www.okx.com"
+
+
+def test_debounce_is_accepted_but_ignored_and_check_config_says_so() -> None:
+    from bot.cli import explain
+
+    old = parse_config({"alerts": {"debounce": 0.5}})  # a config written before issue 9 loads
+    assert "alerts.debounce is no longer used" in explain(old, Secrets())
+    assert "debounce" not in explain(Config(), Secrets())

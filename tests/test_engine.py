@@ -11,7 +11,7 @@ import pytest
 
 from bot import app
 from bot.config import Secrets, parse_config
-from bot.domain.models import Side, Status
+from bot.domain.models import Liquidation, Side, Status, WindowTotals
 from tests.test_e2e_console import ManualClock
 
 T0 = 1_800_000_000_000
@@ -109,3 +109,31 @@ async def test_no_data_is_not_zero(live) -> None:
     assert rt.book.state(sub.id).status is Status.FIRED
     status = rt.market.status(rt.clock.now)
     assert status[0].state == "down" and "connection lost" in status[0].note
+
+
+async def test_a_data_run_evaluates_only_what_the_data_touched_and_the_tick_the_rest(
+    live,
+) -> None:
+    rt, out = live
+    await rt.console.handle_line("/subscribe eth 1h 100m")  # already crossed by the replay
+    await rt.console.handle_line("/subscribe btc 1h 10m shorts")
+    rt.market.take_touched()  # the replay's ETH data counts as evaluated already
+    rt.market.events("bybit", [Liquidation("bybit", "BTC", Side.SHORT, 20e6, T0 - 1000)])
+    assert await rt.engine.evaluate_new_data() == 1
+    await rt.delivery.drain()
+    assert "BTC shorts liquidated in 1h" in out.getvalue()
+    assert "ETH liquidations in 1h" not in out.getvalue()  # ETH had no new data
+    assert await rt.engine.evaluate_new_data() == 0  # nothing new since
+    assert await rt.engine.tick() == 1  # the tick looks at every series
+    await rt.delivery.drain()
+    assert "ETH liquidations in 1h" in out.getvalue()
+
+
+async def test_coinglass_totals_touch_every_series(live) -> None:
+    rt, _ = live
+    rt.market.take_touched()
+    rt.market.events("bybit", [Liquidation("bybit", "BTC", Side.LONG, 1.0, T0 - 1000)])
+    assert rt.market.take_touched() == {("BTC", Side.LONG)}
+    rt.market.totals("coinglass", T0, {("BTC", 60): WindowTotals(1.0, 2.0)}, {})
+    assert rt.market.take_touched() is None  # whole windows replaced: evaluate all
+    assert rt.market.take_touched() == set()

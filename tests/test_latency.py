@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
 from pathlib import Path
 
 from bot import app
@@ -18,7 +17,7 @@ async def test_alert_follows_the_data_not_the_tick(tmp_path: Path) -> None:
             "storage": {"path": str(tmp_path / "l.sqlite3")},
             "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx", "coinglass")},
             "console": {"enabled": "on"},
-            "alerts": {"tick": "1h", "debounce": 0.2},  # only a data-triggered run can be in time
+            "alerts": {"tick": "1h"},  # only a data-triggered run can be in time
         }
     )
     out = io.StringIO()
@@ -30,10 +29,15 @@ async def test_alert_follows_the_data_not_the_tick(tmp_path: Path) -> None:
         rt.market.up("binance", now)
         await asyncio.sleep(0.5)  # the scheduler's first runs are over; the next tick is 1 h away
         assert "liquidated" not in out.getvalue()
-        t0 = time.monotonic()
+        evaluate, drain = rt.scheduler.trigger("evaluate"), rt.scheduler.trigger("drain")
+        assert evaluate is not None and drain is not None
+        data_runs, drains = rt.engine.data_runs, drain.runs
         rt.market.events("binance", [Liquidation("binance", "BTC", Side.SHORT, 150e6, now)])
-        while "BTC shorts liquidated in 1h" not in out.getvalue():
-            assert time.monotonic() - t0 < 10, "no alert: evaluation waited for the tick"
-            await asyncio.sleep(0.02)
+        assert evaluate.running  # leading edge: started by the frame itself, no delay
+        await evaluate.wait_idle()
+        assert rt.engine.data_runs == data_runs + 1
+        await drain.wait_idle()  # the enqueue poked the drain at once (no 2 s interval wait)
+        assert drain.runs == drains + 1
+        assert "BTC shorts liquidated in 1h" in out.getvalue()
     finally:
         await app.stop(rt)

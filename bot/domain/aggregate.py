@@ -156,6 +156,7 @@ class Aggregator:
         self._anchor: int | None = None  # running sums cover completed minutes up to here
         self._late: list[tuple[_Series, int, float, float]] = []  # events at or before anchor
         self._now_ms: int | None = None  # the latest clock reading seen (for add's bounds)
+        self._touched: set[tuple[str, Side]] = set()  # (coin, side) with events since the take
         self.added = 0
         self.ignored_old = 0
         self.ignored_future = 0
@@ -180,6 +181,7 @@ class Aggregator:
         anchor = self._anchor if self._anchor is not None else -_FAR
         series = self._series
         late = self._late
+        touched = self._touched
         taken = 0
         for ev in events:
             m = ev.ts_ms // MINUTE_MS
@@ -216,6 +218,7 @@ class Aggregator:
                 if m <= anchor:
                     late.append((s, m, 0.0, usd))
             s.dirty.add(m)
+            touched.add((ev.coin, side))
             taken += 1
         self.added += taken
         return taken
@@ -229,6 +232,11 @@ class Aggregator:
         if self._anchor is not None:
             self._recount(s, self._anchor)
         return s
+
+    def take_touched(self) -> set[tuple[str, Side]]:
+        """The (coin, side) pairs that received events since the last call (and forget them)."""
+        touched, self._touched = self._touched, set()
+        return touched
 
     # ---- persistence ---------------------------------------------------------------------
 

@@ -8,17 +8,18 @@ A window that is not served changes nothing; a muted subscription moves but says
 
 `RuleBook.evaluate` touches only the subscriptions that transition: per series (coin, window,
 side) it keeps armed ones sorted by threshold and fired ones sorted by their next escalation bound
-and by their re-arm bound, so each tick is one bisect per bound list (see rules_index.py).
-`evaluate_naive` walks every subscription; both share `step` so they cannot disagree.
+and by their re-arm bound, so each tick is one bisect per bound list (see rules_index.py), and
+it records the moves compactly (see moves.py). `evaluate_naive` walks every subscription with
+`step`, the readable statement of the lifecycle; a property test holds the two equal.
 """
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from bot.domain.models import (
+    ALL,
     Alert,
     AlertKind,
     AlertState,
@@ -27,6 +28,14 @@ from bot.domain.models import (
     Status,
     Subscription,
     Transition,
+)
+from bot.domain.moves import (
+    SeriesMoves,
+    StateTuple,
+    Transitions,
+    from_state,
+    paused_gc,
+    to_state,
 )
 from bot.domain.rules_index import SeriesIndex
 
@@ -134,12 +143,15 @@ def _never_muted(_sub: Subscription) -> bool:
 
 
 class RuleBook:
-    """All subscriptions and their states, indexed by series for cheap evaluation."""
+    """All subscriptions and their states, indexed by series for cheap evaluation.
+
+    States are kept as plain tuples (see moves.py): a crash tick replaces hundreds of thousands.
+    """
 
     def __init__(self, policy: Policy | None = None) -> None:
         self.policy = policy or Policy()
         self._subs: dict[int, Subscription] = {}
-        self._states: dict[int, AlertState] = {}  # absent = armed, never fired
+        self._states: dict[int, StateTuple] = {}  # absent = armed, never fired
         self._index: dict[SeriesKey, SeriesIndex] = {}
 
     def __len__(self) -> int:
@@ -150,9 +162,9 @@ class RuleBook:
     def load(self, subs: Iterable[Subscription], states: Mapping[int, AlertState]) -> None:
         """Replace the whole book (at start); states of unknown subscriptions are dropped."""
         self._subs = {s.id: s for s in subs}
-        self._states = {i: st for i, st in states.items() if i in self._subs}
+        self._states = {i: from_state(st) for i, st in states.items() if i in self._subs}
         self._index = {}
-        pending: dict[SeriesKey, list[tuple[Subscription, AlertState | None]]] = {}
+        pending: dict[SeriesKey, list[tuple[Subscription, StateTuple | None]]] = {}
         for sub in self._subs.values():
             key = (sub.coin, sub.window, sub.side)
             pending.setdefault(key, []).append((sub, self._states.get(sub.id)))
@@ -163,6 +175,9 @@ class RuleBook:
         """Add (or replace, by id) a subscription; armed unless a state is given."""
         if sub.id in self._subs:
             self.remove(sub.id)
+        self._add(sub, from_state(state) if state is not None else None)
+
+    def _add(self, sub: Subscription, state: StateTuple | None) -> None:
         self._subs[sub.id] = sub
         if state is not None:
             self._states[sub.id] = state
@@ -186,20 +201,42 @@ class RuleBook:
 
     def apply(self, transitions: Iterable[Transition]) -> None:
         """Make the transitions the book's truth (after the store committed them)."""
+        if isinstance(transitions, Transitions):
+            self._apply_moves(transitions)
+            return
         for t in transitions:
-            sub = self._subs.get(t.sub_id)
-            if sub is None:
-                continue  # removed between evaluate and apply
-            index = self._index[(sub.coin, sub.window, sub.side)]
-            index.discard(self.policy, sub, self._states.get(sub.id))
-            self._states[sub.id] = t.new
-            index.insert(self.policy, sub, t.new)
+            self._apply_one(t.sub_id, from_state(t.new))
+
+    def _apply_one(self, sub_id: int, new: StateTuple) -> None:
+        sub = self._subs.get(sub_id)
+        if sub is None:
+            return  # removed between evaluate and apply
+        index = self._index[(sub.coin, sub.window, sub.side)]
+        index.discard(self.policy, sub, self._states.get(sub_id))
+        self._states[sub_id] = new
+        index.insert(self.policy, sub, new)
+
+    def _apply_moves(self, moves: Transitions) -> None:
+        """Per series, one bulk update of its sorted lists instead of a bisect-insert per move."""
+        subs = self._subs
+        for m in moves.series:
+            index = self._index.get((m.coin, m.window, m.side))
+            same: list[tuple[Subscription, StateTuple]] = []
+            for sub, new in m.new_states(moves.now_ms, moves.silent):
+                if subs.get(sub.id) is sub and index is not None:
+                    same.append((sub, new))
+                else:  # removed, re-added or moved since the evaluation: the careful way
+                    self._apply_one(sub.id, new)
+            if same:
+                index.bulk_move(self.policy, same, self._states)  # type: ignore[union-attr]
 
     def rekey_chat(self, old_key: str, new_key: str) -> int:
         """A chat moved (Telegram group -> supergroup): its rules now speak to the new key."""
         moved = [s for s in self._subs.values() if s.chat_key == old_key]
         for sub in moved:
-            self.add(replace(sub, chat_key=new_key), self._states.get(sub.id))
+            state = self._states.get(sub.id)
+            self.remove(sub.id)
+            self._add(replace(sub, chat_key=new_key), state)
         return len(moved)
 
     # ---- questions -----------------------------------------------------------------------
@@ -207,7 +244,7 @@ class RuleBook:
     def state(self, sub_id: int) -> AlertState | None:
         if sub_id not in self._subs:
             return None
-        return self._states.get(sub_id) or AlertState(sub_id)
+        return to_state(sub_id, self._states.get(sub_id))
 
     def subscription(self, sub_id: int) -> Subscription | None:
         return self._subs.get(sub_id)
@@ -216,31 +253,50 @@ class RuleBook:
         """Every subscription in the book (a view: do not change the book while iterating)."""
         return self._subs.values()
 
-    def evaluate(
-        self, snapshot: Snapshot, now_ms: int, muted: Muted = _never_muted
-    ) -> list[Transition]:
-        """The transitions this snapshot causes, by sub id; the book is not changed.
+    def series_of(self, touched: Iterable[tuple[str, Side]]) -> list[SeriesKey]:
+        """The series new data on (coin, side) can move: that side and the total, in every window,
+        for the coin and for the whole market."""
+        wanted = set()
+        for coin, side in touched:
+            for c in (coin, ALL):
+                wanted.add((c, side))
+                wanted.add((c, Side.TOTAL))
+        return [key for key in self._index if (key[0], key[2]) in wanted]
 
-        Per series: a few bisects, then only the candidates; the shared window data of an alert
-        is looked up once per series. Same results as `evaluate_naive` (a property test).
+    def evaluate(
+        self,
+        snapshot: Snapshot,
+        now_ms: int,
+        muted: Muted = _never_muted,
+        only: Iterable[SeriesKey] | None = None,
+    ) -> Transitions:
+        """The transitions this snapshot causes (read as a list sorted by sub id); the book is
+        not changed. `only`: evaluate just these series (the ones new data touched).
+
+        Per series: a few bisects, then only the candidates, a few list entries each. Same
+        results as `evaluate_naive` (a property test).
         """
         # A crash tick builds hundreds of thousands of acyclic objects; the cyclic collector
         # would rescan the whole book several times meanwhile (measured: half the time).
-        paused = gc.isenabled()
-        gc.disable()
-        try:
-            return self._evaluate(snapshot, now_ms, muted)
-        finally:
-            if paused:
-                gc.enable()
+        with paused_gc():
+            return self._evaluate(snapshot, now_ms, muted, only)
 
-    def _evaluate(self, snapshot: Snapshot, now_ms: int, muted: Muted) -> list[Transition]:
+    def _evaluate(
+        self, snapshot: Snapshot, now_ms: int, muted: Muted, only: Iterable[SeriesKey] | None
+    ) -> Transitions:
         policy = self.policy
+        factor = policy.escalation_factor
+        quiet = policy.min_quiet_ms
         subs = self._subs
         states = self._states
         complete_windows = snapshot.complete_windows
-        out: list[Transition] = []
-        for (coin, window, side), index in self._index.items():
+        out = Transitions(snapshot, now_ms)
+        check_mutes = muted is not _never_muted
+        if only is None:
+            series: Iterable[tuple[SeriesKey, SeriesIndex]] = self._index.items()
+        else:
+            series = [(k, i) for k in only if (i := self._index.get(k)) is not None]
+        for (coin, window, side), index in series:
             value = snapshot.value(coin, window, side)
             if value is None or value != value:  # unknown, or NaN (which bisect would misread)
                 continue
@@ -248,23 +304,40 @@ class RuleBook:
             to_fire, to_escalate, to_rearm = index.crossed(value, complete)
             if not (to_fire or to_escalate or to_rearm):
                 continue
-            ctx = _AlertContext(snapshot, coin, window, value)
-            for sub_id in to_fire:
+            totals = snapshot.window_totals(coin, window)
+            m = SeriesMoves(
+                coin, window, side, value,
+                totals.longs if totals else 0.0, totals.shorts if totals else 0.0,
+                snapshot.venues.get((coin, window), ()),
+            )  # fmt: skip
+            for sub_id in to_fire:  # threshold <= value: level 1 at least
                 sub = subs[sub_id]
-                old = states.get(sub_id) or AlertState(sub_id)
-                level = policy.level_for(sub.threshold, value)
-                out.append(ctx.fired(sub, old, level, old.episode + 1, now_ms, now_ms, muted))
-            for sub_id in to_escalate:
+                threshold = sub.threshold
+                level = 1
+                while level < MAX_LEVEL and value >= threshold * factor**level:
+                    level += 1
+                m.fired.append(sub)
+                m.fired_levels.append(level)
+                m.fired_old.append(states.get(sub_id))
+            for sub_id in to_escalate:  # value reached their next bound: one level up at least
                 sub = subs[sub_id]
                 old = states[sub_id]
-                level = policy.level_for(sub.threshold, value, old.level)
-                out.append(ctx.fired(sub, old, level, old.episode, old.fired_ms, now_ms, muted))
+                threshold = sub.threshold
+                level = old[1] + 1 if old[1] < MAX_LEVEL else old[1]
+                while level < MAX_LEVEL and value >= threshold * factor**level:
+                    level += 1
+                m.escalated.append(sub)
+                m.escalated_levels.append(level)
+                m.escalated_old.append(old)
             for sub_id in to_rearm:  # value is below their re-arm bound: only the quiet time
                 old = states[sub_id]
-                if old.fired_ms is None or now_ms - old.fired_ms >= policy.min_quiet_ms:
-                    new = AlertState(sub_id, Status.ARMED, 0, old.episode, None, old.last_alert_ms)
-                    out.append(Transition(sub_id, old, new, None))
-        out.sort(key=_by_sub)
+                if old[3] is None or now_ms - old[3] >= quiet:
+                    m.rearmed.append(subs[sub_id])
+                    m.rearmed_old.append(old)
+            if check_mutes:
+                out.silent.update(s.id for s in (*m.fired, *m.escalated) if muted(s))
+            if m:
+                out.series.append(m)
         return out
 
     def evaluate_naive(
@@ -277,7 +350,7 @@ class RuleBook:
             value = snapshot.value(sub.coin, sub.window, sub.side)
             if value is None:
                 continue
-            old = self._states.get(sub.id) or AlertState(sub.id)
+            old = to_state(sub.id, self._states.get(sub.id))
             complete = sub.window in snapshot.complete_windows
             new = step(policy, sub, old, value, complete, now_ms)
             if new is not None:
@@ -288,39 +361,3 @@ class RuleBook:
 
 def _by_sub(t: Transition) -> int:
     return t.sub_id
-
-
-class _AlertContext:
-    """What every alert of one series in one snapshot shares, looked up once."""
-
-    __slots__ = ("longs", "shorts", "snapshot", "value", "venues")
-
-    def __init__(self, snapshot: Snapshot, coin: str, window: int, value: float) -> None:
-        totals = snapshot.window_totals(coin, window)
-        self.snapshot = snapshot
-        self.value = value
-        self.longs = totals.longs if totals else 0.0
-        self.shorts = totals.shorts if totals else 0.0
-        self.venues = snapshot.venues.get((coin, window), ())
-
-    def fired(
-        self,
-        sub: Subscription,
-        old: AlertState,
-        level: int,
-        episode: int,
-        fired_ms: int | None,
-        now_ms: int,
-        muted: Muted,
-    ) -> Transition:
-        if muted(sub):
-            new = AlertState(sub.id, Status.FIRED, level, episode, fired_ms, old.last_alert_ms)
-            return Transition(sub.id, old, new, None)
-        s = self.snapshot
-        kind = AlertKind.FIRED if old.status is Status.ARMED else AlertKind.ESCALATED
-        alert = Alert(
-            sub, kind, self.value, level, episode, s.as_of_ms, self.longs, self.shorts,
-            self.venues, s.sources, s.sampled, s.gaps,
-        )  # fmt: skip
-        new = AlertState(sub.id, Status.FIRED, level, episode, fired_ms, now_ms)
-        return Transition(sub.id, old, new, alert)

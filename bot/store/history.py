@@ -41,12 +41,14 @@ class HistoryQueries:
             )
         return len(params)
 
-    async def load_buckets(self, since_ms: int) -> list[BucketRow]:
-        rows = await self._all(
-            "SELECT minute_ms, coin, venue, longs, shorts FROM buckets WHERE minute_ms >= ? "
-            "ORDER BY minute_ms, coin, venue",
-            (since_ms,),
-        )
+    async def load_buckets(self, since_ms: int, until_ms: int | None = None) -> list[BucketRow]:
+        """Buckets with since_ms <= minute_ms (< until_ms), oldest first."""
+        sql = "SELECT minute_ms, coin, venue, longs, shorts FROM buckets WHERE minute_ms >= ?"
+        params: tuple[int, ...] = (since_ms,)
+        if until_ms is not None:
+            sql += " AND minute_ms < ?"
+            params = (since_ms, until_ms)
+        rows = await self._all(sql + " ORDER BY minute_ms, coin, venue", params)
         return [BucketRow(*r) for r in rows]
 
     async def chart_buckets(self, coin: str, since_ms: int) -> list[tuple[int, float, float]]:

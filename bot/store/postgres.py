@@ -162,3 +162,7 @@ class PgBackend:
     def platform_of(self, column: str) -> str:
         """SQL for the part of a chat key before its first colon ("telegram")."""
         return f"split_part({column}, ':', 1)"
+
+    def indexed_by(self, index: str) -> str:
+        """No hints in PostgreSQL: its planner picks the index from the statistics."""
+        return ""

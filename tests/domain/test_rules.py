@@ -314,3 +314,28 @@ def test_index_matches_naive_evaluation(subs, ticks) -> None:
             book.remove(sub_id)
         book.add(Subscription(next_id, "a", "BTC", 60, Side.TOTAL, THRESHOLDS[next_id % 7]))
         next_id += 1
+
+
+def test_new_data_on_one_side_of_a_coin_touches_that_side_its_total_and_the_market() -> None:
+    book = RuleBook()
+    for i, (coin, side) in enumerate(
+        [("BTC", Side.SHORT), ("BTC", Side.LONG), ("BTC", Side.TOTAL), (ALL, Side.SHORT),
+         (ALL, Side.LONG), ("ETH", Side.SHORT)],
+        start=1,
+    ):  # fmt: skip
+        book.add(sub(i, coin, 60, side))
+    book.add(sub(9, "BTC", 5, Side.SHORT))
+    got = set(book.series_of({("BTC", Side.SHORT)}))
+    assert got == {
+        ("BTC", 60, Side.SHORT), ("BTC", 60, Side.TOTAL), (ALL, 60, Side.SHORT),
+        ("BTC", 5, Side.SHORT),
+    }  # fmt: skip
+
+
+def test_evaluating_only_some_series_leaves_the_others_for_the_tick() -> None:
+    book = RuleBook()
+    book.load([sub(1, "BTC"), sub(2, "ETH")], {})
+    s = snap({("BTC", 60): (200.0, 0.0), ("ETH", 60): (200.0, 0.0)})
+    only = book.evaluate(s, T0, only=book.series_of({("BTC", Side.LONG)}))
+    assert [t.sub_id for t in only] == [1]
+    assert [t.sub_id for t in book.evaluate(s, T0)] == [1, 2]

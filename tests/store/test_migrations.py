@@ -12,6 +12,7 @@ from bot.store import SCHEMA_VERSION, Database, SchemaTooNewError
 from bot.store.migrations import MIGRATIONS, migrate
 from bot.store.pg_migrations import MIGRATION_LOCK, PG_MIGRATIONS, migrate_pg
 from tests.pg import PgServer
+from tests.store.conftest import old_store
 
 TABLES = {"chats", "subscriptions", "alert_states", "mutes", "outbox", "buckets", "gaps"}
 
@@ -117,27 +118,17 @@ async def test_postgresql_steps_apply_in_order_and_a_failing_step_rolls_back(
         await conn.close()
 
 
-async def test_per_chat_numbers_keep_what_an_older_store_showed(
-    db_path: Path | str, backend: str
-) -> None:
+async def test_per_chat_numbers_keep_what_an_older_store_showed(db_path: Path | str) -> None:
     # a store of schema 1 (global ids only): chat 1 saw #1 and #3, chat 2 saw #2
-    insert = (
-        "INSERT INTO subscriptions (chat_key, coin, window_min, side, threshold, origin, "
-        "created_ms) VALUES (?, 'BTC', 60, 'total', 1e8, 'user', 0)"
+    await old_store(
+        db_path,
+        1,
+        *(
+            "INSERT INTO subscriptions (chat_key, coin, window_min, side, threshold, origin, "
+            f"created_ms) VALUES ('{chat}', 'BTC', 60, 'total', 1e8, 'user', 0)"
+            for chat in ("telegram:1", "telegram:2", "telegram:1")
+        ),
     )
-    chats = ("telegram:1", "telegram:2", "telegram:1")
-    if backend == "sqlite":
-        async with aiosqlite.connect(db_path) as conn:
-            await migrate(conn, MIGRATIONS[:1])
-            for chat in chats:
-                await conn.execute(insert, (chat,))
-            await conn.commit()
-    else:
-        conn = await asyncpg.connect(str(db_path))
-        await migrate_pg(conn, PG_MIGRATIONS[:1])
-        for chat in chats:
-            await conn.execute(insert.replace("?", "$1"), chat)
-        await conn.close()
     db = await Database.open(db_path)
     try:
         assert [s.number for s in await db.list_subscriptions("telegram:1")] == [1, 3]

@@ -1,0 +1,237 @@
+"""The crash tick: a fifth of 1,000,000 subscriptions move at once (213,583 transitions).
+
+    python bench/bench_crash_tick.py                 # this tree, then the code before issue 9
+    python bench/bench_crash_tick.py --before COMMIT # compare with another commit
+    python bench/bench_crash_tick.py --subs 200000   # smaller, while developing
+
+The same book (seeded), history and crash snapshot go through each stage of `Engine.tick`:
+evaluate, the per-chat alert lists, rendering one message per chat, the store commit (states and
+outbox in one transaction, into a SQLite file holding every subscription) and applying the
+moves to the book. The "before" figures come from the code at `--before` (default: the last
+commit before the change, b501472), exported with `git archive` and run by this same script in a
+child process, on the same data. The machine is shared, so the two codes run in alternating child
+processes (`--repeat` each) and each stage keeps its best figure. Figures go to stdout, nothing
+is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from io import BytesIO
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BEFORE = "b501472"  # main before issue 9 (the object-per-transition engine)
+STAGES = ("evaluate", "alert lists", "render", "commit", "apply")
+
+
+def measure(n_subs: int, runs: int) -> dict[str, object]:
+    """Time each stage of one crash tick with whatever `bot` package is first on sys.path."""
+    # the bot package under test first, so bench_rules (which puts this tree on the path) reuses it
+    import bot.domain.aggregate
+    import bot.domain.market
+    import bot.domain.models
+    import bot.domain.render
+    import bot.domain.rules
+    import bot.engine
+    import bot.store
+
+    sys.path.insert(1, str(ROOT / "bench"))
+    import bench_rules as br
+
+    from bot.domain.render import render_alerts
+    from bot.domain.rules import RuleBook
+    from bot.store import Database
+
+    try:  # the alert text's per-tick context (issue 10)
+        from bot.domain.render_alerts import AlertContext
+    except ImportError:
+        AlertContext = None
+    try:  # the engine renders, commits and applies with the cyclic GC paused (since issue 9)
+        from bot.domain.moves import paused_gc
+    except ImportError:  # before: it did not
+        paused_gc = contextlib.nullcontext
+
+    br.N_SUBS = n_subs
+    rng = br.random.Random(42)
+    subs = br.build_subscriptions(rng)
+    book = RuleBook()
+    book.load(subs, {})
+    now = br.T0
+    for scale in (1.0, 3.0, 1.2):  # the same history as bench_rules: a realistic mix of states
+        now += 20 * br.MIN
+        book.apply(book.evaluate(br.market(rng, scale, now), now))
+    for scale, noise in ((1.2, 0.005), (1.5, 0.1), (6.0, 0.1)):
+        now += 5_000
+        crash = br.market(rng, scale, now, noise)
+    gc.freeze()  # as the app does after start-up
+
+    def alert_lists(transitions: object) -> dict[str, list[object]]:
+        by_chat = getattr(transitions, "alerts_by_chat", None)
+        if by_chat is not None:  # the compact form
+            return by_chat()
+        out: dict[str, list[object]] = {}
+        for t in transitions:  # type: ignore[attr-defined]
+            if t.alert is not None:
+                out.setdefault(t.alert.sub.chat_key, []).append(t.alert)
+        for alerts in out.values():
+            alerts.sort(key=lambda a: a.sub.id)
+        return out
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "crash.sqlite3"
+
+        async def fill() -> None:
+            db = await Database.open(path)
+            await db.close()
+
+        asyncio.run(fill())
+        con = sqlite3.connect(path)
+        chats = sorted({s.chat_key for s in subs})
+        con.executemany(
+            "INSERT INTO chats (chat_key, created_ms) VALUES (?, 0)", [(c,) for c in chats]
+        )
+        con.executemany(
+            "INSERT INTO subscriptions (id, chat_key, coin, window_min, side, threshold, "
+            "created_ms) VALUES (?, ?, ?, ?, ?, ?, 0)",
+            [(s.id, s.chat_key, s.coin, s.window, s.side.value, s.threshold) for s in subs],
+        )
+        con.commit()
+        con.close()
+
+        times: dict[str, list[float]] = {k: [] for k in STAGES}
+        count = alerts = messages = 0
+        for run in range(runs + 1):
+            t0 = time.perf_counter()
+            transitions = book.evaluate(crash, now)
+            t1 = time.perf_counter()
+            lists = alert_lists(transitions)
+            t2 = time.perf_counter()
+            with paused_gc():
+                if AlertContext is None:
+                    rendered = {c: render_alerts(a) for c, a in lists.items()}  # type: ignore[arg-type]
+                else:  # as the engine renders: one context per tick
+                    ctx = AlertContext(crash, book.policy)
+                    rendered = {c: render_alerts(a, ctx) for c, a in lists.items()}  # type: ignore[arg-type]
+            t3 = time.perf_counter()
+            if run == 0:
+                continue  # warm-up: caches, first allocations
+            count, messages = len(transitions), len(rendered)
+            alerts = sum(len(a) for a in lists.values())
+            items = bot.engine.group_alerts(transitions, now)  # the engine's own keys (untimed)
+
+            async def commit(items: object = items, transitions: object = transitions) -> None:
+                db = await Database.open(path)
+                try:
+                    t = time.perf_counter()
+                    with paused_gc():
+                        await db.commit_transitions(transitions, items)  # type: ignore[arg-type]
+                    times["commit"].append(time.perf_counter() - t)
+                    # undo, so that the next run commits the same work
+                    async with db._tx() as c:
+                        await c.execute("DELETE FROM outbox")
+                        await c.execute("DELETE FROM alert_states")
+                finally:
+                    await db.close()
+
+            asyncio.run(commit())
+            t5 = time.perf_counter()
+            if run == runs:  # apply changes the book: only after the last run
+                with paused_gc():
+                    book.apply(transitions)
+                times["apply"].append(time.perf_counter() - t5)
+            times["evaluate"].append(t1 - t0)
+            times["alert lists"].append(t2 - t1)
+            times["render"].append(t3 - t2)
+    return {
+        "code": str(Path(bot.domain.rules.__file__).resolve().parents[2]),
+        "transitions": count,
+        "alerts": alerts,
+        "messages": messages,
+        "ms": {k: statistics.median(v) * 1e3 for k, v in times.items() if v},
+    }
+
+
+def run_child(code_root: Path, n_subs: int, runs: int) -> dict[str, object]:
+    env = dict(os.environ, PYTHONPATH=str(code_root))
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", "--subs", str(n_subs), "--runs", str(runs)],
+        env=env,
+        cwd=code_root,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def export(commit: str, into: Path) -> None:
+    tar = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", commit, "bot"], check=True, capture_output=True
+    ).stdout
+    with tarfile.open(fileobj=BytesIO(tar)) as t:
+        t.extractall(into, filter="data")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--subs", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--before", default=BEFORE)
+    ap.add_argument("--repeat", type=int, default=2, help="children per code, alternating")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--only-now", action="store_true", help="skip the before figures")
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.subs, args.runs)))
+        return
+    # the machine is shared: alternate the two codes and keep each stage's best child
+    results: dict[str, dict[str, object]] = {}
+    with tempfile.TemporaryDirectory() as d:
+        roots = {"now": ROOT}
+        if not args.only_now:
+            export(args.before, Path(d))
+            roots[f"before ({args.before})"] = Path(d)
+        for _ in range(args.repeat):
+            for name, root in roots.items():
+                r = run_child(root, args.subs, args.runs)
+                best = results.setdefault(name, r)
+                ms: dict[str, float] = best["ms"]  # type: ignore[assignment]
+                for k, v in r["ms"].items():  # type: ignore[union-attr]
+                    ms[k] = min(ms[k], v)
+    first = results["now"]
+    print(
+        f"crash tick, {args.subs:,} subscriptions: {first['transitions']:,} transitions, "
+        f"{first['alerts']:,} alerts in {first['messages']:,} chat messages "
+        f"(ms per stage: the best of {args.repeat} alternating processes per code, each the "
+        f"median of {args.runs} runs)"
+    )
+    names = list(results)
+    print(f"  {'stage':<14}" + "".join(f"{n:>22}" for n in names))
+    for stage in (*STAGES, "total"):
+        row = []
+        for n in names:
+            ms: dict[str, float] = results[n]["ms"]  # type: ignore[assignment]
+            row.append(sum(ms.values()) if stage == "total" else ms.get(stage, float("nan")))
+        print(f"  {stage:<14}" + "".join(f"{v:>22.1f}" for v in row))
+    for n in names:
+        r = results[n]
+        if r["transitions"] != first["transitions"] or r["messages"] != first["messages"]:
+            print(f"  NOTE: {n} saw {r['transitions']} transitions / {r['messages']} messages")
+        print(f"  {n}: code from {r['code']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""Memory and start-up: 100,000 subscriptions and 7 days of minute buckets for 300 coins.
+
+    python bench/bench_startup.py [--subs 100000] [--coins 300] [--days 7]
+
+The SQLite file gets 100,000 subscriptions (20,000 chats) and, for 300 coins on 3 venues, a
+bucket for every minute of 7 days (9,072,000 rows: every coin liquidating on every venue in every
+minute, the worst case). Then a fresh process builds the service through `bot.app.build` (the
+composition `liqbot run` uses) with the Binance source and the Telegram client pointed at the
+fakes from tests/fakes, starts it and waits until it is ready: the Telegram bot is polling, the
+Binance stream is up and the first evaluation of every subscription has run. It prints the time
+from launching the process to ready (interpreter and imports included), the part spent in
+build and start, and the resident memory (VmRSS) when ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TOKEN = "123456:TEST-token"
+VENUES = ("binance", "bybit", "okx")
+MIN = 60_000
+
+
+def fill(path: Path, n_subs: int, n_coins: int, days: int) -> int:
+    from bot.domain.market import WINDOWS
+    from bot.store import Database
+
+    async def schema() -> None:
+        db = await Database.open(path)
+        await db.close()
+
+    asyncio.run(schema())
+    rng = random.Random(3)
+    coins = [f"C{i:03d}" for i in range(n_coins - 1)] + ["BTC"]
+    con = sqlite3.connect(path)
+    con.executemany(
+        "INSERT INTO chats (chat_key, created_ms) VALUES (?, 0)",
+        [(f"telegram:{i}",) for i in range(1, 20_001)],
+    )
+    con.executemany(
+        "INSERT INTO subscriptions (chat_key, coin, window_min, side, threshold, created_ms) "
+        "VALUES (?, ?, ?, ?, ?, 0)",
+        [
+            (f"telegram:{1 + i % 20_000}", rng.choice([*coins, "ALL"]), rng.choice(WINDOWS),
+             rng.choice(["long", "short", "total"]), round(math.exp(rng.uniform(11.5, 21)), -3))
+            for i in range(n_subs)
+        ],
+    )  # fmt: skip
+    # the newest bucket two minutes old: the service stopped a little before this start
+    now_min = int(time.time() * 1000) // MIN - 2
+    first = now_min - days * 1440 + 1
+
+    def rows():  # whole dollars, as the store writes them
+        for m in range(first, now_min + 1):
+            for c in coins:
+                for v in VENUES:
+                    yield (m * MIN, c, v, rng.randrange(0, 50_000), rng.randrange(0, 50_000))
+
+    con.executemany(
+        "INSERT INTO buckets (minute_ms, coin, venue, longs, shorts) VALUES (?, ?, ?, ?, ?)",
+        rows(),
+    )
+    con.commit()
+    n = con.execute("SELECT COUNT(*) FROM buckets").fetchone()[0]
+    con.close()
+    return n
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def child(path: Path) -> dict[str, float]:
+    t_imports = time.perf_counter()
+    from bot import app
+    from bot.config import Secrets, parse_config
+    from tests.fakes.exchanges import FakeConn, FakeVenue
+    from tests.fakes.telegram_api import FakeTelegram
+
+    async def quiet(conn: FakeConn) -> None:
+        await conn.closed()
+
+    venue = FakeVenue()
+    venue.scripts = [quiet]
+    await venue.start()
+    tg = FakeTelegram(TOKEN)
+    await tg.start()
+    t_imported = time.perf_counter()
+    config = parse_config(
+        {
+            "storage": {"path": str(path)},
+            "telegram": {"base_url": tg.base_url, "base_file_url": tg.base_file_url},
+            "sources": {
+                "binance": {"url": venue.ws_url, "rest_url": venue.base},  # no internet
+                "bybit": {"enabled": False},
+                "okx": {"enabled": False},
+                "coinglass": {"enabled": False},
+            },
+        }
+    )
+    t0 = time.perf_counter()
+    rt = await app.build(config, Secrets(telegram_token=TOKEN))
+    t_built = time.perf_counter()
+    await app.start(rt)
+    try:
+        await tg.wait_parked(timeout=60)  # the bot is in its long poll
+        deadline = time.perf_counter() + 60
+        while not rt.market.health.is_up("binance") or rt.engine.ticks < 1:
+            if time.perf_counter() > deadline:
+                raise TimeoutError("not ready within 60 s")
+            await asyncio.sleep(0.01)
+        t_ready = time.perf_counter()
+        ready_wall = time.time()
+        rss = rss_mib()
+        n_subs = len(rt.book)
+        hot = sum(len(s.chunks) for s in rt.market.agg._series.values()) * 15
+    finally:
+        await app.stop(rt)
+        await tg.stop()
+        await venue.stop()
+    return {
+        "ready_wall": ready_wall,
+        "imports_s": t_imported - t_imports,
+        "build_s": t_built - t0,
+        "start_to_ready_s": t_ready - t_built,
+        "rss_mib": rss,
+        "subs": n_subs,
+        "hot_minutes": hot,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--subs", type=int, default=100_000)
+    ap.add_argument("--coins", type=int, default=300)
+    ap.add_argument("--days", type=int, default=7)
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(asyncio.run(child(Path(args.child)))))
+        return
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "startup.sqlite3"
+        t = time.perf_counter()
+        n = fill(path, args.subs, args.coins, args.days)
+        size = path.stat().st_size / 2**20
+        print(f"filled {args.subs:,} subscriptions and {n:,} buckets ({size:.0f} MiB) "
+              f"in {time.perf_counter() - t:.0f} s")  # fmt: skip
+        launched = time.time()
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(path)],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        ).stdout
+    r = json.loads(out.strip().splitlines()[-1])
+    wall = r["ready_wall"] - launched
+    print(f"a fresh process, {int(r['subs']):,} subscriptions, {args.coins} coins x 3 venues:")
+    print(f"  launch -> ready            {wall:6.2f} s (wall clock, interpreter start included)")
+    print(f"  of which imports + fakes   {r['imports_s']:6.2f} s")
+    print(f"  app.build                  {r['build_s']:6.2f} s")
+    print(f"  app.start -> ready         {r['start_to_ready_s']:6.2f} s")
+    print(f"  resident memory when ready {r['rss_mib']:6.0f} MiB (VmRSS)")
+
+
+if __name__ == "__main__":
+    main()
