@@ -45,11 +45,13 @@ def leader_only(lead: Leadership, job: Callable[[], Awaitable[object]]) -> Calla
             await job()
         except NotLeaderError as e:
             log.warning("leader-only work refused: %s", e)
-        except BaseExceptionGroup as eg:  # the drain's task group
-            rest = eg.subgroup(lambda e: not isinstance(e, NotLeaderError))
+        except BaseExceptionGroup as eg:  # the drain's task group, one error per chat
+            refused, rest = eg.split(NotLeaderError)
             if rest is not None:
                 raise rest from None
-            log.warning("leader-only work refused: %s", eg.exceptions[0])
+            assert refused is not None
+            first = refused.exceptions[0]
+            log.warning("leader-only work refused (%d): %s", len(refused.exceptions), first)
 
     return gated
 

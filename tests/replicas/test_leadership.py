@@ -19,7 +19,7 @@ from bot.domain.message import Message
 from bot.domain.models import AlertState, Side, Status, Transition
 from bot.domain.rules import RuleBook
 from bot.leadership import LEADER_LOCK, PgLeadership, SoleLeader
-from bot.replicas import RulesSync, build_leadership
+from bot.replicas import RulesSync, build_leadership, leader_only
 from bot.store import BucketRow, Database, OutboxItem
 from bot.store.replica_queries import NotLeaderError
 
@@ -262,3 +262,39 @@ async def test_replicas_starting_together_write_the_broadcasts_once(pg_url: str)
     finally:
         for rt in rts:
             await app.stop(rt)
+
+
+async def test_leader_only_jobs_skip_on_a_standby_and_end_quietly_when_refused() -> None:
+    class Standby(SoleLeader):
+        def __init__(self, acting: bool) -> None:
+            super().__init__("x")
+            self._acting = acting
+
+        def acting(self) -> bool:
+            return self._acting
+
+    ran: list[str] = []
+
+    async def job() -> None:
+        ran.append("job")
+
+    await leader_only(Standby(False), job)()
+    assert ran == []  # a standby does not run it
+
+    async def drain_refused() -> None:  # the drain's task group: every chat refused
+        async with asyncio.TaskGroup() as tg:
+            for _ in range(3):
+                tg.create_task(_refuse())
+
+    await leader_only(Standby(True), drain_refused)()  # ends without an error to report
+
+    async def drain_broken() -> None:  # chats that failed for different reasons
+        raise ExceptionGroup("drain", [NotLeaderError("moved on"), ValueError("a real bug")])
+
+    with pytest.raises(ExceptionGroup) as raised:
+        await leader_only(Standby(True), drain_broken)()
+    assert [type(e) for e in raised.value.exceptions] == [ValueError]  # real failures still count
+
+
+async def _refuse() -> None:
+    raise NotLeaderError("leadership moved on")
