@@ -33,7 +33,7 @@ from bot.engine import Engine
 from bot.leadership import Leadership, PgLeadership
 from bot.market_view import LiveMarket
 from bot.ops import Ops, build_ops
-from bot.replicas import RulesSync, build_leadership, leader_only
+from bot.replicas import RulesSync, build_leadership, leader_only, one_at_a_time
 from bot.scheduler import Scheduler
 from bot.sources.binance import BinanceSource
 from bot.sources.binance_coinm import BinanceCoinMSource
@@ -202,7 +202,7 @@ async def build(
     )
     market = LiveMarket(agg, health, clock, sampled=True, universe=universe)
 
-    if not isinstance(leadership, PgLeadership):  # replicas: the leader does it (_lead)
+    async with one_at_a_time(db, "broadcasts"):  # replicas starting together add a rule once
         await sync_broadcasts(config, db, now)
     book = RuleBook(
         Policy(
@@ -382,10 +382,6 @@ async def _lead(
     for bot in bots:
         await bot.start()
     lead.ready(epoch)
-    # The declared broadcasts are written by the leader alone (two replicas starting together
-    # would both add a new rule); after `ready`, so a takeover does not wait for them: what
-    # changes reaches the book through NOTIFY like any command's change.
-    rt.tasks.append(asyncio.create_task(_declare_broadcasts(rt), name="leadership:broadcasts"))
     log.info(
         "leadership: %s acting as leader (epoch %d): %d subscriptions loaded in %d ms",
         lead.replica_id,
@@ -395,13 +391,6 @@ async def _lead(
     )
     rt.scheduler.poke("evaluate")
     rt.scheduler.poke("drain")
-
-
-async def _declare_broadcasts(rt: Runtime) -> None:
-    try:
-        await sync_broadcasts(rt.config, rt.db, rt.clock.now_ms())
-    except Exception:  # the next takeover (or restart) tries again
-        log.exception("writing the declared broadcasts failed")
 
 
 def _replica_info(lead: Leadership) -> dict[str, Any]:

@@ -4,8 +4,9 @@ jobs, and the rule book following subscription changes made on other replicas (L
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from bot.config import ReplicaConfig
@@ -29,6 +30,22 @@ def build_leadership(cfg: ReplicaConfig, db: Database) -> Leadership:
     )
     db.fencing = lead.fence
     return lead
+
+
+@contextlib.asynccontextmanager
+async def one_at_a_time(db: Database, what: str) -> AsyncIterator[None]:
+    """Replicas on PostgreSQL take turns (a session advisory lock on a connection of its own,
+    freed if we die); SQLite: one process, nothing to wait for."""
+    if db.dialect != "postgresql":
+        yield
+        return
+    backend: Any = db.backend
+    conn = await backend.dedicated_connection()
+    try:
+        await conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"liqbot:{what}")
+        yield
+    finally:
+        conn.terminate()  # the lock goes with the session
 
 
 def leader_only(lead: Leadership, job: Callable[[], Awaitable[object]]) -> Callable[[], Any]:
