@@ -1,6 +1,6 @@
 """Benchmark: N alerts to N chats through the real path, and command round-trip latency.
 
-    python bench/bench_telegram.py [--count 5000] [--commands 200]
+    python bench/bench_telegram.py [--count 5000] [--commands 200] [--no-group]
 
 Alerts: RuleBook + Engine -> outbox (SQLite, temp dir) -> Delivery -> TelegramSender -> real
 python-telegram-bot client -> the fake Bot API on 127.0.0.1, which enforces Telegram's
@@ -9,6 +9,9 @@ Commands: a private-chat /liqs every 250 ms WHILE the burst runs (replies share 
 the alerts and overtake queued ones); latency is from the fake handing the update out in a
 getUpdates answer to the reply being recorded. The rate counts every message the server
 accepted (alerts and replies) between the first and the last alert.
+A busy group meanwhile: every 10 s three members send /liqs and one /chart all 24h, more
+than the group's pacing (one message per 3 s) lets out, so its replies keep queueing; the
+timed private chats are in neither the burst nor the group.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ LIMIT_PER_S = 30.0
 
 
 FREEZE = True
+GROUP = -100_555_000
+BUSY_GROUP = True
+GROUP_ASKED = [0]
 
 
 async def run(count: int, commands: int) -> int:
@@ -66,6 +72,7 @@ async def _bench(stack, fake: FakeTelegram, count: int, commands: int) -> int:  
 
     delivery = stack.rt.delivery
     cmd_task = asyncio.create_task(_commands(stack, fake, commands))
+    group_task = asyncio.create_task(_busy_group(fake)) if BUSY_GROUP else None
     t0 = time.perf_counter()
     passes = 0
     while True:
@@ -93,6 +100,12 @@ async def _bench(stack, fake: FakeTelegram, count: int, commands: int) -> int:  
     print(f"lost: {lost}  duplicated: {dup}  429s from the server: {fake.rejected_429}")
 
     lat = await cmd_task
+    if group_task is not None:
+        group_task.cancel()
+        print(
+            f"busy group: {GROUP_ASKED[0]} commands asked, {len(fake.texts(GROUP))} replies "
+            "sent during the run (paced at one per 3 s; the rest still queued)"
+        )
     if lat:
         q = statistics.quantiles(lat, n=100, method="inclusive")
         print(
@@ -120,15 +133,27 @@ async def _commands(stack, fake: FakeTelegram, n: int) -> list[float]:  # type: 
     return lat
 
 
+async def _busy_group(fake: FakeTelegram) -> None:
+    kw = {"chat_type": "supergroup"}
+    while True:
+        for user in (3001, 3002, 3003):
+            fake.message(GROUP, "/liqs", user_id=user, **kw)
+        fake.message(GROUP, "/chart all 24h", user_id=3004, **kw)
+        GROUP_ASKED[0] += 4
+        await asyncio.sleep(10)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=5000, help="chats (one alert each)")
     ap.add_argument("--commands", type=int, default=200, help="command round trips to time")
     # (200 commands at 4/s take 50 s: they all land inside a 5,000-alert burst)
     ap.add_argument("--no-freeze", action="store_true", help="leave gc.freeze() out (baseline)")
+    ap.add_argument("--no-group", action="store_true", help="no busy group during the burst")
     args = ap.parse_args()
-    global FREEZE
+    global FREEZE, BUSY_GROUP
     FREEZE = not args.no_freeze
+    BUSY_GROUP = not args.no_group
     raise SystemExit(asyncio.run(run(args.count, args.commands)))
 
 

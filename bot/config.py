@@ -119,6 +119,7 @@ class TelegramRateConfig(Strict):
     global_per_second: float = Field(30, gt=0)
     per_chat_per_second: float = Field(1, gt=0)
     per_group_per_minute: float = Field(20, gt=0)
+    paid_broadcast_per_second: float = Field(1000, gt=0)  # with paid_broadcast on
 
 
 class TelegramConfig(Strict):
@@ -128,6 +129,8 @@ class TelegramConfig(Strict):
     mode: Literal["polling", "webhook"] = "polling"
     webhook: WebhookConfig = WebhookConfig()
     rate: TelegramRateConfig = TelegramRateConfig()
+    # Alerts as paid broadcasts (allow_paid_broadcast): up to 1,000/s, 0.1 Telegram Star each
+    paid_broadcast: bool = False
 
     @model_validator(mode="after")
     def _webhook_needs_url(self) -> TelegramConfig:

@@ -85,10 +85,14 @@ class DrainStats:
     dead: int = 0
     paused: int = 0  # chats paused in this pass
     migrated: int = 0
+    expired: int = 0  # alerts dropped unsent: older than their own window
 
 
 class Delivery:
     """Drains the outbox: per-chat order, chats concurrently, retries with backoff.
+
+    The store hands out channels and the freshest alerts first; an alert older than its own
+    window is dropped (and counted for /status) rather than sent late.
 
     `clock` returns milliseconds; tests inject one so no real time passes.
     """
@@ -135,10 +139,14 @@ class Delivery:
         async with self._drain_lock:
             stats = DrainStats()
             await self._note_platforms_off()
-            rows = await self._db.due_outbox(self._clock(), self._batch, platforms=self._senders)
+            now = self._clock()
+            stats.expired = await self._db.expire_outbox(now)
+            if stats.expired:
+                log.warning("%d alert(s) dropped unsent: older than their window", stats.expired)
+            rows = await self._db.due_outbox(now, self._batch, platforms=self._senders)
             stats.fetched = len(rows)
             by_chat: dict[str, list[OutboxRow]] = {}
-            for row in rows:  # oldest first, so each list keeps its chat's order
+            for row in rows:  # chats freshest first, each chat's rows in order
                 by_chat.setdefault(row.chat_key, []).append(row)
             async with asyncio.TaskGroup() as tg:
                 for chat_rows in by_chat.values():

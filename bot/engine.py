@@ -45,7 +45,9 @@ def outbox_items(
     """Alerts for one chat in one tick become one message; the key makes a retried tick harmless."""
     for chat_key, alerts in by_chat.items():
         key = "alert:" + ",".join(f"{a.sub.id}.{a.episode}.{a.level}" for a in alerts)
-        yield OutboxItem(chat_key, render_alerts(alerts, ctx), key, now_ms)
+        # news until its longest window has rolled past; after that it is dropped unsent
+        expires = now_ms + max(a.sub.window for a in alerts) * 60_000
+        yield OutboxItem(chat_key, render_alerts(alerts, ctx), key, now_ms, expires)
 
 
 def group_alerts(

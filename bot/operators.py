@@ -48,6 +48,7 @@ class OperatorAlerts:
     on_enqueued: Callable[[int], None] = lambda n: None
     told: dict[str, Problem] = field(default_factory=dict)  # the problems the operators know of
     _next_beat_ms: int | None = None
+    _looks: int = 0  # checks made: a trouble back within the same millisecond is new news too
 
     def __post_init__(self) -> None:
         if self.heartbeat:
@@ -58,14 +59,19 @@ class OperatorAlerts:
         now = self.now_ms()
         current = {p.key: p for p in await self.health.problems(now)}
         items: list[OutboxItem] = []
-        # `now` in the key: the same trouble may come back with the same start (a restart, a
-        # millisecond clock); nothing is told twice since `told` moves only after the enqueue
+        # the time of the look in the key: the same trouble may come back with the same start (a
+        # restart, a millisecond clock); nothing is told twice since `told` moves only after the
+        # enqueue
+        self._looks += 1
+        look = f"{now}.{self._looks}"
         for key, p in current.items():
             if key not in self.told:
-                items += self._to_all(render_problem(p, now), f"{key}:{p.since_ms}:down:{now}", now)
+                items += self._to_all(
+                    render_problem(p, now), f"{key}:{p.since_ms}:down:{look}", now
+                )
         for key, p in self.told.items():
             if key not in current:
-                items += self._to_all(render_recovery(p, now), f"{key}:{p.since_ms}:up:{now}", now)
+                items += self._to_all(render_recovery(p, now), f"{key}:{p.since_ms}:up:{look}", now)
         beat = self._next_beat_ms is not None and now >= self._next_beat_ms
         if beat:
             items += self._to_all(self._heartbeat(now, current), f"heartbeat:{_day(now)}", now)

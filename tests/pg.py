@@ -124,6 +124,19 @@ class PgServer:
         self._run("createdb", "-h", str(self.root), "-p", str(self.port), "-U", "postgres", name)
         return self.url(name)
 
+    async def create_schema(self) -> str:
+        """A new empty schema in the `postgres` database; returns a URL whose connections use it
+        (`?search_path=`): a fresh store per test in milliseconds, where createdb takes ~0.5 s."""
+        import asyncpg  # the test dependency of the PostgreSQL store only
+
+        name = "t_" + uuid.uuid4().hex[:12]
+        conn = await asyncpg.connect(self.url())
+        try:
+            await conn.execute(f"CREATE SCHEMA {name}")
+        finally:
+            await conn.close()
+        return f"{self.url()}?search_path={name}"
+
     def stop(self) -> None:
         try:
             if self.port:

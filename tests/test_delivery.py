@@ -285,3 +285,48 @@ async def test_run_forever_wakes_on_the_event(db: Database) -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+# ---- freshness: the newest news first, stale alerts dropped -----------------------------------
+
+
+async def test_a_fresh_alert_overtakes_an_old_burst_and_channels_go_first(db: Database) -> None:
+    clock = Clock(10 * H)
+    await db.ensure_chat("telegram:-100777", "channel")
+    for i in range(20):  # an old burst to 20 private chats
+        await enqueue(db, f"telegram:{i + 1}", "old", created_ms=10 * H - 600_000)
+    await enqueue(db, "telegram:-100777", "chan", created_ms=10 * H - 900_000)
+    await enqueue(db, "telegram:999", "fresh", created_ms=10 * H - 1_000)
+    sender = RecordingSender("telegram")
+    delivery = Delivery(db, {"telegram": sender}, clock, max_concurrency=1)
+    await delivery.drain()
+    # one at a time, so the send order is the delivery order
+    assert sender.calls[0] == ("telegram:-100777", "chan")
+    assert sender.calls[1] == ("telegram:999", "fresh")
+    assert len(sender.calls) == 22
+
+
+async def test_an_alert_older_than_its_window_is_dropped_and_shown_in_status(
+    db: Database,
+) -> None:
+    from bot.chat.context import ChatContext
+    from bot.chat.service import CommandService, ServiceSettings
+    from bot.domain.rules import Policy, RuleBook
+    from tests.chat.test_service import FakeMarket
+
+    clock = Clock(10 * H)
+    made = 10 * H - 6 * 60_000  # 6 minutes ago
+    await db.enqueue(
+        [
+            OutboxItem("telegram:1", Message("5m alert"), "a5", made, made + 5 * 60_000),
+            OutboxItem("telegram:1", Message("1h alert"), "a60", made, made + H),
+        ]
+    )
+    sender = RecordingSender("telegram")
+    stats = await Delivery(db, {"telegram": sender}, clock).drain()
+    assert (stats.expired, stats.sent) == (1, 1)
+    assert sender.calls == [("telegram:1", "1h alert")]  # the stale one never went out
+    assert await Delivery(db, {"telegram": sender}, clock).drain() == type(stats)()  # once
+    service = CommandService(db, FakeMarket(), RuleBook(Policy()), ServiceSettings(), clock)
+    reply = await service.handle_text(ChatContext("telegram:5", "telegram"), "/status")
+    assert "1 alert(s) dropped in 24h: older than their window" in reply.messages[0].lines

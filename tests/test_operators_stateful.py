@@ -55,12 +55,10 @@ class OperatorMachine(RuleBasedStateMachine):
 
     @rule(source=st.sampled_from(SOURCES))
     def source_down(self, source: str) -> None:
-        self.clock.now += 1  # SourceHealth on main cannot order an outage opening in the same ms
         self.market.down(source, self.clock.now, "cannot connect")
 
     @rule(source=st.sampled_from(SOURCES))
     def source_up(self, source: str) -> None:
-        self.clock.now += 1
         self.market.up(source, self.clock.now)
 
     @rule(job=st.sampled_from(("evaluate", "drain")), ok=st.booleans())

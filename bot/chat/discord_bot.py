@@ -9,7 +9,8 @@ override the declared default); in a DM they are the user's own.
 
 import asyncio
 import dataclasses
-import io
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -20,7 +21,7 @@ from discord import app_commands
 
 from bot.chat.context import ChatContext
 from bot.chat.discord_render import NO_MENTIONS, render_batches
-from bot.delivery import SendOutcome
+from bot.chat.discord_sender import DiscordSender, attach_image
 from bot.domain.chart import CHART_WINDOW_CHOICES
 from bot.domain.commands import SPECS
 from bot.domain.market import WINDOW_CHOICES, window_label
@@ -41,6 +42,12 @@ class Service(Protocol):
 
 class SubscriptionStore(Protocol):
     async def list_subscriptions(self, chat_key: str) -> list[Subscription]: ...
+    async def get_setting(self, key: str) -> str | None: ...
+    async def set_setting(self, key: str, value: str) -> None: ...
+
+
+SYNCED_KEY = "discord.commands.sha256"  # + ":<application id>": the command set last synced
+SYNC_RETRY_CAP_S = 3600.0
 
 
 # ---- chat keys -----------------------------------------------------------------------------
@@ -52,18 +59,6 @@ def channel_key(channel_id: int) -> str:
 
 def user_key(user_id: int) -> str:
     return f"discord:user:{user_id}"
-
-
-def parse_chat_key(chat_key: str) -> tuple[str, int]:
-    """("channel"|"user", id) from `discord:channel:<id>`, `discord:user:<id>` or the config's
-    broadcast form `discord:<channel id>`. Raises ValueError for anything else."""
-    parts = chat_key.split(":")
-    if parts[0] != "discord" or len(parts) not in (2, 3):
-        raise ValueError(f"not a Discord chat key: {chat_key!r}")
-    kind = parts[1] if len(parts) == 3 else "channel"
-    if kind not in ("channel", "user") or not parts[-1].isdigit():
-        raise ValueError(f"not a Discord chat key: {chat_key!r}")
-    return kind, int(parts[-1])
 
 
 def interaction_context(interaction: discord.Interaction) -> ChatContext:
@@ -140,6 +135,7 @@ class DiscordBot:
         ready_timeout: float = 60.0,
         defer_after: float = 2.0,
         reidentify_delay: float = 5.0,
+        sync_retry_s: float = 60.0,
     ) -> None:
         self.token = token
         self.service = service
@@ -159,6 +155,8 @@ class DiscordBot:
         self.tree = app_commands.CommandTree(self.client)
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
         self._task: asyncio.Task[None] | None = None
+        self.sync_retry_s = sync_retry_s  # first wait after a failed sync; doubles to an hour
+        self._sync_task: asyncio.Task[None] | None = None
         self.sender = DiscordSender(self.client)  # the delivery port, usable once logged in
         self._register()
 
@@ -178,10 +176,58 @@ class DiscordBot:
             if self._task in done:
                 self._task.result()  # raise what stopped the connection (bad token, intents)
             raise TimeoutError("Discord gateway not ready in time")
-        synced = await self.tree.sync()
-        log.info("discord: connected as %s, %d commands synced", self.client.user, len(synced))
+        log.info("discord: connected as %s", self.client.user)
+        # In the background: discord.py sleeps through a 429 of up to 30 s itself, and a
+        # command menu is never a reason to hold up (or fail) start-up.
+        self._sync_task = asyncio.create_task(self._keep_in_sync(), name="discord-sync")
+
+    # ---- the command menu: synced when it changed, never fatal
+
+    def commands_digest(self) -> str:
+        """A hash of the command set as Discord would receive it (names, options, permissions)."""
+        cmds = sorted((c.to_dict(self.tree) for c in self.tree.get_commands()), key=str)
+        return hashlib.sha256(json.dumps(cmds, sort_keys=True).encode()).hexdigest()
+
+    async def sync_commands(self) -> bool:
+        """PUT the command set if it differs from the last one synced; True when in sync.
+
+        Discord rate-limits command syncs (a 429 at start-up used to stop the whole service):
+        an unchanged set is not sent again, and a failure is a warning, retried later."""
+        key = f"{SYNCED_KEY}:{self.client.application_id}"
+        digest = self.commands_digest()
+        if await self.db.get_setting(key) == digest:
+            log.info("discord: command set unchanged since the last sync; not syncing")
+            return True
+        try:
+            synced = await self.tree.sync()
+        except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.warning("discord: command sync failed (%s); will retry", _describe(exc))
+            return False
+        await self.db.set_setting(key, digest)
+        log.info("discord: %d commands synced", len(synced))
+        return True
+
+    async def _keep_in_sync(self) -> None:
+        delay = self.sync_retry_s
+        while True:
+            try:
+                if await self.sync_commands():
+                    return
+            except Exception:  # the store failing, say: keep the bot up, try again later
+                log.exception("discord: command sync attempt failed")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, SYNC_RETRY_CAP_S)
+
+    async def wait_synced(self) -> None:
+        """Until the command set is in sync (tests; start-up never waits for it)."""
+        if self._sync_task is not None:
+            await asyncio.shield(self._sync_task)
 
     async def stop(self) -> None:
+        if self._sync_task is not None:
+            self._sync_task.cancel()
+            await asyncio.gather(self._sync_task, return_exceptions=True)
+            self._sync_task = None
         await self.client.close()
         if self._task is not None:
             try:
@@ -318,6 +364,14 @@ def _connection_ended(task: asyncio.Task[None]) -> None:
         log.error("discord: gateway connection ended for good: %r", task.exception())
 
 
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, discord.RateLimited):
+        return f"rate limited for {exc.retry_after:.0f}s"
+    if isinstance(exc, discord.HTTPException):
+        return f"HTTP {exc.status}"
+    return type(exc).__name__
+
+
 def _line(name: str, *args: str) -> str:
     return " ".join([name, *(t for t in map(_token, args) if t)])
 
@@ -340,85 +394,3 @@ async def respond(interaction: discord.Interaction, reply: Reply) -> None:
                 await interaction.followup.send(
                     embeds=batch, ephemeral=msg.ephemeral, allowed_mentions=NO_MENTIONS, **extra
                 )
-
-
-def attach_image(msg: Message, embed: discord.Embed) -> discord.File:
-    """The message's picture as an upload, shown inside `embed` (attachment://name)."""
-    assert msg.image is not None
-    name = msg.image_name or "chart.png"
-    embed.set_image(url=f"attachment://{name}")
-    return discord.File(io.BytesIO(msg.image), filename=name)
-
-
-# ---- delivery ------------------------------------------------------------------------------
-
-# Discord's JSON error codes that mean "this target will not work until someone acts"
-PERMANENT_CODES = {
-    10003: "Unknown Channel",
-    10013: "Unknown User",
-    50001: "Missing Access",
-    50007: "Cannot send messages to this user (DMs closed)",
-    50013: "Missing Permissions",
-}
-
-
-class DiscordSender:
-    """bot.delivery.Sender for `discord:channel:<id>`, `discord:user:<id>` and `discord:<id>`."""
-
-    platform = "discord"
-
-    def __init__(self, client: discord.Client) -> None:
-        self.client = client
-        self._dms: dict[int, discord.abc.Messageable] = {}
-
-    async def send(self, chat_key: str, message: Message) -> SendOutcome:
-        try:
-            kind, target = parse_chat_key(chat_key)
-        except ValueError as exc:
-            return SendOutcome.permanent(str(exc))
-        if self.client.http.token is None:  # before login (or after a failed one)
-            return SendOutcome.retry(5.0, "discord: not logged in yet")
-        try:
-            channel = await self._channel(kind, target)
-            for i, batch in enumerate(render_batches(message)):
-                extra: dict[str, Any] = {}
-                if i == 0 and message.image is not None:
-                    extra["file"] = attach_image(message, batch[0])
-                await channel.send(embeds=batch, allowed_mentions=NO_MENTIONS, **extra)
-        except discord.RateLimited as exc:  # longer than the client is willing to wait
-            return SendOutcome.retry(exc.retry_after, "rate limited")
-        except discord.HTTPException as exc:
-            return _http_outcome(exc)
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            return SendOutcome.retry(0.0, f"network: {exc.__class__.__name__}")
-        except Exception as exc:  # never raise into the delivery loop
-            log.exception("discord: unexpected send failure to %s", chat_key)
-            return SendOutcome.retry(0.0, f"unexpected: {exc.__class__.__name__}")
-        return SendOutcome.sent()
-
-    async def _channel(self, kind: str, target: int) -> discord.abc.Messageable:
-        if kind == "channel":
-            return self.client.get_partial_messageable(target)
-        dm = self._dms.get(target)
-        if dm is None:
-            dm = await self.client.create_dm(discord.Object(target))
-            self._dms[target] = dm
-        return dm
-
-
-def _http_outcome(exc: discord.HTTPException) -> SendOutcome:
-    reason = f"{exc.status} {PERMANENT_CODES.get(exc.code, exc.text or 'error')} ({exc.code})"
-    if exc.code in PERMANENT_CODES or exc.status in (401, 403, 404):
-        return SendOutcome.permanent(reason)
-    if exc.status == 429:  # a 429 the client would not retry (no Via header: Cloudflare)
-        return SendOutcome.retry(_retry_after(exc), reason)
-    # 5xx, and 4xx we cannot explain: retry, and let delivery give up without pausing the chat
-    return SendOutcome.retry(0.0, reason)
-
-
-def _retry_after(exc: discord.HTTPException) -> float:
-    headers = getattr(exc.response, "headers", None) or {}
-    try:
-        return float(headers.get("Retry-After", 0) or 0)
-    except ValueError:
-        return 0.0

@@ -343,5 +343,14 @@ class CommandService:
             served=self.market.windows_served(),
             failing=self.failing_jobs(),
         )
+        # alerts that waited in the outbox longer than their window were dropped, not sent
+        try:
+            dropped = await self.db.count_expired(now - 86_400_000)
+        except Exception:  # /status must answer while the store is failing (it says so)
+            log.warning("/status: counting dropped alerts failed", exc_info=True)
+            dropped = 0
+        if dropped:
+            note = f"{dropped} alert(s) dropped in 24h: older than their window"
+            status = replace(status, lines=(*status.lines, note))
         replica = self.replica_line()
         return replace(status, lines=(*status.lines, replica)) if replica else status

@@ -23,12 +23,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, ChatMember, Update
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     ApplicationHandlerStop,
+    ChatMemberHandler,
     ContextTypes,
     ExtBot,
     MessageHandler,
@@ -39,6 +40,7 @@ from telegram.request import HTTPXRequest
 
 from bot.chat.context import ChatContext
 from bot.chat.telegram_sender import PLATFORM, TelegramLimits, TelegramSender
+from bot.chat.telegram_updates import ChatOrderedProcessor
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,9 @@ DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
 APOLOGY = "Sorry, something went wrong on our side. Please try again in a moment."
 
 _KINDS = {"private": "private", "group": "group", "supergroup": "group", "channel": "channel"}
+# what we ask Telegram for: commands, channel posts, and our own membership changes
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.MY_CHAT_MEMBER]
+_GONE_STATUSES = (ChatMember.BANNED, ChatMember.LEFT)  # "kicked" (or blocked), "left"
 
 
 # ---- the bot -----------------------------------------------------------------------------
@@ -80,6 +85,7 @@ class TelegramBot:
         webhook: WebhookSettings | None = None,
         limits: TelegramLimits | None = None,
         poll_timeout_s: float = 10.0,
+        stop_grace_s: float = 5.0,
     ) -> None:
         if mode == "webhook" and webhook is None:
             raise ValueError("webhook mode needs webhook settings (url at least)")
@@ -89,15 +95,22 @@ class TelegramBot:
         self.mode = mode
         self.webhook = webhook
         self.poll_timeout_s = poll_timeout_s
+        self.stop_grace_s = stop_grace_s  # replies still pacing at shutdown get this long
         self.username = ""
         bot = _TolerantBot(
             token,
             base_url=base_url,
             base_file_url=base_file_url,
-            request=HTTPXRequest(connection_pool_size=256),
+            # Sends are paced one after another, so few are ever in flight (1,000/s at a 5 ms
+            # round trip is 5); httpcore scans its whole pool for every request, and 256
+            # connections cost a third of the paid fan-out's CPU (bench/bench_fanout.py).
+            request=HTTPXRequest(connection_pool_size=16),
             get_updates_request=HTTPXRequest(connection_pool_size=1, read_timeout=5.0),
         )
-        builder = ApplicationBuilder().bot(bot)
+        # Chats are handled concurrently, each chat's updates in order; no JobQueue: the
+        # service's scheduler owns timed work, PTB's would be an idle thread of its own.
+        self.updates = ChatOrderedProcessor()
+        builder = ApplicationBuilder().bot(bot).concurrent_updates(self.updates).job_queue(None)
         if mode == "webhook":  # updates come through our HTTP server into app.update_queue
             builder = builder.updater(None)
         self.app: Application = builder.build()
@@ -116,6 +129,9 @@ class TelegramBot:
             )
         )
         self.app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migrate))
+        self.app.add_handler(
+            ChatMemberHandler(self._on_my_membership, ChatMemberHandler.MY_CHAT_MEMBER)
+        )
         self.app.add_error_handler(self._on_error)
         self._started = False
 
@@ -132,6 +148,7 @@ class TelegramBot:
             per_chat_interval_s=1.0 / rate.per_chat_per_second,
             group_per_window=int(rate.per_group_per_minute),
             group_window_s=60.0,
+            paid_per_s=rate.paid_broadcast_per_second * 0.97 if cfg.paid_broadcast else 0.0,
         )
         webhook = None
         if cfg.mode == "webhook":
@@ -158,7 +175,7 @@ class TelegramBot:
         self.service.bot_username = self.username or None
         await self._register_commands()
         await self.app.start()
-        allowed = [Update.MESSAGE, Update.CHANNEL_POST]
+        allowed = ALLOWED_UPDATES
         if self.mode == "webhook":
             assert self.webhook is not None
             await self.app.bot.set_webhook(
@@ -179,6 +196,7 @@ class TelegramBot:
         self._started = False
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
+        await self.updates.wind_down(self.stop_grace_s)
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
@@ -280,6 +298,28 @@ class TelegramBot:
             return
         await self.db.migrate_chat(old_key, new_key)  # its listeners re-key the rule book
         log.info("telegram chat %s migrated to %s", old_key, new_key)
+
+    async def _on_my_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Blocked, kicked or removed: pause the chat now (not at its next failed send).
+        Unblocked or added back: resume it, unless it moved (group -> supergroup)."""
+        change = update.my_chat_member
+        if change is None:
+            return
+        key = f"{PLATFORM}:{change.chat.id}"
+        was = change.old_chat_member.status
+        now = change.new_chat_member.status
+        if now in _GONE_STATUSES and was not in _GONE_STATUSES:
+            private = change.chat.type == "private"
+            reason = "bot was blocked by the user" if private else f"bot was removed ({now})"
+            if await self.db.pause_chat(key, reason):
+                log.info("telegram chat %s paused: %s", key, reason)
+        elif now not in _GONE_STATUSES and was in _GONE_STATUSES:
+            row = await self.db.get_chat(key)
+            if row is not None and (row.paused_reason or "").startswith("migrated to"):
+                return
+            await self.db.ensure_chat(key, kind=_KINDS.get(change.chat.type, "private"))
+            if await self.db.resume_chat(key):
+                log.info("telegram chat %s resumed: the bot is back (%s)", key, now)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         err = context.error

@@ -11,6 +11,7 @@ import asyncio
 import datetime as dtm
 import html
 import logging
+import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +34,11 @@ from telegram.error import (
 from bot.chat.telegram_render import render_html
 from bot.delivery import SendOutcome
 from bot.domain.message import Message
+
+# PTB 22 is moving its durations (RetryAfter.retry_after and others) from int seconds to
+# timedelta; opting in now silences its deprecation warnings. PTB reads this on each access,
+# so setting it here, before anything is sent, is in time; _retry_after_s reads both forms.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +65,10 @@ PRUNE_EVERY = 1024  # new chats between two sweeps of idle per-chat limiters
 # bench/bench_telegram.py. An empty (idle) bucket is taken whole, so the tenth is only ever
 # used to catch up, never as a head start: sends stay on a grid of 1/rate, none ahead of it.
 OVERALL_CAPACITY = 1.1
+# Paid broadcasts: a bucket of 10 (10 ms at 1,000/s). A bucket of ~1 would need a timer per
+# send, and timers are rounded up to the millisecond: about half the rate. At 97% of the limit
+# plus 10, no sliding second can hold more than the limit.
+PAID_CAPACITY = 10
 CAPTION_LIMIT = 1024  # Telegram's cap on a photo's caption
 
 
@@ -76,6 +86,9 @@ class TelegramLimits:
     per_chat_interval_s: float = 1.0  # at most one message per this many seconds in one chat
     group_per_window: int = 20  # groups and channels: at most this many per window
     group_window_s: float = 60.0
+    # Paid broadcasts (allow_paid_broadcast, 0.1 Star a message): outbox sends may go at up
+    # to 1,000/s instead of the free ~30/s. 0: off. Command replies stay free either way.
+    paid_per_s: float = 0.0
 
     def chat_interval_s(self, chat_id: int | str) -> float:
         """The even spacing of one chat's messages (0: unpaced).
@@ -122,12 +135,22 @@ class FloodLimiter:
         )
         self._bulk = asyncio.Lock()  # bulk (outbox) senders queue here, first come first served
         self._bulk_waiter: asyncio.Task[None] | None = None
+        paid = limits.paid_per_s
+        # paid outbox sends: a bucket of their own; replies never queue behind them
+        self._paid = AsyncLimiter(PAID_CAPACITY, PAID_CAPACITY / paid) if paid > 0 else None
+        self._paid_lock = asyncio.Lock()
         self._chats: dict[int | str, _Chat] = {}
         self._new_chats = 0
 
+    @property
+    def paid(self) -> bool:
+        """Outbox sends go as paid broadcasts (and are paced at the paid rate)."""
+        return self._paid is not None
+
     @asynccontextmanager
     async def slot(self, chat_id: int | str, priority: bool = False) -> AsyncIterator[None]:
-        """Wait until a message to this chat is within every limit; send inside the block."""
+        """Wait until a message to this chat is within every limit; send inside the block.
+        A non-priority send is a paid broadcast when `paid` is on (send it as one)."""
         chat = self._chat(chat_id)
         async with chat.lock:
             if chat.limiter is not None:
@@ -135,6 +158,9 @@ class FloodLimiter:
             taken = asyncio.get_running_loop().time()
             if priority:
                 await self._overall_priority()
+            elif self._paid is not None:
+                async with self._paid_lock:  # one waiter in the bucket: first come first served
+                    await self._paid.acquire()
             else:
                 await self._overall_bulk()
             try:
@@ -172,8 +198,7 @@ class FloodLimiter:
 
     async def _take_overall(self) -> None:
         assert self._overall is not None
-        whole = self._overall.has_capacity(OVERALL_CAPACITY)  # idle: no catching up to do
-        await self._overall.acquire(OVERALL_CAPACITY if whole else 1)
+        await _take(self._overall)
 
     def _chat(self, chat_id: int | str) -> _Chat:
         chat = self._chats.get(chat_id)
@@ -199,6 +224,11 @@ class FloodLimiter:
 
     def __len__(self) -> int:
         return len(self._chats)
+
+
+async def _take(bucket: AsyncLimiter) -> None:
+    whole = bucket.has_capacity(OVERALL_CAPACITY)  # idle: no catching up to do
+    await bucket.acquire(OVERALL_CAPACITY if whole else 1)
 
 
 async def _count_from_now(limiter: AsyncLimiter, taken: float) -> None:
@@ -229,8 +259,8 @@ def chat_id_of(chat_key: str) -> int | str:
 
 
 def _retry_after_s(e: RetryAfter) -> float:
-    # PTB 22 stores a timedelta; the public attribute warns about its int/timedelta migration.
-    raw: Any = getattr(e, "_retry_after", None)
+    """The public retry_after: a timedelta (PTB_TIMEDELTA on) or int seconds (off)."""
+    raw: Any = e.retry_after
     if isinstance(raw, dtm.timedelta):
         return raw.total_seconds()
     return float(raw or 1.0)
@@ -274,7 +304,7 @@ class TelegramSender:
         except ValueError as e:
             return SendOutcome.permanent(str(e))
         try:
-            await self.send_message(chat_id, message)
+            await self.send_message(chat_id, message, paid=self.limiter.paid)
         except asyncio.CancelledError:
             raise
         except Exception as e:
@@ -289,19 +319,22 @@ class TelegramSender:
         message: Message,
         reply_to: int | None = None,
         priority: bool = False,
+        paid: bool = False,
     ) -> None:
         """Send one neutral message: its HTML parts, or a photo with the text as its caption
         (sendPhoto). Text too long for a caption follows the photo as a message of its own.
+        `paid`: as a paid broadcast (outbox sends with paid broadcasts on).
         Raises what the Bot API raised."""
+        extra = {"allow_paid_broadcast": True} if paid and not priority else {}
         if message.image is None:
-            await self.send_parts(chat_id, render_html(message), reply_to, priority)
+            await self.send_parts(chat_id, render_html(message), reply_to, priority, extra)
             return
         parts = render_html(message, CAPTION_LIMIT)
         caption = parts[0] if len(parts) == 1 else None
         async with self.limiter.slot(chat_id, priority):
-            await _send_photo(self.bot, chat_id, message, caption, reply_to)
+            await _send_photo(self.bot, chat_id, message, caption, reply_to, extra)
         if caption is None:
-            await self.send_parts(chat_id, render_html(message), reply_to, priority)
+            await self.send_parts(chat_id, render_html(message), reply_to, priority, extra)
 
     async def send_parts(
         self,
@@ -309,17 +342,21 @@ class TelegramSender:
         parts: list[str],
         reply_to: int | None = None,
         priority: bool = False,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         """Send the HTML parts in order, each paced; a part Telegram cannot parse goes as plain
         text. Raises what the Bot API raised. `priority` (command replies) overtakes queued
         outbox sends for the overall limit."""
         for part in parts:
             async with self.limiter.slot(chat_id, priority):
-                await _send_part(self.bot, chat_id, part, reply_to)
+                await _send_part(self.bot, chat_id, part, reply_to, extra)
 
 
-async def _send_part(bot: Any, chat_id: int | str, part: str, reply_to: int | None) -> None:
+async def _send_part(
+    bot: Any, chat_id: int | str, part: str, reply_to: int | None, extra: dict[str, Any] | None
+) -> None:
     kwargs: dict[str, Any] = {"link_preview_options": LinkPreviewOptions(is_disabled=True)}
+    kwargs.update(extra or {})
     if reply_to is not None:
         kwargs["reply_parameters"] = ReplyParameters(reply_to, allow_sending_without_reply=True)
     try:
@@ -332,9 +369,14 @@ async def _send_part(bot: Any, chat_id: int | str, part: str, reply_to: int | No
 
 
 async def _send_photo(
-    bot: Any, chat_id: int | str, message: Message, caption: str | None, reply_to: int | None
+    bot: Any,
+    chat_id: int | str,
+    message: Message,
+    caption: str | None,
+    reply_to: int | None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    kwargs: dict[str, Any] = {"filename": message.image_name or "chart.png"}
+    kwargs: dict[str, Any] = {"filename": message.image_name or "chart.png", **(extra or {})}
     if reply_to is not None:
         kwargs["reply_parameters"] = ReplyParameters(reply_to, allow_sending_without_reply=True)
     try:

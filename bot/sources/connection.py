@@ -14,7 +14,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -43,16 +43,45 @@ class Timing:
     backoff_base_s: float = 1.0
     backoff_cap_s: float = 60.0
     open_timeout_s: float = 10.0
+    # A connection must stay open this long before its failure counts as a fresh start
+    # (backoff back to base). Resetting on every open would let a server that accepts and
+    # closes make us reconnect ~once a second: Binance allows 300 connections per 5 minutes
+    # per IP (and bans IPs that keep reconnecting), Bybit 500 per 5 minutes, OKX 3 per second.
+    healthy_s: float = 60.0
 
 
 class Backoff:
-    """Full-jitter exponential backoff: uniform(0, min(cap, base × 2^n)), never below 10% of it."""
+    """Jittered exponential backoff: uniform(10%, 100%) of min(cap, base × 2^n).
 
-    def __init__(self, base_s: float, cap_s: float, rng: random.Random | None = None) -> None:
+    `n` counts failures since the last connection that stayed up `healthy_s`: a link that
+    opens and drops at once keeps climbing to the cap instead of starting over at `base`.
+    `clock` is monotonic seconds (tests inject one).
+    """
+
+    def __init__(
+        self,
+        base_s: float,
+        cap_s: float,
+        rng: random.Random | None = None,
+        *,
+        healthy_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.base_s, self.cap_s, self.attempt = base_s, cap_s, 0
+        self.healthy_s = healthy_s
         self._rng = rng or random.Random()
+        self._clock = clock
+        self._opened_at: float | None = None
+
+    def opened(self) -> None:
+        """A connection is open; whether it counts as healthy is decided when it ends."""
+        self._opened_at = self._clock()
 
     def next(self) -> float:
+        """The wait before the next attempt (call once per failure)."""
+        if self._opened_at is not None and self._clock() - self._opened_at >= self.healthy_s:
+            self.attempt = 0  # it stayed up long enough: this failure is a fresh start
+        self._opened_at = None
         ceiling = min(self.cap_s, self.base_s * (2 ** min(self.attempt, 30)))
         self.attempt += 1
         return self._rng.uniform(0.1 * ceiling, ceiling)
@@ -142,6 +171,9 @@ class WebSocketSource:
         self.health = HealthReporter(self.name, self.clock)
         self.connections = 0  # successful opens, for tests and logs
         self.reconnects = 0  # retries after a failure (liqbot_reconnects_total)
+        # seams for tests that count reconnects over simulated time (no real waiting)
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self.monotonic: Callable[[], float] = time.monotonic
 
     # ---- hooks --------------------------------------------------------------------------------
     async def prepare(self) -> None:
@@ -163,7 +195,12 @@ class WebSocketSource:
     # ---- the loop ---------------------------------------------------------------------------
     async def run(self, sink: Sink) -> None:
         """Run until cancelled; every failure becomes an outage and a backoff, never a raise."""
-        backoff = Backoff(self.timing.backoff_base_s, self.timing.backoff_cap_s)
+        backoff = Backoff(
+            self.timing.backoff_base_s,
+            self.timing.backoff_cap_s,
+            healthy_s=self.timing.healthy_s,
+            clock=self.monotonic,
+        )
         while True:
             try:
                 await self._session(sink, backoff)
@@ -185,7 +222,7 @@ class WebSocketSource:
             self.reconnects += 1
             delay = backoff.next()
             log.debug("%s down: %s; retrying in %.1fs", self.name, reason, delay)
-            await asyncio.sleep(delay)
+            await self.sleep(delay)
 
     async def _session(self, sink: Sink, backoff: Backoff) -> None:
         await self.prepare()
@@ -198,15 +235,15 @@ class WebSocketSource:
             close_timeout=1,
         ) as ws:
             self.connections += 1
+            backoff.opened()
             await self.on_open(ws)
             if self.up_on_open:
                 self.health.up(sink)
-                backoff.reset()
             tasks = [asyncio.create_task(self.background())]
             if self.ping_text() is not None:
                 tasks.append(asyncio.create_task(self._pinger(ws)))
             try:
-                await self._read(ws, sink, backoff)
+                await self._read(ws, sink)
             finally:
                 for t in tasks:
                     t.cancel()
@@ -214,7 +251,7 @@ class WebSocketSource:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await t
 
-    async def _read(self, ws: ClientConnection, sink: Sink, backoff: Backoff) -> None:
+    async def _read(self, ws: ClientConnection, sink: Sink) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timing.max_age_s
         while True:
@@ -232,7 +269,6 @@ class WebSocketSource:
                     f"no data for {self.timing.silence_s:g}s (watchdog)"
                 ) from None
             self.health.up(sink)  # any frame, pongs included, proves the link is alive
-            backoff.reset()
             self._handle(frame, sink)
 
     def _handle(self, frame: str | bytes, sink: Sink) -> None:

@@ -21,6 +21,7 @@ from bot.store.history import HistoryQueries
 from bot.store.location import parse_location
 from bot.store.replica_queries import ReplicaQueries
 from bot.store.rows import ChatRow, OutboxItem, OutboxRow
+from bot.store.settings import OutboxExpiry, Settings
 
 _WHOLE_CHAT = ""  # mutes.coin for "the whole chat"
 
@@ -59,7 +60,7 @@ def _message_json(message: Message) -> str:
     return json.dumps(message.to_dict(), separators=(",", ":"), ensure_ascii=False)
 
 
-class Database(HistoryQueries, ReplicaQueries):
+class Database(HistoryQueries, Settings, OutboxExpiry, ReplicaQueries):
     """The store's one interface, over SQLite or PostgreSQL (bot/store/backend.py)."""
 
     def __init__(self, backend: Backend) -> None:
@@ -380,14 +381,15 @@ class Database(HistoryQueries, ReplicaQueries):
         cur = await c.execute(
             # ON CONFLICT(dedupe_key), not OR IGNORE: that would also swallow NOT NULL and
             # CHECK failures, silently dropping a broken alert instead of failing the tick.
-            "INSERT INTO outbox (chat_key, message, dedupe_key, created_ms, next_ms) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING",
+            "INSERT INTO outbox (chat_key, message, dedupe_key, created_ms, next_ms, expires_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING",
             (
                 item.chat_key,
                 _message_json(item.message),
                 item.dedupe_key,
                 item.created_ms,
                 item.created_ms,
+                item.expires_ms,
             ),
         )
         return cur.rowcount
@@ -403,40 +405,84 @@ class Database(HistoryQueries, ReplicaQueries):
     async def due_outbox(
         self, now_ms: int, limit: int, platforms: Collection[str] | None = None
     ) -> list[OutboxRow]:
-        """Pending rows due by now, oldest first, of chats that are not paused.
+        """Pending rows due by now, of chats that are not paused, the freshest news first.
 
-        A row waits while an older pending row of its chat is backing off, so a chat's messages
-        never overtake each other. `platforms` limits rows to those platforms (the rest stay
-        pending and do not crowd the batch).
+        Chats are picked by their queue's head (oldest pending row): channels first (one
+        message, many readers), then the freshest heads, so a fresh alert is not queued behind
+        an old burst. Each picked chat then gives its due rows oldest first, up to the first
+        one backing off (a chat's messages never overtake each other). Picking walks an index
+        newest first and stops at `limit` chats: no sort of the whole backlog per pass.
+        `platforms` limits rows to those platforms (the rest stay pending).
         """
-        sql = (
-            "SELECT o.id, o.chat_key, o.message, o.attempts, o.created_ms FROM outbox o "
-            "LEFT JOIN chats c ON c.chat_key = o.chat_key "
-            "WHERE o.status = 'pending' AND o.next_ms <= ? AND c.paused_reason IS NULL "
-            "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' "
-            "  AND p.chat_key = o.chat_key AND p.id < o.id AND p.next_ms > ?)"
-        )
-        params: list[Any] = [now_ms, now_ms]
+        plat_sql, plat_params = "", []
         if platforms is not None:
             plats = list(platforms)
             if not plats:
                 return []
             marks = ",".join("?" * len(plats))
-            sql += f" AND {self._backend.platform_of('o.chat_key')} IN ({marks})"
-            params.extend(plats)
-        sql += " ORDER BY o.id LIMIT ?"
-        params.append(limit)
-        rows = await self._all(sql, params)
-        return [
-            OutboxRow(
-                id=r[0],
-                chat_key=r[1],
-                message=Message.from_dict(json.loads(r[2])),
-                attempts=r[3],
-                created_ms=r[4],
+            plat_sql = f" AND {self._backend.platform_of('o.chat_key')} IN ({marks})"
+            plat_params = plats
+        heads = (
+            "SELECT o.chat_key FROM outbox o {join} "
+            "WHERE o.status = 'pending' AND o.next_ms <= ? AND c.paused_reason IS NULL {kind} "
+            "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' "
+            "  AND p.chat_key = o.chat_key AND p.id < o.id)" + plat_sql + " "
+            "ORDER BY o.created_ms DESC, o.id LIMIT ?"
+        )
+        # channels: few, so driven from the chats table (by kind), each by its queue's head
+        channels = await self._all(
+            f"SELECT c.chat_key FROM chats c {self._backend.indexed_by('chats_kind')} "
+            "JOIN outbox o ON o.id = "
+            "  (SELECT min(p.id) FROM outbox p WHERE p.status = 'pending' "
+            "   AND p.chat_key = c.chat_key) "
+            "WHERE c.kind = 'channel' AND c.paused_reason IS NULL AND o.next_ms <= ?"
+            + plat_sql
+            + " ORDER BY o.created_ms DESC LIMIT ?",
+            [now_ms, *plat_params, limit],
+        )
+        picked = [r[0] for r in channels]
+        if len(picked) < limit:
+            others = await self._all(
+                heads.format(
+                    join=f"{self._backend.indexed_by('outbox_fresh')} "
+                    "LEFT JOIN chats c ON c.chat_key = o.chat_key",
+                    kind="AND (c.kind IS NULL OR c.kind != 'channel')",
+                ),
+                [now_ms, *plat_params, limit - len(picked)],
             )
-            for r in rows
-        ]
+            picked += [r[0] for r in others]
+        if not picked:
+            return []
+        marks = ",".join("?" * len(picked))
+        rows = await self._all(
+            "SELECT id, chat_key, message, attempts, created_ms, next_ms FROM outbox "
+            f"WHERE status = 'pending' AND chat_key IN ({marks}) ORDER BY id",
+            picked,
+        )
+        by_chat: dict[str, list[Any]] = {k: [] for k in picked}
+        blocked: set[str] = set()
+        for r in rows:
+            if r[1] in blocked:
+                continue
+            if r[5] > now_ms:
+                blocked.add(r[1])  # backing off: the rest of this chat waits behind it
+                continue
+            by_chat[r[1]].append(r)
+        out: list[OutboxRow] = []
+        for key in picked:
+            for r in by_chat[key]:
+                if len(out) >= limit:
+                    return out
+                out.append(
+                    OutboxRow(
+                        id=r[0],
+                        chat_key=r[1],
+                        message=Message.from_dict(json.loads(r[2])),
+                        attempts=r[3],
+                        created_ms=r[4],
+                    )
+                )
+        return out
 
     async def outbox_backlog(
         self, now_ms: int, platforms: Collection[str]

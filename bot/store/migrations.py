@@ -89,7 +89,16 @@ MIGRATIONS: list[tuple[str, ...]] = [
             (SELECT max(number) FROM subscriptions s WHERE s.chat_key = chats.chat_key), 0)""",
         "CREATE UNIQUE INDEX subscriptions_number ON subscriptions(chat_key, number)",
     ),
-    (  # 3: replicas (docs/scaling.md): the leader's epoch, and Telegram updates handled once
+    (  # 3: small settings (the Discord command-set hash), and alerts that expire
+        "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+        # when an alert stops being news (created + its window); NULL: no window of its own
+        "ALTER TABLE outbox ADD COLUMN expires_ms INTEGER",
+        "CREATE INDEX outbox_expiry ON outbox(status, expires_ms)",
+        # due_outbox picks chats newest first by walking this, instead of sorting the backlog
+        "CREATE INDEX outbox_fresh ON outbox(status, created_ms DESC)",
+        "CREATE INDEX chats_kind ON chats(kind)",
+    ),
+    (  # 4: replicas (docs/scaling.md): the leader's epoch, and Telegram updates handled once
         # one row; every takeover increments `epoch`, and the leader's writes check it
         """CREATE TABLE leadership (
             id INTEGER PRIMARY KEY CHECK (id = 1),

@@ -94,7 +94,16 @@ PG_MIGRATIONS: list[tuple[str, ...]] = [
             (SELECT max(number) FROM subscriptions s WHERE s.chat_key = chats.chat_key), 0)""",
         "CREATE UNIQUE INDEX subscriptions_number ON subscriptions(chat_key, number)",
     ),
-    (  # 3: replicas: the leader's epoch (fencing), Telegram updates handled once
+    (  # 3: small settings (the Discord command-set hash), and alerts that expire
+        "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        # when an alert stops being news (created + its window); NULL: no window of its own
+        "ALTER TABLE outbox ADD COLUMN expires_ms BIGINT",
+        "CREATE INDEX outbox_expiry ON outbox(status, expires_ms)",
+        # due_outbox picks chats newest first by walking this, instead of sorting the backlog
+        "CREATE INDEX outbox_fresh ON outbox(status, created_ms DESC)",
+        "CREATE INDEX chats_kind ON chats(kind)",
+    ),
+    (  # 4: replicas: the leader's epoch (fencing), Telegram updates handled once
         """CREATE TABLE leadership (
             id INTEGER PRIMARY KEY CHECK (id = 1),
             epoch BIGINT NOT NULL,

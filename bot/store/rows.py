@@ -18,6 +18,7 @@ class OutboxItem:
     message: Message
     dedupe_key: str
     created_ms: int
+    expires_ms: int | None = None  # dropped, not sent, after this (an alert: created + window)
 
 
 @dataclass(frozen=True, slots=True)

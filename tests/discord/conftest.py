@@ -87,5 +87,7 @@ async def env(fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[Env]:
     )
     rt.market.up("binance", NOW_MS - 3_600_000)
     await app.start(rt, jobs=False)  # the tests drive delivery themselves
+    for bot in rt.bots:
+        await bot.wait_synced()  # in the background since start-up never waits for it
     yield Env(fake, rt, clock)
     await app.stop(rt)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import discord
 import pytest
 
-from bot.chat.discord_bot import DiscordSender
+from bot.chat.discord_sender import DiscordSender
 from bot.delivery import Outcome
 from bot.domain.message import Field, Message, Tone
 from tests.fakes.discord_api import CHANNEL_ID, FakeDiscord

@@ -88,6 +88,8 @@ class FakeDiscord:
         # what to do
         self.failures: dict[int, deque[Failure]] = defaultdict(deque)  # channel id -> queued
         self.refuse_resume = False
+        self.sync_failures: deque[Failure] = deque()  # answers to the next command PUTs
+        self.sync_puts = 0  # command PUTs received, failed ones included
         self.ready = asyncio.Event()  # READY or RESUMED sent on the current connection
         self.synced_event = asyncio.Event()
         self.message_event = asyncio.Condition()
@@ -334,6 +336,10 @@ class FakeDiscord:
                         "bot_public": True, "bot_require_code_grant": False,
                         "owner": _user(1, "owner"), "verify_key": "00", "flags": 0})  # fmt: skip
         if m == "PUT" and parts[:1] == ["applications"] and parts[-1] == "commands":
+            self.sync_puts += 1
+            if self.sync_failures:
+                f = self.sync_failures.popleft()
+                return _ok(f.body, f.status, f.headers)
             self.synced = list(body or [])
             self.synced_event.set()
             out = [dict(c, id=str(next(self._ids)), application_id=str(APP_ID), version="1")

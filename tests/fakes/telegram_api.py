@@ -30,6 +30,7 @@ class FakeLimits:
     group_per_min: int = 20
     group_window_s: float = 60.0  # shorten in tests; Telegram's is a minute
     chat_window_s: float = 1.0
+    paid_per_s: int = 1000  # sends with allow_paid_broadcast: their own overall limit
 
 
 @dataclass
@@ -89,6 +90,8 @@ class FakeTelegram:
         self._parked = 0
         self._stopping = False
         self._global: deque[float] = deque()
+        self._paid: deque[float] = deque()
+        self.paid_sent = 0  # accepted sends that were paid broadcasts
         self._per_chat: dict[int | str, deque[float]] = defaultdict(deque)
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -175,6 +178,34 @@ class FakeTelegram:
                 msg["entities"] = entities
         msg.update(extra or {})
         return self.push({kind: msg})
+
+    def my_chat_member(
+        self, chat_id: int, old: str, new: str, *, chat_type: str = "private", user_id: int = 1001
+    ) -> int:
+        """Push the bot's own membership change in a chat (blocked, kicked, added back).
+        Statuses: "member", "administrator", "kicked", "left"."""
+        chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
+        if chat_type == "private":
+            chat["first_name"] = f"user{user_id}"
+        else:
+            chat["title"] = "A group"
+        me = {"id": BOT_ID, "is_bot": True, "first_name": "Liq", "username": BOT_USERNAME}
+
+        def member(status: str) -> dict[str, Any]:
+            if status == "administrator":
+                return _admin(me)
+            if status == "kicked":
+                return {"status": "kicked", "user": me, "until_date": 0}
+            return {"status": status, "user": me}
+
+        change = {
+            "chat": chat,
+            "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"},
+            "date": int(time.time()),
+            "old_chat_member": member(old),
+            "new_chat_member": member(new),
+        }
+        return self.push({"my_chat_member": change})
 
     def fail_next(self, chat_id: int | str, code: int, description: str, **params: Any) -> None:
         """The next sendMessage to this chat fails once with this error."""
@@ -321,8 +352,9 @@ class FakeTelegram:
         if chat_id in self.sticky:
             err = self.sticky[chat_id]
             return _json(err, err["error_code"])
+        paid = p.get("allow_paid_broadcast") is True
         if self.limits is not None:
-            wait = self._flood_wait(chat_id)
+            wait = self._flood_wait(chat_id, paid)
             if wait > 0:
                 self.rejected_429 += 1
                 after = max(1, math.ceil(wait))
@@ -330,6 +362,7 @@ class FakeTelegram:
                 return _json(err, 429)
         mid = self._next_message_id
         self._next_message_id += 1
+        self.paid_sent += paid
         self.sent.append(Sent(chat_id, text, p.get("parse_mode"), time.perf_counter(), mid, p))
         await self._notify()
         if self._answers_held is not None:
@@ -344,11 +377,12 @@ class FakeTelegram:
             "text": text,
         }
 
-    def _flood_wait(self, chat_id: int | str) -> float:
-        """Seconds until this message would be within the limits; 0 records it as sent."""
+    def _flood_wait(self, chat_id: int | str, paid: bool = False) -> float:
+        """Seconds until this message would be within the limits; 0 records it as sent.
+        A paid broadcast counts against the paid overall limit instead of the free one."""
         assert self.limits is not None
         now = time.monotonic()
-        g = self._global
+        g = self._paid if paid else self._global
         while g and g[0] <= now - 1.0:
             g.popleft()
         c = self._per_chat[chat_id]
@@ -359,7 +393,7 @@ class FakeTelegram:
         while c and c[0] <= now - period:
             c.popleft()
         waits = []
-        if len(g) >= self.limits.global_per_s:
+        if len(g) >= (self.limits.paid_per_s if paid else self.limits.global_per_s):
             waits.append(g[0] + 1.0 - now)
         if len(c) >= cap:
             waits.append(c[0] + period - now)

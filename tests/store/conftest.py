@@ -27,11 +27,11 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def db_path(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Path | str:
+async def db_path(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Path | str:
     if backend == "sqlite":
         return tmp_path / "bot.sqlite"
     server: PgServer = request.getfixturevalue("pg_server")
-    return server.create_database()
+    return await server.create_schema()  # a schema of its own: as empty as a new database
 
 
 @pytest.fixture

@@ -194,18 +194,20 @@ async def test_due_outbox_order_backoff_and_marks(db: Database) -> None:
             item("telegram:1", "a3", 5_000),
         ]
     )
-    assert [r.message.title for r in await db.due_outbox(100, 10)] == ["a1", "b1", "a2"]
-    assert [r.message.title for r in await db.due_outbox(100, 2)] == ["a1", "b1"]
+    # chats by their queue's head (equal times: first come first), each chat's rows in order
+    assert [r.message.title for r in await db.due_outbox(100, 10)] == ["a1", "a2", "b1"]
+    assert [r.message.title for r in await db.due_outbox(100, 2)] == ["a1", "a2"]
     rows = {r.message.title: r for r in await db.due_outbox(5_000, 10)}
     await db.mark_retry(rows["a1"].id, next_ms=9_000, error="429")
     # a1 backs off, so a2 and a3 must wait behind it: a chat's messages never overtake
     assert [r.message.title for r in await db.due_outbox(5_000, 10)] == ["b1"]
     after = await db.due_outbox(9_000, 10)
+    # chat 1 holds the freshest alert (a3): its rows go first, in their own order
     assert [(r.message.title, r.attempts) for r in after] == [
         ("a1", 1),
-        ("b1", 0),
         ("a2", 0),
         ("a3", 0),
+        ("b1", 0),
     ]
     assert await db.outbox_status(rows["a1"].id) == ("pending", 1, 9_000, "429")
     await db.mark_sent(rows["a1"].id, 9_001)

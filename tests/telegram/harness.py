@@ -73,9 +73,11 @@ class Stack:
         return "\n".join(self.fake.texts(chat_id)[before:])
 
     async def settle(self) -> None:
-        """Wait until every update pushed so far was handled: updates are handled one at a time,
-        in order, so once a later command is answered the earlier ones are done."""
-        await self.ask(SYNC_CHAT, "/help")
+        """Wait until every update pushed so far was handled. Chats are handled concurrently,
+        so a later answer proves nothing about other chats: wait until the fake saw every
+        update confirmed (so PTB queued them all), then until PTB's queue is worked off."""
+        await self.fake.wait_consumed()
+        await self.bot.app.update_queue.join()
 
     async def close(self) -> None:
         """A clean stop, as on SIGTERM: last evaluation and drain, save, close."""
