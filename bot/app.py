@@ -277,7 +277,10 @@ async def build(
         bots=bots,
         leadership=leadership,
     )
-    delivery.may_send = leadership.acting  # checked before every send
+    delivery.may_send = leadership.acting  # checked before every send ...
+    for sender in senders.values():  # ... and by a sender right before the request leaves
+        if hasattr(sender, "gate"):
+            sender.gate = leadership.acting
     service.before_chart = lambda: persist(rt)  # a chart includes the last seconds
     rt.ops = build_ops(rt)
     rt.ops.health.replica = lambda: _replica_info(leadership)

@@ -14,13 +14,14 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from bot.chat.telegram_bot import SEND_CONNECTIONS
 from tests.fakes.exchanges import FakeVenue
 from tests.fakes.telegram_api import FakeTelegram
 from tests.lifecycle.conftest import TOKEN
 from tests.lifecycle.process import ServiceProcess
-from tests.replicas.conftest import MAX_IN_FLIGHT, leads, query, replica_config, wave
+from tests.replicas.conftest import leads, query, replica_config, wave
 
-CHATS = list(range(8001, 8101))  # 100 chats: more than the sends one leader has in flight
+CHATS = list(range(8001, 8101))  # 100 chats: more than one leader has on the wire at once
 
 
 @pytest.fixture
@@ -56,10 +57,11 @@ async def test_frozen_old_leader_writes_nothing_after_the_takeover(
     conn_two = await asyncio.wait_for(binance.connection(1), 30)
 
     # The leader's sends reach Telegram but their answers wait: when it freezes, every send it
-    # started is on the wire and the rest wait for a free slot (none between check and send).
+    # started is on the wire (one per HTTP connection) and the rest wait for a connection
+    # before the sender's last check, so none is between that check and the wire.
     telegram.hold_answers()
     await wave([conn_one, conn_two], "ETHUSDT", 600_000, 2, one.now_ms())
-    await telegram.wait_sent(MAX_IN_FLIGHT, timeout=30)
+    await telegram.wait_sent(SEND_CONNECTIONS, timeout=30)
     assert one.proc is not None
     one.proc.send_signal(signal.SIGSTOP)
     frozen = time.monotonic()
@@ -70,7 +72,7 @@ async def test_frozen_old_leader_writes_nothing_after_the_takeover(
             await telegram_two.wait_sent(1, chat, timeout=30)
         await asyncio.wait_for(_outbox_settled(pg_url, len(CHATS)), 30)
         sent_by_old = len(telegram.sent)
-        assert sent_by_old == MAX_IN_FLIGHT
+        assert sent_by_old == SEND_CONNECTIONS
         before = await store_rows(pg_url)
         telegram.release_answers()  # its answers arrive while it is still frozen
     finally:
