@@ -98,6 +98,10 @@ async def main(rounds: int, n_subs: int) -> None:
                     "binance": {"url": venue.ws_url, "rest_url": venue.base},  # no internet
                     "bybit": {"enabled": False},
                     "okx": {"enabled": False},
+                    "bitget": {"enabled": False},
+                    "bitmex": {"enabled": False},
+                    "htx": {"enabled": False},
+                    "deribit": {"enabled": False},
                     "coinglass": {"enabled": False},
                 },
                 "alerts": {"escalation_factor": 100},

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import io
 import statistics
+import sys
 import tempfile
 import time
 import timeit
@@ -17,12 +18,15 @@ from pathlib import Path
 
 import aiohttp
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo's tests/ helpers
+
 from bot import app
 from bot.config import Secrets, parse_config
 from bot.domain.message import Message
 from bot.domain.models import Liquidation, Side
 from bot.metrics import Metrics
 from bot.store import OutboxItem
+from tests.offline import sources_off
 
 
 def hook_cost() -> None:
@@ -42,7 +46,7 @@ async def service(backlog: int, d: str) -> None:
     config = parse_config(
         {
             "storage": {"path": str(Path(d) / "ops.sqlite3")},
-            "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx")},
+            "sources": sources_off(),
             "console": {"enabled": "on"},
             "http": {"host": "127.0.0.1", "port": 0},
         }

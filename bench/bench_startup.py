@@ -110,6 +110,10 @@ async def child(path: Path) -> dict[str, float]:
                 "binance": {"url": venue.ws_url, "rest_url": venue.base},  # no internet
                 "bybit": {"enabled": False},
                 "okx": {"enabled": False},
+                "bitget": {"enabled": False},
+                "bitmex": {"enabled": False},
+                "htx": {"enabled": False},
+                "deribit": {"enabled": False},
                 "coinglass": {"enabled": False},
             },
         }

@@ -37,8 +37,13 @@ from bot.replicas import RulesSync, build_leadership, leader_only, one_at_a_time
 from bot.scheduler import Scheduler
 from bot.sources.binance import BinanceSource
 from bot.sources.binance_coinm import BinanceCoinMSource
+from bot.sources.bitget import BitgetSource
+from bot.sources.bitmex import BitmexSource
 from bot.sources.bybit import BybitSource
 from bot.sources.coinglass import CoinGlassSource
+from bot.sources.deribit import DeribitSource
+from bot.sources.gate import GateSource
+from bot.sources.htx import HtxSource
 from bot.sources.okx import OkxSource
 from bot.sources.replay import ReplaySource
 from bot.store import Database, parse_location
@@ -93,6 +98,11 @@ def build_sources(
         (BinanceCoinMSource, src.binance_coinm),
         (BybitSource, src.bybit),
         (OkxSource, src.okx),
+        (GateSource, src.gate),
+        (BitgetSource, src.bitget),
+        (BitmexSource, src.bitmex),
+        (HtxSource, src.htx),
+        (DeribitSource, src.deribit),
     )
     for cls, cfg in streams:
         if cfg.enabled:

@@ -174,6 +174,29 @@ class OkxConfig(StreamSource):
     rest_url: str = "https://www.okx.com"
 
 
+class GateConfig(StreamSource):
+    enabled: bool = False  # the sign of `size` is not established by evidence (docs/sources.md)
+    url: str = "wss://fx-ws.gateio.ws/v4/ws/usdt"
+    rest_url: str = "https://api.gateio.ws"  # contracts: quanto_multiplier
+
+
+class BitgetConfig(StreamSource):
+    url: str = "wss://ws.bitget.com/v3/ws/public"
+
+
+class BitmexConfig(StreamSource):
+    url: str = "wss://ws.bitmex.com/realtime"
+    rest_url: str = "https://www.bitmex.com"  # instrument/active: contract values
+
+
+class HtxConfig(StreamSource):
+    url: str = "wss://api.hbdm.com/linear-swap-notification"
+
+
+class DeribitConfig(StreamSource):
+    url: str = "wss://www.deribit.com/ws/api/v2"
+
+
 class CoinGlassSource(Strict):
     enabled: bool = True  # still off without COINGLASS_API_KEY
     url: str = "https://open-api-v4.coinglass.com"
@@ -205,6 +228,11 @@ class SourcesConfig(Strict):
     binance_coinm: BinanceCoinMConfig = BinanceCoinMConfig()
     bybit: BybitConfig = BybitConfig()
     okx: OkxConfig = OkxConfig()
+    gate: GateConfig = GateConfig()
+    bitget: BitgetConfig = BitgetConfig()
+    bitmex: BitmexConfig = BitmexConfig()
+    htx: HtxConfig = HtxConfig()
+    deribit: DeribitConfig = DeribitConfig()
     coinglass: CoinGlassSource = CoinGlassSource()
     replay: ReplaySource = ReplaySource()
 

@@ -52,10 +52,20 @@ def test_sources_follow_the_config() -> None:
         {"sources": {"okx": {"enabled": False}, "bybit": {"url": "ws://127.0.0.1:9/ws"}}}
     )
     names = {s.name: s for s in build_sources(c, Secrets(), Clock())}
-    assert set(names) == {"binance", "bybit"}  # no CoinGlass without a key, okx switched off
+    assert set(names) == {"binance", "bybit", "bitget", "bitmex", "htx", "deribit"}  # okx off,
+    # gate off by default, no CoinGlass without a key
     assert names["bybit"].url == "ws://127.0.0.1:9/ws"
     keyed = build_sources(Config(), Secrets(coinglass_key="k" * 12), Clock())
-    assert [s.name for s in keyed] == ["binance", "bybit", "okx", "coinglass"]
+    assert [s.name for s in keyed] == [
+        "binance",
+        "bybit",
+        "okx",
+        "bitget",
+        "bitmex",
+        "htx",
+        "deribit",
+        "coinglass",
+    ]
     replay = parse_config({"sources": {"replay": {"enabled": True}}})
     assert [s.name for s in build_sources(replay, Secrets(), Clock())] == ["replay"]
 

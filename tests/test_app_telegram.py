@@ -8,6 +8,7 @@ from bot import app
 from bot.config import Secrets, parse_config
 from bot.domain.models import Liquidation, Side
 from tests.fakes.telegram_api import FakeTelegram
+from tests.offline import sources_off
 from tests.telegram.harness import make_stack
 
 TOKEN = "123456:TEST-token"
@@ -20,7 +21,7 @@ async def test_command_and_alert_through_the_composed_service(tmp_path: Path) ->
         {
             "storage": {"path": str(tmp_path / "tg.sqlite3")},
             "telegram": {"base_url": fake.base_url, "base_file_url": fake.base_file_url},
-            "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx")},
+            "sources": sources_off(),
             "broadcasts": [{"chat": "-100777", "rule": "all 1h 300m shorts"}],
             "alerts": {"debounce": 0},
         }

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.offline import sources_off
+
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 
@@ -142,7 +144,7 @@ async def test_dashboard_names_are_what_the_composed_service_exposes(tmp_path: P
     config = parse_config(
         {
             "storage": {"path": str(tmp_path / "m.sqlite3")},
-            "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx")},
+            "sources": sources_off(),
             "console": {"enabled": "on"},
         }
     )

@@ -9,13 +9,14 @@ from pathlib import Path
 from bot import app
 from bot.config import Secrets, parse_config
 from bot.domain.models import Liquidation, Side
+from tests.offline import sources_off
 
 
 async def test_alert_follows_the_data_not_the_tick(tmp_path: Path) -> None:
     config = parse_config(
         {
             "storage": {"path": str(tmp_path / "l.sqlite3")},
-            "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx", "coinglass")},
+            "sources": sources_off(),
             "console": {"enabled": "on"},
             "alerts": {"tick": "1h"},  # only a data-triggered run can be in time
         }

@@ -34,6 +34,10 @@ async def test_a_source_down_then_up_reaches_the_operator_once_each(tmp_path: Pa
                 "binance": {"url": venue.ws_url, "rest_url": venue.base},
                 "bybit": {"enabled": False},
                 "okx": {"enabled": False},
+                "bitget": {"enabled": False},
+                "bitmex": {"enabled": False},
+                "htx": {"enabled": False},
+                "deribit": {"enabled": False},
             },
             "operators": {"chats": [OPERATOR], "source_down_after": 1, "check_every": 1},
         }

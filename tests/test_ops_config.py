@@ -14,6 +14,7 @@ from bot import app
 from bot.config import Config, ConfigError, Secrets, parse_config
 from bot.http_server import PortError, resolve_port
 from bot.metrics import Metrics
+from tests.offline import sources_off
 
 
 def test_defaults_keep_the_server_off_and_bind_every_interface() -> None:
@@ -71,7 +72,7 @@ def test_a_bad_port_stops_the_cli_with_a_readable_message(tmp_path: Path) -> Non
         yaml.safe_dump(
             {
                 "storage": {"path": str(tmp_path / "c.sqlite3")},
-                "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx")},
+                "sources": sources_off(),
                 "console": {"enabled": "off"},
             }
         )

@@ -20,6 +20,7 @@ from bot.clock import Clock
 from bot.config import Secrets, parse_config
 from bot.domain.models import Liquidation, Side
 from bot.watchdog import JobHealth, Watchdog
+from tests.offline import LIVE_SOURCES
 
 T0 = int(datetime(2027, 1, 15, 14, 1, tzinfo=UTC).timestamp() * 1000)
 
@@ -36,7 +37,7 @@ def _config(tmp_path: Path):
     return parse_config(
         {
             "storage": {"path": str(tmp_path / "wd.sqlite3")},
-            "sources": {n: {"enabled": n == "binance"} for n in ("binance", "bybit", "okx")},
+            "sources": {n: {"enabled": n == "binance"} for n in LIVE_SOURCES},
             "console": {"enabled": "on"},
         }
     )

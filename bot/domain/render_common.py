@@ -86,7 +86,13 @@ def sub_label(sub: Subscription) -> str:
     return f"#{sub.number or sub.id}"
 
 
-VENUE_NAMES = {"okx": "OKX", "coinglass": "CoinGlass", "bitget": "Bitget", "htx": "HTX"}
+VENUE_NAMES = {
+    "okx": "OKX",
+    "coinglass": "CoinGlass",
+    "bitget": "Bitget",
+    "htx": "HTX",
+    "bitmex": "BitMEX",
+}
 
 
 def venue_name(venue: str) -> str:

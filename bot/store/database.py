@@ -362,7 +362,8 @@ class Database(HistoryQueries, Settings, OutboxExpiry, ReplicaQueries):
             await c.executemany(
                 "INSERT INTO alert_states "
                 "(sub_id, status, level, episode, fired_ms, last_alert_ms) "
-                "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?1) "
+                "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS "
+                f"(SELECT 1 FROM subscriptions WHERE id = ?1{self._backend.key_share_lock()}) "
                 f"ON CONFLICT(sub_id) DO UPDATE SET {_STATE_UPDATE}",
                 rows,  # read in the database thread: the event loop does not wait for it
             )

@@ -166,3 +166,8 @@ class PgBackend:
     def indexed_by(self, index: str) -> str:
         """No hints in PostgreSQL: its planner picks the index from the statistics."""
         return ""
+
+    def key_share_lock(self) -> str:
+        """For the row a foreign key will point at: a concurrent DELETE is waited for, and the
+        row then re-read (gone: the statement skips it instead of failing the foreign key)."""
+        return " FOR KEY SHARE"

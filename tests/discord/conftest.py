@@ -17,6 +17,7 @@ from bot.config import Config, Secrets, parse_config
 from bot.market_view import LiveMarket
 from bot.store import Database
 from tests.fakes.discord_api import FakeDiscord
+from tests.offline import sources_off
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ def discord_config(tmp_path: Path) -> Config:
     return parse_config(
         {
             "storage": {"path": str(tmp_path / "dc.sqlite3")},
-            "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx")},
+            "sources": sources_off(),
         }
     )
 

@@ -9,6 +9,7 @@ from bot.config import Secrets, parse_config
 from bot.domain.models import Liquidation, Side
 from tests.discord.conftest import FAKE_GATEWAY_WAITS
 from tests.fakes.discord_api import CHANNEL_ID, FakeDiscord
+from tests.offline import sources_off
 
 
 async def test_broadcast_from_the_config_reaches_the_channel(
@@ -17,7 +18,7 @@ async def test_broadcast_from_the_config_reaches_the_channel(
     config = parse_config(
         {
             "storage": {"path": str(tmp_path / "dc.sqlite3")},
-            "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx")},
+            "sources": sources_off(),
             "broadcasts": [{"chat": f"discord:{CHANNEL_ID}", "rule": "eth 4h 200m longs"}],
             "alerts": {"debounce": 0},
         }

@@ -28,6 +28,7 @@ from bot.market_view import LiveMarket
 from bot.store import Database, OutboxItem
 from tests.discord.conftest import NOW_MS, FixedClock
 from tests.fakes.discord_api import APP_ID, CHANNEL_ID, Failure, FakeDiscord
+from tests.offline import sources_off
 
 RATE_LIMITED = Failure(
     429,
@@ -111,7 +112,7 @@ async def test_the_whole_service_starts_and_alerts_despite_a_429_on_sync(
     config = parse_config(
         {
             "storage": {"path": str(tmp_path / "dc.sqlite3")},
-            "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx")},
+            "sources": sources_off(),
             "broadcasts": [{"chat": f"discord:{CHANNEL_ID}", "rule": "eth 4h 200m longs"}],
             "alerts": {"debounce": 0},
         }

@@ -31,7 +31,10 @@ class FakeConn:
         self.received: list[str] = []
         self._changed = asyncio.Condition()
 
-    async def send(self, frame: str | dict | list) -> None:
+    async def send(self, frame: str | bytes | dict | list) -> None:
+        if isinstance(frame, bytes):  # a binary message (HTX's gzip frames)
+            await self.ws.send_bytes(frame)
+            return
         await self.ws.send_str(frame if isinstance(frame, str) else json.dumps(frame))
 
     async def drop(self) -> None:
@@ -382,3 +385,112 @@ class FakeCoinGlass:
         rows = sorted(body["data"], key=lambda r: r["time"], reverse=True)
         body["data"] = rows[: int(q.get("limit", 1000))]
         return web.json_response(body, headers=self.last_headers)
+
+
+# ---- more venues: Gate, Bitget, HTX, BitMEX, Deribit -------------------------------------------
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def gate_reply(text: str) -> str | None:
+    """Gate answers futures.ping with futures.pong and acks each subscribe."""
+    msg = _json(text)
+    if not isinstance(msg, dict):
+        return None
+    if msg.get("channel") == "futures.ping":
+        return json.dumps({"time": msg.get("time"), "channel": "futures.pong", "event": "",
+                           "result": None})  # fmt: skip
+    if msg.get("event") == "subscribe":
+        return json.dumps({"time": msg.get("time"), "channel": msg["channel"],
+                           "event": "subscribe", "result": {"status": "success"}})  # fmt: skip
+    return None
+
+
+def bitget_reply(text: str) -> str | None:
+    if text == "ping":
+        return "pong"
+    msg = _json(text)
+    if isinstance(msg, dict) and msg.get("op") == "subscribe":
+        return json.dumps({"event": "subscribe", "arg": msg["args"][0]})
+    return None
+
+
+def bitmex_reply(text: str) -> str | None:
+    if text == "ping":
+        return "pong"
+    msg = _json(text)
+    if isinstance(msg, dict) and msg.get("op") == "subscribe":
+        return json.dumps({"success": True, "subscribe": msg["args"][0],
+                           "request": msg})  # fmt: skip
+    return None
+
+
+def deribit_reply(text: str) -> str | None:
+    msg = _json(text)
+    if not isinstance(msg, dict):
+        return None
+    if msg.get("method") == "public/test":
+        return json.dumps({"jsonrpc": "2.0", "id": msg.get("id"), "result": {"version": "1.2.26"}})
+    if msg.get("method") == "public/subscribe":
+        channels = msg["params"]["channels"]
+        return json.dumps({"jsonrpc": "2.0", "id": msg.get("id"), "result": channels})
+    return None
+
+
+def gzip_json(obj: Any) -> bytes:
+    """HTX sends every frame gzip-compressed, as a binary websocket message."""
+    import gzip
+
+    return gzip.compress(json.dumps(obj).encode())
+
+
+def gate_contracts(multipliers: dict[str, str]) -> Callable[[web.Request], Any]:
+    """`/api/v4/futures/usdt/contracts`: name -> quanto_multiplier, all trading."""
+    rows = [{"name": k, "type": "direct", "quanto_multiplier": v, "in_delisting": False}
+            for k, v in multipliers.items()]  # fmt: skip
+    return lambda request: rows
+
+
+def bitmex_instruments(rows: list[dict[str, Any]]) -> Callable[[web.Request], Any]:
+    """`/api/v1/instrument/active`: the rows given (symbol, underlying, multiplier ...)."""
+    return lambda request: rows
+
+
+def gate_frame(entries: list[tuple[str, float, float]], ts: int) -> dict:
+    """entries: (contract, signed size, price)."""
+    return {"channel": "futures.public_liquidates", "event": "update", "time": ts // 1000,
+            "time_ms": ts, "result": [{"price": str(p), "size": str(s), "time_ms": ts,
+                                       "contract": c} for c, s, p in entries]}  # fmt: skip
+
+
+def bitget_frame(entries: list[tuple[str, str, float]], ts: int) -> dict:
+    """entries: (symbol, side, USDT amount)."""
+    base = sample("bitget_uta_ws_liquidation.json")
+    data = [dict(base["data"][0], symbol=s, side=side, amount=str(a), ts=str(ts))
+            for s, side, a in entries]  # fmt: skip
+    return {"data": data, "arg": base["arg"], "action": "update", "ts": ts}
+
+
+def htx_frame(code: str, direction: str, turnover: float, ts: int) -> dict:
+    return {"op": "notify", "topic": f"public.{code}.liquidation_orders", "ts": ts,
+            "data": [{"symbol": code.split("-")[0], "contract_code": code, "direction": direction,
+                      "offset": "close", "volume": 1.0, "price": turnover, "created_at": ts,
+                      "amount": 1.0, "trade_turnover": turnover}]}  # fmt: skip
+
+
+def bitmex_frame(symbol: str, side: str, qty: float, price: float) -> dict:
+    return {"table": "liquidation", "action": "insert", "data": [
+        {"orderID": f"{symbol}-{qty}", "symbol": symbol, "side": side, "price": price,
+         "leavesQty": qty}]}  # fmt: skip
+
+
+def deribit_frame(name: str, direction: str, amount: float, price: float, flag: str, ts: int):
+    return {"jsonrpc": "2.0", "method": "subscription", "params": {
+        "channel": "trades.future.BTC.100ms", "data": [
+            {"trade_id": str(ts), "timestamp": ts, "price": price, "amount": amount,
+             "direction": direction, "instrument_name": name, "liquidation": flag}]}}  # fmt: skip

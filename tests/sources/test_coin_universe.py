@@ -66,7 +66,7 @@ async def test_a_listed_coin_can_be_subscribed_before_it_ever_liquidates(
 ) -> None:
     sources = {
         name: {"url": v.ws_url, "rest_url": v.base, "watchdog": 30} for name, v in venues.items()
-    }
+    } | {n: {"enabled": False} for n in ("bitget", "bitmex", "htx", "deribit")}
     config = parse_config(
         {
             "storage": {"path": str(tmp_path / "u.sqlite3")},

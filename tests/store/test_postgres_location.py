@@ -12,6 +12,7 @@ from bot.config import ConfigError, Secrets, parse_config
 from bot.domain.models import Side
 from bot.store import Database, StoreLocationError, parse_location, redact
 from bot.store.location import secrets_of
+from tests.offline import sources_off
 from tests.pg import PgServer
 
 
@@ -70,8 +71,7 @@ async def test_the_composition_opens_postgresql_from_storage_url(
     config = parse_config(
         {
             "storage": {"url": url, "path": str(tmp_path / "unused.sqlite3")},
-            "sources": {"binance": {"enabled": False}, "bybit": {"enabled": False},
-                        "okx": {"enabled": False}},
+            "sources": sources_off(),
             "broadcasts": [{"chat": "console:local", "rule": "btc 1h 100m"}],
         }
     )  # fmt: skip

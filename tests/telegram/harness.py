@@ -21,7 +21,7 @@ from bot.store import Database
 from tests.fakes.telegram_api import FakeTelegram
 
 SYNC_CHAT = 99999
-VENUES = ("binance", "bybit", "okx")
+VENUES = ("binance", "bybit", "okx", "bitget", "bitmex", "htx", "deribit")
 # No pacing in functional tests (the limits have their own tests): rates no test comes near.
 UNPACED = {"global_per_second": 1e6, "per_chat_per_second": 1e6, "per_group_per_minute": 1e6}
 DB_NAME = "bot.db"

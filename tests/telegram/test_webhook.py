@@ -13,6 +13,7 @@ import pytest
 from bot import app
 from bot.config import ConfigError, Secrets, parse_config
 from tests.fakes.telegram_api import FakeTelegram
+from tests.offline import sources_off
 
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
@@ -27,7 +28,7 @@ def _config(tmp_path: Path, fake: FakeTelegram, port: int | None = 0):
                 "mode": "webhook",
                 "webhook": {"url": "https://bot.example.com/tg", "path": "tg"},
             },
-            "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx")},
+            "sources": sources_off(),
             "http": {"host": "127.0.0.1", "port": port},
         }
     )

@@ -1,0 +1,297 @@
+"""Gate, Bitget, HTX, BitMEX and Deribit sources against fake venues over real sockets.
+
+Per venue: what it subscribes, its keep-alive (answered by the fake the venue's way), a dropped
+link (reconnect and resubscribe), malformed frames (skipped and counted, the stream goes on),
+and the silence watchdog when the fake stops answering keep-alives.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from bot.domain.models import Side
+from bot.domain.universe import CoinUniverse
+from bot.sources.bitget import BitgetSource
+from bot.sources.bitmex import BitmexSource
+from bot.sources.deribit import DeribitSource
+from bot.sources.gate import GateSource
+from bot.sources.htx import HtxSource
+from tests.fakes.exchanges import (
+    FakeConn,
+    FakeVenue,
+    bitget_frame,
+    bitget_reply,
+    bitmex_frame,
+    bitmex_instruments,
+    bitmex_reply,
+    deribit_frame,
+    deribit_reply,
+    gate_contracts,
+    gate_frame,
+    gate_reply,
+    gzip_json,
+    htx_frame,
+)
+from tests.sources.conftest import FAST, RecordingSink, running
+
+T0 = 1_700_000_000_000
+BITMEX_ROWS = [
+    {"symbol": "XBTUSD", "underlying": "XBT", "state": "Open", "quoteCurrency": "USD",
+     "multiplier": -100000000, "isInverse": True, "isQuanto": False},
+    {"symbol": "ETHUSD", "underlying": "ETH", "state": "Open", "quoteCurrency": "USD",
+     "multiplier": 100, "isInverse": False, "isQuanto": True},
+]  # fmt: skip
+
+
+@dataclass
+class Venue:
+    """How one venue is driven: its fake, its source, a subscribe check and two liquidations
+    (one long, one short) with their USD."""
+
+    make: Callable[[FakeVenue], Any]
+    reply: Callable[[str], str | None] | None
+    is_sub: Callable[[str], bool]
+    is_ping: Callable[[str], bool] | None  # None: the server pings (HTX)
+    long_frame: Any
+    short_frame: Any
+    long_usd: float
+    short_usd: float
+    rest: dict[str, Any] | None = None
+
+
+def _is(key: str, value: str) -> Callable[[str], bool]:
+    def pred(m: str) -> bool:
+        try:
+            msg = json.loads(m)
+        except ValueError:
+            return False
+        return isinstance(msg, dict) and msg.get(key) == value
+
+    return pred
+
+
+VENUES = {
+    "gate": Venue(
+        make=lambda v: GateSource(v.ws_url, rest_url=v.base, timing=FAST),
+        reply=gate_reply,
+        is_sub=_is("event", "subscribe"),
+        is_ping=_is("channel", "futures.ping"),
+        long_frame=gate_frame([("BTC_USDT", 30, 50_000.0)], T0),  # 30 × 0.0001 BTC
+        short_frame=gate_frame([("PEPE_USDT", -2, 0.000001)], T0),  # 2 × 10,000,000 PEPE
+        long_usd=30 * 0.0001 * 50_000,
+        short_usd=2 * 10_000_000 * 0.000001,
+        rest={
+            "/api/v4/futures/usdt/contracts": gate_contracts(
+                {"BTC_USDT": "0.0001", "PEPE_USDT": "10000000"}
+            )
+        },
+    ),
+    "bitget": Venue(
+        make=lambda v: BitgetSource(v.ws_url, timing=FAST),
+        reply=bitget_reply,
+        is_sub=_is("op", "subscribe"),
+        is_ping=lambda m: m == "ping",
+        long_frame=bitget_frame([("BTCUSDT", "buy", 1234.5)], T0),
+        short_frame=bitget_frame([("ETHUSDT", "sell", 99.0)], T0),
+        long_usd=1234.5,
+        short_usd=99.0,
+    ),
+    "htx": Venue(
+        make=lambda v: HtxSource(v.ws_url, timing=FAST),
+        reply=None,
+        is_sub=_is("op", "sub"),
+        is_ping=None,
+        long_frame=gzip_json(htx_frame("BTC-USDT", "sell", 5300.5635, T0)),
+        short_frame=gzip_json(htx_frame("ETH-USDT", "buy", 10.0, T0)),
+        long_usd=5300.5635,
+        short_usd=10.0,
+    ),
+    "bitmex": Venue(
+        make=lambda v: BitmexSource(v.ws_url, rest_url=v.base, timing=FAST),
+        reply=bitmex_reply,
+        is_sub=_is("op", "subscribe"),
+        is_ping=lambda m: m == "ping",
+        long_frame=bitmex_frame("XBTUSD", "Sell", 9214, 10106),
+        short_frame=bitmex_frame("XBTUSD", "Buy", 100, 10106),
+        long_usd=9214.0,
+        short_usd=100.0,
+        rest={"/api/v1/instrument/active": bitmex_instruments(BITMEX_ROWS)},
+    ),
+    "deribit": Venue(
+        make=lambda v: DeribitSource(v.ws_url, timing=FAST),
+        reply=deribit_reply,
+        is_sub=_is("method", "public/subscribe"),
+        is_ping=_is("method", "public/test"),
+        long_frame=deribit_frame("BTC-PERPETUAL", "sell", 1120, 4469.5, "T", T0),
+        short_frame=deribit_frame("ETH-PERPETUAL", "sell", 2500, 200.0, "M", T0),
+        long_usd=1120.0,
+        short_usd=2500.0,
+    ),
+}
+NAMES = pytest.mark.parametrize("name", list(VENUES))
+
+
+async def _fake(v: Venue) -> FakeVenue:
+    fake = FakeVenue(reply=v.reply)
+    fake.rest.update(v.rest or {})
+    return await fake.start()
+
+
+async def _keepalive(v: Venue, conn: FakeConn, count: int) -> None:
+    """Wait for `count` client pings, or (HTX) send `count` server pings and await the pongs."""
+    if v.is_ping is not None:
+        await conn.wait_for(v.is_ping, count=count)
+        return
+    for i in range(count):
+        await conn.send(gzip_json({"op": "ping", "ts": str(T0 + i)}))
+        await conn.wait_for(_is("op", "pong"), count=i + 1)
+
+
+@NAMES
+async def test_subscribe_keepalive_sides_and_usd(name: str, sink: RecordingSink) -> None:
+    v = VENUES[name]
+    fake = await _fake(v)
+
+    async def script(conn: FakeConn) -> None:
+        await conn.wait_for(v.is_sub)
+        await _keepalive(v, conn, 12)  # longer than the watchdog (0.4 s): pings keep it alive
+        await conn.send(v.long_frame)
+        await conn.send(v.short_frame)
+        await conn.silent()
+
+    fake.scripts = [script]
+    src = v.make(fake)
+    try:
+        async with running(src, sink):
+            await sink.until(lambda s: len(s.events_in) == 2)
+    finally:
+        await fake.stop()
+    assert sink.usd(Side.LONG) == pytest.approx(v.long_usd)
+    assert sink.usd(Side.SHORT) == pytest.approx(v.short_usd)
+    assert {e.venue for e in sink.events_in} == {name}
+    assert src.connections == 1 and "down" not in sink.kinds()
+    assert sink.status(name).skipped == 0
+
+
+@NAMES
+async def test_drop_reconnects_resubscribes_and_malformed_frames_are_counted(
+    name: str, sink: RecordingSink
+) -> None:
+    v = VENUES[name]
+    fake = await _fake(v)
+
+    async def first(conn: FakeConn) -> None:
+        await conn.wait_for(v.is_sub)
+        await conn.send("{not json")
+        await conn.send(b"\x00\x01 binary garbage")
+        await conn.send(v.long_frame)
+        await conn.drop()
+
+    async def second(conn: FakeConn) -> None:
+        await conn.wait_for(v.is_sub)
+        await conn.send(v.short_frame)
+        await conn.silent()
+
+    fake.scripts = [first, second]
+    src = v.make(fake)
+    try:
+        async with running(src, sink):
+            await sink.until(lambda s: len(s.events_in) == 2)
+    finally:
+        await fake.stop()
+    assert [e.side for e in sink.events_in] == [Side.LONG, Side.SHORT]
+    assert sink.status(name).skipped == 2
+    assert sum(map(v.is_sub, fake.conns[1].received)) >= 1  # subscribed again
+    assert sink.kinds() == ["up", "down", "up"]
+
+
+@NAMES
+async def test_silence_without_keepalive_answers_is_an_outage(
+    name: str, sink: RecordingSink
+) -> None:
+    v = VENUES[name]
+    fake = await _fake(v)
+    fake.reply = lambda m: None  # no acks, no pongs: silence means silence
+    fake.scripts = [lambda conn: conn.silent()]
+    src = v.make(fake)
+    try:
+        async with running(src, sink):
+            await fake.connection(1)  # given up by the watchdog, then a retry
+            reason = sink.status(name).note
+    finally:
+        await fake.stop()
+    assert "watchdog" in reason
+    assert not sink.events_in
+
+
+async def test_gate_unknown_contract_is_skipped_counted_and_refreshed(sink: RecordingSink) -> None:
+    v = VENUES["gate"]
+    multipliers = {"BTC_USDT": "0.0001"}
+    fake = FakeVenue(reply=gate_reply)
+    fake.rest["/api/v4/futures/usdt/contracts"] = lambda r: [
+        {"name": k, "quanto_multiplier": m, "in_delisting": False} for k, m in multipliers.items()
+    ]
+    await fake.start()
+
+    async def script(conn: FakeConn) -> None:
+        await conn.wait_for(v.is_sub)
+        await conn.send(gate_frame([("NEW_USDT", 5, 2.0)], T0))
+        await conn.wait_for(v.is_ping, count=4)
+        await conn.send(gate_frame([("NEW_USDT", -5, 2.0)], T0))
+        await conn.silent()
+
+    fake.scripts = [script]
+    universe = CoinUniverse()
+    src = GateSource(fake.ws_url, rest_url=fake.base, timing=FAST, universe=universe)
+    try:
+        async with running(src, sink):
+            await sink.until(lambda s: src.unknown["NEW_USDT"] == 1)
+            multipliers["NEW_USDT"] = "10"  # listed now
+            await sink.until(lambda s: len(s.events_in) == 1)
+    finally:
+        await fake.stop()
+    assert sink.status("gate").skipped == 1
+    assert sink.events_in[0].usd == pytest.approx(5 * 10 * 2.0)
+    assert "NEW" in universe.listed("gate")
+
+
+async def test_bitmex_quanto_is_skipped_without_asking_for_a_refresh(sink: RecordingSink) -> None:
+    v = VENUES["bitmex"]
+    fake = await _fake(v)
+
+    async def script(conn: FakeConn) -> None:
+        await conn.wait_for(v.is_sub)
+        await conn.send({"info": "Welcome to the BitMEX Realtime API."})
+        await conn.send(bitmex_frame("ETHUSD", "Sell", 10, 2000))  # quanto: no USD without BTC
+        await conn.send(v.long_frame)
+        await conn.silent()
+
+    fake.scripts = [script]
+    src = v.make(fake)
+    try:
+        async with running(src, sink):
+            await sink.until(lambda s: len(s.events_in) == 1)
+    finally:
+        await fake.stop()
+    assert src.unknown == {"ETHUSD": 1} and sink.status("bitmex").skipped == 1
+    assert not src._refresh_wanted.is_set()
+    assert sum("/instrument/active" in c for c in fake.rest_calls) == 1
+
+
+async def test_sized_venue_without_an_instrument_list_is_down_not_guessing(
+    sink: RecordingSink,
+) -> None:
+    fake = await FakeVenue(reply=gate_reply).start()  # no REST route: 404
+    src = GateSource(fake.ws_url, rest_url=fake.base, timing=FAST)
+    try:
+        async with running(src, sink):
+            await sink.until(lambda s: "down" in s.kinds())
+    finally:
+        await fake.stop()
+    assert "cannot list gate instruments" in sink.status("gate").note
+    assert not fake.conns  # it never connected without sizes
