@@ -15,6 +15,7 @@ from tests.fakes.exchanges import FakeConn, FakeVenue, binance_frame
 from tests.fakes.telegram_api import FakeTelegram
 from tests.lifecycle.conftest import TOKEN, binance, telegram  # noqa: F401 (fixtures)
 from tests.lifecycle.process import ServiceProcess
+from tests.offline import sources_off
 from tests.pg import PgServer, pg_server  # noqa: F401 (the session's server fixture)
 
 BURST_CHATS = list(range(7001, 7201))  # the operator's broadcast to 200 chats
@@ -37,12 +38,7 @@ def replica_config(
             },
         },
         "discord": {"enabled": False},
-        "sources": {
-            "binance": {"url": venue.ws_url, "rest_url": venue.base},
-            "bybit": {"enabled": False},
-            "okx": {"enabled": False},
-            "coinglass": {"enabled": False},
-        },
+        "sources": sources_off(binance={"url": venue.ws_url, "rest_url": venue.base}),
         "alerts": {"min_quiet": 0, "tick": 1, "debounce": 0},
         "broadcasts": [{"chat": str(c), "rule": "eth 5m 1m"} for c in chats],
         "logging": {"level": "INFO"},

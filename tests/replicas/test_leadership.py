@@ -22,6 +22,7 @@ from bot.leadership import LEADER_LOCK, PgLeadership, SoleLeader
 from bot.replicas import RulesSync, build_leadership, leader_only
 from bot.store import BucketRow, Database, OutboxItem
 from bot.store.replica_queries import NotLeaderError
+from tests.offline import sources_off
 
 
 @pytest.fixture
@@ -238,7 +239,7 @@ async def test_replicas_starting_together_write_the_broadcasts_once(pg_url: str)
             {
                 "storage": {"url": pg_url},
                 "replica": {"id": name, "poll": 0.2, "lease": 1},
-                "sources": {n: {"enabled": False} for n in ("binance", "bybit", "okx")},
+                "sources": sources_off(),
                 "console": {"enabled": "off"},
                 "broadcasts": [{"chat": str(c), "rule": "btc 1h 100m"} for c in (11, 12, 13)],
             }
