@@ -11,6 +11,7 @@ import gc
 import logging
 import signal
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +34,10 @@ from bot.domain.rules import Policy, RuleBook
 from bot.domain.universe import CoinUniverse
 from bot.engine import Engine
 from bot.insight import refresh_baselines
+from bot.leadership import Leadership, PgLeadership
 from bot.market_view import LiveMarket
 from bot.ops import Ops, build_ops
+from bot.replicas import RulesSync, build_leadership, leader_only, one_at_a_time
 from bot.scheduler import Scheduler
 from bot.sources.binance import BinanceSource
 from bot.sources.binance_coinm import BinanceCoinMSource
@@ -80,6 +83,9 @@ class Runtime:
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     ops: Ops | None = None  # metrics, /healthz, operator alerts, the HTTP port (build sets it)
     digests: Digests | None = None
+    # who leads (docs/scaling.md): SQLite, always this process; PostgreSQL, the lock holder
+    leadership: Leadership | None = None
+    leader_task: asyncio.Task[Any] | None = None  # the lock's loop, stopped last
 
     @property
     def replay(self) -> ReplaySource | None:
@@ -191,6 +197,7 @@ async def build(
         Path(store.target).parent.mkdir(parents=True, exist_ok=True)
     db = await Database.open(store.target)
     log.info("store: %s at %s", store.kind, store.shown)
+    leadership = build_leadership(config.replica, db)
 
     universe = CoinUniverse()  # the coins the venues list, fed by the sources
     sources = build_sources(config, secrets, clock, universe)
@@ -219,7 +226,8 @@ async def build(
     )
     market = LiveMarket(agg, health, clock, sampled=True, universe=universe)
 
-    await sync_broadcasts(config, db, now)
+    async with one_at_a_time(db, "broadcasts"):  # replicas starting together add a rule once
+        await sync_broadcasts(config, db, now)
     book = RuleBook(
         Policy(
             rearm_ratio=config.alerts.rearm_ratio,
@@ -319,10 +327,19 @@ async def build(
         console=console,
         bots=bots,
         digests=digests,
+        leadership=leadership,
     )
+    delivery.may_send = leadership.acting  # checked before every send ...
+    for sender in senders.values():  # ... and by a sender right before the request leaves
+        if hasattr(sender, "gate"):
+            sender.gate = leadership.acting
     service.before_chart = lambda: persist(rt)  # a chart includes the last seconds
     digests.before = lambda: persist(rt)  # so does a digest's biggest hour
     rt.ops = build_ops(rt)
+    rt.ops.health.replica = lambda: _replica_info(leadership)
+    if isinstance(leadership, PgLeadership):
+        service.replica_line = lambda: _replica_line(leadership)
+        service.book_is_current = leadership.acting
     for chat in config.operators.chats:
         await db.ensure_chat(chat)
     return rt
@@ -342,6 +359,9 @@ async def prune(rt: Runtime) -> None:
     keep_ms = rt.config.storage.retention_days * DAY_MS
     rt.market.agg.prune(now)
     rt.market.health.prune(now - keep_ms)
+    if rt.leadership is not None and not rt.leadership.acting():
+        return  # the store is the leader's to prune
+    await rt.db.prune_updates(now - DAY_MS)
     await rt.db.prune_buckets(now - keep_ms)
     await rt.db.prune_outbox(now - 7 * DAY_MS)
     await rt.db.prune_mutes(now)
@@ -352,26 +372,27 @@ def _schedule(rt: Runtime) -> None:
     speed = rt.clock.speed
     a = rt.config.alerts
     s = rt.scheduler
-    assert rt.ops is not None
+    assert rt.ops is not None and rt.leadership is not None
+    lead = rt.leadership  # the leader evaluates, delivers and writes; every replica reads
     timed = rt.ops.metrics.timed  # liqbot_evaluation_seconds: the tick and the poked runs
     s.every(
         "evaluate",
         max(0.2, a.tick / speed),
-        timed(rt.engine.tick),
+        leader_only(lead, timed(rt.engine.tick)),
         first_in=0.1,
-        on_poke=timed(rt.engine.evaluate_new_data),
+        on_poke=leader_only(lead, timed(rt.engine.evaluate_new_data)),
     )
-    s.every("drain", 2.0, rt.delivery.drain, first_in=0.5)
-    s.every("persist", max(1.0, 10 / speed), lambda: persist(rt))
+    s.every("drain", 2.0, leader_only(lead, rt.delivery.drain), first_in=0.5)
+    s.every("persist", max(1.0, 10 / speed), leader_only(lead, lambda: persist(rt)))
     s.every("prune", 3600, lambda: prune(rt), first_in=60)
     if rt.digests is not None:  # a sweep a minute (market time); see bot/digests.py for why
-        s.every("digests", max(1.0, 60 / speed), rt.digests.run_due, first_in=5)
+        s.every("digests", max(1.0, 60 / speed), leader_only(lead, rt.digests.run_due), first_in=5)
     if rt.engine.extras is not None:  # "usual" of relative rules moves with the hour
         extras = rt.engine.extras
         s.every("baselines", 600, lambda: refresh_baselines(rt.db, extras, rt.clock.now_ms()))
     if rt.ops.operators is not None:
         every = max(1.0, rt.config.operators.check_every / speed)
-        s.every("operators", every, rt.ops.operators.check, first_in=every)
+        s.every("operators", every, leader_only(lead, rt.ops.operators.check), first_in=every)
     for src in rt.sources:
         poll = getattr(src, "poll_once", None)
         if poll is not None:
@@ -395,8 +416,57 @@ async def start(rt: Runtime, *, jobs: bool = True) -> None:
         await rt.ops.start(rt.clock.now_ms())
     if jobs:
         _start_jobs(rt)
-    for bot in rt.bots:
+    lead = rt.leadership
+    if not isinstance(lead, PgLeadership):
+        for bot in rt.bots:
+            await bot.start()
+        return
+    # Replicas: a webhook is served by every replica; polling and the gateway by the leader.
+    everywhere = [b for b in rt.bots if getattr(b, "mode", "") == "webhook"]
+    for bot in everywhere:
         await bot.start()
+    sync = RulesSync(rt.db, rt.book)
+    lead.on_rules_changed = sync.notice
+    lead.on_gain = lambda epoch: _lead(
+        rt, lead, epoch, sync, [b for b in rt.bots if b not in everywhere]
+    )
+    rt.leader_task = asyncio.create_task(lead.run(), name="leadership")
+
+
+async def _lead(
+    rt: Runtime, lead: PgLeadership, epoch: int, sync: RulesSync, bots: list[Any]
+) -> None:
+    """Took over: load the store's truth (the old leader's states), then act."""
+    t0 = time.monotonic()
+    rt.book.load(await rt.db.all_subscriptions(), await rt.db.load_states())
+    rt.tasks.append(asyncio.create_task(sync.run(), name="leadership:rules"))
+    for bot in bots:
+        await bot.start()
+    lead.ready(epoch)
+    log.info(
+        "leadership: %s acting as leader (epoch %d): %d subscriptions loaded in %d ms",
+        lead.replica_id,
+        epoch,
+        len(rt.book),
+        int((time.monotonic() - t0) * 1000),
+    )
+    rt.scheduler.poke("evaluate")
+    rt.scheduler.poke("drain")
+
+
+def _replica_info(lead: Leadership) -> dict[str, Any]:
+    return {
+        "id": lead.replica_id,
+        "role": "leader" if lead.acting() else "standby",
+        "leader": lead.leader_id,
+    }
+
+
+def _replica_line(lead: Leadership) -> str:
+    if lead.acting():
+        return f"Replica {lead.replica_id} (the leader)"
+    leader = lead.leader_id or "none yet"
+    return f"Replica {lead.replica_id} (standby); the leader: {leader}"
 
 
 def _start_jobs(rt: Runtime) -> None:
@@ -409,7 +479,7 @@ def _start_jobs(rt: Runtime) -> None:
 
 
 async def stop(rt: Runtime) -> None:
-    """Stop taking input, evaluate and deliver once more, save, close."""
+    """Stop taking input, evaluate and deliver once more (when leading), save, close."""
     rt.scheduler.shutdown()
     if rt.ops is not None:
         with contextlib.suppress(Exception):
@@ -419,9 +489,11 @@ async def stop(rt: Runtime) -> None:
     for t in rt.tasks:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await t
-    with contextlib.suppress(Exception):
-        await rt.engine.tick()
-        await rt.delivery.drain()
+    acting = rt.leadership is None or rt.leadership.acting()
+    if acting:  # a standby, or a leader that lost its lease, leaves this to the leader
+        with contextlib.suppress(Exception):
+            await rt.engine.tick()
+            await rt.delivery.drain()
     for src in rt.sources:
         closer = getattr(src, "aclose", None)
         if closer is not None:
@@ -432,8 +504,13 @@ async def stop(rt: Runtime) -> None:
             await bot.stop()
         except Exception:
             log.exception("stopping %s failed", type(bot).__name__)
-    with contextlib.suppress(Exception):
-        await persist(rt)
+    if acting and (rt.leadership is None or rt.leadership.acting()):
+        with contextlib.suppress(Exception):
+            await persist(rt)
+    if rt.leader_task is not None:  # last: the lock goes when our work is done
+        rt.leader_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await rt.leader_task
     await rt.db.close()
 
 
@@ -460,6 +537,9 @@ async def run(
     elif banner:  # no console: the banner is the log's first word on what runs
         log.info("%s", banner.replace("\n", "; "))
     waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop_event.wait())]
+    lost = getattr(rt.leadership, "lost", None)
+    if lost is not None:  # a replica that lost leadership stops; its supervisor restarts it
+        waiters.append(asyncio.create_task(lost.wait()))
     code = 0
     try:
         try:
@@ -472,6 +552,9 @@ async def run(
             console = _console_then_replay(rt, stdin, exit_when_replay_done)
             waiters.append(asyncio.create_task(console))
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        if lost is not None and lost.is_set():
+            log.warning("stopping: this replica lost leadership (it restarts as a standby)")
+            code = 3
     finally:
         for w in waiters:
             w.cancel()

@@ -342,6 +342,21 @@ class HttpConfig(Strict):
     outbox_stuck_after: Duration = 10 * 60  # ... when the oldest due message waited this long
 
 
+class ReplicaConfig(Strict):
+    """Replicas on one PostgreSQL store (docs/scaling.md); with SQLite the process just leads."""
+
+    id: str = ""  # this replica's name in /status and /healthz; empty: hostname-pid
+    poll: float = Field(1.0, ge=0.1, le=10)  # seconds between tries for (or checks of) the lock
+    # seconds of silence after which PostgreSQL frees a leader's lock (frozen, machine gone)
+    lease: float = Field(5.0, ge=1, le=60)
+
+    @model_validator(mode="after")
+    def _lease_covers_polls(self) -> ReplicaConfig:
+        if self.lease < 2 * self.poll:
+            raise ValueError("replica.lease must be at least twice replica.poll")
+        return self
+
+
 def _operator_list(v: Any) -> Any:
     return {"chats": v} if isinstance(v, list | tuple) else v
 
@@ -403,6 +418,8 @@ class Config(Strict):
         if len(set(names)) != len(names):
             raise ValueError("each webhook needs its own name")
         return v
+
+    replica: ReplicaConfig = ReplicaConfig()
 
 
 # field name -> the environment variable it is read from

@@ -126,6 +126,8 @@ class Delivery:
         self.on_outcome: Callable[[str, str, str], None] = lambda p, o, r: None
         # (chat key, message) -> the message to send: draws an alert's chart (the app sets it)
         self.prepare: Callable[[str, Message], Awaitable[Message]] | None = None
+        # replicas: False once this process no longer leads (checked before every send)
+        self.may_send: Callable[[], bool] = lambda: True
 
     def backoff_ms(self, attempts: int, retry_after_s: float = 0.0) -> int:
         """Jittered exponential delay (half to all of base * 2**attempts, capped), never less
@@ -200,6 +202,8 @@ class Delivery:
             return True, key
         migrated = False
         while True:
+            if not self.may_send():
+                return False, key  # the leader sends it (this row is still pending)
             outcome = await self._send(key, row)
             now = self._clock()
             self.on_outcome(platform_of(key), outcome.outcome.value, redact(outcome.reason))

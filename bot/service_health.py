@@ -75,6 +75,7 @@ class ServiceHealth:
         self.limits = limits or HealthLimits()
         self.started_ms = now_ms()  # reset by the app when the loops start
         self.outbox_pending = 0  # the last reading, for the liqbot_outbox_pending gauge
+        self.replica: Callable[[], dict[str, Any]] | None = None  # /healthz: who leads
 
     async def read_outbox(self, now_ms: int) -> int | None:
         """Refresh the pending count; returns when the oldest due row became due (None: none)."""
@@ -156,4 +157,6 @@ class ServiceHealth:
             },
             "outbox_pending": self.outbox_pending,
         }
+        if self.replica is not None:  # which replica answers, and which leads
+            body["replica"] = self.replica()
         return (503 if failing else 200), body

@@ -134,6 +134,10 @@ class CommandService:
         # the config's digests (shown by /digest) and the outbox's wake-up (the app sets both)
         self.declared_digests: Sequence[DigestSpec] = ()
         self.on_enqueued: Callable[[], None] = lambda: None
+        # replicas (docs/scaling.md): "Replica web-2 (standby); the leader: web-1", for /status
+        self.replica_line: Callable[[], str | None] = lambda: None
+        # False on a standby replica, whose rule book does not follow the alert states
+        self.book_is_current: Callable[[], bool] = lambda: True
         # Telegram learns its name from getMe after start: the adapter may set it then.
         self.bot_username = self.settings.bot_username
         # times each handle_text (the app sets liqbot_command_seconds' timer)
@@ -338,6 +342,8 @@ class CommandService:
         subs = await self.db.list_subscriptions(ctx.chat_key)
         # the book holds every state in memory; the store holds them for all chats (maybe 1M)
         states = {s.id: st for s in subs if (st := self.book.state(s.id)) is not None}
+        if not self.book_is_current():  # a standby replica: the leader's book moves them
+            states |= await self.db.states_of([s.id for s in subs])
         mutes = (await self.db.active_mutes(now)).get(ctx.chat_key, {})
         return render.render_list(
             subs,
@@ -402,4 +408,5 @@ class CommandService:
         if dropped:
             note = f"{dropped} alert(s) dropped in 24h: older than their window"
             status = replace(status, lines=(*status.lines, note))
-        return status
+        replica = self.replica_line()
+        return replace(status, lines=(*status.lines, replica)) if replica else status

@@ -17,6 +17,7 @@ import hmac
 import json
 import logging
 import secrets
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,10 +28,12 @@ from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    ApplicationHandlerStop,
     ChatMemberHandler,
     ContextTypes,
     ExtBot,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import HTTPXRequest
@@ -40,6 +43,8 @@ from bot.chat.telegram_sender import PLATFORM, TelegramLimits, TelegramSender
 from bot.chat.telegram_updates import ChatOrderedProcessor
 
 log = logging.getLogger(__name__)
+# HTTP connections for sends: the sender never has more requests going (so none waits for one)
+SEND_CONNECTIONS = 16
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
@@ -101,7 +106,7 @@ class TelegramBot:
             # Sends are paced one after another, so few are ever in flight (1,000/s at a 5 ms
             # round trip is 5); httpcore scans its whole pool for every request, and 256
             # connections cost a third of the paid fan-out's CPU (bench/bench_fanout.py).
-            request=HTTPXRequest(connection_pool_size=16),
+            request=HTTPXRequest(connection_pool_size=SEND_CONNECTIONS),
             get_updates_request=HTTPXRequest(connection_pool_size=1, read_timeout=5.0),
         )
         # Chats are handled concurrently, each chat's updates in order; no JobQueue: the
@@ -113,7 +118,10 @@ class TelegramBot:
         self.app: Application = builder.build()
         # Telegram sends this back with every update: a POST without it is not Telegram's
         self._secret = (webhook.secret_token if webhook else None) or secrets.token_urlsafe(32)
-        self.sender = TelegramSender(self.app.bot, limits)
+        self.sender = TelegramSender(self.app.bot, limits, connections=SEND_CONNECTIONS)
+        # first of all (group -1): an update handled already (Telegram redelivered it, maybe to
+        # another replica behind the balancer) stops here; the store's unique key decides
+        self.app.add_handler(TypeHandler(Update, self._once), group=-1)
         # every text: a command, or plain talk (a hint in a private chat, silence in a group)
         text = filters.TEXT
         self.app.add_handler(
@@ -222,6 +230,11 @@ class TelegramBot:
             log.warning("telegram setMyCommands failed: %s", self._redact(str(e)))
 
     # ---- handlers --------------------------------------------------------------------------
+    async def _once(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not await self.db.claim_update(update.update_id, int(time.time() * 1000)):
+            log.info("telegram update %d was handled already; skipped", update.update_id)
+            raise ApplicationHandlerStop
+
     async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         msg = update.effective_message
         chat = update.effective_chat

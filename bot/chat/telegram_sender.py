@@ -13,7 +13,7 @@ import html
 import logging
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -294,9 +294,16 @@ class TelegramSender:
 
     platform = PLATFORM
 
-    def __init__(self, bot: Any, limits: TelegramLimits | None = None) -> None:
+    def __init__(
+        self, bot: Any, limits: TelegramLimits | None = None, connections: int = 16
+    ) -> None:
         self.bot = bot  # telegram.Bot (or an Application's bot)
         self.limiter = FloodLimiter(limits or TelegramLimits())
+        # Replicas: False once this process no longer leads. Checked after the flood limits,
+        # holding one of `connections` (the HTTP pool's size), so a send that passes it goes on
+        # the wire at once: a leader frozen and replaced sends nothing when it thaws.
+        self.gate: Callable[[], bool] = lambda: True
+        self._wire = asyncio.Semaphore(connections)
 
     async def send(self, chat_key: str, message: Message) -> SendOutcome:
         try:
@@ -307,6 +314,8 @@ class TelegramSender:
             await self.send_message(chat_id, message, paid=self.limiter.paid)
         except asyncio.CancelledError:
             raise
+        except NotLeading:
+            return SendOutcome.retry(0.0, "this replica no longer leads")
         except Exception as e:
             outcome = outcome_of(e)
             log.info("telegram send to %s: %s (%s)", chat_key, outcome.outcome, outcome.reason)
@@ -331,7 +340,8 @@ class TelegramSender:
             return
         parts = render_html(message, CAPTION_LIMIT)
         caption = parts[0] if len(parts) == 1 else None
-        async with self.limiter.slot(chat_id, priority):
+        async with self.limiter.slot(chat_id, priority), self._wire:
+            self._check_gate(priority)
             await _send_photo(self.bot, chat_id, message, caption, reply_to, extra)
         if caption is None:
             await self.send_parts(chat_id, render_html(message), reply_to, priority, extra)
@@ -348,8 +358,17 @@ class TelegramSender:
         text. Raises what the Bot API raised. `priority` (command replies) overtakes queued
         outbox sends for the overall limit."""
         for part in parts:
-            async with self.limiter.slot(chat_id, priority):
+            async with self.limiter.slot(chat_id, priority), self._wire:
+                self._check_gate(priority)
                 await _send_part(self.bot, chat_id, part, reply_to, extra)
+
+    def _check_gate(self, priority: bool) -> None:
+        if not priority and not self.gate():  # command replies: any replica answers
+            raise NotLeading
+
+
+class NotLeading(Exception):
+    """An outbox send by a replica that no longer leads: not sent (the leader sends it)."""
 
 
 async def _send_part(

@@ -249,6 +249,10 @@ class RuleBook:
     def subscription(self, sub_id: int) -> Subscription | None:
         return self._subs.get(sub_id)
 
+    def subscriptions(self) -> Iterable[Subscription]:
+        """Every subscription in the book (a view: do not change the book while iterating)."""
+        return self._subs.values()
+
     def series_of(self, touched: Iterable[tuple[str, Side]]) -> list[SeriesKey]:
         """The series new data on (coin, side) can move: that side and the total, in every window,
         for the coin and for the whole market."""

@@ -20,6 +20,7 @@ from bot.store.backend import Backend, SqliteBackend
 from bot.store.digests import DigestQueries
 from bot.store.history import HistoryQueries
 from bot.store.location import parse_location
+from bot.store.replica_queries import ReplicaQueries
 from bot.store.rows import ChatRow, OutboxItem, OutboxRow
 from bot.store.settings import OutboxExpiry, Settings
 
@@ -75,13 +76,16 @@ def _message_json(message: Message) -> str:
     return json.dumps(message.to_dict(), separators=(",", ":"), ensure_ascii=False)
 
 
-class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries):
+class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries, ReplicaQueries):
     """The store's one interface, over SQLite or PostgreSQL (bot/store/backend.py)."""
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
         # called with (old_key, new_key) after a chat moved, whoever moved it (delivery, adapter)
         self.on_chat_migrated: list[Callable[[str, str], None]] = []
+        # replicas on PostgreSQL: the epoch this replica leads under, None while it does not;
+        # leader-only writes check it (bot/store/replica_queries.py). None here: no fencing.
+        self.fencing: Callable[[], int | None] | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -217,6 +221,8 @@ class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries):
                 "UPDATE chats SET paused_reason = ?, paused_ms = ? WHERE chat_key = ?",
                 (f"migrated to {new_key}", now_ms, old_key),
             )
+            await self._rules_changed(c, old_key)
+            await self._rules_changed(c, new_key)
         for listener in self.on_chat_migrated:
             listener(old_key, new_key)
 
@@ -273,6 +279,7 @@ class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries):
                 row = await cur.fetchone()
             assert row is not None
             sub_id = int(row[0])
+            await self._rules_changed(c, chat_key)
         return Subscription(
             id=sub_id,
             chat_key=chat_key,
@@ -290,13 +297,20 @@ class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries):
 
     async def remove_subscription(self, chat_key: str, sub_id: int) -> bool:
         # chat_key in the WHERE: a chat can only remove its own (its state goes by cascade)
-        n = await self._write(
-            "DELETE FROM subscriptions WHERE id = ? AND chat_key = ?", (sub_id, chat_key)
-        )
-        return n > 0
+        async with self._tx() as c:
+            cur = await c.execute(
+                "DELETE FROM subscriptions WHERE id = ? AND chat_key = ?", (sub_id, chat_key)
+            )
+            if cur.rowcount > 0:
+                await self._rules_changed(c, chat_key)
+            return bool(cur.rowcount > 0)
 
     async def remove_all_subscriptions(self, chat_key: str) -> int:
-        return await self._write("DELETE FROM subscriptions WHERE chat_key = ?", (chat_key,))
+        async with self._tx() as c:
+            cur = await c.execute("DELETE FROM subscriptions WHERE chat_key = ?", (chat_key,))
+            if cur.rowcount > 0:
+                await self._rules_changed(c, chat_key)
+            return int(cur.rowcount)
 
     async def list_subscriptions(self, chat_key: str) -> list[Subscription]:
         rows = await self._all(
@@ -383,7 +397,7 @@ class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries):
                  t.new.fired_ms, t.new.last_alert_ms)
                 for t in also
             )]  # fmt: skip
-        async with self._tx() as c:
+        async with self._leader_tx() as c:  # fenced when replicas share the store
             # WHERE EXISTS: a subscription removed since the tick evaluated is skipped
             # instead of failing the foreign key and losing everyone else's alerts.
             await c.executemany(
@@ -424,7 +438,7 @@ class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries):
 
     async def enqueue(self, items: Iterable[OutboxItem]) -> int:
         """Enqueue outside a transition; returns how many were new (duplicates are ignored)."""
-        async with self._tx() as c:
+        async with self._leader_tx() as c:
             n = 0
             for item in items:
                 n += await self._insert_outbox(c, item)
@@ -542,20 +556,27 @@ class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries):
         )
         return {r[0] for r in rows}
 
+    async def _leader_write(self, sql: str, params: Sequence[Any]) -> int:
+        """One leader-only statement: checked against the epoch when replicas share the store."""
+        if self.fencing is None:
+            return await self._write(sql, params)
+        async with self._leader_tx() as c:
+            return int((await c.execute(sql, params)).rowcount)
+
     async def mark_sent(self, row_id: int, now_ms: int) -> None:
-        await self._write(
+        await self._leader_write(
             "UPDATE outbox SET status = 'sent', sent_ms = ?, attempts = attempts + 1 WHERE id = ?",
             (now_ms, row_id),
         )
 
     async def mark_retry(self, row_id: int, next_ms: int, error: str) -> None:
-        await self._write(
+        await self._leader_write(
             "UPDATE outbox SET next_ms = ?, last_error = ?, attempts = attempts + 1 WHERE id = ?",
             (next_ms, error, row_id),
         )
 
     async def mark_dead(self, row_id: int, reason: str) -> None:
-        await self._write(
+        await self._leader_write(
             "UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?", (reason, row_id)
         )
 

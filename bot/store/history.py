@@ -16,6 +16,7 @@ class HistoryQueries:
     if TYPE_CHECKING:  # provided by Database
 
         def _tx(self) -> AbstractAsyncContextManager[Any]: ...
+        def _leader_tx(self) -> AbstractAsyncContextManager[Any]: ...
         async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
         async def _write(self, sql: str, params: Sequence[Any] = ()) -> int: ...
 
@@ -31,7 +32,7 @@ class HistoryQueries:
         params = [(r.minute_ms, r.coin, r.venue, round(r.longs), round(r.shorts)) for r in rows]
         if not params:
             return 0
-        async with self._tx() as c:
+        async with self._leader_tx() as c:  # the leader's (fenced when replicas share it)
             await c.executemany(
                 "INSERT INTO buckets (minute_ms, coin, venue, longs, shorts) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(minute_ms, coin, venue) "

@@ -111,6 +111,22 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE subscriptions ADD COLUMN kind TEXT NOT NULL DEFAULT 'window'",
         "ALTER TABLE subscriptions ADD COLUMN factor REAL",  # NULL: a fixed threshold
     ),
+    (  # 6: replicas (docs/scaling.md): the leader's epoch, and Telegram updates handled once
+        # one row; every takeover increments `epoch`, and the leader's writes check it
+        """CREATE TABLE leadership (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            epoch INTEGER NOT NULL,
+            leader TEXT NOT NULL DEFAULT '',
+            since_ms INTEGER NOT NULL DEFAULT 0
+        )""",
+        "INSERT INTO leadership (id, epoch) VALUES (1, 0)",
+        # the first replica to record an update_id handles it; a redelivery finds it here
+        """CREATE TABLE telegram_updates (
+            update_id INTEGER PRIMARY KEY,
+            seen_ms INTEGER NOT NULL
+        )""",
+        "CREATE INDEX telegram_updates_seen ON telegram_updates(seen_ms)",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

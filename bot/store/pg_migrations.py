@@ -116,6 +116,20 @@ PG_MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE subscriptions ADD COLUMN kind TEXT NOT NULL DEFAULT 'window'",
         "ALTER TABLE subscriptions ADD COLUMN factor DOUBLE PRECISION",  # NULL: a fixed threshold
     ),
+    (  # 6: replicas: the leader's epoch (fencing), Telegram updates handled once
+        """CREATE TABLE leadership (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            epoch BIGINT NOT NULL,
+            leader TEXT NOT NULL DEFAULT '',
+            since_ms BIGINT NOT NULL DEFAULT 0
+        )""",
+        "INSERT INTO leadership (id, epoch) VALUES (1, 0)",
+        """CREATE TABLE telegram_updates (
+            update_id BIGINT PRIMARY KEY,
+            seen_ms BIGINT NOT NULL
+        )""",
+        "CREATE INDEX telegram_updates_seen ON telegram_updates(seen_ms)",
+    ),
 ]
 
 # Any fixed number: replicas starting together take turns migrating.

@@ -95,6 +95,18 @@ class FakeTelegram:
         self._per_chat: dict[int | str, deque[float]] = defaultdict(deque)
         self._runner: web.AppRunner | None = None
         self.port = 0
+        # while set: sends are recorded (received) but not answered until `release_answers`
+        self._answers_held: asyncio.Event | None = None
+
+    def hold_answers(self) -> None:
+        """From now on a send is recorded, then its answer waits (a slow Telegram, or a bot
+        frozen with its requests on the wire) until `release_answers()`."""
+        self._answers_held = asyncio.Event()
+
+    def release_answers(self) -> None:
+        if self._answers_held is not None:
+            self._answers_held.set()
+            self._answers_held = None
 
     # ---- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -353,6 +365,8 @@ class FakeTelegram:
         self.paid_sent += paid
         self.sent.append(Sent(chat_id, text, p.get("parse_mode"), time.perf_counter(), mid, p))
         await self._notify()
+        if self._answers_held is not None:
+            await self._answers_held.wait()
         chat_type = "private" if isinstance(chat_id, int) and chat_id > 0 else "supergroup"
         if isinstance(chat_id, str):
             chat_type = "channel"
