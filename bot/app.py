@@ -425,7 +425,7 @@ async def start(rt: Runtime, *, jobs: bool = True) -> None:
     everywhere = [b for b in rt.bots if getattr(b, "mode", "") == "webhook"]
     for bot in everywhere:
         await bot.start()
-    sync = RulesSync(rt.db, rt.book)
+    sync = RulesSync(rt.db, rt.book, rt.engine.extras)
     lead.on_rules_changed = sync.notice
     lead.on_gain = lambda epoch: _lead(
         rt, lead, epoch, sync, [b for b in rt.bots if b not in everywhere]
@@ -438,7 +438,11 @@ async def _lead(
 ) -> None:
     """Took over: load the store's truth (the old leader's states), then act."""
     t0 = time.monotonic()
-    rt.book.load(await rt.db.all_subscriptions(), await rt.db.load_states())
+    subs, states = await rt.db.all_subscriptions(), await rt.db.load_states()
+    if rt.engine.extras is not None:  # each rule kind to its own book, as at start
+        RuleSet(rt.book, rt.engine.extras).load(subs, states)
+    else:
+        rt.book.load(subs, states)
     rt.tasks.append(asyncio.create_task(sync.run(), name="leadership:rules"))
     for bot in bots:
         await bot.start()

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from bot.config import ReplicaConfig
+from bot.domain.extra_rules import ExtraRules, is_extra
 from bot.domain.rules import RuleBook
 from bot.leadership import Leadership, PgLeadership, SoleLeader, default_replica_id
 from bot.store import Database
@@ -77,8 +78,8 @@ class RulesSync:
     """Applies `NOTIFY liqbot_rules '<chat key>'` to the leader's rule book: the chat's
     subscriptions are read from the store and the book made to match (states kept)."""
 
-    def __init__(self, db: Database, book: RuleBook) -> None:
-        self.db, self.book = db, book
+    def __init__(self, db: Database, book: RuleBook, extras: ExtraRules | None = None) -> None:
+        self.db, self.book, self.extras = db, book, extras
         self._pending: set[str] = set()
         self._wake = asyncio.Event()
         self.applied = 0  # chats synced (for tests and logs)
@@ -109,7 +110,15 @@ class RulesSync:
         for sub_id in held:
             if sub_id not in stored:
                 self.book.remove(sub_id)
+        extras = self.extras
+        if extras is not None:  # venue, single and relative rules live beside the plain book
+            for sub in extras.all():
+                if sub.chat_key in chats and stored.get(sub.id) != sub:
+                    extras.remove(sub.id)
         for sub in stored.values():
-            if self.book.subscription(sub.id) != sub:
+            if is_extra(sub):
+                if extras is not None and extras.subscription(sub.id) is None:
+                    extras.add(sub, None)
+            elif self.book.subscription(sub.id) != sub:
                 self.book.add(sub, self.book.state(sub.id) if sub.id in held else None)
         self.applied += len(chats)
