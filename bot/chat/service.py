@@ -16,7 +16,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from bot import charts
 from bot.chat.context import ChatContext
 from bot.domain import render
 from bot.domain.chart import (
@@ -318,6 +317,9 @@ class CommandService:
             sampled=snapshot.sampled,
             no_data=no_data_spans(outages, [s.name for s in statuses]),
         )
+        # imported on the first /chart, not at start: matplotlib costs 1-2 s of start-up
+        from bot import charts
+
         # tens of milliseconds of CPU: keep the event loop (and every other chat) moving
         png = await asyncio.to_thread(charts.render_png, series)
         name = f"chart-{cmd.coin.lower()}-{chart_window_label(cmd.window)}.png"
