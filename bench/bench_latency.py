@@ -36,6 +36,7 @@ from bot.domain.market import WINDOWS
 from bot.store import Database
 from tests.fakes.exchanges import FakeConn, FakeVenue, binance_frame
 from tests.fakes.telegram_api import FakeTelegram
+from tests.offline import sources_off
 
 TOKEN = "123456:TEST-token"
 STEP = 10e6  # USD per round
@@ -94,16 +95,9 @@ async def main(rounds: int, n_subs: int) -> None:
             {
                 "storage": {"path": str(path)},
                 "telegram": {"base_url": tg.base_url, "base_file_url": tg.base_file_url},
-                "sources": {
-                    "binance": {"url": venue.ws_url, "rest_url": venue.base},  # no internet
-                    "bybit": {"enabled": False},
-                    "okx": {"enabled": False},
-                    "bitget": {"enabled": False},
-                    "bitmex": {"enabled": False},
-                    "htx": {"enabled": False},
-                    "deribit": {"enabled": False},
-                    "coinglass": {"enabled": False},
-                },
+                "sources": sources_off(
+                    binance={"url": venue.ws_url, "rest_url": venue.base}  # no internet
+                ),
                 "alerts": {"escalation_factor": 100},
             }
         )

@@ -92,6 +92,7 @@ async def child(path: Path) -> dict[str, float]:
     from bot.config import Secrets, parse_config
     from tests.fakes.exchanges import FakeConn, FakeVenue
     from tests.fakes.telegram_api import FakeTelegram
+    from tests.offline import sources_off
 
     async def quiet(conn: FakeConn) -> None:
         await conn.closed()
@@ -106,16 +107,9 @@ async def child(path: Path) -> dict[str, float]:
         {
             "storage": {"path": str(path)},
             "telegram": {"base_url": tg.base_url, "base_file_url": tg.base_file_url},
-            "sources": {
-                "binance": {"url": venue.ws_url, "rest_url": venue.base},  # no internet
-                "bybit": {"enabled": False},
-                "okx": {"enabled": False},
-                "bitget": {"enabled": False},
-                "bitmex": {"enabled": False},
-                "htx": {"enabled": False},
-                "deribit": {"enabled": False},
-                "coinglass": {"enabled": False},
-            },
+            "sources": sources_off(
+                binance={"url": venue.ws_url, "rest_url": venue.base}  # no internet
+            ),
         }
     )
     t0 = time.perf_counter()
