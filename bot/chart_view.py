@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
-from bot import charts
 from bot.domain.chart import (
     CHART_BUCKETS,
     build_series,
@@ -86,6 +85,8 @@ async def chart_message(
         no_data=no_data_spans(outages, [s.name for s in statuses]),
     )
     # tens of milliseconds of CPU: keep the event loop (and every other chat) moving
+    from bot import charts  # matplotlib on the first chart, not at start-up (~0.4 s)
+
     png = await asyncio.to_thread(charts.render_png, series)
     name = f"chart-{coin.lower()}-{chart_window_label(window)}.png"
     return replace(render_chart_caption(series, now), image=png, image_name=name), True
