@@ -45,7 +45,7 @@ async def test_a_wave_reaches_the_webhook_signed_after_a_500(
             {
                 "name": "desk",
                 "url": receiver.url("desk") + f"?token={URL_TOKEN}",
-                "rule": "eth 5m 1m longs",
+                "rule": "eth 5m 1.2m longs",  # only the third frame crosses it
                 "secret_env": "LIQBOT_WEBHOOK_SECRET_DESK",
             }
         ],
