@@ -129,6 +129,7 @@ def build_sources(
                 api_key=secrets.coinglass_key.get_secret_value(),
                 base_url=src.coinglass.endpoint,
                 coins=src.coinglass.coins,
+                exchanges=src.coinglass.exchanges,
                 poll_interval_s=src.coinglass.poll,
                 **common,
             )

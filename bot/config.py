@@ -203,6 +203,9 @@ class CoinGlassSource(Strict):
     base_url: str = ""  # alias of url, the name used in DESIGN.md
     poll: Duration = 60
     coins: tuple[str, ...] = ("BTC", "ETH", "SOL", "XRP", "DOGE", "BNB")
+    # the exchanges coin-list is asked for (one call each per poll): list more to compare the
+    # streams against more of the market (/liqs compare); CoinGlass's own exchange names
+    exchanges: tuple[str, ...] = Field(("Binance", "OKX", "Bybit"), min_length=1)
 
     @property
     def endpoint(self) -> str:

@@ -13,14 +13,24 @@ from dataclasses import dataclass, replace
 from bot.clock import Clock
 from bot.domain.aggregate import Aggregator
 from bot.domain.coinglass_payloads import COINGLASS_WINDOWS as CG_WINDOW_MINUTES
+from bot.domain.compare import COMPARE_WINDOWS, CompareRow, Comparison, VenueRow
 from bot.domain.health import SourceHealth
 from bot.domain.market import WINDOWS
-from bot.domain.models import Liquidation, Side, Snapshot, SourceStatus, VenueSplit, WindowTotals
+from bot.domain.models import (
+    ALL,
+    Liquidation,
+    Side,
+    Snapshot,
+    SourceStatus,
+    VenueSplit,
+    WindowTotals,
+)
 from bot.domain.universe import CoinUniverse
 
 log = logging.getLogger(__name__)
 
 COINGLASS_WINDOWS = frozenset(CG_WINDOW_MINUTES.values())  # the windows CoinGlass serves
+SOURCE_VENUE = {"binance_coinm": "binance"}  # a source whose events count for another venue
 
 
 @dataclass
@@ -140,6 +150,92 @@ class LiveMarket:
             complete_windows=complete,
             sources=sources,
         )
+
+    def compare(self, coin: str, now_ms: int) -> Comparison:
+        """The streams' own totals (never the CoinGlass overlay) beside CoinGlass's."""
+        streams = [s for s in self.health.sources if s != "coinglass"]
+        snap = self.agg.snapshot(now_ms, COMPARE_WINDOWS, self.health)
+        live = any(self.health.is_up(s) for s in streams)
+        complete = self._streams_complete(streams, now_ms) if live else frozenset()
+        cg = self._cg
+        if "coinglass" not in self.health.sources:
+            state = "off"
+        elif cg is None:
+            state = "waiting"
+        elif now_ms - cg.as_of_ms > self.coinglass_stale_ms:
+            state = "stale"
+        else:
+            state = "up"
+        # without coin-list CoinGlass's ALL sums the configured coins: ours must sum the same
+        only = (
+            tuple(sorted({c for c, _ in cg.totals if c != ALL}))
+            if cg is not None and cg.coverage
+            else ()
+        )
+        rows = []
+        for w in COMPARE_WINDOWS:
+            mine: WindowTotals | None = None
+            if live:
+                if coin == ALL and only:
+                    parts = [snap.totals.get((c, w)) for c in only]
+                    mine = WindowTotals(
+                        sum(p.longs for p in parts if p), sum(p.shorts for p in parts if p)
+                    )
+                else:
+                    mine = snap.totals.get((coin, w), WindowTotals(0.0, 0.0))
+            theirs = cg.totals.get((coin, w)) if cg is not None and state == "up" else None
+            rows.append(CompareRow(w, mine, theirs, w in complete))
+        venue_window, venues = self._venue_rows(coin, snap, cg, rows)
+        rows_now = {st.name: st for st in self.status(now_ms)}
+        fed = tuple(
+            s
+            for s in streams
+            if s in rows_now and (rows_now[s].state == "up" or rows_now[s].events)
+        )
+        return Comparison(
+            coin,
+            now_ms,
+            tuple(rows),
+            fed,
+            state,
+            cg.as_of_ms if cg is not None else None,
+            only,
+            venue_window,
+            venues,
+        )
+
+    def _venue_rows(
+        self,
+        coin: str,
+        snap: Snapshot,
+        cg: _Totals | None,
+        rows: list[CompareRow],
+    ) -> tuple[int | None, tuple[VenueRow, ...]]:
+        known = [r for r in rows if r.streams is not None and r.coinglass is not None]
+        if cg is None or not known:
+            return None, ()
+        w = known[-1].window
+        ours = {v.venue: v.total for v in snap.venues.get((coin, w), ())}
+        theirs = {v.venue: v.total for v in cg.venues.get((coin, w), ())}
+        names = sorted(set(theirs) | set(ours), key=lambda v: (-theirs.get(v, ours.get(v, 0.0)), v))
+        # venues, not sources: binance_coinm's events count as binance (as in bot.app)
+        sources = (SOURCE_VENUE.get(s, s) for s in self.health.sources if s != "coinglass")
+        streamed = set(self.agg.venue_names) | set(sources)
+        return w, tuple(
+            VenueRow(v, ours.get(v, 0.0) if v in streamed else None, theirs.get(v)) for v in names
+        )
+
+    def _streams_complete(self, streams: list[str], now_ms: int) -> frozenset[int]:
+        """Windows no stream had a gap in (CoinGlass's own outages do not count here)."""
+        first_minute = now_ms // 60_000 * 60_000
+        out = set()
+        for w in COMPARE_WINDOWS:
+            start = first_minute - (w - 1) * 60_000
+            gaps = [g for s in streams for g in self.health.gaps(start, s)]
+            # as complete_windows, but an empty gap (up the instant it started) is no gap
+            if not any(b is None or (b > a and b > start and a < now_ms) for a, b in gaps):
+                out.add(w)
+        return frozenset(out)
 
     def status(self, now_ms: int) -> list[SourceStatus]:
         return self.health.status(since_ms=now_ms - 24 * 3600_000)

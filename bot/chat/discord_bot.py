@@ -324,13 +324,20 @@ class DiscordBot:
             coin="a coin, or all (default)",
             window="one window, split by venue",
             venue="one venue's figures only",
+            compare="our streams' totals beside CoinGlass's",
         )
         @app_commands.choices(window=windows, venue=venues)
         @app_commands.autocomplete(coin=coins)
         async def liqs(
-            interaction: discord.Interaction, coin: str = "", window: str = "", venue: str = ""
+            interaction: discord.Interaction,
+            coin: str = "",
+            window: str = "",
+            venue: str = "",
+            compare: bool = False,
         ) -> None:
-            await self._run(interaction, _line("/liqs", coin, window, "on" if venue else "", venue))
+            on = ("on", venue) if venue else ()
+            line = _line("/liqs", coin, window, *on, "compare" if compare else "")
+            await self._run(interaction, line)
 
         chart_windows = [app_commands.Choice(name=w, value=w) for w in CHART_WINDOW_CHOICES]
 

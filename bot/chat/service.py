@@ -41,11 +41,13 @@ from bot.domain.commands import (
     Unsubscribe,
     parse_command,
 )
+from bot.domain.compare import Comparison
 from bot.domain.digest import DigestCommand, DigestSpec
 from bot.domain.extra_rules import MIN_RELATIVE_USD
 from bot.domain.message import Message, Reply
 from bot.domain.models import AlertState, Snapshot, SourceStatus, Subscription
 from bot.domain.render_alerts import AlertContext
+from bot.domain.render_compare import render_compare, render_compare_off
 from bot.domain.render_insight import backtest_line, render_backtest, render_top, usual_line
 from bot.domain.render_market import FailingJob
 from bot.domain.rules import Policy
@@ -61,6 +63,7 @@ class MarketView(Protocol):
     def status(self, now_ms: int) -> list[SourceStatus]: ...
     def known_coins(self) -> frozenset[str]: ...
     def windows_served(self) -> frozenset[int]: ...
+    def compare(self, coin: str, now_ms: int) -> Comparison: ...
 
 
 class Rules(Protocol):
@@ -287,6 +290,9 @@ class CommandService:
 
     def _liqs(self, cmd: Liqs) -> Message:
         now = self.clock()
+        if cmd.compare:
+            c = self.market.compare(cmd.coin, now)
+            return render_compare_off() if c.coinglass == "off" else render_compare(c)
         snap = self.market.snapshot(now)
         if cmd.venue is None:
             return render.render_liqs(snap, cmd.coin, cmd.window, self.market.status(now))

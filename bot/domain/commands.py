@@ -124,6 +124,7 @@ class Liqs:
     coin: str = ALL
     window: int | None = None  # None: the 1h/4h/12h/24h table
     venue: str | None = None  # one venue's figures only
+    compare: bool = False  # our streams' totals beside CoinGlass's (`/liqs compare`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +174,7 @@ SPECS: dict[str, CommandSpec] = {
     for s in (
         CommandSpec(
             "liqs",
-            "/liqs [coin] [window] [on venue]",
+            "/liqs [coin] [window] [on venue] | [coin] compare",
             "/liqs btc 4h",
             "Liquidations now: 1h/4h/12h/24h",
         ),
@@ -572,7 +573,17 @@ def _parse_unmute(args: list[str]) -> Unmute:
 
 def _parse_liqs(args: list[str]) -> Liqs:
     n = "liqs"
+    compare = any(a.lower() == "compare" for a in args)
+    args = [a for a in args if a.lower() != "compare"]
     args, venue = _take_venue(n, args)
+    if compare:
+        if venue is not None:
+            raise _err(n, "compare sets all our streams beside CoinGlass; leave the venue out")
+        if len(args) > 1:
+            raise _err(n, "compare takes a coin at most: /liqs compare or /liqs btc compare")
+        if args and (_is_window(args[0]) or (looks_like_window(args[0]) and not _is_coin(args[0]))):
+            raise _err(n, "compare shows 1h, 4h, 12h and 24h together; leave the window out")
+        return Liqs(_coin(n, args[0]) if args else ALL, None, None, compare=True)
     if len(args) > 2:
         raise _err(n, f"too many arguments ({len(args)}); /liqs takes a coin and a window")
     coin: str | None = None

@@ -92,6 +92,7 @@ VENUE_NAMES = {
     "bitget": "Bitget",
     "htx": "HTX",
     "bitmex": "BitMEX",
+    "binance_coinm": "Binance COIN-M",
 }
 
 

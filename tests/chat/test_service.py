@@ -18,6 +18,7 @@ from bot.charts import PNG_SIGNATURE
 from bot.chat.context import ChatContext
 from bot.chat.service import CommandService, ServiceSettings
 from bot.domain.commands import Liqs, Subscribe
+from bot.domain.compare import Comparison
 from bot.domain.message import Message, Reply, Tone, plain_text
 from bot.domain.models import (
     ALL,
@@ -67,6 +68,9 @@ class FakeMarket:
 
     def windows_served(self) -> frozenset[int]:
         return self.served
+
+    def compare(self, coin: str, now_ms: int) -> Comparison:
+        return Comparison(coin, now_ms, (), ("binance",), "off")  # no CoinGlass key here
 
 
 class Clock:

@@ -77,7 +77,9 @@ async def test_commands_are_synced_with_options_and_default_permissions(env: Env
     assert opts["threshold"]["required"] is True and opts["side"]["required"] is False
     unsub = synced["unsubscribe"]["options"][0]
     assert unsub["autocomplete"] is True
-    assert {o["name"] for o in synced["liqs"]["options"]} == {"coin", "window", "venue"}
+    liqs = {o["name"]: o for o in synced["liqs"]["options"]}
+    assert set(liqs) == {"coin", "window", "venue", "compare"}
+    assert liqs["compare"]["type"] == 5 and liqs["compare"].get("required") is not True  # bool
     chart = {o["name"]: o for o in synced["chart"]["options"]}
     assert chart["coin"]["required"] is True and chart["window"].get("required") is not True
     assert [c["value"] for c in chart["window"]["choices"]] == [
@@ -321,6 +323,14 @@ async def test_chart_answers_with_an_attached_picture_in_the_embed(env: Env) -> 
     assert [a["filename"] for a in cb["data"]["attachments"]] == ["chart-btc-4h.png"]
     [upload] = env.fake.uploads
     assert upload.filename == "chart-btc-4h.png" and upload.data.startswith(PNG_SIGNATURE)
+
+
+async def test_liqs_compare_option_reaches_the_command(env: Env) -> None:
+    compare = {"name": "compare", "type": 5, "value": True}
+    cb = await env.fake.invoke(env.fake.interaction("liqs", [_opt("coin", "btc"), compare]))
+    [embed] = cb["data"]["embeds"]
+    assert embed["title"] == "Compare needs CoinGlass"  # this stack has no CoinGlass key
+    assert "COINGLASS\\_API\\_KEY" in embed["description"]  # Markdown-escaped, shown plain
 
 
 @pytest.mark.parametrize("typed", ["<b>bold</b> & stuff", "/", "//", "x" * 10_000])

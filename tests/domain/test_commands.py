@@ -63,6 +63,9 @@ M = 1e6
         ("/help", Help()),
         ("/liqs@LiqBot btc", Liqs("BTC", None)),
         ("/liqs@liqbot", Liqs(ALL, None)),
+        ("/liqs compare", Liqs(ALL, None, None, compare=True)),
+        ("/liqs btc compare", Liqs("BTC", None, None, compare=True)),
+        ("/liqs COMPARE eth", Liqs("ETH", None, None, compare=True)),
     ],
 )
 def test_valid_commands(text: str, expected: object) -> None:
@@ -130,6 +133,19 @@ def test_near_misses_are_understood(text: str, expected: object) -> None:
         ("/liqs btx", "unknown coin 'btx'; did you mean btc, trx, stx?"),
         ("/liqs btcc", "unknown coin 'btcc'; did you mean btc, ltc?"),  # once, not btc, btc, ltc
         ("/subscribe 5m btc 15m", "the coin comes first, not '5m'"),
+        (
+            "/liqs compare 1h",
+            "compare shows 1h, 4h, 12h and 24h together; leave the window out",
+        ),
+        (
+            "/liqs btc compare on binance",
+            "compare sets all our streams beside CoinGlass; leave the venue out",
+        ),
+        (
+            "/liqs btc eth compare",
+            "compare takes a coin at most: /liqs compare or /liqs btc compare",
+        ),
+        ("/liqs compare btx", "unknown coin 'btx'; did you mean btc, trx, stx?"),
     ],
 )
 def test_near_miss_errors_are_exact(text: str, message: str) -> None:

@@ -351,3 +351,39 @@ async def test_relative_rule_waits_for_history(
     assert await alerts_sent(stack, CHAT) == []
     listed = plain_text((await stack.service.handle_text(private(), "/list")).messages[0])
     assert "3x usual  waiting for history" in listed
+
+
+async def test_liqs_compare_through_telegram_sets_streams_beside_coinglass(
+    tmp_path: Path, fake: FakeTelegram
+) -> None:
+    """The real PTB client, `app.build` with a CoinGlass key, the real CoinGlassSource on the
+    CoinGlass fake (its documented coin-list sample, once per exchange asked)."""
+    from tests.fakes.exchanges import FakeCoinGlass
+    from tests.telegram.harness import make_stack
+
+    key = "cg-telegram-test-key-42"
+    cg = await FakeCoinGlass(key).start()
+    config = stack_config(tmp_path, fake)
+    config = config.model_copy(
+        update={
+            "sources": config.sources.model_copy(
+                update={"coinglass": config.sources.coinglass.model_copy(update={"url": cg.base})}
+            )
+        }
+    )
+    stack = await make_stack(
+        tmp_path, fake, config=config, secrets=Secrets(telegram_token=fake.token, coinglass_key=key)
+    )
+    try:
+        (source,) = [s for s in stack.rt.sources if s.name == "coinglass"]
+        assert await source.poll_once(stack.market)
+        text = await stack.ask(CHAT, "/liqs btc compare")
+    finally:
+        await stack.close()
+        await cg.stop()
+    # the harness seeds a $12.50M BTC long on Binance; CoinGlass's hour is 3 x $3,283,635.95
+    assert "1h      $12.50M     $9.85M      127%" in text
+    # Binance's 24h on CoinGlass is the sample's $82.28M; Bybit and OKX are up and saw nothing
+    assert "By venue, 24h: Binance 15% · Bybit 0% · OKX 0%" in text
+    assert text.startswith("<b>Our streams vs CoinGlass: BTC</b>\n")  # Telegram HTML, as sent
+    assert "<pre>Window  Streams  CoinGlass  Coverage\n" in text  # the table stays aligned
