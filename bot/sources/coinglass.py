@@ -15,7 +15,7 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx
@@ -106,6 +106,9 @@ class CoinGlassSource:
         self.use_limit: int | None = None  # API-KEY-USE-LIMIT
         self._auth_logged = False
         self._client: httpx.AsyncClient | None = None
+        # sees every accepted answer (path, params, decoded body): the recorder of
+        # bench/compare_coinglass.py keeps them to replay CoinGlass beside the streams
+        self.on_answer: Callable[[str, dict[str, str], Any], None] | None = None
 
     async def run(self, sink: Sink) -> None:
         """Poll forever on our own timer (the scheduler may call poll_once instead)."""
@@ -312,13 +315,15 @@ class CoinGlassSource:
             raise FrameError("body is not JSON") from None
         try:
             coinglass_data(payload)  # the envelope check
-            return payload
         except CoinGlassError as e:
             if e.code == "401":
                 raise AuthError() from None
             if e.code == "429":
                 raise RateLimited(None) from None
             raise
+        if self.on_answer is not None:
+            self.on_answer(path, dict(params), payload)
+        return payload
 
     def _track_budget(self, headers: httpx.Headers) -> None:
         """Honour API-KEY-MAX-LIMIT / API-KEY-USE-LIMIT: pause before the plan's budget is gone."""

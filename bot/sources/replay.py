@@ -50,6 +50,8 @@ def read_events(path: str | Path, start_ms: int) -> tuple[dict, list[Liquidation
             if "t" not in row:
                 header = row
                 continue
+            if "coinglass" in row:  # a recording's CoinGlass answer (bench/compare_coinglass.py)
+                continue
             side = Side(row["side"])
             if side is Side.TOTAL:
                 raise ValueError("side must be long or short")
