@@ -249,6 +249,8 @@ async def build(
         rules,
         ServiceSettings(max_subscriptions_per_chat=config.limits.subscriptions_per_chat),
         clock.now_ms,
+        # backtests ask CoinGlass for the days before the store's first minute
+        coinglass=next((s for s in sources if isinstance(s, CoinGlassSource)), None),
     )
 
     senders: dict[str, Sender] = {}

@@ -5,41 +5,76 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.backtest_history import (
+    MAX_DAYS_WITH_COINGLASS,
+    HistorySource,
+    coinglass_span,
+    interval_words,
+    unusable_reason,
+)
 from bot.domain.backtest import MAX_DAYS, BacktestResult, backtest
 from bot.domain.baselines import DAY_MS, Usual, hour_of, side_values, usual_by_hour
 from bot.domain.extra_rules import MIN_RELATIVE_USD, ExtraRules, baseline_key
 from bot.domain.models import Subscription
-from bot.domain.render_insight import render_singles
+from bot.domain.render_insight import COINGLASS_UNAVAILABLE, render_singles, sources_note
 from bot.domain.rules import Policy
 from bot.domain.single_rules import SingleHit
+from bot.sources.coinglass import CoinGlassAPIError
 from bot.store import Database, OutboxItem
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class History:
-    """What the store says about one rule's series: its backtest and, if relative, its usual."""
+    """What the store says about one rule's series: its backtest and, if relative, its usual.
+
+    `source_note`: where CoinGlass history took part, which part came from where; where it could
+    not, why (None when the store answers alone as it always did)."""
 
     result: BacktestResult | None
     usuals: dict[int, Usual]
     stored_days: float
+    source_note: str | None = None
 
     def usual_at(self, ms: int) -> Usual | None:
         return self.usuals.get(hour_of(ms))
 
 
-async def rule_history(db: Database, policy: Policy, sub: Subscription, now_ms: int) -> History:
-    """Backtest `sub` over the stored minute sums (up to 7 days), with the engine's lifecycle."""
+async def rule_history(
+    db: Database,
+    policy: Policy,
+    sub: Subscription,
+    now_ms: int,
+    coinglass: HistorySource | None = None,
+) -> History:
+    """Backtest `sub` over the stored minute sums (up to 7 days), with the engine's lifecycle.
+
+    With `coinglass` (a keyed CoinGlass source) a rule it can serve reaches back 30 days: the
+    days before the store's first minute come from CoinGlass buckets (bot.backtest_history)."""
     first = await db.first_bucket_ms()
     stored = 0.0 if first is None else max(0.0, (now_ms - first) / DAY_MS)
-    if sub.kind == "single" or first is None:
+    if sub.kind == "single":
         return History(None, {}, stored)
-    rows = await db.minute_sums(
-        sub.coin, now_ms - MAX_DAYS * DAY_MS - sub.window * 60_000, sub.venue
-    )
+    days, span, note = MAX_DAYS, None, None
+    if coinglass is not None:
+        note = unusable_reason(sub)
+        if note is None:
+            days = MAX_DAYS_WITH_COINGLASS
+            try:
+                span = await coinglass_span(coinglass, sub, first or now_ms, now_ms)
+            except (CoinGlassAPIError, ValueError) as e:  # the source's text never holds the key
+                log.warning("backtest of %s: no CoinGlass history (%s)", sub.coin, e)
+                note = COINGLASS_UNAVAILABLE
+    if first is None and span is None:
+        return History(None, {}, stored, note)
+    since = now_ms - days * DAY_MS
+    rows = await db.minute_sums(sub.coin, since - sub.window * 60_000, sub.venue)
     values = side_values(rows, sub.side)
     usuals: dict[int, Usual] = {}
     threshold_at: Callable[[int], float | None] | None = None
@@ -51,12 +86,27 @@ async def rule_history(db: Database, policy: Policy, sub: Subscription, now_ms: 
             u = usuals.get(hour_of(ms))
             return None if u is None else max(factor * u.usd, MIN_RELATIVE_USD)
 
-    gaps = [(g.start_ms, g.end_ms) for g in await db.recent_gaps(now_ms - MAX_DAYS * DAY_MS)]
-    # ~10,000 minutes through rules.step: off the event loop, like a chart's rendering
+    gaps = [(g.start_ms, g.end_ms) for g in await db.recent_gaps(since)]
+    start = first
+    if span is not None:
+        end = first or now_ms
+        # the store's outages say nothing of CoinGlass' days; a stretch between CoinGlass' last
+        # whole bucket and the store's first minute is held by neither: an outage
+        gaps = [(max(a, end), b) for a, b in gaps if b >= end]
+        if span.until_ms < end:
+            gaps.append((span.until_ms, end - 1))
+        values = span.values | values  # disjoint: CoinGlass' buckets end before the store begins
+        start = span.first_ms
+        store_ms = 0 if first is None else now_ms - max(first, since)
+        note = sources_note(
+            store_ms, span.covered_ms, interval_words(span.interval), span.exchanges
+        )
+    assert start is not None
+    # up to ~43,000 minutes through rules.step: off the event loop, like a chart's rendering
     result = await asyncio.to_thread(
-        backtest, policy, sub, values, first, now_ms, threshold_at, gaps
+        backtest, policy, sub, values, start, now_ms, threshold_at, gaps, days
     )
-    return History(result, usuals, stored)
+    return History(result, usuals, stored, note)
 
 
 async def refresh_baselines(db: Database, extras: ExtraRules, now_ms: int) -> int:

@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from bot.backtest_history import HistorySource
 from bot.chart_view import chart_message
 from bot.chat.context import ChatContext
 from bot.chat.service_reach import run_digest, run_test
@@ -124,12 +125,15 @@ class CommandService:
         book: Rules,
         settings: ServiceSettings | None = None,
         clock: Callable[[], int] | None = None,
+        coinglass: HistorySource | None = None,
     ) -> None:
         self.db = db
         self.market = market
         self.book = book
         self.settings = settings or ServiceSettings()
         self.clock = clock or _wall_clock
+        # a keyed CoinGlass source: backtests reach back before the store's first minute
+        self.coinglass = coinglass
         # Saves the newest buckets before a chart reads the store (the app sets it).
         self.before_chart: Callable[[], Awaitable[None]] | None = None
         # Our own jobs that are failing now (the app sets it to the watchdog's), for /status.
@@ -304,7 +308,7 @@ class CommandService:
     async def _history(self, sub: Subscription, now: int) -> History:
         if self.before_chart is not None:
             await self.before_chart()  # the last seconds' buckets into the store first
-        return await rule_history(self.db, self.book.policy, sub, now)
+        return await rule_history(self.db, self.book.policy, sub, now, self.coinglass)
 
     def _history_lines(self, sub: Subscription, history: History, now: int) -> list[str]:
         lines = []
@@ -313,6 +317,8 @@ class CommandService:
             threshold = None if usual is None else max(sub.factor * usual.usd, MIN_RELATIVE_USD)
             lines.append(usual_line(sub, usual, threshold, history.stored_days, now))
         lines.append(backtest_line(history.result, sub, now))
+        if history.source_note:
+            lines.append(history.source_note)
         return lines
 
     async def _backtest(self, cmd: Backtest) -> Message:

@@ -40,15 +40,18 @@ def backtest(
     now_ms: int,
     threshold_at: Callable[[int], float | None] | None = None,
     gaps: Iterable[tuple[int, int]] = (),
+    max_days: int = MAX_DAYS,
 ) -> BacktestResult | None:
     """Replay `values` (minute number -> USD on the rule's side) from `first_ms` to `now_ms`.
 
     `threshold_at(ms)`: a relative rule's threshold at that time (None: no baseline, skip).
     `gaps`: (start_ms, end_ms) of recorded source outages: a window touching one is incomplete
-    and, as live, cannot re-arm a rule. None when the history holds less than one whole window.
+    and, as live, cannot re-arm a rule. `max_days`: how far back from `now_ms` it may reach (the
+    store's 7 days; more when older history from CoinGlass is joined in, bot.backtest_history).
+    None when the history holds less than one whole window.
     """
     w = sub.window
-    first_min = max(first_ms // MINUTE_MS, (now_ms - MAX_DAYS * 86_400_000) // MINUTE_MS)
+    first_min = max(first_ms // MINUTE_MS, (now_ms - max_days * 86_400_000) // MINUTE_MS)
     last_min = now_ms // MINUTE_MS - 1  # the last completed minute
     start = first_min + w - 1
     if start > last_min:

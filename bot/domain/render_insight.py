@@ -157,8 +157,8 @@ def render_top(snapshot: Snapshot, window: int, rows: int = TOP_ROWS) -> Message
 
 def _days(ms: int) -> str:
     days = ms / 86_400_000
-    if days >= 6.95:
-        return "7 days"
+    if days >= 6.95:  # 7 days less the window's first minutes is "7 days"; 29.96 is "30 days"
+        return f"{round(days)} days"
     if days >= 1:
         return f"{days:.1f}".rstrip("0").rstrip(".") + " days"
     hours = max(1, round(ms / 3_600_000))
@@ -186,6 +186,21 @@ def backtest_line(result: BacktestResult | None, sub: Subscription, now_ms: int)
             + ")"
         )
     return line + " (minute by minute, with the real re-arm rules)."
+
+
+def sources_note(store_ms: int, coinglass_ms: int, buckets: str, exchanges: Sequence[str]) -> str:
+    """Which part of a backtest came from where: `buckets` is `hourly`, `4-hourly`, ..."""
+    store = f"{_days(store_ms)} from our store" if store_ms > 0 else "nothing from our store yet"
+    return (
+        f"History: {store}, {_days(coinglass_ms)} before that from CoinGlass {buckets} totals "
+        f"({', '.join(exchanges)}); those can only fire at each bucket's end, so that part is "
+        "an estimate."
+    )
+
+
+COINGLASS_UNAVAILABLE = (
+    "CoinGlass history was not available just now, so this covers our store only."
+)
 
 
 def usual_line(

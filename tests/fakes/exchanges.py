@@ -298,6 +298,10 @@ class FakeCoinGlass:
         self.max_limit: int | None = None
         self.used = 0
         self.calls: list[str] = []
+        # aggregated-history: rows served instead of the sample (as given, not scaled), and the
+        # query of every such request (interval, limit, symbol, exchange_list)
+        self.history_rows: list[dict[str, Any]] | None = None
+        self.history_asks: list[dict[str, str]] = []
         self.keys_seen: list[str | None] = []
         self.slow_s = 2.0
         self.last_headers: dict[str, str] = {}
@@ -366,8 +370,8 @@ class FakeCoinGlass:
         return web.json_response(body, headers=self.last_headers)
 
     async def _aggregated_history(self, request: web.Request) -> web.Response:
-        """The sample's buckets, scaled by the number of exchanges asked, newest first (as a
-        reminder that order is not promised); the latest `limit` of them."""
+        """The sample's buckets, scaled by the number of exchanges asked (or `history_rows` as
+        given), newest first (as a reminder that order is not promised); the latest `limit`."""
         err = await self._common(request)
         if err is not None:
             return err
@@ -377,11 +381,14 @@ class FakeCoinGlass:
             return web.json_response(
                 {"code": "400", "msg": f"{missing[0]} is required"}, headers=self.last_headers
             )
+        self.history_asks.append(dict(q))
         body = sample("coinglass_aggregated_history.json")
         k = len(q["exchange_list"].split(","))
         for row in body["data"]:
             for f in ("aggregated_long_liquidation_usd", "aggregated_short_liquidation_usd"):
                 row[f] *= k
+        if self.history_rows is not None:
+            body["data"] = list(self.history_rows)
         rows = sorted(body["data"], key=lambda r: r["time"], reverse=True)
         body["data"] = rows[: int(q.get("limit", 1000))]
         return web.json_response(body, headers=self.last_headers)
