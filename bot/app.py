@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.backtest_history import CachedHistory
 from bot.chart_view import AlertCharts
 from bot.chat.console import CHAT_KEY as CONSOLE_CHAT
 from bot.chat.console import ConsoleChat
@@ -250,7 +251,11 @@ async def build(
         ServiceSettings(max_subscriptions_per_chat=config.limits.subscriptions_per_chat),
         clock.now_ms,
         # backtests ask CoinGlass for the days before the store's first minute
-        coinglass=next((s for s in sources if isinstance(s, CoinGlassSource)), None),
+        coinglass=(
+            CachedHistory(cg, clock.now_ms)
+            if (cg := next((s for s in sources if isinstance(s, CoinGlassSource)), None))
+            else None
+        ),
     )
 
     senders: dict[str, Sender] = {}

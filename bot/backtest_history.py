@@ -16,8 +16,9 @@ relative rules ("usual" is the store's) or single-liquidation rules (no events i
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -141,3 +142,45 @@ async def coinglass_span(
         interval=interval,
         exchanges=tuple(source.exchanges),
     )
+
+
+HISTORY_WAIT_S = 4.0  # a confirmation waits this long for CoinGlass, then answers from the store
+CACHE_MAX_S = 15 * 60  # an answer is reused until its interval's next bucket, 15 min at most
+
+
+class CachedHistory:
+    """A HistorySource that asks CoinGlass once per coin and bucket: every `/subscribe` and
+    `/backtest` of BTC in one hour shares one request of the plan's budget (which the window
+    totals' poll also spends), and a burst of them waits on that one request."""
+
+    def __init__(self, source: HistorySource, clock: Callable[[], int]) -> None:
+        self.source = source
+        self.clock = clock
+        self.requests = 0
+        self._cache: dict[tuple, tuple[int, list[HistoryPoint]]] = {}  # key -> (expires, points)
+        self._locks: dict[tuple, asyncio.Lock] = {}
+
+    @property
+    def exchanges(self) -> tuple[str, ...]:
+        return tuple(self.source.exchanges)
+
+    async def history(
+        self,
+        coin: str,
+        interval: str = "1h",
+        limit: int = 168,
+        exchanges: Iterable[str] | None = None,
+    ) -> list[HistoryPoint]:
+        key = (coin, interval, limit, tuple(exchanges) if exchanges is not None else None)
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            now = self.clock()
+            hit = self._cache.get(key)
+            if hit is not None and now < hit[0]:
+                return hit[1]
+            points = await self.source.history(coin, interval, limit, exchanges)
+            self.requests += 1
+            step = INTERVAL_MINUTES.get(interval, 60) * MINUTE_MS
+            expires = min((now // step + 1) * step, now + CACHE_MAX_S * 1000)
+            # one entry per key, so the cache holds at most the coins people backtest
+            self._cache[key] = (expires, points)
+            return points

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.backtest_history import (
+    HISTORY_WAIT_S,
     MAX_DAYS_WITH_COINGLASS,
     HistorySource,
     coinglass_span,
@@ -67,9 +68,16 @@ async def rule_history(
         if note is None:
             days = MAX_DAYS_WITH_COINGLASS
             try:
-                span = await coinglass_span(coinglass, sub, first or now_ms, now_ms)
+                span = await asyncio.wait_for(
+                    coinglass_span(coinglass, sub, first or now_ms, now_ms), HISTORY_WAIT_S
+                )
             except (CoinGlassAPIError, ValueError) as e:  # the source's text never holds the key
                 log.warning("backtest of %s: no CoinGlass history (%s)", sub.coin, e)
+                note = COINGLASS_UNAVAILABLE
+            except TimeoutError:  # the confirmation must not wait on a slow CoinGlass
+                log.warning(
+                    "backtest of %s: CoinGlass history took over %ss", sub.coin, HISTORY_WAIT_S
+                )
                 note = COINGLASS_UNAVAILABLE
     if first is None and span is None:
         return History(None, {}, stored, note)

@@ -25,6 +25,7 @@ So `btc 1h 100m`: 4 alerts (2d 04:00, 6d 11:00, S, S+29h01), the last on 24 Jan 
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -227,6 +228,27 @@ async def test_a_failing_coinglass_leaves_the_store_answer_and_one_friendly_line
     assert h.result.since_ms == S + 59 * MIN
 
 
+async def test_a_slow_coinglass_does_not_hold_the_confirmation(
+    db: Database, cg: FakeCoinGlass, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slower than HISTORY_WAIT_S (but inside the source's own 10 s timeout): the reply comes
+    from the store at the wait's end, with the friendly line."""
+    import bot.insight
+
+    monkeypatch.setattr(bot.insight, "HISTORY_WAIT_S", 0.3)
+    cg.mode, cg.slow_s = "slow", 3.0
+    slow = CoinGlassSource(KEY, base_url=cg.base)  # the default 10 s HTTP timeout
+    try:
+        t0 = asyncio.get_running_loop().time()
+        h = await rule_history(db, Policy(), rule("btc 1h 100m"), NOW, slow)
+        waited = asyncio.get_running_loop().time() - t0
+    finally:
+        await slow.aclose()
+    assert waited < 2.0  # not the 3 s CoinGlass takes
+    assert h.source_note == COINGLASS_UNAVAILABLE
+    assert h.result is not None and h.result.fired == 1  # the store's own answer
+
+
 async def test_a_store_that_holds_30_days_needs_no_coinglass(
     tmp_path: Path, cg: FakeCoinGlass, source: CoinGlassSource
 ) -> None:
@@ -277,19 +299,27 @@ async def test_backtest_command_through_the_app_uses_coinglass(
             "console": {"enabled": "off"},
         }
     )
-    rt = await app.build(
-        config, Secrets(coinglass_key=KEY), stdout=io.StringIO(), clock=ManualClock(NOW)
-    )
+    clock = ManualClock(NOW)
+    rt = await app.build(config, Secrets(coinglass_key=KEY), stdout=io.StringIO(), clock=clock)
+    ctx = ChatContext("console:bt", "console")
     try:
-        reply = await rt.service.handle_text(
-            ChatContext("console:bt", "console"), "/backtest btc 1h 100m"
-        )
+        reply = await rt.service.handle_text(ctx, "/backtest btc 1h 100m")
         text = plain_text(reply.messages[0])
+        # the same coin again in this hour, two chats at once: no further request
+        again = await asyncio.gather(
+            rt.service.handle_text(ctx, "/backtest btc 1h 200m"),
+            rt.service.handle_text(ChatContext("console:b2", "console"), "/subscribe btc 4h 1b"),
+        )
+        assert len(cg.history_asks) == 1
+        assert all("CoinGlass hourly totals" in plain_text(r.messages[0]) for r in again)
+        clock.now = (NOW // HOUR + 1) * HOUR  # the next hourly bucket: asked afresh
+        await rt.service.handle_text(ctx, "/backtest btc 1h 100m")
+        assert len(cg.history_asks) == 2
     finally:
         await app.stop(rt)
     assert (
         "Backtest: would have fired 4 times in the last 12 days, last on 24 Jan 05:01 UTC" in text
     )
     assert "2 days from our store, 10 days before that from CoinGlass hourly totals" in text
-    assert [a["interval"] for a in cg.history_asks] == ["1h"]
-    assert cg.keys_seen == [KEY] and KEY not in text
+    assert [a["interval"] for a in cg.history_asks] == ["1h", "1h"]
+    assert cg.keys_seen == [KEY, KEY] and KEY not in text
