@@ -79,7 +79,7 @@ class PgServer:
     def _run(self, *args: str) -> None:
         cmd = [str(self.bindir / args[0]), *args[1:]]
         if self._as_postgres:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+            cmd = [_runuser(), "-u", "postgres", "--", *cmd]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stderr.strip()}")
@@ -165,3 +165,14 @@ def pg_server() -> Iterator[PgServer]:
         yield server
     finally:
         server.stop()
+
+
+def _runuser() -> str:
+    """util-linux's runuser, also when /usr/sbin is not on PATH (a bare `env -i` shell)."""
+    found = shutil.which("runuser")
+    if found:
+        return found
+    for p in ("/usr/sbin/runuser", "/sbin/runuser"):
+        if os.path.exists(p):
+            return p
+    return "runuser"  # not installed: the FileNotFoundError names it
