@@ -45,10 +45,12 @@ class DigestQueries:
         )
 
     async def alert_titles(self, chat_key: str, since_ms: int) -> list[tuple[int, str]]:
-        """(created_ms, title) of the alert messages enqueued for a chat since `since_ms`."""
+        """(created_ms, title) of the alerts enqueued for a chat since `since_ms`: window
+        alerts (`alert:`) and single-liquidation alerts (`single:`); not tests or digests."""
         rows = await self._all(
             "SELECT created_ms, message FROM outbox WHERE chat_key = ? AND created_ms >= ? "
-            "AND dedupe_key LIKE 'alert:%' AND status != 'dead' ORDER BY id",
+            "AND (dedupe_key LIKE 'alert:%' OR dedupe_key LIKE 'single:%') "
+            "AND status != 'dead' ORDER BY id",
             (chat_key, since_ms),
         )
         return [(int(r[0]), str(json.loads(r[1]).get("title", ""))) for r in rows]

@@ -56,8 +56,18 @@ async def test_digests_and_the_alert_titles_they_read(db: Database) -> None:
     await db.set_digest("telegram:1", 9 * 60, "Europe/Berlin", T)
     await db.set_digest("telegram:1", 8 * 60, "UTC", T)  # a new time replaces the old one
     assert await db.all_digests() == [DigestSpec("telegram:1", 480, "UTC")]
-    await db.enqueue([OutboxItem("telegram:1", Message("BTC longs"), "alert:1", T)])
-    assert await db.alert_titles("telegram:1", T) == [(T, "BTC longs")]
+    await db.enqueue(
+        [
+            OutboxItem("telegram:1", Message("BTC longs"), "alert:1", T),
+            OutboxItem("telegram:1", Message("Big liquidation: $2.40M BTC long"), "single:ab", T),
+            OutboxItem("telegram:1", Message("Test message"), "test:telegram:1:1", T),
+            OutboxItem("telegram:1", Message("Daily digest"), "digest:telegram:1:2026-12-01", T),
+        ]
+    )
+    assert await db.alert_titles("telegram:1", T) == [  # the day's alerts of both kinds only
+        (T, "BTC longs"),
+        (T, "Big liquidation: $2.40M BTC long"),
+    ]
     assert await db.outbox_has("alert:1") and not await db.outbox_has("alert:2")
     assert await db.remove_digest("telegram:1") and await db.all_digests() == []
 
