@@ -12,12 +12,15 @@ from typing import Any
 import asyncpg
 import pytest
 
+from bot import app
+from bot.config import Secrets, parse_config
 from bot.delivery import Delivery, SendOutcome
 from bot.domain.message import Message
-from bot.domain.models import Side
+from bot.domain.models import Liquidation, Side
 from bot.store import Database, GapRow, OutboxItem
 from bot.store.replica_queries import NotLeaderError
 from bot.store.settings import EXPIRED
+from tests.offline import sources_off
 
 
 @pytest.fixture
@@ -108,6 +111,36 @@ async def test_recording_a_gap_is_the_leaders_and_refused_after_a_takeover(
         GapRow("binance", 1_000, 2_000),
         GapRow("okx", 5_000, 6_000),
     ]
+
+
+async def test_a_standby_saving_before_a_chart_writes_nothing_and_does_not_fail(
+    pg_url: str,
+) -> None:
+    """In webhook mode a standby answers /chart, which saves the newest buckets and ended gaps
+    first (app.persist). Those writes are the leader's: on a standby it is a quiet no-op (it
+    was refused mid-way, failing the chart), and the standby keeps them until it leads."""
+    config = parse_config(
+        {
+            "storage": {"url": pg_url},
+            "replica": {"id": "standby", "poll": 0.2, "lease": 1},
+            "sources": sources_off(),
+            "console": {"enabled": "off"},
+        }
+    )
+    rt = await app.build(config, Secrets())
+    try:
+        now = rt.clock.now_ms()
+        rt.market.agg.add([Liquidation("binance", "BTC", Side.LONG, 1e6, now)], now)
+        rt.market.health.down("binance", now - 60_000, "test")
+        rt.market.health.up("binance", now - 30_000)
+        assert rt.leadership is not None and not rt.leadership.acting()  # never took the lock
+        assert rt.service.before_chart is not None
+        await rt.service.before_chart()
+        assert await rt.db.load_buckets(0) == [] and await rt.db.recent_gaps(0) == []
+        assert rt.market.agg.dirty_rows() != []  # kept for when it leads
+        assert rt.market.health.take_ended() != []
+    finally:
+        await app.stop(rt)
 
 
 # ---- pause_chat ------------------------------------------------------------------------------
