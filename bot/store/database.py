@@ -448,9 +448,13 @@ class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries, ReplicaQue
         )
         return cur.rowcount
 
-    async def enqueue(self, items: Iterable[OutboxItem]) -> int:
-        """Enqueue outside a transition; returns how many were new (duplicates are ignored)."""
-        async with self._leader_tx() as c:
+    async def enqueue(self, items: Iterable[OutboxItem], *, as_leader: bool = True) -> int:
+        """Enqueue outside a transition; returns how many were new (duplicates are ignored).
+
+        The leader's notices (operators, digests) are fenced; `as_leader=False` for a command's
+        own message (/test), which any replica answering a webhook may queue.
+        """
+        async with self._leader_tx() if as_leader else self._tx() as c:
             n = 0
             for item in items:
                 n += await self._insert_outbox(c, item)

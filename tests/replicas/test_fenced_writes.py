@@ -13,6 +13,8 @@ import asyncpg
 import pytest
 
 from bot import app
+from bot.chat.context import ChatContext
+from bot.chat.service_reach import run_test
 from bot.config import Secrets, parse_config
 from bot.delivery import Delivery, SendOutcome
 from bot.domain.message import Message
@@ -255,6 +257,24 @@ async def test_a_standby_pauses_and_migrates_chats_for_its_webhook(
     await db.migrate_chat("telegram:-7", "telegram:-1007")
     assert await other.paused_chats() == {"telegram:9", "telegram:-7"}
     assert [s.id for s in await other.list_subscriptions("telegram:-1007")] == [sub]
+
+
+async def test_a_standby_queues_the_test_message_of_a_command(
+    db: Database, other: Database, pg_url: str
+) -> None:
+    """/test through a standby (webhook mode) queues its message; the leader sends it. The
+    leader's own notices stay fenced: a standby's enqueue of those is refused."""
+    db.fencing = lambda: None  # a standby
+    poked: list[bool] = []
+    reply = await run_test(
+        db, ChatContext("telegram:5", "telegram"), 1_000, lambda: poked.append(True)
+    )
+    assert reply.title == "Test queued" and poked == [True]
+    (row,) = await other.due_outbox(1_000, 10)
+    assert row.chat_key == "telegram:5" and row.message.title == "Test message"
+    with pytest.raises(NotLeaderError, match="does not lead"):
+        await db.enqueue([OutboxItem("telegram:5", Message(title="notice"), "n", 0)])
+    assert len(await other.due_outbox(1_000, 10)) == 1
 
 
 class Sender:
