@@ -354,7 +354,14 @@ async def build(
 
 
 async def persist(rt: Runtime) -> None:
-    """Write changed minute buckets and ended outages, so a restart keeps them."""
+    """Write changed minute buckets and ended outages, so a restart keeps them.
+
+    The leader's writes (fenced on PostgreSQL). A standby asked for a chart in webhook mode
+    writes nothing and keeps them (dirty buckets, ended gaps) for when it leads: the chart
+    reads what the leader saved.
+    """
+    if rt.leadership is not None and not rt.leadership.acting():
+        return
     rows = rt.market.agg.dirty_rows()
     if rows:
         await rt.db.upsert_buckets(rows)

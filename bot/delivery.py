@@ -212,7 +212,7 @@ class Delivery:
                 stats.sent += 1
                 return True, key
             if outcome.outcome is Outcome.MIGRATED and outcome.new_chat_key and not migrated:
-                await self._db.migrate_chat(key, outcome.new_chat_key, now)
+                await self._db.migrate_chat(key, outcome.new_chat_key, now, as_leader=True)
                 log.info("chat %s moved to %s; resending", key, outcome.new_chat_key)
                 stats.migrated += 1
                 key, migrated = outcome.new_chat_key, True
@@ -221,7 +221,7 @@ class Delivery:
                 reason = redact(outcome.reason or "permanent failure")
                 await self._db.mark_dead(row.id, reason)
                 stats.dead += 1
-                if await self._db.pause_chat(key, reason, now):
+                if await self._db.pause_chat(key, reason, now, as_leader=True):
                     stats.paused += 1
                     log.warning("chat %s paused (resume with /start): %s", key, reason)
                 return False, key

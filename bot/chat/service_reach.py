@@ -54,7 +54,8 @@ async def enqueue_test(
 ) -> bool:
     """A test message to `chat_key`; at most one a minute per chat (the dedupe key)."""
     key = f"test:{chat_key}:{now // MINUTE_MS}"
-    n = await db.enqueue([OutboxItem(chat_key, test_message(now), key, now)])
+    # a command's: any replica may queue it (webhook mode); the leader's drain sends it
+    n = await db.enqueue([OutboxItem(chat_key, test_message(now), key, now)], as_leader=False)
     if n:
         on_enqueued()
     return n > 0

@@ -148,10 +148,17 @@ class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries, ReplicaQue
         )
         return ChatRow(*row) if row else None
 
-    async def pause_chat(self, chat_key: str, reason: str, now_ms: int | None = None) -> bool:
-        """Stop delivering to (and evaluating for) a chat. True only the first time."""
+    async def pause_chat(
+        self, chat_key: str, reason: str, now_ms: int | None = None, *, as_leader: bool = False
+    ) -> bool:
+        """Stop delivering to (and evaluating for) a chat. True only the first time.
+
+        `as_leader`: delivery's pause after a permanent failure, a leader-only write, fenced
+        when replicas share the store (NotLeaderError after a takeover). Without it: a chat
+        adapter's pause (blocked, kicked), which any replica serving a webhook may make.
+        """
         now_ms = _now_ms(now_ms)
-        async with self._tx() as c:
+        async with self._leader_tx() if as_leader else self._tx() as c:
             await c.execute(
                 "INSERT INTO chats (chat_key, kind, created_ms) VALUES (?, ?, ?) "
                 "ON CONFLICT(chat_key) DO NOTHING",
@@ -172,12 +179,17 @@ class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries, ReplicaQue
         )
         return n > 0
 
-    async def migrate_chat(self, old_key: str, new_key: str, now_ms: int | None = None) -> None:
-        """A chat got a new key (Telegram group -> supergroup): move what belongs to it."""
+    async def migrate_chat(
+        self, old_key: str, new_key: str, now_ms: int | None = None, *, as_leader: bool = False
+    ) -> None:
+        """A chat got a new key (Telegram group -> supergroup): move what belongs to it.
+
+        `as_leader` as for pause_chat: delivery's move (fenced) or the adapter's (any replica).
+        """
         if old_key == new_key:
             return
         now_ms = _now_ms(now_ms)
-        async with self._tx() as c:
+        async with self._leader_tx() if as_leader else self._tx() as c:
             async with c.execute("SELECT kind FROM chats WHERE chat_key = ?", (old_key,)) as cur:
                 row = await cur.fetchone()
             kind = row[0] if row else _guess_kind(new_key)
@@ -436,9 +448,13 @@ class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries, ReplicaQue
         )
         return cur.rowcount
 
-    async def enqueue(self, items: Iterable[OutboxItem]) -> int:
-        """Enqueue outside a transition; returns how many were new (duplicates are ignored)."""
-        async with self._leader_tx() as c:
+    async def enqueue(self, items: Iterable[OutboxItem], *, as_leader: bool = True) -> int:
+        """Enqueue outside a transition; returns how many were new (duplicates are ignored).
+
+        The leader's notices (operators, digests) are fenced; `as_leader=False` for a command's
+        own message (/test), which any replica answering a webhook may queue.
+        """
+        async with self._leader_tx() if as_leader else self._tx() as c:
             n = 0
             for item in items:
                 n += await self._insert_outbox(c, item)

@@ -19,6 +19,7 @@ class HistoryQueries:
         def _leader_tx(self) -> AbstractAsyncContextManager[Any]: ...
         async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
         async def _write(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+        async def _leader_write(self, sql: str, params: Sequence[Any]) -> int: ...
 
     # ---- buckets -----------------------------------------------------------------------------
 
@@ -98,7 +99,8 @@ class HistoryQueries:
     # ---- gaps --------------------------------------------------------------------------------
 
     async def record_gap(self, source: str, start_ms: int, end_ms: int) -> None:
-        await self._write(
+        """An outage of a source, beside the buckets it left empty: the leader's (fenced)."""
+        await self._leader_write(
             "INSERT INTO gaps (source, start_ms, end_ms) VALUES (?, ?, ?)",
             (source, start_ms, end_ms),
         )

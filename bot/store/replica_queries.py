@@ -3,7 +3,8 @@ Telegram updates handled once. A mixin of Database, like HistoryQueries.
 
 Fencing: when replicas share a PostgreSQL database, `Database.fencing` returns the epoch this
 replica leads under (None while it does not lead). Every write only the leader makes (alert
-states with their outbox rows, outbox marks, buckets) runs in `_leader_tx()`, whose first
+states with their outbox rows, enqueued notices, outbox marks and expiry, buckets and source
+gaps, delivery's pause and migration of a chat) runs in `_leader_tx()`, whose first
 statement takes a share lock on the one `leadership` row and checks its epoch. A takeover
 increments the epoch with an UPDATE of that row, so the two serialise: a write either commits
 before the takeover (and the new leader reads it) or sees the new epoch and is refused

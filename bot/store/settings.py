@@ -35,11 +35,12 @@ class OutboxExpiry:
     if TYPE_CHECKING:  # provided by Database
 
         async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
-        async def _write(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+        async def _leader_write(self, sql: str, params: Sequence[Any]) -> int: ...
 
     async def expire_outbox(self, now_ms: int) -> int:
-        """Mark pending rows past their expiry dead (never sent late); returns how many."""
-        return await self._write(
+        """Mark pending rows past their expiry dead (never sent late); returns how many.
+        Delivery's, so the leader's: fenced when replicas share the store."""
+        return await self._leader_write(
             "UPDATE outbox SET status = 'dead', last_error = ? "
             "WHERE status = 'pending' AND expires_ms IS NOT NULL AND expires_ms <= ?",
             (EXPIRED, now_ms),
