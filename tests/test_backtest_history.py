@@ -42,7 +42,8 @@ from bot.backtest_history import (
 from bot.chat.context import ChatContext
 from bot.chat.service import _as_sub
 from bot.config import Secrets, parse_config
-from bot.domain.commands import Backtest, parse_command
+from bot.domain.command_types import Backtest
+from bot.domain.commands import parse_command
 from bot.domain.message import plain_text
 from bot.domain.models import Subscription
 from bot.domain.render_insight import COINGLASS_UNAVAILABLE

@@ -24,7 +24,8 @@ from bot.chat.discord_insight import register_insight
 from bot.chat.discord_render import NO_MENTIONS, render_batches
 from bot.chat.discord_sender import DiscordSender, attach_image
 from bot.domain.chart import CHART_WINDOW_CHOICES
-from bot.domain.commands import SPECS, VENUES
+from bot.domain.command_args import VENUES
+from bot.domain.command_specs import SPECS
 from bot.domain.market import WINDOW_CHOICES, window_label
 from bot.domain.message import Message, Reply, Tone
 from bot.domain.models import ALL, Subscription

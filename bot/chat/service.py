@@ -21,8 +21,8 @@ from bot.chart_view import chart_message
 from bot.chat.context import ChatContext
 from bot.chat.service_reach import run_digest, run_test
 from bot.domain import render
-from bot.domain.commands import (
-    SPECS,
+from bot.domain.command_specs import SPECS
+from bot.domain.command_types import (
     Backtest,
     Chart,
     Command,
@@ -40,8 +40,8 @@ from bot.domain.commands import (
     UnknownCommandError,
     Unmute,
     Unsubscribe,
-    parse_command,
 )
+from bot.domain.commands import parse_command
 from bot.domain.compare import Comparison
 from bot.domain.digest import DigestCommand, DigestSpec
 from bot.domain.extra_rules import MIN_RELATIVE_USD
