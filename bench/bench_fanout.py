@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.chat.telegram_sender import FloodLimiter, TelegramLimits
+from bot.chat.telegram_limits import FloodLimiter, TelegramLimits
 from bot.delivery import Delivery
 from bot.domain.models import ALL, Liquidation, Side
 from bot.engine import Engine

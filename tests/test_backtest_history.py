@@ -40,9 +40,10 @@ from bot.backtest_history import (
     unusable_reason,
 )
 from bot.chat.context import ChatContext
-from bot.chat.service import _as_sub
+from bot.chat.service_rules import as_subscription
 from bot.config import Secrets, parse_config
-from bot.domain.commands import Backtest, parse_command
+from bot.domain.command_types import Backtest
+from bot.domain.commands import parse_command
 from bot.domain.message import plain_text
 from bot.domain.models import Subscription
 from bot.domain.render_insight import COINGLASS_UNAVAILABLE
@@ -93,7 +94,7 @@ def rule(text: str) -> Subscription:
     """The rule `/backtest <text>` asks about, as the command service builds it."""
     cmd = parse_command("/backtest " + text)
     assert isinstance(cmd, Backtest)
-    return _as_sub(cmd.rule)
+    return as_subscription(cmd.rule)
 
 
 @pytest.fixture

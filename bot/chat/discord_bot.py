@@ -2,9 +2,10 @@
 
 No command logic lives here. Each slash command becomes the text line a user would type
 (`/subscribe btc 1h 100m short`) and goes through the same CommandService as Telegram and the
-console; its neutral Reply is rendered as embeds. In a server, a channel's subscriptions need
-Manage Channels (declared on the command and checked again at run time, since server admins can
-override the declared default); in a DM they are the user's own.
+console (the commands and their options: discord_commands.py); its neutral Reply is rendered as
+embeds. In a server, a channel's subscriptions need Manage Channels (declared on the command and
+checked again at run time, since server admins can override the declared default); in a DM they
+are the user's own.
 """
 
 import asyncio
@@ -20,22 +21,15 @@ import discord
 from discord import app_commands
 
 from bot.chat.context import ChatContext
-from bot.chat.discord_insight import register_insight
+from bot.chat.discord_commands import register_commands
 from bot.chat.discord_render import NO_MENTIONS, render_batches
 from bot.chat.discord_sender import DiscordSender, attach_image
-from bot.domain.chart import CHART_WINDOW_CHOICES
-from bot.domain.commands import SPECS, VENUES
-from bot.domain.market import WINDOW_CHOICES, window_label
 from bot.domain.message import Message, Reply, Tone
-from bot.domain.models import ALL, Subscription
-from bot.domain.money import format_threshold
-from bot.domain.render_common import venue_name
+from bot.domain.models import Subscription
 
 log = logging.getLogger(__name__)
 
 MANAGE_HINT = "ask someone with the Manage Channels permission, or DM me to get alerts of your own"
-SIDE_CHOICES = ("total", "long", "short")
-AUTOCOMPLETE_MAX = 25  # Discord shows at most 25 choices
 
 
 class Service(Protocol):
@@ -81,32 +75,6 @@ def interaction_context(interaction: discord.Interaction) -> ChatContext:
         user=user,
         manage_hint=MANAGE_HINT,
     )
-
-
-def _token(value: str | None) -> str:
-    """One word of the command line: a typed option may not smuggle in further arguments."""
-    return "".join((value or "").split())
-
-
-def coin_choices(known: Iterable[str], current: str) -> list[app_commands.Choice[str]]:
-    """`all` and the known coins matching what is typed so far, prefix matches first."""
-    typed = current.strip().upper()
-    coins = sorted({c.upper() for c in known if c and c != ALL})
-    prefix = [c for c in coins if c.startswith(typed)]
-    inner = [c for c in coins if typed and typed in c and not c.startswith(typed)]
-    choices: list[app_commands.Choice[str]] = []
-    if "ALL".startswith(typed):
-        choices.append(app_commands.Choice(name="all (whole market)", value="all"))
-    choices += [app_commands.Choice(name=c, value=c.lower()) for c in prefix + inner]
-    return choices[:AUTOCOMPLETE_MAX]
-
-
-def subscription_label(sub: Subscription) -> str:
-    coin = "all coins" if sub.coin == ALL else sub.coin
-    window = "single" if sub.kind == "single" else window_label(sub.window)
-    amount = f"{sub.factor:g}x usual" if sub.factor is not None else format_threshold(sub.threshold)
-    on = f" on {venue_name(sub.venue)}" if sub.venue else ""
-    return f"#{sub.number or sub.id} {coin} {window} {sub.side.value} ≥ {amount}{on}"
 
 
 # ---- the bot -------------------------------------------------------------------------------
@@ -163,7 +131,7 @@ class DiscordBot:
         self.sync_retry_s = sync_retry_s  # first wait after a failed sync; doubles to an hour
         self._sync_task: asyncio.Task[None] | None = None
         self.sender = DiscordSender(self.client)  # the delivery port, usable once logged in
-        self._register()
+        register_commands(self.tree, self._run, known_coins, self._subscriptions)
 
     # ---- lifecycle
 
@@ -241,139 +209,10 @@ class DiscordBot:
                 log.debug("discord: connection task ended with an error", exc_info=True)
             self._task = None
 
-    # ---- commands
+    # ---- commands (declared in discord_commands.py)
 
-    def _register(self) -> None:
-        tree = self.tree
-        desc = {name: spec.summary for name, spec in SPECS.items()}
-        manage = app_commands.default_permissions(manage_channels=True)
-        windows = [app_commands.Choice(name=w, value=w) for w in WINDOW_CHOICES]
-        sides = [app_commands.Choice(name=s, value=s) for s in SIDE_CHOICES]
-
-        async def coins(interaction: discord.Interaction, current: str) -> list[Any]:
-            return coin_choices(self.known_coins(), current)
-
-        async def own_subscriptions(interaction: discord.Interaction, current: str) -> list[Any]:
-            subs = await self.db.list_subscriptions(interaction_context(interaction).chat_key)
-            subs = [s for s in subs if s.origin != "config"]  # the operator's: not removable
-            typed = current.strip().lower().lstrip("#")
-            out = [
-                app_commands.Choice(name=subscription_label(s)[:100], value=str(s.number or s.id))
-                for s in subs
-                if typed in subscription_label(s).lower()
-            ]
-            if len(subs) > 1 and "all".startswith(typed):
-                out.insert(0, app_commands.Choice(name="all of this chat's alerts", value="all"))
-            return out[:AUTOCOMPLETE_MAX]
-
-        venues = [app_commands.Choice(name=venue_name(v), value=v) for v in VENUES]
-        single = app_commands.Choice(name="single: each liquidation", value="single")
-
-        @tree.command(name="subscribe", description=desc["subscribe"])
-        @app_commands.describe(
-            coin="a coin such as btc, or all for the whole market",
-            window="the rolling window, or single for each big liquidation",
-            threshold="an amount such as 100m, 1.5b or 250k (USD), or 3x the usual",
-            side="long or short liquidations only, or the total (default)",
-            venue="one venue only (default: every venue)",
-        )
-        @app_commands.choices(window=[*windows, single], side=sides, venue=venues)
-        @app_commands.autocomplete(coin=coins)
-        @manage
-        async def subscribe(
-            interaction: discord.Interaction,
-            coin: str,
-            window: str,
-            threshold: str,
-            side: str = "total",
-            venue: str = "",
-        ) -> None:
-            line = f"/subscribe {_token(coin)} {_token(window)} {_token(threshold)} {_token(side)}"
-            await self._run(interaction, line + (f" on {_token(venue)}" if venue else ""))
-
-        register_insight(tree, self._run, desc, windows, sides, venues, coins)
-
-        @tree.command(name="unsubscribe", description=desc["unsubscribe"])
-        @app_commands.describe(subscription="the alert to remove (its #id), or all")
-        @app_commands.autocomplete(subscription=own_subscriptions)
-        @manage
-        async def unsubscribe(interaction: discord.Interaction, subscription: str) -> None:
-            ids = " ".join(_token(w) for w in subscription.replace(",", " ").split())
-            await self._run(interaction, f"/unsubscribe {ids}")
-
-        @tree.command(name="list", description=desc["list"])
-        async def list_(interaction: discord.Interaction) -> None:
-            await self._run(interaction, "/list")
-
-        @tree.command(name="mute", description=desc["mute"])
-        @app_commands.describe(duration="how long: 30m, 2h, 1d", coin="only this coin's alerts")
-        @app_commands.autocomplete(coin=coins)
-        @manage
-        async def mute(interaction: discord.Interaction, duration: str, coin: str = "") -> None:
-            await self._run(interaction, _line("/mute", coin, duration))
-
-        @tree.command(name="unmute", description=desc["unmute"])
-        @app_commands.describe(coin="only this coin's mute (default: every mute)")
-        @app_commands.autocomplete(coin=coins)
-        @manage
-        async def unmute(interaction: discord.Interaction, coin: str = "") -> None:
-            await self._run(interaction, _line("/unmute", coin))
-
-        @tree.command(name="liqs", description=desc["liqs"])
-        @app_commands.describe(
-            coin="a coin, or all (default)",
-            window="one window, split by venue",
-            venue="one venue's figures only",
-            compare="our streams' totals beside CoinGlass's",
-        )
-        @app_commands.choices(window=windows, venue=venues)
-        @app_commands.autocomplete(coin=coins)
-        async def liqs(
-            interaction: discord.Interaction,
-            coin: str = "",
-            window: str = "",
-            venue: str = "",
-            compare: bool = False,
-        ) -> None:
-            on = ("on", venue) if venue else ()
-            line = _line("/liqs", coin, window, *on, "compare" if compare else "")
-            await self._run(interaction, line)
-
-        chart_windows = [app_commands.Choice(name=w, value=w) for w in CHART_WINDOW_CHOICES]
-
-        @tree.command(name="chart", description=desc["chart"])
-        @app_commands.describe(coin="a coin, or all for the whole market", window="default 24h")
-        @app_commands.choices(window=chart_windows)
-        @app_commands.autocomplete(coin=coins)
-        async def chart(interaction: discord.Interaction, coin: str, window: str = "") -> None:
-            await self._run(interaction, _line("/chart", coin, window))
-
-        @tree.command(name="status", description=desc["status"])
-        async def status(interaction: discord.Interaction) -> None:
-            await self._run(interaction, "/status")
-
-        @tree.command(name="help", description=desc["help"])
-        async def help_(interaction: discord.Interaction) -> None:
-            await self._run(interaction, "/help")
-
-        @tree.command(name="start", description=desc["start"])
-        @manage
-        async def start(interaction: discord.Interaction) -> None:
-            await self._run(interaction, "/start")
-
-        @tree.command(name="digest", description=desc["digest"])
-        @app_commands.describe(
-            time="local time of day like 08:00, or off (empty: show this channel's digest)",
-            zone="a time zone such as Europe/Berlin (default UTC)",
-        )
-        @manage
-        async def digest(interaction: discord.Interaction, time: str = "", zone: str = "") -> None:
-            await self._run(interaction, _line("/digest", time, zone))
-
-        @tree.command(name="test", description=desc["test"])
-        @manage
-        async def test(interaction: discord.Interaction) -> None:
-            await self._run(interaction, "/test")
+    async def _subscriptions(self, interaction: discord.Interaction) -> list[Subscription]:
+        return await self.db.list_subscriptions(interaction_context(interaction).chat_key)
 
     async def _run(self, interaction: discord.Interaction, line: str) -> None:
         work = asyncio.ensure_future(
@@ -409,10 +248,6 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, discord.HTTPException):
         return f"HTTP {exc.status}"
     return type(exc).__name__
-
-
-def _line(name: str, *args: str) -> str:
-    return " ".join([name, *(t for t in map(_token, args) if t)])
 
 
 async def respond(interaction: discord.Interaction, reply: Reply) -> None:

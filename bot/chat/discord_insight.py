@@ -1,5 +1,5 @@
 """Discord slash commands for /top and /backtest: options in, the same command line as typed
-text out, through the one command service (discord_bot.py registers the others)."""
+text out, through the one command service (discord_commands.py registers the others)."""
 
 from __future__ import annotations
 

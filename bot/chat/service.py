@@ -20,9 +20,10 @@ from bot.backtest_history import HistorySource
 from bot.chart_view import chart_message
 from bot.chat.context import ChatContext
 from bot.chat.service_reach import run_digest, run_test
+from bot.chat.service_rules import as_subscription, history_lines, own_rules, rule_key
 from bot.domain import render
-from bot.domain.commands import (
-    SPECS,
+from bot.domain.command_specs import SPECS
+from bot.domain.command_types import (
     Backtest,
     Chart,
     Command,
@@ -40,16 +41,15 @@ from bot.domain.commands import (
     UnknownCommandError,
     Unmute,
     Unsubscribe,
-    parse_command,
 )
+from bot.domain.commands import parse_command
 from bot.domain.compare import Comparison
 from bot.domain.digest import DigestCommand, DigestSpec
-from bot.domain.extra_rules import MIN_RELATIVE_USD
 from bot.domain.message import Message, Reply
 from bot.domain.models import AlertState, Snapshot, SourceStatus, Subscription
 from bot.domain.render_alerts import AlertContext
 from bot.domain.render_compare import render_compare, render_compare_off
-from bot.domain.render_insight import backtest_line, render_backtest, render_top, usual_line
+from bot.domain.render_insight import render_backtest, render_top
 from bot.domain.render_market import FailingJob
 from bot.domain.rules import Policy
 from bot.domain.venue_view import venue_snapshot
@@ -90,31 +90,7 @@ def _wall_clock() -> int:
     return int(time.time() * 1000)
 
 
-def _own(subs: list[Subscription]) -> list[Subscription]:
-    """The chat's own rules: the operator's broadcasts use neither its numbers nor its cap."""
-    return [s for s in subs if s.origin != "config"]
-
-
 _MUTATING = (Subscribe, Unsubscribe, Mute, Unmute, DigestCommand, TestMessage)
-
-
-def _as_sub(cmd: Subscribe) -> Subscription:
-    """The rule a Subscribe command describes, before it has an id (backtests, duplicates)."""
-    return Subscription(
-        id=0,
-        chat_key="",
-        coin=cmd.coin,
-        window=cmd.window,
-        side=cmd.side,
-        threshold=cmd.threshold,
-        venue=cmd.venue,
-        kind="single" if cmd.single else "window",
-        factor=cmd.factor,
-    )
-
-
-def _rule_key(s: Subscription) -> tuple[object, ...]:
-    return (s.coin, s.window, s.side, s.threshold, s.venue, s.kind, s.factor)
 
 
 class CommandService:
@@ -245,9 +221,9 @@ class CommandService:
     async def _subscribe(self, ctx: ChatContext, cmd: Subscribe) -> Message:
         now = self.clock()
         await self.db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=now)
-        existing = _own(await self.db.list_subscriptions(ctx.chat_key))
+        existing = own_rules(await self.db.list_subscriptions(ctx.chat_key))
         for s in existing:
-            if _rule_key(s) == _rule_key(_as_sub(cmd)):
+            if rule_key(s) == rule_key(as_subscription(cmd)):
                 return render.render_duplicate(s)
         cap = self.settings.max_subscriptions_per_chat
         if len(existing) >= cap:
@@ -266,7 +242,7 @@ class CommandService:
         extra: list[str] = []
         try:  # the store is asked before the rule is live, so a relative rule arms at once
             history = await self._history(sub, now)
-            extra = self._history_lines(sub, history, now)
+            extra = history_lines(sub, history, now)
             extras = getattr(self.book, "extras", None)
             if extras is not None:
                 remember_usuals(extras, sub, history)
@@ -310,27 +286,16 @@ class CommandService:
             await self.before_chart()  # the last seconds' buckets into the store first
         return await rule_history(self.db, self.book.policy, sub, now, self.coinglass)
 
-    def _history_lines(self, sub: Subscription, history: History, now: int) -> list[str]:
-        lines = []
-        if sub.factor is not None:
-            usual = history.usual_at(now)
-            threshold = None if usual is None else max(sub.factor * usual.usd, MIN_RELATIVE_USD)
-            lines.append(usual_line(sub, usual, threshold, history.stored_days, now))
-        lines.append(backtest_line(history.result, sub, now))
-        if history.source_note:
-            lines.append(history.source_note)
-        return lines
-
     async def _backtest(self, cmd: Backtest) -> Message:
         now = self.clock()
-        sub = _as_sub(cmd.rule)
+        sub = as_subscription(cmd.rule)
         history = await self._history(sub, now)
-        return render_backtest(sub, self._history_lines(sub, history, now))
+        return render_backtest(sub, history_lines(sub, history, now))
 
     async def _unsubscribe(self, ctx: ChatContext, cmd: Unsubscribe) -> Message:
         # people type the chat's numbers (#1 is its first); the store and book use global ids
         every = await self.db.list_subscriptions(ctx.chat_key)
-        own = _own(every)
+        own = own_rules(every)
         by_number = {render.number(s): s for s in own}
         if cmd.all:
             for s in own:
@@ -403,7 +368,7 @@ class CommandService:
         status = render.render_status(
             self.market.status(now),
             now,
-            chat_subscriptions=len(_own(await self.db.list_subscriptions(ctx.chat_key))),
+            chat_subscriptions=len(own_rules(await self.db.list_subscriptions(ctx.chat_key))),
             total_subscriptions=await self.db.count_active_subscriptions(),
             cap=self.settings.max_subscriptions_per_chat,
             paused_reason=chat.paused_reason if chat else None,

@@ -6,8 +6,8 @@ the service's one event loop (Application.initialize/start + updater.start_polli
 run_polling, which would own the loop). In webhook mode there is no Updater: the service's
 HTTP server hands each POST to `accept_update`, which checks Telegram's secret header.
 
-Sending (flood limits, the delivery Sender, failure outcomes) lives in telegram_sender; replies
-to commands go through the same sender, ahead of queued outbox sends.
+Sending (the delivery Sender, failure outcomes) lives in telegram_sender, its flood limits in
+telegram_limits; replies to commands go through the same sender, ahead of queued outbox sends.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from bot.chat.context import ChatContext
-from bot.chat.telegram_sender import PLATFORM, TelegramLimits, TelegramSender
+from bot.chat.telegram_limits import TelegramLimits
+from bot.chat.telegram_sender import PLATFORM, TelegramSender
 from bot.chat.telegram_updates import ChatOrderedProcessor
 
 log = logging.getLogger(__name__)

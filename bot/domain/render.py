@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from bot.domain.commands import SPECS, CommandError, CommandSpec
+from bot.domain.command_specs import SPECS, CommandSpec
+from bot.domain.command_types import CommandError
 from bot.domain.market import coin_label, window_label
 from bot.domain.message import Message, Table, Tone
 from bot.domain.models import ALL, AlertState, Status, Subscription

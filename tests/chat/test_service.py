@@ -17,7 +17,7 @@ import pytest
 from bot.charts import PNG_SIGNATURE
 from bot.chat.context import ChatContext
 from bot.chat.service import CommandService, ServiceSettings
-from bot.domain.commands import Liqs, Subscribe
+from bot.domain.command_types import Liqs, Subscribe
 from bot.domain.compare import Comparison
 from bot.domain.message import Message, Reply, Tone, plain_text
 from bot.domain.models import (

@@ -14,7 +14,9 @@ from bot.domain.chart import (
     render_chart_caption,
     render_chart_empty,
 )
-from bot.domain.commands import SPECS, Chart, CommandError, parse_command
+from bot.domain.command_specs import SPECS
+from bot.domain.command_types import Chart, CommandError
+from bot.domain.commands import parse_command
 from bot.domain.message import Message, Tone, plain_text
 from bot.domain.models import ALL, Liquidation, Side
 from bot.domain.render import render_help

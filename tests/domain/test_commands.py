@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.commands import (
-    SPECS,
+from bot.domain.command_specs import SPECS
+from bot.domain.command_types import (
     CommandError,
     Help,
     Liqs,
@@ -21,8 +21,8 @@ from bot.domain.commands import (
     Subscribe,
     Unmute,
     Unsubscribe,
-    parse_command,
 )
+from bot.domain.commands import parse_command
 from bot.domain.models import ALL, Side
 
 M = 1e6

@@ -9,7 +9,8 @@ import zoneinfo
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.domain.commands import CommandError, parse_command
+from bot.domain.command_types import CommandError
+from bot.domain.commands import parse_command
 from bot.domain.digest import (
     DigestCommand,
     DigestSpec,

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from bot.domain.backtest import backtest
 from bot.domain.baselines import DAY_MS, HOUR_MS, MINUTE_MS, side_values, usual_by_hour
-from bot.domain.commands import CommandError, Liqs, Subscribe, Top, parse_command
+from bot.domain.command_types import CommandError, Liqs, Subscribe, Top
+from bot.domain.commands import parse_command
 from bot.domain.extra_rules import ExtraRules
 from bot.domain.models import (
     ALL,

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from bot.domain.commands import CommandError, parse_command
+from bot.domain.command_types import CommandError
+from bot.domain.commands import parse_command
 from bot.domain.message import Message, Tone, plain_text
 from bot.domain.models import (
     ALL,

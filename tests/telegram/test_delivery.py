@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat.telegram_sender import TelegramLimits
+from bot.chat.telegram_limits import TelegramLimits
 from bot.domain.models import Liquidation, Side
 from tests.fakes.telegram_api import FakeTelegram
 from tests.telegram.harness import DB_NAME, UNPACED, Stack, make_stack, stack_config

@@ -8,7 +8,8 @@ import asyncio
 from telegram import Bot
 
 from bot.chat.telegram_bot import TelegramBot
-from bot.chat.telegram_sender import TelegramLimits, TelegramSender
+from bot.chat.telegram_limits import TelegramLimits
+from bot.chat.telegram_sender import TelegramSender
 from bot.config import parse_config
 from bot.delivery import Outcome
 from bot.domain.message import Message

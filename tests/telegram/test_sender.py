@@ -9,7 +9,8 @@ import time
 import pytest
 from telegram import Bot
 
-from bot.chat.telegram_sender import FloodLimiter, TelegramLimits, TelegramSender, chat_id_of
+from bot.chat.telegram_limits import FloodLimiter, TelegramLimits
+from bot.chat.telegram_sender import TelegramSender, chat_id_of
 from bot.delivery import Outcome
 from bot.domain.message import Message
 from tests.fakes.telegram_api import FakeLimits, FakeTelegram

@@ -1,0 +1,77 @@
+"""Each command's name, usage line, example and one-line summary: what /help, the errors and the
+platforms' command menus show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.domain.command_types import CommandError
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    name: str
+    usage: str
+    example: str
+    summary: str  # one line for menus (setMyCommands, slash commands)
+
+
+SPECS: dict[str, CommandSpec] = {
+    s.name: s
+    for s in (
+        CommandSpec(
+            "liqs",
+            "/liqs [coin] [window] [on venue] | [coin] compare",
+            "/liqs btc 4h",
+            "Liquidations now: 1h/4h/12h/24h",
+        ),
+        CommandSpec("top", "/top [window]", "/top 4h", "The coins with the most liquidated"),
+        CommandSpec(
+            "chart",
+            "/chart <coin|all> [window]",
+            "/chart btc 24h",
+            "A picture: longs and shorts over 1h-7d",
+        ),
+        CommandSpec(
+            "subscribe",
+            "/subscribe <coin|all> <window|single> <amount|3x> [long|short|total] [on venue]",
+            "/subscribe btc 1h 100m",
+            "Alert me when liquidations cross an amount",
+        ),
+        CommandSpec(
+            "backtest",
+            "/backtest <coin|all> <window> <amount|3x> [side] [on venue]",
+            "/backtest btc 1h 100m",
+            "How often a rule would have fired (last 7 days)",
+        ),
+        CommandSpec("list", "/list", "/list", "My subscriptions and mutes"),
+        CommandSpec(
+            "unsubscribe", "/unsubscribe <number ...|all>", "/unsubscribe 3", "Remove subscriptions"
+        ),
+        CommandSpec("mute", "/mute [coin] <duration>", "/mute 2h", "Silence alerts for a while"),
+        CommandSpec("unmute", "/unmute [coin]", "/unmute", "End a mute"),
+        CommandSpec("status", "/status", "/status", "Data sources and this chat's state"),
+        CommandSpec(
+            "digest",
+            "/digest <HH:MM> [time zone] | off",
+            "/digest 08:00 Europe/Berlin",
+            "A daily summary at a local time",
+        ),
+        CommandSpec("test", "/test", "/test", "Send a test alert to this chat"),
+        CommandSpec("help", "/help", "/help", "How to use the bot"),
+        CommandSpec("start", "/start", "/start", "Start (or resume) alerts in this chat"),
+    )
+}
+
+ALIASES: dict[str, str] = {
+    "sub": "subscribe",
+    "unsub": "unsubscribe",
+    "subs": "list",
+    "liq": "liqs",
+}
+
+
+def usage_error(name: str, message: str) -> CommandError:
+    """A CommandError for command `name`, with its usage line and example."""
+    spec = SPECS[name]
+    return CommandError(message, spec.usage, spec.example)

@@ -1,0 +1,130 @@
+"""What a parsed command is: one frozen dataclass per command, the Command union, and the errors
+a parse raises (each carries the correct form and an example, fit for a user)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.domain.chart import DEFAULT_CHART_WINDOW
+from bot.domain.digest import DigestCommand
+from bot.domain.models import ALL, Side
+
+
+class CommandError(ValueError):
+    """A malformed command, with the correct form and an example, fit for a user."""
+
+    def __init__(self, message: str, usage: str = "", example: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.usage = usage
+        self.example = example
+
+
+class NotACommandError(CommandError):
+    """Text that starts with a slash but is no command (`/`, `//`, a path). Like another bot's
+    command, it is left unanswered in a group; a private chat gets this hint."""
+
+
+class UnknownCommandError(CommandError):
+    """A command we do not have. In a group it may be another bot's: see `addressed`."""
+
+    def __init__(self, message: str, usage: str, example: str, addressed: bool) -> None:
+        super().__init__(message, usage, example)
+        self.addressed = addressed  # written as /cmd@ourbot
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    coin: str  # "BTC" ... or ALL
+    window: int  # minutes
+    threshold: float  # USD (for a relative rule: 0, the factor decides)
+    side: Side = Side.TOTAL
+    venue: str | None = None  # "binance": that venue only
+    single: bool = False  # each single liquidation >= threshold (window is 0)
+    factor: float | None = None  # relative: `3x` what is usual for the coin, window and hour
+
+
+@dataclass(frozen=True, slots=True)
+class Backtest:
+    """How often a rule would have fired over the stored history, without subscribing."""
+
+    rule: Subscribe
+
+
+@dataclass(frozen=True, slots=True)
+class Top:
+    window: int = 60  # minutes
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    ids: tuple[int, ...] = ()
+    all: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ListSubs:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Mute:
+    coin: str | None  # None: the whole chat
+    seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class Unmute:
+    coin: str | None  # None: every mute of the chat
+
+
+@dataclass(frozen=True, slots=True)
+class Liqs:
+    coin: str = ALL
+    window: int | None = None  # None: the 1h/4h/12h/24h table
+    venue: str | None = None  # one venue's figures only
+    compare: bool = False  # our streams' totals beside CoinGlass's (`/liqs compare`)
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    coin: str  # "BTC" ... or ALL
+    window: int = DEFAULT_CHART_WINDOW  # minutes: one of bot.domain.chart.CHART_BUCKETS
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class TestMessage:
+    """/test: a test message to this chat, through the outbox like an alert."""
+
+
+Command = (
+    Start
+    | Help
+    | Subscribe
+    | Unsubscribe
+    | ListSubs
+    | Mute
+    | Unmute
+    | Liqs
+    | Chart
+    | Status
+    | DigestCommand
+    | TestMessage
+    | Top
+    | Backtest
+)
