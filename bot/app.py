@@ -27,7 +27,8 @@ from bot.config import Config, Secrets
 from bot.delivery import Delivery, Sender
 from bot.digests import Digests, declared_digests
 from bot.domain.aggregate import Aggregator
-from bot.domain.commands import Subscribe, parse_command
+from bot.domain.command_types import Subscribe
+from bot.domain.commands import parse_command
 from bot.domain.extra_rules import ExtraRules, RuleSet
 from bot.domain.health import PastGap, SourceHealth
 from bot.domain.models import Side

@@ -26,7 +26,8 @@ from pydantic import (
     model_validator,
 )
 
-from bot.domain.commands import CommandError, Subscribe, parse_command
+from bot.domain.command_types import CommandError, Subscribe
+from bot.domain.commands import parse_command
 from bot.domain.market import MarketError, parse_duration
 from bot.store.location import StoreLocationError, parse_location
 

@@ -38,11 +38,6 @@ from bot.domain.command_types import (
     Unmute,
     Unsubscribe,
 )
-
-# bot/config.py and bot/app.py still import these two from here; others are changing those files
-# now. Once their imports name bot.domain.command_types, delete these lines.
-from bot.domain.command_types import CommandError as CommandError
-from bot.domain.command_types import Subscribe as Subscribe
 from bot.domain.digest import DigestCommand, DigestError, parse_digest_args
 from bot.domain.market import MarketError, looks_like_window
 from bot.domain.models import ALL
