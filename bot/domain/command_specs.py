@@ -42,7 +42,7 @@ SPECS: dict[str, CommandSpec] = {
             "backtest",
             "/backtest <coin|all> <window> <amount|3x> [side] [on venue]",
             "/backtest btc 1h 100m",
-            "How often a rule would have fired (last 7 days)",
+            "How often a rule would have fired (7 days; 30 with CoinGlass)",
         ),
         CommandSpec("list", "/list", "/list", "My subscriptions and mutes"),
         CommandSpec(

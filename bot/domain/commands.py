@@ -176,10 +176,10 @@ def _parse_liqs(args: list[str]) -> Liqs:
             raise usage_error(
                 n, "compare sets all our streams beside CoinGlass; leave the venue out"
             )
+        if any(is_window(a) or (looks_like_window(a) and not is_coin(a)) for a in args):
+            raise usage_error(n, "compare shows 1h, 4h, 12h and 24h together; leave the window out")
         if len(args) > 1:
             raise usage_error(n, "compare takes a coin at most: /liqs compare or /liqs btc compare")
-        if args and (is_window(args[0]) or (looks_like_window(args[0]) and not is_coin(args[0]))):
-            raise usage_error(n, "compare shows 1h, 4h, 12h and 24h together; leave the window out")
         return Liqs(coin_arg(n, args[0]) if args else ALL, None, None, compare=True)
     if len(args) > 2:
         raise usage_error(n, f"too many arguments ({len(args)}); /liqs takes a coin and a window")

@@ -138,6 +138,10 @@ def test_near_misses_are_understood(text: str, expected: object) -> None:
             "compare shows 1h, 4h, 12h and 24h together; leave the window out",
         ),
         (
+            "/liqs btc compare 1h",  # the window is the mistake here, not the count
+            "compare shows 1h, 4h, 12h and 24h together; leave the window out",
+        ),
+        (
             "/liqs btc compare on binance",
             "compare sets all our streams beside CoinGlass; leave the venue out",
         ),
