@@ -129,6 +129,8 @@ class DiscordBot:
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
         self._task: asyncio.Task[None] | None = None
         self.sync_retry_s = sync_retry_s  # first wait after a failed sync; doubles to an hour
+        self._sync_not_before_s = 0.0  # a 429's retry_after for the next sync attempt
+        self._sleep = asyncio.sleep  # how the sync loop waits (a test records the waits)
         self._sync_task: asyncio.Task[None] | None = None
         self.sender = DiscordSender(self.client)  # the delivery port, usable once logged in
         register_commands(self.tree, self._run, known_coins, self._subscriptions)
@@ -175,6 +177,8 @@ class DiscordBot:
             synced = await self.tree.sync()
         except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError) as exc:
             log.warning("discord: command sync failed (%s); will retry", _describe(exc))
+            if isinstance(exc, discord.RateLimited):  # Discord said when: not before that
+                self._sync_not_before_s = exc.retry_after
             return False
         await self.db.set_setting(key, digest)
         log.info("discord: %d commands synced", len(synced))
@@ -183,12 +187,14 @@ class DiscordBot:
     async def _keep_in_sync(self) -> None:
         delay = self.sync_retry_s
         while True:
+            self._sync_not_before_s = 0.0
             try:
                 if await self.sync_commands():
                     return
             except Exception:  # the store failing, say: keep the bot up, try again later
                 log.exception("discord: command sync attempt failed")
-            await asyncio.sleep(delay)
+            # our backoff, or Discord's own retry_after when it is longer
+            await self._sleep(max(delay, self._sync_not_before_s))
             delay = min(delay * 2, SYNC_RETRY_CAP_S)
 
     async def wait_synced(self) -> None:

@@ -66,6 +66,12 @@ async def test_a_rate_limited_sync_leaves_the_bot_up_and_syncs_later(
 ) -> None:
     fake.sync_failures.extend([RATE_LIMITED, RATE_LIMITED])
     bot = make_bot(db, sync_retry_s=0.01)
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)  # Discord's 120 s each time, not waited out here
+
+    bot._sleep = record
     await bot.start()  # does not raise
     try:
         # commands work while the menu is not synced yet
@@ -74,11 +80,37 @@ async def test_a_rate_limited_sync_leaves_the_bot_up_and_syncs_later(
         async with asyncio.timeout(5):
             await bot.wait_synced()
         assert fake.sync_puts == 3  # two refused, then the retry went through
+        assert waits == [120.0, 120.0]
         assert {c["name"] for c in fake.synced} >= {"subscribe", "liqs", "help"}
         stored = await db.get_setting(f"{SYNCED_KEY}:{APP_ID}")
         assert stored == bot.commands_digest()
     finally:
         await bot.stop()
+
+
+async def test_a_sync_retry_waits_as_long_as_discords_retry_after(
+    fake: FakeDiscord, db: Database
+) -> None:
+    """Discord said 120 s: the next PUT is not sooner, whatever our own backoff (0.01 s)."""
+    fake.sync_failures.extend(
+        [RATE_LIMITED, Failure(400, {"message": "Invalid Form Body", "code": 50035}, {})]
+    )
+    bot = make_bot(db, sync_retry_s=0.01)
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)  # the loop's waits, without waiting them out
+
+    bot._sleep = record
+    await bot.start()
+    try:
+        async with asyncio.timeout(5):
+            await bot.wait_synced()
+    finally:
+        await bot.stop()
+    assert fake.sync_puts == 3
+    # after the 429: Discord's 120 s; after the 400: our doubled backoff, not 120 again
+    assert waits == [120.0, 0.02]
 
 
 async def test_an_unchanged_command_set_is_not_synced_again_on_restart(
