@@ -45,7 +45,7 @@ from bot.sources.binance import BinanceSource
 from bot.sources.binance_coinm import BinanceCoinMSource
 from bot.sources.bitget import BitgetSource
 from bot.sources.bitmex import BitmexSource
-from bot.sources.bybit import BybitSource
+from bot.sources.bybit import BybitInverseSource, BybitSource
 from bot.sources.coinglass import CoinGlassSource
 from bot.sources.deribit import DeribitSource
 from bot.sources.gate import GateSource
@@ -106,6 +106,7 @@ def build_sources(
         (BinanceSource, src.binance),
         (BinanceCoinMSource, src.binance_coinm),
         (BybitSource, src.bybit),
+        (BybitInverseSource, src.bybit_inverse),
         (OkxSource, src.okx),
         (GateSource, src.gate),
         (BitgetSource, src.bitget),
@@ -205,7 +206,7 @@ async def build(
     universe = CoinUniverse()  # the coins the venues list, fed by the sources
     sources = build_sources(config, secrets, clock, universe)
     names = [s.name for s in sources]
-    # the venue a source's liquidations count for (binance_coinm counts as binance)
+    # the venue a source's liquidations count for (binance_coinm: binance; bybit_inverse: bybit)
     streamed = (getattr(s, "venue", s.name) for s in sources if s.name != "coinglass")
     venues = sources[0].venues if replaying else tuple(dict.fromkeys(streamed))
     # Memory holds what the windows read (24 h, plus slack); the longer history lives in SQLite.

@@ -65,7 +65,7 @@ def explain(config: Config, secrets: Secrets) -> str:
     if s.replay.enabled:
         lines.append(f"sources: replay of {s.replay.url} at {s.replay.speed:g}x (live feeds off)")
     else:
-        for name in ("binance", "binance_coinm", "bybit", "okx"):
+        for name in ("binance", "binance_coinm", "bybit", "bybit_inverse", "okx"):
             src = getattr(s, name)
             lines.append(f"source {name}: {'on, ' + src.url if src.enabled else 'off'}")
         cg = s.coinglass

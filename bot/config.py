@@ -170,6 +170,12 @@ class BybitConfig(StreamSource):
     rest_url: str = "https://api.bybit.com"
 
 
+class BybitInverseConfig(StreamSource):
+    # inverse contracts (BTCUSD, ETHUSD, BTCUSDH25): sized in 1-USD contracts; counts as bybit
+    url: str = "wss://stream.bybit.com/v5/public/inverse"
+    rest_url: str = "https://api.bybit.com"  # instruments-info?category=inverse
+
+
 class OkxConfig(StreamSource):
     url: str = "wss://ws.okx.com:8443/ws/v5/public"
     rest_url: str = "https://www.okx.com"
@@ -231,6 +237,7 @@ class SourcesConfig(Strict):
     binance: BinanceConfig = BinanceConfig()
     binance_coinm: BinanceCoinMConfig = BinanceCoinMConfig()
     bybit: BybitConfig = BybitConfig()
+    bybit_inverse: BybitInverseConfig = BybitInverseConfig()
     okx: OkxConfig = OkxConfig()
     gate: GateConfig = GateConfig()
     bitget: BitgetConfig = BitgetConfig()

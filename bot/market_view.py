@@ -30,7 +30,8 @@ from bot.domain.universe import CoinUniverse
 log = logging.getLogger(__name__)
 
 COINGLASS_WINDOWS = frozenset(CG_WINDOW_MINUTES.values())  # the windows CoinGlass serves
-SOURCE_VENUE = {"binance_coinm": "binance"}  # a source whose events count for another venue
+# a source whose events count for another venue
+SOURCE_VENUE = {"binance_coinm": "binance", "bybit_inverse": "bybit"}
 
 
 @dataclass
@@ -218,7 +219,7 @@ class LiveMarket:
         ours = {v.venue: v.total for v in snap.venues.get((coin, w), ())}
         theirs = {v.venue: v.total for v in cg.venues.get((coin, w), ())}
         names = sorted(set(theirs) | set(ours), key=lambda v: (-theirs.get(v, ours.get(v, 0.0)), v))
-        # venues, not sources: binance_coinm's events count as binance (as in bot.app)
+        # venues, not sources: binance_coinm's events count as binance, bybit_inverse's as bybit
         sources = (SOURCE_VENUE.get(s, s) for s in self.health.sources if s != "coinglass")
         streamed = set(self.agg.venue_names) | set(sources)
         return w, tuple(

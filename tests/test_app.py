@@ -52,13 +52,25 @@ def test_sources_follow_the_config() -> None:
         {"sources": {"okx": {"enabled": False}, "bybit": {"url": "ws://127.0.0.1:9/ws"}}}
     )
     names = {s.name: s for s in build_sources(c, Secrets(), Clock())}
-    assert set(names) == {"binance", "bybit", "bitget", "bitmex", "htx", "deribit"}  # okx off,
-    # gate off by default, no CoinGlass without a key
+    assert set(names) == {
+        "binance",
+        "bybit",
+        "bybit_inverse",
+        "bitget",
+        "bitmex",
+        "htx",
+        "deribit",
+    }  # okx off, gate off by default, no CoinGlass without a key
     assert names["bybit"].url == "ws://127.0.0.1:9/ws"
+    inverse = names["bybit_inverse"]  # its own stream and instrument category, venue bybit
+    assert inverse.url == "wss://stream.bybit.com/v5/public/inverse"
+    assert (inverse.venue, inverse.category, inverse.inverse) == ("bybit", "inverse", True)
+    assert (names["bybit"].category, names["bybit"].inverse) == ("linear", False)
     keyed = build_sources(Config(), Secrets(coinglass_key="k" * 12), Clock())
     assert [s.name for s in keyed] == [
         "binance",
         "bybit",
+        "bybit_inverse",
         "okx",
         "bitget",
         "bitmex",

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.offline import LIVE_SOURCES
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.yaml"
 
@@ -78,7 +80,7 @@ def test_an_unreachable_postgresql_is_one_clear_line(tmp_path: Path) -> None:
 
 def test_run_on_defaults_says_so_and_keeps_logs_off_the_chat(tmp_path: Path) -> None:
     # no config.yaml: the defaults, with the live feeds switched off from the environment
-    feeds = ("BINANCE", "BYBIT", "OKX", "BITGET", "BITMEX", "HTX", "DERIBIT")
+    feeds = ("BINANCE", "BYBIT", "BYBIT_INVERSE", "OKX", "BITGET", "BITMEX", "HTX", "DERIBIT")
     env = {f"LIQBOT_SOURCES__{v}__ENABLED": "false" for v in feeds}
     env |= {"LIQBOT_LOGGING__FORMAT": "json", "LIQBOT_LOGGING__LEVEL": "DEBUG"}
     res = _cli("run", cwd=tmp_path, env=env, stdin="/status\nquit\n")
@@ -88,7 +90,8 @@ def test_run_on_defaults_says_so_and_keeps_logs_off_the_chat(tmp_path: Path) -> 
         "liqbot run: no config.yaml: running on the defaults (liqbot init writes a documented one);"
         " from the environment: LIQBOT_LOGGING__FORMAT, LIQBOT_LOGGING__LEVEL,"
         " LIQBOT_SOURCES__BINANCE__ENABLED, LIQBOT_SOURCES__BITGET__ENABLED,"
-        " LIQBOT_SOURCES__BITMEX__ENABLED, LIQBOT_SOURCES__BYBIT__ENABLED,"
+        " LIQBOT_SOURCES__BITMEX__ENABLED, LIQBOT_SOURCES__BYBIT_INVERSE__ENABLED,"
+        " LIQBOT_SOURCES__BYBIT__ENABLED,"
         " LIQBOT_SOURCES__DERIBIT__ENABLED, LIQBOT_SOURCES__HTX__ENABLED,"
         " LIQBOT_SOURCES__OKX__ENABLED"
     )
@@ -114,11 +117,12 @@ def test_console_in_a_terminal_keeps_log_lines_out_of_the_chat(tmp_path: Path) -
 
     master, slave = pty.openpty()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIQBOT_")}
+    # every live source off but binance (tests/offline.py), which points at a closed port
+    env |= {f"LIQBOT_SOURCES__{n.upper()}__ENABLED": "false" for n in LIVE_SOURCES}
     env |= {
         "PYTHONPATH": str(ROOT),
+        "LIQBOT_SOURCES__BINANCE__ENABLED": "true",
         "LIQBOT_SOURCES__BINANCE__URL": "ws://127.0.0.1:9/ws",  # refused at once: a warning
-        "LIQBOT_SOURCES__BYBIT__ENABLED": "false",
-        "LIQBOT_SOURCES__OKX__ENABLED": "false",
     }
     for k in ("TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN", "COINGLASS_API_KEY", "DATABASE_URL"):
         env.pop(k, None)

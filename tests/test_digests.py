@@ -15,6 +15,7 @@ from bot.clock import Clock
 from bot.config import Secrets, parse_config
 from bot.domain.models import Liquidation, Side
 from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.offline import sources_off
 
 HOUR = 3_600_000
 
@@ -35,9 +36,7 @@ def digest_config(tmp_path: Path, receiver: WebhookReceiver) -> Any:
     return parse_config(
         {
             "storage": {"path": str(tmp_path / "digest.sqlite3")},
-            "sources": {
-                n: {"enabled": False} for n in ("okx", "bitget", "bitmex", "htx", "deribit")
-            },
+            "sources": sources_off(binance={}, bybit={}),
             "console": {"enabled": "on"},
             "webhooks": [
                 {

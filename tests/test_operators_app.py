@@ -10,6 +10,7 @@ from bot import app
 from bot.config import Secrets, parse_config
 from tests.fakes.exchanges import FakeConn, FakeVenue
 from tests.fakes.telegram_api import FakeTelegram
+from tests.offline import sources_off
 
 TOKEN = "123456:OPS-test-token"
 OPERATOR = 4242
@@ -30,15 +31,7 @@ async def test_a_source_down_then_up_reaches_the_operator_once_each(tmp_path: Pa
         {
             "storage": {"path": str(tmp_path / "ops.sqlite3")},
             "telegram": {"base_url": fake.base_url, "base_file_url": fake.base_file_url},
-            "sources": {
-                "binance": {"url": venue.ws_url, "rest_url": venue.base},
-                "bybit": {"enabled": False},
-                "okx": {"enabled": False},
-                "bitget": {"enabled": False},
-                "bitmex": {"enabled": False},
-                "htx": {"enabled": False},
-                "deribit": {"enabled": False},
-            },
+            "sources": sources_off(binance={"url": venue.ws_url, "rest_url": venue.base}),
             "operators": {"chats": [OPERATOR], "source_down_after": 1, "check_every": 1},
         }
     )

@@ -24,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fakes.exchanges import FakeConn, FakeVenue, binance_frame
 from tests.fakes.telegram_api import FakeTelegram
+from tests.offline import sources_off
 
 TOKEN = "123456:RUN-test-token"
 SECRET = "run-secret"
@@ -134,15 +135,7 @@ async def service(tmp_path: Path, binance, telegram: FakeTelegram) -> AsyncItera
             "mode": "webhook",
             "webhook": {"url": "https://bot.example.com/tg", "path": "tg"},
         },
-        "sources": {
-            "binance": {"url": venue.ws_url, "rest_url": venue.base},
-            "bybit": {"enabled": False},
-            "okx": {"enabled": False},
-            "bitget": {"enabled": False},
-            "bitmex": {"enabled": False},
-            "htx": {"enabled": False},
-            "deribit": {"enabled": False},
-        },
+        "sources": sources_off(binance={"url": venue.ws_url, "rest_url": venue.base}),
         "alerts": {"tick": 1, "debounce": 0},
         "broadcasts": [{"chat": str(CHANNEL), "rule": "btc 1h 1m"}],
         "http": {"host": "127.0.0.1"},

@@ -18,6 +18,7 @@ from bot import app
 from bot.clock import Clock
 from bot.config import Secrets, parse_config
 from bot.domain.models import Liquidation, Side
+from tests.offline import sources_off
 
 T0 = 1_800_000_000_000 + 10_000  # ten seconds into a minute
 
@@ -34,7 +35,7 @@ def live_config(tmp_path: Path):
     return parse_config(
         {
             "storage": {"path": str(tmp_path / "restart.sqlite3")},
-            "sources": {n: {"enabled": True} for n in ("binance", "bybit")},
+            "sources": sources_off(binance={}, bybit={}),
             "console": {"enabled": "on"},
         }
     )

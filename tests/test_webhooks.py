@@ -19,6 +19,7 @@ from bot.domain.message import Message
 from bot.domain.models import Liquidation, Side
 from bot.webhooks import WebhookSender, WebhookTarget, sign, verify
 from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.offline import sources_off
 
 T0 = 1_800_000_000_000 + 10_000
 SECRET = "whsec-test-0123456789"  # what the environment holds
@@ -36,9 +37,7 @@ def webhook_config(tmp_path: Path, receiver: WebhookReceiver, **alerts: Any) -> 
     return parse_config(
         {
             "storage": {"path": str(tmp_path / "wh.sqlite3")},
-            "sources": {
-                n: {"enabled": False} for n in ("okx", "bitget", "bitmex", "htx", "deribit")
-            },
+            "sources": sources_off(binance={}, bybit={}),
             "console": {"enabled": "on"},
             "alerts": alerts,
             "webhooks": [

@@ -93,6 +93,7 @@ VENUE_NAMES = {
     "htx": "HTX",
     "bitmex": "BitMEX",
     "binance_coinm": "Binance COIN-M",
+    "bybit_inverse": "Bybit inverse",
 }
 
 

@@ -117,16 +117,15 @@ def parse_binance(
 _POSITION_SIDE = {"Buy": Side.LONG, "Sell": Side.SHORT}
 
 
-def _bybit_inverse(symbol: str) -> bool:
-    # inverse contracts quote in USD (BTCUSD, BTCUSDH25); linear ones in USDT or USDC
-    return "USD" in symbol and "USDT" not in symbol and "USDC" not in symbol
-
-
-def parse_bybit(frame: str | bytes, coins: Mapping[str, str] | None = None) -> list[Liquidation]:
+def parse_bybit(
+    frame: str | bytes, coins: Mapping[str, str] | None = None, *, inverse: bool = False
+) -> list[Liquidation]:
     """Bybit `allLiquidation.{symbol}` pushes. S is the POSITION side: Buy = a LONG liquidated.
 
-    Linear USD = v × p; inverse: v is already USD. The older `liquidation.{symbol}` topic
-    (one object: symbol, side, size or qty, price, updatedTime or time) reads the same way.
+    `inverse` says which stream the frame came on, never guessed from the symbol: on
+    `/v5/public/linear` USD = v × p (v in coins); on `/v5/public/inverse` v counts 1-USD
+    contracts, so USD = v (docs/sources.md has the evidence). The older `liquidation.{symbol}`
+    topic (one object: symbol, side, size or qty, price, updatedTime or time) reads the same way.
     """
     table = _COIN_CACHE if coins is None else coins
     msg = load_json(frame)
@@ -154,13 +153,13 @@ def parse_bybit(frame: str | bytes, coins: Mapping[str, str] | None = None) -> l
             size = float(d["v"] if "v" in d else (d["size"] if "size" in d else d["qty"]))
             ts = int(d.get("T") or d.get("updatedTime") or d.get("time") or msg["ts"])
             coin = table.get(symbol) or _coin(symbol)
-            # inverse contracts quote in USD (BTCUSD, BTCUSDH25): v is already USD
-            price = 1.0 if _bybit_inverse(symbol) else float(d["p"] if "p" in d else d["price"])
+            price = float(d["p"] if "p" in d else d["price"])
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             raise FrameError("Bybit entry with missing or bad s, S, v, p or T") from None
         if not (0.0 <= size < 1e300 and 0.0 <= price < 1e300 and 0 < ts < 10**14):
             raise FrameError("Bybit entry with an out-of-range number")
-        out.append(Liquidation("bybit", coin, side, size * price, ts, symbol, price))
+        usd = size if inverse else size * price  # inverse: contracts of 1 USD each
+        out.append(Liquidation("bybit", coin, side, usd, ts, symbol, price))
     return out
 
 

@@ -1,9 +1,14 @@
-"""Bybit v5 linear public stream: `allLiquidation.{symbol}` for every trading symbol; no key.
+"""Bybit v5 public streams: `allLiquidation.{symbol}` for every trading symbol; no key.
 
-There is no wildcard topic, so the symbols come from the REST instruments list (paginated),
-subscribed in batches on every (re)connect; the list is refreshed hourly (new listings are
-subscribed on the open connection) and feeds the coin universe (baseCoin: SHIB1000 → SHIB).
-Bybit wants `{"op":"ping"}` every 20 s.
+Two books, two sources: `bybit` reads `/v5/public/linear` (USDT and USDC contracts) and
+`bybit_inverse` reads `/v5/public/inverse` (BTCUSD, ETHUSD, inverse futures like BTCUSDH25);
+both count as venue "bybit", each with its own health record. The stream decides how a frame is
+sized (linear: v coins × p; inverse: v contracts of 1 USD), never the symbol.
+
+There is no wildcard topic, so the symbols come from the REST instruments list of the source's
+category (paginated), subscribed in batches on every (re)connect; the list is refreshed hourly
+(new listings are subscribed on the open connection) and feeds the coin universe (baseCoin:
+SHIB1000 → SHIB). Bybit wants `{"op":"ping"}` every 20 s.
 """
 
 from __future__ import annotations
@@ -26,16 +31,21 @@ from bot.sources.instruments import REFRESH_ERRORS, refresh_forever
 log = logging.getLogger(__name__)
 
 BYBIT_URL = "wss://stream.bybit.com/v5/public/linear"
+BYBIT_INVERSE_URL = "wss://stream.bybit.com/v5/public/inverse"
 BYBIT_REST_URL = "https://api.bybit.com"
 BYBIT_TIMING = Timing(ping_interval_s=20.0, silence_s=60.0)
 
 
 class BybitSource(WebSocketSource):
     name = "bybit"
+    venue = "bybit"  # the venue its liquidations count for in the aggregates
+    category = "linear"  # instruments-info `category`: the book this stream carries
+    inverse = False  # how its frames are sized: the stream decides, never the symbol
+    default_url = BYBIT_URL
 
     def __init__(
         self,
-        url: str = BYBIT_URL,
+        url: str | None = None,
         rest_url: str = BYBIT_REST_URL,
         timing: Timing | None = None,
         clock: Clock | None = None,
@@ -46,7 +56,7 @@ class BybitSource(WebSocketSource):
         refresh_s: float = 3600.0,
         **knobs: float | None,  # ping_interval_s, watchdog_s, max_age_s, backoff_*_s
     ) -> None:
-        super().__init__(url, timing or BYBIT_TIMING, clock, **knobs)
+        super().__init__(url or self.default_url, timing or BYBIT_TIMING, clock, **knobs)
         self.rest_url = rest_url.rstrip("/")
         self.batch_size = batch_size
         self.fixed = symbols is not None
@@ -67,7 +77,9 @@ class BybitSource(WebSocketSource):
         except REFRESH_ERRORS as e:
             if not self.symbols:
                 raise OSError(f"cannot list Bybit instruments: {type(e).__name__}") from e
-            log.warning("bybit: instrument refresh failed (%s); keeping %d", e, len(self.symbols))
+            log.warning(
+                "%s: instrument refresh failed (%s); keeping %d", self.name, e, len(self.symbols)
+            )
 
     async def refresh_instruments(self) -> None:
         found = await self._discover()
@@ -97,7 +109,7 @@ class BybitSource(WebSocketSource):
         cursor = ""
         async with httpx.AsyncClient(timeout=self.http_timeout_s) as client:
             for _ in range(100):  # pages; a cursor that never ends must not loop forever
-                params = {"category": "linear", "limit": "1000"}
+                params = {"category": self.category, "limit": "1000"}
                 if cursor:
                     params["cursor"] = cursor
                 r = await client.get(f"{self.rest_url}/v5/market/instruments-info", params=params)
@@ -107,7 +119,7 @@ class BybitSource(WebSocketSource):
                 if not cursor:
                     break
         if not found.trading:
-            raise FrameError("Bybit listed no trading symbols")
+            raise FrameError(f"Bybit listed no trading {self.category} symbols")
         return found
 
     async def on_open(self, ws: ClientConnection) -> None:
@@ -125,4 +137,14 @@ class BybitSource(WebSocketSource):
         return '{"op":"ping"}'
 
     def parse(self, frame: str | bytes) -> list[Liquidation]:
-        return parse_bybit(frame, self.coins or None)
+        return parse_bybit(frame, self.coins or None, inverse=self.inverse)
+
+
+class BybitInverseSource(BybitSource):
+    """`/v5/public/inverse`: every frame is inverse, sized in 1-USD contracts (USD = v)."""
+
+    name = "bybit_inverse"
+    venue = "bybit"
+    category = "inverse"
+    inverse = True
+    default_url = BYBIT_INVERSE_URL

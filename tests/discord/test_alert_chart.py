@@ -11,6 +11,7 @@ from bot.config import Secrets, parse_config
 from bot.domain.models import Liquidation, Side
 from tests.discord.conftest import FAKE_GATEWAY_WAITS, NOW_MS, FixedClock
 from tests.fakes.discord_api import FakeDiscord
+from tests.offline import sources_off
 
 CHANNEL = 555
 
@@ -19,9 +20,7 @@ async def test_an_alert_embed_shows_its_attached_chart(fake: FakeDiscord, tmp_pa
     config = parse_config(
         {
             "storage": {"path": str(tmp_path / "dc.sqlite3")},
-            "sources": {
-                n: {"enabled": False} for n in ("okx", "bitget", "bitmex", "htx", "deribit")
-            },
+            "sources": sources_off(binance={}, bybit={}),
             "alerts": {"attach_chart": True},
             "broadcasts": [{"chat": f"discord:{CHANNEL}", "rule": "eth 15m 20m longs"}],
         }

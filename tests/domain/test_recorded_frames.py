@@ -74,13 +74,17 @@ def parse(stream: str, frame: Any, *, learned: bool = True) -> list[Liquidation]
         return parse_binance(raw, FAPI.coins if learned else None)
     if stream == "binance_coinm":
         return parse_binance(raw, DAPI.coins if learned else None, contract_usd=COINM_SIZES)
-    if stream == "bybit":
+    if stream == "bybit":  # /v5/public/linear
         return parse_bybit(raw)
+    if stream == "bybit_inverse":  # /v5/public/inverse (v2: the inverse `realtime` stream)
+        return parse_bybit(raw, inverse=True)
     if stream == "okx":
         return parse_okx(raw, OKX_SIZES, coins=OKX.coins if learned else None)
     raise AssertionError(stream)
 
 
+# a second stream of one venue counts as that venue
+VENUE_OF = {"binance_usdm": "binance", "binance_coinm": "binance", "bybit_inverse": "bybit"}
 ALL_FRAMES = [pytest.param(f, id=f["id"]) for f in TARDIS["frames"] + DERIVED["frames"]]
 
 
@@ -94,8 +98,7 @@ def test_every_frame_parses_to_its_side_coin_and_usd(case: dict[str, Any]) -> No
         ]
         for e, w in zip(got, want, strict=True):
             assert e.usd == pytest.approx(w["usd"], rel=1e-9)
-            venue = "binance" if case["stream"].startswith("binance") else case["stream"]
-            assert e.venue == venue
+            assert e.venue == VENUE_OF.get(case["stream"], case["stream"])
 
 
 _TARDIS_SIDE = {"buy": Side.SHORT, "sell": Side.LONG}  # tardis: the liquidation ORDER's side
@@ -161,3 +164,40 @@ def test_recorded_instrument_lists_name_coins_sizes_and_what_trades() -> None:
     assert OKX.coins["BTC-USD-SWAP"] == "BTC" and OKX.coins["SHIB-USDT-SWAP"] == "SHIB"
     assert {"BTC", "ETH", "SHIB", "XRP"} <= OKX.listed_coins()
     assert len(FAPI.listed_coins()) > 100
+
+
+def test_bybit_inverse_sizes_are_usd_contracts_in_recorded_v5_tickers() -> None:
+    """The evidence for USD = v on the inverse stream: Bybit's v5 tickers carry a size and its
+    value side by side. Inverse (BTCUSD, BTCUSDU23): openInterest / markPrice = the value in
+    BTC, so the size counts USD; linear (BTCUSDT): openInterest × markPrice = the value in USDT,
+    so the size counts BTC (docs/sources.md, "Bybit inverse")."""
+    tickers = load("tardis_node_bybit_tickers.json")["frames"]
+    assert {t["category"] for t in tickers} == {"inverse", "linear"}
+    for t in tickers:
+        d = t["frame"]["data"]
+        oi, mark, value = (
+            float(d["openInterest"]),
+            float(d["markPrice"]),
+            float(d["openInterestValue"]),
+        )
+        got = oi / mark if t["category"] == "inverse" else oi * mark
+        assert got == pytest.approx(value, abs=0.01), t["id"]
+
+
+def test_recorded_bybit_inverse_frames_read_as_usd_on_their_stream_only() -> None:
+    """The recorded v2 BTCUSD push: 1,257,079 contracts at 44,662.5. On its stream (inverse)
+    that is $1.26M; read with the linear rule it would be $56 billion, which is why the stream,
+    not the symbol, decides."""
+    case = next(
+        f for f in TARDIS["frames"] if f["id"] == "tardis/bybit/v2/liquidation.BTCUSD(3 entries)"
+    )
+    first = parse("bybit_inverse", case["frame"])[0]
+    assert first.usd == 1_257_079 and first.price == 44662.5
+    assert parse("bybit", case["frame"])[0].usd == pytest.approx(1_257_079 * 44662.5)
+    inverse = {
+        f["id"] for f in TARDIS["frames"] + DERIVED["frames"] if f["stream"] == "bybit_inverse"
+    }
+    assert {
+        "tardis/bybit/liquidation.XRPUSD",
+        "derived/bybit_inverse/allLiquidation.XRPUSD",
+    } <= inverse

@@ -102,20 +102,35 @@ def test_bybit_sample_sell_is_a_short_position_and_usd_is_v_times_p() -> None:
     assert e.usd == pytest.approx(20000 * 0.04499)
 
 
-def test_bybit_buy_is_a_long_several_entries_and_inverse() -> None:
+def test_bybit_buy_is_a_long_with_several_entries() -> None:
     frame = {
         "topic": "allLiquidation.BTCUSDT",
         "ts": 1,
         "data": [
             {"T": 1739502302929, "s": "BTCUSDT", "S": "Buy", "v": "0.5", "p": "100000"},
             {"T": 1739502302930, "s": "BTCUSDT", "S": "Sell", "v": "0.25", "p": "100000"},
-            {"T": 1739502302931, "s": "BTCUSD", "S": "Buy", "v": "5000", "p": "100000"},
         ],
     }
     events = parse_bybit(json.dumps(frame))
-    assert [(e.side, e.usd) for e in events] == [
-        (Side.LONG, 50000.0), (Side.SHORT, 25000.0), (Side.LONG, 5000.0),
-    ]  # fmt: skip
+    assert [(e.side, e.usd) for e in events] == [(Side.LONG, 50000.0), (Side.SHORT, 25000.0)]
+
+
+def test_bybit_the_stream_decides_inverse_sizing_never_the_symbol() -> None:
+    """The inverse stream's v counts 1-USD contracts: USD = v, the price is kept for alerts.
+    The same frame on the linear stream is v coins × p, whatever its symbol looks like."""
+    frame = json.dumps(
+        {
+            "topic": "allLiquidation.BTCUSD",
+            "ts": 1,
+            "data": [{"T": 1739502302931, "s": "BTCUSD", "S": "Buy", "v": "5000", "p": "100000"}],
+        }
+    )
+    [inv] = parse_bybit(frame, inverse=True)
+    assert (inv.venue, inv.coin, inv.side, inv.usd, inv.price) == (
+        "bybit", "BTC", Side.LONG, 5000.0, 100000.0,
+    )  # fmt: skip
+    [lin] = parse_bybit(frame)  # a linear stream never carries BTCUSD; if it did: v × p
+    assert lin.usd == 5000 * 100000.0
 
 
 def test_bybit_control_frames_are_empty() -> None:

@@ -180,23 +180,30 @@ def okx_reply(text: str) -> str | None:
 
 
 def bybit_instruments(
-    pages: list[list[tuple[str, str]]], base_coins: dict[str, str] | None = None
+    pages: list[list[tuple[str, str]]],
+    base_coins: dict[str, str] | None = None,
+    category: str = "linear",
 ) -> Callable[[web.Request], Any]:
     """A paginated instruments-info route: pages of (symbol, status), cursor = page index;
-    `base_coins` gives rows their baseCoin (SHIB1000USDT -> SHIB1000, as Bybit lists it)."""
+    `base_coins` gives rows their baseCoin (SHIB1000USDT -> SHIB1000, as Bybit lists it). It
+    lists one `category` (linear or inverse) and refuses a request for another, as a wrong
+    `category=` would list the wrong book."""
+    kind = "InversePerpetual" if category == "inverse" else "LinearPerpetual"
 
     def handler(request: web.Request) -> Any:
+        if request.query.get("category") != category:
+            return {"retCode": 10001, "retMsg": "category mismatch", "result": {}}
         i = int(request.query.get("cursor") or 0)
         nxt = str(i + 1) if i + 1 < len(pages) else ""
         rows = [
-            {"symbol": s, "status": st, "contractType": "LinearPerpetual"}
+            {"symbol": s, "status": st, "contractType": kind}
             | ({"baseCoin": base_coins[s]} if base_coins and s in base_coins else {})
             for s, st in pages[i]
         ]
         return {
             "retCode": 0,
             "retMsg": "OK",
-            "result": {"category": "linear", "list": rows, "nextPageCursor": nxt},
+            "result": {"category": category, "list": rows, "nextPageCursor": nxt},
         }
 
     return handler

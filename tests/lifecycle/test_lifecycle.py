@@ -22,6 +22,7 @@ from tests.fakes.exchanges import FakeConn, FakeVenue, binance_frame
 from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram
 from tests.lifecycle.conftest import TOKEN
 from tests.lifecycle.process import ServiceProcess
+from tests.offline import sources_off
 
 USER = 1001
 GROUP = -1002003
@@ -45,16 +46,7 @@ def service_config(tmp: Path, telegram: FakeTelegram, binance: FakeVenue) -> dic
             },
         },
         "discord": {"enabled": False},
-        "sources": {
-            "binance": {"url": binance.ws_url, "rest_url": binance.base},
-            "bybit": {"enabled": False},
-            "okx": {"enabled": False},
-            "bitget": {"enabled": False},
-            "bitmex": {"enabled": False},
-            "htx": {"enabled": False},
-            "deribit": {"enabled": False},
-            "coinglass": {"enabled": False},
-        },
+        "sources": sources_off(binance={"url": binance.ws_url, "rest_url": binance.base}),
         "alerts": {"min_quiet": 0, "tick": 1, "debounce": 0},
         "broadcasts": [{"chat": str(c), "rule": "eth 5m 1m"} for c in BURST_CHATS],
         "logging": {"level": "INFO"},

@@ -14,6 +14,7 @@ import pytest
 from tests.fakes.exchanges import FakeVenue, binance_frame
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.lifecycle.process import ServiceProcess
+from tests.offline import sources_off
 
 SECRET = "lifecycle-webhook-secret-0123"
 URL_TOKEN = "tok-in-the-url-4567"
@@ -32,13 +33,7 @@ async def test_a_wave_reaches_the_webhook_signed_after_a_500(
     receiver.script["desk"].append(500)
     config = {
         "storage": {"path": str(tmp_path / "liqbot.sqlite3")},
-        "sources": {
-            "binance": {"url": binance.ws_url, "rest_url": binance.base},
-            "bybit": {"enabled": False},
-            "okx": {"enabled": False},
-            "coinglass": {"enabled": False},
-            **{n: {"enabled": False} for n in ("bitget", "bitmex", "htx", "deribit")},
-        },
+        "sources": sources_off(binance={"url": binance.ws_url, "rest_url": binance.base}),
         "console": {"enabled": "off"},
         "alerts": {"tick": 1, "debounce": 0},
         "webhooks": [

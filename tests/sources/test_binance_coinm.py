@@ -19,6 +19,7 @@ from bot.config import Secrets, parse_config
 from bot.domain.models import ALL, Side, VenueSplit, WindowTotals
 from bot.sources.binance_coinm import BinanceCoinMSource
 from tests.fakes.exchanges import FakeConn, FakeVenue
+from tests.offline import sources_off
 from tests.sources.conftest import FAST, RecordingSink, running
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
@@ -141,20 +142,12 @@ async def test_wired_by_the_config_its_liquidations_count_as_binance(
         await conn.silent()
 
     venue.scripts = [script]
-    off = {"enabled": False}
     config = parse_config(
         {
             "storage": {"path": str(tmp_path / "cm.sqlite3")},
-            "sources": {
-                "binance": off,
-                "bybit": off,
-                "okx": off,
-                "bitget": off,
-                "bitmex": off,
-                "htx": off,
-                "deribit": off,
-                "binance_coinm": {"enabled": True, "url": venue.ws_url, "rest_url": venue.base},
-            },
+            "sources": sources_off(
+                binance_coinm={"enabled": True, "url": venue.ws_url, "rest_url": venue.base}
+            ),
             "console": {"enabled": "off"},
         }
     )

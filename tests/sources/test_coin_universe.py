@@ -30,6 +30,7 @@ from tests.fakes.exchanges import (
 from tests.fakes.exchanges import (
     bybit_instruments as bybit_route,
 )
+from tests.offline import sources_off
 
 CONSOLE = ChatContext("console:local", "console", "private", user="operator")
 
@@ -64,9 +65,12 @@ async def say(rt: app.Runtime, text: str) -> str:
 async def test_a_listed_coin_can_be_subscribed_before_it_ever_liquidates(
     venues: dict[str, FakeVenue], tmp_path: Path
 ) -> None:
-    sources = {
-        name: {"url": v.ws_url, "rest_url": v.base, "watchdog": 30} for name, v in venues.items()
-    } | {n: {"enabled": False} for n in ("bitget", "bitmex", "htx", "deribit")}
+    sources = sources_off(
+        **{
+            name: {"url": v.ws_url, "rest_url": v.base, "watchdog": 30}
+            for name, v in venues.items()
+        }
+    )
     config = parse_config(
         {
             "storage": {"path": str(tmp_path / "u.sqlite3")},

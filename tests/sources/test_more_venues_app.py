@@ -33,6 +33,7 @@ from tests.fakes.exchanges import (
     gzip_json,
     htx_frame,
 )
+from tests.offline import sources_off
 
 CONSOLE = ChatContext("console:local", "console", "private", user="operator")
 XBTUSD = {"symbol": "XBTUSD", "underlying": "XBT", "state": "Open", "quoteCurrency": "USD",
@@ -83,7 +84,7 @@ async def say(rt: app.Runtime, text: str) -> str:
 async def test_status_lists_every_new_venue_and_liqs_splits_by_each(
     venues: dict[str, FakeVenue], tmp_path: Path
 ) -> None:
-    sources: dict[str, Any] = {n: {"enabled": False} for n in ("binance", "bybit", "okx")}
+    sources: dict[str, Any] = sources_off()
     for name, v in venues.items():
         sources[name] = {"enabled": True, "url": v.ws_url, "watchdog": 30}
         if v.rest:

@@ -19,6 +19,7 @@ from bot.domain.rules import RuleBook
 from bot.market_view import LiveMarket
 from bot.store import Database
 from tests.fakes.telegram_api import FakeTelegram
+from tests.offline import sources_off
 
 SYNC_CHAT = 99999
 VENUES = ("binance", "bybit", "okx", "bitget", "bitmex", "htx", "deribit")
@@ -101,7 +102,7 @@ def stack_config(tmp_path: Path, fake: FakeTelegram, **telegram: Any) -> Config:
                 "rate": UNPACED,
                 **telegram,
             },
-            "sources": {n: {"enabled": False} for n in VENUES},
+            "sources": sources_off(coinglass={}),  # CoinGlass stays on: off without a key
         }
     )
 

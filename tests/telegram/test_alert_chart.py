@@ -13,6 +13,7 @@ from bot.clock import Clock
 from bot.config import Secrets, parse_config
 from bot.domain.models import Liquidation, Side
 from tests.fakes.telegram_api import FakeTelegram, Upload
+from tests.offline import sources_off
 
 TOKEN = "123456:TEST-token"
 T0 = 1_800_000_000_000 + 10_000
@@ -32,9 +33,7 @@ def chart_config(tmp_path: Path, fake: FakeTelegram, attach: bool) -> Any:
         {
             "storage": {"path": str(tmp_path / "tg.sqlite3")},
             "telegram": {"base_url": fake.base_url, "base_file_url": fake.base_file_url},
-            "sources": {
-                n: {"enabled": False} for n in ("okx", "bitget", "bitmex", "htx", "deribit")
-            },
+            "sources": sources_off(binance={}, bybit={}),
             "alerts": {"attach_chart": attach},
             # chat 42: one rule (a short alert); chat 43: five that fire together (a long one)
             "broadcasts": [{"chat": "42", "rule": rules[0]}]
