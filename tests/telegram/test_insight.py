@@ -387,3 +387,41 @@ async def test_liqs_compare_through_telegram_sets_streams_beside_coinglass(
     assert "By venue, 24h: Binance 15% · Bybit 0% · OKX 0%" in text
     assert text.startswith("<b>Our streams vs CoinGlass: BTC</b>\n")  # Telegram HTML, as sent
     assert "<pre>Window  Streams  CoinGlass  Coverage\n" in text  # the table stays aligned
+
+
+async def test_backtest_through_telegram_reaches_back_with_coinglass_history(
+    tmp_path: Path, fake: FakeTelegram
+) -> None:
+    """/subscribe through the real PTB client: the confirmation's backtest joins CoinGlass's
+    hourly buckets before the store's first minute (the hand-computed case of
+    tests/test_backtest_history.py: 4 fires, the last on the store's spike)."""
+    from tests.fakes.exchanges import FakeCoinGlass
+    from tests.test_backtest_history import KEY, NOW, fill_store, hourly_rows
+
+    cg = await FakeCoinGlass(KEY).start()
+    cg.history_rows = hourly_rows()
+    await fill_store(tmp_path / DB_NAME)
+    config = stack_config(tmp_path, fake)
+    config = config.model_copy(
+        update={
+            "sources": config.sources.model_copy(
+                update={"coinglass": config.sources.coinglass.model_copy(update={"url": cg.base})}
+            )
+        }
+    )
+    clock = FixedClock(NOW)
+    rt = await app.build(config, Secrets(telegram_token=fake.token, coinglass_key=KEY), clock=clock)
+    stack = Stack(fake, rt, clock)  # type: ignore[arg-type]
+    await app.start(rt, jobs=False)
+    await fake.wait_parked()
+    try:
+        text = await stack.ask(CHAT, "/subscribe btc 1h 100m")
+    finally:
+        await stack.close()
+        await cg.stop()
+    print(text)
+    assert (
+        "Backtest: would have fired 4 times in the last 12 days, last on 24 Jan 05:01 UTC" in text
+    )
+    assert "2 days from our store, 10 days before that from CoinGlass hourly totals" in text
+    assert KEY not in text
