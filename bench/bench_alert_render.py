@@ -10,6 +10,7 @@ and a dated footer. Prints the best and median time per tick and per message.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import time
@@ -75,6 +76,19 @@ def main() -> None:
     print(f"{args.chats} alert messages, {args.coins} coins in the snapshot")
     print(f"best   {best * 1000:.1f} ms per tick, {best / args.chats * 1e6:.1f} µs per message")
     print(f"median {median * 1000:.1f} ms per tick, {median / args.chats * 1e6:.1f} µs per message")
+    # the outbox stores each message as JSON of to_dict: once per message in the commit
+    messages = [item.message for item in items]
+    t0 = time.perf_counter()
+    for m in messages:
+        m.to_dict()
+    per = (time.perf_counter() - t0) / len(messages)
+    t0 = time.perf_counter()
+    for m in messages[:500]:
+        dataclasses.asdict(m)
+    naive = (time.perf_counter() - t0) / min(500, len(messages))
+    print(
+        f"Message.to_dict {per * 1e6:.1f} µs per message (dataclasses.asdict: {naive * 1e6:.1f} µs)"
+    )
 
 
 if __name__ == "__main__":
