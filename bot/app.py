@@ -210,15 +210,15 @@ async def build(
     # Memory holds what the windows read (24 h, plus slack); the longer history lives in SQLite.
     agg = Aggregator(venues=venues, retention_minutes=HOT_MINUTES)
     last_seen = None
-    # an hour at a time: 26 h x 300 coins x 3 venues at once is 1.4 M row objects (~300 MB peak)
+    # an hour at a time (bounded memory), as minute columns: no object per bucket (issue 9)
     starts = range(now - HOT_MINUTES * 60_000, now, LOAD_SLICE_MS)
     for start in starts:
         until = start + LOAD_SLICE_MS if start != starts[-1] else None  # the last: open-ended
-        rows = await db.load_buckets(start, until)
-        agg.load(rows)
-        if rows:
-            last_seen = rows[-1].minute_ms + 60_000
-        del rows
+        minutes = await db.bucket_minutes(start, until)
+        agg.load_minutes(minutes)
+        if minutes:
+            last_seen = minutes[-1][0] + 60_000
+        del minutes
     # a replay brings its own history, so it has no "not connected yet" gap before it starts
     health = SourceHealth.restored(
         [] if replaying else names,
