@@ -129,6 +129,36 @@ class _Series:
                 shorts += sum(c[2 * a + 1 : 2 * b : 2])
         return longs, shorts
 
+    def range_sums(self, m0s: Iterable[int], m1: int) -> list[float]:
+        """[longs, shorts, longs, shorts, ...]: range_sum(m0, m1) for each m0, the same floats
+        (the same additions in the same order), with each whole chunk summed once for all."""
+        out: list[float] = []
+        whole: dict[int, tuple[float, float]] = {}  # chunk no -> its sums (range_sum's values)
+        chunks = self.chunks
+        for m0 in m0s:
+            if m1 < m0:
+                out += (0.0, 0.0)
+                continue
+            a, b = self._cold_span(m0, m1)
+            longs = sum(self.cold_val[2 * a : 2 * b : 2])
+            shorts = sum(self.cold_val[2 * a + 1 : 2 * b : 2])
+            for ci in range(m0 // CHUNK, m1 // CHUNK + 1):
+                c = chunks.get(ci)
+                if c is not None:
+                    a = max(m0 - ci * CHUNK, 0)
+                    b = min(m1 - ci * CHUNK, CHUNK - 1) + 1
+                    if a == 0 and b == CHUNK:
+                        w = whole.get(ci)
+                        if w is None:
+                            w = whole[ci] = (sum(c[0 : 2 * CHUNK : 2]), sum(c[1 : 2 * CHUNK : 2]))
+                        longs += w[0]
+                        shorts += w[1]
+                    else:
+                        longs += sum(c[2 * a : 2 * b : 2])
+                        shorts += sum(c[2 * a + 1 : 2 * b : 2])
+            out += (longs, shorts)
+        return out
+
     def drop_cold_before(self, m: int) -> int:
         j = bisect_left(self.cold_min, m)
         del self.cold_min[:j]
@@ -379,9 +409,8 @@ class Aggregator:
     # ---- running sums --------------------------------------------------------------------
 
     def _recount(self, s: _Series, anchor: int) -> None:
-        sums = s.sums
-        for k, w in enumerate(self.windows):
-            sums[2 * k], sums[2 * k + 1] = s.range_sum(anchor - w + 2, anchor)
+        # in place: range_sum(anchor - w + 2, anchor) for each window w, bit for bit
+        s.sums[:] = s.range_sums([anchor - w + 2 for w in self.windows], anchor)
 
     def _advance(self, cur: int) -> None:
         """Move the running sums so that they cover the completed minutes before `cur`."""
