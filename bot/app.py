@@ -176,6 +176,38 @@ def console_enabled(config: Config, secrets: Secrets) -> bool:
     return config.console.enabled == "on" or (config.console.enabled == "auto" and not platforms)
 
 
+async def load_hot_buckets(db: Database, agg: Aggregator, now: int) -> int | None:
+    """The minute buckets the windows read (the last HOT_MINUTES) into `agg`, an hour at a time
+    (bounded memory) as minute columns (no object per bucket), each hour read while the one
+    before is filled in. Returns the end of the newest minute loaded (None: none)."""
+    last_seen = None
+    starts = range(now - HOT_MINUTES * 60_000, now, LOAD_SLICE_MS)
+    async with db.side_reader() as reader:
+
+        def read(i: int) -> asyncio.Future[list[Any]] | None:
+            if i >= len(starts):
+                return None
+            until = starts[i] + LOAD_SLICE_MS if i != len(starts) - 1 else None  # last: open
+            return asyncio.ensure_future(reader.bucket_minutes(starts[i], until))
+
+        ahead = read(0)
+        try:
+            for i in range(len(starts)):
+                assert ahead is not None
+                minutes = await ahead
+                ahead = read(i + 1)
+                agg.load_minutes(minutes)
+                if minutes:
+                    last_seen = minutes[-1][0] + 60_000
+                del minutes
+        finally:
+            if ahead is not None and not ahead.done():
+                ahead.cancel()
+                with contextlib.suppress(BaseException):
+                    await ahead
+    return last_seen
+
+
 async def build(
     config: Config,
     secrets: Secrets,
@@ -209,16 +241,30 @@ async def build(
     venues = sources[0].venues if replaying else tuple(dict.fromkeys(streamed))
     # Memory holds what the windows read (24 h, plus slack); the longer history lives in SQLite.
     agg = Aggregator(venues=venues, retention_minutes=HOT_MINUTES)
-    last_seen = None
-    # an hour at a time (bounded memory), as minute columns: no object per bucket (issue 9)
-    starts = range(now - HOT_MINUTES * 60_000, now, LOAD_SLICE_MS)
-    for start in starts:
-        until = start + LOAD_SLICE_MS if start != starts[-1] else None  # the last: open-ended
-        minutes = await db.bucket_minutes(start, until)
-        agg.load_minutes(minutes)
-        if minutes:
-            last_seen = minutes[-1][0] + 60_000
-        del minutes
+    # the hot buckets are read beside the rule book's load (issue 9): nothing below reads agg
+    # until `await hot`
+    hot = asyncio.ensure_future(load_hot_buckets(db, agg, now))
+    try:
+        async with one_at_a_time(db, "broadcasts"):  # replicas starting together add a rule once
+            await sync_broadcasts(config, db, now)
+        book = RuleBook(
+            Policy(
+                rearm_ratio=config.alerts.rearm_ratio,
+                min_quiet_ms=config.alerts.min_quiet * 1000,
+                escalation_factor=config.alerts.escalation_factor,
+            )
+        )
+        extras = ExtraRules(book.policy)  # venue, relative, single-liquidation rules
+        rules = RuleSet(book, extras)
+        rules.load(await db.all_subscriptions(), await db.load_states())  # paused chats: silenced
+        db.on_chat_migrated.append(rules.rekey_chat)  # a moved chat's rules follow it
+        await refresh_baselines(db, extras, now)
+        last_seen = await hot
+    finally:
+        if not hot.done():  # something above failed: stop reading
+            hot.cancel()
+            with contextlib.suppress(BaseException):
+                await hot
     # a replay brings its own history, so it has no "not connected yet" gap before it starts
     health = SourceHealth.restored(
         [] if replaying else names,
@@ -227,22 +273,7 @@ async def build(
         last_seen_ms=last_seen,
     )
     market = LiveMarket(agg, health, clock, sampled=True, universe=universe)
-
-    async with one_at_a_time(db, "broadcasts"):  # replicas starting together add a rule once
-        await sync_broadcasts(config, db, now)
-    book = RuleBook(
-        Policy(
-            rearm_ratio=config.alerts.rearm_ratio,
-            min_quiet_ms=config.alerts.min_quiet * 1000,
-            escalation_factor=config.alerts.escalation_factor,
-        )
-    )
-    extras = ExtraRules(book.policy)  # venue, relative, single-liquidation rules
-    rules = RuleSet(book, extras)
-    rules.load(await db.all_subscriptions(), await db.load_states())  # paused chats: silenced
-    db.on_chat_migrated.append(rules.rekey_chat)  # a moved chat's rules follow it
     market.watch = extras.singles.offer
-    await refresh_baselines(db, extras, now)
 
     service = CommandService(
         db,

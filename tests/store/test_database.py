@@ -409,3 +409,31 @@ async def test_concurrent_callers_do_not_interleave_transactions(db: Database) -
     )
     assert len(await db.load_states()) == 20
     assert len(await db.due_outbox(10**6, 100)) == 20
+
+
+async def test_side_reader_reads_the_same_store_beside_it(db: Database, backend: str) -> None:
+    await db.upsert_buckets([BucketRow(60_000, "BTC", "binance", 1.0, 2.0)])
+    async with db.side_reader() as side:
+        assert await side.load_buckets(0) == await db.load_buckets(0)
+        # a write on the main connection is seen by the next read beside it (WAL)
+        await db.upsert_buckets([BucketRow(120_000, "ETH", "okx", 3.0, 0.0)])
+        assert len(await side.bucket_minutes(0)) == 2
+        if backend == "sqlite":  # a connection of its own, for reading only
+            assert side is not db and side.backend is not db.backend
+            with pytest.raises(Exception, match="readonly"):
+                await side.upsert_buckets([BucketRow(0, "X", "okx", 1.0, 0.0)])
+        else:  # the pool already reads beside other statements
+            assert side is db
+    if backend == "sqlite":
+        with pytest.raises(ValueError):  # closed on leaving
+            await side.load_buckets(0)
+    assert len(await db.load_buckets(0)) == 2  # the store itself stays open
+
+
+async def test_side_reader_of_an_in_memory_store_is_the_store() -> None:
+    db = await Database.open(":memory:")
+    try:
+        async with db.side_reader() as side:
+            assert side is db  # a second connection would see another, empty database
+    finally:
+        await db.close()
