@@ -367,8 +367,11 @@ class Aggregator:
             values = run[0]
             for j, s in enumerate(series):
                 c = s.chunks.get(ci)
-                if c is None:
-                    c = s.dense(ci)
+                if c is None:  # dense(ci), without its look into an empty cold store
+                    if s.cold_min:
+                        c = s.dense(ci)
+                    else:
+                        c = s.chunks[ci] = array("d", _ZERO_CHUNK)
                 c[2 * off] = values[2 * j]
                 c[2 * off + 1] = values[2 * j + 1]
             return len(series)
@@ -378,8 +381,11 @@ class Aggregator:
         end = 2 * (off + len(run))
         for j, s in enumerate(series):
             c = s.chunks.get(ci)
-            if c is None:
-                c = s.dense(ci)
+            if c is None:  # as above
+                if s.cold_min:
+                    c = s.dense(ci)
+                else:
+                    c = s.chunks[ci] = array("d", _ZERO_CHUNK)
             c[2 * off : end : 2] = flat[2 * j :: width]
             c[2 * off + 1 : end : 2] = flat[2 * j + 1 :: width]
         return len(series) * len(run)

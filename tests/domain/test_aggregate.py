@@ -433,6 +433,7 @@ bucket = st.tuples(
     rows=st.lists(bucket, max_size=300, unique_by=lambda b: b[:3]),
     cuts=st.lists(st.integers(-1700, 3), max_size=4),
     dense_minutes=st.integers(0, 40),
+    dense_at=st.sampled_from([0, -1470, -1530]),  # now, or in minutes frozen before the load
     share=st.booleans(),
     before=st.lists(bucket, max_size=20),
 )
@@ -440,6 +441,7 @@ def test_load_minutes_equals_load_on_random_rows(
     rows: list[tuple[int, str, str, float, float]],
     cuts: list[int],
     dense_minutes: int,
+    dense_at: int,
     share: bool,
     before: list[tuple[int, str, str, float, float]],
 ) -> None:
@@ -448,8 +450,13 @@ def test_load_minutes_equals_load_on_random_rows(
     taken = {r[:3] for r in rows}
     for back in range(dense_minutes):
         for coin, venue in (("BTC", "binance"), ("BTC", "okx"), ("ETH", "binance")):
-            if (-back, coin, venue) not in taken:
-                rows.append((-back, coin, venue, float(back + 1), 0.5 * back))
+            if (dense_at - back, coin, venue) not in taken:
+                rows.append((dense_at - back, coin, venue, float(back + 1), 0.5 * back))
+    # events before the load in the block's minutes and next to a lone bucket: a load into a
+    # chunk with frozen minutes thaws them first
+    before = [*before, (dense_at - 2, "BTC", "okx", 7.0, 0.0), (-1500, "Ä", "zeta", 1.0, 0.0)]
+    if (-1502, "Ä", "zeta") not in taken:
+        rows.append((-1502, "Ä", "zeta", 2.0, 3.0))
     ordered = [  # as the store orders them: (minute, coin, venue)
         BucketRow((cur + m) * MIN, coin, venue, longs, shorts)
         for m, coin, venue, longs, shorts in sorted(rows)
