@@ -6,6 +6,7 @@ Nothing else wires parts together; everything else takes its collaborators as ar
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import gc
 import logging
@@ -62,6 +63,7 @@ log = logging.getLogger(__name__)
 DAY_MS = 24 * 3600_000
 HOT_MINUTES = 26 * 60  # the longest window (24 h) and the aggregator's hour of slack
 LOAD_SLICE_MS = 3600_000  # buckets are loaded at start an hour at a time (bounded memory)
+READ_AHEAD = 4  # hours of buckets read ahead of the one being loaded (while the rules load)
 
 
 @dataclass
@@ -178,6 +180,37 @@ def console_enabled(config: Config, secrets: Secrets) -> bool:
     return config.console.enabled == "on" or (config.console.enabled == "auto" and not platforms)
 
 
+async def load_hot_buckets(db: Database, agg: Aggregator, now: int) -> int | None:
+    """The minute buckets the windows read (the last HOT_MINUTES) into `agg`, an hour at a time
+    as minute columns (no object per bucket), through a side reader (SQLite: a connection and a
+    thread of its own) up to READ_AHEAD hours ahead of the one being filled in (bounded memory).
+    Returns the end of the newest minute loaded (None: none)."""
+    last_seen = None
+    starts = range(now - HOT_MINUTES * 60_000, now, LOAD_SLICE_MS)
+    async with db.side_reader() as reader:
+
+        def read(i: int) -> asyncio.Future[list[Any]]:
+            until = starts[i] + LOAD_SLICE_MS if i != len(starts) - 1 else None  # last: open
+            return asyncio.ensure_future(reader.bucket_minutes(starts[i], until))
+
+        ahead = collections.deque(read(i) for i in range(min(READ_AHEAD, len(starts))))
+        try:
+            for i in range(len(starts)):
+                minutes = await ahead.popleft()
+                if i + READ_AHEAD < len(starts):
+                    ahead.append(read(i + READ_AHEAD))
+                agg.load_minutes(minutes)
+                if minutes:
+                    last_seen = minutes[-1][0] + 60_000
+                del minutes
+        finally:
+            for pending in ahead:  # something failed: stop reading
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+    return last_seen
+
+
 async def build(
     config: Config,
     secrets: Secrets,
@@ -211,16 +244,36 @@ async def build(
     venues = sources[0].venues if replaying else tuple(dict.fromkeys(streamed))
     # Memory holds what the windows read (24 h, plus slack); the longer history lives in SQLite.
     agg = Aggregator(venues=venues, retention_minutes=HOT_MINUTES)
-    last_seen = None
-    # an hour at a time: 26 h x 300 coins x 3 venues at once is 1.4 M row objects (~300 MB peak)
-    starts = range(now - HOT_MINUTES * 60_000, now, LOAD_SLICE_MS)
-    for start in starts:
-        until = start + LOAD_SLICE_MS if start != starts[-1] else None  # the last: open-ended
-        rows = await db.load_buckets(start, until)
-        agg.load(rows)
-        if rows:
-            last_seen = rows[-1].minute_ms + 60_000
-        del rows
+    # the hot buckets are read beside the rule book's load (issue 9): nothing below reads agg
+    # until `await hot`
+    hot = asyncio.ensure_future(load_hot_buckets(db, agg, now))
+    # What the load makes (the rule book, the buckets' chunks) all lives on: the collector's
+    # passes over it found nothing to free and took ~0.5 s of start-up; start() freezes it.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        async with one_at_a_time(db, "broadcasts"):  # replicas starting together add a rule once
+            await sync_broadcasts(config, db, now)
+        book = RuleBook(
+            Policy(
+                rearm_ratio=config.alerts.rearm_ratio,
+                min_quiet_ms=config.alerts.min_quiet * 1000,
+                escalation_factor=config.alerts.escalation_factor,
+            )
+        )
+        extras = ExtraRules(book.policy)  # venue, relative, single-liquidation rules
+        rules = RuleSet(book, extras)
+        rules.load(await db.all_subscriptions(), await db.load_states())  # paused chats: silenced
+        db.on_chat_migrated.append(rules.rekey_chat)  # a moved chat's rules follow it
+        await refresh_baselines(db, extras, now)
+        last_seen = await hot
+    finally:
+        if not hot.done():  # something above failed: stop reading
+            hot.cancel()
+            with contextlib.suppress(BaseException):
+                await hot
+        if collecting:
+            gc.enable()
     # a replay brings its own history, so it has no "not connected yet" gap before it starts
     health = SourceHealth.restored(
         [] if replaying else names,
@@ -229,22 +282,7 @@ async def build(
         last_seen_ms=last_seen,
     )
     market = LiveMarket(agg, health, clock, sampled=True, universe=universe)
-
-    async with one_at_a_time(db, "broadcasts"):  # replicas starting together add a rule once
-        await sync_broadcasts(config, db, now)
-    book = RuleBook(
-        Policy(
-            rearm_ratio=config.alerts.rearm_ratio,
-            min_quiet_ms=config.alerts.min_quiet * 1000,
-            escalation_factor=config.alerts.escalation_factor,
-        )
-    )
-    extras = ExtraRules(book.policy)  # venue, relative, single-liquidation rules
-    rules = RuleSet(book, extras)
-    rules.load(await db.all_subscriptions(), await db.load_states())  # paused chats: silenced
-    db.on_chat_migrated.append(rules.rekey_chat)  # a moved chat's rules follow it
     market.watch = extras.singles.offer
-    await refresh_baselines(db, extras, now)
 
     service = CommandService(
         db,

@@ -22,7 +22,7 @@ from bot.domain.health import SourceHealth
 from bot.domain.market import WINDOWS
 from bot.domain.models import ALL, Liquidation, Side, Snapshot, VenueSplit, WindowTotals
 
-__all__ = ["Aggregator", "BucketRow", "SourceHealth"]
+__all__ = ["Aggregator", "BucketRow", "MinuteColumns", "SourceHealth"]
 
 MINUTE_MS = 60_000
 CHUNK = 15  # minutes per dense chunk: small, so a rarely traded coin allocates little
@@ -45,6 +45,11 @@ class BucketRow:
     venue: str
     longs: float
     shorts: float
+
+
+# One minute of stored buckets as the store hands them to `Aggregator.load_minutes`:
+# (minute_ms, ((coin, venue), ...), array('d') of [longs, shorts] pairs in the same order).
+MinuteColumns = tuple[int, tuple[tuple[str, str], ...], array]
 
 
 class _Series:
@@ -123,6 +128,36 @@ class _Series:
                 longs += sum(c[2 * a : 2 * b : 2])
                 shorts += sum(c[2 * a + 1 : 2 * b : 2])
         return longs, shorts
+
+    def range_sums(self, m0s: Iterable[int], m1: int) -> list[float]:
+        """[longs, shorts, longs, shorts, ...]: range_sum(m0, m1) for each m0, the same floats
+        (the same additions in the same order), with each whole chunk summed once for all."""
+        out: list[float] = []
+        whole: dict[int, tuple[float, float]] = {}  # chunk no -> its sums (range_sum's values)
+        chunks = self.chunks
+        for m0 in m0s:
+            if m1 < m0:
+                out += (0.0, 0.0)
+                continue
+            a, b = self._cold_span(m0, m1)
+            longs = sum(self.cold_val[2 * a : 2 * b : 2])
+            shorts = sum(self.cold_val[2 * a + 1 : 2 * b : 2])
+            for ci in range(m0 // CHUNK, m1 // CHUNK + 1):
+                c = chunks.get(ci)
+                if c is not None:
+                    a = max(m0 - ci * CHUNK, 0)
+                    b = min(m1 - ci * CHUNK, CHUNK - 1) + 1
+                    if a == 0 and b == CHUNK:
+                        w = whole.get(ci)
+                        if w is None:
+                            w = whole[ci] = (sum(c[0 : 2 * CHUNK : 2]), sum(c[1 : 2 * CHUNK : 2]))
+                        longs += w[0]
+                        shorts += w[1]
+                    else:
+                        longs += sum(c[2 * a : 2 * b : 2])
+                        shorts += sum(c[2 * a + 1 : 2 * b : 2])
+            out += (longs, shorts)
+        return out
 
     def drop_cold_before(self, m: int) -> int:
         j = bisect_left(self.cold_min, m)
@@ -269,6 +304,92 @@ class Aggregator:
         self._late.clear()
         return n
 
+    def load_minutes(self, minutes: Iterable[MinuteColumns]) -> int:
+        """`load` for the store's minute columns (Database.bucket_minutes): the same buckets set
+        the same way, and the same series created in the same order, without a row object or a
+        chunk lookup per bucket.
+
+        Each item is (minute_ms, keys, values): the (coin, venue) of each bucket of that minute,
+        in the order the store sorts them, and an array('d') of their [longs, shorts] pairs in
+        the same order. A run of consecutive
+        minutes in one chunk that shares one keys object (the store hands the same tuple on while
+        the minutes hold the same series) is written per series with two slice assignments.
+        """
+        lo = -_FAR if self._now_ms is None else self._now_ms // MINUTE_MS - self.retention_minutes
+        n = 0
+        run: list[array] = []  # the values of consecutive minutes of one chunk, one keys object
+        run_keys: tuple[tuple[str, str], ...] = ()
+        run_m0 = run_last = -_FAR
+        # id(keys) -> (keys, their series): holding the keys keeps their id from being reused
+        layouts: dict[int, tuple[object, list[_Series]]] = {}
+        for minute_ms, keys, values in minutes:
+            m = minute_ms // MINUTE_MS
+            if m <= lo:
+                continue
+            if run and (keys is not run_keys or m != run_last + 1 or m % CHUNK == 0):
+                n += self._fill(self._layout(run_keys, layouts), run_m0, run)
+                run = []
+            if not run:
+                run_keys, run_m0 = keys, m
+            run.append(values)
+            run_last = m
+        if run:
+            n += self._fill(self._layout(run_keys, layouts), run_m0, run)
+        self._anchor = None  # recount everything at the next snapshot
+        self._late.clear()
+        return n
+
+    def _layout(
+        self,
+        keys: tuple[tuple[str, str], ...],
+        seen: dict[int, tuple[object, list[_Series]]],
+    ) -> list[_Series]:
+        """The series of `keys` in their order, missing ones created in that order (the
+        store's (coin, venue) order: as `load` creates them from rows the store ordered)."""
+        hit = seen.get(id(keys))
+        if hit is not None:
+            return hit[1]
+        known = self._series
+        for coin, venue in keys:
+            if (coin, venue) not in known:
+                self._new_series(coin, venue)
+        series = [known[k] for k in keys]
+        seen[id(keys)] = (keys, series)
+        return series
+
+    @staticmethod
+    def _fill(series: list[_Series], m0: int, run: list[array]) -> int:
+        """Set minutes m0, m0 + 1, ... (all in one chunk) of each series from `run`, one
+        array of [longs, shorts] pairs per minute in the order of `series`."""
+        ci, off = divmod(m0, CHUNK)
+        width = 2 * len(series)
+        if len(run) == 1:
+            values = run[0]
+            for j, s in enumerate(series):
+                c = s.chunks.get(ci)
+                if c is None:  # dense(ci), without its look into an empty cold store
+                    if s.cold_min:
+                        c = s.dense(ci)
+                    else:
+                        c = s.chunks[ci] = array("d", _ZERO_CHUNK)
+                c[2 * off] = values[2 * j]
+                c[2 * off + 1] = values[2 * j + 1]
+            return len(series)
+        flat = array("d")
+        for values in run:
+            flat += values
+        end = 2 * (off + len(run))
+        for j, s in enumerate(series):
+            c = s.chunks.get(ci)
+            if c is None:  # as above
+                if s.cold_min:
+                    c = s.dense(ci)
+                else:
+                    c = s.chunks[ci] = array("d", _ZERO_CHUNK)
+            c[2 * off : end : 2] = flat[2 * j :: width]
+            c[2 * off + 1 : end : 2] = flat[2 * j + 1 :: width]
+        return len(series) * len(run)
+
     def prune(self, now_ms: int) -> int:
         """Drop buckets older than the retention; returns how many non-empty ones went."""
         self._now_ms = now_ms
@@ -294,9 +415,8 @@ class Aggregator:
     # ---- running sums --------------------------------------------------------------------
 
     def _recount(self, s: _Series, anchor: int) -> None:
-        sums = s.sums
-        for k, w in enumerate(self.windows):
-            sums[2 * k], sums[2 * k + 1] = s.range_sum(anchor - w + 2, anchor)
+        # in place: range_sum(anchor - w + 2, anchor) for each window w, bit for bit
+        s.sums[:] = s.range_sums([anchor - w + 2 for w in self.windows], anchor)
 
     def _advance(self, cur: int) -> None:
         """Move the running sums so that they cover the completed minutes before `cur`."""

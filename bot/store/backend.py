@@ -30,6 +30,7 @@ class Backend(Protocol):
     def platform_of(self, column: str) -> str: ...
     def indexed_by(self, index: str) -> str: ...
     def key_share_lock(self) -> str: ...
+    async def side_reader(self) -> Backend | None: ...
     async def close(self) -> None: ...
 
 
@@ -40,20 +41,25 @@ class SqliteBackend:
 
     dialect = "sqlite"
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, path: str = ":memory:") -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
+        self._path = path
 
-    @classmethod
-    async def open(cls, path: str) -> SqliteBackend:
-        """Open (creating and migrating as needed). Raises SchemaTooNewError for newer files."""
+    @staticmethod
+    async def _connect(path: str) -> aiosqlite.Connection:
         pending = aiosqlite.connect(path, isolation_level=None)  # we issue BEGIN ourselves
         # A connection someone forgot to close (a crash path, a failed test) must not keep the
         # process alive forever: its worker thread is a daemon. close() still flushes as usual.
         thread = getattr(pending, "_thread", None)
         if thread is not None:
             thread.daemon = True
-        conn = await pending
+        return await pending
+
+    @classmethod
+    async def open(cls, path: str) -> SqliteBackend:
+        """Open (creating and migrating as needed). Raises SchemaTooNewError for newer files."""
+        conn = await cls._connect(path)
         try:
             await conn.execute("PRAGMA journal_mode = WAL")
             # NORMAL in WAL: durable across a process crash; a power cut may lose the last commit
@@ -64,7 +70,23 @@ class SqliteBackend:
         except BaseException:
             await conn.close()
             raise
-        return cls(conn)
+        return cls(conn, path)
+
+    async def side_reader(self) -> SqliteBackend | None:
+        """A second, read-only connection to the same file, for a long read beside this one's
+        statements: its own worker thread, and SQLite leaves the lock while it steps through a
+        query, so the two run on two cores (WAL: it reads while this one writes). None for an
+        in-memory database, which a second connection would not see."""
+        if self._path in ("", ":memory:") or self._path.startswith("file:"):
+            return None
+        conn = await self._connect(self._path)
+        try:
+            await conn.execute("PRAGMA query_only = ON")
+            await conn.execute("PRAGMA busy_timeout = 5000")
+        except BaseException:
+            await conn.close()
+            raise
+        return SqliteBackend(conn, self._path)
 
     async def close(self) -> None:
         async with self._lock:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,20 @@ class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries, ReplicaQue
 
     async def close(self) -> None:
         await self._backend.close()
+
+    @asynccontextmanager
+    async def side_reader(self) -> AsyncIterator[Database]:
+        """The store for reads that run beside this one's statements (the hot buckets at start,
+        read while the subscriptions load): on SQLite over a second, read-only connection,
+        closed on leaving; on PostgreSQL (its pool) and in-memory SQLite, this one."""
+        side = await self._backend.side_reader()
+        if side is None:
+            yield self
+            return
+        try:
+            yield Database(side)
+        finally:
+            await side.close()
 
     def _tx(self) -> AbstractAsyncContextManager[Any]:
         """One transaction: every statement inside commits together or not at all."""

@@ -2,12 +2,57 @@
 
 from __future__ import annotations
 
+import json
+from array import array
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
+from itertools import groupby
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
+from bot.domain.aggregate import MinuteColumns
 from bot.domain.models import ALL
 from bot.store.rows import BucketRow, GapRow
+
+_SEP = "\x1e"  # between the names in bucket_minutes' text (SQLite's char(30))
+_JSON = json.JSONDecoder()
+# One row per minute, its buckets as text: SQLite walks the primary key (minute, coin, venue),
+# so no sort, and a minute crosses into Python as 4 strings instead of 5 values a bucket. The
+# sums are whole dollars (upsert_buckets rounds them), written as integers: exact for every
+# integral value; a minute holding any other value (`inexact`) is read again as rows.
+_SQLITE_MINUTES = (
+    "SELECT minute_ms, count(*), "
+    "sum(longs <> CAST(longs AS INTEGER) OR shorts <> CAST(shorts AS INTEGER)), "
+    "group_concat(coin, char(30)), group_concat(venue, char(30)), "
+    "group_concat(CAST(longs AS INTEGER)), group_concat(CAST(shorts AS INTEGER)) "
+    "FROM buckets WHERE {where} GROUP BY minute_ms ORDER BY minute_ms"
+)
+
+
+def _numbers(text: str) -> array:
+    """Integers as SQLite writes them ("12,0,5") -> array('d', [12.0, 0.0, 5.0]): exact, as the
+    doubles they came from were integral (the nearest double to an integral one is itself)."""
+    return array("d", _JSON.raw_decode("[" + text + "]")[0])
+
+
+def _minute_columns(rows: Iterable[Sequence[Any]]) -> list[MinuteColumns]:
+    """(minute_ms, coin, venue, longs, shorts) rows ordered by minute -> one item a minute;
+    consecutive minutes with the same keys share one keys tuple."""
+    out: list[MinuteColumns] = []
+    last: tuple[tuple[str, str], ...] = ()
+    for minute_ms, group in groupby(rows, key=itemgetter(0)):
+        values = array("d")
+        keys = []
+        for r in group:
+            keys.append((r[1], r[2]))
+            values.append(r[3])
+            values.append(r[4])
+        same = tuple(keys)
+        if same == last:
+            same = last
+        out.append((minute_ms, same, values))
+        last = same
+    return out
 
 
 class HistoryQueries:
@@ -15,6 +60,8 @@ class HistoryQueries:
 
     if TYPE_CHECKING:  # provided by Database
 
+        @property
+        def dialect(self) -> str: ...
         def _tx(self) -> AbstractAsyncContextManager[Any]: ...
         def _leader_tx(self) -> AbstractAsyncContextManager[Any]: ...
         async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
@@ -51,6 +98,53 @@ class HistoryQueries:
             params = (since_ms, until_ms)
         rows = await self._all(sql + " ORDER BY minute_ms, coin, venue", params)
         return [BucketRow(*r) for r in rows]
+
+    async def bucket_minutes(
+        self, since_ms: int, until_ms: int | None = None
+    ) -> list[MinuteColumns]:
+        """The buckets of load_buckets, one item a minute for Aggregator.load_minutes:
+        (minute_ms, ((coin, venue), ...), array('d') of [longs, shorts] pairs in that order),
+        oldest minute first, each minute's buckets in (coin, venue) order as load_buckets
+        orders them. Consecutive minutes holding the same (coin, venue) list share one tuple.
+        The values are the stored doubles, bit for bit."""
+        where = "minute_ms >= ?" + ("" if until_ms is None else " AND minute_ms < ?")
+        params: tuple[int, ...] = (since_ms,) if until_ms is None else (since_ms, until_ms)
+        if self.dialect != "sqlite":
+            return _minute_columns(
+                await self._all(
+                    "SELECT minute_ms, coin, venue, longs, shorts FROM buckets "
+                    f"WHERE {where} ORDER BY minute_ms, coin, venue",
+                    params,
+                )
+            )
+        out: list[MinuteColumns] = []
+        last: tuple[str, str] | None = None
+        keys: tuple[tuple[str, str], ...] = ()
+        plain = False
+        rows = await self._all(_SQLITE_MINUTES.format(where=where), params)
+        for minute_ms, n, inexact, coins, venues, longs, shorts in rows:
+            if (coins, venues) != last:
+                last = (coins, venues)
+                names = coins.split(_SEP), venues.split(_SEP)
+                keys = tuple(zip(*names, strict=False))
+                # names holding the separator, or an order other than the key's: read as rows
+                plain = len(names[0]) == len(names[1]) == n and list(keys) == sorted(keys)
+            values = array("d", bytes(16 * n))
+            if plain and not inexact:
+                ls, ss = _numbers(longs), _numbers(shorts)
+                if len(ls) == len(ss) == n:
+                    values[0::2] = ls
+                    values[1::2] = ss
+                    out.append((minute_ms, keys, values))
+                    continue
+            out += _minute_columns(
+                await self._all(
+                    "SELECT minute_ms, coin, venue, longs, shorts FROM buckets "
+                    "WHERE minute_ms = ? ORDER BY coin, venue",
+                    (minute_ms,),
+                )
+            )
+        return out
 
     async def chart_buckets(self, coin: str, since_ms: int) -> list[tuple[int, float, float]]:
         """(minute_ms, longs, shorts) per minute since `since_ms`, summed across venues (and,

@@ -133,6 +133,10 @@ class PgBackend:
     async def close(self) -> None:
         await self._pool.close()
 
+    async def side_reader(self) -> None:
+        """None: the pool already runs a long read beside other statements."""
+        return None
+
     async def dedicated_connection(self) -> asyncpg.Connection:
         """A connection of its own, outside the pool (an advisory lock, LISTEN)."""
         return await asyncpg.connect(self._url)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.domain.aggregate import Aggregator, BucketRow, SourceHealth
 from bot.domain.market import WINDOWS
@@ -381,3 +383,151 @@ def test_frozen_minutes_stay_exact_through_late_events_loads_and_recounts() -> N
     assert snap.value("BTC", 1440, Side.LONG) == pytest.approx(
         agg.window("BTC", 1440, NOW + 15 * MIN).longs
     )
+
+
+# ---- load_minutes: the store's minute columns, the same as load ------------------------------
+
+
+def _state(agg: Aggregator) -> object:
+    """Everything an Aggregator holds, in order (series, their chunks, cold stores, sums)."""
+    return (
+        [
+            (key, s.idx, [(ci, c.tolist()) for ci, c in s.chunks.items()],
+             s.cold_min.tolist(), s.cold_val.tolist(), sorted(s.dirty), list(s.sums))
+            for key, s in agg._series.items()
+        ],
+        agg.venue_names, agg._anchor, list(agg._late),
+    )  # fmt: skip
+
+
+def _columns(rows: list[BucketRow], share: bool) -> list[tuple[int, tuple, object]]:
+    """Rows ordered by (minute, coin, venue) -> the store's minute columns (bucket_minutes)."""
+    from array import array
+
+    out: list[tuple[int, tuple, object]] = []
+    for r in rows:
+        if not out or out[-1][0] != r.minute_ms:
+            out.append((r.minute_ms, [], array("d")))
+        out[-1][1].append((r.coin, r.venue))
+        out[-1][2].extend((r.longs, r.shorts))
+    shared: list[tuple[int, tuple, object]] = []
+    for m, keys, values in out:
+        k = tuple(keys)
+        if share and shared and shared[-1][1] == k:
+            k = shared[-1][1]  # the same object, as the store hands it on
+        shared.append((m, k, values))
+    return shared
+
+
+bucket = st.tuples(
+    st.integers(-1700, 3),  # minutes from the current one: some beyond the retention
+    st.sampled_from(["BTC", "ETH", "Ä", "1000PEPE"]),
+    st.sampled_from(["binance", "okx", "zeta"]),  # zeta: a venue the aggregator did not name
+    st.floats(0, 1e9, allow_nan=False) | st.integers(0, 10**6).map(float),
+    st.floats(0, 1e9, allow_nan=False),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(bucket, max_size=300, unique_by=lambda b: b[:3]),
+    cuts=st.lists(st.integers(-1700, 3), max_size=4),
+    dense_minutes=st.integers(0, 40),
+    dense_at=st.sampled_from([0, -1470, -1530]),  # now, or in minutes frozen before the load
+    share=st.booleans(),
+    before=st.lists(bucket, max_size=20),
+)
+def test_load_minutes_equals_load_on_random_rows(
+    rows: list[tuple[int, str, str, float, float]],
+    cuts: list[int],
+    dense_minutes: int,
+    dense_at: int,
+    share: bool,
+    before: list[tuple[int, str, str, float, float]],
+) -> None:
+    cur = CUR // MIN
+    # a run of minutes holding the same buckets: the fast path (a slice per series and chunk)
+    taken = {r[:3] for r in rows}
+    for back in range(dense_minutes):
+        for coin, venue in (("BTC", "binance"), ("BTC", "okx"), ("ETH", "binance")):
+            if (dense_at - back, coin, venue) not in taken:
+                rows.append((dense_at - back, coin, venue, float(back + 1), 0.5 * back))
+    # events before the load in the block's minutes and next to a lone bucket: a load into a
+    # chunk with frozen minutes thaws them first
+    before = [*before, (dense_at - 2, "BTC", "okx", 7.0, 0.0), (-1500, "Ä", "zeta", 1.0, 0.0)]
+    if (-1502, "Ä", "zeta") not in taken:
+        rows.append((-1502, "Ä", "zeta", 2.0, 3.0))
+    ordered = [  # as the store orders them: (minute, coin, venue)
+        BucketRow((cur + m) * MIN, coin, venue, longs, shorts)
+        for m, coin, venue, longs, shorts in sorted(rows)
+    ]
+    old, new = Aggregator(retention_minutes=1560), Aggregator(retention_minutes=1560)
+    for agg in (old, new):  # the same state before the load: events, frozen chunks, sums
+        agg.add([liq(c, Side.LONG, 1.0 + lg, (cur + m) * MIN, v) for m, c, v, lg, _ in before],
+                now_ms=NOW)  # fmt: skip
+        agg.snapshot(NOW, WINDOWS)
+    bounds = sorted({(cur + c) * MIN for c in cuts})
+    slices: list[list[BucketRow]] = [[] for _ in range(len(bounds) + 1)]
+    for r in ordered:  # loaded a slice at a time, as app.build does
+        slices[sum(1 for b in bounds if r.minute_ms >= b)].append(r)
+    for part in slices:
+        assert new.load_minutes(_columns(part, share)) == old.load(part)
+        assert _state(new) == _state(old)
+    a, b = old.snapshot(NOW, WINDOWS), new.snapshot(NOW, WINDOWS)
+    assert list(a.totals.items()) == list(b.totals.items())
+    assert list(a.venues.items()) == list(b.venues.items())
+    assert _state(new) == _state(old)
+    later = NOW + 7 * MIN  # and they stay equal as the clock moves (sums stepped, not recounted)
+    for agg in (old, new):
+        agg.add([liq("BTC", Side.SHORT, 3.25, later, "okx")], now_ms=later)
+    assert old.snapshot(later, WINDOWS) == new.snapshot(later, WINDOWS)
+    assert _state(new) == _state(old)
+
+
+def test_load_minutes_fills_a_shared_run_per_series() -> None:
+    """Fifteen minutes sharing one keys tuple land minute by minute in the right series."""
+    from array import array
+
+    agg = fresh()
+    m0 = CUR // MIN // 15 * 15 - 15  # a whole chunk, before the current minute
+    keys = (("BTC", "binance"), ("ETH", "okx"))
+    cols = [
+        ((m0 + i) * MIN, keys, array("d", [i + 1.0, 10.0 * i, 100.0 + i, 0.0])) for i in range(15)
+    ]
+    assert agg.load_minutes(cols) == 30
+    btc, eth = agg._series[("BTC", "binance")], agg._series[("ETH", "okx")]
+    assert [btc.get(m0 + i) for i in range(15)] == [(i + 1.0, 10.0 * i) for i in range(15)]
+    assert [eth.get(m0 + i) for i in range(15)] == [(100.0 + i, 0.0) for i in range(15)]
+    assert agg.window("BTC", 60, NOW).longs == sum(range(1, 16))
+    assert agg.dirty_rows() == []  # loaded buckets are already in the store
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    minutes=st.lists(
+        st.tuples(st.integers(-1700, 2), st.floats(0, 1e9), st.floats(0, 1e9)), max_size=200
+    ),
+    clock_back=st.integers(0, 200),
+    every_minute=st.booleans(),
+)
+def test_recount_gives_range_sums_bit_for_bit(
+    minutes: list[tuple[int, float, float]], clock_back: int, every_minute: bool
+) -> None:
+    """The running sums a recount sets (whole chunks summed once for every window) are the
+    floats range_sum gives per window, in dense chunks and frozen minutes alike."""
+    agg = Aggregator(retention_minutes=1800)
+    cur = CUR // MIN
+    if every_minute:  # no chunk empty, the ends of every window in the middle of one
+        minutes = [*minutes, *((m, 0.1 + m % 97, 0.0) for m in range(-1700, 3))]
+    events = [liq(usd=lg, ts=(cur + m) * MIN) for m, lg, _ in minutes if lg > 0]
+    events += [liq(side=Side.SHORT, usd=sh, ts=(cur + m) * MIN) for m, _, sh in minutes if sh > 0]
+    agg.add(events, now_ms=NOW)
+    agg.snapshot(NOW, WINDOWS)  # freezes the oldest chunks
+    at = NOW - clock_back * MIN  # the clock went back: every series recounted
+    agg.snapshot(at, WINDOWS)
+    anchor = at // MIN - 1
+    for s in agg._series.values():
+        expected = [x for w in agg.windows for x in s.range_sum(anchor - w + 2, anchor)]
+        assert [(type(x), float(x).hex()) for x in s.sums] == [
+            (type(x), float(x).hex()) for x in expected
+        ]

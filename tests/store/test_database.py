@@ -302,6 +302,69 @@ async def test_buckets_upsert_replaces_load_and_prune(db: Database) -> None:
     assert await db.upsert_buckets([]) == 0
 
 
+async def test_bucket_minutes_hold_the_stored_values_bit_for_bit(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bucket_minutes is load_buckets grouped by minute: the same buckets in the same order and
+    the same doubles, whatever they hold (the SQLite path writes integral ones as text)."""
+    m = 60_000
+    keys = [("BTC", "binance"), ("BTC", "okx"), ("ETH", "binance"), ("Ä", "okx")]
+    rows = [
+        BucketRow(i * m, coin, venue, float(i * 1000 + j), float(j))
+        for i in range(1, 7)
+        for j, (coin, venue) in enumerate(keys)
+        if not (i == 4 and coin == "ETH")  # minute 4 holds other buckets than minutes 1-3
+    ]
+    # the text's separator in names: in one, and in both of another (as many names each)
+    rows.append(BucketRow(5 * m, "A\x1eB", "binance", 1.0, 2.0))
+    rows.append(BucketRow(4 * m, "C\x1eD", "x\x1ey", 3.0, 4.0))
+    await db.upsert_buckets(rows)
+    odd = {  # values upsert_buckets would round: written as they are
+        (6 * m, "BTC", "binance"): (0.30000000000000004, 1e15 + 0.5),
+        (6 * m, "BTC", "okx"): (2.0**60, 123456789012345.0),  # integral, beyond 2**53
+        (6 * m, "Ä", "okx"): (2.0**63, 1e300),  # beyond SQLite's integers
+        (5 * m, "ETH", "binance"): (0.0, 1.5),
+    }
+    for (minute, coin, venue), (longs, shorts) in odd.items():
+        await db._write(
+            "UPDATE buckets SET longs = ?, shorts = ? WHERE minute_ms = ? AND coin = ? AND venue = ?",
+            (longs, shorts, minute, coin, venue),
+        )
+
+    def flat(cols: list) -> list[tuple[int, str, str, str, str]]:
+        return [
+            (minute, coin, venue, values[2 * j].hex(), values[2 * j + 1].hex())
+            for minute, ks, values in cols
+            for j, (coin, venue) in enumerate(ks)
+        ]
+
+    def as_rows(bucket_rows: list[BucketRow]) -> list[tuple[int, str, str, str, str]]:
+        return [
+            (r.minute_ms, r.coin, r.venue, float(r.longs).hex(), float(r.shorts).hex())
+            for r in bucket_rows
+        ]
+
+    for since, until in ((0, None), (2 * m, 5 * m), (5 * m, None), (7 * m, None)):
+        cols = await db.bucket_minutes(since, until)
+        assert flat(cols) == as_rows(await db.load_buckets(since, until))
+        assert [c[0] for c in cols] == sorted({c[0] for c in cols})  # one item a minute
+    cols = await db.bucket_minutes(0)
+    assert cols[0][1] is cols[1][1] is cols[2][1]  # the same buckets: one shared tuple
+    assert cols[3][1] != cols[2][1] and len(cols) == 6
+
+    queries = 0
+    plain_all = db._all
+
+    async def counted(sql: str, params: tuple = ()) -> list:
+        nonlocal queries
+        queries += 1
+        return await plain_all(sql, params)
+
+    monkeypatch.setattr(db, "_all", counted)
+    assert len(flat(await db.bucket_minutes(0, 3 * m))) == 8
+    assert queries == 1  # whole dollars: one query, no minute read again as rows
+
+
 async def test_ten_thousand_buckets_upsert_fast(db: Database) -> None:
     rows = [
         BucketRow(i // 10 * 60_000, f"C{i % 10}", "binance", float(i), 1.0) for i in range(10_000)
@@ -346,3 +409,31 @@ async def test_concurrent_callers_do_not_interleave_transactions(db: Database) -
     )
     assert len(await db.load_states()) == 20
     assert len(await db.due_outbox(10**6, 100)) == 20
+
+
+async def test_side_reader_reads_the_same_store_beside_it(db: Database, backend: str) -> None:
+    await db.upsert_buckets([BucketRow(60_000, "BTC", "binance", 1.0, 2.0)])
+    async with db.side_reader() as side:
+        assert await side.load_buckets(0) == await db.load_buckets(0)
+        # a write on the main connection is seen by the next read beside it (WAL)
+        await db.upsert_buckets([BucketRow(120_000, "ETH", "okx", 3.0, 0.0)])
+        assert len(await side.bucket_minutes(0)) == 2
+        if backend == "sqlite":  # a connection of its own, for reading only
+            assert side is not db and side.backend is not db.backend
+            with pytest.raises(Exception, match="readonly"):
+                await side.upsert_buckets([BucketRow(0, "X", "okx", 1.0, 0.0)])
+        else:  # the pool already reads beside other statements
+            assert side is db
+    if backend == "sqlite":
+        with pytest.raises(ValueError):  # closed on leaving
+            await side.load_buckets(0)
+    assert len(await db.load_buckets(0)) == 2  # the store itself stays open
+
+
+async def test_side_reader_of_an_in_memory_store_is_the_store() -> None:
+    db = await Database.open(":memory:")
+    try:
+        async with db.side_reader() as side:
+            assert side is db  # a second connection would see another, empty database
+    finally:
+        await db.close()
