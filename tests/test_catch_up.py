@@ -62,6 +62,10 @@ async def test_catch_up_equals_a_fresh_load_after_changes_elsewhere(tmp_path: Pa
             kw = rng.choice([{}, {}, {"venue": "binance"}, {"factor": 3.0}, {"kind": "single"}])
             window = 0 if kw.get("kind") == "single" else rng.choice([60, 240])
             made.append(await db.add_subscription(chat, coin, window, Side.LONG, 100 * M, T, **kw))
+        # an operator's broadcast (origin config: no per-chat number, NULL in the store)
+        made.append(
+            await db.add_subscription("telegram:-100777", ALL, 60, Side.SHORT, 400 * M, T, "config")
+        )
         # the standby starts: its books from the store, as app.build loads them
         book, extras = _fresh(await db.all_subscriptions(), await db.load_states())
 

@@ -360,7 +360,8 @@ class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries, ReplicaQue
         these. A row changes in place only when its chat moves (migrate_chat), so with the id
         they tell every added, removed or moved subscription."""
         rows = await self._all("SELECT id, chat_key, number FROM subscriptions ORDER BY id")
-        return [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
+        # number is NULL for the operator's broadcasts (origin config): 0, as _sub reads it
+        return [(int(r[0]), str(r[1]), int(r[2] or 0)) for r in rows]
 
     async def subscriptions_by_id(self, ids: Iterable[int]) -> list[Subscription]:
         out: list[Subscription] = []
