@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.pg: the th
 from bot.domain.message import Message
 from bot.domain.models import AlertState, Side, Status, Transition
 from bot.domain.rules import RuleBook
+from bot.replicas import catch_up
 from bot.store import Database, OutboxItem
 from tests.pg import PgServer, find_bindir
 
@@ -152,6 +153,39 @@ async def startup(location: str | Path, n: int, repeat: int) -> tuple[float, flo
     return best  # type: ignore[return-value]
 
 
+async def takeover(location: str | Path, n: int, repeat: int) -> tuple[float, int, int]:
+    """A standby's book, loaded at its start, caught up at a takeover (bot.replicas.catch_up)
+    after the leader moved 5% of the states and other replicas added 1,000 subscriptions and
+    removed 1,000. Uses the store `startup` filled. Best of `repeat`."""
+    best, added, moved = float("inf"), 0, 0
+    for r in range(repeat):
+        db = await Database.open(location)
+        try:
+            book = RuleBook()
+            book.load(await db.all_subscriptions(), await db.load_states())
+            base = n + 1 + 1000 * r * 2  # fresh ids each round
+            async with db._tx() as c:
+                await c.execute("UPDATE alert_states SET level = level + 1 WHERE sub_id % 200 = 1")
+                await c.executemany(
+                    "INSERT INTO subscriptions (id, chat_key, coin, window_min, side, threshold, "
+                    "created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(base + i, "telegram:0", "BTC", 60, "long", 1e6, T) for i in range(1000)],
+                )
+                await c.execute(
+                    "DELETE FROM subscriptions WHERE id > ? AND id <= ?",
+                    (r * 1000, r * 1000 + 1000),
+                )
+            t0 = time.perf_counter()
+            caught = await catch_up(db, book)
+            took = time.perf_counter() - t0
+            assert caught.added == 1000 and caught.removed == 1000
+        finally:
+            await db.close()
+        if took < best:
+            best, added, moved = took, caught.added, caught.states_moved
+    return best, added, moved
+
+
 async def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--rows", type=int, default=10_000, help="outbox rows (10,000; 0: skip)")
@@ -193,10 +227,14 @@ async def main() -> None:
             print(f"start-up with {args.subs:,} subscriptions ({args.subs // 10:,} fired states), "
                   f"best of {args.repeat}:")  # fmt: skip
         for name, where in engines[:2] if args.subs else []:
-            subs_s, states_s, book_s = await startup(where("startup"), args.subs, args.repeat)
+            loc = where("startup")  # one store for both: takeover reuses what startup filled
+            subs_s, states_s, book_s = await startup(loc, args.subs, args.repeat)
             total = subs_s + states_s + book_s
             print(f"  {name:38} all_subscriptions {subs_s:5.2f} s  load_states {states_s:5.2f} s"
                   f"  RuleBook.load {book_s:5.2f} s  total {total:5.2f} s")  # fmt: skip
+            took, added, moved = await takeover(loc, args.subs, args.repeat)
+            print(f"  {'':38} takeover by catch_up {took:5.2f} s ({added:,} added, "
+                  f"1,000 removed, {moved:,} states moved)")  # fmt: skip
     finally:
         if server is not None:
             server.stop()

@@ -40,7 +40,7 @@ from bot.insight import refresh_baselines
 from bot.leadership import Leadership, PgLeadership
 from bot.market_view import LiveMarket
 from bot.ops import Ops, build_ops
-from bot.replicas import RulesSync, build_leadership, leader_only, one_at_a_time
+from bot.replicas import RulesSync, build_leadership, catch_up, leader_only, one_at_a_time
 from bot.scheduler import Scheduler
 from bot.sources.binance import BinanceSource
 from bot.sources.binance_coinm import BinanceCoinMSource
@@ -493,20 +493,22 @@ async def _lead(
 ) -> None:
     """Took over: load the store's truth (the old leader's states), then act."""
     t0 = time.monotonic()
-    subs, states = await rt.db.all_subscriptions(), await rt.db.load_states()
-    if rt.engine.extras is not None:  # each rule kind to its own book, as at start
-        RuleSet(rt.book, rt.engine.extras).load(subs, states)
-    else:
-        rt.book.load(subs, states)
+    # the book this replica loaded at start, brought to the store's truth: the rows that
+    # changed and the old leader's states (a full reload took ~7 s at 1,000,000 subscriptions)
+    caught = await catch_up(rt.db, rt.book, rt.engine.extras)
     rt.tasks.append(asyncio.create_task(sync.run(), name="leadership:rules"))
     for bot in bots:
         await bot.start()
     lead.ready(epoch)
     log.info(
-        "leadership: %s acting as leader (epoch %d): %d subscriptions loaded in %d ms",
+        "leadership: %s acting as leader (epoch %d): %d subscriptions (%d added, %d removed, "
+        "%d states moved) caught up in %d ms",
         lead.replica_id,
         epoch,
         len(rt.book),
+        caught.added,
+        caught.removed,
+        caught.states_moved,
         int((time.monotonic() - t0) * 1000),
     )
     rt.scheduler.poke("evaluate")

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from bot.config import ReplicaConfig
@@ -122,3 +123,48 @@ class RulesSync:
             elif self.book.subscription(sub.id) != sub:
                 self.book.add(sub, self.book.state(sub.id) if sub.id in held else None)
         self.applied += len(chats)
+
+
+@dataclass(frozen=True)
+class CaughtUp:
+    removed: int
+    added: int  # new, or moved to another chat (migrate_chat)
+    states_moved: int
+
+
+async def catch_up(db: Database, book: RuleBook, extras: ExtraRules | None = None) -> CaughtUp:
+    """Make a standby's rule book the store's truth at a takeover, without rebuilding it.
+
+    The standby loaded every subscription at start and has kept its own chats' changes since;
+    the store's (id, chat_key, number) triples tell what else changed (other replicas' commands,
+    chat migrations), and only those rows are read and re-indexed. The states are then set to
+    the old leader's. The result is what loading everything again would give (tested), for a
+    fraction of the time at a million subscriptions: the full load builds a million objects.
+    """
+    stored = {i: (chat, number) for i, chat, number in await db.subscription_keys()}
+    held = {s.id: s for s in book.subscriptions()}
+    if extras is not None:
+        held.update((s.id, s) for s in extras.all())
+
+    def drop(sub_id: int) -> None:
+        if not book.remove(sub_id) and extras is not None:
+            extras.remove(sub_id)
+
+    gone = [i for i in held if i not in stored]
+    for sub_id in gone:
+        drop(sub_id)
+    fresh = [
+        i
+        for i, key in stored.items()
+        if (h := held.get(i)) is None or (h.chat_key, h.number) != key
+    ]
+    rows = await db.subscriptions_by_id(fresh)
+    for sub in rows:
+        drop(sub.id)
+        if extras is not None and is_extra(sub):  # each rule kind to its own book, as at start
+            extras.add(sub, None)
+        else:
+            book.add(sub, None)
+    states = await db.load_states()
+    moved = book.sync_states(states) + (extras.sync_states(states) if extras is not None else 0)
+    return CaughtUp(len(gone), len(rows), moved)

@@ -93,6 +93,19 @@ class ExtraRules:
             *(s for b in self._venue_books.values() for s in b._subs.values()),
         ]
 
+    def sync_states(self, states: Mapping[int, AlertState]) -> int:
+        """As RuleBook.sync_states, for the venue books and the relative rules."""
+        moved = 0
+        for sub_id in self._relative:
+            new = states.get(sub_id)
+            if self._rel_states.get(sub_id) != new:
+                moved += 1
+                if new is None:
+                    self._rel_states.pop(sub_id, None)
+                else:
+                    self._rel_states[sub_id] = new
+        return moved + sum(book.sync_states(states) for book in self._venue_books.values())
+
     def rekey_chat(self, old_key: str, new_key: str) -> int:
         moved = [s for s in self.all() if s.chat_key == old_key]
         for sub in moved:

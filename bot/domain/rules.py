@@ -199,6 +199,21 @@ class RuleBook:
             del self._index[key]
         return True
 
+    def sync_states(self, states: Mapping[int, AlertState]) -> int:
+        """Make every state the store's, as `load` would (a takeover: the old leader moved them),
+        re-indexing only the subscriptions whose state differs. Returns how many moved."""
+        wanted = {i: from_state(st) for i, st in states.items() if i in self._subs}
+        moved = 0
+        for sub_id in self._states.keys() | wanted.keys():
+            new = wanted.get(sub_id)
+            if self._states.get(sub_id) == new:
+                continue
+            sub = self._subs[sub_id]
+            self.remove(sub_id)
+            self._add(sub, new)
+            moved += 1
+        return moved
+
     def apply(self, transitions: Iterable[Transition]) -> None:
         """Make the transitions the book's truth (after the store committed them)."""
         if isinstance(transitions, Transitions):

@@ -369,6 +369,27 @@ class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries, ReplicaQue
         rows = await self._all(f"SELECT {_SUB_COLS} FROM subscriptions ORDER BY id")
         return [_sub(r) for r in rows]
 
+    async def subscription_keys(self) -> list[tuple[int, str, int]]:
+        """(id, chat_key, number) of every subscription: a takeover compares its book with
+        these. A row changes in place only when its chat moves (migrate_chat), so with the id
+        they tell every added, removed or moved subscription."""
+        rows = await self._all("SELECT id, chat_key, number FROM subscriptions ORDER BY id")
+        # number is NULL for the operator's broadcasts (origin config): 0, as _sub reads it
+        return [(int(r[0]), str(r[1]), int(r[2] or 0)) for r in rows]
+
+    async def subscriptions_by_id(self, ids: Iterable[int]) -> list[Subscription]:
+        out: list[Subscription] = []
+        wanted = sorted(set(ids))
+        for i in range(0, len(wanted), 500):
+            part = wanted[i : i + 500]
+            marks = ", ".join("?" * len(part))
+            rows = await self._all(
+                f"SELECT {_SUB_COLS} FROM subscriptions WHERE id IN ({marks}) ORDER BY id",
+                tuple(part),
+            )
+            out.extend(_sub(r) for r in rows)
+        return out
+
     async def paused_chats(self) -> set[str]:
         rows = await self._all("SELECT chat_key FROM chats WHERE paused_reason IS NOT NULL")
         return {r[0] for r in rows}
