@@ -47,6 +47,7 @@ from bot.domain.models import ALL, Liquidation, Side
 from bot.domain.money import format_usd
 from bot.sources.coinglass import CoinGlassSource
 from bot.sources.replay import demo_path
+from tests.fakes.exchanges import FakeVenue
 from tests.offline import sources_off
 
 SAMPLE = (
@@ -112,11 +113,19 @@ async def record(out: Path, minutes: float, config_path: str | None) -> int:
 
 # ---- replay ------------------------------------------------------------------------------
 
+AnswerKey = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def answer_key(path: str, params: dict[str, str]) -> AnswerKey:
+    """A recorded answer is served to the same path and query (coin-list: the exchange;
+    exchange-list: the coin and range)."""
+    return path, tuple(sorted((k, str(v)) for k, v in params.items()))
+
 
 @dataclass
 class Poll:
     t_ms: int
-    answers: dict[tuple[str, str], Any] = field(default_factory=dict)  # (path, exchange) -> body
+    answers: dict[AnswerKey, Any] = field(default_factory=dict)  # answer_key(...) -> body
 
 
 @dataclass
@@ -153,7 +162,7 @@ def read_recording(path: Path) -> Recording:
         if not polls or t - polls[-1].t_ms > POLL_GAP_S * 1000:
             polls.append(Poll(t))
         cg = r["coinglass"]
-        polls[-1].answers[(cg["path"], cg["params"].get("exchange", ""))] = cg["body"]
+        polls[-1].answers[answer_key(cg["path"], cg["params"])] = cg["body"]
         polls[-1].t_ms = t  # the poll is read once its last answer is in
     synthetic = bool(header.get("synthetic"))
     return Recording(str(path), start, sorted(events, key=lambda e: e.ts_ms), polls, synthetic)
@@ -165,7 +174,8 @@ def demo_recording() -> Recording:
     rec = read_recording(demo_path())
     end = rec.events[-1].ts_ms
     body = json.loads(SAMPLE.read_text(encoding="utf-8"))
-    poll = Poll(end, {("/api/futures/liquidation/coin-list", x): body for x in _EXCHANGES})
+    path = "/api/futures/liquidation/coin-list"
+    poll = Poll(end, {answer_key(path, {"exchange": x}): body for x in _EXCHANGES})
     label = "the bundled demo (SYNTHETIC) + CoinGlass's documented coin-list sample"
     return Recording(label, rec.start_ms, rec.events, [poll], True)
 
@@ -174,35 +184,36 @@ _EXCHANGES = ("Binance", "OKX", "Bybit")
 
 
 class RecordedCoinGlass:
-    """A CoinGlass v4 server on 127.0.0.1 that answers what was recorded for the current poll."""
+    """A CoinGlass v4 server on 127.0.0.1 (the test suite's FakeVenue) that answers what was
+    recorded for the current poll."""
+
+    PATHS = ("/api/futures/liquidation/coin-list", "/api/futures/liquidation/exchange-list")
 
     def __init__(self) -> None:
-        self.answers: dict[tuple[str, str], Any] = {}
+        self.answers: dict[AnswerKey, Any] = {}
         self.served = 0
-        self._runner: web.AppRunner | None = None
-        self.base = ""
+        self.venue = FakeVenue()
+        for path in self.PATHS:
+            self.venue.rest[path] = self._answer
+
+    @property
+    def base(self) -> str:
+        return self.venue.base
 
     async def start(self) -> RecordedCoinGlass:
-        server = web.Application()
-        server.router.add_get("/{tail:.*}", self._answer)
-        self._runner = web.AppRunner(server)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base = f"http://127.0.0.1:{port}"
+        await self.venue.start()
         return self
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self.venue.stop()
 
-    async def _answer(self, request: web.Request) -> web.Response:
-        body = self.answers.get((request.path, request.query.get("exchange", "")))
-        if body is None:  # not recorded: what CoinGlass says for a plan without the endpoint
-            return web.json_response({"code": "400", "msg": "not in the recording"})
+    def _answer(self, request: web.Request) -> Any:
+        body = self.answers.get(answer_key(request.path, dict(request.query)))
+        if body is None:  # not recorded: what CoinGlass says to a plan without the endpoint,
+            # so a recording made without coin-list replays through exchange-list as it ran
+            return {"code": "400", "msg": "Upgrade plan to access this endpoint"}
         self.served += 1
-        return web.json_response(body)
+        return body
 
 
 class ReplayClock(Clock):
@@ -226,7 +237,8 @@ async def replay(rec: Recording, coin: str) -> list[tuple[int, Comparison]]:
                 "storage": {"path": str(Path(d) / "compare.sqlite3")},
                 "sources": sources_off(
                     **{v: {"enabled": True} for v in venues if v in _STREAMS},
-                    coinglass={"url": fake.base, "exchanges": list(_exchanges(rec))},
+                    coinglass={"url": fake.base, "exchanges": list(_exchanges(rec))}
+                    | ({"coins": list(coins)} if (coins := _coins(rec)) else {}),
                 ),
                 "console": {"enabled": "off"},
             }
@@ -261,8 +273,15 @@ async def replay(rec: Recording, coin: str) -> list[tuple[int, Comparison]]:
 _STREAMS = ("binance", "bybit", "okx", "bitget", "bitmex", "htx", "deribit", "gate")
 
 
+def _coins(rec: Recording) -> tuple[str, ...]:
+    """The coins a recording made without coin-list asked exchange-list about."""
+    return tuple(
+        sorted({v for p in rec.polls for _, q in p.answers for k, v in q if k == "symbol"})
+    )
+
+
 def _exchanges(rec: Recording) -> tuple[str, ...]:
-    names = {x for p in rec.polls for _, x in p.answers if x}
+    names = {v for p in rec.polls for _, q in p.answers for k, v in q if k == "exchange"}
     return tuple(sorted(names)) or _EXCHANGES
 
 

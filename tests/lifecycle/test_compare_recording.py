@@ -126,3 +126,30 @@ async def test_record_writes_events_and_coinglass_answers_that_replay_reads(
     assert "recorded 1 events" in stdout.decode()
     rec = bench.read_recording(out)  # and replay reads it: the recording is its input
     assert len(rec.events) == 1 and rec.polls
+
+
+async def test_a_recording_without_coin_list_replays_through_exchange_list(tmp_path: Path) -> None:
+    """A key without coin-list: the recording holds exchange-list answers per coin and range;
+    replay answers coin-list as CoinGlass does for such a plan, and the source falls back."""
+    path = "/api/futures/liquidation/exchange-list"
+    lines: list[dict] = [
+        {"recording": True, "start_ms": S},
+        {"t": 3000, "venue": "binance", "coin": "ETH", "side": "long", "usd": 500_000.0},
+    ]
+    for label, k in (("1h", 1), ("4h", 4), ("12h", 12), ("24h", 24)):
+        rows = [
+            {"exchange": "All", "liquidation_usd": 5e6 * k, "long_liquidation_usd": 4e6 * k,
+             "short_liquidation_usd": 1e6 * k},
+            {"exchange": "Binance", "liquidation_usd": 2e6 * k, "long_liquidation_usd": 2e6 * k,
+             "short_liquidation_usd": 0.0},
+        ]  # fmt: skip
+        body = {"code": "0", "msg": "success", "data": rows}
+        cg = {"path": path, "params": {"symbol": "ETH", "range": label}, "body": body}
+        lines.append({"t": 3700, "coinglass": cg})
+    (tmp_path / "x.jsonl").write_text("\n".join(json.dumps(r) for r in lines) + "\n")
+    rec = bench.read_recording(tmp_path / "x.jsonl")
+    [(_, c)] = await bench.replay(rec, ALL)
+    assert c.only_coins == ("ETH",)  # CoinGlass's "All coins" here is ETH alone: so is ours
+    hour = c.rows[0]
+    assert hour.streams is not None and hour.coinglass is not None
+    assert (hour.streams.total, hour.coinglass.total) == (500_000.0, 5e6)  # the All row: 10%
