@@ -48,7 +48,7 @@ from bot.domain.money import format_usd
 from bot.sources.coinglass import CoinGlassSource
 from bot.sources.replay import demo_path
 from tests.fakes.exchanges import FakeVenue
-from tests.offline import sources_off
+from tests.offline import LIVE_SOURCES, sources_off
 
 SAMPLE = (
     Path(__file__).resolve().parents[1] / "tests/fixtures/wire-samples/coinglass_coin_list.json"
@@ -236,7 +236,7 @@ async def replay(rec: Recording, coin: str) -> list[tuple[int, Comparison]]:
             {
                 "storage": {"path": str(Path(d) / "compare.sqlite3")},
                 "sources": sources_off(
-                    **{v: {"enabled": True} for v in venues if v in _STREAMS},
+                    **{v: {"enabled": True} for v in venues if v in LIVE_SOURCES},
                     coinglass={"url": fake.base, "exchanges": list(_exchanges(rec))}
                     | ({"coins": list(coins)} if (coins := _coins(rec)) else {}),
                 ),
@@ -268,9 +268,6 @@ async def replay(rec: Recording, coin: str) -> list[tuple[int, Comparison]]:
             await app.stop(rt)
             await fake.stop()
     return out
-
-
-_STREAMS = ("binance", "bybit", "okx", "bitget", "bitmex", "htx", "deribit", "gate")
 
 
 def _coins(rec: Recording) -> tuple[str, ...]:

@@ -30,8 +30,6 @@ from bot.domain.universe import CoinUniverse
 log = logging.getLogger(__name__)
 
 COINGLASS_WINDOWS = frozenset(CG_WINDOW_MINUTES.values())  # the windows CoinGlass serves
-# a source whose events count for another venue
-SOURCE_VENUE = {"binance_coinm": "binance", "bybit_inverse": "bybit"}
 
 
 @dataclass
@@ -219,9 +217,9 @@ class LiveMarket:
         ours = {v.venue: v.total for v in snap.venues.get((coin, w), ())}
         theirs = {v.venue: v.total for v in cg.venues.get((coin, w), ())}
         names = sorted(set(theirs) | set(ours), key=lambda v: (-theirs.get(v, ours.get(v, 0.0)), v))
-        # venues, not sources: binance_coinm's events count as binance, bybit_inverse's as bybit
-        sources = (SOURCE_VENUE.get(s, s) for s in self.health.sources if s != "coinglass")
-        streamed = set(self.agg.venue_names) | set(sources)
+        # the aggregator holds the venues the streams count for (bot.app maps binance_coinm to
+        # binance); a source up in the health record streams its venue too
+        streamed = set(self.agg.venue_names) | set(self.health.sources)
         return w, tuple(
             VenueRow(v, ours.get(v, 0.0) if v in streamed else None, theirs.get(v)) for v in names
         )

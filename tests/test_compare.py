@@ -186,7 +186,8 @@ async def test_streams_above_coinglass_say_why(tmp_path: Path, coinglass: FakeCo
         await app.stop(rt)
     assert "1h      $13.55M     $9.85M      138%" in text.splitlines()
     assert (
-        "Above 100%: CoinGlass polls its venues about once a minute; the streams are live." in text
+        "Above 100%: CoinGlass's figures are from our last poll of it; the streams are live."
+        in text
     )
 
 

@@ -83,7 +83,7 @@ def render_compare(c: Comparison) -> Message:
         lines.append(f"A stream had a gap inside {', '.join(gaps)}: those figures miss that time.")
     if any((r.coverage or 0) > 1 for r in c.rows):
         lines.append(
-            "Above 100%: CoinGlass polls its venues about once a minute; the streams are live."
+            "Above 100%: CoinGlass's figures are from our last poll of it; the streams are live."
         )
     footer = f"as of {hhmm(c.as_of_ms)}"
     if c.coinglass_as_of_ms is not None and c.coinglass != "off":

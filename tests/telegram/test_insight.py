@@ -12,7 +12,7 @@ import pytest
 from bot import app
 from bot.chat.context import ChatContext
 from bot.clock import Clock
-from bot.config import Secrets
+from bot.config import Config, Secrets
 from bot.domain.message import plain_text
 from bot.domain.models import Liquidation, Side
 from bot.sources.replay import DEMO, read_events
@@ -36,6 +36,14 @@ class FixedClock(Clock):
 
     def now_ms(self) -> int:
         return self.now
+
+
+def with_coinglass(config: Config, url: str) -> Config:
+    """The stack's config with CoinGlass pointed at a fake (its key comes with the Secrets)."""
+    cg = config.sources.coinglass.model_copy(update={"url": url})
+    return config.model_copy(
+        update={"sources": config.sources.model_copy(update={"coinglass": cg})}
+    )
 
 
 async def insight_stack(
@@ -363,14 +371,7 @@ async def test_liqs_compare_through_telegram_sets_streams_beside_coinglass(
 
     key = "cg-telegram-test-key-42"
     cg = await FakeCoinGlass(key).start()
-    config = stack_config(tmp_path, fake)
-    config = config.model_copy(
-        update={
-            "sources": config.sources.model_copy(
-                update={"coinglass": config.sources.coinglass.model_copy(update={"url": cg.base})}
-            )
-        }
-    )
+    config = with_coinglass(stack_config(tmp_path, fake), cg.base)
     stack = await make_stack(
         tmp_path, fake, config=config, secrets=Secrets(telegram_token=fake.token, coinglass_key=key)
     )
@@ -401,14 +402,7 @@ async def test_backtest_through_telegram_reaches_back_with_coinglass_history(
     cg = await FakeCoinGlass(KEY).start()
     cg.history_rows = hourly_rows()
     await fill_store(tmp_path / DB_NAME)
-    config = stack_config(tmp_path, fake)
-    config = config.model_copy(
-        update={
-            "sources": config.sources.model_copy(
-                update={"coinglass": config.sources.coinglass.model_copy(update={"url": cg.base})}
-            )
-        }
-    )
+    config = with_coinglass(stack_config(tmp_path, fake), cg.base)
     clock = FixedClock(NOW)
     rt = await app.build(config, Secrets(telegram_token=fake.token, coinglass_key=KEY), clock=clock)
     stack = Stack(fake, rt, clock)  # type: ignore[arg-type]
