@@ -6,7 +6,6 @@ Nothing else wires parts together; everything else takes its collaborators as ar
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import gc
 import logging
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.backtest_history import CachedHistory
+from bot.broadcasts import sync_broadcasts
 from bot.chart_view import AlertCharts
 from bot.chat.console import CHAT_KEY as CONSOLE_CHAT
 from bot.chat.console import ConsoleChat
@@ -28,30 +28,20 @@ from bot.config import Config, Secrets
 from bot.delivery import Delivery, Sender
 from bot.digests import Digests, declared_digests
 from bot.domain.aggregate import Aggregator
-from bot.domain.command_types import Subscribe
-from bot.domain.commands import parse_command
 from bot.domain.extra_rules import ExtraRules, RuleSet
 from bot.domain.health import PastGap, SourceHealth
-from bot.domain.models import Side
 from bot.domain.rules import Policy, RuleBook
 from bot.domain.universe import CoinUniverse
 from bot.engine import Engine
+from bot.hot_buckets import HOT_MINUTES, load_hot_buckets
 from bot.insight import refresh_baselines
 from bot.leadership import Leadership, PgLeadership
 from bot.market_view import LiveMarket
 from bot.ops import Ops, build_ops
 from bot.replicas import RulesSync, build_leadership, catch_up, leader_only, one_at_a_time
 from bot.scheduler import Scheduler
-from bot.sources.binance import BinanceSource
-from bot.sources.binance_coinm import BinanceCoinMSource
-from bot.sources.bitget import BitgetSource
-from bot.sources.bitmex import BitmexSource
-from bot.sources.bybit import BybitInverseSource, BybitSource
 from bot.sources.coinglass import CoinGlassSource
-from bot.sources.deribit import DeribitSource
-from bot.sources.gate import GateSource
-from bot.sources.htx import HtxSource
-from bot.sources.okx import OkxSource
+from bot.sources.from_config import build_sources
 from bot.sources.replay import ReplaySource
 from bot.store import Database, parse_location
 from bot.watchdog import Watchdog
@@ -61,9 +51,6 @@ from bot.webhooks import chat_key as webhook_key
 log = logging.getLogger(__name__)
 
 DAY_MS = 24 * 3600_000
-HOT_MINUTES = 26 * 60  # the longest window (24 h) and the aggregator's hour of slack
-LOAD_SLICE_MS = 3600_000  # buckets are loaded at start an hour at a time (bounded memory)
-READ_AHEAD = 4  # hours of buckets read ahead of the one being loaded (while the rules load)
 
 
 @dataclass
@@ -96,119 +83,12 @@ class Runtime:
         return next((s for s in self.sources if isinstance(s, ReplaySource)), None)
 
 
-def build_sources(
-    config: Config, secrets: Secrets, clock: Clock, universe: CoinUniverse | None = None
-) -> list[Any]:
-    src = config.sources
-    if src.replay.enabled:  # a replay stands for the market: live feeds stay off
-        return [ReplaySource(src.replay.url, clock)]
-    out: list[Any] = []
-    common = {"clock": clock.now_ms}
-    streams = (
-        (BinanceSource, src.binance),
-        (BinanceCoinMSource, src.binance_coinm),
-        (BybitSource, src.bybit),
-        (BybitInverseSource, src.bybit_inverse),
-        (OkxSource, src.okx),
-        (GateSource, src.gate),
-        (BitgetSource, src.bitget),
-        (BitmexSource, src.bitmex),
-        (HtxSource, src.htx),
-        (DeribitSource, src.deribit),
-    )
-    for cls, cfg in streams:
-        if cfg.enabled:
-            urls = {"url": cfg.url} | ({"rest_url": cfg.rest_url} if cfg.rest_url else {})
-            out.append(
-                cls(
-                    **urls,
-                    watchdog_s=cfg.watchdog,
-                    max_age_s=cfg.max_age,
-                    universe=universe,
-                    **common,
-                )
-            )
-    if src.coinglass.enabled and secrets.coinglass_key:
-        out.append(
-            CoinGlassSource(
-                api_key=secrets.coinglass_key.get_secret_value(),
-                base_url=src.coinglass.endpoint,
-                coins=src.coinglass.coins,
-                exchanges=src.coinglass.exchanges,
-                poll_interval_s=src.coinglass.poll,
-                **common,
-            )
-        )
-    return out
-
-
-async def sync_broadcasts(config: Config, db: Database, now_ms: int) -> None:
-    """Make the config's declared broadcasts exist, once each, and drop ones no longer declared."""
-    wanted: dict[str, set[tuple[str, int, str, float]]] = {}
-    for chat, rule in declared_rules(config):
-        cmd = parse_command("/subscribe " + rule)
-        assert isinstance(cmd, Subscribe)  # the config validated the rule
-        wanted.setdefault(chat, set()).add((cmd.coin, cmd.window, cmd.side.value, cmd.threshold))
-    chats = set(wanted) | await db.chats_with_origin("config")
-    for chat in chats:
-        await db.ensure_chat(chat)
-        have = {
-            (s.coin, s.window, s.side.value, s.threshold): s
-            for s in await db.list_subscriptions(chat)
-            if s.origin == "config"
-        }
-        rules = wanted.get(chat, set())
-        for key, sub in have.items():
-            if key not in rules:
-                await db.remove_subscription(chat, sub.id)
-        for coin, window, side, threshold in rules - set(have):
-            await db.add_subscription(chat, coin, window, Side(side), threshold, now_ms, "config")
-
-
-def declared_rules(config: Config) -> list[tuple[str, str]]:
-    """(chat key, rule) of the config's broadcasts and webhooks."""
-    return [(b.chat, b.rule) for b in config.broadcasts] + [
-        (webhook_key(w.name), w.rule) for w in config.webhooks
-    ]
-
-
 def console_enabled(config: Config, secrets: Secrets) -> bool:
     """The console chat: forced on or off, or (auto) on when no chat platform has a token."""
     platforms = (config.telegram.enabled and bool(secrets.telegram_token)) or (
         config.discord.enabled and bool(secrets.discord_token)
     )
     return config.console.enabled == "on" or (config.console.enabled == "auto" and not platforms)
-
-
-async def load_hot_buckets(db: Database, agg: Aggregator, now: int) -> int | None:
-    """The minute buckets the windows read (the last HOT_MINUTES) into `agg`, an hour at a time
-    as minute columns (no object per bucket), through a side reader (SQLite: a connection and a
-    thread of its own) up to READ_AHEAD hours ahead of the one being filled in (bounded memory).
-    Returns the end of the newest minute loaded (None: none)."""
-    last_seen = None
-    starts = range(now - HOT_MINUTES * 60_000, now, LOAD_SLICE_MS)
-    async with db.side_reader() as reader:
-
-        def read(i: int) -> asyncio.Future[list[Any]]:
-            until = starts[i] + LOAD_SLICE_MS if i != len(starts) - 1 else None  # last: open
-            return asyncio.ensure_future(reader.bucket_minutes(starts[i], until))
-
-        ahead = collections.deque(read(i) for i in range(min(READ_AHEAD, len(starts))))
-        try:
-            for i in range(len(starts)):
-                minutes = await ahead.popleft()
-                if i + READ_AHEAD < len(starts):
-                    ahead.append(read(i + READ_AHEAD))
-                agg.load_minutes(minutes)
-                if minutes:
-                    last_seen = minutes[-1][0] + 60_000
-                del minutes
-        finally:
-            for pending in ahead:  # something failed: stop reading
-                pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
-    return last_seen
 
 
 async def build(

@@ -6,9 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.app import build_sources, sync_broadcasts
+from bot.broadcasts import sync_broadcasts
 from bot.clock import Clock
 from bot.config import Config, Secrets, parse_config
+from bot.sources.from_config import build_sources
 from bot.store import Database
 
 T = 1_800_000_000_000

@@ -1,0 +1,41 @@
+"""The operator's declared rules (config `broadcasts:` and `webhooks:`) made to exist in the
+store, once each, at every start."""
+
+from __future__ import annotations
+
+from bot.config import Config
+from bot.domain.command_types import Subscribe
+from bot.domain.commands import parse_command
+from bot.domain.models import Side
+from bot.store import Database
+from bot.webhooks import chat_key as webhook_key
+
+
+async def sync_broadcasts(config: Config, db: Database, now_ms: int) -> None:
+    """Make the config's declared broadcasts exist, once each, and drop ones no longer declared."""
+    wanted: dict[str, set[tuple[str, int, str, float]]] = {}
+    for chat, rule in declared_rules(config):
+        cmd = parse_command("/subscribe " + rule)
+        assert isinstance(cmd, Subscribe)  # the config validated the rule
+        wanted.setdefault(chat, set()).add((cmd.coin, cmd.window, cmd.side.value, cmd.threshold))
+    chats = set(wanted) | await db.chats_with_origin("config")
+    for chat in chats:
+        await db.ensure_chat(chat)
+        have = {
+            (s.coin, s.window, s.side.value, s.threshold): s
+            for s in await db.list_subscriptions(chat)
+            if s.origin == "config"
+        }
+        rules = wanted.get(chat, set())
+        for key, sub in have.items():
+            if key not in rules:
+                await db.remove_subscription(chat, sub.id)
+        for coin, window, side, threshold in rules - set(have):
+            await db.add_subscription(chat, coin, window, Side(side), threshold, now_ms, "config")
+
+
+def declared_rules(config: Config) -> list[tuple[str, str]]:
+    """(chat key, rule) of the config's broadcasts and webhooks."""
+    return [(b.chat, b.rule) for b in config.broadcasts] + [
+        (webhook_key(w.name), w.rule) for w in config.webhooks
+    ]
