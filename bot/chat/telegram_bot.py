@@ -232,7 +232,9 @@ class TelegramBot:
 
     # ---- handlers --------------------------------------------------------------------------
     async def _once(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if not await self.db.claim_update(update.update_id, int(time.time() * 1000)):
+        # update ids count per bot: the store may have served another token before (getMe's id)
+        now_ms = int(time.time() * 1000)
+        if not await self.db.claim_update(update.update_id, now_ms, bot_id=self.app.bot.id):
             log.info("telegram update %d was handled already; skipped", update.update_id)
             raise ApplicationHandlerStop
 
