@@ -112,7 +112,7 @@ async def build(
     store = parse_location(config.storage.location)
     if store.kind == "sqlite":
         Path(store.target).parent.mkdir(parents=True, exist_ok=True)
-    db = await Database.open(store.target)
+    db = await Database.open(store.target, exclusive=True)  # SQLite: one service per file
     log.info("store: %s at %s", store.kind, store.shown)
     leadership = build_leadership(config.replica, db)
 

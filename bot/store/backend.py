@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import aiosqlite
 
+from bot.store.file_lock import ServiceLock
 from bot.store.migrations import migrate
 
 
@@ -41,10 +42,13 @@ class SqliteBackend:
 
     dialect = "sqlite"
 
-    def __init__(self, conn: aiosqlite.Connection, path: str = ":memory:") -> None:
+    def __init__(
+        self, conn: aiosqlite.Connection, path: str = ":memory:", held: ServiceLock | None = None
+    ) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
         self._path = path
+        self._held = held  # the service's lock on the file (bot/store/file_lock.py), if taken
 
     @staticmethod
     async def _connect(path: str) -> aiosqlite.Connection:
@@ -57,9 +61,18 @@ class SqliteBackend:
         return await pending
 
     @classmethod
-    async def open(cls, path: str) -> SqliteBackend:
-        """Open (creating and migrating as needed). Raises SchemaTooNewError for newer files."""
-        conn = await cls._connect(path)
+    async def open(cls, path: str, *, exclusive: bool = False) -> SqliteBackend:
+        """Open (creating and migrating as needed). Raises SchemaTooNewError for newer files.
+
+        `exclusive`: the running service's store; holds the file's lock until `close()`, and
+        raises StoreInUseError while another process holds it."""
+        held = ServiceLock.take(path) if exclusive and _is_file(path) else None
+        try:
+            conn = await cls._connect(path)
+        except BaseException:
+            if held is not None:
+                held.release()
+            raise
         try:
             await conn.execute("PRAGMA journal_mode = WAL")
             # NORMAL in WAL: durable across a process crash; a power cut may lose the last commit
@@ -69,15 +82,17 @@ class SqliteBackend:
             await migrate(conn)
         except BaseException:
             await conn.close()
+            if held is not None:
+                held.release()
             raise
-        return cls(conn, path)
+        return cls(conn, path, held)
 
     async def side_reader(self) -> SqliteBackend | None:
         """A second, read-only connection to the same file, for a long read beside this one's
         statements: its own worker thread, and SQLite leaves the lock while it steps through a
         query, so the two run on two cores (WAL: it reads while this one writes). None for an
         in-memory database, which a second connection would not see."""
-        if self._path in ("", ":memory:") or self._path.startswith("file:"):
+        if not _is_file(self._path):
             return None
         conn = await self._connect(self._path)
         try:
@@ -91,6 +106,9 @@ class SqliteBackend:
     async def close(self) -> None:
         async with self._lock:
             await self._conn.close()
+            if self._held is not None:  # last: the file is closed before another may open it
+                self._held.release()
+                self._held = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -133,3 +151,8 @@ class SqliteBackend:
     def key_share_lock(self) -> str:
         """Nothing: the one connection's transactions never overlap."""
         return ""
+
+
+def _is_file(path: str) -> bool:
+    """A file on disk (not an in-memory database or a `file:` URI)."""
+    return path not in ("", ":memory:") and not path.startswith("file:")

@@ -15,7 +15,7 @@ TOKEN_B = "222222:second-bot-token"
 def _nth_update_is(fake: FakeTelegram, uid: int) -> None:
     """The fake numbers its updates from 1, as Telegram does for a new bot: make the next
     one `uid` (earlier ids are already confirmed, as if handled long ago)."""
-    fake._next_update_id = uid  # noqa: SLF001 (the fake's own counter)
+    fake._next_update_id = uid
 
 
 async def test_another_bot_on_the_same_store_answers_its_own_update_ids(tmp_path: Path) -> None:
@@ -36,12 +36,12 @@ async def test_another_bot_on_the_same_store_answers_its_own_update_ids(tmp_path
             _nth_update_is(bot_b, 5)
             assert "Subscribed" in await second.ask(43, "/subscribe eth 1h 100m")
             assert bot_b.served_at.keys() == {5}
-            rows = await second.db._all(  # noqa: SLF001
+            rows = await second.db._all(
                 "SELECT bot_id, update_id FROM telegram_updates ORDER BY bot_id"
             )
             assert [tuple(r) for r in rows] == [(111111, 5), (222222, 5)]
             # the same bot's redelivery of update 5 is still skipped
-            assert not await second.db.claim_update(5, 1, )
+            assert not await second.db.claim_update(5, 1, bot_id=222222)
         finally:
             await second.close()
     finally:
