@@ -10,6 +10,7 @@ with fetchone/fetchall/rowcount) and `executemany(sql, rows)`. The PostgreSQL ba
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 import aiosqlite
 
 from bot.store.file_lock import ServiceLock
+from bot.store.location import StoreUnavailableError
 from bot.store.migrations import migrate
 
 
@@ -69,9 +71,11 @@ class SqliteBackend:
         held = ServiceLock.take(path) if exclusive and _is_file(path) else None
         try:
             conn = await cls._connect(path)
-        except BaseException:
+        except BaseException as e:
             if held is not None:
                 held.release()
+            if isinstance(e, sqlite3.DatabaseError):
+                raise StoreUnavailableError(unreadable(path, e)) from None
             raise
         try:
             await conn.execute("PRAGMA journal_mode = WAL")
@@ -80,10 +84,12 @@ class SqliteBackend:
             await conn.execute("PRAGMA foreign_keys = ON")
             await conn.execute("PRAGMA busy_timeout = 5000")
             await migrate(conn)
-        except BaseException:
+        except BaseException as e:
             await conn.close()
             if held is not None:
                 held.release()
+            if isinstance(e, sqlite3.DatabaseError):  # a foreign or damaged file: one line
+                raise StoreUnavailableError(unreadable(path, e)) from None
             raise
         return cls(conn, path, held)
 
@@ -156,3 +162,17 @@ class SqliteBackend:
 def _is_file(path: str) -> bool:
     """A file on disk (not an in-memory database or a `file:` URI)."""
     return path not in ("", ":memory:") and not path.startswith("file:")
+
+
+_DAMAGED = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
+
+
+def unreadable(path: str, e: sqlite3.DatabaseError) -> str:
+    """One line for an SQLite file that cannot be used, and what to do about it."""
+    reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+    if getattr(e, "sqlite_errorname", "").startswith(_DAMAGED):
+        reason += (
+            ": the file is damaged or not a liqbot store; restore it from a backup, or move it "
+            "aside to start with an empty one"
+        )
+    return f"cannot use the SQLite file {path}: {reason}"
