@@ -3,7 +3,8 @@
 Two `liqbot run` on one file would both lead (SQLite has no leader election): both evaluate,
 both send every alert. The service's store takes this lock as it opens (`Database.open(...,
 exclusive=True)`, which `app.build` uses); the second service is refused at once with one line.
-Read-only tools (`liqbot history`, a test's look at the file) open without it.
+Other opens (a test's look at the file, a tool reading it) take no lock; `check-config` and
+`history` do not open the store at all.
 
 flock(2) on a file of its own rather than on the database: SQLite's own locks are POSIX record
 locks on the database file, which flock must not meet (on NFS, flock is emulated with them). The
