@@ -40,6 +40,7 @@ from bot.market_view import LiveMarket
 from bot.ops import Ops, build_ops
 from bot.replicas import RulesSync, build_leadership, catch_up, leader_only, one_at_a_time
 from bot.scheduler import Scheduler
+from bot.settings import check_with_secrets
 from bot.sources.coinglass import CoinGlassSource
 from bot.sources.from_config import build_sources
 from bot.sources.replay import ReplaySource
@@ -105,6 +106,7 @@ async def build(
     Everything comes from the Config and the Secrets; the rest are test hooks: a clock, the
     console's streams, and discord.py's start-up waits (a fake gateway answers at once).
     """
+    check_with_secrets(config, secrets)  # as `liqbot run` and check-config do, for every caller
     replaying = config.sources.replay.enabled
     clock = clock or (AcceleratedClock(config.sources.replay.speed) if replaying else Clock())
     now = clock.now_ms()
@@ -112,7 +114,7 @@ async def build(
     store = parse_location(config.storage.location)
     if store.kind == "sqlite":
         Path(store.target).parent.mkdir(parents=True, exist_ok=True)
-    db = await Database.open(store.target)
+    db = await Database.open(store.target, exclusive=True)  # SQLite: one service per file
     log.info("store: %s at %s", store.kind, store.shown)
     leadership = build_leadership(config.replica, db)
 

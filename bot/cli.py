@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sqlite3
 import sys
 import tempfile
 from importlib import resources
@@ -23,6 +24,8 @@ from bot.config import (
 )
 from bot.logs import setup_logging
 from bot.settings import Loaded
+from bot.store import SchemaTooNewError
+from bot.store.backend import unreadable
 from bot.store.location import StoreUnavailableError, parse_location, redact, secrets_of
 
 DEMO_BANNER = """\
@@ -199,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bot import app
 
+    store = "the store"  # the SQLite file, once the config names it
     try:
         if args.cmd == "check-config":
             loaded = settings.load(args.path)
@@ -211,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             if not 0 < args.speed <= 100_000:
                 parser.error("--speed must be between 0 and 100000")
             config = demo_config(args.speed, args.storage)
+            store = config.storage.path
             setup_logging("INFO" if args.verbose else "WARNING", Secrets.from_env().all())
             return asyncio.run(
                 app.run(
@@ -223,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "run":
             loaded = settings.load(args.config)
             config, secrets = loaded.config, loaded.secrets
+            store = parse_location(config.storage.location).shown
             console = app.console_enabled(config, secrets)
             target = _log_target(config, console, sys.stdin.isatty())
             log = config.logging
@@ -233,8 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"liqbot: {e}", file=sys.stderr)
         return 2
-    except StoreUnavailableError as e:  # redacted: names the server, never its password
+    except (StoreUnavailableError, SchemaTooNewError) as e:  # redacted: never a password
         print(f"liqbot: {e}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as e:  # damage that the opening checks could not see
+        print(f"liqbot: {unreadable(store, e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -74,7 +74,29 @@ def load(path: str | None = None) -> Loaded:
         for var_key, var in env_names.items():
             if key.startswith(var_key + ".") and _has(env_data, key):
                 origins[key] = Origin(ENV, var)
-    return Loaded(config, Secrets.from_env(env), origins, file)
+    secrets = Secrets.from_env(env)
+    check_with_secrets(config, secrets)
+    return Loaded(config, secrets, origins, file)
+
+
+def check_with_secrets(config: Config, secrets: Secrets) -> None:
+    """What the config alone cannot tell: a ConfigError for a start that would go wrong.
+
+    Replicas (a PostgreSQL store) in webhook mode need one TELEGRAM_WEBHOOK_SECRET: without it
+    each picks a random one at start and registers it with setWebhook, the last one wins, and
+    every other replica answers Telegram's POSTs (the balancer's share) with 403."""
+    tg = config.telegram
+    webhook = tg.enabled and tg.mode == "webhook" and bool(secrets.telegram_token)
+    if (
+        webhook
+        and not secrets.telegram_webhook_secret.get_secret_value()
+        and parse_location(config.storage.location).kind == "postgresql"
+    ):
+        raise ConfigError(
+            "telegram.mode webhook with a PostgreSQL store (replicas) needs "
+            "TELEGRAM_WEBHOOK_SECRET, the same on every replica: without it each replica makes "
+            "its own and answers 403 to the updates the others registered"
+        )
 
 
 def _config_file(path: str | None, env: Mapping[str, str]) -> Path | None:

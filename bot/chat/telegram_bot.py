@@ -12,6 +12,7 @@ telegram_limits; replies to commands go through the same sender, ahead of queued
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dtm
 import hmac
 import json
@@ -46,6 +47,8 @@ from bot.chat.telegram_updates import ChatOrderedProcessor
 log = logging.getLogger(__name__)
 # HTTP connections for sends: the sender never has more requests going (so none waits for one)
 SEND_CONNECTIONS = 16
+# how often a replica that does not lead looks again before polling (a new leader's first poll)
+POLL_GATE_WAIT_S = 0.1
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
@@ -102,6 +105,7 @@ class TelegramBot:
         self.username = ""
         bot = _TolerantBot(
             token,
+            before_poll=self._may_poll,
             base_url=base_url,
             base_file_url=base_file_url,
             # Sends are paced one after another, so few are ever in flight (1,000/s at a 5 ms
@@ -137,6 +141,7 @@ class TelegramBot:
         )
         self.app.add_error_handler(self._on_error)
         self._started = False
+        self._stopping = False
 
     @classmethod
     def from_config(
@@ -177,6 +182,7 @@ class TelegramBot:
         # The service tells `/cmd@us` (answered, even when unknown) from `/cmd@otherbot`.
         self.service.bot_username = self.username or None
         await self._register_commands()
+        self._stopping = False
         await self.app.start()
         allowed = ALLOWED_UPDATES
         if self.mode == "webhook":
@@ -197,6 +203,7 @@ class TelegramBot:
         if not self._started:
             return
         self._started = False
+        self._stopping = True  # from here a replica that does not lead sends no last poll
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
         await self.updates.wind_down(self.stop_grace_s)
@@ -232,7 +239,9 @@ class TelegramBot:
 
     # ---- handlers --------------------------------------------------------------------------
     async def _once(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if not await self.db.claim_update(update.update_id, int(time.time() * 1000)):
+        # update ids count per bot: the store may have served another token before (getMe's id)
+        now_ms = int(time.time() * 1000)
+        if not await self.db.claim_update(update.update_id, now_ms, bot_id=self.app.bot.id):
             log.info("telegram update %d was handled already; skipped", update.update_id)
             raise ApplicationHandlerStop
 
@@ -336,6 +345,20 @@ class TelegramBot:
             except Exception as e:  # the apology is best effort
                 log.warning("telegram apology failed: %s", self._redact(repr(e)))
 
+    async def _may_poll(self) -> bool:
+        """Before every getUpdates: wait while this replica does not lead; False (the poll is
+        not sent) once stopping without leading.
+
+        The lease is the sender's gate (app.build sets it to Leadership.acting, a clock read),
+        checked right before the request goes, as before every send. A leader frozen and thawed
+        after a takeover finds it lapsed: its next poll would end the new leader's long poll at
+        Telegram and could take its updates. A new leader polls once it acts (`ready`)."""
+        while not self.sender.gate():
+            if self._stopping:
+                return False
+            await asyncio.sleep(POLL_GATE_WAIT_S)
+        return True
+
     def _on_poll_error(self, exc: TelegramError) -> None:
         log.warning("telegram polling error (will retry): %s", self._redact(repr(exc)))
 
@@ -344,14 +367,24 @@ class TelegramBot:
 
 
 class _TolerantBot(ExtBot):
-    """An ExtBot that drops updates it cannot parse instead of failing the whole batch.
+    """An ExtBot that polls only while `before_poll` allows it, and drops updates it cannot
+    parse instead of failing the whole batch.
 
     PTB parses a getUpdates batch in one go: one malformed update makes it raise, the offset
     never advances, and polling fetches the same poisoned batch forever. Here an update that
     does not parse is replaced by an empty Update with the same id, so it is acknowledged.
     """
 
+    def __init__(
+        self, token: str, *, before_poll: Callable[[], Awaitable[bool]], **kwargs: Any
+    ) -> None:
+        super().__init__(token, **kwargs)
+        with self._unfrozen():  # PTB freezes its objects' attributes after __init__
+            self._before_poll = before_poll
+
     async def _post(self, endpoint: str, *args: Any, **kwargs: Any) -> Any:
+        if endpoint == "getUpdates" and not await self._before_poll():
+            return []  # not sent: PTB's last poll at stop, by a replica that no longer leads
         result = await super()._post(endpoint, *args, **kwargs)
         if endpoint != "getUpdates" or not isinstance(result, list):
             return result

@@ -10,12 +10,15 @@ with fetchone/fetchall/rowcount) and `executemany(sql, rows)`. The PostgreSQL ba
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 import aiosqlite
 
+from bot.store.file_lock import ServiceLock
+from bot.store.location import StoreUnavailableError
 from bot.store.migrations import migrate
 
 
@@ -41,10 +44,13 @@ class SqliteBackend:
 
     dialect = "sqlite"
 
-    def __init__(self, conn: aiosqlite.Connection, path: str = ":memory:") -> None:
+    def __init__(
+        self, conn: aiosqlite.Connection, path: str = ":memory:", held: ServiceLock | None = None
+    ) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
         self._path = path
+        self._held = held  # the service's lock on the file (bot/store/file_lock.py), if taken
 
     @staticmethod
     async def _connect(path: str) -> aiosqlite.Connection:
@@ -57,9 +63,20 @@ class SqliteBackend:
         return await pending
 
     @classmethod
-    async def open(cls, path: str) -> SqliteBackend:
-        """Open (creating and migrating as needed). Raises SchemaTooNewError for newer files."""
-        conn = await cls._connect(path)
+    async def open(cls, path: str, *, exclusive: bool = False) -> SqliteBackend:
+        """Open (creating and migrating as needed). Raises SchemaTooNewError for newer files.
+
+        `exclusive`: the running service's store; holds the file's lock until `close()`, and
+        raises StoreInUseError while another process holds it."""
+        held = ServiceLock.take(path) if exclusive and _is_file(path) else None
+        try:
+            conn = await cls._connect(path)
+        except BaseException as e:
+            if held is not None:
+                held.release()
+            if isinstance(e, sqlite3.DatabaseError):
+                raise StoreUnavailableError(unreadable(path, e)) from None
+            raise
         try:
             await conn.execute("PRAGMA journal_mode = WAL")
             # NORMAL in WAL: durable across a process crash; a power cut may lose the last commit
@@ -67,17 +84,21 @@ class SqliteBackend:
             await conn.execute("PRAGMA foreign_keys = ON")
             await conn.execute("PRAGMA busy_timeout = 5000")
             await migrate(conn)
-        except BaseException:
+        except BaseException as e:
             await conn.close()
+            if held is not None:
+                held.release()
+            if isinstance(e, sqlite3.DatabaseError):  # a foreign or damaged file: one line
+                raise StoreUnavailableError(unreadable(path, e)) from None
             raise
-        return cls(conn, path)
+        return cls(conn, path, held)
 
     async def side_reader(self) -> SqliteBackend | None:
         """A second, read-only connection to the same file, for a long read beside this one's
         statements: its own worker thread, and SQLite leaves the lock while it steps through a
         query, so the two run on two cores (WAL: it reads while this one writes). None for an
         in-memory database, which a second connection would not see."""
-        if self._path in ("", ":memory:") or self._path.startswith("file:"):
+        if not _is_file(self._path):
             return None
         conn = await self._connect(self._path)
         try:
@@ -91,6 +112,9 @@ class SqliteBackend:
     async def close(self) -> None:
         async with self._lock:
             await self._conn.close()
+            if self._held is not None:  # last: the file is closed before another may open it
+                self._held.release()
+                self._held = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -133,3 +157,22 @@ class SqliteBackend:
     def key_share_lock(self) -> str:
         """Nothing: the one connection's transactions never overlap."""
         return ""
+
+
+def _is_file(path: str) -> bool:
+    """A file on disk (not an in-memory database or a `file:` URI)."""
+    return path not in ("", ":memory:") and not path.startswith("file:")
+
+
+_DAMAGED = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
+
+
+def unreadable(path: str, e: sqlite3.DatabaseError) -> str:
+    """One line for an SQLite file that cannot be used, and what to do about it."""
+    reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+    if getattr(e, "sqlite_errorname", "").startswith(_DAMAGED):
+        reason += (
+            ": the file is damaged or not a liqbot store; restore it from a backup, or move it "
+            "aside to start with an empty one"
+        )
+    return f"cannot use the SQLite file {path}: {reason}"

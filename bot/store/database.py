@@ -90,15 +90,18 @@ class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries, ReplicaQue
     # ---- lifecycle ---------------------------------------------------------------------------
 
     @classmethod
-    async def open(cls, location: str | Path) -> Database:
+    async def open(cls, location: str | Path, *, exclusive: bool = False) -> Database:
         """Open (creating and migrating as needed) an SQLite file (a path or sqlite:///...) or a
-        PostgreSQL database (postgresql://...). Raises SchemaTooNewError for a newer schema."""
+        PostgreSQL database (postgresql://...). Raises SchemaTooNewError for a newer schema.
+
+        `exclusive`: for the running service. On SQLite, one process at a time (a lock held
+        until `close()`; StoreInUseError for a second); PostgreSQL's replicas elect a leader."""
         where = parse_location(location)
         if where.kind == "postgresql":
             from bot.store.postgres import PgBackend  # asyncpg only when it is used
 
             return cls(await PgBackend.open(where.target))
-        return cls(await SqliteBackend.open(where.target))
+        return cls(await SqliteBackend.open(where.target, exclusive=exclusive))
 
     @property
     def backend(self) -> Backend:

@@ -45,7 +45,22 @@ def parse_location(location: str | Path) -> StoreLocation:
     text = location.strip()
     scheme = text.split(":", 1)[0].lower() if "://" in text else ""
     if scheme in PG_SCHEMES:
-        parts = urlsplit(text)
+        try:
+            parts = urlsplit(text)
+            parts.port  # noqa: B018 (parsed here: "host:abc" raises ValueError)
+        except ValueError as e:  # neither the URL nor urllib's message (it quotes a part of
+            # the URL, which may be the password's) is shown: only what kind of mistake it is
+            what = (
+                "a [ without its ]"
+                if "IPv6" in str(e)
+                else "a port outside 0-65535"
+                if "range" in str(e)
+                else "a port that is not a number"
+            )
+            raise StoreLocationError(
+                f"malformed PostgreSQL URL ({what}): write postgresql://user:password@host:5432/db "
+                "and percent-encode @ : / [ ] in the password"
+            ) from None
         if not parts.hostname and "host=" not in parts.query:
             raise StoreLocationError(f"PostgreSQL URL without a host: {redact(text)}")
         return StoreLocation("postgresql", text)

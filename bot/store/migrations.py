@@ -127,6 +127,21 @@ MIGRATIONS: list[tuple[str, ...]] = [
         )""",
         "CREATE INDEX telegram_updates_seen ON telegram_updates(seen_ms)",
     ),
+    (  # 7: update ids are per bot: a store reused by another bot token must not skip its
+        # updates (SQLite cannot change a primary key: the table is rebuilt). Rows kept from
+        # before get bot 0, which no bot has: they are pruned within the day.
+        """CREATE TABLE telegram_updates_by_bot (
+            bot_id INTEGER NOT NULL DEFAULT 0,
+            update_id INTEGER NOT NULL,
+            seen_ms INTEGER NOT NULL,
+            PRIMARY KEY (bot_id, update_id)
+        )""",
+        "INSERT INTO telegram_updates_by_bot (bot_id, update_id, seen_ms) "
+        "SELECT 0, update_id, seen_ms FROM telegram_updates",
+        "DROP TABLE telegram_updates",
+        "ALTER TABLE telegram_updates_by_bot RENAME TO telegram_updates",
+        "CREATE INDEX telegram_updates_seen ON telegram_updates(seen_ms)",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -130,6 +130,12 @@ PG_MIGRATIONS: list[tuple[str, ...]] = [
         )""",
         "CREATE INDEX telegram_updates_seen ON telegram_updates(seen_ms)",
     ),
+    (  # 7: update ids are per bot: a store reused by another bot token must not skip its
+        # updates. Rows kept from before get bot 0, which no bot has (pruned within the day).
+        "ALTER TABLE telegram_updates ADD COLUMN bot_id BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE telegram_updates DROP CONSTRAINT telegram_updates_pkey",
+        "ALTER TABLE telegram_updates ADD PRIMARY KEY (bot_id, update_id)",
+    ),
 ]
 
 # Any fixed number: replicas starting together take turns migrating.

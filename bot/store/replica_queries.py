@@ -83,12 +83,13 @@ class ReplicaQueries:
         row = await self._one("SELECT epoch, leader, since_ms FROM leadership WHERE id = 1")
         return (int(row[0]), str(row[1]), int(row[2])) if row else (0, "", 0)
 
-    async def claim_update(self, update_id: int, now_ms: int) -> bool:
-        """True for the first replica to record this Telegram update; False for a repeat."""
+    async def claim_update(self, update_id: int, now_ms: int, *, bot_id: int) -> bool:
+        """True for the first replica to record this Telegram update of this bot; False for a
+        repeat. Update ids count per bot: another bot token on the same store has its own."""
         n = await self._write(
-            "INSERT INTO telegram_updates (update_id, seen_ms) VALUES (?, ?) "
-            "ON CONFLICT(update_id) DO NOTHING",
-            (int(update_id), now_ms),
+            "INSERT INTO telegram_updates (bot_id, update_id, seen_ms) VALUES (?, ?, ?) "
+            "ON CONFLICT(bot_id, update_id) DO NOTHING",
+            (int(bot_id), int(update_id), now_ms),
         )
         return n > 0
 

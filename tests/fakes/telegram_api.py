@@ -71,6 +71,9 @@ def _admin(user: dict[str, Any]) -> dict[str, Any]:
 class FakeTelegram:
     def __init__(self, token: str = "123456:TEST-token", limits: FakeLimits | None = None) -> None:
         self.token = token
+        # Telegram's tokens begin with the bot's id (getMe answers it): "123456:AA..." is bot 123456
+        prefix = token.split(":", 1)[0]
+        self.bot_id = int(prefix) if prefix.isdigit() else BOT_ID
         self.limits = limits  # None: no flood control
         self.sent: list[Sent] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -189,7 +192,7 @@ class FakeTelegram:
             chat["first_name"] = f"user{user_id}"
         else:
             chat["title"] = "A group"
-        me = {"id": BOT_ID, "is_bot": True, "first_name": "Liq", "username": BOT_USERNAME}
+        me = {"id": self.bot_id, "is_bot": True, "first_name": "Liq", "username": BOT_USERNAME}
 
         def member(status: str) -> dict[str, Any]:
             if status == "administrator":
@@ -260,7 +263,7 @@ class FakeTelegram:
 
     async def _m_getMe(self, p: dict[str, Any]) -> dict[str, Any]:
         return {
-            "id": BOT_ID,
+            "id": self.bot_id,
             "is_bot": True,
             "first_name": "Liq",
             "username": BOT_USERNAME,

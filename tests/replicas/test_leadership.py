@@ -221,11 +221,14 @@ async def test_an_update_delivered_twice_is_claimed_once(db: Database, pg_url: s
     other = await Database.open(pg_url)
     try:
         first = await asyncio.gather(
-            db.claim_update(424242, 1), other.claim_update(424242, 1), db.claim_update(424242, 2)
+            db.claim_update(424242, 1, bot_id=7),
+            other.claim_update(424242, 1, bot_id=7),
+            db.claim_update(424242, 2, bot_id=7),
         )
         assert sorted(first) == [False, False, True]
-        assert await other.prune_updates(before_ms=2) == 1
-        assert await db.claim_update(424242, 3)  # forgotten after the day Telegram retries
+        assert await other.claim_update(424242, 2, bot_id=8)  # another bot's update 424242
+        assert await other.prune_updates(before_ms=3) == 2
+        assert await db.claim_update(424242, 3, bot_id=7)  # forgotten after the day
     finally:
         await other.close()
 

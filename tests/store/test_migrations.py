@@ -145,3 +145,22 @@ async def test_per_chat_numbers_keep_what_an_older_store_showed(db_path: Path | 
         assert again.number == 5
     finally:
         await db.close()
+
+
+async def test_update_ids_become_per_bot_and_old_claims_belong_to_no_bot(
+    db_path: Path | str,
+) -> None:
+    # a store of schema 6: update 5 claimed, whichever bot it was (the ids had no bot then)
+    await old_store(
+        db_path, 6, "INSERT INTO telegram_updates (update_id, seen_ms) VALUES (5, 1000)"
+    )
+    db = await Database.open(db_path)
+    try:
+        rows = await db._all("SELECT bot_id, update_id, seen_ms FROM telegram_updates")
+        assert [tuple(r) for r in rows] == [(0, 5, 1000)]  # kept, pruned with its day
+        assert await db.claim_update(5, 2000, bot_id=111)
+        assert await db.claim_update(5, 2000, bot_id=222)
+        assert not await db.claim_update(5, 2001, bot_id=111)
+        assert await db.prune_updates(before_ms=1500) == 1
+    finally:
+        await db.close()
