@@ -287,7 +287,7 @@ class Sender:
         self.decide = decide
         self.calls: list[str] = []
 
-    async def send(self, chat_key: str, message: Message) -> SendOutcome:
+    async def send(self, chat_key: str, message: Message, *, delivery_id: str = "") -> SendOutcome:
         self.calls.append(chat_key)
         outcome = self.decide(chat_key)
         if not isinstance(outcome, SendOutcome):
