@@ -19,8 +19,11 @@ RUN pip install . \
 # The state lives on the volume: subscriptions, alert states, the outbox, minute buckets.
 # DATABASE_URL is the platform convention for "where the data is"; a platform that sets its own
 # replaces this one. A config.yaml in /data is read when present (or point LIQBOT_CONFIG at one).
+# liqbot_build_info's commit label: docker build --build-arg GIT_COMMIT=$(git rev-parse HEAD) .
+ARG GIT_COMMIT=""
 ENV DATABASE_URL=sqlite:////data/liqbot.sqlite3 \
-    PORT=8080
+    PORT=8080 \
+    GIT_COMMIT=$GIT_COMMIT
 VOLUME /data
 WORKDIR /data
 USER liqbot

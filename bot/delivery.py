@@ -55,8 +55,9 @@ class SendOutcome:
 class Sender(Protocol):
     platform: str
 
-    async def send(self, chat_key: str, message: Message) -> SendOutcome:
-        """Deliver one message; never raises: every failure is an outcome."""
+    async def send(self, chat_key: str, message: Message, *, delivery_id: str = "") -> SendOutcome:
+        """Deliver one message; never raises: every failure is an outcome. `delivery_id` is the
+        outbox row's id, the same on every retry (the webhook sender's webhook-id)."""
         ...
 
 
@@ -257,7 +258,7 @@ class Delivery:
             except Exception:  # the alert matters more than its picture: send the text
                 log.exception("preparing row %d for %s failed; sending it as it is", row.id, key)
         try:
-            return await sender.send(key, message)
+            return await sender.send(key, message, delivery_id=str(row.id))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the port says it never raises; a bug there must not stop us

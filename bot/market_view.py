@@ -25,6 +25,7 @@ from bot.domain.models import (
     VenueSplit,
     WindowTotals,
 )
+from bot.domain.source_fault import DownReason
 from bot.domain.universe import CoinUniverse
 
 log = logging.getLogger(__name__)
@@ -99,9 +100,9 @@ class LiveMarket:
             log.info("source %s is up", source)
             self._snap = None
 
-    def down(self, source: str, now_ms: int, reason: str) -> None:
+    def down(self, source: str, now_ms: int, reason: DownReason) -> None:
         if self.health.down(source, now_ms, reason):
-            log.warning("source %s is down: %s", source, reason)
+            log.warning("source %s is down %s", source, reason.log_text())
             self._snap = None
 
     def skipped(self, source: str, count: int) -> None:

@@ -3,7 +3,9 @@
 One-line hooks at the central places (LiveMarket.events, Engine transitions, Delivery outcomes,
 CommandService.handle_text, the evaluate job) bump plain counts and two histograms; everything
 that is a state rather than an event (sources up, reconnects, subscriptions, outbox, failing
-jobs) is read at scrape time by a collector, so the hot paths stay cheap.
+jobs, leadership) is read at scrape time by a collector, so the hot paths stay cheap. The
+registry is our own, so the process and platform collectors prometheus_client puts in its
+default registry are added to it here (process_*, python_info, python_gc_*).
 """
 
 from __future__ import annotations
@@ -12,11 +14,20 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import TypeVar
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    GC_COLLECTOR,
+    CollectorRegistry,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 from prometheus_client import generate_latest as _generate
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from bot.build_info import BuildInfo
 from bot.domain.models import Alert, Liquidation
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -28,9 +39,14 @@ COMMAND_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, build: BuildInfo | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        ProcessCollector(registry=r)  # CPU, memory, open fds, start time (Linux /proc)
+        PlatformCollector(registry=r)  # python_info
+        if GC_COLLECTOR is not None:  # CPython only, like prometheus_client's own default
+            GCCollector(registry=r)
+        self.build = build
         self.evaluation = Histogram(
             "liqbot_evaluation_seconds",
             "Time of one evaluation (snapshot, rules, commit)",
@@ -50,6 +66,8 @@ class Metrics:
         self.alerts_by_kind: dict[str, int] = {}
         self.deliveries: dict[tuple[str, str], int] = {}
         r.register(_CountsCollector(self))
+        if build is not None:
+            r.register(_BuildCollector(build))
 
     def preset(self, venues: Iterable[str], platforms: Iterable[str]) -> None:
         """Expose zeros for the known label values, so a dashboard shows 0 rather than nothing."""
@@ -111,12 +129,16 @@ class StateReader:
         subscriptions: Callable[[], int],
         outbox_pending: Callable[[], int],
         failing_jobs: Callable[[], dict[str, bool]],
+        leading: Callable[[], bool] = lambda: True,
+        replica: Callable[[], str] = lambda: "",
     ) -> None:
         self.sources_up = sources_up
         self.reconnects = reconnects
         self.subscriptions = subscriptions
         self.outbox_pending = outbox_pending
         self.failing_jobs = failing_jobs
+        self.leading = leading  # the leadership's acting(): follows every gain and loss
+        self.replica = replica
 
 
 class _CountsCollector(Collector):
@@ -148,6 +170,24 @@ class _CountsCollector(Collector):
         for (platform, outcome), n in sorted(m.deliveries.items()):
             de.add_metric([platform, outcome], float(n))
         yield de
+
+
+class _BuildCollector(Collector):
+    def __init__(self, build: BuildInfo) -> None:
+        self.build = build
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        b = self.build
+        info = GaugeMetricFamily(
+            "liqbot_build_info",
+            "Always 1; the labels say what runs (commit empty when unknown)",
+            labels=["version", "python", "commit"],
+        )
+        info.add_metric([b.version, b.python, b.commit], 1.0)
+        yield info
 
 
 class _StateCollector(Collector):
@@ -183,3 +223,10 @@ class _StateCollector(Collector):
         for name, failing in sorted(s.failing_jobs().items()):
             jobs.add_metric([name], 1.0 if failing else 0.0)
         yield jobs
+        leader = GaugeMetricFamily(
+            "liqbot_leader",
+            "1 while this replica leads (evaluates, delivers, writes), 0 on a standby",
+            labels=["replica"],
+        )
+        leader.add_metric([s.replica()], 1.0 if s.leading() else 0.0)
+        yield leader

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bot.build_info import build_info
 from bot.config import ConfigError
 from bot.http_server import HttpServer, PortError, resolve_port
 from bot.metrics import Metrics, StateReader
@@ -41,7 +42,7 @@ class Ops:
 def build_ops(rt: Runtime, env: Mapping[str, str] | None = None) -> Ops:
     """Wire the hooks into the Runtime's parts and build what serves the operator."""
     cfg, op = rt.config.http, rt.config.operators
-    metrics = Metrics()
+    metrics = Metrics(build_info())
     metrics.preset(rt.market.agg.venue_names, rt.senders)
     delivery_health = DeliveryHealth(rt.clock.now_ms)
     health = ServiceHealth(
@@ -84,6 +85,8 @@ def build_ops(rt: Runtime, env: Mapping[str, str] | None = None) -> Ops:
             failing_jobs=lambda: {
                 name: j.failing_since_ms is not None for name, j in rt.watchdog.jobs().items()
             },
+            leading=lambda: rt.leadership is None or rt.leadership.acting(),
+            replica=lambda: rt.leadership.replica_id if rt.leadership is not None else "",
         )
     )
 

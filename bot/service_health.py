@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from bot.domain.models import SourceStatus
 from bot.domain.render_ops import Problem, problem_text
+from bot.domain.source_fault import Fault
 from bot.watchdog import Watchdog
 
 # Jobs on the alert path: while one of them fails, the service is not doing its job.
@@ -128,10 +129,11 @@ class ServiceHealth:
             if s.state == "up":
                 continue
             since = s.since_ms if s.since_ms is not None else self.started_ms
-            if s.name == "coinglass" and "rejected" in s.note.lower() and "key" in s.note.lower():
-                out.append(Problem("coinglass:key", "coinglass_key", "coinglass", since))
+            if s.fault is Fault.AUTH_REJECTED:  # waiting will not help: the operator hears at once
+                out.append(Problem(f"{s.name}:key", "key_rejected", s.name, since))
             elif now - since >= lim.source_down_after_ms:
-                out.append(Problem(f"source:{s.name}", "source_down", s.name, since, s.note))
+                why = (s.fault or Fault.UNEXPECTED).words
+                out.append(Problem(f"source:{s.name}", "source_down", s.name, since, why))
         if statuses and not any(s.state == "up" for s in statuses):
             all_down = max(s.since_ms or self.started_ms for s in statuses)
             if now - all_down >= lim.no_source_for_ms:

@@ -21,6 +21,7 @@ from pydantic_settings.exceptions import SettingsError
 
 from bot.config import SECRET_ENV, Config, ConfigError, Secrets, parse_config, read_yaml
 from bot.store.location import PG_SCHEMES, StoreLocationError, parse_location
+from bot.webhooks import webhook_targets
 
 PREFIX = "LIQBOT_"
 NESTED = "__"
@@ -84,7 +85,9 @@ def check_with_secrets(config: Config, secrets: Secrets) -> None:
 
     Replicas (a PostgreSQL store) in webhook mode need one TELEGRAM_WEBHOOK_SECRET: without it
     each picks a random one at start and registers it with setWebhook, the last one wins, and
-    every other replica answers Telegram's POSTs (the balancer's share) with 403."""
+    every other replica answers Telegram's POSTs (the balancer's share) with 403. Outgoing
+    webhooks need their secrets (bot.webhooks.webhook_targets)."""
+    webhook_targets(config, secrets)  # each outgoing webhook has a usable secret
     tg = config.telegram
     webhook = tg.enabled and tg.mode == "webhook" and bool(secrets.telegram_token)
     if (

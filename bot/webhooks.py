@@ -1,8 +1,13 @@
 """Webhook delivery: the third platform. Each outbox message to `webhook:<name>` is POSTed as
 JSON, signed, to the URL the config gives that name.
 
-Receivers verify `X-Liqbot-Signature: sha256=<hex>`, the HMAC-SHA256 (key: the webhook's secret)
-of `<X-Liqbot-Timestamp>.<raw body>`, and reject stale timestamps (replays). Outcomes follow the
+Each POST follows Standard Webhooks (https://www.standardwebhooks.com/, spec v1.0.0):
+`webhook-id` (the outbox row id: the same on every retry, so receivers drop duplicates by it),
+`webhook-timestamp` (unix seconds of this attempt) and `webhook-signature` (`v1,` and the base64
+HMAC-SHA256 of `<id>.<timestamp>.<raw body>`; the key is the secret's bytes, or the base64 after
+`whsec_` when the secret has that form). The older headers stay for existing receivers:
+`X-Liqbot-Signature: sha256=<hex>`, the HMAC-SHA256 (key: the secret as given) of
+`<X-Liqbot-Timestamp>.<raw body>`. Receivers reject stale timestamps (replays). Outcomes follow the
 other platforms: 2xx sent; 5xx, timeouts, network errors and 429 (honouring Retry-After) are
 retried by delivery; 410 Gone pauses the webhook at once; other 4xx pause it once they persist
 (`client_errors_to_pause` in a row), since a receiver that rejects every request will not start
@@ -12,10 +17,13 @@ accepting the same request later by itself. URLs may hold tokens: logs name the 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import hmac
 import json
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +40,7 @@ log = logging.getLogger(__name__)
 PLATFORM = "webhook"
 SIGNATURE_HEADER = "X-Liqbot-Signature"
 TIMESTAMP_HEADER = "X-Liqbot-Timestamp"
+STANDARD_PREFIX = "whsec_"  # Standard Webhooks' form of a symmetric secret: whsec_<base64>
 USER_AGENT = "liqbot-webhook/1"
 
 
@@ -42,6 +51,10 @@ class WebhookTarget:
     secret: str  # from the environment variable the config names; never logged
     timeout_s: float = 10.0
 
+    @property
+    def key(self) -> bytes:
+        return standard_key(self.secret)
+
 
 def chat_key(name: str) -> str:
     return f"{PLATFORM}:{name}"
@@ -51,6 +64,25 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     """The header value: `sha256=` and the hex HMAC-SHA256 of `<timestamp>.<body>`."""
     mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
+
+
+def standard_key(secret: str) -> bytes:
+    """The Standard Webhooks HMAC key: `whsec_<base64>` decoded, else the secret's own bytes
+    (so one secret serves both schemes; its receiver verifies with `whsec_` + base64 of it).
+    ValueError for a `whsec_` secret whose rest is not base64."""
+    if not secret.startswith(STANDARD_PREFIX):
+        return secret.encode()
+    try:
+        rest = secret.removeprefix(STANDARD_PREFIX)
+        return base64.b64decode(rest + "=" * (-len(rest) % 4), validate=True)  # padding optional
+    except binascii.Error:
+        raise ValueError("a secret starting with whsec_ must be base64 after it") from None
+
+
+def standard_signature(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    """`webhook-signature`: `v1,` and the base64 HMAC-SHA256 of `<id>.<timestamp>.<body>`."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
 def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
@@ -110,7 +142,8 @@ class WebhookSender:
             self._session = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
         return self._session
 
-    async def send(self, chat_key: str, message: Message) -> SendOutcome:
+    async def send(self, chat_key: str, message: Message, *, delivery_id: str = "") -> SendOutcome:
+        """`delivery_id` (the outbox row id) is the webhook-id: one per message, every retry."""
         name = chat_key.split(":", 1)[1] if ":" in chat_key else ""
         target = self.targets.get(name)
         if target is None:
@@ -118,8 +151,12 @@ class WebhookSender:
         body = json.dumps(payload(name, message), separators=(",", ":"), ensure_ascii=False)
         raw = body.encode()
         ts = self._clock() // 1000
+        msg_id = delivery_id or f"liqbot_{uuid.uuid4().hex}"  # not from the outbox: unique anyway
         headers = {
             "Content-Type": "application/json",
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(ts),
+            "webhook-signature": standard_signature(target.key, msg_id, ts, raw),
             TIMESTAMP_HEADER: str(ts),
             SIGNATURE_HEADER: sign(target.secret, ts, raw),
         }
@@ -163,8 +200,15 @@ class WebhookSender:
 
 
 def build_webhooks(config: Config, secrets: Secrets, clock: Clock) -> WebhookSender | None:
-    """The webhook platform, or None without webhooks. A webhook without its secret in the
-    environment stops the start: unsigned alerts would let anyone forge them."""
+    """The webhook platform, or None without webhooks."""
+    targets = webhook_targets(config, secrets)
+    return WebhookSender(targets, clock.now_ms) if targets else None
+
+
+def webhook_targets(config: Config, secrets: Secrets) -> dict[str, WebhookTarget]:
+    """Each webhook with its secret. A webhook without its secret in the environment (or with
+    a `whsec_` one that is not base64) stops the start: unsigned alerts could be forged.
+    check_with_secrets calls it before anything is opened."""
     targets = {}
     for i, w in enumerate(config.webhooks):
         secret = secrets.named(w.secret_env)
@@ -173,5 +217,9 @@ def build_webhooks(config: Config, secrets: Secrets, clock: Clock) -> WebhookSen
                 f"webhooks.{i}.secret_env: the environment variable {w.secret_env} is not set; "
                 "it holds the key that signs each POST"
             )
+        try:
+            standard_key(secret)
+        except ValueError as e:
+            raise ConfigError(f"webhooks.{i}.secret_env: {w.secret_env}: {e}") from None
         targets[w.name] = WebhookTarget(w.name, w.url, secret, float(w.timeout))
-    return WebhookSender(targets, clock.now_ms) if targets else None
+    return targets

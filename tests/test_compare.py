@@ -14,6 +14,7 @@ from bot import app
 from bot.clock import Clock
 from bot.config import Secrets, parse_config
 from bot.domain.models import Liquidation, Side
+from bot.domain.source_fault import DownReason, Fault
 from bot.sources.coinglass import CoinGlassSource
 from tests.fakes.exchanges import FakeCoinGlass
 from tests.offline import sources_off
@@ -166,7 +167,7 @@ async def test_with_no_stream_connected_the_streams_column_is_unknown(
     try:
         assert await _coinglass(rt).poll_once(rt.market)
         for venue in ("binance", "bybit"):
-            rt.market.down(venue, T0, "cannot connect: ConnectionRefusedError")
+            rt.market.down(venue, T0, DownReason(Fault.CANNOT_CONNECT, "ConnectionRefusedError"))
         text = await _ask(rt, out, "/liqs btc compare")
     finally:
         await app.stop(rt)

@@ -42,7 +42,7 @@ class RecordingSender:
         self.gate = gate
         self.sent_event = asyncio.Event()
 
-    async def send(self, chat_key: str, message: Message) -> SendOutcome:
+    async def send(self, chat_key: str, message: Message, *, delivery_id: str = "") -> SendOutcome:
         self.calls.append((chat_key, message.title))
         self.in_flight[chat_key] = self.in_flight.get(chat_key, 0) + 1
         self.max_per_chat = max(self.max_per_chat, self.in_flight[chat_key])

@@ -34,7 +34,14 @@ METRICS = {
     "liqbot_command_seconds": {"le"},
     "liqbot_subscriptions": set(),
     "liqbot_job_failing": {"job"},  # beyond the issue's list: a scheduled job that keeps failing
+    "liqbot_leader": {"replica"},  # 1 on the leading replica (issue 17, item 18)
+    "liqbot_build_info": {"version", "python", "commit"},
+    # prometheus_client's process collector, added to our own registry
+    "process_resident_memory_bytes": set(),
+    "process_cpu_seconds_total": set(),
 }
+SCRAPE_LABELS = {"instance", "job"}  # Prometheus adds them to every series it scrapes
+METRIC_NAME = r"\b(?:liqbot|process)_[a-z_]+"
 
 
 def _dockerfile() -> list[tuple[str, str]]:
@@ -128,7 +135,7 @@ def _queries() -> list[tuple[str, str]]:
 def test_dashboard_queries_use_the_exposed_metrics() -> None:
     seen = set()
     for title, expr in _queries():
-        names = re.findall(r"\bliqbot_[a-z_]+", expr)
+        names = re.findall(METRIC_NAME, expr)
         assert names, title
         for name in names:
             base = re.sub(r"_(bucket|sum|count)$", "", name)
@@ -137,7 +144,7 @@ def test_dashboard_queries_use_the_exposed_metrics() -> None:
                 assert name.endswith("_bucket"), name  # quantiles come from the buckets
             seen.add(base)
             for labels in re.findall(r"by \(([^)]*)\)", expr):
-                wanted = {lbl.strip() for lbl in labels.split(",")}
+                wanted = {lbl.strip() for lbl in labels.split(",")} - SCRAPE_LABELS
                 assert wanted <= METRICS[base], f"{title}: {wanted - METRICS[base]}"
     assert seen == set(METRICS)  # every metric has a panel
 
@@ -165,13 +172,38 @@ async def test_dashboard_names_are_what_the_composed_service_exposes(tmp_path: P
         exposed.add(f"{name}_total" if kind == "counter" and not name.endswith("_total") else name)
     assert set(METRICS) <= exposed, set(METRICS) - exposed
     for _, expr in _queries():
-        for name in re.findall(r"\bliqbot_[a-z_]+", expr):
+        for name in re.findall(METRIC_NAME, expr):
             assert re.sub(r"_bucket$", "", name) in exposed, name
+
+
+def test_dashboard_takes_its_datasource_and_replica_as_variables() -> None:
+    """Importable into any Grafana: no hard-coded datasource uid; split or filter by replica."""
+    dash = json.loads((DEPLOY / "grafana" / "dashboards" / "liqbot.json").read_text())
+    variables = {v["name"]: v for v in dash["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    replica = variables["instance"]
+    assert replica["type"] == "query" and replica["includeAll"] and replica["multi"]
+    assert replica["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+    assert "label_values(liqbot_build_info, instance)" in replica["definition"]
+    for p in dash["panels"]:
+        assert p["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, p["title"]
+        for t in p["targets"]:
+            assert t["datasource"] == p["datasource"], p["title"]
+            selectors = re.findall(METRIC_NAME + r"(\{[^}]*\})?", t["expr"])
+            assert selectors and all('instance=~"$instance"' in s for s in selectors), t["expr"]
+            for labels in re.findall(r"by \(([^)]*)\)", t["expr"]):
+                assert "instance" in labels, t["expr"]  # one series per replica, never summed
+            assert "{{instance}}" in t["legendFormat"], p["title"]
+    assert '"uid": "prometheus"' not in json.dumps(dash)
 
 
 def test_dashboard_covers_what_the_operator_watches() -> None:
     titles = {t for t, _ in _queries()}
-    for needed in ("events per venue", "sources up", "evaluation time", "alerts", "deliveries"):
+    for needed in (
+        "events per venue", "sources up", "evaluation time", "alerts", "deliveries", "leader",
+        "build", "process memory", "process cpu",
+    ):  # fmt: skip
         assert any(needed in t.lower() for t in titles), needed
 
 

@@ -12,6 +12,7 @@ import pytest
 from bot import app
 from bot.config import Secrets, parse_config
 from bot.domain.models import Liquidation, Side, Status, WindowTotals
+from bot.domain.source_fault import DownReason, Fault
 from tests.test_e2e_console import ManualClock
 
 T0 = 1_800_000_000_000
@@ -103,7 +104,7 @@ async def test_no_data_is_not_zero(live) -> None:
     assert await rt.engine.tick() == 1
     sub = (await rt.db.list_subscriptions("console:local"))[-1]
     # the source goes down and the window empties: without data nothing may re-arm
-    rt.market.down("replay", T0 + 1000, "connection lost")
+    rt.market.down("replay", T0 + 1000, DownReason(Fault.DISCONNECTED, "connection lost"))
     rt.clock.now = T0 + 3 * 3600_000
     await rt.engine.tick()
     assert rt.book.state(sub.id).status is Status.FIRED

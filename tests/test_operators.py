@@ -14,6 +14,7 @@ from bot.domain.aggregate import Aggregator
 from bot.domain.health import SourceHealth
 from bot.domain.message import Message, plain_text
 from bot.domain.render_ops import span
+from bot.domain.source_fault import DownReason, Fault
 from bot.market_view import LiveMarket
 from bot.operators import OperatorAlerts, next_daily_ms
 from bot.service_health import DeliveryHealth, ServiceHealth
@@ -71,7 +72,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
 
 async def test_a_source_down_and_up_is_told_once_each_way(world: World) -> None:
     w = world
-    w.market.down("binance", w.clock.now, "cannot connect: ConnectionRefusedError")
+    w.market.down("binance", w.clock.now, DownReason(Fault.CANNOT_CONNECT, "refused"))
     w.advance(4 * MIN)
     w.watchdog.success("evaluate")
     assert await w.ops.check() == 0  # not yet 5 min: a blip is not news
@@ -82,9 +83,7 @@ async def test_a_source_down_and_up_is_told_once_each_way(world: World) -> None:
         w.advance(MIN)
         w.watchdog.success("evaluate")
         assert await w.ops.check() == 0  # still down: nothing new to say
-    assert await w.told() == [
-        "liqbot: binance down for 5 min (cannot connect: ConnectionRefusedError)"
-    ]
+    assert await w.told() == ["liqbot: binance down for 5 min (cannot connect)"]
     assert await w.told(OPS[1]) == await w.told()
     w.market.up("binance", w.clock.now)
     assert await w.ops.check() == 2
@@ -123,7 +122,7 @@ async def test_an_evaluation_that_stops_finishing_fails_healthz(world: World) ->
 async def test_no_source_up_for_five_minutes_fails_healthz(world: World) -> None:
     w = world
     for i, s in enumerate(("binance", "bybit", "coinglass")):
-        w.market.down(s, w.clock.now + i * MIN, "cannot connect")
+        w.market.down(s, w.clock.now + i * MIN, DownReason(Fault.CANNOT_CONNECT))
     w.advance(6 * MIN)
     w.watchdog.success("evaluate")
     assert (await w.health.healthz())[0] == 200  # the last went down 4 min ago
@@ -156,7 +155,7 @@ async def test_delivery_to_a_platform_failing_for_ten_minutes(world: World) -> N
 
 async def test_coinglass_key_rejected_is_told_at_once(world: World) -> None:
     w = world
-    w.market.down("coinglass", w.clock.now, "CoinGlass rejected the API key")
+    w.market.down("coinglass", w.clock.now, DownReason(Fault.AUTH_REJECTED, "CoinGlass 401"))
     assert await w.ops.check() == 2
     assert await w.told() == ["liqbot: coinglass key rejected: check COINGLASS_API_KEY"]
     w.advance(MIN)

@@ -15,6 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from bot.domain.aggregate import Aggregator
 from bot.domain.health import SourceHealth
+from bot.domain.source_fault import DownReason, Fault
 from bot.market_view import LiveMarket
 from bot.operators import OperatorAlerts
 from bot.service_health import DeliveryHealth, ServiceHealth
@@ -55,7 +56,7 @@ class OperatorMachine(RuleBasedStateMachine):
 
     @rule(source=st.sampled_from(SOURCES))
     def source_down(self, source: str) -> None:
-        self.market.down(source, self.clock.now, "cannot connect")
+        self.market.down(source, self.clock.now, DownReason(Fault.CANNOT_CONNECT))
 
     @rule(source=st.sampled_from(SOURCES))
     def source_up(self, source: str) -> None:

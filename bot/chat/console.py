@@ -45,7 +45,7 @@ class ConsoleChat:
         self.out.write(text + "\n\n")
         self.out.flush()
 
-    async def send(self, chat_key: str, message: Message) -> SendOutcome:
+    async def send(self, chat_key: str, message: Message, *, delivery_id: str = "") -> SendOutcome:
         try:
             if self._waiting:  # an alert arrives while the user is at the prompt: redraw it
                 self._print("\n" + _text(message))

@@ -57,7 +57,7 @@ class DiscordSender:
         self._dms: dict[int, discord.abc.Messageable] = {}
         self.token_rejected = False  # the last send got a 401: the operator must act
 
-    async def send(self, chat_key: str, message: Message) -> SendOutcome:
+    async def send(self, chat_key: str, message: Message, *, delivery_id: str = "") -> SendOutcome:
         try:
             kind, target = parse_chat_key(chat_key)
         except ValueError as exc:

@@ -114,7 +114,7 @@ class TelegramSender:
         self.gate: Callable[[], bool] = lambda: True
         self._wire = asyncio.Semaphore(connections)
 
-    async def send(self, chat_key: str, message: Message) -> SendOutcome:
+    async def send(self, chat_key: str, message: Message, *, delivery_id: str = "") -> SendOutcome:
         try:
             chat_id = chat_id_of(chat_key)
         except ValueError as e:

@@ -555,11 +555,14 @@ class Aggregator:
             complete = served
             sources: tuple[str, ...] = self.venue_names
             gaps: tuple[str, ...] = ()
+            past_gaps: tuple[str, ...] = ()
         else:
             served = frozenset(wanted) if health.any_up() else frozenset()
             complete = health.complete_windows(now_ms, wanted) & served
             sources = health.sources
-            gaps = health.notes(now_ms - max(wanted, default=0) * MINUTE_MS)
+            since = now_ms - max(wanted, default=0) * MINUTE_MS
+            gaps = health.notes(since)
+            past_gaps = health.notes(since, ended_only=True)
         return Snapshot(
             as_of_ms=now_ms,
             totals=totals,
@@ -569,6 +572,7 @@ class Aggregator:
             sources=sources,
             sampled=True,
             gaps=gaps,
+            past_gaps=past_gaps,
         )
 
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 from bot.domain.market import utc_hhmm
 from bot.domain.models import SourceStatus
+from bot.domain.source_fault import NOT_CONNECTED, DownReason
 
 MAX_GAPS_PER_SOURCE = 500  # a flapping source must not grow memory without bound
-NOT_CONNECTED = "not connected yet"
 
 Gap = tuple[int, int | None]  # (start, end); end None = still open
 
@@ -41,7 +41,7 @@ class _Record:
 
     state: str  # "connecting" (never up since start), "up", "down"
     since_ms: int
-    reason: str = NOT_CONNECTED
+    reason: DownReason | None = NOT_CONNECTED  # None while up
     last_data_ms: int | None = None
     events: int = 0
     skipped: int = 0
@@ -104,11 +104,11 @@ class SourceHealth:
         """The source delivers. True on a transition; an outage it ends is kept for `take_ended`."""
         rec = self._rec.get(source)
         if rec is None:  # first word from an unknown source: it is enabled from now, and up
-            self._rec[source] = _Record("up", now_ms, reason="")
+            self._rec[source] = _Record("up", now_ms, reason=None)
             return True
         if rec.state == "up":
             return False
-        rec.state, rec.since_ms, rec.reason = "up", now_ms, ""
+        rec.state, rec.since_ms, rec.reason = "up", now_ms, None
         if rec.open_since is not None:
             start, end = rec.open_since, max(now_ms, rec.open_since)
             rec.closed.append((start, end))  # it starts after every closed one: still sorted
@@ -116,13 +116,13 @@ class SourceHealth:
             self._ended.append(PastGap(source, start, end))
         return True
 
-    def down(self, source: str, now_ms: int, reason: str) -> bool:
+    def down(self, source: str, now_ms: int, reason: DownReason) -> bool:
         """The source stopped delivering. True on a transition (it was up or connecting)."""
         rec = self._rec.get(source)
         if rec is None:
-            rec = self._rec[source] = _Record("up", now_ms, reason="")
+            rec = self._rec[source] = _Record("up", now_ms, reason=None)
         if rec.state == "down":
-            rec.reason = reason or rec.reason  # already down: keep the original start
+            rec.reason = reason  # the newest classification; the outage keeps its start
             return False
         rec.state, rec.since_ms, rec.reason = "down", now_ms, reason
         self._open(rec, now_ms)
@@ -151,7 +151,7 @@ class SourceHealth:
         """A past outage known from elsewhere, merged with every gap it touches."""
         rec = self._rec.get(source)
         if rec is None:
-            rec = self._rec[source] = _Record("up", self._start_ms, reason="")
+            rec = self._rec[source] = _Record("up", self._start_ms, reason=None)
         start, end = start_ms, max(end_ms, start_ms)
         keep = []
         for gs, ge in rec.closed:
@@ -202,9 +202,10 @@ class SourceHealth:
         rec = self._rec.get(source)
         return rec.state if rec is not None else "disabled"
 
-    def reason(self, source: str) -> str:
+    def reason(self, source: str) -> DownReason | None:
+        """Why the source is not up (None while it is, or when it is not enabled)."""
         rec = self._rec.get(source)
-        return rec.reason if rec is not None else ""
+        return rec.reason if rec is not None else None
 
     def gaps(self, since_ms: int, source: str | None = None) -> list[Gap]:
         """Gaps ending at or after `since_ms` (None = still open), oldest first.
@@ -244,27 +245,33 @@ class SourceHealth:
                 out.append(w)
         return frozenset(out)
 
-    def gap_notes(self, source: str, since_ms: int) -> tuple[str, ...]:
-        """One source's outages since `since_ms` in words, oldest first ("down 14:02–14:05 UTC")."""
-        return tuple(self._words(source, s, e) for s, e in self.gaps(since_ms, source))
+    def gap_notes(self, source: str, since_ms: int, *, ended_only: bool = False) -> tuple[str, ...]:
+        """One source's outages since `since_ms` in words, oldest first ("down 14:02–14:05 UTC");
+        `ended_only` leaves out the current one (said elsewhere, from the state and its Fault)."""
+        return tuple(
+            self._words(source, s, e)
+            for s, e in self.gaps(since_ms, source)
+            if not (ended_only and e is None)
+        )
 
-    def notes(self, since_ms: int) -> tuple[str, ...]:
+    def notes(self, since_ms: int, *, ended_only: bool = False) -> tuple[str, ...]:
         """Human notes like "bybit down 14:02–14:05 UTC", oldest first."""
         out = [
             (start, f"{name} {self._words(name, start, end)}")
             for name in sorted(self._rec)
             for start, end in self.gaps(since_ms, name)
+            if not (ended_only and end is None)
         ]
         return tuple(text for _, text in sorted(out))
 
     def _words(self, name: str, start: int, end: int | None) -> str:
         if start == self._start_ms:  # the time before the first connection
             if end is None:
-                return NOT_CONNECTED
+                return NOT_CONNECTED.fault.words
             return f"no data before {utc_hhmm(end)} UTC"
         if end is None:
             why = self.reason(name)
-            return f"down since {utc_hhmm(start)} UTC" + (f" ({why})" if why else "")
+            return f"down since {utc_hhmm(start)} UTC" + (f" ({why.fault.words})" if why else "")
         return f"down {utc_hhmm(start)}–{utc_hhmm(end)} UTC"
 
     def status(self, since_ms: int) -> list[SourceStatus]:
@@ -280,8 +287,9 @@ class SourceHealth:
                     last_data_ms=r.last_data_ms,
                     events=r.events,
                     skipped=r.skipped,
-                    note="" if r.state == "up" else r.reason,
-                    gaps=self.gap_notes(name, since_ms),
+                    fault=None if r.reason is None else r.reason.fault,
+                    note="" if r.reason is None else r.reason.detail,
+                    gaps=self.gap_notes(name, since_ms, ended_only=True),
                 )
             )
         return out

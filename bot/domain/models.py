@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bot.domain.source_fault import Fault
+
 ALL = "ALL"  # the whole market, used where a coin is expected
 
 
@@ -149,6 +151,7 @@ class Snapshot:
     sources: tuple[str, ...] = ()
     sampled: bool = True
     gaps: tuple[str, ...] = ()
+    past_gaps: tuple[str, ...] = ()  # the ended ones among `gaps` (a current one is said apart)
 
     def value(self, coin: str, window: int, side: Side) -> float | None:
         """The window sum, 0.0 for a served window with no liquidation, None when unknown."""
@@ -173,5 +176,6 @@ class SourceStatus:
     last_data_ms: int | None = None  # the newest event or poll it delivered
     events: int = 0  # events (or successful polls) since start
     skipped: int = 0  # malformed or unknown frames skipped
-    note: str = ""  # the reason it is down, in plain words (never a secret)
-    gaps: tuple[str, ...] = ()  # recent outages: "14:02–14:05 UTC"
+    note: str = ""  # the detail of why it is down, for the log (never a secret)
+    gaps: tuple[str, ...] = ()  # recent ended outages: "down 14:02–14:05 UTC"
+    fault: Fault | None = None  # why it is not delivering: what every answer renders

@@ -20,30 +20,9 @@ from bot.domain.render_common import (
     upper_first,
     venue_name,
 )
+from bot.domain.source_fault import Fault
 
 # ---- /liqs ---------------------------------------------------------------------------------
-
-
-def plain_reason(note: str) -> str:
-    """A source's failure in a few plain words; the raw exception text stays in the log."""
-    n = note.lower()
-    for needle, words in (
-        ("not connected yet", "not connected yet"),
-        ("cannot connect", "cannot connect"),
-        ("handshake", "was refused"),
-        ("closed", "lost its connection"),
-        ("reset", "lost its connection"),
-        ("timeout", "timed out"),
-        ("timed out", "timed out"),
-        ("stale", "went silent"),
-        ("silent", "went silent"),
-        ("401", "refused the API key"),
-        ("403", "refused the API key"),
-        ("429", "is rate limiting us"),
-    ):
-        if needle in n:
-            return words
-    return "is down"
 
 
 def not_up_phrases(statuses: Sequence[SourceStatus], now_ms: int | None = None) -> list[str]:
@@ -52,7 +31,7 @@ def not_up_phrases(statuses: Sequence[SourceStatus], now_ms: int | None = None) 
     for s in statuses:
         if s.state not in ("down", "connecting"):
             continue
-        why = plain_reason(s.note) if s.state == "down" else "connecting"
+        why = (s.fault or Fault.UNEXPECTED).words if s.state == "down" else "connecting"
         since = f" since {hhmm(s.since_ms, now_ms)}" if s.since_ms is not None else ""
         groups.setdefault((why, since), []).append(s.name)
     return [f"{', '.join(names)} {why}{since}" for (why, since), names in groups.items()]
@@ -69,7 +48,7 @@ def _source_notes(statuses: Sequence[SourceStatus], any_data: bool, now_ms: int)
 def replay_over(statuses: Sequence[SourceStatus], now_ms: int) -> str:
     """After a replay (the demo) ends, what the figures mean from then on."""
     for s in statuses:
-        if s.name == "replay" and s.note == "replay finished":
+        if s.name == "replay" and s.fault is Fault.ENDED:
             ended = f" at {hhmm(s.last_data_ms, now_ms)}" if s.last_data_ms is not None else ""
             return (
                 f"The replay is over (it ended{ended}): no new data arrives, so each window "
@@ -77,13 +56,6 @@ def replay_over(statuses: Sequence[SourceStatus], now_ms: int) -> str:
                 "Run liqbot demo again to replay the cascade."
             )
     return ""
-
-
-def _current_gap(gap: str, statuses: Sequence[SourceStatus]) -> bool:
-    """A gap note that only repeats a source's current outage (said once, above)."""
-    down = {s.name for s in statuses if s.state != "up"}
-    name = gap.split(" ", 1)[0]
-    return name in down and ("not connected" in gap or "since" in gap or "ongoing" in gap)
 
 
 def _money_row(label: str, t: WindowTotals | None) -> tuple[str, ...]:
@@ -156,7 +128,8 @@ def render_liqs(
         notes.append(over)
     else:
         notes.extend(_source_notes(statuses, any_data, snapshot.as_of_ms))
-    notes.extend(f"Gap: {g}" for g in snapshot.gaps[:5] if not _current_gap(g, statuses))
+    # ended outages only: a current one is said once, above, from its Fault
+    notes.extend(f"Gap: {g}" for g in snapshot.past_gaps[:5])
     tone = dominance(headline.longs, headline.shorts) if headline else Tone.NEUTRAL
     footer = (
         sources_footer(snapshot.as_of_ms, sources, snapshot.sampled)
@@ -223,9 +196,7 @@ def render_status(
     down_now = [s for s in statuses if s.state == "down"]
     lines.extend(f"Down: {phrase}" for phrase in not_up_phrases(down_now, now_ms))
     for s in statuses:
-        # past outages; a current one is the note above
-        past = [g for g in s.gaps if not (s.state != "up" and ("since" in g or "not conn" in g))]
-        lines.extend(f"{s.name} {g}" for g in past[-3:])
+        lines.extend(f"{s.name} {g}" for g in s.gaps[-3:])  # ended ones: the current is above
     if not statuses:
         lines.append("No data source is configured.")
     if over := replay_over(statuses, now_ms):

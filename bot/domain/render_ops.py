@@ -18,7 +18,7 @@ PLATFORM_NAMES = {"telegram": "Telegram", "discord": "Discord", "console": "the 
 @dataclass(frozen=True, slots=True)
 class Problem:
     key: str  # stable while it lasts: "source:binance", "job:evaluate", "delivery:telegram"
-    kind: str  # source_down | coinglass_key | no_source | job_failing | evaluation_stale
+    kind: str  # source_down | key_rejected | no_source | job_failing | evaluation_stale
     #            | delivery_failing | outbox_stuck | database
     subject: str  # the source, job or platform it is about ("" when none)
     since_ms: int
@@ -41,6 +41,11 @@ def span(ms: int) -> str:
     return f"{d} d {h} h" if h else f"{d} d"
 
 
+def _key_setting(source: str) -> str:
+    # CoinGlass is the one keyed source today; the secret's name, never its value
+    return {"coinglass": "COINGLASS_API_KEY"}.get(source, f"the {source} API key")
+
+
 def _job_words(job: str) -> str:
     return {"evaluate": "alerting", "drain": "the delivery loop"}.get(job, f"scheduled job {job}")
 
@@ -53,8 +58,8 @@ def problem_text(p: Problem, now_ms: int) -> str:
     match p.kind:
         case "source_down":
             return f"{p.subject} down for {lasted}{why}"
-        case "coinglass_key":
-            return "coinglass key rejected: check COINGLASS_API_KEY"
+        case "key_rejected":
+            return f"{p.subject} key rejected: check {_key_setting(p.subject)}"
         case "no_source":
             return f"no data source has been up for {lasted}: alerts cannot fire"
         case "job_failing":
@@ -77,8 +82,8 @@ def recovery_text(p: Problem, now_ms: int) -> str:
     match p.kind:
         case "source_down":
             return f"{p.subject} is back after {lasted}"
-        case "coinglass_key":
-            return "coinglass accepts the key again"
+        case "key_rejected":
+            return f"{p.subject} accepts the key again"
         case "no_source":
             return f"data is flowing again after {lasted}"
         case "job_failing":

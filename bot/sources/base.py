@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.domain.models import Liquidation, VenueSplit, WindowTotals
+from bot.domain.source_fault import DownReason
 
 
 class Sink(Protocol):
@@ -27,8 +28,9 @@ class Sink(Protocol):
     def up(self, source: str, now_ms: int) -> None:
         """The source is connected and delivering (or confirmed alive)."""
 
-    def down(self, source: str, now_ms: int, reason: str) -> None:
-        """The source stopped delivering: its data is missing from now on, not zero."""
+    def down(self, source: str, now_ms: int, reason: DownReason) -> None:
+        """The source stopped delivering: its data is missing from now on, not zero. The
+        source classifies the failure (`reason.fault`); everything downstream renders that."""
 
     def skipped(self, source: str, count: int) -> None:
         """`count` frames (or details) the source received but could not use."""

@@ -31,6 +31,7 @@ from bot.domain.coinglass_payloads import (
 )
 from bot.domain.frames import FrameError
 from bot.domain.models import ALL, VenueSplit, WindowTotals
+from bot.domain.source_fault import Fault
 from bot.sources.base import Sink
 from bot.sources.connection import Clock, HealthReporter, wall_clock_ms
 
@@ -138,30 +139,36 @@ class CoinGlassSource:
                 log.error("CoinGlass rejected the API key (401); check COINGLASS_API_KEY")
                 self._auth_logged = True
             self.paused_until_ms = now + int(self.auth_pause_s * 1000)
-            self.health.down(sink, "CoinGlass rejected the API key")
+            self.health.down(sink, Fault.AUTH_REJECTED, "CoinGlass rejected the API key")
             return False
         except RateLimited as e:
             pause = e.retry_after_s if e.retry_after_s is not None else self.rate_pause_s
             self.paused_until_ms = now + int(pause * 1000)
-            self.health.down(sink, str(e))
+            self.health.down(sink, Fault.RATE_LIMITED, str(e))
             log.debug("coinglass: 429, pausing %.0fs", pause)  # the outage is logged once, as down
             return False
         except CoinGlassError as e:
-            self.health.down(sink, self._clean(f"CoinGlass error {e.code}: {e.msg}"))
+            self.health.down(
+                sink, Fault.API_ERROR, self._clean(f"CoinGlass error {e.code}: {e.msg}")
+            )
             return False
         except FrameError as e:
             self.health.skipped += 1
             self.health.report_skipped(sink)
-            self.health.down(sink, self._clean(f"malformed CoinGlass answer: {e}"))
+            self.health.down(sink, Fault.BAD_DATA, self._clean(f"malformed CoinGlass answer: {e}"))
             return False
         except httpx.TimeoutException:
-            self.health.down(sink, "CoinGlass timed out")
+            self.health.down(sink, Fault.TIMEOUT, "CoinGlass timed out")
             return False
         except httpx.HTTPStatusError as e:
-            self.health.down(sink, f"CoinGlass HTTP {e.response.status_code}")
+            self.health.down(sink, Fault.HTTP_ERROR, f"CoinGlass HTTP {e.response.status_code}")
             return False
         except (httpx.HTTPError, OSError) as e:
-            self.health.down(sink, self._clean(f"cannot reach CoinGlass: {type(e).__name__}"))
+            self.health.down(
+                sink,
+                Fault.CANNOT_CONNECT,
+                self._clean(f"cannot reach CoinGlass: {type(e).__name__}"),
+            )
             return False
         self._auth_logged = False
         self.health.up(sink)

@@ -21,6 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from bot.domain.models import Liquidation
+from bot.domain.source_fault import DownReason, Fault
 from bot.domain.venues import FrameError
 from bot.sources.base import Sink
 
@@ -101,7 +102,7 @@ class HealthReporter:
         self.name, self.clock = name, clock
         self.skipped = 0
         self._told_up: bool | None = None  # None: nothing told yet
-        self._told_reason = ""
+        self._told_reason: DownReason | None = None
         self._told_skipped = 0
 
     def up(self, sink: Sink) -> None:
@@ -109,9 +110,11 @@ class HealthReporter:
             self._told_up = True
             _safe(sink.up, self.name, self.clock())
 
-    def down(self, sink: Sink, reason: str) -> None:
-        """Mark an outage. The Sink hears of it once, however many retries fail the same way;
-        a new reason during it is passed on (the record keeps the outage's start)."""
+    def down(self, sink: Sink, fault: Fault, detail: str = "") -> None:
+        """Mark an outage, classified where it was caught. The Sink hears of it once, however
+        many retries fail the same way; a new reason during it is passed on (the record keeps
+        the outage's start)."""
+        reason = DownReason(fault, detail)
         if self._told_up is not False or reason != self._told_reason:
             self._told_up, self._told_reason = False, reason
             _safe(sink.down, self.name, self.clock(), reason)
@@ -207,22 +210,33 @@ class WebSocketSource:
                 continue  # planned reconnect (max age): straight back, no outage
             except asyncio.CancelledError:
                 raise
-            except SilentConnection as e:
-                reason = str(e)
-            except ConnectionClosed as e:
-                reason = f"connection closed ({e.rcvd.code if e.rcvd else 'no close frame'})"
-            except (OSError, TimeoutError) as e:
-                reason = f"cannot connect: {type(e).__name__}: {e}".rstrip(": ")
-            except (InvalidHandshake, InvalidURI) as e:
-                reason = f"websocket handshake failed: {e}"
-            except Exception as e:  # a bug or an unexpected library error: still not fatal
-                log.exception("%s: unexpected error", self.name)
-                reason = f"unexpected error: {type(e).__name__}"
-            self.health.down(sink, reason)  # logged once per outage, by the health record
+            except Exception as e:  # every failure is an outage, classified once, here
+                fault, reason = self._classify(e)
+            self.health.down(sink, fault, reason)  # logged once per outage, by the health record
             self.reconnects += 1
             delay = backoff.next()
             log.debug("%s down: %s; retrying in %.1fs", self.name, reason, delay)
             await self.sleep(delay)
+
+    def _classify(self, e: Exception) -> tuple[Fault, str]:
+        """The Fault of a failed session, and the detail line the log shows."""
+        match e:
+            case SilentConnection():
+                return Fault.STALE, str(e)
+            case ConnectionClosed():
+                return Fault.DISCONNECTED, (
+                    f"connection closed ({e.rcvd.code if e.rcvd else 'no close frame'})"
+                )
+            case TimeoutError():  # before OSError, of which it is a subclass
+                return Fault.TIMEOUT, f"cannot connect: {type(e).__name__}: {e}".rstrip(": ")
+            case OSError():
+                return Fault.CANNOT_CONNECT, f"cannot connect: {type(e).__name__}: {e}".rstrip(": ")
+            case InvalidHandshake() | InvalidURI():
+                return Fault.HANDSHAKE_REFUSED, f"websocket handshake failed: {e}"
+            case FrameError():  # discovery answered with nothing usable
+                return Fault.BAD_DATA, str(e)
+        log.exception("%s: unexpected error", self.name, exc_info=e)  # a bug: still not fatal
+        return Fault.UNEXPECTED, f"unexpected error: {type(e).__name__}"
 
     async def _session(self, sink: Sink, backoff: Backoff) -> None:
         await self.prepare()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bot.clock import Clock
 from bot.domain.models import Liquidation, Side, SourceStatus
+from bot.domain.source_fault import Fault
 from bot.sources.base import Sink
 
 log = logging.getLogger(__name__)
@@ -124,4 +125,5 @@ class ReplaySource:
             last_data_ms=self._events[self.fed - 1].ts_ms if self.fed else None,
             events=self.fed,
             note="replay finished" if done else f"replaying {len(self._events)} events",
+            fault=Fault.ENDED if done else None,
         )

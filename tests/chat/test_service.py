@@ -32,6 +32,7 @@ from bot.domain.models import (
     WindowTotals,
 )
 from bot.domain.rules import RuleBook
+from bot.domain.source_fault import Fault
 from bot.store import BucketRow, Database
 
 T = 1768313100000  # 2026-01-13 14:05 UTC
@@ -366,7 +367,7 @@ async def test_liqs_table_and_window(env: Env) -> None:
     msg = await say(env, "/liq 4h btc")
     assert msg.title == "Liquidations: BTC, 4h"
     assert msg.table is not None and msg.table.rows[0][0] == "Binance"
-    env.market.statuses = [SourceStatus("bybit", "down", T - 180_000, note="reset")]
+    env.market.statuses = [SourceStatus("bybit", "down", T - 180_000, fault=Fault.DISCONNECTED)]
     assert (
         "Figures are partial: bybit lost its connection since 14:02 UTC."
         in (await say(env, "/liqs")).lines

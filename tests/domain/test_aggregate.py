@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from bot.domain.aggregate import Aggregator, BucketRow, SourceHealth
 from bot.domain.market import WINDOWS
 from bot.domain.models import ALL, Liquidation, Side, VenueSplit, WindowTotals
+from bot.domain.source_fault import DownReason, Fault
 
 MIN = 60_000
 T0 = 1_767_225_600_000  # 2026-01-01 00:00 UTC, a minute boundary
@@ -291,16 +292,18 @@ def test_health_gaps_and_never_up_source() -> None:
     assert not h.any_up() and h.complete_windows(T0 + 10 * MIN, WINDOWS) == frozenset()
     h.up("binance", T0 + MIN)
     h.up("bybit", T0 + 2 * MIN)
-    h.down("bybit", T0 + 10 * MIN, "connection reset")
-    h.down("bybit", T0 + 11 * MIN, "still failing")  # keeps the original start
+    h.down("bybit", T0 + 10 * MIN, DownReason(Fault.DISCONNECTED, "connection reset"))
+    h.down(
+        "bybit", T0 + 11 * MIN, DownReason(Fault.TIMEOUT, "still failing")
+    )  # keeps the original start
     h.up("bybit", T0 + 13 * MIN)
     assert h.gaps(T0, "binance") == [(T0, T0 + MIN)]
     assert h.gaps(T0, "bybit") == [(T0, T0 + 2 * MIN), (T0 + 10 * MIN, T0 + 13 * MIN)]
     assert h.gaps(T0 + 5 * MIN, "bybit") == [(T0 + 10 * MIN, T0 + 13 * MIN)]
     assert h.gaps(T0) == [(T0, T0 + 2 * MIN), (T0 + 10 * MIN, T0 + 13 * MIN)]  # merged
     assert h.notes(T0 + 5 * MIN) == ("bybit down 00:10–00:13 UTC",)
-    h.down("binance", T0 + 20 * MIN, "rate limited")
-    assert h.notes(T0 + 15 * MIN) == ("binance down since 00:20 UTC (rate limited)",)
+    h.down("binance", T0 + 20 * MIN, DownReason(Fault.RATE_LIMITED, "429"))
+    assert h.notes(T0 + 15 * MIN) == ("binance down since 00:20 UTC (is rate limiting us)",)
     assert h.is_up("bybit") and not h.is_up("binance") and h.any_up()
 
 
@@ -319,7 +322,7 @@ def test_complete_windows(now: int, complete: set[int]) -> None:
     h = SourceHealth(["binance", "bybit"], start_ms=T0)
     h.up("binance", T0)
     h.up("bybit", T0 + MIN)
-    h.down("bybit", T0 + 10 * MIN, "reset")
+    h.down("bybit", T0 + 10 * MIN, DownReason(Fault.DISCONNECTED, "reset"))
     h.up("bybit", T0 + 13 * MIN)
     assert h.complete_windows(now, WINDOWS) == frozenset(complete)
 
@@ -336,16 +339,17 @@ def test_snapshot_served_and_complete_follow_health() -> None:
         {5, 15}
     )  # up 29 minutes ago: the 30 m buckets start 29.5 minutes ago
     assert snap.sources == ("binance", "okx") and snap.sampled
-    h.down("okx", NOW - 2 * MIN, "closed")
+    h.down("okx", NOW - 2 * MIN, DownReason(Fault.DISCONNECTED, "closed (1006)"))
     snap = agg.snapshot(NOW, WINDOWS, h)
     assert snap.complete_windows == frozenset()
     assert snap.gaps == (
         f"binance no data before {_hhmm(NOW - 29 * MIN)} UTC",
         f"okx no data before {_hhmm(NOW - 29 * MIN)} UTC",
-        f"okx down since {_hhmm(NOW - 2 * MIN)} UTC (closed)",
+        f"okx down since {_hhmm(NOW - 2 * MIN)} UTC (lost its connection)",
     )
+    assert snap.past_gaps == snap.gaps[:2]  # the current outage is said apart
     assert snap.value("BTC", 5, Side.LONG) == 50.0  # still served: binance is up
-    h.down("binance", NOW - MIN, "closed")
+    h.down("binance", NOW - MIN, DownReason(Fault.DISCONNECTED, "closed"))
     snap = agg.snapshot(NOW, WINDOWS, h)
     assert snap.served_windows == frozenset()  # every source down: unknown, not zero
     assert snap.value("BTC", 5, Side.LONG) is None

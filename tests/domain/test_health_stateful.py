@@ -19,8 +19,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from bot.domain.health import NOT_CONNECTED, PastGap, SourceHealth
+from bot.domain.health import PastGap, SourceHealth
 from bot.domain.market import utc_hhmm
+from bot.domain.source_fault import NOT_CONNECTED, DownReason, Fault
 
 SOURCES = ("binance", "okx")
 WINDOWS = (1, 5, 15, 60, 240)
@@ -46,7 +47,7 @@ def union(intervals: list[Interval]) -> list[Interval]:
 @dataclass
 class ModelSource:
     state: str = "connecting"
-    reason: str = NOT_CONNECTED
+    reason: DownReason | None = NOT_CONNECTED  # None while up
     intervals: list[Interval] = field(default_factory=list)
     events: int = 0
     last_data: int | None = None
@@ -103,16 +104,19 @@ class HealthMachine(RuleBasedStateMachine):
                 start = gaps[-1][0]
                 m.intervals = [*gaps[:-1], (start, max(self.now, start))]
                 self.expect_ended.append((name, start, max(self.now, start)))
-            m.state, m.reason = "up", ""
+            m.state, m.reason = "up", None
         self._persist()
 
-    @rule(name=st.sampled_from(SOURCES), reason=st.sampled_from(["", "closed (1006)", "timeout"]))
-    def down(self, name: str, reason: str) -> None:
+    @rule(name=st.sampled_from(SOURCES), fault=st.sampled_from(Fault), detail=st.sampled_from(
+        ["", "connection closed (1006)", "CoinGlass rejected the API key"]
+    ))  # fmt: skip
+    def down(self, name: str, fault: Fault, detail: str) -> None:
         m = self.model[name]
+        reason = DownReason(fault, detail)
         changed = self.real.down(name, self.now, reason)
         assert changed == (m.state != "down")
         if m.state == "down":
-            m.reason = reason or m.reason
+            m.reason = reason  # the newest classification; the outage keeps its start
         else:
             m.state, m.reason = "down", reason
             if not any(e is None for _, e in m.gaps()):
@@ -203,24 +207,43 @@ class HealthMachine(RuleBasedStateMachine):
             if e is not None and e < since:
                 continue
             if s == self.start_ms:
-                words = NOT_CONNECTED if e is None else f"no data before {utc_hhmm(e)} UTC"
+                words = "not connected yet" if e is None else f"no data before {utc_hhmm(e)} UTC"
             elif e is None:
-                words = f"down since {utc_hhmm(s)} UTC" + (f" ({m.reason})" if m.reason else "")
+                why = f" ({m.reason.fault.words})" if m.reason else ""
+                words = f"down since {utc_hhmm(s)} UTC{why}"
             else:
                 words = f"down {utc_hhmm(s)}–{utc_hhmm(e)} UTC"
             out.append((s, words))
         return out
+
+    def _spans(self, name: str, since: int) -> list[Interval]:
+        return [(s, e) for s, e in self.model[name].gaps() if e is None or e >= since]
 
     @invariant()
     def notes_and_status_agree(self) -> None:
         since = self.now - 3600_000
         notes = sorted((s, f"{name} {w}") for name in SOURCES for s, w in self._words(name, since))
         assert self.real.notes(since) == tuple(t for _, t in notes)
+        ended = sorted(
+            (s, f"{name} {w}")
+            for name in SOURCES
+            for (s, w), (_, e) in zip(
+                self._words(name, since), self._spans(name, since), strict=True
+            )
+            if e is not None
+        )
+        assert self.real.notes(since, ended_only=True) == tuple(t for _, t in ended)
         for got in self.real.status(since):
             m = self.model[got.name]
             assert (got.state, got.events, got.last_data_ms) == (m.state, m.events, m.last_data)
-            assert got.note == ("" if m.state == "up" else m.reason)
-            assert got.gaps == tuple(w for _, w in self._words(got.name, since))
+            # what every answer renders from: the Fault set where the failure was classified
+            assert got.fault == (None if m.reason is None else m.reason.fault)
+            assert got.note == ("" if m.reason is None else m.reason.detail)
+            assert (m.state == "up") == (m.reason is None)
+            ended = [(s, w) for (s, w), (_, e) in zip(self._words(got.name, since), self._spans(
+                got.name, since), strict=True) if e is not None]  # fmt: skip
+            assert got.gaps == tuple(w for _, w in ended)  # the current one is said apart
+            assert self.real.reason(got.name) == m.reason
 
 
 # A few hundred sequences in CI; the nightly profile's max_examples wins when it is larger.

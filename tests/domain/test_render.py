@@ -38,6 +38,7 @@ from bot.domain.render import (
 )
 from bot.domain.render_alerts import AlertContext
 from bot.domain.rules import Policy
+from bot.domain.source_fault import Fault
 
 T = 1768313100000  # 2026-01-13 14:05:00 UTC
 M = 1e6
@@ -270,7 +271,12 @@ def test_liqs_coin_without_events_in_a_served_window_is_zero() -> None:
 
 
 def test_liqs_one_window_splits_by_venue_and_notes_a_down_source() -> None:
-    statuses = [*UP, SourceStatus("bybit", "down", T - 180_000, note="connection reset")]
+    statuses = [
+        *UP,
+        SourceStatus(
+            "bybit", "down", T - 180_000, note="connection reset", fault=Fault.DISCONNECTED
+        ),
+    ]
     msg = render_liqs(_snapshot(), "BTC", 240, statuses)
     text = plain_text(msg)
     assert msg.title == "Liquidations: BTC, 4h"
@@ -286,7 +292,8 @@ def test_liqs_offline_is_one_plain_line() -> None:
     # what `liqbot run` shows with no network: three sources that never connected
     reason = "cannot connect: gaierror: [Errno -2] Name or service not known"
     statuses = [
-        SourceStatus(v, "down", T - 180_000, note=reason) for v in ("binance", "bybit", "okx")
+        SourceStatus(v, "down", T - 180_000, note=reason, fault=Fault.CANNOT_CONNECT)
+        for v in ("binance", "bybit", "okx")
     ]
     snap = Snapshot(
         T,
@@ -342,7 +349,12 @@ def test_list_whole_chat_mute_and_empty_list() -> None:
 
 
 def test_status_shows_sources_and_chat_state() -> None:
-    statuses = [*UP, SourceStatus("bybit", "down", T - 180_000, T - 200_000, 5, note="timeout")]
+    statuses = [
+        *UP,
+        SourceStatus(
+            "bybit", "down", T - 180_000, T - 200_000, 5, note="timeout", fault=Fault.TIMEOUT
+        ),
+    ]
     msg = render_status(
         statuses,
         T,
@@ -406,7 +418,7 @@ def test_status_lists_past_outages_once_and_the_current_one_as_the_reason() -> N
     msg = render_status(
         [
             SourceStatus("bybit", "down", now - 60_000, note="cannot connect: timeout",
-                         gaps=("down 14:02–14:05 UTC", "down since 14:20 UTC (cannot connect)")),
+                         gaps=("down 14:02–14:05 UTC",), fault=Fault.CANNOT_CONNECT),
             SourceStatus("okx", "up", now - 600_000, gaps=("no data before 13:58 UTC",)),
         ],
         now,
@@ -417,11 +429,13 @@ def test_status_lists_past_outages_once_and_the_current_one_as_the_reason() -> N
     assert not any("timeout" in line for line in msg.lines)
     assert "bybit down 14:02–14:05 UTC" in msg.lines
     assert "okx no data before 13:58 UTC" in msg.lines
-    assert not any("since 14:20" in line for line in msg.lines)  # already said by the reason
+    assert sum("bybit" in line for line in msg.lines) == 2  # the current outage once
 
 
 def test_after_the_demo_replay_the_figures_are_explained() -> None:
-    done = SourceStatus("replay", "up", T - 3600_000, T - 600_000, 11524, note="replay finished")
+    done = SourceStatus(
+        "replay", "up", T - 3600_000, T - 600_000, 11524, note="replay finished", fault=Fault.ENDED
+    )
     snap = Snapshot(T, served_windows=frozenset({60, 240, 720, 1440}), sources=("replay",))
     over = (
         "The replay is over (it ended at 13:55 UTC): no new data arrives, so each window counts "
@@ -436,7 +450,7 @@ def test_after_the_demo_replay_the_figures_are_explained() -> None:
 
 def test_status_title_counts_the_sources_down() -> None:
     down = [
-        SourceStatus(v, "down", T, note="cannot connect: x") for v in ("binance", "bybit", "okx")
+        SourceStatus(v, "down", T, fault=Fault.CANNOT_CONNECT) for v in ("binance", "bybit", "okx")
     ]
     assert render_status(down, T, chat_subscriptions=0).title == "Status: every source is down"
     up = SourceStatus("binance", "up", T)

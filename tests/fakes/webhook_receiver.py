@@ -1,6 +1,7 @@
 """A webhook receiver on 127.0.0.1: records each POST and answers with scripted statuses.
 
-It verifies signatures the way a receiver's own code would, with hashlib/hmac and nothing of
+It verifies signatures the way a receiver's own code would, with hashlib/hmac (the X-Liqbot
+scheme) and the official `standardwebhooks` package (the Standard Webhooks headers), nothing of
 ours, so a test catches a signature the bot computes wrongly.
 """
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from standardwebhooks.webhooks import Webhook
 
 
 @dataclass
@@ -32,6 +34,11 @@ class Received:
         want = hmac.new(secret.encode(), f"{ts}.".encode() + self.body, hashlib.sha256)
         got = self.headers.get("X-Liqbot-Signature", "")
         return hmac.compare_digest("sha256=" + want.hexdigest(), got)
+
+    def standard_verified(self, whsecret: str) -> Any:
+        """The body as the official `standardwebhooks` package verifies it (it raises
+        WebhookVerificationError otherwise); `whsecret` is the receiver's `whsec_...` secret."""
+        return Webhook(whsecret).verify(self.body, self.headers)
 
 
 class WebhookReceiver:

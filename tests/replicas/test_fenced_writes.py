@@ -19,6 +19,7 @@ from bot.config import Secrets, parse_config
 from bot.delivery import Delivery, SendOutcome
 from bot.domain.message import Message
 from bot.domain.models import Liquidation, Side
+from bot.domain.source_fault import DownReason, Fault
 from bot.store import Database, GapRow, OutboxItem
 from bot.store.replica_queries import NotLeaderError
 from bot.store.settings import EXPIRED
@@ -133,7 +134,7 @@ async def test_a_standby_saving_before_a_chart_writes_nothing_and_does_not_fail(
     try:
         now = rt.clock.now_ms()
         rt.market.agg.add([Liquidation("binance", "BTC", Side.LONG, 1e6, now)], now)
-        rt.market.health.down("binance", now - 60_000, "test")
+        rt.market.health.down("binance", now - 60_000, DownReason(Fault.DISCONNECTED, "test"))
         rt.market.health.up("binance", now - 30_000)
         assert rt.leadership is not None and not rt.leadership.acting()  # never took the lock
         assert rt.service.before_chart is not None
@@ -286,7 +287,7 @@ class Sender:
         self.decide = decide
         self.calls: list[str] = []
 
-    async def send(self, chat_key: str, message: Message) -> SendOutcome:
+    async def send(self, chat_key: str, message: Message, *, delivery_id: str = "") -> SendOutcome:
         self.calls.append(chat_key)
         outcome = self.decide(chat_key)
         if not isinstance(outcome, SendOutcome):

@@ -10,6 +10,7 @@ import pytest
 
 from bot.domain.health import SourceHealth
 from bot.domain.models import Liquidation, Side, SourceStatus, VenueSplit, WindowTotals
+from bot.domain.source_fault import DownReason
 from bot.sources.connection import Timing, wall_clock_ms
 
 FAST = Timing(
@@ -58,7 +59,7 @@ class RecordingSink:
         self.health.up(source, now_ms)
         self._note(("up", source))
 
-    def down(self, source: str, now_ms: int, reason: str) -> None:
+    def down(self, source: str, now_ms: int, reason: DownReason) -> None:
         # the record decides what is a new outage; a new reason during one is not
         self._note(
             ("down" if self.health.down(source, now_ms, reason) else "reason", source, reason)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain.models import Side
+from bot.domain.source_fault import Fault
 from bot.sources.binance import BinanceSource
 from tests.fakes.exchanges import FakeConn, FakeVenue, binance_exchange_info, binance_frame
 from tests.sources.conftest import FAST, RecordingSink, running
@@ -63,7 +64,7 @@ async def test_dropped_connection_is_one_outage_and_data_after_reconnect_counts(
         await sink.until(lambda s: len(s.events_in) == 2)
     assert sink.kinds() == ["up", "down", "up"]
     down = next(c for c in sink.calls if c[0] == "down")
-    assert "closed" in down[2]
+    assert down[2].fault is Fault.DISCONNECTED and "closed" in down[2].detail
     assert [e.usd for e in sink.events_in] == [100.0, 200.0]
     assert sink.status(src.name).events == 2 and src.connections == 2
     assert len(sink.status(src.name).gaps) == 1 and sink.status(src.name).gaps[0].endswith("UTC")
@@ -85,7 +86,7 @@ async def test_silent_connection_is_caught_by_the_watchdog(
         await sink.until(lambda s: s.kinds()[:3] == ["up", "down", "up"])
         await venue.connection(1)
     reason = next(c[2] for c in sink.calls if c[0] == "down")
-    assert "watchdog" in reason
+    assert reason.fault is Fault.STALE and "watchdog" in reason.detail
     assert venue.conns[0].ws.closed  # the client closed the silent link
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from bot.domain.models import Side
+from bot.domain.source_fault import Fault
 from bot.sources.bybit import BybitSource
 from tests.fakes.exchanges import FakeConn, FakeVenue, bybit_frame, bybit_instruments, bybit_reply
 from tests.sources.conftest import FAST, RecordingSink, running
@@ -148,7 +149,8 @@ async def test_instrument_list_failure_is_an_outage_then_recovers(sink: Recordin
         async with running(src, sink):
             await sink.until(lambda s: len(s.events_in) == 1)
         assert sink.kinds() == ["down", "up"]
-        assert "instruments" in next(c[2] for c in sink.calls if c[0] == "down")
+        down = next(c[2] for c in sink.calls if c[0] == "down")
+        assert down.fault is Fault.CANNOT_CONNECT and "instruments" in down.detail
     finally:
         await v.stop()
 

@@ -15,6 +15,7 @@ from bot.domain.message import plain_text
 from bot.domain.models import ALL, VenueSplit, WindowTotals
 from bot.domain.money import format_usd
 from bot.domain.render_market import render_liqs
+from bot.domain.source_fault import Fault
 from bot.market_view import LiveMarket
 from bot.sources.coinglass import (
     AuthError,
@@ -150,7 +151,8 @@ async def test_401_is_logged_once_marks_down_and_slows_polling(
     assert sum("rejected the API key" in r.message for r in caplog.records) == 1
     assert sink.kinds() == ["down"] and sink.totals_in == []
     st = sink.status(src.name)
-    assert st.state == "down" and st.note == "CoinGlass rejected the API key"
+    assert st.state == "down" and st.fault is Fault.AUTH_REJECTED
+    assert st.note == "CoinGlass rejected the API key"
     assert KEY not in caplog.text and KEY not in repr(st)
 
 
@@ -165,7 +167,8 @@ async def test_429_backs_off_then_recovers(cg, clock, sink: RecordingSink) -> No
     assert await src.poll_once(sink) is True
     await src.aclose()
     assert sink.kinds() == ["down", "up"]
-    assert "429" in next(c[2] for c in sink.calls if c[0] == "down")
+    down = next(c[2] for c in sink.calls if c[0] == "down")
+    assert down.fault is Fault.RATE_LIMITED and "429" in down.detail
     assert len(sink.totals_in) == 1
 
 
@@ -180,28 +183,30 @@ async def test_usage_headers_pause_before_the_budget_is_spent(
     assert cg.used == 8 and src.use_limit == 8 and src.max_limit == 10
     assert sink.totals_in == []  # a partial poll pushes nothing
     assert "budget" in sink.status(src.name).note
+    assert sink.status(src.name).fault is Fault.RATE_LIMITED
     clock.ms += 30_000
     assert await src.poll_once(sink) is False and cg.used == 8  # still paused, nothing sent
 
 
 @pytest.mark.parametrize(
-    ("mode", "words"),
+    ("mode", "words", "fault"),
     [
-        ("500", "HTTP 500"),
-        ("slow", "timed out"),
-        ("malformed", "malformed"),
-        ("envelope_error", "50001"),
+        ("500", "HTTP 500", Fault.HTTP_ERROR),
+        ("slow", "timed out", Fault.TIMEOUT),
+        ("malformed", "malformed", Fault.BAD_DATA),
+        ("envelope_error", "50001", Fault.API_ERROR),
     ],
 )
 async def test_failures_are_down_with_reason_no_totals_and_retried(
-    cg, clock, sink: RecordingSink, mode, words
+    cg, clock, sink: RecordingSink, mode, words, fault
 ) -> None:
     cg.mode = mode
     src = make(cg, clock)
     assert await src.poll_once(sink) is False
     assert sink.totals_in == []
     [down] = [c for c in sink.calls if c[0] == "down"]
-    assert words in down[2] and KEY not in down[2]
+    assert down[2].fault is fault
+    assert words in down[2].detail and KEY not in down[2].detail
     cg.mode = "ok"
     assert await src.poll_once(sink) is True  # retried on the very next poll
     await src.aclose()
@@ -220,6 +225,7 @@ async def test_run_polls_on_its_own_and_survives_a_dead_server(clock, sink: Reco
     with contextlib.suppress(asyncio.CancelledError):
         await task
     assert sink.kinds() == ["down"] and "cannot reach" in sink.status(src.name).note
+    assert sink.status(src.name).fault is Fault.CANNOT_CONNECT
     assert src._client is None  # closed on the way out
 
 

@@ -10,6 +10,7 @@ import pytest
 from bot.clock import Clock
 from bot.domain.aggregate import Aggregator
 from bot.domain.health import SourceHealth
+from bot.domain.source_fault import Fault
 from bot.market_view import LiveMarket
 from bot.sources.binance import BinanceSource
 from tests.fakes.exchanges import FakeConn, FakeVenue, binance_frame
@@ -45,11 +46,14 @@ async def test_offline_source_logs_one_warning_for_many_retries_and_one_on_recov
     assert len(noisy) == 2, noisy  # one line per failing thing, however many retries
     assert noisy[0].startswith("binance: exchangeInfo failed")
     assert noisy[1] == (
-        "source binance is down: websocket handshake failed: did not receive a valid HTTP response"
+        "source binance is down (handshake_refused): websocket handshake failed: did not receive"
+        " a valid HTTP response"
     )
     (status,) = market.status(clock.now_ms())
     assert status.state == "down" and "handshake" in status.note
-    assert status.gaps == ("not connected yet",)  # never up since start: one open gap
+    assert status.fault is Fault.HANDSHAKE_REFUSED
+    assert status.gaps == ()  # no ended outage: the current one is the state and its Fault
+    assert [end for _, end in market.health.gaps(0, "binance")] == [None]  # one, still open
 
 
 async def test_recovery_is_one_info_line_and_the_outage_is_kept(
