@@ -129,7 +129,7 @@ class Engine:
                 if sub.chat_key in paused:
                     return True
                 m = mutes.get(sub.chat_key)
-                return bool(m) and (None in m or sub.coin in m)
+                return m is not None and (None in m or sub.coin in m)
 
             if mutes or paused:
                 transitions = self.book.evaluate(snapshot, now, muted, only)

@@ -90,6 +90,10 @@ def build_ops(rt: Runtime, env: Mapping[str, str] | None = None) -> Ops:
         )
     )
 
+    def notices_enqueued(n: int) -> None:
+        metrics.operator_notices(n)
+        rt.scheduler.poke("drain")
+
     operators = None
     if op.chats:
         operators = OperatorAlerts(
@@ -98,7 +102,7 @@ def build_ops(rt: Runtime, env: Mapping[str, str] | None = None) -> Ops:
             op.chats,
             rt.clock.now_ms,
             heartbeat=op.heartbeat,
-            on_enqueued=lambda n: (metrics.operator_notices(n), rt.scheduler.poke("drain")),
+            on_enqueued=notices_enqueued,
         )
 
     try:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from pydantic import BaseModel
 from pydantic_settings import EnvSettingsSource
@@ -139,8 +139,11 @@ def _env_overrides(
                 f"both DATABASE_URL and {names[key]} set the storage location: keep one"
             )
     try:  # pydantic-settings parses the values: nesting by "__", JSON for lists and sections
-        data = EnvSettingsSource(
-            Config, env_prefix=PREFIX, env_nested_delimiter=NESTED, case_sensitive=False
+        data = EnvSettingsSource(  # it reads any model's fields; typed for BaseSettings only
+            Config,  # type: ignore[arg-type]
+            env_prefix=PREFIX,
+            env_nested_delimiter=NESTED,
+            case_sensitive=False,
         )()
     except SettingsError as e:
         field = re.search(r'field "(\w+)"', str(e))
@@ -194,7 +197,7 @@ def _check_key(key: str, var: str) -> None:
         model = fields[part].annotation
 
 
-def _is_model(t: Any) -> bool:
+def _is_model(t: Any) -> TypeGuard[type[BaseModel]]:
     return isinstance(t, type) and issubclass(t, BaseModel)
 
 

@@ -63,7 +63,9 @@ def register_commands(
     windows = [app_commands.Choice(name=w, value=w) for w in WINDOW_CHOICES]
     sides = [app_commands.Choice(name=s, value=s) for s in SIDE_CHOICES]
 
-    async def coins(interaction: discord.Interaction, current: str) -> list[Any]:
+    async def coins(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
         return coin_choices(known_coins(), current)
 
     async def own_subscriptions(interaction: discord.Interaction, current: str) -> list[Any]:

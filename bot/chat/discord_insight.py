@@ -3,7 +3,7 @@ text out, through the one command service (discord_commands.py registers the oth
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import discord
@@ -23,7 +23,9 @@ def register_insight(
     windows: list[app_commands.Choice[str]],
     sides: list[app_commands.Choice[str]],
     venues: list[app_commands.Choice[str]],
-    coins: Callable[[discord.Interaction, str], Awaitable[list[Any]]],
+    coins: Callable[
+        [discord.Interaction, str], Coroutine[Any, Any, list[app_commands.Choice[str]]]
+    ],
 ) -> None:
     @tree.command(name="top", description=desc["top"])
     @app_commands.describe(window="the window (default 1h)")

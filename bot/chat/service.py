@@ -305,9 +305,9 @@ class CommandService:
         removed, unknown = [], []
         for n in cmd.ids:
             # the store checks the chat too: another chat's rule is never removed
-            s = by_number.get(n)
-            if s is not None and await self.db.remove_subscription(ctx.chat_key, s.id):
-                self.book.remove(s.id)
+            mine = by_number.get(n)
+            if mine is not None and await self.db.remove_subscription(ctx.chat_key, mine.id):
+                self.book.remove(mine.id)
                 removed.append(n)
             else:
                 unknown.append(n)

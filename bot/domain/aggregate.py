@@ -232,10 +232,11 @@ class Aggregator:
                 continue
             side = ev.side
             if side is not _LONG and side is not _SHORT:
-                side = _SIDES.get(side)  # a plain "long"/"short" string; TOTAL is no event side
-                if side is None:
+                found = _SIDES.get(side)  # a plain "long"/"short" string; TOTAL is no event side
+                if found is None:
                     self.ignored_bad += 1
                     continue
+                side = found
             s = series.get((ev.coin, ev.venue))
             if s is None:
                 s = self._new_series(ev.coin, ev.venue)

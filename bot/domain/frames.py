@@ -10,7 +10,8 @@ class FrameError(ValueError):
     """A frame that is malformed or of an unknown kind: count it and skip it."""
 
 
-_scan = json.JSONDecoder().scan_once  # the C scanner: skips json.loads' Python layers
+# the C scanner: skips json.loads' Python layers (typeshed does not declare the attribute)
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def load_json(frame: str | bytes) -> Any:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.domain.models import Snapshot, WindowTotals
+from bot.domain.models import Snapshot, VenueSplit, WindowTotals
 
 
 def venue_snapshot(snap: Snapshot, venue: str) -> Snapshot:
     """The snapshot as if `venue` were the only source (windows served and gaps unchanged)."""
     totals: dict[tuple[str, int], WindowTotals] = {}
-    venues = {}
+    venues: dict[tuple[str, int], tuple[VenueSplit, ...]] = {}
     for key, splits in snap.venues.items():
         for v in splits:
             if v.venue == venue:

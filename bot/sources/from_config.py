@@ -28,7 +28,7 @@ def build_sources(
     if src.replay.enabled:  # a replay stands for the market: live feeds stay off
         return [ReplaySource(src.replay.url, clock)]
     out: list[Any] = []
-    common = {"clock": clock.now_ms}
+    common: dict[str, Any] = {"clock": clock.now_ms}
     streams = (
         (BinanceSource, src.binance),
         (BinanceCoinMSource, src.binance_coinm),
@@ -43,7 +43,9 @@ def build_sources(
     )
     for cls, cfg in streams:
         if cfg.enabled:
-            urls = {"url": cfg.url} | ({"rest_url": cfg.rest_url} if cfg.rest_url else {})
+            urls: dict[str, Any] = {"url": cfg.url} | (
+                {"rest_url": cfg.rest_url} if cfg.rest_url else {}
+            )
             out.append(
                 cls(
                     **urls,

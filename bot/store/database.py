@@ -82,7 +82,7 @@ class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries, ReplicaQue
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
         # called with (old_key, new_key) after a chat moved, whoever moved it (delivery, adapter)
-        self.on_chat_migrated: list[Callable[[str, str], None]] = []
+        self.on_chat_migrated: list[Callable[[str, str], object]] = []
         # replicas on PostgreSQL: the epoch this replica leads under, None while it does not;
         # leader-only writes check it (bot/store/replica_queries.py). None here: no fencing.
         self.fencing: Callable[[], int | None] | None = None
@@ -639,7 +639,7 @@ class Database(HistoryQueries, Settings, OutboxExpiry, DigestQueries, ReplicaQue
         row = await self._one(
             "SELECT status, attempts, next_ms, last_error FROM outbox WHERE id = ?", (row_id,)
         )
-        return tuple(row) if row else None  # type: ignore[return-value]
+        return tuple(row) if row else None
 
     async def prune_outbox(self, before_ms: int) -> int:
         """Drop delivered and dead rows created before `before_ms` (pending rows are kept)."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from array import array
-from collections.abc import Iterable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from itertools import groupby
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -63,8 +63,12 @@ class HistoryQueries:
         @property
         def dialect(self) -> str: ...
         def _tx(self) -> AbstractAsyncContextManager[Any]: ...
-        def _leader_tx(self) -> AbstractAsyncContextManager[Any]: ...
+        @asynccontextmanager  # the same type as ReplicaQueries' (Database has both bases)
+        async def _leader_tx(self) -> AsyncIterator[Any]:
+            yield
+
         async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
+        async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
         async def _write(self, sql: str, params: Sequence[Any] = ()) -> int: ...
         async def _leader_write(self, sql: str, params: Sequence[Any]) -> int: ...
 
