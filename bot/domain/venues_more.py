@@ -69,7 +69,7 @@ def parse_gate(
     if channel != "futures.public_liquidates" or event != "update":
         raise FrameError(f"unknown Gate channel {channel!r} event {event!r}")
     result = msg.get("result")
-    items = result if isinstance(result, list) else [result]
+    items: list[Any] = result if isinstance(result, list) else [result]
     out: list[Liquidation] = []
     for d in items:
         try:
