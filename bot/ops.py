@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.build_info import build_info
 from bot.config import ConfigError
@@ -16,9 +16,39 @@ from bot.operators import OperatorAlerts
 from bot.service_health import DeliveryHealth, HealthLimits, ServiceHealth
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.chat.service import CommandService
+    from bot.clock import Clock
+    from bot.config import Config
+    from bot.delivery import Delivery, Sender
+    from bot.domain.rules import RuleBook
+    from bot.engine import Engine
+    from bot.leadership import Leadership
+    from bot.market_view import LiveMarket
+    from bot.scheduler import Scheduler
+    from bot.store import Database
+    from bot.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
+
+
+class RuntimeParts(Protocol):
+    """What build_ops reads of app.Runtime: named here, so this module need not import the
+    composition root that imports it (no import circle)."""
+
+    config: Config
+    clock: Clock
+    db: Database
+    market: LiveMarket
+    book: RuleBook
+    service: CommandService
+    delivery: Delivery
+    engine: Engine
+    scheduler: Scheduler
+    watchdog: Watchdog
+    sources: list[Any]
+    senders: dict[str, Sender]
+    bots: list[Any]
+    leadership: Leadership | None
 
 
 @dataclass
@@ -39,7 +69,7 @@ class Ops:
             await self.http.stop()
 
 
-def build_ops(rt: Runtime, env: Mapping[str, str] | None = None) -> Ops:
+def build_ops(rt: RuntimeParts, env: Mapping[str, str] | None = None) -> Ops:
     """Wire the hooks into the Runtime's parts and build what serves the operator."""
     cfg, op = rt.config.http, rt.config.operators
     metrics = Metrics(build_info())

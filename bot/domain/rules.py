@@ -16,7 +16,7 @@ it records the moves compactly (see moves.py). `evaluate_naive` walks every subs
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from bot.domain.models import (
     ALL,
@@ -37,39 +37,11 @@ from bot.domain.moves import (
     paused_gc,
     to_state,
 )
+from bot.domain.policy import MAX_LEVEL, Policy
 from bot.domain.rules_index import SeriesIndex
-
-MAX_LEVEL = 64  # a factor of 2 over 64 levels is beyond any money; guards odd policies
 
 Muted = Callable[[Subscription], bool]
 SeriesKey = tuple[str, int, Side]
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    rearm_ratio: float = 0.8
-    min_quiet_ms: int = 15 * 60_000
-    escalation_factor: float = 2.0
-
-    def __post_init__(self) -> None:
-        if not 0 < self.rearm_ratio <= 1:
-            raise ValueError("rearm_ratio must be in (0, 1]")
-        if self.escalation_factor <= 1:
-            raise ValueError("escalation_factor must be above 1")
-
-    def bound(self, threshold: float, level: int) -> float:
-        """The value that takes a subscription at `level` to the next level."""
-        return threshold * self.escalation_factor**level
-
-    def rearm_bound(self, threshold: float) -> float:
-        """Below this value (strictly) a fired subscription may re-arm."""
-        return threshold * self.rearm_ratio
-
-    def level_for(self, threshold: float, value: float, level: int = 0) -> int:
-        """The highest level `value` reaches, starting above `level`."""
-        while level < MAX_LEVEL and value >= self.bound(threshold, level):
-            level += 1
-        return level
 
 
 def step(

@@ -18,7 +18,7 @@ from bot.domain.models import Subscription
 
 if TYPE_CHECKING:
     from bot.domain.moves import StateTuple
-    from bot.domain.rules import Policy
+    from bot.domain.policy import Policy
 
 Pairs = list[tuple[float, int]]
 
