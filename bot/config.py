@@ -346,7 +346,8 @@ class LoggingConfig(Strict):
 class HttpConfig(Strict):
     """The operator's port: /healthz, /metrics and the Telegram webhook. $PORT wins over port."""
 
-    host: str = "0.0.0.0"  # every interface, as a container needs; 127.0.0.1 for local only
+    # this machine only; the Docker image sets LIQBOT_HTTP__HOST=0.0.0.0 (a container needs it)
+    host: str = "127.0.0.1"
     port: int | None = Field(None, ge=0, le=65535)  # None: off (unless $PORT); 0: any free port
     stale_after: Duration = 120  # /healthz fails when no evaluation finished for this long
     no_source_for: Duration = 5 * 60  # ... when no data source has been up for this long

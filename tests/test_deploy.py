@@ -11,13 +11,15 @@ import json
 import os
 import re
 import shutil
+import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.offline import sources_off
+from tests.offline import LIVE_SOURCES, sources_off
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -55,13 +57,22 @@ def _dockerfile() -> list[tuple[str, str]]:
 def test_dockerfile() -> None:
     steps = _dockerfile()
     get = lambda op: [arg for o, arg in steps if o == op]  # noqa: E731
-    assert re.fullmatch(r"python:3\.1[1-9]-slim", get("FROM")[0])
-    assert any("pip install ." in r for r in get("RUN"))  # the package, from the repo
+    # the base image pinned by its digest (issue 17 item 15)
+    assert re.fullmatch(r"python:3\.1[1-9]-slim@sha256:[0-9a-f]{64}", get("FROM")[0])
+    runs = get("RUN")
+    assert any("pip install --no-deps ." in r for r in runs)  # the package, from the repo
+    # the dependencies are installed in a layer of their own, before the code is copied: a code
+    # change does not reinstall them
+    copies = [(i, arg) for i, (op, arg) in enumerate(steps) if op == "COPY"]
+    deps = next(i for i, (op, arg) in enumerate(steps) if op == "RUN" and "pip install -r" in arg)
+    code = next(i for i, arg in copies if arg.startswith("bot "))
+    assert [a for i, a in copies if i < deps] == ["pyproject.toml ./"] and deps < code
     user = get("USER")[-1]
     assert user not in ("root", "0") and any("useradd" in r and user in r for r in get("RUN"))
     assert get("VOLUME") == ["/data"] and get("WORKDIR")[-1] == "/data"
     env = " ".join(get("ENV"))
     assert "PORT=8080" in env and "DATABASE_URL=sqlite:////data/liqbot.sqlite3" in env
+    assert "LIQBOT_HTTP__HOST=0.0.0.0" in env  # every interface in the container only
     assert json.loads(get("CMD")[-1]) == ["liqbot", "run"]
     health = get("HEALTHCHECK")[0]
     assert "/healthz" in health and 'os.environ.get("PORT", "8080")' in health
@@ -83,6 +94,13 @@ def test_compose_runs_the_bot_with_its_volume_and_optional_monitoring() -> None:
         assert bot["environment"][secret] == "${" + secret + ":-}"  # from the shell, never the file
     for name in ("prometheus", "grafana"):
         assert services[name]["profiles"] == ["monitoring"]
+        # no authentication on either: published on the host's loopback only
+        assert all(p.startswith("127.0.0.1:") for p in services[name]["ports"]), name
+    # longer than docker's 10 s: SIGTERM's last evaluation, drain and save are not cut short
+    assert _seconds(bot["stop_grace_period"]) >= 30
+    replicas = yaml.safe_load((DEPLOY / "docker-compose.replicas.yml").read_text())["services"]
+    for name in ("liqbot-1", "liqbot-2"):
+        assert _seconds(replicas[name]["stop_grace_period"]) >= 30
     for svc in services.values():  # every file or directory mounted from the repo exists
         for vol in svc.get("volumes", []):
             src = vol.split(":", 1)[0]
@@ -101,6 +119,47 @@ def test_compose_runs_the_bot_with_its_volume_and_optional_monitoring() -> None:
     provider = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/liqbot.yml").read_text())
     mount = next(v for v in services["grafana"]["volumes"] if "dashboards:" in v)
     assert provider["providers"][0]["options"]["path"] == mount.split(":")[1]
+
+
+def _seconds(duration: str) -> int:
+    m = re.fullmatch(r"(\d+)(s|m)", duration)
+    assert m, duration
+    return int(m[1]) * (60 if m[2] == "m" else 1)
+
+
+def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image() -> None:
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    for name in (".env", ".venv", "data", "*.sqlite3*", ".git"):
+        assert name in ignored, name
+
+
+def test_procfile_runs_on_a_fresh_deploy(tmp_path: Path) -> None:
+    """The Procfile's command in a directory with no config.yaml (a fresh deploy: settings from
+    the environment) starts and keeps running; `--config config.yaml` exited 2 there."""
+    kind, command = (ROOT / "Procfile").read_text().strip().split(":", 1)
+    assert kind == "worker"
+    argv = shlex.split(command)
+    assert argv[0] == "liqbot"
+    exe = Path(sys.executable).with_name("liqbot")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIQBOT_", "TELEGRAM_"))}
+    env.pop("DATABASE_URL", None)
+    env.pop("DISCORD_BOT_TOKEN", None)
+    for name in LIVE_SOURCES:  # no network from a test; the platform would leave them on
+        env[f"LIQBOT_SOURCES__{name.upper()}__ENABLED"] = "false"
+    proc = subprocess.Popen(
+        [str(exe), *argv[1:]], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        proc.wait(timeout=8)
+    except subprocess.TimeoutExpired:  # still running: it started
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, out  # SIGTERM: a clean stop
+        assert "liqbot run:" in out
+        return
+    out = proc.stdout.read() if proc.stdout else ""
+    pytest.fail(f"the Procfile's command exited {proc.returncode}: {out[-800:]}")
 
 
 def _compose() -> list[str] | None:
@@ -228,3 +287,15 @@ def test_systemd_unit() -> None:
             if ln.strip() and "/opt/liqbot/bin/liqbot is not executable" not in ln
         ]  # fmt: skip
         assert problems == []
+        # the sandbox (issue 17 item 16): 7.9 "EXPOSED" before the hardening, below 2 now
+        res = subprocess.run(
+            ["systemd-analyze", "security", "--offline=true", str(DEPLOY / "liqbot.service")],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        level = re.search(r"Overall exposure level for \S+: ([\d.]+)", res.stdout)
+        assert level, res.stdout + res.stderr
+        assert float(level[1]) < 2.0, res.stdout
+    for key in ("CapabilityBoundingSet", "PrivateUsers", "SystemCallFilter", "ProtectKernelTunables",
+                "RestrictAddressFamilies", "ProtectProc"):  # fmt: skip
+        assert key in svc, key
+    assert "AF_INET" in svc["RestrictAddressFamilies"]  # it needs the network

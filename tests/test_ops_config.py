@@ -17,9 +17,9 @@ from bot.metrics import Metrics
 from tests.offline import sources_off
 
 
-def test_defaults_keep_the_server_off_and_bind_every_interface() -> None:
+def test_defaults_keep_the_server_off_and_on_this_machine_only() -> None:
     c = Config()
-    assert c.http.port is None and c.http.host == "0.0.0.0"
+    assert c.http.port is None and c.http.host == "127.0.0.1"  # the image sets 0.0.0.0
     assert (c.http.stale_after, c.http.no_source_for, c.http.outbox_stuck_after) == (120, 300, 600)
     assert c.operators.chats == () and c.operators.heartbeat == ""
 
@@ -135,7 +135,7 @@ def test_check_config_says_where_the_port_is(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("PORT", raising=False)
     assert "http: off" in explain(Config(), Secrets())
     c = parse_config({"http": {"port": 8080}, "operators": [42]})
-    assert "http: 0.0.0.0:8080 (/healthz, /metrics)" in explain(c, Secrets())
+    assert "http: 127.0.0.1:8080 (/healthz, /metrics)" in explain(c, Secrets())
     assert "operators: telegram:42" in explain(c, Secrets())
     monkeypatch.setenv("PORT", "9000")
-    assert "http: 0.0.0.0:9000" in explain(c, Secrets())
+    assert "http: 127.0.0.1:9000" in explain(c, Secrets())
