@@ -1,0 +1,150 @@
+"""The store's chats and mutes tables: who the bot talks to, paused chats, moved chats, mutes."""
+
+from __future__ import annotations
+
+from bot.store.queries import QueryHelpers, _guess_kind, _now_ms
+from bot.store.rows import ChatRow
+
+_WHOLE_CHAT = ""  # mutes.coin for "the whole chat"
+
+
+class ChatQueries(QueryHelpers):
+    """Mixin of Database: the chats and mutes tables."""
+
+    # ---- chats -------------------------------------------------------------------------------
+
+    async def ensure_chat(
+        self, chat_key: str, kind: str = "private", now_ms: int | None = None
+    ) -> None:
+        # The adapter knows the kind best: the latest one it reports wins.
+        await self._write(
+            "INSERT INTO chats (chat_key, kind, created_ms) VALUES (?, ?, ?) "
+            "ON CONFLICT(chat_key) DO UPDATE SET kind = excluded.kind",
+            (chat_key, kind, _now_ms(now_ms)),
+        )
+
+    async def get_chat(self, chat_key: str) -> ChatRow | None:
+        row = await self._one(
+            "SELECT chat_key, kind, paused_reason, created_ms, paused_ms FROM chats "
+            "WHERE chat_key = ?",
+            (chat_key,),
+        )
+        return ChatRow(*row) if row else None
+
+    async def pause_chat(
+        self, chat_key: str, reason: str, now_ms: int | None = None, *, as_leader: bool = False
+    ) -> bool:
+        """Stop delivering to (and evaluating for) a chat. True only the first time.
+
+        `as_leader`: delivery's pause after a permanent failure, a leader-only write, fenced
+        when replicas share the store (NotLeaderError after a takeover). Without it: a chat
+        adapter's pause (blocked, kicked), which any replica serving a webhook may make.
+        """
+        now_ms = _now_ms(now_ms)
+        async with self._leader_tx() if as_leader else self._tx() as c:
+            await c.execute(
+                "INSERT INTO chats (chat_key, kind, created_ms) VALUES (?, ?, ?) "
+                "ON CONFLICT(chat_key) DO NOTHING",
+                (chat_key, _guess_kind(chat_key), now_ms),
+            )
+            cur = await c.execute(
+                "UPDATE chats SET paused_reason = ?, paused_ms = ? "
+                "WHERE chat_key = ? AND paused_reason IS NULL",
+                (reason or "paused", now_ms, chat_key),
+            )
+            return cur.rowcount > 0
+
+    async def resume_chat(self, chat_key: str) -> bool:
+        n = await self._write(
+            "UPDATE chats SET paused_reason = NULL, paused_ms = NULL "
+            "WHERE chat_key = ? AND paused_reason IS NOT NULL",
+            (chat_key,),
+        )
+        return n > 0
+
+    async def migrate_chat(
+        self, old_key: str, new_key: str, now_ms: int | None = None, *, as_leader: bool = False
+    ) -> None:
+        """A chat got a new key (Telegram group -> supergroup): move what belongs to it.
+
+        `as_leader` as for pause_chat: delivery's move (fenced) or the adapter's (any replica).
+        """
+        if old_key == new_key:
+            return
+        now_ms = _now_ms(now_ms)
+        async with self._leader_tx() if as_leader else self._tx() as c:
+            async with c.execute("SELECT kind FROM chats WHERE chat_key = ?", (old_key,)) as cur:
+                row = await cur.fetchone()
+            kind = row[0] if row else _guess_kind(new_key)
+            await c.execute(
+                "INSERT INTO chats (chat_key, kind, created_ms) VALUES (?, ?, ?) "
+                "ON CONFLICT(chat_key) DO UPDATE SET paused_reason = NULL, paused_ms = NULL",
+                (new_key, kind, now_ms),
+            )
+            # numbers move along, after the new chat's own (usually none): none collide
+            async with c.execute(
+                "SELECT chat_key, last_number FROM chats WHERE chat_key IN (?, ?)",
+                (old_key, new_key),
+            ) as cur:
+                last = {r[0]: r[1] for r in await cur.fetchall()}
+            await c.execute(
+                "UPDATE subscriptions SET chat_key = ?, number = number + ? WHERE chat_key = ?",
+                (new_key, last.get(new_key, 0), old_key),
+            )
+            await c.execute(
+                "UPDATE chats SET last_number = ? WHERE chat_key = ?",
+                (last.get(new_key, 0) + last.get(old_key, 0), new_key),
+            )
+            # a mute already on the new key for the same coin gives way to the moving one
+            await c.execute(
+                "DELETE FROM mutes WHERE chat_key = ? "
+                "AND coin IN (SELECT coin FROM mutes WHERE chat_key = ?)",
+                (new_key, old_key),
+            )
+            await c.execute("UPDATE mutes SET chat_key = ? WHERE chat_key = ?", (new_key, old_key))
+            await c.execute(
+                "UPDATE outbox SET chat_key = ? WHERE chat_key = ? AND status = 'pending'",
+                (new_key, old_key),
+            )
+            # the digest follows unless the new chat has its own
+            await c.execute(
+                "UPDATE digests SET chat_key = ? WHERE chat_key = ? "
+                "AND NOT EXISTS (SELECT 1 FROM digests d WHERE d.chat_key = ?)",
+                (new_key, old_key, new_key),
+            )
+            await c.execute(
+                "UPDATE chats SET paused_reason = ?, paused_ms = ? WHERE chat_key = ?",
+                (f"migrated to {new_key}", now_ms, old_key),
+            )
+            await self._rules_changed(c, old_key)
+            await self._rules_changed(c, new_key)
+        for listener in self.on_chat_migrated:
+            listener(old_key, new_key)
+
+    # ---- mutes -------------------------------------------------------------------------------
+
+    async def set_mute(self, chat_key: str, coin: str | None, until_ms: int) -> None:
+        await self._write(
+            "INSERT INTO mutes (chat_key, coin, until_ms) VALUES (?, ?, ?) "
+            "ON CONFLICT(chat_key, coin) DO UPDATE SET until_ms = excluded.until_ms",
+            (chat_key, coin or _WHOLE_CHAT, until_ms),
+        )
+
+    async def clear_mutes(self, chat_key: str, coin: str | None = None) -> int:
+        if coin is None:
+            return await self._write("DELETE FROM mutes WHERE chat_key = ?", (chat_key,))
+        return await self._write(
+            "DELETE FROM mutes WHERE chat_key = ? AND coin = ?", (chat_key, coin)
+        )
+
+    async def active_mutes(self, now_ms: int) -> dict[str, dict[str | None, int]]:
+        rows = await self._all(
+            "SELECT chat_key, coin, until_ms FROM mutes WHERE until_ms > ?", (now_ms,)
+        )
+        out: dict[str, dict[str | None, int]] = {}
+        for chat_key, coin, until_ms in rows:
+            out.setdefault(chat_key, {})[coin or None] = until_ms
+        return out
+
+    async def prune_mutes(self, now_ms: int) -> int:
+        return await self._write("DELETE FROM mutes WHERE until_ms <= ?", (now_ms,))
