@@ -1,7 +1,7 @@
 """Minute buckets of liquidations (coin x venue x side), rolling window sums and Snapshots.
 
 Layout, chosen for the ingest hot path and for memory:
-- one `_Series` per (coin, venue); its recent minutes live in 15-minute chunks, each one flat
+- one `MinuteSeries` per (coin, venue); its recent minutes live in 15-minute chunks, each one flat
   `array('d')` of [long, short] pairs (16 bytes a minute, no per-minute objects);
 - minutes older than any window move to one sorted cold store per series holding only the
   non-empty minutes (20 bytes each), where late events and loads still land;
@@ -13,163 +13,25 @@ Layout, chosen for the ingest hot path and for memory:
 
 from __future__ import annotations
 
-from array import array
-from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass
 
+from bot.domain.aggregate_load import BucketLoading, BucketRow, MinuteColumns
 from bot.domain.health import SourceHealth
 from bot.domain.market import WINDOWS
+from bot.domain.minute_series import _FAR, CHUNK, MINUTE_MS, MinuteSeries
 from bot.domain.models import ALL, Liquidation, Side, Snapshot, VenueSplit, WindowTotals
 
 __all__ = ["Aggregator", "BucketRow", "MinuteColumns", "SourceHealth"]
 
-MINUTE_MS = 60_000
-CHUNK = 15  # minutes per dense chunk: small, so a rarely traded coin allocates little
-_ZERO_CHUNK = array("d", bytes(16 * CHUNK))
 _DUST = 1e-6  # float residue of running sums below this is zero (a millionth of a dollar)
 _RECOUNT_PERIOD = 60  # every series is recounted exactly once per this many minutes
-_FAR = 1 << 62
 _STEP_LIMIT = 30  # minutes; a longer jump of the clock is cheaper to recount than to step
 _LONG = Side.LONG
 _SHORT = Side.SHORT
 _SIDES = {"long": _LONG, "short": _SHORT}
 
 
-@dataclass(frozen=True, slots=True)
-class BucketRow:
-    """One persisted minute bucket: USD liquidated in [minute_ms, minute_ms + 60 s)."""
-
-    minute_ms: int
-    coin: str
-    venue: str
-    longs: float
-    shorts: float
-
-
-# One minute of stored buckets as the store hands them to `Aggregator.load_minutes`:
-# (minute_ms, ((coin, venue), ...), array('d') of [longs, shorts] pairs in the same order).
-MinuteColumns = tuple[int, tuple[tuple[str, str], ...], array]
-
-
-class _Series:
-    """The minute buckets of one (coin, venue).
-
-    Recent minutes live in dense chunks; older ones (no window reads them) in one sorted cold
-    store of the non-empty minutes only. A minute is in one of the two, never both.
-    """
-
-    __slots__ = ("chunks", "coin", "cold_min", "cold_val", "dirty", "idx", "sums", "venue")
-
-    def __init__(self, coin: str, venue: str, idx: int, n_windows: int) -> None:
-        self.coin = coin
-        self.venue = venue
-        self.idx = idx
-        self.chunks: dict[int, array] = {}  # chunk no -> [l0, s0, l1, s1, ...]
-        self.cold_min = array("i")  # sorted minute numbers of the non-empty cold buckets
-        self.cold_val = array("d")  # their [l, s] pairs
-        self.sums = [0.0] * (2 * n_windows)  # per window: longs, shorts of completed minutes
-        self.dirty: set[int] = set()
-
-    def get(self, m: int) -> tuple[float, float]:
-        ci, off = divmod(m, CHUNK)
-        c = self.chunks.get(ci)
-        if c is not None:
-            return c[2 * off], c[2 * off + 1]
-        j = bisect_left(self.cold_min, m)
-        if j < len(self.cold_min) and self.cold_min[j] == m:
-            return self.cold_val[2 * j], self.cold_val[2 * j + 1]
-        return 0.0, 0.0
-
-    def dense(self, ci: int) -> array:
-        """The dense chunk `ci`, created (and thawed from the cold store) if needed."""
-        c = self.chunks.get(ci)
-        if c is None:
-            c = array("d", _ZERO_CHUNK)
-            a, b = self._cold_span(ci * CHUNK, ci * CHUNK + CHUNK - 1)
-            if a < b:  # a late event or a load into frozen minutes: rare
-                for j in range(a, b):
-                    off = self.cold_min[j] - ci * CHUNK
-                    c[2 * off] = self.cold_val[2 * j]
-                    c[2 * off + 1] = self.cold_val[2 * j + 1]
-                del self.cold_min[a:b]
-                del self.cold_val[2 * a : 2 * b]
-            self.chunks[ci] = c
-        return c
-
-    def freeze(self, ci: int) -> None:
-        c = self.chunks.pop(ci)
-        offs = [off for off in range(CHUNK) if c[2 * off] or c[2 * off + 1]]
-        if offs:
-            mins = array("i", [ci * CHUNK + off for off in offs])
-            vals = array("d")
-            for off in offs:
-                vals.append(c[2 * off])
-                vals.append(c[2 * off + 1])
-            j = bisect_left(self.cold_min, mins[0])  # usually the end: chunks freeze in order
-            self.cold_min[j:j] = mins
-            self.cold_val[2 * j : 2 * j] = vals
-
-    def _cold_span(self, m0: int, m1: int) -> tuple[int, int]:
-        return bisect_left(self.cold_min, m0), bisect_right(self.cold_min, m1)
-
-    def range_sum(self, m0: int, m1: int) -> tuple[float, float]:
-        """Longs, shorts over minutes m0..m1 inclusive."""
-        if m1 < m0:
-            return 0.0, 0.0
-        a, b = self._cold_span(m0, m1)
-        longs = sum(self.cold_val[2 * a : 2 * b : 2])
-        shorts = sum(self.cold_val[2 * a + 1 : 2 * b : 2])
-        for ci in range(m0 // CHUNK, m1 // CHUNK + 1):
-            c = self.chunks.get(ci)
-            if c is not None:
-                a = max(m0 - ci * CHUNK, 0)
-                b = min(m1 - ci * CHUNK, CHUNK - 1) + 1
-                longs += sum(c[2 * a : 2 * b : 2])
-                shorts += sum(c[2 * a + 1 : 2 * b : 2])
-        return longs, shorts
-
-    def range_sums(self, m0s: Iterable[int], m1: int) -> list[float]:
-        """[longs, shorts, longs, shorts, ...]: range_sum(m0, m1) for each m0, the same floats
-        (the same additions in the same order), with each whole chunk summed once for all."""
-        out: list[float] = []
-        whole: dict[int, tuple[float, float]] = {}  # chunk no -> its sums (range_sum's values)
-        chunks = self.chunks
-        for m0 in m0s:
-            if m1 < m0:
-                out += (0.0, 0.0)
-                continue
-            a, b = self._cold_span(m0, m1)
-            longs = sum(self.cold_val[2 * a : 2 * b : 2])
-            shorts = sum(self.cold_val[2 * a + 1 : 2 * b : 2])
-            for ci in range(m0 // CHUNK, m1 // CHUNK + 1):
-                c = chunks.get(ci)
-                if c is not None:
-                    a = max(m0 - ci * CHUNK, 0)
-                    b = min(m1 - ci * CHUNK, CHUNK - 1) + 1
-                    if a == 0 and b == CHUNK:
-                        w = whole.get(ci)
-                        if w is None:
-                            w = whole[ci] = (sum(c[0 : 2 * CHUNK : 2]), sum(c[1 : 2 * CHUNK : 2]))
-                        longs += w[0]
-                        shorts += w[1]
-                    else:
-                        longs += sum(c[2 * a : 2 * b : 2])
-                        shorts += sum(c[2 * a + 1 : 2 * b : 2])
-            out += (longs, shorts)
-        return out
-
-    def drop_cold_before(self, m: int) -> int:
-        j = bisect_left(self.cold_min, m)
-        del self.cold_min[:j]
-        del self.cold_val[: 2 * j]
-        return j
-
-    def empty(self) -> bool:
-        return not self.chunks and not self.cold_min
-
-
-class Aggregator:
+class Aggregator(BucketLoading):
     """Folds liquidations into minute buckets and answers rolling window sums."""
 
     def __init__(
@@ -186,10 +48,10 @@ class Aggregator:
         self.retention_minutes = retention_minutes
         self.future_tolerance_ms = future_tolerance_ms
         self._widx = {w: k for k, w in enumerate(self.windows)}
-        self._series: dict[tuple[str, str], _Series] = {}
+        self._series: dict[tuple[str, str], MinuteSeries] = {}
         self._next_idx = 0
         self._anchor: int | None = None  # running sums cover completed minutes up to here
-        self._late: list[tuple[_Series, int, float, float]] = []  # events at or before anchor
+        self._late: list[tuple[MinuteSeries, int, float, float]] = []  # events at or before anchor
         self._now_ms: int | None = None  # the latest clock reading seen (for add's bounds)
         self._touched: set[tuple[str, Side]] = set()  # (coin, side) with events since the take
         self.added = 0
@@ -259,8 +121,8 @@ class Aggregator:
         self.added += taken
         return taken
 
-    def _new_series(self, coin: str, venue: str) -> _Series:
-        s = _Series(coin, venue, self._next_idx, len(self.windows))
+    def _new_series(self, coin: str, venue: str) -> MinuteSeries:
+        s = MinuteSeries(coin, venue, self._next_idx, len(self.windows))
         self._next_idx += 1
         self._series[(coin, venue)] = s
         if venue not in self.venue_names:
@@ -274,148 +136,9 @@ class Aggregator:
         touched, self._touched = self._touched, set()
         return touched
 
-    # ---- persistence ---------------------------------------------------------------------
-
-    def dirty_rows(self) -> list[BucketRow]:
-        """The buckets changed since the last call, with their full values (for an upsert)."""
-        rows = []
-        for s in self._series.values():
-            if s.dirty:
-                for m in sorted(s.dirty):
-                    longs, shorts = s.get(m)
-                    rows.append(BucketRow(m * MINUTE_MS, s.coin, s.venue, longs, shorts))
-                s.dirty.clear()
-        return rows
-
-    def load(self, rows: Iterable[BucketRow]) -> int:
-        """Set buckets from the store (replacing what is there); not marked dirty."""
-        lo = -_FAR if self._now_ms is None else self._now_ms // MINUTE_MS - self.retention_minutes
-        n = 0
-        for r in rows:
-            m = r.minute_ms // MINUTE_MS
-            if m <= lo:
-                continue
-            s = self._series.get((r.coin, r.venue)) or self._new_series(r.coin, r.venue)
-            ci, off = divmod(m, CHUNK)
-            c = s.dense(ci)
-            c[2 * off] = r.longs
-            c[2 * off + 1] = r.shorts
-            n += 1
-        self._anchor = None  # recount everything at the next snapshot
-        self._late.clear()
-        return n
-
-    def load_minutes(self, minutes: Iterable[MinuteColumns]) -> int:
-        """`load` for the store's minute columns (Database.bucket_minutes): the same buckets set
-        the same way, and the same series created in the same order, without a row object or a
-        chunk lookup per bucket.
-
-        Each item is (minute_ms, keys, values): the (coin, venue) of each bucket of that minute,
-        in the order the store sorts them, and an array('d') of their [longs, shorts] pairs in
-        the same order. A run of consecutive
-        minutes in one chunk that shares one keys object (the store hands the same tuple on while
-        the minutes hold the same series) is written per series with two slice assignments.
-        """
-        lo = -_FAR if self._now_ms is None else self._now_ms // MINUTE_MS - self.retention_minutes
-        n = 0
-        run: list[array] = []  # the values of consecutive minutes of one chunk, one keys object
-        run_keys: tuple[tuple[str, str], ...] = ()
-        run_m0 = run_last = -_FAR
-        # id(keys) -> (keys, their series): holding the keys keeps their id from being reused
-        layouts: dict[int, tuple[object, list[_Series]]] = {}
-        for minute_ms, keys, values in minutes:
-            m = minute_ms // MINUTE_MS
-            if m <= lo:
-                continue
-            if run and (keys is not run_keys or m != run_last + 1 or m % CHUNK == 0):
-                n += self._fill(self._layout(run_keys, layouts), run_m0, run)
-                run = []
-            if not run:
-                run_keys, run_m0 = keys, m
-            run.append(values)
-            run_last = m
-        if run:
-            n += self._fill(self._layout(run_keys, layouts), run_m0, run)
-        self._anchor = None  # recount everything at the next snapshot
-        self._late.clear()
-        return n
-
-    def _layout(
-        self,
-        keys: tuple[tuple[str, str], ...],
-        seen: dict[int, tuple[object, list[_Series]]],
-    ) -> list[_Series]:
-        """The series of `keys` in their order, missing ones created in that order (the
-        store's (coin, venue) order: as `load` creates them from rows the store ordered)."""
-        hit = seen.get(id(keys))
-        if hit is not None:
-            return hit[1]
-        known = self._series
-        for coin, venue in keys:
-            if (coin, venue) not in known:
-                self._new_series(coin, venue)
-        series = [known[k] for k in keys]
-        seen[id(keys)] = (keys, series)
-        return series
-
-    @staticmethod
-    def _fill(series: list[_Series], m0: int, run: list[array]) -> int:
-        """Set minutes m0, m0 + 1, ... (all in one chunk) of each series from `run`, one
-        array of [longs, shorts] pairs per minute in the order of `series`."""
-        ci, off = divmod(m0, CHUNK)
-        width = 2 * len(series)
-        if len(run) == 1:
-            values = run[0]
-            for j, s in enumerate(series):
-                c = s.chunks.get(ci)
-                if c is None:  # dense(ci), without its look into an empty cold store
-                    if s.cold_min:
-                        c = s.dense(ci)
-                    else:
-                        c = s.chunks[ci] = array("d", _ZERO_CHUNK)
-                c[2 * off] = values[2 * j]
-                c[2 * off + 1] = values[2 * j + 1]
-            return len(series)
-        flat = array("d")
-        for values in run:
-            flat += values
-        end = 2 * (off + len(run))
-        for j, s in enumerate(series):
-            c = s.chunks.get(ci)
-            if c is None:  # as above
-                if s.cold_min:
-                    c = s.dense(ci)
-                else:
-                    c = s.chunks[ci] = array("d", _ZERO_CHUNK)
-            c[2 * off : end : 2] = flat[2 * j :: width]
-            c[2 * off + 1 : end : 2] = flat[2 * j + 1 :: width]
-        return len(series) * len(run)
-
-    def prune(self, now_ms: int) -> int:
-        """Drop buckets older than the retention; returns how many non-empty ones went."""
-        self._now_ms = now_ms
-        cutoff = now_ms // MINUTE_MS - self.retention_minutes + 1  # oldest minute kept
-        cut_ci, cut_off = divmod(cutoff, CHUNK)
-        dropped = 0
-        for key, s in list(self._series.items()):
-            dropped += s.drop_cold_before(cutoff)
-            for ci in [ci for ci in s.chunks if ci < cut_ci]:
-                dropped += _filled(s.chunks.pop(ci), CHUNK)
-            c = s.chunks.get(cut_ci)
-            if cut_off and c is not None:
-                dropped += _filled(c, cut_off)
-                c[: 2 * cut_off] = _ZERO_CHUNK[: 2 * cut_off]
-                if not _filled(c, CHUNK):
-                    del s.chunks[cut_ci]
-            s.dirty = {m for m in s.dirty if m >= cutoff}
-            if s.empty():
-                del self._series[key]
-        self._late = [e for e in self._late if e[1] >= cutoff]
-        return dropped
-
     # ---- running sums --------------------------------------------------------------------
 
-    def _recount(self, s: _Series, anchor: int) -> None:
+    def _recount(self, s: MinuteSeries, anchor: int) -> None:
         # in place: range_sum(anchor - w + 2, anchor) for each window w, bit for bit
         s.sums[:] = s.range_sums([anchor - w + 2 for w in self.windows], anchor)
 
@@ -468,7 +191,7 @@ class Aggregator:
 
     # ---- questions -----------------------------------------------------------------------
 
-    def _of(self, coin: str) -> list[_Series]:
+    def _of(self, coin: str) -> list[MinuteSeries]:
         if coin == ALL:
             return list(self._series.values())
         return [s for v in self.venue_names if (s := self._series.get((coin, v))) is not None]
@@ -575,11 +298,6 @@ class Aggregator:
             gaps=gaps,
             past_gaps=past_gaps,
         )
-
-
-def _filled(c: array, minutes: int) -> int:
-    """Non-empty minutes among the first `minutes` of a dense chunk."""
-    return sum(1 for off in range(minutes) if c[2 * off] or c[2 * off + 1])
 
 
 def _biggest_first(v: VenueSplit) -> tuple[float, str]:
