@@ -2,9 +2,8 @@
 
 Each venue names the side its own way; what each reading rests on is in docs/sources.md
 ("More venues"), with the recorded frames that prove it:
-- Gate `futures.public_liquidates`: `size` is signed; its sign is NOT established by evidence
-  (the source stays off by default). We read it as Gate's own REST model names `size`: the
-  liquidated POSITION's size, positive = a LONG.
+- Gate `futures.public_liquidates`: `size` is the liquidation ORDER's signed quantity (Gate's
+  docs, revision 2026-08-20); a Gate order's size is negative to sell, so negative = a LONG.
 - Bitget `liquidation`: `side` is the POSITION side (buy = a LONG liquidated); `amount` is the
   USDT value (amount / price is a round quantity on every recorded frame).
 - HTX `liquidation_orders`: `direction` is the liquidation ORDER's side (sell = a LONG);
@@ -53,10 +52,13 @@ def parse_gate(
     unknown: Counter[str] | None = None,
     coins: Mapping[str, str] | None = None,
 ) -> list[Liquidation]:
-    """`futures.public_liquidates` updates: result is one object or a list of them.
+    """`futures.public_liquidates` updates: result is a list (every liquidation order of the
+    contract in one 1 s window) or, from older servers, one object.
 
-    USD = |size| contracts × quanto_multiplier (from `GET /futures/usdt/contracts`) × price;
-    a contract without a known multiplier is skipped and counted in `unknown`.
+    `size` is the liquidation ORDER's quantity, signed as Gate signs orders: negative = a sell =
+    a LONG liquidated. USD = |size| contracts × quanto_multiplier (from
+    `GET /futures/usdt/contracts`) × price; a contract without a known multiplier is skipped and
+    counted in `unknown`.
     """
     msg = load_json(frame)
     if not isinstance(msg, dict):
@@ -86,7 +88,7 @@ def parse_gate(
             if unknown is not None:
                 unknown[contract] += 1
             continue
-        side = Side.LONG if size > 0 else Side.SHORT  # the position's sign (unverified)
+        side = Side.LONG if size < 0 else Side.SHORT  # the ORDER's sign: a sell closes a long
         usd = abs(size) * mult * price
         out.append(Liquidation("gate", _coin(contract, coins), side, usd, ts, contract))
     return out

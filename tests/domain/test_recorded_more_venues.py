@@ -17,7 +17,13 @@ import pytest
 
 from bot.domain.models import Liquidation, Side
 from bot.domain.venues_bitmex import bitmex_instruments, parse_bitmex
-from bot.domain.venues_more import gate_instruments, parse_bitget, parse_deribit, parse_htx
+from bot.domain.venues_more import (
+    gate_instruments,
+    parse_bitget,
+    parse_deribit,
+    parse_gate,
+    parse_htx,
+)
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 NOW = 1_559_347_228_619  # the receive time tardis stamped on its BitMEX rows (2019-06-01)
@@ -115,3 +121,29 @@ def test_gate_contract_list_gives_quanto_multipliers_and_coins() -> None:
     assert GATE.sizes["BTC_USDT"] == 0.0001 and GATE.sizes["ETH_USDT"] == 0.01
     assert GATE.sizes["PEPE_USDT"] == 10_000_000
     assert GATE.coins["BTC_USDT"] == "BTC" and {"BTC", "ETH", "PEPE"} <= GATE.listed_coins()
+
+
+# ---- Gate: the docs' own push examples (revision of 2026-08-20) --------------------------------
+
+GATE_DOCS = load("gate_docs_public_liquidates.json")
+
+
+@pytest.mark.parametrize("case", [pytest.param(f, id=f["id"]) for f in GATE_DOCS["frames"]])
+def test_gate_docs_frames_negative_size_is_a_long_liquidated(case: dict[str, Any]) -> None:
+    """`size` is the liquidation ORDER's quantity; Gate signs an order's size (negative = ask):
+    a negative liquidation order sells a long. Every row of the 1 s window is counted."""
+    got = parse_gate(json.dumps(case["frame"]), GATE.sizes, coins=GATE.coins)
+    want = case["expected"]
+    assert [(e.side.value, e.coin, e.venue, e.ts_ms) for e in got] == [
+        (w["side"], w["coin"], "gate", w["ts_ms"]) for w in want
+    ]
+    for e, w in zip(got, want, strict=True):
+        assert e.usd == pytest.approx(w["usd"], rel=1e-9)
+
+
+def test_gate_positive_order_size_is_a_short_liquidated() -> None:
+    frame = GATE_DOCS["frames"][0]["frame"] | {
+        "result": [{"price": "215.1", "size": "3", "time": 1541486601123, "contract": "BTC_USDT"}]
+    }
+    (e,) = parse_gate(json.dumps(frame), GATE.sizes, coins=GATE.coins)
+    assert e.side is Side.SHORT and e.usd == pytest.approx(3 * 0.0001 * 215.1)

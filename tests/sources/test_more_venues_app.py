@@ -62,7 +62,7 @@ async def venues() -> AsyncIterator[dict[str, FakeVenue]]:
     fakes["gate"].rest["/api/v4/futures/usdt/contracts"] = gate_contracts({"BTC_USDT": "0.0001"})
     fakes["bitmex"].rest["/api/v1/instrument/active"] = bitmex_instruments([XBTUSD])
     frames = {
-        "gate": gate_frame([("BTC_USDT", 2000, 50_000.0)], now),  # $10,000 long
+        "gate": gate_frame([("BTC_USDT", -2000, 50_000.0)], now),  # $10,000 long (a sell order)
         "bitget": bitget_frame([("BTCUSDT", "buy", 20_000)], now),  # long
         "bitmex": bitmex_frame("XBTUSD", "Buy", 30_000, 50_000),  # short
         "htx": gzip_json(htx_frame("BTC-USDT", "buy", 40_000, now)),  # short
