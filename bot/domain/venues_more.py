@@ -5,7 +5,8 @@ Each venue names the side its own way; what each reading rests on is in docs/sou
 - Gate `futures.public_liquidates`: `size` is the liquidation ORDER's signed quantity (Gate's
   docs, revision 2026-08-20); a Gate order's size is negative to sell, so negative = a LONG.
 - Bitget `liquidation`: `side` is the POSITION side (buy = a LONG liquidated); `amount` is the
-  USDT value (amount / price is a round quantity on every recorded frame).
+  value in the quote coin (Bitget's docs: USDT, USD for coin-M, USDC; amount / price is a round
+  quantity on every recorded frame).
 - HTX `liquidation_orders`: `direction` is the liquidation ORDER's side (sell = a LONG);
   `trade_turnover` is the USDT value.
 - Deribit trades with `liquidation` set: T = the taker was liquidated, M = the maker, MT = both;
@@ -121,10 +122,14 @@ def gate_instruments(payload: Any) -> Instruments:
 # ---- Bitget (UTA v3 public stream) -------------------------------------------------------------
 
 _BITGET_POSITION = {"buy": Side.LONG, "sell": Side.SHORT}
+# the futures books with a public `liquidation` topic; `amount` is in each one's quote coin:
+# USDT, USD (coin-M: BTCUSD), USDC, all counted as USD
+BITGET_INST_TYPES = ("usdt-futures", "coin-futures", "usdc-futures")
 
 
 def parse_bitget(frame: str | bytes) -> list[Liquidation]:
-    """`liquidation` pushes (instType usdt-futures): side = POSITION side, amount = USDT value.
+    """`liquidation` pushes of the three futures books: side = POSITION side, amount = the
+    quote-coin value (USDT, USD, USDC). Another instType is refused: its unit is not known.
 
     Bitget pushes at most the largest long and the largest short per pair per second: a floor.
     """
@@ -141,6 +146,8 @@ def parse_bitget(frame: str | bytes) -> list[Liquidation]:
     arg = msg.get("arg")
     if not isinstance(arg, dict) or arg.get("topic") != "liquidation":
         raise FrameError("unknown Bitget topic")
+    if str(arg.get("instType", "")).lower() not in BITGET_INST_TYPES:
+        raise FrameError(f"Bitget liquidation of an unknown book {arg.get('instType')!r}")
     data = msg.get("data")
     if not isinstance(data, list):
         raise FrameError("Bitget push without data")

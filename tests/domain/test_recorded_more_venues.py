@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bot.domain.frames import FrameError
 from bot.domain.models import Liquidation, Side
 from bot.domain.venues_bitmex import bitmex_instruments, parse_bitmex
 from bot.domain.venues_more import (
@@ -147,3 +148,34 @@ def test_gate_positive_order_size_is_a_short_liquidated() -> None:
     }
     (e,) = parse_gate(json.dumps(frame), GATE.sizes, coins=GATE.coins)
     assert e.side is Side.SHORT and e.usd == pytest.approx(3 * 0.0001 * 215.1)
+
+
+# ---- Bitget: the three futures books -----------------------------------------------------------
+
+
+def _bitget_as(inst_type: str, symbol: str) -> str:
+    """tardis' recorded usdt-futures push, recast to another book (its symbol and instType)."""
+    case = next(f for f in TARDIS["frames"] if f["stream"] == "bitget")
+    frame = json.loads(json.dumps(case["frame"]))
+    frame["arg"]["instType"] = inst_type
+    for row in frame["data"]:
+        row["symbol"] = symbol
+    return json.dumps(frame)
+
+
+@pytest.mark.parametrize(
+    ("inst_type", "symbol", "coin"),
+    [("coin-futures", "BTCUSD", "BTC"), ("usdc-futures", "ETHPERP", "ETH")],
+)
+def test_bitget_coin_m_and_usdc_m_amount_is_the_quote_value(
+    inst_type: str, symbol: str, coin: str
+) -> None:
+    """Bitget's docs give `amount` in the quote coin for every book (coin-M BTCUSD: USD)."""
+    got = parse_bitget(_bitget_as(inst_type, symbol))
+    assert [(e.coin, e.side, e.symbol) for e in got] == [(coin, Side.LONG, symbol)] * 2
+    assert [e.usd for e in got] == pytest.approx([13.70319, 143.330431857868])
+
+
+def test_bitget_liquidation_of_an_unknown_book_is_refused() -> None:
+    with pytest.raises(FrameError, match="unknown book"):
+        parse_bitget(_bitget_as("spot", "BTCUSDT"))

@@ -295,3 +295,32 @@ async def test_sized_venue_without_an_instrument_list_is_down_not_guessing(
         await fake.stop()
     assert "cannot list gate instruments" in sink.status("gate").note
     assert not fake.conns  # it never connected without sizes
+
+
+async def test_bitget_subscribes_usdt_coin_and_usdc_futures(sink: RecordingSink) -> None:
+    """One connection reads the liquidations of the three futures books."""
+    v = VENUES["bitget"]
+    fake = await _fake(v)
+
+    async def script(conn: FakeConn) -> None:
+        await conn.wait_for(v.is_sub)
+        coin_m = bitget_frame([("BTCUSD", "sell", 5000.0)], T0)
+        coin_m["arg"] = {"instType": "coin-futures", "topic": "liquidation"}
+        await conn.send(coin_m)
+        await conn.silent()
+
+    fake.scripts = [script]
+    src = v.make(fake)
+    try:
+        async with running(src, sink):
+            await sink.until(lambda s: len(s.events_in) == 1)
+    finally:
+        await fake.stop()
+    (sub,) = [json.loads(m) for m in fake.conns[0].received if v.is_sub(m)]
+    assert [(a["instType"], a["topic"]) for a in sub["args"]] == [
+        ("usdt-futures", "liquidation"),
+        ("coin-futures", "liquidation"),
+        ("usdc-futures", "liquidation"),
+    ]
+    (e,) = sink.events_in
+    assert (e.coin, e.side, e.usd, e.venue) == ("BTC", Side.SHORT, 5000.0, "bitget")
