@@ -9,7 +9,6 @@ what tardis itself asserts about the frame (docs/sources.md, "More venues").
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -106,16 +105,15 @@ def test_bitmex_partial_update_and_delete_are_not_new_liquidations() -> None:
         assert parse_bitmex(frame, BITMEX, NOW) == []
 
 
-def test_bitmex_instrument_list_sizes_inverse_and_leaves_bitcoin_settled_ones_out() -> None:
+def test_bitmex_instrument_list_sizes_inverse_quanto_and_bitcoin_quoted() -> None:
     assert BITMEX.inverse_usd["XBTUSD"] == 1.0  # multiplier -100000000 XBt: 1 USD a contract
     assert BITMEX.coins["XBTUSD"] == "BTC" and BITMEX.coins["ETHUSD"] == "ETH"
-    # quanto (ETHUSD, LINKUSDT) and bitcoin-quoted (XRPU21) contracts need a BTC price: skipped
-    assert {"ETHUSD", "LINKUSDT", "XRPU21"} <= BITMEX.unpriced
-    unknown: Counter[str] = Counter()
-    frame = {"table": "liquidation", "action": "insert", "data": [
-        {"orderID": "y", "symbol": "ETHUSD", "side": "Buy", "price": 2000, "leavesQty": 10}]}  # fmt: skip
-    assert parse_bitmex(json.dumps(frame), BITMEX, NOW, unknown) == []
-    assert unknown == Counter({"ETHUSD": 1})
+    # quanto: multiplier 100 satoshi per 1 USD = BitMEX's "0.000001 XBT per 1 USD" (ETHUSD guide)
+    assert BITMEX.quanto_xbt["ETHUSD"] == pytest.approx(0.000001)
+    assert BITMEX.quanto_xbt["LINKUSDT"] == pytest.approx(0.0001)
+    assert BITMEX.xbt_linear["XRPU21"] == 1.0  # 1 XRP a contract, priced in XBT
+    assert BITMEX.xbt_usd == 32182.72  # XBTUSD's indicativeSettlePrice (.BXBT) in the list
+    assert BITMEX.unpriced == {"XBTEUR", "XBTEURU21"}  # priced in euros: skipped and counted
 
 
 def test_gate_contract_list_gives_quanto_multipliers_and_coins() -> None:
