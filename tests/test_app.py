@@ -74,6 +74,7 @@ def test_sources_follow_the_config() -> None:
         "bybit",
         "bybit_inverse",
         "okx",
+        "gate",
         "bitget",
         "bitmex",
         "htx",
