@@ -182,7 +182,7 @@ class OkxConfig(StreamSource):
 
 
 class GateConfig(StreamSource):
-    enabled: bool = False  # the sign of `size` is not established by evidence (docs/sources.md)
+    # `size` is the liquidation order's signed quantity (Gate's docs, 2026-08-20; docs/sources.md)
     url: str = "wss://fx-ws.gateio.ws/v4/ws/usdt"
     rest_url: str = "https://api.gateio.ws"  # contracts: quanto_multiplier
 

@@ -57,11 +57,12 @@ def test_sources_follow_the_config() -> None:
         "binance",
         "bybit",
         "bybit_inverse",
+        "gate",
         "bitget",
         "bitmex",
         "htx",
         "deribit",
-    }  # okx off, gate off by default, no CoinGlass without a key
+    }  # okx off, gate on by default (its docs fix the side), no CoinGlass without a key
     assert names["bybit"].url == "ws://127.0.0.1:9/ws"
     inverse = names["bybit_inverse"]  # its own stream and instrument category, venue bybit
     assert inverse.url == "wss://stream.bybit.com/v5/public/inverse"
@@ -73,6 +74,7 @@ def test_sources_follow_the_config() -> None:
         "bybit",
         "bybit_inverse",
         "okx",
+        "gate",
         "bitget",
         "bitmex",
         "htx",

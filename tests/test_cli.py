@@ -80,7 +80,7 @@ def test_an_unreachable_postgresql_is_one_clear_line(tmp_path: Path) -> None:
 
 def test_run_on_defaults_says_so_and_keeps_logs_off_the_chat(tmp_path: Path) -> None:
     # no config.yaml: the defaults, with the live feeds switched off from the environment
-    feeds = ("BINANCE", "BYBIT", "BYBIT_INVERSE", "OKX", "BITGET", "BITMEX", "HTX", "DERIBIT")
+    feeds = ("BINANCE", "BYBIT", "BYBIT_INVERSE", "OKX", "GATE", "BITGET", "BITMEX", "HTX", "DERIBIT")
     env = {f"LIQBOT_SOURCES__{v}__ENABLED": "false" for v in feeds}
     env |= {"LIQBOT_LOGGING__FORMAT": "json", "LIQBOT_LOGGING__LEVEL": "DEBUG"}
     res = _cli("run", cwd=tmp_path, env=env, stdin="/status\nquit\n")
@@ -92,7 +92,8 @@ def test_run_on_defaults_says_so_and_keeps_logs_off_the_chat(tmp_path: Path) -> 
         " LIQBOT_SOURCES__BINANCE__ENABLED, LIQBOT_SOURCES__BITGET__ENABLED,"
         " LIQBOT_SOURCES__BITMEX__ENABLED, LIQBOT_SOURCES__BYBIT_INVERSE__ENABLED,"
         " LIQBOT_SOURCES__BYBIT__ENABLED,"
-        " LIQBOT_SOURCES__DERIBIT__ENABLED, LIQBOT_SOURCES__HTX__ENABLED,"
+        " LIQBOT_SOURCES__DERIBIT__ENABLED, LIQBOT_SOURCES__GATE__ENABLED,"
+        " LIQBOT_SOURCES__HTX__ENABLED,"
         " LIQBOT_SOURCES__OKX__ENABLED"
     )
     assert "source binance: off" in banner and "telegram: off (no TELEGRAM_BOT_TOKEN)" in banner

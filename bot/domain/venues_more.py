@@ -2,11 +2,11 @@
 
 Each venue names the side its own way; what each reading rests on is in docs/sources.md
 ("More venues"), with the recorded frames that prove it:
-- Gate `futures.public_liquidates`: `size` is signed; its sign is NOT established by evidence
-  (the source stays off by default). We read it as Gate's own REST model names `size`: the
-  liquidated POSITION's size, positive = a LONG.
+- Gate `futures.public_liquidates`: `size` is the liquidation ORDER's signed quantity (Gate's
+  docs, revision 2026-08-20); a Gate order's size is negative to sell, so negative = a LONG.
 - Bitget `liquidation`: `side` is the POSITION side (buy = a LONG liquidated); `amount` is the
-  USDT value (amount / price is a round quantity on every recorded frame).
+  value in the quote coin (Bitget's docs: USDT, USD for coin-M, USDC; amount / price is a round
+  quantity on every recorded frame).
 - HTX `liquidation_orders`: `direction` is the liquidation ORDER's side (sell = a LONG);
   `trade_turnover` is the USDT value.
 - Deribit trades with `liquidation` set: T = the taker was liquidated, M = the maker, MT = both;
@@ -53,10 +53,13 @@ def parse_gate(
     unknown: Counter[str] | None = None,
     coins: Mapping[str, str] | None = None,
 ) -> list[Liquidation]:
-    """`futures.public_liquidates` updates: result is one object or a list of them.
+    """`futures.public_liquidates` updates: result is a list (every liquidation order of the
+    contract in one 1 s window) or, from older servers, one object.
 
-    USD = |size| contracts × quanto_multiplier (from `GET /futures/usdt/contracts`) × price;
-    a contract without a known multiplier is skipped and counted in `unknown`.
+    `size` is the liquidation ORDER's quantity, signed as Gate signs orders: negative = a sell =
+    a LONG liquidated. USD = |size| contracts × quanto_multiplier (from
+    `GET /futures/usdt/contracts`) × price; a contract without a known multiplier is skipped and
+    counted in `unknown`.
     """
     msg = load_json(frame)
     if not isinstance(msg, dict):
@@ -86,7 +89,7 @@ def parse_gate(
             if unknown is not None:
                 unknown[contract] += 1
             continue
-        side = Side.LONG if size > 0 else Side.SHORT  # the position's sign (unverified)
+        side = Side.LONG if size < 0 else Side.SHORT  # the ORDER's sign: a sell closes a long
         usd = abs(size) * mult * price
         out.append(Liquidation("gate", _coin(contract, coins), side, usd, ts, contract))
     return out
@@ -119,10 +122,14 @@ def gate_instruments(payload: Any) -> Instruments:
 # ---- Bitget (UTA v3 public stream) -------------------------------------------------------------
 
 _BITGET_POSITION = {"buy": Side.LONG, "sell": Side.SHORT}
+# the futures books with a public `liquidation` topic; `amount` is in each one's quote coin:
+# USDT, USD (coin-M: BTCUSD), USDC, all counted as USD
+BITGET_INST_TYPES = ("usdt-futures", "coin-futures", "usdc-futures")
 
 
 def parse_bitget(frame: str | bytes) -> list[Liquidation]:
-    """`liquidation` pushes (instType usdt-futures): side = POSITION side, amount = USDT value.
+    """`liquidation` pushes of the three futures books: side = POSITION side, amount = the
+    quote-coin value (USDT, USD, USDC). Another instType is refused: its unit is not known.
 
     Bitget pushes at most the largest long and the largest short per pair per second: a floor.
     """
@@ -139,6 +146,8 @@ def parse_bitget(frame: str | bytes) -> list[Liquidation]:
     arg = msg.get("arg")
     if not isinstance(arg, dict) or arg.get("topic") != "liquidation":
         raise FrameError("unknown Bitget topic")
+    if str(arg.get("instType", "")).lower() not in BITGET_INST_TYPES:
+        raise FrameError(f"Bitget liquidation of an unknown book {arg.get('instType')!r}")
     data = msg.get("data")
     if not isinstance(data, list):
         raise FrameError("Bitget push without data")

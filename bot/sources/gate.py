@@ -1,10 +1,11 @@
 """Gate USDT-settled futures: channel `futures.public_liquidates` for every contract; no key.
 
-Subscribed with `!all`. Gate pushes at most one liquidation per contract per second (a floor).
-Sizes are contracts: USD = |size| × quanto_multiplier × price, the multiplier from
+Subscribed with `!all`. Since Gate's revision of 2026-08-20 every liquidation order of a
+contract in a 1 s window is pushed, as one array (earlier: at most one a second). `size` is the
+liquidation ORDER's signed quantity in contracts (negative = a sell = a long liquidated):
+USD = |size| × quanto_multiplier × price, the multiplier from
 `GET /api/v4/futures/usdt/contracts`. Keep-alive: `futures.ping`, answered by `futures.pong`.
-The sign of `size` is not established by evidence (docs/sources.md), so the source is off by
-default.
+Evidence: docs/sources.md ("More venues").
 """
 
 from __future__ import annotations

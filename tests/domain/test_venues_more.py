@@ -25,9 +25,10 @@ from tests.fakes.exchanges import sample
 def test_gate_wire_sample_contracts_times_multiplier_times_price() -> None:
     frame = json.dumps(sample("gate_ws_public_liquidates.json"))
     got = parse_gate(frame, {"BTC_USDT": 0.0001})
+    # negative size: a sell liquidation ORDER, so longs were liquidated (Gate docs 2026-08-20)
     assert [(e.coin, e.side, e.ts_ms) for e in got] == [
-        ("BTC", Side.SHORT, 1541486601123),
-        ("BTC", Side.SHORT, 1541486601456),
+        ("BTC", Side.LONG, 1541486601123),
+        ("BTC", Side.LONG, 1541486601456),
     ]
     assert [e.usd for e in got] == pytest.approx([124.5 * 0.0001 * 215.1, 10.5 * 0.0001 * 215.2])
 

@@ -7,9 +7,11 @@ and the silence watchdog when the fake stops answering keep-alives.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,7 +46,7 @@ BITMEX_ROWS = [
     {"symbol": "XBTUSD", "underlying": "XBT", "state": "Open", "quoteCurrency": "USD",
      "multiplier": -100000000, "isInverse": True, "isQuanto": False},
     {"symbol": "ETHUSD", "underlying": "ETH", "state": "Open", "quoteCurrency": "USD",
-     "multiplier": 100, "isInverse": False, "isQuanto": True},
+     "settlCurrency": "XBt", "multiplier": 100, "isInverse": False, "isQuanto": True},
 ]  # fmt: skip
 
 
@@ -81,8 +83,8 @@ VENUES = {
         reply=gate_reply,
         is_sub=_is("event", "subscribe"),
         is_ping=_is("channel", "futures.ping"),
-        long_frame=gate_frame([("BTC_USDT", 30, 50_000.0)], T0),  # 30 × 0.0001 BTC
-        short_frame=gate_frame([("PEPE_USDT", -2, 0.000001)], T0),  # 2 × 10,000,000 PEPE
+        long_frame=gate_frame([("BTC_USDT", -30, 50_000.0)], T0),  # sells 30 × 0.0001 BTC
+        short_frame=gate_frame([("PEPE_USDT", 2, 0.000001)], T0),  # buys 2 × 10,000,000 PEPE
         long_usd=30 * 0.0001 * 50_000,
         short_usd=2 * 10_000_000 * 0.000001,
         rest={
@@ -260,8 +262,10 @@ async def test_gate_unknown_contract_is_skipped_counted_and_refreshed(sink: Reco
     assert "NEW" in universe.listed("gate")
 
 
-async def test_bitmex_quanto_is_skipped_without_asking_for_a_refresh(sink: RecordingSink) -> None:
-    v = VENUES["bitmex"]
+async def test_bitmex_quanto_without_a_bitcoin_price_is_skipped_counted_and_refreshed(
+    sink: RecordingSink,
+) -> None:
+    v = VENUES["bitmex"]  # its instrument list names no XBTUSD price
     fake = await _fake(v)
 
     async def script(conn: FakeConn) -> None:
@@ -276,11 +280,52 @@ async def test_bitmex_quanto_is_skipped_without_asking_for_a_refresh(sink: Recor
     try:
         async with running(src, sink):
             await sink.until(lambda s: len(s.events_in) == 1)
+            async with asyncio.timeout(5):  # a refresh may bring the bitcoin price
+                while sum("/instrument/active" in c for c in fake.rest_calls) < 2:
+                    await asyncio.sleep(0.01)
     finally:
         await fake.stop()
     assert src.unknown == {"ETHUSD": 1} and sink.status("bitmex").skipped == 1
-    assert not src._refresh_wanted.is_set()
-    assert sum("/instrument/active" in c for c in fake.rest_calls) == 1
+    assert [e.symbol for e in sink.events_in] == ["XBTUSD"]  # never valued at $0
+
+
+async def test_bitmex_counts_growth_and_values_quanto_at_the_live_bitcoin_price(
+    sink: RecordingSink,
+) -> None:
+    """One connection: `instrument:XBTUSD` gives the bitcoin price; an order that grows
+    after its insert (recorded: 900 -> 1,400) counts the growth too."""
+    v = VENUES["bitmex"]
+    fake = await _fake(v)
+
+    async def script(conn: FakeConn) -> None:
+        await conn.wait_for(v.is_sub)
+        await conn.send({"table": "instrument", "action": "update",
+                         "data": [{"symbol": "XBTUSD", "markPrice": 90_000.0}]})  # fmt: skip
+        await conn.send(bitmex_frame("XBTUSD", "Sell", 900, 90_300.8))
+        grown = bitmex_frame("XBTUSD", "Sell", 1400, 90_214.5)
+        grown["action"] = "update"
+        grown["data"][0]["orderID"] = "XBTUSD-900"  # the same order
+        await conn.send(grown)
+        await conn.send(bitmex_frame("ETHUSD", "Buy", 40, 3208.61))
+        await conn.silent()
+
+    fake.scripts = [script]
+    src = v.make(fake)
+    try:
+        async with running(src, sink):
+            await sink.until(lambda s: len(s.events_in) == 3)
+    finally:
+        await fake.stop()
+    (sub,) = [json.loads(m) for m in fake.conns[0].received if v.is_sub(m)]
+    assert sub["args"] == ["liquidation", "instrument:XBTUSD"]
+    assert [(e.symbol, e.side, e.usd) for e in sink.events_in[:2]] == [
+        ("XBTUSD", Side.LONG, 900.0),
+        ("XBTUSD", Side.LONG, 500.0),
+    ]
+    eth = sink.events_in[2]
+    assert (eth.coin, eth.side) == ("ETH", Side.SHORT)
+    assert eth.usd == pytest.approx(40 * 100 / 1e8 * 3208.61 * 90_000.0)
+    assert sink.status("bitmex").skipped == 0
 
 
 async def test_sized_venue_without_an_instrument_list_is_down_not_guessing(
@@ -295,3 +340,73 @@ async def test_sized_venue_without_an_instrument_list_is_down_not_guessing(
         await fake.stop()
     assert "cannot list gate instruments" in sink.status("gate").note
     assert not fake.conns  # it never connected without sizes
+
+
+async def test_bitget_subscribes_usdt_coin_and_usdc_futures(sink: RecordingSink) -> None:
+    """One connection reads the liquidations of the three futures books."""
+    v = VENUES["bitget"]
+    fake = await _fake(v)
+
+    async def script(conn: FakeConn) -> None:
+        await conn.wait_for(v.is_sub)
+        coin_m = bitget_frame([("BTCUSD", "sell", 5000.0)], T0)
+        coin_m["arg"] = {"instType": "coin-futures", "topic": "liquidation"}
+        await conn.send(coin_m)
+        await conn.silent()
+
+    fake.scripts = [script]
+    src = v.make(fake)
+    try:
+        async with running(src, sink):
+            await sink.until(lambda s: len(s.events_in) == 1)
+    finally:
+        await fake.stop()
+    (sub,) = [json.loads(m) for m in fake.conns[0].received if v.is_sub(m)]
+    assert [(a["instType"], a["topic"]) for a in sub["args"]] == [
+        ("usdt-futures", "liquidation"),
+        ("coin-futures", "liquidation"),
+        ("usdc-futures", "liquidation"),
+    ]
+    (e,) = sink.events_in
+    assert (e.coin, e.side, e.usd, e.venue) == ("BTC", Side.SHORT, 5000.0, "bitget")
+
+
+async def test_bitmex_recorded_session_through_the_source_with_the_recorded_list(
+    sink: RecordingSink,
+) -> None:
+    """The recorded 2024 session (orders growing after their insert, quanto ETHUSD) replayed
+    by the fake over a real socket; the fake serves the recorded instrument list."""
+    recorded = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
+    session = json.loads((recorded / "bitmex_liquidation_session.json").read_text())
+    listed = json.loads((recorded / "cryptofeed_bitmex_instrument_active.json").read_text())
+    v = VENUES["bitmex"]
+    fake = FakeVenue(reply=bitmex_reply)
+    fake.rest["/api/v1/instrument/active"] = bitmex_instruments(listed["response"])
+    liq = [f for f in session["frames"] if f.get("table") == "liquidation" and f["data"]]
+
+    async def script(conn: FakeConn) -> None:
+        await conn.wait_for(v.is_sub)
+        for f in liq:
+            await conn.send(f)
+        await conn.silent()
+
+    fake.scripts = [script]
+    await fake.start()
+    src = v.make(fake)
+    want = session["expected_contracts"]
+    eth_orders = [f["data"][0] for f in liq if f["action"] == "insert"
+                  and f["data"][0]["symbol"] == "ETHUSD"]  # fmt: skip
+    try:
+        async with running(src, sink):
+            await sink.until(lambda s: s.status("bitmex").skipped == want["XBTUSDT_orders"]
+                             and len([e for e in s.events_in if e.coin == "ETH"]) == 5)  # fmt: skip
+    finally:
+        await fake.stop()
+    btc = {side: sum(e.usd for e in sink.events_in if e.coin == "BTC" and e.side is side)
+           for side in (Side.SHORT, Side.LONG)}  # fmt: skip
+    assert btc == {Side.SHORT: want["XBTUSD"]["short"], Side.LONG: want["XBTUSD"]["long"]}
+    eth = sum(e.usd for e in sink.events_in if e.coin == "ETH")
+    assert eth == pytest.approx(sum(o["leavesQty"] * 1e-6 * o["price"] for o in eth_orders)
+                                * 32182.72)  # fmt: skip
+    assert src.unknown == {"XBTUSDT": want["XBTUSDT_orders"]}  # not in the 2021 list
+    assert len(src.orders) == 0  # every order was deleted

@@ -6,6 +6,7 @@ each fake sends one BTC liquidation of a size no other venue sends.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -36,8 +37,7 @@ from tests.fakes.exchanges import (
 from tests.offline import sources_off
 
 CONSOLE = ChatContext("console:local", "console", "private", user="operator")
-XBTUSD = {"symbol": "XBTUSD", "underlying": "XBT", "state": "Open", "quoteCurrency": "USD",
-          "multiplier": -100000000, "isInverse": True, "isQuanto": False}  # fmt: skip
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"  # BitMEX's real list
 
 
 def _once(frame: Any):
@@ -60,9 +60,10 @@ async def venues() -> AsyncIterator[dict[str, FakeVenue]]:
         "deribit": FakeVenue(reply=deribit_reply),
     }
     fakes["gate"].rest["/api/v4/futures/usdt/contracts"] = gate_contracts({"BTC_USDT": "0.0001"})
-    fakes["bitmex"].rest["/api/v1/instrument/active"] = bitmex_instruments([XBTUSD])
+    listed = json.loads((RECORDED / "cryptofeed_bitmex_instrument_active.json").read_text())
+    fakes["bitmex"].rest["/api/v1/instrument/active"] = bitmex_instruments(listed["response"])
     frames = {
-        "gate": gate_frame([("BTC_USDT", 2000, 50_000.0)], now),  # $10,000 long
+        "gate": gate_frame([("BTC_USDT", -2000, 50_000.0)], now),  # $10,000 long (a sell order)
         "bitget": bitget_frame([("BTCUSDT", "buy", 20_000)], now),  # long
         "bitmex": bitmex_frame("XBTUSD", "Buy", 30_000, 50_000),  # short
         "htx": gzip_json(htx_frame("BTC-USDT", "buy", 40_000, now)),  # short
