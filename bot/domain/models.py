@@ -173,5 +173,7 @@ class SourceStatus:
     last_data_ms: int | None = None  # the newest event or poll it delivered
     events: int = 0  # events (or successful polls) since start
     skipped: int = 0  # malformed or unknown frames skipped
+    rejected: int = 0  # well-formed events with an absurd amount (bot.domain.event_checks)
+    rejected_by: tuple[tuple[str, int], ...] = ()  # (reason, count)
     note: str = ""  # the reason it is down, in plain words (never a secret)
     gaps: tuple[str, ...] = ()  # recent outages: "14:02–14:05 UTC"

@@ -226,6 +226,9 @@ def render_status(
         # past outages; a current one is the note above
         past = [g for g in s.gaps if not (s.state != "up" and ("since" in g or "not conn" in g))]
         lines.extend(f"{s.name} {g}" for g in past[-3:])
+        if s.rejected:
+            why = ", ".join(f"{n} {reason}" for reason, n in s.rejected_by)
+            lines.append(f"{s.name}: {s.rejected} events rejected ({why})")
     if not statuses:
         lines.append("No data source is configured.")
     if over := replay_over(statuses, now_ms):
