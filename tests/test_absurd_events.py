@@ -91,7 +91,12 @@ async def test_absurd_sizes_are_rejected_counted_and_never_stored(
         assert rt.console is not None
         for venue, parse in PARSERS.items():
             rt.market.up(venue, T0)
-            for absurd in (BILLIONS[venue], "1e15", "1e299", "0"):  # huge, huger, zero (each parser takes them)
+            for absurd in (
+                BILLIONS[venue],
+                "1e15",
+                "1e299",
+                "0",
+            ):  # huge, huger, zero (each parser takes them)
                 rt.market.events(venue, parse(absurd))
                 rt.market.events(venue, parse(absurd))  # twice: logged once per transition
         for _ in range(2):  # both finite, their product overflows to inf
@@ -101,6 +106,9 @@ async def test_absurd_sizes_are_rejected_counted_and_never_stored(
         rt.market.events("bybit", _bybit(str(0.5e9 / 0.03803)))
         await rt.console.handle_line("/liqs")
         await rt.console.handle_line("/status")
+        assert rt.ops is not None
+        metrics = rt.ops.metrics.exposition().decode()
+        assert 'liqbot_events_rejected_total{reason="zero or negative",source="okx"} 2.0' in metrics
     finally:
         await app.stop(rt)
     text = out.getvalue()

@@ -158,6 +158,10 @@ class SourceHealth:
         rec.rejected[reason] = rec.rejected.get(reason, 0) + count
         return first
 
+    def rejected_counts(self) -> list[tuple[str, str, int]]:
+        """(source, reason, events rejected) for every source that rejected any."""
+        return [(n, why, k) for n, r in self._rec.items() for why, k in r.rejected.items()]
+
     def add_gap(self, source: str, start_ms: int, end_ms: int) -> None:
         """A past outage known from elsewhere, merged with every gap it touches."""
         rec = self._rec.get(source)
