@@ -163,7 +163,14 @@ async def build(
         [PastGap(g.source, g.start_ms, g.end_ms) for g in await db.recent_gaps(now - DAY_MS)],
         last_seen_ms=last_seen,
     )
-    market = LiveMarket(agg, health, clock, sampled=True, universe=universe)
+    market = LiveMarket(
+        agg,
+        health,
+        clock,
+        sampled=True,
+        universe=universe,
+        max_event_usd=config.sources.max_event_usd,
+    )
     market.watch = extras.singles.offer
 
     service = CommandService(

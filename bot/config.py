@@ -28,6 +28,7 @@ from pydantic import (
 
 from bot.domain.command_types import CommandError, Subscribe
 from bot.domain.commands import parse_command
+from bot.domain.event_checks import DEFAULT_MAX_EVENT_USD
 from bot.domain.market import MarketError, parse_duration
 from bot.store.location import StoreLocationError, parse_location
 
@@ -246,6 +247,9 @@ class SourcesConfig(Strict):
     deribit: DeribitConfig = DeribitConfig()
     coinglass: CoinGlassSource = CoinGlassSource()
     replay: ReplaySource = ReplaySource()
+    # an event above this USD amount is rejected and counted (bot.domain.event_checks says why
+    # this default: 5x the largest single liquidation reported, far below the record day)
+    max_event_usd: float = Field(DEFAULT_MAX_EVENT_USD, gt=0)
 
 
 class AlertsConfig(Strict):

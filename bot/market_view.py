@@ -14,6 +14,7 @@ from bot.clock import Clock
 from bot.domain.aggregate import Aggregator
 from bot.domain.coinglass_payloads import COINGLASS_WINDOWS as CG_WINDOW_MINUTES
 from bot.domain.compare import COMPARE_WINDOWS, CompareRow, Comparison, VenueRow
+from bot.domain.event_checks import DEFAULT_MAX_EVENT_USD, reject_reason
 from bot.domain.health import SourceHealth
 from bot.domain.market import WINDOWS
 from bot.domain.models import (
@@ -51,8 +52,10 @@ class LiveMarket:
         coinglass_stale_ms: int = 5 * 60_000,
         sampled: bool = True,
         universe: CoinUniverse | None = None,
+        max_event_usd: float = DEFAULT_MAX_EVENT_USD,
     ) -> None:
         self.agg = aggregator
+        self.max_event_usd = max_event_usd
         self.universe = universe or CoinUniverse()  # what the venues list (their sources feed it)
         self.health = health
         self.clock = clock
@@ -69,6 +72,7 @@ class LiveMarket:
     # ---- Sink -----------------------------------------------------------------------------
 
     def events(self, source: str, events: list[Liquidation]) -> None:
+        events = self._screen(source, events)
         if not events:
             return
         now = self.clock.now_ms()
@@ -79,6 +83,35 @@ class LiveMarket:
         self.health.data(source, now, len(events))
         self._snap = None
         self.on_data()
+
+    def _screen(self, source: str, events: list[Liquidation]) -> list[Liquidation]:
+        """Every event of every source, before anything counts it: absurd amounts are dropped
+        and counted per source and reason; the first of each reason is logged, once."""
+        bound = self.max_event_usd
+        bad: dict[str, list[Liquidation]] | None = None
+        for ev in events:
+            usd = ev.usd
+            if type(usd) is float and 0.0 < usd <= bound:  # the common case, cheap
+                continue
+            reason = reject_reason(usd, bound)
+            if reason is not None:
+                bad = bad or {}
+                bad.setdefault(reason, []).append(ev)
+        if bad is None:
+            return events
+        for reason, evs in bad.items():
+            if self.health.rejected(source, reason, len(evs)):
+                ev = evs[0]
+                log.warning(
+                    "source %s: rejecting events %s (first: %s %s %r USD); counted in /status",
+                    source,
+                    reason,
+                    ev.coin,
+                    ev.symbol or "-",
+                    ev.usd,
+                )
+        dropped = {id(ev) for evs in bad.values() for ev in evs}
+        return [ev for ev in events if id(ev) not in dropped]
 
     def totals(
         self,

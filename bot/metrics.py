@@ -65,6 +65,8 @@ class Metrics:
         self.events_by_venue: dict[str, int] = {}
         self.alerts_by_kind: dict[str, int] = {}
         self.deliveries: dict[tuple[str, str], int] = {}
+        # (source, reason) -> events rejected: read at scrape time from the one health record
+        self.rejected: Callable[[], Iterable[tuple[str, str, int]]] = lambda: ()
         r.register(_CountsCollector(self))
         if build is not None:
             r.register(_BuildCollector(build))
@@ -170,6 +172,14 @@ class _CountsCollector(Collector):
         for (platform, outcome), n in sorted(m.deliveries.items()):
             de.add_metric([platform, outcome], float(n))
         yield de
+        rj = CounterMetricFamily(
+            "liqbot_events_rejected",
+            "Well-formed events with an absurd amount, dropped (bot.domain.event_checks)",
+            labels=["source", "reason"],
+        )
+        for source, reason, n in sorted(m.rejected()):
+            rj.add_metric([source, reason], float(n))
+        yield rj
 
 
 class _BuildCollector(Collector):

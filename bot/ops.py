@@ -94,6 +94,7 @@ def build_ops(rt: RuntimeParts, env: Mapping[str, str] | None = None) -> Ops:
 
     # the one-line hooks: events, alerts, delivery outcomes, command time
     rt.market.count_events = metrics.events
+    metrics.rejected = rt.market.health.rejected_counts
     rt.engine.on_alerts = metrics.alerted
 
     def outcome(platform: str, result: str, reason: str) -> None:

@@ -9,10 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from bot.config import SourcesConfig
 
-# every source with a network endpoint; `replay` reads a file
-LIVE_SOURCES: tuple[str, ...] = tuple(n for n in SourcesConfig.model_fields if n != "replay")
+# every source with a network endpoint; `replay` reads a file (plain keys such as
+# max_event_usd are settings, not sources)
+LIVE_SOURCES: tuple[str, ...] = tuple(
+    n
+    for n, f in SourcesConfig.model_fields.items()
+    if n != "replay" and isinstance(f.default, BaseModel)
+)
 
 
 def sources_off(**on: dict[str, Any]) -> dict[str, dict[str, Any]]:

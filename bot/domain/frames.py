@@ -53,3 +53,11 @@ def timestamp_ms(value: Any) -> int:
     if not (0 < t < 10**14):
         raise FrameError(f"bad timestamp: {value!r}")
     return t
+
+
+def number(value: Any) -> float:
+    """float() for the parsers' hot paths, except that JSON true/false is no number (bool is an
+    int in Python, so float(True) would be 1.0). Raises ValueError, which they catch."""
+    if type(value) is bool:
+        raise ValueError(f"a boolean is not a number: {value!r}")
+    return float(value)

@@ -45,6 +45,7 @@ class _Record:
     last_data_ms: int | None = None
     events: int = 0
     skipped: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)  # absurd events, per reason
     closed: list[tuple[int, int]] = field(default_factory=list)
     open_since: int | None = None
 
@@ -146,6 +147,20 @@ class SourceHealth:
         rec = self._rec.get(source)
         if rec is not None:
             rec.skipped += count
+
+    def rejected(self, source: str, reason: str, count: int) -> bool:
+        """Events with an absurd amount (bot.domain.event_checks); True the first time this
+        source shows this reason (the caller logs that transition once)."""
+        rec = self._rec.get(source)
+        if rec is None:
+            return False
+        first = reason not in rec.rejected
+        rec.rejected[reason] = rec.rejected.get(reason, 0) + count
+        return first
+
+    def rejected_counts(self) -> list[tuple[str, str, int]]:
+        """(source, reason, events rejected) for every source that rejected any."""
+        return [(n, why, k) for n, r in self._rec.items() for why, k in r.rejected.items()]
 
     def add_gap(self, source: str, start_ms: int, end_ms: int) -> None:
         """A past outage known from elsewhere, merged with every gap it touches."""
@@ -290,6 +305,8 @@ class SourceHealth:
                     fault=None if r.reason is None else r.reason.fault,
                     note="" if r.reason is None else r.reason.detail,
                     gaps=self.gap_notes(name, since_ms, ended_only=True),
+                    rejected=sum(r.rejected.values()),
+                    rejected_by=tuple(sorted(r.rejected.items())),
                 )
             )
         return out

@@ -179,3 +179,5 @@ class SourceStatus:
     note: str = ""  # the detail of why it is down, for the log (never a secret)
     gaps: tuple[str, ...] = ()  # recent ended outages: "down 14:02–14:05 UTC"
     fault: Fault | None = None  # why it is not delivering: what every answer renders
+    rejected: int = 0  # well-formed events with an absurd amount (bot.domain.event_checks)
+    rejected_by: tuple[tuple[str, int], ...] = ()  # (reason, count)

@@ -197,6 +197,9 @@ def render_status(
     lines.extend(f"Down: {phrase}" for phrase in not_up_phrases(down_now, now_ms))
     for s in statuses:
         lines.extend(f"{s.name} {g}" for g in s.gaps[-3:])  # ended ones: the current is above
+        if s.rejected:
+            why = ", ".join(f"{n} {reason}" for reason, n in s.rejected_by)
+            lines.append(f"{s.name}: {s.rejected} events rejected ({why})")
     if not statuses:
         lines.append("No data source is configured.")
     if over := replay_over(statuses, now_ms):

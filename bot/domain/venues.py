@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.domain.frames import FrameError, load_json, non_negative
+from bot.domain.frames import FrameError, load_json, non_negative, number
 from bot.domain.market import coin_from_base, coin_from_symbol
 from bot.domain.models import Liquidation, Side
 
@@ -56,11 +56,11 @@ def _binance_order(
     try:
         symbol = o["s"]
         side = _ORDER_SIDE[o["S"]]
-        qty = float(o["z"])
+        qty = number(o["z"])
         ts = int(o.get("T", event_ms))
         coin = coins.get(symbol) or _coin(symbol)
         if contract_usd is None:  # USDⓈ-M: z is in the base asset
-            price = float(o["ap"])
+            price = number(o["ap"])
         else:  # COIN-M: z counts contracts of a fixed USD value
             price = contract_usd.get(symbol)  # type: ignore[assignment]
             if price is None:
@@ -150,10 +150,10 @@ def parse_bybit(
         try:
             symbol = d.get("s") or d["symbol"]
             side = _POSITION_SIDE[d.get("S") or d["side"]]
-            size = float(d["v"] if "v" in d else (d["size"] if "size" in d else d["qty"]))
+            size = number(d["v"] if "v" in d else (d["size"] if "size" in d else d["qty"]))
             ts = int(d.get("T") or d.get("updatedTime") or d.get("time") or msg["ts"])
             coin = table.get(symbol) or _coin(symbol)
-            price = float(d["p"] if "p" in d else d["price"])
+            price = number(d["p"] if "p" in d else d["price"])
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             raise FrameError("Bybit entry with missing or bad s, S, v, p or T") from None
         if not (0.0 <= size < 1e300 and 0.0 <= price < 1e300 and 0 < ts < 10**14):
@@ -216,8 +216,8 @@ def parse_okx(
         for d in details:
             try:
                 side = _ORDER_SIDE[d["side"]]
-                sz = float(d["sz"])
-                px = 1.0 if inverse else float(d["bkPx"])
+                sz = number(d["sz"])
+                px = 1.0 if inverse else number(d["bkPx"])
                 ts = int(d["ts"])
             except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
                 raise FrameError("OKX detail with missing or bad side, sz, bkPx or ts") from None

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.domain.frames import FrameError, load_json, non_negative
+from bot.domain.frames import FrameError, load_json, non_negative, number
 from bot.domain.market import coin_from_base, coin_from_symbol
 from bot.domain.models import Liquidation, Side
 
@@ -84,7 +84,7 @@ class BitmexContracts:
 
 def _number(d: Mapping[str, Any], key: str) -> float:
     try:
-        return non_negative(abs(float(d[key])), key)
+        return non_negative(abs(number(d[key])), key)
     except (KeyError, TypeError, ValueError, OverflowError, FrameError):
         return 0.0
 

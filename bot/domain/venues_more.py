@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from bot.domain.frames import FrameError, load_json, non_negative, timestamp_ms
+from bot.domain.frames import FrameError, load_json, non_negative, number, timestamp_ms
 from bot.domain.market import coin_from_base, coin_from_symbol
 from bot.domain.models import Liquidation, Side
 from bot.domain.venues import Instruments
@@ -77,7 +77,7 @@ def parse_gate(
     for d in items:
         try:
             contract = d["contract"]
-            size = float(d["size"])
+            size = number(d["size"])
             price = non_negative(d["price"], "price")
             ts = _ms(d.get("time_ms") or d.get("time") or msg["time_ms"])
         except _NUMBER_ERRORS:
