@@ -2,7 +2,7 @@
 
     python bench/bench_alert_charts.py [--chats 200] [--repeat 5]
 
-The service is composed by bot.app.build (real SQLite file, 24 h of BTC minute buckets). Prints
+The service is composed by bot.runtime.app.build (real SQLite file, 24 h of BTC minute buckets). Prints
 the time to draw one alert's chart (store read + matplotlib render, as delivery does it) and the
 time to prepare one broadcast's alert for N chats, where the chats share one render.
 """
@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot import app
-from bot.chart_view import AlertCharts
-from bot.clock import Clock
 from bot.config import Secrets, parse_config
 from bot.domain.message import ChartRef, Message
+from bot.features.chart_view import AlertCharts
+from bot.runtime import app
+from bot.runtime.clock import Clock
 from bot.store import BucketRow
 
 NOW = 1_800_000_000_000

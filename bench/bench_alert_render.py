@@ -31,7 +31,7 @@ from bot.domain.models import (
     VenueSplit,
     WindowTotals,
 )
-from bot.engine import group_alerts
+from bot.runtime.engine import group_alerts
 
 T = 1768313100000
 

@@ -1,7 +1,7 @@
 """Backtest on subscribe: what a confirmation costs over a 7-day store.
 
 Builds the realistic store of bench/bench_storage.py (top 50 coins every minute on 3 venues, the
-others one minute in ten), then times `bot.insight.rule_history` (the SQL read and the
+others one minute in ten), then times `bot.features.insight.rule_history` (the SQL read and the
 minute-by-minute replay through rules.step) for one coin, one coin on one venue, the whole
 market, and a relative rule (which also computes "usual" for every hour).
 
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.bench_storage import DAYS, MINUTE, VENUES, filled
 from bot.domain.models import ALL, Side, Subscription
 from bot.domain.rules import Policy
-from bot.insight import rule_history
+from bot.features.insight import rule_history
 from bot.store import BucketRow, Database
 
 

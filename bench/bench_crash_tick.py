@@ -45,7 +45,7 @@ def measure(n_subs: int, runs: int) -> dict[str, object]:
     import bot.domain.models
     import bot.domain.render
     import bot.domain.rules
-    import bot.engine
+    import bot.runtime.engine
     import bot.store
 
     sys.path.insert(1, str(ROOT / "bench"))
@@ -130,7 +130,9 @@ def measure(n_subs: int, runs: int) -> dict[str, object]:
                 continue  # warm-up: caches, first allocations
             count, messages = len(transitions), len(rendered)
             alerts = sum(len(a) for a in lists.values())
-            items = bot.engine.group_alerts(transitions, now)  # the engine's own keys (untimed)
+            items = bot.runtime.engine.group_alerts(
+                transitions, now
+            )  # the engine's own keys (untimed)
 
             async def commit(items: object = items, transitions: object = transitions) -> None:
                 db = await Database.open(path)

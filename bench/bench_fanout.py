@@ -26,9 +26,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.chat.telegram_limits import FloodLimiter, TelegramLimits
-from bot.delivery import Delivery
 from bot.domain.models import ALL, Liquidation, Side
-from bot.engine import Engine
+from bot.runtime.delivery import Delivery
+from bot.runtime.engine import Engine
 from tests.fakes.telegram_api import FakeLimits, FakeTelegram
 from tests.telegram.harness import make_stack
 
@@ -75,7 +75,7 @@ async def _bench(stack, fake: FakeTelegram, chats: int, paid: bool) -> dict[str,
     t_tick = time.perf_counter()
     queued = await Engine(stack.db, stack.book, stack.market, stack.clock).tick()
     tick_s = time.perf_counter() - t_tick
-    gc.freeze()  # as bot.app.start does
+    gc.freeze()  # as bot.runtime.app.start does
     mode = "paid broadcasts" if paid else "free"
     print(f"[{mode}] {queued} alert messages queued for {chats} chats (tick {tick_s:.1f} s)")
     delivery = Delivery(stack.db, {"telegram": stack.bot.sender}, stack.service.clock)

@@ -1,6 +1,6 @@
 """End to end: a liquidation frame at a fake Binance websocket -> `sendMessage` at a fake Telegram.
 
-The service is built by `bot.app.build` (the composition `liqbot run` uses) with a Config that
+The service is built by `bot.runtime.app.build` (the composition `liqbot run` uses) with a Config that
 points the Binance source and the Telegram client at the fakes from tests/fakes (real sockets on
 127.0.0.1, the real websocket client and python-telegram-bot). The SQLite file holds 1,000,000
 subscriptions before start: 999,950 in 50,000 background chats across BTC, ETH, SOL and the whole
@@ -30,9 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot import app
 from bot.config import Secrets, parse_config
 from bot.domain.market import WINDOWS
+from bot.runtime import app
 from bot.store import Database
 from tests.fakes.exchanges import FakeConn, FakeVenue, binance_frame
 from tests.fakes.telegram_api import FakeTelegram

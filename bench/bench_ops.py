@@ -20,11 +20,11 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo's tests/ helpers
 
-from bot import app
 from bot.config import Secrets, parse_config
 from bot.domain.message import Message
 from bot.domain.models import Liquidation, Side
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
+from bot.runtime import app
 from bot.store import OutboxItem
 from tests.offline import sources_off
 

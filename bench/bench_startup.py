@@ -4,7 +4,7 @@
 
 The SQLite file gets 100,000 subscriptions (20,000 chats) and, for 300 coins on 3 venues, a
 bucket for every minute of 7 days (9,072,000 rows: every coin liquidating on every venue in every
-minute, the worst case). Then a fresh process builds the service through `bot.app.build` (the
+minute, the worst case). Then a fresh process builds the service through `bot.runtime.app.build` (the
 composition `liqbot run` uses) with the Binance source and the Telegram client pointed at the
 fakes from tests/fakes, starts it and waits until it is ready: the Telegram bot is polling, the
 Binance stream is up and the first evaluation of every subscription has run. It prints the time
@@ -88,8 +88,8 @@ def rss_mib() -> float:
 
 async def child(path: Path) -> dict[str, float]:
     t_imports = time.perf_counter()
-    from bot import app
     from bot.config import Secrets, parse_config
+    from bot.runtime import app
     from tests.fakes.exchanges import FakeConn, FakeVenue
     from tests.fakes.telegram_api import FakeTelegram
     from tests.offline import sources_off

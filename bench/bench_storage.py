@@ -1,7 +1,7 @@
 """Bucket storage for 7 days of 500 coins x 3 venues: memory of the hot path and size on disk.
 
 The running service keeps in memory only what the windows read (26 h of minute buckets, see
-bot/hot_buckets.py HOT_MINUTES) and persists every bucket to SQLite, which holds the retention period
+bot/runtime/hot_buckets.py HOT_MINUTES) and persists every bucket to SQLite, which holds the retention period
 (7 days by default) for restarts, charts and backtests. This prints both figures, for a realistic
 mix and for the worst case where every coin has liquidations on every venue every minute.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bot.domain.aggregate import Aggregator, BucketRow
 from bot.domain.models import Liquidation, Side
-from bot.hot_buckets import HOT_MINUTES
+from bot.runtime.hot_buckets import HOT_MINUTES
 from bot.store import Database
 
 MINUTE = 60_000

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.pg: the th
 from bot.domain.message import Message
 from bot.domain.models import AlertState, Side, Status, Transition
 from bot.domain.rules import RuleBook
-from bot.replicas import catch_up
+from bot.ops.replicas import catch_up
 from bot.store import Database, OutboxItem
 from tests.pg import PgServer, find_bindir
 
@@ -154,7 +154,7 @@ async def startup(location: str | Path, n: int, repeat: int) -> tuple[float, flo
 
 
 async def takeover(location: str | Path, n: int, repeat: int) -> tuple[float, int, int]:
-    """A standby's book, loaded at its start, caught up at a takeover (bot.replicas.catch_up)
+    """A standby's book, loaded at its start, caught up at a takeover (bot.ops.replicas.catch_up)
     after the leader moved 5% of the states and other replicas added 1,000 subscriptions and
     removed 1,000. Uses the store `startup` filled. Best of `repeat`."""
     best, added, moved = float("inf"), 0, 0

@@ -68,7 +68,7 @@ async def _bench(stack, fake: FakeTelegram, count: int, commands: int) -> int:  
     queued = await stack.rt.engine.tick()
     print(f"queued {queued} alert messages for {count} chats")
     if FREEZE:
-        gc.freeze()  # as bot.app.start does: the long-lived set-up leaves the GC's scans
+        gc.freeze()  # as bot.runtime.app.start does: the long-lived set-up leaves the GC's scans
 
     delivery = stack.rt.delivery
     cmd_task = asyncio.create_task(_commands(stack, fake, commands))

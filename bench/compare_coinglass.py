@@ -38,13 +38,13 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot import app, settings
-from bot.clock import Clock
-from bot.config import Secrets, parse_config
+from bot.config import Secrets, parse_config, settings
 from bot.domain.compare import Comparison
 from bot.domain.market import resolve_coin, window_label
 from bot.domain.models import ALL, Liquidation, Side
 from bot.domain.money import format_usd
+from bot.runtime import app
+from bot.runtime.clock import Clock
 from bot.sources.coinglass import CoinGlassSource
 from bot.sources.replay import demo_path
 from tests.fakes.exchanges import FakeVenue

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from bot import history, settings
 from bot.config import (
     SECRET_ENV,
     Config,
@@ -21,9 +20,11 @@ from bot.config import (
     Secrets,
     WebhookTargetConfig,
     parse_config,
+    settings,
 )
-from bot.logs import setup_logging
-from bot.settings import Loaded
+from bot.config.settings import Loaded
+from bot.features import history
+from bot.ops.logs import setup_logging
 from bot.store import SchemaTooNewError
 from bot.store.backend import unreadable
 from bot.store.location import StoreUnavailableError, parse_location, redact, secrets_of
@@ -200,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "init":
         return init_config(args.path)
 
-    from bot import app
+    from bot.runtime import app
 
     store = "the store"  # the SQLite file, once the config names it
     try:

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from bot import app
 from bot.config import Secrets, parse_config
 from bot.domain.frames import FrameError
 from bot.domain.models import Liquidation
 from bot.domain.venues import parse_binance, parse_bybit, parse_okx
+from bot.runtime import app
 from tests.offline import sources_off
 from tests.test_restart_health import ManualClock
 

@@ -6,9 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.broadcasts import sync_broadcasts
-from bot.clock import Clock
 from bot.config import Config, Secrets, parse_config
+from bot.features.broadcasts import sync_broadcasts
+from bot.runtime.clock import Clock
 from bot.sources.from_config import build_sources
 from bot.store import Database
 

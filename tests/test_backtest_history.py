@@ -32,13 +32,6 @@ from pathlib import Path
 
 import pytest
 
-from bot import app
-from bot.backtest_history import (
-    MAX_DAYS_WITH_COINGLASS,
-    coinglass_span,
-    history_interval,
-    unusable_reason,
-)
 from bot.chat.context import ChatContext
 from bot.chat.service_rules import as_subscription
 from bot.config import Secrets, parse_config
@@ -48,7 +41,14 @@ from bot.domain.message import plain_text
 from bot.domain.models import Subscription
 from bot.domain.render_insight import COINGLASS_UNAVAILABLE
 from bot.domain.rules import Policy
-from bot.insight import rule_history
+from bot.features.backtest_history import (
+    MAX_DAYS_WITH_COINGLASS,
+    coinglass_span,
+    history_interval,
+    unusable_reason,
+)
+from bot.features.insight import rule_history
+from bot.runtime import app
 from bot.sources.coinglass import CoinGlassSource
 from bot.store import BucketRow, Database
 from tests.fakes.exchanges import FakeCoinGlass
@@ -234,9 +234,9 @@ async def test_a_slow_coinglass_does_not_hold_the_confirmation(
 ) -> None:
     """Slower than HISTORY_WAIT_S (but inside the source's own 10 s timeout): the reply comes
     from the store at the wait's end, with the friendly line."""
-    import bot.insight
+    import bot.features.insight
 
-    monkeypatch.setattr(bot.insight, "HISTORY_WAIT_S", 0.3)
+    monkeypatch.setattr(bot.features.insight, "HISTORY_WAIT_S", 0.3)
     cg.mode, cg.slow_s = "slow", 3.0
     slow = CoinGlassSource(KEY, base_url=cg.base)  # the default 10 s HTTP timeout
     try:

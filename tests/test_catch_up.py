@@ -1,4 +1,4 @@
-"""A takeover brings the standby's own rule book to the store's truth (bot.replicas.catch_up)
+"""A takeover brings the standby's own rule book to the store's truth (bot.ops.replicas.catch_up)
 instead of loading a million subscriptions again. The result must be exactly what a fresh load
 gives: the same subscriptions in the same books, the same states, the same evaluations.
 
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from bot.domain.extra_rules import ExtraRules, RuleSet
 from bot.domain.models import ALL, AlertState, Side, Snapshot, Status, Transition, WindowTotals
 from bot.domain.rules import Policy, RuleBook
-from bot.replicas import catch_up
+from bot.ops.replicas import catch_up
 from bot.store import Database
 
 T = 1_800_000_000_000

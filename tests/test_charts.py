@@ -1,12 +1,12 @@
-"""bot.charts: a ChartSeries becomes a real PNG with one bar per bucket and side."""
+"""bot.features.charts: a ChartSeries becomes a real PNG with one bar per bucket and side."""
 
 from __future__ import annotations
 
 import struct
 
-from bot.charts import PNG_SIGNATURE, render_chart, render_png
 from bot.domain.chart import build_series
 from bot.domain.models import ALL
+from bot.features.charts import PNG_SIGNATURE, render_chart, render_png
 
 T = 1768313100000
 

@@ -80,7 +80,17 @@ def test_an_unreachable_postgresql_is_one_clear_line(tmp_path: Path) -> None:
 
 def test_run_on_defaults_says_so_and_keeps_logs_off_the_chat(tmp_path: Path) -> None:
     # no config.yaml: the defaults, with the live feeds switched off from the environment
-    feeds = ("BINANCE", "BYBIT", "BYBIT_INVERSE", "OKX", "GATE", "BITGET", "BITMEX", "HTX", "DERIBIT")
+    feeds = (
+        "BINANCE",
+        "BYBIT",
+        "BYBIT_INVERSE",
+        "OKX",
+        "GATE",
+        "BITGET",
+        "BITMEX",
+        "HTX",
+        "DERIBIT",
+    )
     env = {f"LIQBOT_SOURCES__{v}__ENABLED": "false" for v in feeds}
     env |= {"LIQBOT_LOGGING__FORMAT": "json", "LIQBOT_LOGGING__LEVEL": "DEBUG"}
     res = _cli("run", cwd=tmp_path, env=env, stdin="/status\nquit\n")
@@ -161,7 +171,7 @@ def test_console_in_a_terminal_keeps_log_lines_out_of_the_chat(tmp_path: Path) -
 def test_banner_without_a_console_says_how_to_stop() -> None:
     from bot.cli import run_banner
     from bot.config import Config, Secrets
-    from bot.settings import Loaded
+    from bot.config.settings import Loaded
 
     loaded = Loaded(Config(), Secrets(telegram_token="123456:abcdef"), {}, Path("c.yaml"))
     lines = run_banner(loaded, console=False, log_target="stderr").splitlines()

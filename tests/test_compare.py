@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import app
-from bot.clock import Clock
 from bot.config import Secrets, parse_config
 from bot.domain.models import Liquidation, Side
 from bot.domain.source_fault import DownReason, Fault
+from bot.runtime import app
+from bot.runtime.clock import Clock
 from bot.sources.coinglass import CoinGlassSource
 from tests.fakes.exchanges import FakeCoinGlass
 from tests.offline import sources_off

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.delivery import Delivery, SendOutcome
 from bot.domain.message import Message
 from bot.domain.models import Side
+from bot.runtime.delivery import Delivery, SendOutcome
 from bot.store import Database, OutboxItem
 
 H = 3_600_000
@@ -155,7 +155,7 @@ async def test_permanent_pauses_once_logs_once_without_token(
         lambda _k, _m: SendOutcome.permanent(f"Forbidden: bot was blocked (url bot{token})"),
     )
     delivery = Delivery(db, {"telegram": sender}, Clock())
-    caplog.set_level(logging.INFO, logger="bot.delivery")
+    caplog.set_level(logging.INFO, logger="bot.runtime.delivery")
     stats = await delivery.drain()
     assert (stats.dead, stats.paused, stats.sent) == (1, 1, 0)
     chat_row = await db.get_chat(chat)
@@ -227,7 +227,7 @@ async def test_gives_up_after_max_attempts_then_moves_on(
     )
     clock = Clock()
     delivery = Delivery(db, {"telegram": sender}, clock, max_attempts=3)
-    caplog.set_level(logging.WARNING, logger="bot.delivery")
+    caplog.set_level(logging.WARNING, logger="bot.runtime.delivery")
     results = []
     for _ in range(3):
         results.append(await delivery.drain())
@@ -253,7 +253,7 @@ async def test_platform_without_sender_stays_pending_logged_once(
     await enqueue(db, "telegram:1", "t")
     sender = RecordingSender("telegram")
     delivery = Delivery(db, {"telegram": sender}, Clock())
-    caplog.set_level(logging.WARNING, logger="bot.delivery")
+    caplog.set_level(logging.WARNING, logger="bot.runtime.delivery")
     first, second = await delivery.drain(), await delivery.drain()
     assert (first.sent, second.fetched) == (1, 0)
     assert [r.chat_key for r in await db.due_outbox(10**12, 10)] == ["discord:channel:5"]

@@ -210,8 +210,8 @@ def test_dashboard_queries_use_the_exposed_metrics() -> None:
 
 async def test_dashboard_names_are_what_the_composed_service_exposes(tmp_path: Path) -> None:
     # the service built by the same composition function as `liqbot run`, its /metrics text
-    from bot import app
     from bot.config import Secrets, parse_config
+    from bot.runtime import app
 
     config = parse_config(
         {

@@ -1,4 +1,4 @@
-"""Daily digests through the production wiring (bot.app.build), on an injected clock: set with
+"""Daily digests through the production wiring (bot.runtime.app.build), on an injected clock: set with
 /digest in the console, sent at 08:00 Berlin time, once per local date across a restart, at the
 new UTC hour after the spring change, caught up after downtime; the config's digests to a
 webhook; /digest off."""
@@ -10,10 +10,10 @@ import io
 from pathlib import Path
 from typing import Any
 
-from bot import app
-from bot.clock import Clock
 from bot.config import Secrets, parse_config
 from bot.domain.models import Liquidation, Side
+from bot.runtime import app
+from bot.runtime.clock import Clock
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.offline import sources_off
 

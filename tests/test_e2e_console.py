@@ -9,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot import app
-from bot.clock import Clock
 from bot.config import Secrets, parse_config
 from bot.domain.models import Status
+from bot.runtime import app
+from bot.runtime.clock import Clock
 
 COMMANDS = [
     "/subscribe btc 1h 100m",

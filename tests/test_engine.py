@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot import app
 from bot.config import Secrets, parse_config
 from bot.domain.models import Liquidation, Side, Status, WindowTotals
 from bot.domain.source_fault import DownReason, Fault
+from bot.runtime import app
 from tests.test_e2e_console import ManualClock
 
 T0 = 1_800_000_000_000

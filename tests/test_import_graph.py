@@ -139,9 +139,9 @@ EDGES = graph()
 
 def test_the_graph_is_read() -> None:
     # a reader that found nothing would pass every contract below
-    assert "bot.app" in EDGES and "bot.domain.rules" in EDGES
+    assert "bot.runtime.app" in EDGES and "bot.domain.rules" in EDGES
     assert "bot.domain.models" in EDGES["bot.domain.rules"]
-    assert "bot.chat.telegram_bot" in EDGES["bot.app"]  # a lazy import inside a function
+    assert "bot.chat.telegram_bot" in EDGES["bot.runtime.app"]  # a lazy import inside a function
 
 
 def test_no_import_circles() -> None:

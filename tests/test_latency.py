@@ -6,9 +6,9 @@ import asyncio
 import io
 from pathlib import Path
 
-from bot import app
 from bot.config import Secrets, parse_config
 from bot.domain.models import Liquidation, Side
+from bot.runtime import app
 from tests.offline import sources_off
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.logs import setup_logging
+from bot.ops.logs import setup_logging
 
 TOKEN = "123456:SECRET-token-value"
 

@@ -14,8 +14,8 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot import app
 from bot.config import Secrets, parse_config
+from bot.runtime import app
 from tests.offline import sources_off
 
 ROOT = Path(__file__).resolve().parent.parent

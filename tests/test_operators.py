@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import Clock
 from bot.domain.aggregate import Aggregator
 from bot.domain.health import SourceHealth
 from bot.domain.message import Message, plain_text
 from bot.domain.render_ops import span
 from bot.domain.source_fault import DownReason, Fault
-from bot.market_view import LiveMarket
-from bot.operators import OperatorAlerts, next_daily_ms
-from bot.service_health import DeliveryHealth, ServiceHealth
+from bot.ops.operators import OperatorAlerts, next_daily_ms
+from bot.ops.service_health import DeliveryHealth, ServiceHealth
+from bot.runtime.clock import Clock
+from bot.runtime.market_view import LiveMarket
+from bot.runtime.watchdog import Watchdog
 from bot.store import Database, OutboxItem
-from bot.watchdog import Watchdog
 
 T0 = 1_800_000_000_000  # 2027-01-15 08:00 UTC
 MIN = 60_000

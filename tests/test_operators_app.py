@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from bot import app
 from bot.config import Secrets, parse_config
+from bot.runtime import app
 from tests.fakes.exchanges import FakeConn, FakeVenue
 from tests.fakes.telegram_api import FakeTelegram
 from tests.offline import sources_off

@@ -16,11 +16,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from bot.domain.aggregate import Aggregator
 from bot.domain.health import SourceHealth
 from bot.domain.source_fault import DownReason, Fault
-from bot.market_view import LiveMarket
-from bot.operators import OperatorAlerts
-from bot.service_health import DeliveryHealth, ServiceHealth
+from bot.ops.operators import OperatorAlerts
+from bot.ops.service_health import DeliveryHealth, ServiceHealth
+from bot.runtime.market_view import LiveMarket
+from bot.runtime.watchdog import Watchdog
 from bot.store import Database
-from bot.watchdog import Watchdog
 from tests.test_operators import MIN, T0, ManualClock
 
 SOURCES = ("binance", "bybit")

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import app
 from bot.config import Config, ConfigError, Secrets, parse_config
-from bot.http_server import PortError, resolve_port
-from bot.metrics import Metrics
+from bot.ops.http_server import PortError, resolve_port
+from bot.ops.metrics import Metrics
+from bot.runtime import app
 from tests.offline import sources_off
 
 

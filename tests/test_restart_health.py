@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from bot import app
-from bot.clock import Clock
 from bot.config import Secrets, parse_config
 from bot.domain.models import Liquidation, Side
+from bot.runtime import app
+from bot.runtime.clock import Clock
 from tests.offline import sources_off
 
 T0 = 1_800_000_000_000 + 10_000  # ten seconds into a minute

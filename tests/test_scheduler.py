@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from bot.scheduler import Scheduler, Trigger
+from bot.runtime.scheduler import Scheduler, Trigger
 
 
 class GatedJob:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError
-from bot.settings import DEFAULT, ENV, FILE, Origin, load, store_override
+from bot.config.settings import DEFAULT, ENV, FILE, Origin, load, store_override
 
 
 @pytest.fixture(autouse=True)

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import app
 from bot.chat.context import ChatContext
 from bot.config import Secrets, parse_config
 from bot.domain.message import plain_text
 from bot.domain.render_ops import problem_text
+from bot.runtime import app
 from bot.sources.coinglass import CoinGlassSource
 from tests.fakes.exchanges import FakeCoinGlass
 from tests.offline import sources_off

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from bot import app
 from bot.config import ConfigError, Secrets, parse_config
 from bot.domain.models import Liquidation, Side
-from bot.webhooks import standard_key, standard_signature
+from bot.features.webhooks import standard_key, standard_signature
+from bot.runtime import app
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.offline import sources_off
 from tests.test_webhooks import ManualClock

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import app
-from bot.clock import Clock
 from bot.config import Secrets, parse_config
 from bot.domain.models import Liquidation, Side
-from bot.watchdog import JobHealth, Watchdog
+from bot.runtime import app
+from bot.runtime.clock import Clock
+from bot.runtime.watchdog import JobHealth, Watchdog
 from tests.offline import LIVE_SOURCES
 
 T0 = int(datetime(2027, 1, 15, 14, 1, tzinfo=UTC).timestamp() * 1000)

@@ -1,4 +1,4 @@
-"""Webhook delivery through the production wiring (bot.app.build with a Config): alerts POSTed
+"""Webhook delivery through the production wiring (bot.runtime.app.build with a Config): alerts POSTed
 as signed JSON to a receiver on 127.0.0.1, retried on 500, paused on 410, resumed by a restart;
 and the sender's outcomes for 429, persistent 4xx and timeouts."""
 
@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from bot import app
 from bot.chat.service_reach import enqueue_test
-from bot.clock import Clock
 from bot.config import ConfigError, Secrets, parse_config
-from bot.delivery import Outcome
 from bot.domain.message import Message
 from bot.domain.models import Liquidation, Side
-from bot.webhooks import WebhookSender, WebhookTarget, sign, verify
+from bot.features.webhooks import WebhookSender, WebhookTarget, sign, verify
+from bot.runtime import app
+from bot.runtime.clock import Clock
+from bot.runtime.delivery import Outcome
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.offline import sources_off
 
@@ -210,7 +210,7 @@ async def test_sender_outcomes_for_429_persistent_4xx_and_timeouts() -> None:
 def test_a_liqbot_named_secret_variable_is_a_secret_not_an_unknown_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.settings import load
+    from bot.config.settings import load
 
     cfg = tmp_path / "c.yaml"
     cfg.write_text(

@@ -20,8 +20,8 @@ from typing import Any, TextIO
 
 from bot.chat.context import ChatContext
 from bot.chat.service import CommandService
-from bot.delivery import SendOutcome
 from bot.domain.message import Message, plain_text
+from bot.runtime.delivery import SendOutcome
 
 CHAT_KEY = "console:local"
 _QUIT = {"quit", "exit", "/quit", "/exit"}

@@ -8,8 +8,8 @@ import aiohttp
 import discord
 
 from bot.chat.discord_render import NO_MENTIONS, render_batches
-from bot.delivery import SendOutcome
 from bot.domain.message import Message
+from bot.runtime.delivery import SendOutcome
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ TOKEN_RETRY_S = 300.0  # a rejected token is not fixed in seconds
 
 
 class DiscordSender:
-    """bot.delivery.Sender for `discord:channel:<id>`, `discord:user:<id>` and `discord:<id>`."""
+    """bot.runtime.delivery.Sender for `discord:channel:<id>`, `discord:user:<id>` and `discord:<id>`."""
 
     platform = "discord"
 

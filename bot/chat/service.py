@@ -16,8 +16,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from bot.backtest_history import HistorySource
-from bot.chart_view import chart_message
 from bot.chat.context import ChatContext
 from bot.chat.service_reach import run_digest, run_test
 from bot.chat.service_rules import as_subscription, history_lines, own_rules, rule_key
@@ -53,7 +51,9 @@ from bot.domain.render_insight import render_backtest, render_top
 from bot.domain.render_market import FailingJob
 from bot.domain.rules import Policy
 from bot.domain.venue_view import venue_snapshot
-from bot.insight import History, remember_usuals, rule_history
+from bot.features.backtest_history import HistorySource
+from bot.features.chart_view import chart_message
+from bot.features.insight import History, remember_usuals, rule_history
 from bot.store import Database
 
 log = logging.getLogger(__name__)

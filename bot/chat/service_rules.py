@@ -8,7 +8,7 @@ from bot.domain.command_types import Subscribe
 from bot.domain.extra_rules import MIN_RELATIVE_USD
 from bot.domain.models import Subscription
 from bot.domain.render_insight import backtest_line, usual_line
-from bot.insight import History
+from bot.features.insight import History
 
 
 def own_rules(subs: list[Subscription]) -> list[Subscription]:

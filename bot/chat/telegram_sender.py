@@ -28,8 +28,8 @@ from telegram.error import (
 
 from bot.chat.telegram_limits import FloodLimiter, TelegramLimits
 from bot.chat.telegram_render import render_html
-from bot.delivery import SendOutcome
 from bot.domain.message import Message
+from bot.runtime.delivery import SendOutcome
 
 # PTB 22 is moving its durations (RetryAfter.retry_after and others) from int seconds to
 # timedelta; opting in now silences its deprecation warnings. PTB reads this on each access,
@@ -99,7 +99,7 @@ def outcome_of(e: Exception) -> SendOutcome:
 
 
 class TelegramSender:
-    """bot.delivery.Sender for `telegram:<id>` and `telegram:@channel` keys. Never raises."""
+    """bot.runtime.delivery.Sender for `telegram:<id>` and `telegram:@channel` keys. Never raises."""
 
     platform = PLATFORM
 

@@ -1,7 +1,7 @@
 """The machine-readable side of an alert message: what a webhook receiver gets as JSON.
 
 Pure: Alerts in, plain JSON values out (strings, numbers, lists, dicts). The rendered text goes
-beside it (bot/webhooks.py), so a receiver can both act on the numbers and show the words.
+beside it (bot/features/webhooks.py), so a receiver can both act on the numbers and show the words.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def backtest(
     `threshold_at(ms)`: a relative rule's threshold at that time (None: no baseline, skip).
     `gaps`: (start_ms, end_ms) of recorded source outages: a window touching one is incomplete
     and, as live, cannot re-arm a rule. `max_days`: how far back from `now_ms` it may reach (the
-    store's 7 days; more when older history from CoinGlass is joined in, bot.backtest_history).
+    store's 7 days; more when older history from CoinGlass is joined in, bot.features.backtest_history).
     None when the history holds less than one whole window.
     """
     w = sub.window

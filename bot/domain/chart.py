@@ -1,6 +1,6 @@
 """/chart: which windows, how many bars, the series to draw and the words around the picture.
 
-Pure: the PNG itself is drawn by the shell (bot/charts.py) from a ChartSeries built here.
+Pure: the PNG itself is drawn by the shell (bot/features/charts.py) from a ChartSeries built here.
 """
 
 from __future__ import annotations

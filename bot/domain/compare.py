@@ -2,7 +2,7 @@
 
 The free venue streams are a floor: they see the venues we read, and Binance's stream is a
 sample. CoinGlass aggregates about twenty venues. Coverage is our total as a share of theirs, so a
-user learns how much of the market the streams see. Pure data; bot.market_view fills it.
+user learns how much of the market the streams see. Pure data; bot.runtime.market_view fills it.
 """
 
 from __future__ import annotations

@@ -149,7 +149,7 @@ def render_liqs(
 
 
 class FailingJob(Protocol):
-    """One of our own loops that is failing now (bot.watchdog.JobHealth)."""
+    """One of our own loops that is failing now (bot.runtime.watchdog.JobHealth)."""
 
     @property
     def plain_name(self) -> str: ...  # "alerting", "delivery"

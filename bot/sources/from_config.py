@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.clock import Clock
 from bot.config import Config, Secrets
 from bot.domain.universe import CoinUniverse
+from bot.runtime.clock import Clock
 from bot.sources.binance import BinanceSource
 from bot.sources.binance_coinm import BinanceCoinMSource
 from bot.sources.bitget import BitgetSource

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
-from bot.clock import Clock
 from bot.domain.models import Liquidation, Side, SourceStatus
 from bot.domain.source_fault import Fault
+from bot.runtime.clock import Clock
 from bot.sources.base import Sink
 
 log = logging.getLogger(__name__)

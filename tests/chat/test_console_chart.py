@@ -12,12 +12,12 @@ import pytest
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from bot.charts import PNG_SIGNATURE
 from bot.chat.console import ConsoleChat
 from bot.chat.service import CommandService
-from bot.delivery import SendOutcome
 from bot.domain.message import Message
 from bot.domain.rules import RuleBook
+from bot.features.charts import PNG_SIGNATURE
+from bot.runtime.delivery import SendOutcome
 from bot.store import BucketRow, Database
 from tests.chat.test_service import FakeMarket
 

@@ -6,8 +6,8 @@ import io
 import json
 from pathlib import Path
 
-from bot import app
 from bot.config import Secrets, parse_config
+from bot.runtime import app
 from tests.test_e2e_console import ManualClock
 
 T0 = 1_800_000_000_000

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.charts import PNG_SIGNATURE
 from bot.chat.context import ChatContext
 from bot.chat.service import CommandService, ServiceSettings
 from bot.domain.command_types import Liqs, Subscribe
@@ -33,6 +32,7 @@ from bot.domain.models import (
 )
 from bot.domain.rules import RuleBook
 from bot.domain.source_fault import Fault
+from bot.features.charts import PNG_SIGNATURE
 from bot.store import BucketRow, Database
 
 T = 1768313100000  # 2026-01-13 14:05 UTC

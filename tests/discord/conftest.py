@@ -10,11 +10,11 @@ import discord
 import pytest
 import yarl
 
-from bot import app
 from bot.chat.discord_bot import DiscordBot
-from bot.clock import Clock
 from bot.config import Config, Secrets, parse_config
-from bot.market_view import LiveMarket
+from bot.runtime import app
+from bot.runtime.clock import Clock
+from bot.runtime.market_view import LiveMarket
 from bot.store import Database
 from tests.fakes.discord_api import FakeDiscord
 from tests.offline import sources_off

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot import app
-from bot.charts import PNG_SIGNATURE
 from bot.config import Secrets, parse_config
 from bot.domain.models import Liquidation, Side
+from bot.features.charts import PNG_SIGNATURE
+from bot.runtime import app
 from tests.discord.conftest import FAKE_GATEWAY_WAITS, NOW_MS, FixedClock
 from tests.fakes.discord_api import FakeDiscord
 from tests.offline import sources_off

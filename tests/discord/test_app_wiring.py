@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot import app
 from bot.config import Secrets, parse_config
 from bot.domain.models import Liquidation, Side
+from bot.runtime import app
 from tests.discord.conftest import FAKE_GATEWAY_WAITS
 from tests.fakes.discord_api import CHANNEL_ID, FakeDiscord
 from tests.offline import sources_off

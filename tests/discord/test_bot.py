@@ -9,14 +9,14 @@ from typing import Any
 import discord
 import pytest
 
-from bot import app
-from bot.charts import PNG_SIGNATURE
 from bot.chat.discord_bot import respond
 from bot.chat.discord_render import MAX_MESSAGES
 from bot.config import Secrets
 from bot.domain.market import WINDOW_CHOICES
 from bot.domain.message import Field, Message, Reply, Table, Tone
 from bot.domain.models import ALL, Liquidation, Side
+from bot.features.charts import PNG_SIGNATURE
+from bot.runtime import app
 from bot.store.rows import BucketRow, OutboxItem
 from tests.discord.conftest import NOW_MS, Env, discord_config
 from tests.fakes.discord_api import (

@@ -8,8 +8,8 @@ import discord
 import pytest
 
 from bot.chat.discord_sender import DiscordSender
-from bot.delivery import Outcome
 from bot.domain.message import Field, Message, Tone
+from bot.runtime.delivery import Outcome
 from tests.fakes.discord_api import CHANNEL_ID, FakeDiscord
 
 ALERT = Message(

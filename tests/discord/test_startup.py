@@ -14,17 +14,17 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot import app
 from bot.chat.discord_bot import SYNCED_KEY, DiscordBot
 from bot.chat.service import CommandService, ServiceSettings
 from bot.config import Secrets, parse_config
-from bot.delivery import Delivery, Outcome
 from bot.domain.aggregate import Aggregator
 from bot.domain.health import SourceHealth
 from bot.domain.message import Message
 from bot.domain.models import Liquidation, Side
 from bot.domain.rules import Policy, RuleBook
-from bot.market_view import LiveMarket
+from bot.runtime import app
+from bot.runtime.delivery import Delivery, Outcome
+from bot.runtime.market_view import LiveMarket
 from bot.store import Database, OutboxItem
 from tests.discord.conftest import NOW_MS, FixedClock
 from tests.fakes.discord_api import APP_ID, CHANNEL_ID, Failure, FakeDiscord

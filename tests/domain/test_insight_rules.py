@@ -98,7 +98,7 @@ def test_backtest_reads_at_most_seven_days() -> None:
     values = {m0 + 60: 500 * K, m0 + 9 * 1440: 500 * K}  # day 0 (too old) and day 9
     r = backtest(Policy(), sub(), values, DAY0, now)
     assert r is not None and r.fired == 1 and r.last_ms == DAY0 + 9 * DAY_MS + MINUTE_MS
-    # with older history joined in (CoinGlass, bot.backtest_history) it may reach further back
+    # with older history joined in (CoinGlass, bot.features.backtest_history) it may reach further back
     far = backtest(Policy(), sub(), values, DAY0, now, max_days=30)
     assert far is not None and far.fired == 2 and far.since_ms == DAY0 + 4 * MINUTE_MS
 

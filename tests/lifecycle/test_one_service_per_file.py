@@ -26,7 +26,7 @@ def _config(db: Path) -> dict[str, Any]:
 
 
 def _running(line: str) -> bool:
-    return line.startswith("liqbot run:") or "bot.app: liqbot run:" in line
+    return line.startswith("liqbot run:") or "bot.runtime.app: liqbot run:" in line
 
 
 async def test_a_second_service_on_the_same_file_is_refused_until_the_first_dies(

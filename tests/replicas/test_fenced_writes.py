@@ -12,14 +12,14 @@ from typing import Any
 import asyncpg
 import pytest
 
-from bot import app
 from bot.chat.context import ChatContext
 from bot.chat.service_reach import run_test
 from bot.config import Secrets, parse_config
-from bot.delivery import Delivery, SendOutcome
 from bot.domain.message import Message
 from bot.domain.models import Liquidation, Side
 from bot.domain.source_fault import DownReason, Fault
+from bot.runtime import app
+from bot.runtime.delivery import Delivery, SendOutcome
 from bot.store import Database, GapRow, OutboxItem
 from bot.store.replica_queries import NotLeaderError
 from bot.store.settings import EXPIRED

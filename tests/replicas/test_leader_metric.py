@@ -9,8 +9,8 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
-from bot import app
 from bot.config import Secrets, parse_config
+from bot.runtime import app
 from tests.offline import sources_off
 from tests.test_metrics_http import scrape
 

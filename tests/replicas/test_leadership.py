@@ -13,13 +13,13 @@ from typing import Any
 import asyncpg
 import pytest
 
-from bot import app
 from bot.config import ReplicaConfig, Secrets, parse_config
 from bot.domain.message import Message
 from bot.domain.models import AlertState, Side, Status, Transition
 from bot.domain.rules import RuleBook
-from bot.leadership import LEADER_LOCK, PgLeadership, SoleLeader
-from bot.replicas import RulesSync, build_leadership, leader_only
+from bot.ops.leadership import LEADER_LOCK, PgLeadership, SoleLeader
+from bot.ops.replicas import RulesSync, build_leadership, leader_only
+from bot.runtime import app
 from bot.store import BucketRow, Database, OutboxItem
 from bot.store.replica_queries import NotLeaderError
 from tests.offline import sources_off

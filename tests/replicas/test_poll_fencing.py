@@ -48,7 +48,9 @@ async def test_a_thawed_old_leader_sends_no_more_get_updates(
     await one.wait_log(leads)
     await telegram.wait_parked()  # the leader's long poll is on the wire
     await two.start()
-    await two.wait_log(lambda ln: "bot.app: liqbot run:" in ln)  # a standby, trying the lock
+    await two.wait_log(
+        lambda ln: "bot.runtime.app: liqbot run:" in ln
+    )  # a standby, trying the lock
     assert polls(telegram_two) == 0  # a standby does not poll
 
     assert one.proc is not None

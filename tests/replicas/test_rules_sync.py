@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.domain.extra_rules import ExtraRules
 from bot.domain.models import Side
 from bot.domain.rules import Policy, RuleBook
-from bot.replicas import RulesSync
+from bot.ops.replicas import RulesSync
 from bot.store import Database
 
 T0 = 1_800_000_000_000

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bot import app
 from bot.config import Secrets, parse_config
 from bot.domain.models import ALL, Side, VenueSplit, WindowTotals
+from bot.runtime import app
 from bot.sources.binance_coinm import BinanceCoinMSource
 from tests.fakes.exchanges import FakeConn, FakeVenue
 from tests.offline import sources_off

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import app
 from bot.chat.context import ChatContext
 from bot.config import Secrets, parse_config
 from bot.domain.message import plain_text
 from bot.domain.models import ALL, Side, VenueSplit, WindowTotals
+from bot.runtime import app
 from bot.sources.bybit import BybitInverseSource
 from tests.fakes.exchanges import FakeConn, FakeVenue, bybit_frame, bybit_instruments, bybit_reply
 from tests.offline import sources_off

@@ -2,7 +2,7 @@
 
 A fresh start with fake Binance, Bybit and OKX servers (127.0.0.1) that list coins nobody has
 seen liquidate yet accepts `/subscribe <that coin> …` as soon as the lists are read; a coin no
-venue lists is still refused. The service is built by `bot.app.build` from a Config.
+venue lists is still refused. The service is built by `bot.runtime.app.build` from a Config.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from bot import app
 from bot.chat.context import ChatContext
 from bot.config import Secrets, parse_config
 from bot.domain.message import plain_text
 from bot.domain.universe import CoinUniverse
 from bot.domain.venues import binance_instruments, bybit_instruments
+from bot.runtime import app
 from tests.fakes.exchanges import (
     FakeConn,
     FakeVenue,

@@ -16,7 +16,7 @@ from bot.domain.models import ALL, VenueSplit, WindowTotals
 from bot.domain.money import format_usd
 from bot.domain.render_market import render_liqs
 from bot.domain.source_fault import Fault
-from bot.market_view import LiveMarket
+from bot.runtime.market_view import LiveMarket
 from bot.sources.coinglass import (
     AuthError,
     CoinGlassAPIError,

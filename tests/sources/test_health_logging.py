@@ -7,11 +7,11 @@ import logging
 
 import pytest
 
-from bot.clock import Clock
 from bot.domain.aggregate import Aggregator
 from bot.domain.health import SourceHealth
 from bot.domain.source_fault import Fault
-from bot.market_view import LiveMarket
+from bot.runtime.clock import Clock
+from bot.runtime.market_view import LiveMarket
 from bot.sources.binance import BinanceSource
 from tests.fakes.exchanges import FakeConn, FakeVenue, binance_frame
 from tests.sources.conftest import FAST, running
@@ -84,7 +84,9 @@ async def test_recovery_is_one_info_line_and_the_outage_is_kept(
                     await arrived.wait()
     finally:
         await venue.stop()
-    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "bot.market_view"]
+    lines = [
+        (r.levelname, r.getMessage()) for r in caplog.records if r.name == "bot.runtime.market_view"
+    ]
     assert [level for level, _ in lines] == ["INFO", "WARNING", "INFO"]  # up, down, up
     (status,) = market.status(clock.now_ms())
     assert status.state == "up" and status.events == 2

@@ -1,5 +1,5 @@
 """The new venues through the production wiring: `/status` lists each, `/liqs btc 1h` splits by
-each. Built by `bot.app.build` from a Config whose sources point at fake venues on 127.0.0.1;
+each. Built by `bot.runtime.app.build` from a Config whose sources point at fake venues on 127.0.0.1;
 each fake sends one BTC liquidation of a size no other venue sends.
 """
 
@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from bot import app
 from bot.chat.context import ChatContext
 from bot.config import Secrets, parse_config
 from bot.domain.message import plain_text
+from bot.runtime import app
 from tests.fakes.exchanges import (
     FakeConn,
     FakeVenue,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build, stop
 from bot.config import ConfigError, Secrets, parse_config
 from bot.domain.models import Side
+from bot.runtime.app import build, stop
 from bot.store import Database, StoreLocationError, parse_location, redact
 from bot.store.location import secrets_of
 from tests.offline import sources_off

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot import app
 from bot.chat.service import CommandService
 from bot.chat.telegram_bot import TelegramBot
-from bot.clock import Clock
 from bot.config import Config, Secrets, parse_config
 from bot.domain.models import Liquidation, Side
 from bot.domain.rules import RuleBook
-from bot.market_view import LiveMarket
+from bot.runtime import app
+from bot.runtime.clock import Clock
+from bot.runtime.market_view import LiveMarket
 from bot.store import Database
 from tests.fakes.telegram_api import FakeTelegram
 from tests.offline import sources_off

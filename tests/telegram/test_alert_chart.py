@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot import app
-from bot.charts import PNG_SIGNATURE
-from bot.clock import Clock
 from bot.config import Secrets, parse_config
 from bot.domain.models import Liquidation, Side
+from bot.features.charts import PNG_SIGNATURE
+from bot.runtime import app
+from bot.runtime.clock import Clock
 from tests.fakes.telegram_api import FakeTelegram, Upload
 from tests.offline import sources_off
 

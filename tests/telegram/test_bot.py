@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.charts import PNG_SIGNATURE
 from bot.chat.telegram_bot import APOLOGY
 from bot.domain.message import Reply
+from bot.features.charts import PNG_SIGNATURE
 from bot.store import BucketRow
 from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram, Upload
 from tests.telegram.harness import Stack, make_stack

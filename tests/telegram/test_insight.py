@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bot import app
 from bot.chat.context import ChatContext
-from bot.clock import Clock
 from bot.config import Config, Secrets
 from bot.domain.message import plain_text
 from bot.domain.models import Liquidation, Side
+from bot.runtime import app
+from bot.runtime.clock import Clock
 from bot.sources.replay import DEMO, read_events
 from bot.store import BucketRow, Database
 from tests.fakes.telegram_api import FakeTelegram

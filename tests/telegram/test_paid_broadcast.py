@@ -11,8 +11,8 @@ from bot.chat.telegram_bot import TelegramBot
 from bot.chat.telegram_limits import TelegramLimits
 from bot.chat.telegram_sender import TelegramSender
 from bot.config import parse_config
-from bot.delivery import Outcome
 from bot.domain.message import Message
+from bot.runtime.delivery import Outcome
 from tests.fakes.telegram_api import FakeLimits, FakeTelegram
 
 

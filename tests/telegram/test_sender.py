@@ -11,8 +11,8 @@ from telegram import Bot
 
 from bot.chat.telegram_limits import FloodLimiter, TelegramLimits
 from bot.chat.telegram_sender import TelegramSender, chat_id_of
-from bot.delivery import Outcome
 from bot.domain.message import Message
+from bot.runtime.delivery import Outcome
 from tests.fakes.telegram_api import FakeLimits, FakeTelegram
 
 FAST = TelegramLimits(global_per_s=0, per_chat_interval_s=0, group_per_window=0)

@@ -10,8 +10,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot import app
 from bot.config import ConfigError, Secrets, parse_config
+from bot.runtime import app
 from tests.fakes.telegram_api import FakeTelegram
 from tests.offline import sources_off
 

@@ -11,12 +11,12 @@ import os
 _PATH = os.environ.get("TEST_LIQBOT_CLOCK_FILE")
 
 if _PATH:
-    import bot.clock
+    import bot.runtime.clock
 
-    _wall = bot.clock.Clock.now_ms
+    _wall = bot.runtime.clock.Clock.now_ms
     _seen: list[object] = [None, 0]  # (inode, mtime) of the file read, shift in ms
 
-    def _shifted_now_ms(self: bot.clock.Clock) -> int:
+    def _shifted_now_ms(self: bot.runtime.clock.Clock) -> int:
         st = os.stat(_PATH)
         version = (st.st_ino, st.st_mtime_ns)  # os.replace gives a new inode every time
         if version != _seen[0]:
@@ -24,4 +24,4 @@ if _PATH:
                 _seen[:] = [version, int(f.read().strip() or 0)]
         return _wall(self) + int(_seen[1])  # type: ignore[call-overload]
 
-    bot.clock.Clock.now_ms = _shifted_now_ms  # type: ignore[method-assign]
+    bot.runtime.clock.Clock.now_ms = _shifted_now_ms  # type: ignore[method-assign]

@@ -27,8 +27,8 @@ from prometheus_client import generate_latest as _generate
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from bot.build_info import BuildInfo
 from bot.domain.models import Alert, Liquidation
+from bot.ops.build_info import BuildInfo
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 T = TypeVar("T")

@@ -11,8 +11,7 @@ import csv
 import sys
 from datetime import UTC, datetime
 
-from bot import settings
-from bot.config import ConfigError, Secrets
+from bot.config import ConfigError, Secrets, settings
 from bot.domain.coinglass_payloads import HistoryPoint
 from bot.domain.market import MarketError, resolve_coin
 from bot.domain.message import Table, table_text

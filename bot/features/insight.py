@@ -10,14 +10,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.backtest_history import (
-    HISTORY_WAIT_S,
-    MAX_DAYS_WITH_COINGLASS,
-    HistorySource,
-    coinglass_span,
-    interval_words,
-    unusable_reason,
-)
 from bot.domain.backtest import MAX_DAYS, BacktestResult, backtest
 from bot.domain.baselines import DAY_MS, Usual, hour_of, side_values, usual_by_hour
 from bot.domain.extra_rules import MIN_RELATIVE_USD, ExtraRules, baseline_key
@@ -25,6 +17,14 @@ from bot.domain.models import Subscription
 from bot.domain.render_insight import COINGLASS_UNAVAILABLE, render_singles, sources_note
 from bot.domain.rules import Policy
 from bot.domain.single_rules import SingleHit
+from bot.features.backtest_history import (
+    HISTORY_WAIT_S,
+    MAX_DAYS_WITH_COINGLASS,
+    HistorySource,
+    coinglass_span,
+    interval_words,
+    unusable_reason,
+)
 from bot.sources.coinglass import CoinGlassAPIError
 from bot.store import Database, OutboxItem
 
@@ -57,7 +57,7 @@ async def rule_history(
     """Backtest `sub` over the stored minute sums (up to 7 days), with the engine's lifecycle.
 
     With `coinglass` (a keyed CoinGlass source) a rule it can serve reaches back 30 days: the
-    days before the store's first minute come from CoinGlass buckets (bot.backtest_history)."""
+    days before the store's first minute come from CoinGlass buckets (bot.features.backtest_history)."""
     first = await db.first_bucket_ms()
     stored = 0.0 if first is None else max(0.0, (now_ms - first) / DAY_MS)
     if sub.kind == "single":

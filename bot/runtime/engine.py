@@ -13,7 +13,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
-from bot.clock import Clock
 from bot.domain.alert_payload import alerts_payload
 from bot.domain.extra_rules import ExtraRules
 from bot.domain.message import ChartRef
@@ -22,8 +21,9 @@ from bot.domain.moves import Transitions, paused_gc
 from bot.domain.render import render_alerts
 from bot.domain.render_alerts import AlertContext
 from bot.domain.rules import Policy, RuleBook, SeriesKey
-from bot.insight import SingleOutbox
-from bot.market_view import LiveMarket
+from bot.features.insight import SingleOutbox
+from bot.runtime.clock import Clock
+from bot.runtime.market_view import LiveMarket
 from bot.store import Database, OutboxItem
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from bot.clock import Clock
 from bot.domain.aggregate import Aggregator
 from bot.domain.coinglass_payloads import COINGLASS_WINDOWS as CG_WINDOW_MINUTES
 from bot.domain.compare import COMPARE_WINDOWS, CompareRow, Comparison, VenueRow
@@ -28,6 +27,7 @@ from bot.domain.models import (
 )
 from bot.domain.source_fault import DownReason
 from bot.domain.universe import CoinUniverse
+from bot.runtime.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +251,7 @@ class LiveMarket:
         ours = {v.venue: v.total for v in snap.venues.get((coin, w), ())}
         theirs = {v.venue: v.total for v in cg.venues.get((coin, w), ())}
         names = sorted(set(theirs) | set(ours), key=lambda v: (-theirs.get(v, ours.get(v, 0.0)), v))
-        # the aggregator holds the venues the streams count for (bot.app maps binance_coinm to
+        # the aggregator holds the venues the streams count for (bot.runtime.app maps binance_coinm to
         # binance); a source up in the health record streams its venue too
         streamed = set(self.agg.venue_names) | set(self.health.sources)
         return w, tuple(

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.watchdog import Watchdog
+from bot.runtime.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 

@@ -85,7 +85,7 @@ async def chart_message(
         no_data=no_data_spans(outages, [s.name for s in statuses]),
     )
     # tens of milliseconds of CPU: keep the event loop (and every other chat) moving
-    from bot import charts  # matplotlib on the first chart, not at start-up (~0.4 s)
+    from bot.features import charts  # matplotlib on the first chart, not at start-up (~0.4 s)
 
     png = await asyncio.to_thread(charts.render_png, series)
     name = f"chart-{coin.lower()}-{chart_window_label(window)}.png"

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from bot.domain.models import SourceStatus
 from bot.domain.render_ops import Problem, problem_text
 from bot.domain.source_fault import Fault
-from bot.watchdog import Watchdog
+from bot.runtime.watchdog import Watchdog
 
 # Jobs on the alert path: while one of them fails, the service is not doing its job.
 CRITICAL_JOBS = frozenset({"evaluate", "drain"})

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
-from bot.metrics import CONTENT_TYPE, Metrics
-from bot.service_health import ServiceHealth
+from bot.ops.metrics import CONTENT_TYPE, Metrics
+from bot.ops.service_health import ServiceHealth
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from bot.config import Config
 from bot.domain.command_types import Subscribe
 from bot.domain.commands import parse_command
 from bot.domain.models import Side
+from bot.features.webhooks import chat_key as webhook_key
 from bot.store import Database
-from bot.webhooks import chat_key as webhook_key
 
 
 async def sync_broadcasts(config: Config, db: Database, now_ms: int) -> None:

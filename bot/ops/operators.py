@@ -1,6 +1,6 @@
 """Operator alerts: the operators' chats hear once when something breaks and once when it heals.
 
-A small scheduled job compares the service's current problems (bot.service_health) with what it
+A small scheduled job compares the service's current problems (bot.ops.service_health) with what it
 last told the operators, and enqueues a message per transition through the outbox, so a notice
 survives a crash and waits out a platform outage. The state told is kept in memory: after a
 restart an ongoing problem is told once more. An optional daily heartbeat says "still running";
@@ -22,7 +22,7 @@ from bot.domain.render_ops import (
     render_problem,
     render_recovery,
 )
-from bot.service_health import ServiceHealth
+from bot.ops.service_health import ServiceHealth
 from bot.store import OutboxItem
 
 log = logging.getLogger(__name__)

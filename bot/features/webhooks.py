@@ -30,10 +30,10 @@ from typing import Any
 
 import aiohttp
 
-from bot.clock import Clock
 from bot.config import Config, ConfigError, Secrets
-from bot.delivery import SendOutcome
 from bot.domain.message import Message, plain_text
+from bot.runtime.clock import Clock
+from bot.runtime.delivery import SendOutcome
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def _retry_after_s(headers: Mapping[str, str]) -> float:
 
 
 class WebhookSender:
-    """bot.delivery.Sender for `webhook:<name>` keys. Never raises.
+    """bot.runtime.delivery.Sender for `webhook:<name>` keys. Never raises.
 
     `clock` gives milliseconds (the one clock) for the signed timestamp.
     """

@@ -8,25 +8,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.build_info import build_info
 from bot.config import ConfigError
-from bot.http_server import HttpServer, PortError, resolve_port
-from bot.metrics import Metrics, StateReader
-from bot.operators import OperatorAlerts
-from bot.service_health import DeliveryHealth, HealthLimits, ServiceHealth
+from bot.ops.build_info import build_info
+from bot.ops.http_server import HttpServer, PortError, resolve_port
+from bot.ops.metrics import Metrics, StateReader
+from bot.ops.operators import OperatorAlerts
+from bot.ops.service_health import DeliveryHealth, HealthLimits, ServiceHealth
 
 if TYPE_CHECKING:
     from bot.chat.service import CommandService
-    from bot.clock import Clock
     from bot.config import Config
-    from bot.delivery import Delivery, Sender
     from bot.domain.rules import RuleBook
-    from bot.engine import Engine
-    from bot.leadership import Leadership
-    from bot.market_view import LiveMarket
-    from bot.scheduler import Scheduler
+    from bot.ops.leadership import Leadership
+    from bot.runtime.clock import Clock
+    from bot.runtime.delivery import Delivery, Sender
+    from bot.runtime.engine import Engine
+    from bot.runtime.market_view import LiveMarket
+    from bot.runtime.scheduler import Scheduler
+    from bot.runtime.watchdog import Watchdog
     from bot.store import Database
-    from bot.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 

@@ -17,37 +17,37 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.backtest_history import CachedHistory
-from bot.broadcasts import sync_broadcasts
-from bot.chart_view import AlertCharts
 from bot.chat.console import CHAT_KEY as CONSOLE_CHAT
 from bot.chat.console import ConsoleChat
 from bot.chat.service import CommandService, ServiceSettings
-from bot.clock import AcceleratedClock, Clock
 from bot.config import Config, Secrets
-from bot.delivery import Delivery, Sender
-from bot.digests import Digests, declared_digests
+from bot.config.settings import check_with_secrets
 from bot.domain.aggregate import Aggregator
 from bot.domain.extra_rules import ExtraRules, RuleSet
 from bot.domain.health import PastGap, SourceHealth
 from bot.domain.rules import Policy, RuleBook
 from bot.domain.universe import CoinUniverse
-from bot.engine import Engine
-from bot.hot_buckets import HOT_MINUTES, load_hot_buckets
-from bot.insight import refresh_baselines
-from bot.leadership import Leadership, PgLeadership
-from bot.market_view import LiveMarket
-from bot.ops import Ops, build_ops
-from bot.replicas import RulesSync, build_leadership, catch_up, leader_only, one_at_a_time
-from bot.scheduler import Scheduler
-from bot.settings import check_with_secrets
+from bot.features.backtest_history import CachedHistory
+from bot.features.broadcasts import sync_broadcasts
+from bot.features.chart_view import AlertCharts
+from bot.features.digests import Digests, declared_digests
+from bot.features.insight import refresh_baselines
+from bot.features.webhooks import build_webhooks
+from bot.features.webhooks import chat_key as webhook_key
+from bot.ops.leadership import Leadership, PgLeadership
+from bot.ops.replicas import RulesSync, build_leadership, catch_up, leader_only, one_at_a_time
+from bot.ops.wiring import Ops, build_ops
+from bot.runtime.clock import AcceleratedClock, Clock
+from bot.runtime.delivery import Delivery, Sender
+from bot.runtime.engine import Engine
+from bot.runtime.hot_buckets import HOT_MINUTES, load_hot_buckets
+from bot.runtime.market_view import LiveMarket
+from bot.runtime.scheduler import Scheduler
+from bot.runtime.watchdog import Watchdog
 from bot.sources.coinglass import CoinGlassSource
 from bot.sources.from_config import build_sources
 from bot.sources.replay import ReplaySource
 from bot.store import Database, parse_location
-from bot.watchdog import Watchdog
-from bot.webhooks import build_webhooks
-from bot.webhooks import chat_key as webhook_key
 
 log = logging.getLogger(__name__)
 
@@ -329,7 +329,9 @@ def _schedule(rt: Runtime) -> None:
     s.every("drain", 2.0, leader_only(lead, rt.delivery.drain), first_in=0.5)
     s.every("persist", max(1.0, 10 / speed), leader_only(lead, lambda: persist(rt)))
     s.every("prune", 3600, lambda: prune(rt), first_in=60)
-    if rt.digests is not None:  # a sweep a minute (market time); see bot/digests.py for why
+    if (
+        rt.digests is not None
+    ):  # a sweep a minute (market time); see bot/features/digests.py for why
         s.every("digests", max(1.0, 60 / speed), leader_only(lead, rt.digests.run_due), first_in=5)
     if rt.engine.extras is not None:  # "usual" of relative rules moves with the hour
         extras = rt.engine.extras

@@ -1,6 +1,6 @@
 """Where the effective configuration comes from: defaults, the YAML file, then the environment.
 
-Precedence, lowest first: the defaults in bot/config.py, the file (`--config`, else `$LIQBOT_CONFIG`,
+Precedence, lowest first: the defaults in bot/config/ (its section modules), the file (`--config`, else `$LIQBOT_CONFIG`,
 else `config.yaml` when it exists), `LIQBOT_<SECTION>__<KEY>` variables (parsed by
 pydantic-settings: `__` separates levels, lists and sections are JSON), and `DATABASE_URL` for the
 storage location. Every effective key remembers its origin, which `liqbot check-config` prints.
@@ -20,8 +20,8 @@ from pydantic_settings import EnvSettingsSource
 from pydantic_settings.exceptions import SettingsError
 
 from bot.config import SECRET_ENV, Config, ConfigError, Secrets, parse_config, read_yaml
+from bot.features.webhooks import webhook_targets
 from bot.store.location import PG_SCHEMES, StoreLocationError, parse_location
-from bot.webhooks import webhook_targets
 
 PREFIX = "LIQBOT_"
 NESTED = "__"
@@ -86,7 +86,7 @@ def check_with_secrets(config: Config, secrets: Secrets) -> None:
     Replicas (a PostgreSQL store) in webhook mode need one TELEGRAM_WEBHOOK_SECRET: without it
     each picks a random one at start and registers it with setWebhook, the last one wins, and
     every other replica answers Telegram's POSTs (the balancer's share) with 403. Outgoing
-    webhooks need their secrets (bot.webhooks.webhook_targets)."""
+    webhooks need their secrets (bot.features.webhooks.webhook_targets)."""
     webhook_targets(config, secrets)  # each outgoing webhook has a usable secret
     tg = config.telegram
     webhook = tg.enabled and tg.mode == "webhook" and bool(secrets.telegram_token)

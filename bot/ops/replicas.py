@@ -13,7 +13,7 @@ from typing import Any
 from bot.config import ReplicaConfig
 from bot.domain.extra_rules import ExtraRules, is_extra
 from bot.domain.rules import RuleBook
-from bot.leadership import Leadership, PgLeadership, SoleLeader, default_replica_id
+from bot.ops.leadership import Leadership, PgLeadership, SoleLeader, default_replica_id
 from bot.store import Database
 from bot.store.replica_queries import NotLeaderError
 
