@@ -227,3 +227,29 @@ async def test_a_cancelled_outbox_send_frees_its_place() -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
     assert tasks[2].cancelled()
     assert done == [1, 2, -5, 4, 5]
+
+
+async def test_outbox_sends_build_no_ptb_message_from_the_answer(
+    fake: FakeTelegram, tg_bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lean send path (issue 18 item 2): the answer of an outbox send is not parsed into a
+    telegram.Message (de_json was PTB's largest per-send cost); the request is unchanged."""
+    import telegram
+
+    built = 0
+    real = telegram.Message.de_json.__func__  # type: ignore[attr-defined]
+
+    def counting(cls, data, bot=None):  # type: ignore[no-untyped-def]
+        nonlocal built
+        built += 1
+        return real(cls, data, bot)
+
+    monkeypatch.setattr(telegram.Message, "de_json", classmethod(counting))
+    sender = TelegramSender(tg_bot, FAST)
+    assert (await sender.send("telegram:42", MSG)).outcome is Outcome.SENT
+    assert built == 0
+    (sent,) = fake.sent
+    assert sent.text == "<b>BTC &lt;longs&gt; &amp; co</b>\n$1.20B in 1h"
+    assert sent.parse_mode == "HTML"
+    await sender.send_message(42, MSG, reply_to=1)  # a reply still goes through PTB's method
+    assert built == 1
