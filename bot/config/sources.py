@@ -119,3 +119,6 @@ class SourcesConfig(Strict):
     # an event above this USD amount is rejected and counted (bot.domain.event_checks says why
     # this default: 5x the largest single liquidation reported, far below the record day)
     max_event_usd: float = Field(DEFAULT_MAX_EVENT_USD, gt=0)
+    # coins no instrument list names: a bounded budget (bot.domain.unknown_coins says why)
+    unknown_coins_max: int = Field(500, ge=0)
+    unknown_coin_quiet: Duration = 25 * 3600  # longer than the longest window (24 h)

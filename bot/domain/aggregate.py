@@ -131,6 +131,15 @@ class Aggregator(BucketLoading):
             self._recount(s, self._anchor)
         return s
 
+    def forget(self, coin: str) -> int:
+        """Drop every series of `coin` (an unknown coin gone quiet: bot.domain.unknown_coins);
+        returns how many were dropped. Its stored buckets age out of the store as usual."""
+        gone = [key for key in self._series if key[0] == coin]
+        dropped = {id(self._series.pop(key)) for key in gone}
+        if dropped:
+            self._late = [e for e in self._late if id(e[0]) not in dropped]
+        return len(gone)
+
     def take_touched(self) -> set[tuple[str, Side]]:
         """The (coin, side) pairs that received events since the last call (and forget them)."""
         touched, self._touched = self._touched, set()

@@ -35,3 +35,7 @@ class CoinUniverse:
 
     def coins(self) -> frozenset[str]:
         return KNOWN_COINS | self._listed
+
+    def names(self, coin: str) -> bool:
+        """Does an instrument list (or the built-in majors) name `coin`? Two set lookups."""
+        return coin in KNOWN_COINS or coin in self._listed

@@ -27,6 +27,7 @@ from bot.domain.extra_rules import ExtraRules, RuleSet
 from bot.domain.health import PastGap, SourceHealth
 from bot.domain.rules import Policy, RuleBook
 from bot.domain.universe import CoinUniverse
+from bot.domain.unknown_coins import UnknownCoins
 from bot.features.backtest_history import CachedHistory
 from bot.features.broadcasts import sync_broadcasts
 from bot.features.chart_view import AlertCharts
@@ -170,6 +171,9 @@ async def build(
         sampled=True,
         universe=universe,
         max_event_usd=config.sources.max_event_usd,
+        unknown_coins=UnknownCoins(
+            config.sources.unknown_coins_max, config.sources.unknown_coin_quiet * 1000
+        ),
     )
     market.watch = extras.singles.offer
 

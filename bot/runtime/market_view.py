@@ -27,9 +27,12 @@ from bot.domain.models import (
 )
 from bot.domain.source_fault import DownReason
 from bot.domain.universe import CoinUniverse
+from bot.domain.unknown_coins import UnknownCoins
 from bot.runtime.clock import Clock
 
 log = logging.getLogger(__name__)
+
+UNKNOWN_OVER_BUDGET = "unknown coin over budget"  # sources.unknown_coins_max
 
 COINGLASS_WINDOWS = frozenset(CG_WINDOW_MINUTES.values())  # the windows CoinGlass serves
 
@@ -53,9 +56,14 @@ class LiveMarket:
         sampled: bool = True,
         universe: CoinUniverse | None = None,
         max_event_usd: float = DEFAULT_MAX_EVENT_USD,
+        unknown_coins: UnknownCoins | None = None,
     ) -> None:
         self.agg = aggregator
         self.max_event_usd = max_event_usd
+        # coins no instrument list names, on a bounded budget (bot.domain.unknown_coins)
+        self.unknown = (
+            unknown_coins if unknown_coins is not None else UnknownCoins(500, 25 * 3600_000)
+        )
         self.universe = universe or CoinUniverse()  # what the venues list (their sources feed it)
         self.health = health
         self.clock = clock
@@ -97,6 +105,7 @@ class LiveMarket:
             if reason is not None:
                 bad = bad or {}
                 bad.setdefault(reason, []).append(ev)
+        bad = self._budget(events, bad)
         if bad is None:
             return events
         for reason, evs in bad.items():
@@ -112,6 +121,32 @@ class LiveMarket:
                 )
         dropped = {id(ev) for evs in bad.values() for ev in evs}
         return [ev for ev in events if id(ev) not in dropped]
+
+    def _budget(
+        self, events: list[Liquidation], bad: dict[str, list[Liquidation]] | None
+    ) -> dict[str, list[Liquidation]] | None:
+        """Events of coins no instrument list names pass only while the unknown-coin budget has
+        room; a coin gone quiet gives its place (and its series) back."""
+        names, unknown = self.universe.names, self.unknown
+        skip = {id(e) for evs in bad.values() for e in evs} if bad else set()
+        now: int | None = None
+        for ev in events:
+            coin = ev.coin
+            if names(coin) or id(ev) in skip:
+                continue
+            if now is None:
+                now = self.clock.now_ms()
+            ok, freed = unknown.admit(coin, now, names)
+            for gone in freed:
+                self.agg.forget(gone)
+            if freed:
+                log.info(
+                    "unknown coins quiet for a while dropped: %d (%s, ...)", len(freed), freed[0]
+                )
+            if not ok:
+                bad = bad or {}
+                bad.setdefault(UNKNOWN_OVER_BUDGET, []).append(ev)
+        return bad
 
     def totals(
         self,
