@@ -37,8 +37,9 @@ from bot.domain.moves import (
     paused_gc,
     to_state,
 )
-from bot.domain.policy import MAX_LEVEL, Policy
+from bot.domain.policy import Policy
 from bot.domain.rules_index import SeriesIndex
+from bot.domain.rules_levels import escalate_levels, fire_levels
 
 Muted = Callable[[Subscription], bool]
 SeriesKey = tuple[str, int, Side]
@@ -288,8 +289,8 @@ class RuleBook:
             if value is None or value != value:  # unknown, or NaN (which bisect would misread)
                 continue
             complete = window in complete_windows
-            to_fire, to_escalate, to_rearm = index.crossed(value, complete)
-            if not (to_fire or to_escalate or to_rearm):
+            n_fire, n_escalate, to_rearm = index.crossed(value, complete)
+            if not (n_fire or n_escalate or to_rearm):
                 continue
             totals = snapshot.window_totals(coin, window)
             m = SeriesMoves(
@@ -297,25 +298,18 @@ class RuleBook:
                 totals.longs if totals else 0.0, totals.shorts if totals else 0.0,
                 snapshot.venues.get((coin, window), ()),
             )  # fmt: skip
-            for sub_id in to_fire:  # threshold <= value: level 1 at least
-                sub = subs[sub_id]
-                threshold = sub.threshold
-                level = 1
-                while level < MAX_LEVEL and value >= threshold * factor**level:
-                    level += 1
-                m.fired.append(sub)
-                m.fired_levels.append(level)
-                m.fired_old.append(states.get(sub_id))
-            for sub_id in to_escalate:  # value reached their next bound: one level up at least
-                sub = subs[sub_id]
-                old = states[sub_id]
-                threshold = sub.threshold
-                level = old[1] + 1 if old[1] < MAX_LEVEL else old[1]
-                while level < MAX_LEVEL and value >= threshold * factor**level:
-                    level += 1
-                m.escalated.append(sub)
-                m.escalated_levels.append(level)
-                m.escalated_old.append(old)
+            if n_fire:  # the first armed ones (threshold <= value): level 1 at least
+                armed = index.armed
+                m.fired = armed.subs[:n_fire]
+                m.fired_levels = fire_levels(armed.bounds, n_fire, value, factor)
+                m.fired_old = armed.olds[:n_fire]
+            if n_escalate:  # value reached their next bound: one level up at least
+                esc = index.escalate
+                m.escalated = esc.subs[:n_escalate]
+                m.escalated_old = esc.olds[:n_escalate]
+                m.escalated_levels = escalate_levels(
+                    esc.bounds, m.escalated, m.escalated_old, value, factor
+                )
             for sub_id in to_rearm:  # value is below their re-arm bound: only the quiet time
                 old = states[sub_id]
                 if old[3] is None or now_ms - old[3] >= quiet:

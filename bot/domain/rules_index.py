@@ -21,55 +21,80 @@ if TYPE_CHECKING:
     from bot.domain.policy import Policy
 
 Pairs = list[tuple[float, int]]
+# (bound, sub id, the subscription, its state): what a crossing needs, without a dict look-up
+Entry = tuple[float, int, Subscription, "StateTuple | None"]
 
 
 class _Sorted:
-    """Parallel lists of bounds (ascending) and subscription ids."""
+    """Parallel lists of bounds (ascending), subscription ids, the subscriptions and their states.
 
-    __slots__ = ("bounds", "ids")
+    The last two are kept beside the ids so that the crossing prefix of a crash tick is a slice:
+    looking each id up in the book's million-entry dicts was most of the evaluation (a cache miss
+    or two per look-up). The states are the book's own tuples (replaced, never mutated). The
+    re-arm list holds None there: an escalation keeps its re-arm entry, so its state would go
+    stale; its few candidates read the book's states.
+    """
 
-    def __init__(self, pairs: Iterable[tuple[float, int]] = ()) -> None:
-        ordered = sorted(pairs)
-        self.bounds = [b for b, _ in ordered]
-        self.ids = [i for _, i in ordered]
+    __slots__ = ("bounds", "ids", "olds", "subs")
+
+    def __init__(self, entries: Iterable[Entry] = ()) -> None:
+        self._set(sorted(entries))  # ids are unique in a list: tuples never compare further
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    def insert(self, bound: float, sub_id: int) -> None:
+    def insert(self, bound: float, sub: Subscription, state: StateTuple | None) -> None:
         i = bisect_right(self.bounds, bound)
         self.bounds.insert(i, bound)
-        self.ids.insert(i, sub_id)
+        self.ids.insert(i, sub.id)
+        self.subs.insert(i, sub)
+        self.olds.insert(i, state)
 
     def discard(self, bound: float, sub_id: int) -> None:
         bounds, ids = self.bounds, self.ids
         i = bisect_left(bounds, bound)
         while i < len(ids) and bounds[i] == bound:
             if ids[i] == sub_id:
-                del bounds[i], ids[i]
+                self._delete(i)
                 return
             i += 1
         if sub_id in ids:  # only if the bound was computed differently: stay correct anyway
-            j = ids.index(sub_id)
-            del bounds[j], ids[j]
+            self._delete(ids.index(sub_id))
 
-    def update(self, remove: Pairs, add: Pairs) -> None:
-        """Remove and add many (bound, id) pairs: one filter and one sort when that is cheaper
-        than a bisect-insert (a list shift) per pair."""
+    def _delete(self, i: int) -> None:
+        del self.bounds[i], self.ids[i], self.subs[i], self.olds[i]
+
+    def update(self, remove: Pairs, add: list[Entry]) -> None:
+        """Remove many (bound, id) pairs and add many entries: one filter and one sort when that
+        is cheaper than a bisect-insert (a list shift) per pair."""
         if not remove and not add:
             return
         if len(remove) + len(add) <= 8 + len(self.ids) // 32:
             for bound, sub_id in remove:
                 self.discard(bound, sub_id)
-            for bound, sub_id in add:
-                self.insert(bound, sub_id)
+            for bound, _, sub, state in add:
+                self.insert(bound, sub, state)
             return
         gone = {i for _, i in remove}
-        pairs = [(b, i) for b, i in zip(self.bounds, self.ids, strict=True) if i not in gone]
-        pairs += add
-        pairs.sort()
-        self.bounds = [b for b, _ in pairs]
-        self.ids = [i for _, i in pairs]
+        entries = [
+            e
+            for e in zip(self.bounds, self.ids, self.subs, self.olds, strict=True)
+            if e[1] not in gone
+        ]
+        entries += add
+        entries.sort()
+        self._set(entries)
+
+    def _set(self, ordered: list[Entry]) -> None:
+        if not ordered:
+            self.bounds, self.ids, self.subs, self.olds = [], [], [], []
+            return
+        columns = zip(*ordered, strict=True)
+        self.bounds, self.ids, self.subs, self.olds = map(list, columns)
+
+    def count_upto(self, value: float) -> int:
+        """How many bounds are <= value (the first ones)."""
+        return bisect_right(self.bounds, value)
 
     def upto(self, value: float) -> list[int]:
         """Ids whose bound <= value."""
@@ -95,13 +120,15 @@ class SeriesIndex:
     def build(
         cls, policy: Policy, members: Iterable[tuple[Subscription, StateTuple | None]]
     ) -> SeriesIndex:
-        armed, esc, rearm = [], [], []
+        armed: list[Entry] = []
+        esc: list[Entry] = []
+        rearm: list[Entry] = []
         for sub, state in members:
             if state is None or not state[0]:
-                armed.append((sub.threshold, sub.id))
+                armed.append((sub.threshold, sub.id, sub, state))
             else:
-                esc.append((policy.bound(sub.threshold, state[1]), sub.id))
-                rearm.append((policy.rearm_bound(sub.threshold), sub.id))
+                esc.append((policy.bound(sub.threshold, state[1]), sub.id, sub, state))
+                rearm.append((policy.rearm_bound(sub.threshold), sub.id, sub, None))
         index = cls()
         index.armed = _Sorted(armed)
         index.escalate = _Sorted(esc)
@@ -110,10 +137,10 @@ class SeriesIndex:
 
     def insert(self, policy: Policy, sub: Subscription, state: StateTuple | None) -> None:
         if state is None or not state[0]:
-            self.armed.insert(sub.threshold, sub.id)
+            self.armed.insert(sub.threshold, sub, state)
         else:
-            self.escalate.insert(policy.bound(sub.threshold, state[1]), sub.id)
-            self.rearm.insert(policy.rearm_bound(sub.threshold), sub.id)
+            self.escalate.insert(policy.bound(sub.threshold, state[1]), sub, state)
+            self.rearm.insert(policy.rearm_bound(sub.threshold), sub, None)
 
     def discard(self, policy: Policy, sub: Subscription, state: StateTuple | None) -> None:
         if state is None or not state[0]:
@@ -132,9 +159,9 @@ class SeriesIndex:
         rm_armed: Pairs = []
         rm_esc: Pairs = []
         rm_rearm: Pairs = []
-        add_armed: Pairs = []
-        add_esc: Pairs = []
-        add_rearm: Pairs = []
+        add_armed: list[Entry] = []
+        add_esc: list[Entry] = []
+        add_rearm: list[Entry] = []
         for sub, new in moves:
             sub_id, threshold = sub.id, sub.threshold
             old = states.get(sub_id)
@@ -144,22 +171,24 @@ class SeriesIndex:
             else:
                 rm_armed.append((threshold, sub_id))
             if new[0]:
-                add_esc.append((policy.bound(threshold, new[1]), sub_id))
-                if not was_fired:  # an escalation keeps its re-arm bound (same threshold)
-                    add_rearm.append((policy.rearm_bound(threshold), sub_id))
+                add_esc.append((policy.bound(threshold, new[1]), sub_id, sub, new))
             else:
-                add_armed.append((threshold, sub_id))
-                if was_fired:
-                    rm_rearm.append((policy.rearm_bound(threshold), sub_id))
+                add_armed.append((threshold, sub_id, sub, new))
+            if new[0]:
+                if not was_fired:  # an escalation keeps its re-arm entry (same threshold)
+                    add_rearm.append((policy.rearm_bound(threshold), sub_id, sub, None))
+            elif was_fired:
+                rm_rearm.append((policy.rearm_bound(threshold), sub_id))
             states[sub_id] = new
         self.armed.update(rm_armed, add_armed)
         self.escalate.update(rm_esc, add_esc)
         self.rearm.update(rm_rearm, add_rearm)
 
-    def crossed(self, value: float, complete: bool) -> tuple[list[int], list[int], list[int]]:
-        """Ids to fire, to escalate, and that may re-arm (if their quiet time is over)."""
+    def crossed(self, value: float, complete: bool) -> tuple[int, int, list[int]]:
+        """How many to fire (the first armed), to escalate (the first of `escalate`), and the
+        ids that may re-arm (if their quiet time is over)."""
         return (
-            self.armed.upto(value),
-            self.escalate.upto(value),
+            self.armed.count_upto(value),
+            self.escalate.count_upto(value),
             self.rearm.above(value) if complete else [],
         )
