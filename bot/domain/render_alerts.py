@@ -46,6 +46,8 @@ class AlertContext:
     policy: Policy = field(default_factory=Policy)
     _coins: dict[tuple[int, Side], str] = field(default_factory=dict)
     _memo: dict[object, str] = field(default_factory=dict)  # the same words for every chat
+    _venues: dict[object, tuple[tuple[VenueSplit, ...], str]] = field(default_factory=dict)
+    _usd: dict[float, str] = field(default_factory=dict)
 
     def coins_line(self, window: int, side: Side) -> str:
         """`Shorts by coin: BTC $380.00M · ETH $250.00M · SOL $41.00M · others $29.00M`."""
@@ -77,6 +79,37 @@ class AlertContext:
         """`3×`: the multiple of the threshold that `level` means under the policy."""
         m = self.policy.escalation_factor ** (level - 1)
         return f"{m:.2f}".rstrip("0").rstrip(".") + "×"
+
+    # The lines every alert of one series shares (the split, the venues, the wave's name): a
+    # crash tick renders the same series for thousands of chats, so each is made once per tick.
+    # Keys hold the values they are made of (the venue tuple by identity, kept alive in the
+    # entry), so a hit is always the text the plain function would give.
+    def wave(self, a: Alert) -> str:
+        key = ("wave", a.sub.coin, a.sub.window, a.longs, a.shorts)
+        text = self._memo.get(key)
+        if text is None:
+            text = self._memo[key] = _wave(a, self)
+        return text
+
+    def split(self, a: Alert, wave: str) -> str:
+        key = ("split", a.longs, a.shorts, wave)
+        text = self._memo.get(key)
+        if text is None:
+            text = self._memo[key] = _split(a, wave)
+        return text
+
+    def venues(self, a: Alert) -> str:
+        key = ("venues", id(a.venues), a.sub.side)
+        hit = self._venues.get(key)
+        if hit is None or hit[0] is not a.venues:
+            hit = self._venues[key] = (a.venues, _venues(a))
+        return hit[1]
+
+    def usd(self, value: float) -> str:
+        text = self._usd.get(value)
+        if text is None:
+            text = self._usd[value] = format_usd(value)
+        return text
 
     def rearm_note(self) -> str:
         if "rearm" not in self._memo:
@@ -151,7 +184,7 @@ def _headline(a: Alert, ctx: AlertContext) -> str:
     on = f" on {venue_name(s.venue)}" if s.venue else ""
     relative = f" = {s.factor:g}× the usual" if s.factor is not None else ""
     line = (
-        f"{who} {what}{on} in {window_label(s.window)}: {format_usd(a.value)} "
+        f"{who} {what}{on} in {window_label(s.window)}: {ctx.usd(a.value)} "
         f"(threshold {format_threshold(s.threshold)}{relative})"
     )
     if a.level > 1:  # escalated, or a first alert that crossed several levels at once
@@ -206,7 +239,7 @@ def render_alerts(alerts: Sequence[Alert], ctx: AlertContext | None = None) -> M
     longs = sum(a.longs for a in alerts)
     shorts = sum(a.shorts for a in alerts)
     tone = dominance(longs, shorts)
-    waves = [_wave(a, ctx) for a in alerts]
+    waves = [ctx.wave(a) for a in alerts]
     dramatic = WAVE_NAMES[tone] if WAVE_NAMES[tone] in waves else ""
     first = alerts[0]
     if len(alerts) == 1:
@@ -224,8 +257,8 @@ def render_alerts(alerts: Sequence[Alert], ctx: AlertContext | None = None) -> M
         )
     blocks: list[list[str]] = []
     for a, wave in zip(alerts, waves, strict=True):
-        block = [_headline(a, ctx), _split(a, wave)]
-        if venues := _venues(a):
+        block = [_headline(a, ctx), ctx.split(a, wave)]
+        if venues := ctx.venues(a):
             block.append(venues)
         if a.sub.coin == ALL and (coins := ctx.coins_line(a.sub.window, a.sub.side)):
             block.append(coins)
