@@ -26,7 +26,9 @@ from bot.domain.command_types import (
     Chart,
     Command,
     CommandError,
+    ExportRules,
     Help,
+    ImportRules,
     Liqs,
     ListSubs,
     Mute,
@@ -49,6 +51,7 @@ from bot.domain.render_alerts import AlertContext
 from bot.domain.render_compare import render_compare, render_compare_off
 from bot.domain.render_insight import render_backtest, render_top
 from bot.domain.render_market import FailingJob
+from bot.domain.render_rules_text import render_export, render_imported
 from bot.domain.rules import Policy
 from bot.domain.venue_view import venue_snapshot
 from bot.features.backtest_history import HistorySource
@@ -90,7 +93,7 @@ def _wall_clock() -> int:
     return int(time.time() * 1000)
 
 
-_MUTATING = (Subscribe, Unsubscribe, Mute, Unmute, DigestCommand, TestMessage)
+_MUTATING = (Subscribe, Unsubscribe, Mute, Unmute, DigestCommand, TestMessage, ImportRules)
 
 
 class CommandService:
@@ -207,6 +210,11 @@ class CommandService:
                 return await run_digest(self.db, ctx, cmd, self.clock(), self.declared_digests)
             case TestMessage():
                 return await run_test(self.db, ctx, self.clock(), self.on_enqueued)
+            case ExportRules():
+                subs = own_rules(await self.db.list_subscriptions(ctx.chat_key))
+                return render_export(subs)
+            case ImportRules():
+                return await self._import(ctx, cmd)
         raise TypeError(f"unhandled command {cmd!r}")
 
     # ---- commands ----------------------------------------------------------------------------
@@ -267,6 +275,32 @@ class CommandService:
         return render.render_subscribed(
             sub, current, served, len(existing) + 1, cap, note, extra=extra
         )
+
+    async def _import(self, ctx: ChatContext, cmd: ImportRules) -> Message:
+        """Add the pasted rules this chat does not have, up to its cap; no backtest each."""
+        now = self.clock()
+        await self.db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=now)
+        existing = own_rules(await self.db.list_subscriptions(ctx.chat_key))
+        have = {rule_key(s) for s in existing}
+        cap = self.settings.max_subscriptions_per_chat
+        added: list[Subscription] = []
+        duplicates = over_cap = 0
+        for rule in cmd.rules:
+            key = rule_key(as_subscription(rule))
+            if key in have:
+                duplicates += 1
+                continue
+            if len(existing) + len(added) >= cap:
+                over_cap += 1
+                continue
+            sub = await self.db.add_subscription(
+                ctx.chat_key, rule.coin, rule.window, rule.side, rule.threshold, now,
+                venue=rule.venue, kind="single" if rule.single else "window", factor=rule.factor,
+            )  # fmt: skip
+            self.book.add(sub)
+            have.add(key)
+            added.append(sub)
+        return render_imported(added, duplicates, over_cap, cap, cmd.unreadable)
 
     def _liqs(self, cmd: Liqs) -> Message:
         now = self.clock()

@@ -48,6 +48,15 @@ SPECS: dict[str, CommandSpec] = {
         CommandSpec(
             "unsubscribe", "/unsubscribe <number ...|all>", "/unsubscribe 3", "Remove subscriptions"
         ),
+        CommandSpec(
+            "export", "/export", "/export", "This chat's rules as text to paste into /import"
+        ),
+        CommandSpec(
+            "import",
+            "/import <the text /export gave>",
+            "/import /subscribe btc 1h 100m",
+            "Add the rules of an /export",
+        ),
         CommandSpec("mute", "/mute [coin] <duration>", "/mute 2h", "Silence alerts for a while"),
         CommandSpec("unmute", "/unmute [coin]", "/unmute", "End a mute"),
         CommandSpec("status", "/status", "/status", "Data sources and this chat's state"),

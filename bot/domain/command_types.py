@@ -112,6 +112,19 @@ class TestMessage:
     """/test: a test message to this chat, through the outbox like an alert."""
 
 
+@dataclass(frozen=True, slots=True)
+class ExportRules:
+    """/export: the chat's rules as text that /import reads."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRules:
+    """/import: the rules read from pasted text, and the lines that did not read (with why)."""
+
+    rules: tuple[Subscribe, ...] = ()
+    unreadable: tuple[tuple[str, str], ...] = ()
+
+
 Command = (
     Start
     | Help
@@ -127,4 +140,6 @@ Command = (
     | TestMessage
     | Top
     | Backtest
+    | ExportRules
+    | ImportRules
 )

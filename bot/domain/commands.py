@@ -25,6 +25,7 @@ from bot.domain.command_specs import ALIASES, SPECS, usage_error
 from bot.domain.command_types import (
     Chart,
     Command,
+    ExportRules,
     Help,
     Liqs,
     ListSubs,
@@ -41,10 +42,12 @@ from bot.domain.command_types import (
 from bot.domain.digest import DigestCommand, DigestError, parse_digest_args
 from bot.domain.market import MarketError, looks_like_window
 from bot.domain.models import ALL
+from bot.domain.rule_export import parse_import
 from bot.domain.subscribe_parser import parse_backtest, parse_subscribe
 from bot.domain.typed_input import clean, shorten
 
 MAX_IDS = 50  # ids in one /unsubscribe
+MAX_IMPORT = 200  # rules in one /import (the chat's own cap applies when they are added)
 MAX_ARG_CHARS = 40  # no valid argument is longer; keeps errors from echoing a wall of text
 
 # One token of a command: `/name` or `/name@bot`. Anything else starting with "/" (a path, a
@@ -71,6 +74,9 @@ def parse_command(
     if mention and bot_username and mention.lower() != bot_username.lstrip("@").lower():
         return None  # /cmd@otherbot in a group: not ours to answer
     name = ALIASES.get(name, name)
+    if name == "import":  # pasted lines: each rule ends with its line
+        with coins_known(known_coins):
+            return parse_import(clean(text).strip()[len(tokens[0]) :], MAX_IMPORT)
     args = tokens[1:]
     parser = _PARSERS.get(name)
     if parser is not None and any(len(a) > MAX_ARG_CHARS for a in args):
@@ -250,6 +256,7 @@ _PARSERS = {
     "unmute": _parse_unmute,
     "liqs": _parse_liqs,
     "chart": _parse_chart,
+    "export": _no_args("export", ExportRules()),
     "top": _parse_top,
     "backtest": parse_backtest,
 }
