@@ -13,6 +13,7 @@ telegram_limits; replies to commands go through the same sender, ahead of queued
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dtm
 import hmac
 import json
@@ -30,6 +31,7 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     ApplicationHandlerStop,
+    CallbackQueryHandler,
     ChatMemberHandler,
     ContextTypes,
     ExtBot,
@@ -39,6 +41,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
+from bot.chat import alert_buttons
 from bot.chat.context import ChatContext
 from bot.chat.telegram_limits import TelegramLimits
 from bot.chat.telegram_sender import PLATFORM, TelegramSender
@@ -55,8 +58,14 @@ DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
 APOLOGY = "Sorry, something went wrong on our side. Please try again in a moment."
 
 _KINDS = {"private": "private", "group": "group", "supergroup": "group", "channel": "channel"}
-# what we ask Telegram for: commands, channel posts, and our own membership changes
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.MY_CHAT_MEMBER]
+# what we ask Telegram for: commands, channel posts, our own membership changes, and presses
+# of the buttons under alerts
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.CHANNEL_POST,
+    Update.MY_CHAT_MEMBER,
+    Update.CALLBACK_QUERY,
+]
 _GONE_STATUSES = (ChatMember.BANNED, ChatMember.LEFT)  # "kicked" (or blocked), "left"
 
 
@@ -136,6 +145,7 @@ class TelegramBot:
             )
         )
         self.app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migrate))
+        self.app.add_handler(CallbackQueryHandler(self._on_button))
         self.app.add_handler(
             ChatMemberHandler(self._on_my_membership, ChatMemberHandler.MY_CHAT_MEMBER)
         )
@@ -255,6 +265,35 @@ class TelegramBot:
         reply_to = msg.message_id if ctx.kind == "group" else None
         for m in reply.messages:
             await self.sender.send_message(chat.id, m, reply_to, priority=True)
+
+    async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A press of a button under an alert: answered at once (answerCallbackQuery), then
+        the command it stands for runs through the service and its reply goes to the chat."""
+        query = update.callback_query
+        chat = update.effective_chat
+        if query is None:
+            return
+        if chat is None or update.effective_message is None:
+            await query.answer(alert_buttons.NOTICE_INVALID, show_alert=True)
+            return
+        ctx = self._button_context(update)
+        result = await self.service.press_button(ctx, query.data or "")
+        await query.answer(result.notice, show_alert=result.show_alert)
+        reply_to = update.effective_message.message_id if ctx.kind == "group" else None
+        for m in result.reply.messages:
+            await self.sender.send_message(chat.id, m, reply_to, priority=True)
+
+    def _button_context(self, update: Update) -> ChatContext:
+        """Like a command's, but the presser is always a person (never an anonymous admin or
+        the channel): in a channel anyone who sees the alert can press, so admins are asked."""
+        ctx = self._context(update)
+        user = update.effective_user
+        chat = update.effective_chat
+        assert chat is not None
+        if ctx.kind == "private":
+            return ctx
+        check = _no if user is None else _admin_check(self.app.bot, chat.id, user.id)
+        return dataclasses.replace(ctx, can_manage=check)
 
     def _context(self, update: Update) -> ChatContext:
         chat = update.effective_chat
