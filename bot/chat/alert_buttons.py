@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -124,6 +125,7 @@ class Press:
     notice: str
     show_alert: bool = False
     reply: Reply = field(default_factory=Reply)
+    answered: bool = False  # the notice went already (`early`)
 
 
 def command_line(action: Action, sub: Subscription) -> str:
@@ -142,8 +144,18 @@ def command_line(action: Action, sub: Subscription) -> str:
             return f"/liqs {coin}"
 
 
-async def press(service: Service, signer: ButtonSigner, ctx: ChatContext, token: str) -> Press:
-    """One button press in the chat of `ctx`: checked, then run as the typed command."""
+async def press(
+    service: Service,
+    signer: ButtonSigner,
+    ctx: ChatContext,
+    token: str,
+    early: Callable[[str], Awaitable[None]] | None = None,
+) -> Press:
+    """One button press in the chat of `ctx`: checked, then run as the typed command.
+
+    `early` (Telegram's answerCallbackQuery): for a button that only looks (Chart, Details; a
+    chart takes a moment to draw) the notice goes before the command runs; the Press returned
+    then has `answered` set."""
     parsed = signer.parse(token)
     if parsed is None:
         log.info("button press in %s with a token we did not sign", ctx.chat_key)
@@ -159,6 +171,10 @@ async def press(service: Service, signer: ButtonSigner, ctx: ChatContext, token:
         )
     if action.changes_rules and ctx.kind != "private" and not await ctx.can_manage():
         return Press(f"Sorry: {ctx.manage_hint}.", show_alert=True)
+    if early is not None and not action.changes_rules:
+        await early(f"{action.label}: {sub.coin}")
+        reply = await service.handle_text(ctx, command_line(action, sub))
+        return Press(_notice(action, reply), reply=reply, answered=True)
     reply = await service.handle_text(ctx, command_line(action, sub))
     return Press(_notice(action, reply), reply=reply)
 

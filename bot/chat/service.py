@@ -141,13 +141,19 @@ class CommandService:
         with self.timer():
             return await self._handle_text(ctx, text)
 
-    async def press_button(self, ctx: ChatContext, token: str) -> Press:
+    async def press_button(
+        self,
+        ctx: ChatContext,
+        token: str,
+        early: Callable[[str], Awaitable[None]] | None = None,
+    ) -> Press:
         """A button under an alert was pressed in `ctx`'s chat: the token is checked, the
-        presser's rights too, and the typed command it stands for runs here. Never raises."""
+        presser's rights too, and the typed command it stands for runs here. Never raises.
+        `early`: told the notice before a looking button's command runs (alert_buttons.press)."""
         if self.buttons is None:
             return Press(NOTICE_INVALID, show_alert=True)
         try:
-            return await press(self, self.buttons, ctx, token)
+            return await press(self, self.buttons, ctx, token, early)
         except Exception:
             log.exception("button press in %s failed", ctx.chat_key)
             return Press(render.render_apology().title, show_alert=True)

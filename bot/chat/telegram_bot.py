@@ -13,7 +13,6 @@ telegram_limits; replies to commands go through the same sender, ahead of queued
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dtm
 import hmac
 import json
@@ -273,27 +272,38 @@ class TelegramBot:
         chat = update.effective_chat
         if query is None:
             return
-        if chat is None or update.effective_message is None:
+        if chat is None:
             await query.answer(alert_buttons.NOTICE_INVALID, show_alert=True)
             return
         ctx = self._button_context(update)
-        result = await self.service.press_button(ctx, query.data or "")
-        await query.answer(result.notice, show_alert=result.show_alert)
-        reply_to = update.effective_message.message_id if ctx.kind == "group" else None
+
+        async def early(notice: str) -> None:
+            await query.answer(notice)
+
+        result = await self.service.press_button(ctx, query.data or "", early)
+        if not result.answered:
+            await query.answer(result.notice, show_alert=result.show_alert)
+        # the alert itself may be too old for Telegram to show us (InaccessibleMessage)
+        msg = query.message
+        reply_to = msg.message_id if ctx.kind == "group" and msg is not None else None
         for m in result.reply.messages:
             await self.sender.send_message(chat.id, m, reply_to, priority=True)
 
     def _button_context(self, update: Update) -> ChatContext:
         """Like a command's, but the presser is always a person (never an anonymous admin or
         the channel): in a channel anyone who sees the alert can press, so admins are asked."""
-        ctx = self._context(update)
         user = update.effective_user
         chat = update.effective_chat
         assert chat is not None
-        if ctx.kind == "private":
-            return ctx
+        kind = _KINDS.get(chat.type, "private")
+        key = f"{PLATFORM}:{chat.id}"
+        name = user.full_name if user else (chat.title or "")
+        if kind == "private":
+            return ChatContext(key, PLATFORM, "private", _yes, name)
         check = _no if user is None else _admin_check(self.app.bot, chat.id, user.id)
-        return dataclasses.replace(ctx, can_manage=check)
+        where = "group" if kind == "group" else "channel"
+        hint = f"only this {where}'s admins can change its alerts"
+        return ChatContext(key, PLATFORM, kind, check, name, hint)  # type: ignore[arg-type]
 
     def _context(self, update: Update) -> ChatContext:
         chat = update.effective_chat

@@ -219,9 +219,11 @@ class FakeTelegram:
         user_id: int = 1001,
         chat_type: str | None = None,
         data: str | None = None,
+        inaccessible: bool = False,
     ) -> int:
         """Push a callback_query: `user_id` pressed the button `label` under the message the
-        bot sent (`data` instead of the button's callback_data: a forged press)."""
+        bot sent (`data` instead of the button's callback_data: a forged press). `inaccessible`:
+        the message as Telegram gives one older than 48 h (date 0, no content)."""
         markup = sent.params.get("reply_markup") or {}
         buttons = [b for row in markup.get("inline_keyboard", []) for b in row]
         if data is None:
@@ -243,6 +245,8 @@ class FakeTelegram:
             "from": me,
             "text": sent.text,
         }
+        if inaccessible:
+            message = {"message_id": sent.message_id, "date": 0, "chat": chat}
         query = {
             "id": f"q{self._next_update_id}",
             "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"},

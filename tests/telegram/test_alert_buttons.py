@@ -97,16 +97,21 @@ async def test_mute_1h_and_details_through_the_command_service(stack: Stack) -> 
 
     answer, replies = await press(stack, sent, "Details")
     typed = await stack.ask(6, "/liqs btc")
-    assert answer["text"] == "Liquidations: BTC"
+    assert answer["text"] == "Details: BTC"
     assert len(replies) == 1 and replies[0].split("\n")[:3] == typed.split("\n")[:3]
     assert "<pre>" in replies[0]
 
 
 async def test_chart_press_sends_the_chart(stack: Stack) -> None:
     sent = await alert_in(stack, 9)
-    _, replies = await press(stack, sent, "Chart")
+    calls = len(stack.fake.calls)
+    answer, replies = await press(stack, sent, "Chart")
     assert stack.fake.photos(9), "the chart went as a photo"
     assert replies and "BTC" in replies[-1]
+    # answered before the chart is drawn: the spinner on the button stops at once
+    methods = [m for m, _ in stack.fake.calls[calls:]]
+    assert methods.index("answerCallbackQuery") < methods.index("sendPhoto")
+    assert answer["text"] == "Chart: BTC"
 
 
 async def test_unsubscribe_then_a_press_for_the_removed_rule(stack: Stack) -> None:
@@ -137,7 +142,7 @@ async def test_only_admins_change_rules_in_groups_and_channels(
     assert len(await stack.db.list_subscriptions(key)) == 1
     # anyone may look
     answer, replies = await press(stack, sent, "Details", user_id=55, chat_type=chat_type)
-    assert answer["text"] == "Liquidations: BTC" and len(replies) == 1
+    assert answer["text"] == "Details: BTC" and len(replies) == 1
     # an admin may change it
     stack.fake.members[chat_id][56] = "administrator"
     answer, replies = await press(stack, sent, "Mute 1h", user_id=56, chat_type=chat_type)
@@ -190,3 +195,11 @@ async def test_another_chats_press_cannot_reach_the_rule(stack: Stack) -> None:
     answer, replies = await press(stack, elsewhere, "Unsubscribe")
     assert answer["text"] == NOTICE_GONE and replies == []
     assert len(await stack.db.list_subscriptions("telegram:12")) == 1
+
+
+async def test_a_press_under_an_old_alert_still_works(stack: Stack) -> None:
+    sent = await alert_in(stack, -1003, "group")
+    stack.fake.members[-1003][57] = "creator"
+    answer, replies = await press(stack, sent, "Mute 1h", user_id=57, inaccessible=True)
+    assert answer["text"] == "Muted" and len(replies) == 1
+    assert "BTC" in (await stack.db.active_mutes(stack.service.clock()))["telegram:-1003"]
