@@ -13,13 +13,14 @@ import dataclasses
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 import aiohttp
 import discord
 from discord import app_commands
 
+from bot.chat.alert_buttons import Press, is_button_token
 from bot.chat.context import ChatContext
 from bot.chat.discord_commands import register_commands
 from bot.chat.discord_render import NO_MENTIONS, render_batches
@@ -34,6 +35,7 @@ MANAGE_HINT = "ask someone with the Manage Channels permission, or DM me to get 
 
 class Service(Protocol):
     async def handle_text(self, ctx: ChatContext, text: str) -> Reply: ...
+    async def press_button(self, ctx: ChatContext, token: str) -> Press: ...
 
 
 class SubscriptionStore(Protocol):
@@ -65,7 +67,7 @@ def interaction_context(interaction: discord.Interaction) -> ChatContext:
     perms = interaction.permissions
 
     async def can_manage() -> bool:
-        return bool(perms.administrator or perms.manage_channels)
+        return bool(perms.administrator or perms.manage_channels or perms.manage_guild)
 
     return ChatContext(
         channel_key(interaction.channel_id or 0),
@@ -87,6 +89,16 @@ class _Client(discord.Client):
     def __init__(self, *, reidentify_delay: float, **options: Any) -> None:
         super().__init__(**options)
         self.reidentify_delay = reidentify_delay
+        # presses of the buttons under alerts (DiscordBot.on_component)
+        self.on_component: Callable[[discord.Interaction], Awaitable[None]] | None = None
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        # slash commands go to the command tree; a button's press comes here
+        if interaction.type is discord.InteractionType.component and self.on_component:
+            try:
+                await self.on_component(interaction)
+            except Exception:
+                log.exception("discord: a button press failed")
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         if not initial:
@@ -134,6 +146,7 @@ class DiscordBot:
         self._sync_task: asyncio.Task[None] | None = None
         self.sender = DiscordSender(self.client)  # the delivery port, usable once logged in
         register_commands(self.tree, self._run, known_coins, self._subscriptions)
+        self.client.on_component = self.on_component
 
     # ---- lifecycle
 
@@ -230,6 +243,26 @@ class DiscordBot:
         if not done:
             await interaction.response.defer(thinking=True)
         await respond(interaction, await work)
+
+    async def on_component(self, interaction: discord.Interaction) -> None:
+        """A press of a button under an alert: the same command service as /mute, /chart ...
+        The command's reply goes to the channel; a refusal only to the presser (ephemeral)."""
+        data: Any = interaction.data or {}
+        token = str(data.get("custom_id", ""))
+        if not is_button_token(token):
+            return  # not one of ours
+        work = asyncio.ensure_future(
+            self.service.press_button(interaction_context(interaction), token)
+        )
+        done, _ = await asyncio.wait({work}, timeout=self.defer_after)
+        if not done:
+            await interaction.response.defer(thinking=True)
+        result = await work
+        if result.show_alert or not result.reply.messages:
+            notice = Message(result.notice, tone=Tone.ERROR, ephemeral=True)
+            await respond(interaction, Reply.of(notice))
+            return
+        await respond(interaction, result.reply)
 
     async def _on_tree_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError

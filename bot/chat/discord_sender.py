@@ -7,6 +7,7 @@ from typing import Any
 import aiohttp
 import discord
 
+from bot.chat.alert_buttons import ButtonSigner
 from bot.chat.discord_render import NO_MENTIONS, render_batches
 from bot.domain.message import Message
 from bot.runtime.delivery import SendOutcome
@@ -47,6 +48,18 @@ PERMANENT_CODES = {
 TOKEN_RETRY_S = 300.0  # a rejected token is not fixed in seconds
 
 
+def alert_view(signer: ButtonSigner, sub_id: int) -> discord.ui.View:
+    """The buttons under an alert, as message components: each custom_id is a signed token
+    (alert_buttons). Presses arrive as component interactions (DiscordBot.on_component)."""
+    view = discord.ui.View(timeout=None)
+    for i, (label, token) in enumerate(signer.buttons(sub_id)):
+        style = (
+            discord.ButtonStyle.danger if label == "Unsubscribe" else discord.ButtonStyle.secondary
+        )
+        view.add_item(discord.ui.Button(label=label, custom_id=token, style=style, row=i // 3))
+    return view
+
+
 class DiscordSender:
     """bot.runtime.delivery.Sender for `discord:channel:<id>`, `discord:user:<id>` and `discord:<id>`."""
 
@@ -56,6 +69,8 @@ class DiscordSender:
         self.client = client
         self._dms: dict[int, discord.abc.Messageable] = {}
         self.token_rejected = False  # the last send got a 401: the operator must act
+        # signs the buttons under alerts (the app sets it from the store's key); None: no buttons
+        self.buttons: ButtonSigner | None = None
 
     async def send(self, chat_key: str, message: Message, *, delivery_id: str = "") -> SendOutcome:
         try:
@@ -66,11 +81,20 @@ class DiscordSender:
             return SendOutcome.retry(5.0, "discord: not logged in yet")
         try:
             channel = await self._channel(kind, target)
-            for i, batch in enumerate(render_batches(message)):
+            batches = render_batches(message)
+            for i, batch in enumerate(batches):
                 extra: dict[str, Any] = {}
                 if i == 0 and message.image is not None:
                     extra["file"] = attach_image(message, batch[0])
-                await channel.send(embeds=batch, allowed_mentions=NO_MENTIONS, **extra)
+                view = None
+                if i == len(batches) - 1 and message.buttons is not None and self.buttons:
+                    view = alert_view(self.buttons, message.buttons)
+                    extra["view"] = view
+                try:
+                    await channel.send(embeds=batch, allowed_mentions=NO_MENTIONS, **extra)
+                finally:
+                    if view is not None:  # presses go to on_component, not to a stored view
+                        view.stop()
         except discord.RateLimited as exc:  # longer than the client is willing to wait
             return SendOutcome.retry(exc.retry_after, "rate limited")
         except discord.HTTPException as exc:

@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from bot.chat.alert_buttons import NOTICE_INVALID, ButtonSigner, Press, press
 from bot.chat.context import ChatContext
 from bot.chat.service_reach import run_digest, run_test
 from bot.chat.service_rules import as_subscription, history_lines, own_rules, rule_key
@@ -131,6 +132,8 @@ class CommandService:
         # One change at a time per chat, so that the cap and duplicate checks hold under
         # concurrent commands (two admins, a double tap). Unused locks go away by themselves.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # signs and checks the buttons under alerts (the app loads it from the store's key)
+        self.buttons: ButtonSigner | None = None
 
     def commands(self) -> list[tuple[str, str]]:
         """(name, one-line description) for setMyCommands and slash-command menus."""
@@ -140,6 +143,23 @@ class CommandService:
         """Parse and run chat text. Never raises; text that is not for us gets an empty Reply."""
         with self.timer():
             return await self._handle_text(ctx, text)
+
+    async def press_button(
+        self,
+        ctx: ChatContext,
+        token: str,
+        early: Callable[[str], Awaitable[None]] | None = None,
+    ) -> Press:
+        """A button under an alert was pressed in `ctx`'s chat: the token is checked, the
+        presser's rights too, and the typed command it stands for runs here. Never raises.
+        `early`: told the notice before a looking button's command runs (alert_buttons.press)."""
+        if self.buttons is None:
+            return Press(NOTICE_INVALID, show_alert=True)
+        try:
+            return await press(self, self.buttons, ctx, token, early)
+        except Exception:
+            log.exception("button press in %s failed", ctx.chat_key)
+            return Press(render.render_apology().title, show_alert=True)
 
     async def _handle_text(self, ctx: ChatContext, text: str) -> Reply:
         try:

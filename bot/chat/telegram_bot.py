@@ -30,6 +30,7 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     ApplicationHandlerStop,
+    CallbackQueryHandler,
     ChatMemberHandler,
     ContextTypes,
     ExtBot,
@@ -39,6 +40,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
+from bot.chat import alert_buttons
 from bot.chat.context import ChatContext
 from bot.chat.telegram_limits import TelegramLimits
 from bot.chat.telegram_sender import PLATFORM, TelegramSender
@@ -55,8 +57,14 @@ DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
 APOLOGY = "Sorry, something went wrong on our side. Please try again in a moment."
 
 _KINDS = {"private": "private", "group": "group", "supergroup": "group", "channel": "channel"}
-# what we ask Telegram for: commands, channel posts, and our own membership changes
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.MY_CHAT_MEMBER]
+# what we ask Telegram for: commands, channel posts, our own membership changes, and presses
+# of the buttons under alerts
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.CHANNEL_POST,
+    Update.MY_CHAT_MEMBER,
+    Update.CALLBACK_QUERY,
+]
 _GONE_STATUSES = (ChatMember.BANNED, ChatMember.LEFT)  # "kicked" (or blocked), "left"
 
 
@@ -136,6 +144,7 @@ class TelegramBot:
             )
         )
         self.app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migrate))
+        self.app.add_handler(CallbackQueryHandler(self._on_button))
         self.app.add_handler(
             ChatMemberHandler(self._on_my_membership, ChatMemberHandler.MY_CHAT_MEMBER)
         )
@@ -255,6 +264,46 @@ class TelegramBot:
         reply_to = msg.message_id if ctx.kind == "group" else None
         for m in reply.messages:
             await self.sender.send_message(chat.id, m, reply_to, priority=True)
+
+    async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A press of a button under an alert: answered at once (answerCallbackQuery), then
+        the command it stands for runs through the service and its reply goes to the chat."""
+        query = update.callback_query
+        chat = update.effective_chat
+        if query is None:
+            return
+        if chat is None:
+            await query.answer(alert_buttons.NOTICE_INVALID, show_alert=True)
+            return
+        ctx = self._button_context(update)
+
+        async def early(notice: str) -> None:
+            await query.answer(notice)
+
+        result = await self.service.press_button(ctx, query.data or "", early)
+        if not result.answered:
+            await query.answer(result.notice, show_alert=result.show_alert)
+        # the alert itself may be too old for Telegram to show us (InaccessibleMessage)
+        msg = query.message
+        reply_to = msg.message_id if ctx.kind == "group" and msg is not None else None
+        for m in result.reply.messages:
+            await self.sender.send_message(chat.id, m, reply_to, priority=True)
+
+    def _button_context(self, update: Update) -> ChatContext:
+        """Like a command's, but the presser is always a person (never an anonymous admin or
+        the channel): in a channel anyone who sees the alert can press, so admins are asked."""
+        user = update.effective_user
+        chat = update.effective_chat
+        assert chat is not None
+        kind = _KINDS.get(chat.type, "private")
+        key = f"{PLATFORM}:{chat.id}"
+        name = user.full_name if user else (chat.title or "")
+        if kind == "private":
+            return ChatContext(key, PLATFORM, "private", _yes, name)
+        check = _no if user is None else _admin_check(self.app.bot, chat.id, user.id)
+        where = "group" if kind == "group" else "channel"
+        hint = f"only this {where}'s admins can change its alerts"
+        return ChatContext(key, PLATFORM, kind, check, name, hint)  # type: ignore[arg-type]
 
     def _context(self, update: Update) -> ChatContext:
         chat = update.effective_chat

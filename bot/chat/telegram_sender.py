@@ -15,7 +15,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from telegram import LinkPreviewOptions, ReplyParameters
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    ReplyParameters,
+)
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -29,6 +34,7 @@ from telegram.error import (
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
 
+from bot.chat.alert_buttons import ButtonSigner
 from bot.chat.telegram_limits import FloodLimiter, TelegramLimits
 from bot.chat.telegram_render import render_html
 from bot.domain.message import Message
@@ -78,6 +84,12 @@ def _retry_after_s(e: RetryAfter) -> float:
     return float(raw or 1.0)
 
 
+def keyboard(signer: ButtonSigner, sub_id: int) -> InlineKeyboardMarkup:
+    """The inline keyboard under an alert: Mute 1h, Mute 24h, Unsubscribe / Chart, Details."""
+    keys = [InlineKeyboardButton(label, callback_data=t) for label, t in signer.buttons(sub_id)]
+    return InlineKeyboardMarkup([keys[:3], keys[3:]])
+
+
 def outcome_of(e: Exception) -> SendOutcome:
     """What a failed send means for the outbox."""
     if isinstance(e, RetryAfter):
@@ -116,14 +128,19 @@ class TelegramSender:
         # the wire at once: a leader frozen and replaced sends nothing when it thaws.
         self.gate: Callable[[], bool] = lambda: True
         self._wire = asyncio.Semaphore(connections)
+        # signs the buttons under alerts (the app sets it from the store's key); None: no buttons
+        self.buttons: ButtonSigner | None = None
 
     async def send(self, chat_key: str, message: Message, *, delivery_id: str = "") -> SendOutcome:
         try:
             chat_id = chat_id_of(chat_key)
         except ValueError as e:
             return SendOutcome.permanent(str(e))
+        markup = None
+        if message.buttons is not None and self.buttons is not None:
+            markup = keyboard(self.buttons, message.buttons)
         try:
-            await self.send_message(chat_id, message, paid=self.limiter.paid)
+            await self.send_message(chat_id, message, paid=self.limiter.paid, markup=markup)
         except asyncio.CancelledError:
             raise
         except NotLeading:
@@ -141,22 +158,24 @@ class TelegramSender:
         reply_to: int | None = None,
         priority: bool = False,
         paid: bool = False,
+        markup: InlineKeyboardMarkup | None = None,
     ) -> None:
         """Send one neutral message: its HTML parts, or a photo with the text as its caption
         (sendPhoto). Text too long for a caption follows the photo as a message of its own.
-        `paid`: as a paid broadcast (outbox sends with paid broadcasts on).
-        Raises what the Bot API raised."""
+        `paid`: as a paid broadcast (outbox sends with paid broadcasts on). `markup`: buttons
+        under the message's last part. Raises what the Bot API raised."""
         extra = {"allow_paid_broadcast": True} if paid and not priority else {}
         if message.image is None:
-            await self.send_parts(chat_id, render_html(message), reply_to, priority, extra)
+            await self.send_parts(chat_id, render_html(message), reply_to, priority, extra, markup)
             return
         parts = render_html(message, CAPTION_LIMIT)
         caption = parts[0] if len(parts) == 1 else None
+        photo_extra = {**extra, "reply_markup": markup} if caption and markup else extra
         async with self.limiter.slot(chat_id, priority), self._wire:
             self._check_gate(priority)
-            await _send_photo(self.bot, chat_id, message, caption, reply_to, extra)
+            await _send_photo(self.bot, chat_id, message, caption, reply_to, photo_extra)
         if caption is None:
-            await self.send_parts(chat_id, render_html(message), reply_to, priority, extra)
+            await self.send_parts(chat_id, render_html(message), reply_to, priority, extra, markup)
 
     async def send_parts(
         self,
@@ -165,14 +184,16 @@ class TelegramSender:
         reply_to: int | None = None,
         priority: bool = False,
         extra: dict[str, Any] | None = None,
+        markup: InlineKeyboardMarkup | None = None,
     ) -> None:
         """Send the HTML parts in order, each paced; a part Telegram cannot parse goes as plain
         text. Raises what the Bot API raised. `priority` (command replies) overtakes queued
-        outbox sends for the overall limit."""
-        for part in parts:
+        outbox sends for the overall limit. `markup` goes under the last part."""
+        for i, part in enumerate(parts):
+            last = {"reply_markup": markup} if markup is not None and i == len(parts) - 1 else {}
             async with self.limiter.slot(chat_id, priority), self._wire:
                 self._check_gate(priority)
-                await _send_part(self.bot, chat_id, part, reply_to, extra)
+                await _send_part(self.bot, chat_id, part, reply_to, {**(extra or {}), **last})
 
     def _check_gate(self, priority: bool) -> None:
         if not priority and not self.gate():  # command replies: any replica answers
@@ -215,7 +236,10 @@ async def _post_raw(bot: Any, chat_id: int | str, part: str, extra: dict[str, An
         RequestParameter("parse_mode", ParseMode.HTML.value, None),
         RequestParameter("link_preview_options", _NO_PREVIEW, None),
     ]
-    params += [RequestParameter(k, v, None) for k, v in (extra or {}).items()]
+    for k, v in (extra or {}).items():
+        if isinstance(v, InlineKeyboardMarkup):
+            v = json.dumps(v.to_dict())
+        params.append(RequestParameter(k, v, None))
     await bot.request.post(f"{bot.base_url}/sendMessage", RequestData(params))
 
 

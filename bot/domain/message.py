@@ -62,6 +62,9 @@ class Message:
     # POST them as JSON; the chat platforms ignore them. Plain JSON values only.
     data: dict[str, Any] | None = field(default=None, compare=False)
     chart: ChartRef | None = None  # a chart delivery draws and attaches (see ChartRef)
+    # An alert's rule (subscription id): the chat adapters draw the buttons under it (Mute,
+    # Unsubscribe, Chart, Details; bot/chat/alert_buttons.py). Not part of the text.
+    buttons: int | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         # written out, not dataclasses.asdict: asdict deep-copies recursively (~28 us a
@@ -88,6 +91,8 @@ class Message:
             d["data"] = copy.deepcopy(self.data)
         if self.chart is not None:
             d["chart"] = asdict(self.chart)
+        if self.buttons is not None:
+            d["buttons"] = self.buttons
         return d
 
     @classmethod
@@ -109,6 +114,7 @@ class Message:
             ephemeral=bool(d.get("ephemeral", False)),
             data=d.get("data"),
             chart=ChartRef(**d["chart"]) if d.get("chart") else None,
+            buttons=d.get("buttons"),
         )
 
 

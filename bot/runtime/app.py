@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.chat.alert_buttons import ButtonSigner
 from bot.chat.console import CHAT_KEY as CONSOLE_CHAT
 from bot.chat.console import ConsoleChat
 from bot.chat.service import CommandService, ServiceSettings
@@ -191,6 +192,8 @@ async def build(
         ),
     )
 
+    # the buttons under alerts: signed with a key the store keeps (they work after a restart)
+    service.buttons = await ButtonSigner.load(db)
     senders: dict[str, Sender] = {}
     bots: list[Any] = []
     if config.telegram.enabled and secrets.telegram_token:
@@ -204,6 +207,7 @@ async def build(
             webhook_secret=secrets.telegram_webhook_secret.get_secret_value(),
         )
         bots.append(tg)
+        tg.sender.buttons = service.buttons
         senders["telegram"] = tg.sender
     if config.discord.enabled and secrets.discord_token:
         from bot.chat.discord_bot import DiscordBot
@@ -216,6 +220,7 @@ async def build(
             **(discord_options or {}),
         )
         bots.append(dc)
+        dc.sender.buttons = service.buttons
         senders["discord"] = dc.sender
     console = None
     webhooks = build_webhooks(config, secrets, clock)

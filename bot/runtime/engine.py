@@ -44,6 +44,9 @@ def alerts_by_chat(transitions: Sequence[Transition]) -> dict[str, list[Alert]]:
     return by_chat
 
 
+_BUTTONED = ("telegram:", "discord:")  # the platforms that draw buttons under alerts
+
+
 def outbox_items(
     by_chat: dict[str, list[Alert]], now_ms: int, ctx: AlertContext, attach_chart: bool = False
 ) -> Iterator[OutboxItem]:
@@ -59,6 +62,8 @@ def outbox_items(
         message = render_alerts(alerts, ctx)
         if chat_key.startswith("webhook:"):  # only webhooks read it: other rows stay small
             message = replace(message, data=alerts_payload(alerts))
+        if chat_key.startswith(_BUTTONED):  # buttons under it: the first alert's rule
+            message = replace(message, buttons=alerts[0].sub.id)
         if attach_chart:
             first = alerts[0]
             message = replace(message, chart=ChartRef(first.sub.coin, first.sub.window, now_ms))

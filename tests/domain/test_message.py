@@ -31,7 +31,7 @@ def _old_to_dict(m: Message) -> dict:
     d = asdict(m)
     d["tone"] = m.tone.value
     del d["image"], d["image_name"]
-    for optional in ("data", "chart"):  # absent when unset, as before these fields existed
+    for optional in ("data", "chart", "buttons"):  # absent when unset, as before they existed
         if d[optional] is None:
             del d[optional]
     return d

@@ -260,6 +260,15 @@ class FakeDiscord:
                            "mute": False, "flags": 0, "permissions": str(perms)}  # fmt: skip
         return d
 
+    def button_press(self, custom_id: str, **kw: Any) -> dict[str, Any]:
+        """An INTERACTION_CREATE payload for a press of a message button (a component
+        interaction, type 3) under one of the bot's messages in the channel (or a DM)."""
+        d = self.interaction("", **kw)
+        d["type"] = 3
+        d["data"] = {"custom_id": custom_id, "component_type": 2}
+        d["message"] = self._message(int(d["channel_id"]), {})
+        return d
+
     async def invoke(self, payload: dict[str, Any], timeout: float = 15.0) -> dict[str, Any]:
         """Send an interaction and wait for the bot's callback body ({type, data})."""
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()

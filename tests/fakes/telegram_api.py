@@ -78,6 +78,7 @@ class FakeTelegram:
         self.sent: list[Sent] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.commands: list[dict[str, Any]] = []
+        self.answers: list[dict[str, Any]] = []  # answerCallbackQuery calls, in order
         self.webhook: dict[str, Any] | None = None
         # chat id -> {user id: "creator" | "administrator" | "member" | ...}
         self.members: dict[int, dict[int, str]] = defaultdict(dict)
@@ -210,6 +211,58 @@ class FakeTelegram:
         }
         return self.push({"my_chat_member": change})
 
+    def press(
+        self,
+        sent: Sent,
+        label: str,
+        *,
+        user_id: int = 1001,
+        chat_type: str | None = None,
+        data: str | None = None,
+        inaccessible: bool = False,
+    ) -> int:
+        """Push a callback_query: `user_id` pressed the button `label` under the message the
+        bot sent (`data` instead of the button's callback_data: a forged press). `inaccessible`:
+        the message as Telegram gives one older than 48 h (date 0, no content)."""
+        markup = sent.params.get("reply_markup") or {}
+        buttons = [b for row in markup.get("inline_keyboard", []) for b in row]
+        if data is None:
+            (button,) = [b for b in buttons if b["text"] == label]
+            data = button["callback_data"]
+        chat_id = sent.chat_id
+        assert isinstance(chat_id, int)
+        kind = chat_type or ("private" if chat_id > 0 else "supergroup")
+        chat: dict[str, Any] = {"id": chat_id, "type": kind}
+        if kind == "private":
+            chat["first_name"] = f"user{user_id}"
+        else:
+            chat["title"] = "A group"
+        me = {"id": self.bot_id, "is_bot": True, "first_name": "Liq", "username": BOT_USERNAME}
+        message = {
+            "message_id": sent.message_id,
+            "date": int(time.time()),
+            "chat": chat,
+            "from": me,
+            "text": sent.text,
+        }
+        if inaccessible:
+            message = {"message_id": sent.message_id, "date": 0, "chat": chat}
+        query = {
+            "id": f"q{self._next_update_id}",
+            "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"},
+            "message": message,
+            "chat_instance": f"ci{chat_id}",
+            "data": data,
+        }
+        return self.push({"callback_query": query})
+
+    async def wait_answers(self, count: int, timeout: float = 15.0) -> None:
+        """Wait until the bot answered `count` callback queries."""
+        async with self._changed:
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: len(self.answers) >= count), timeout
+            )
+
     def fail_next(self, chat_id: int | str, code: int, description: str, **params: Any) -> None:
         """The next sendMessage to this chat fails once with this error."""
         self.errors[chat_id].append(_error(code, description, params))
@@ -333,6 +386,11 @@ class FakeTelegram:
                 out.append({"status": "creator", "user": user, "is_anonymous": False})
         return out
 
+    async def _m_answerCallbackQuery(self, p: dict[str, Any]) -> bool:
+        self.answers.append(p)
+        await self._notify()
+        return True
+
     async def _m_sendMessage(self, p: dict[str, Any]) -> dict[str, Any] | web.Response:
         return await self._send(p, p.get("text", ""))
 
@@ -441,7 +499,8 @@ def _decode(form: Any) -> dict[str, Any]:
             continue
         if not isinstance(value, str):
             continue
-        if key in ("text", "caption", "parse_mode", "description", "url", "secret_token"):
+        raw = ("text", "caption", "parse_mode", "description", "url", "secret_token")
+        if key in raw or key == "callback_query_id":
             out[key] = value
             continue
         try:
