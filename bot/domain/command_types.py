@@ -112,6 +112,13 @@ class TestMessage:
     """/test: a test message to this chat, through the outbox like an alert."""
 
 
+@dataclass(frozen=True, slots=True)
+class SetTz:
+    """/tz <zone>: the chat's time zone for every time the bot prints; zone None: show it."""
+
+    zone: str | None = None  # an IANA name, case fixed ("Europe/Berlin"), or "UTC"
+
+
 Command = (
     Start
     | Help
@@ -127,4 +134,5 @@ Command = (
     | TestMessage
     | Top
     | Backtest
+    | SetTz
 )
