@@ -36,6 +36,11 @@ class ChatQueries(QueryHelpers):
         row = await self._one("SELECT tz FROM chats WHERE chat_key = ?", (chat_key,))
         return row[0] if row and row[0] else None
 
+    async def chat_zones(self) -> dict[str, str]:
+        """Every chat with a time zone of its own (/tz): chat key -> IANA name."""
+        rows = await self._all("SELECT chat_key, tz FROM chats WHERE tz IS NOT NULL", ())
+        return {k: tz for k, tz in rows}
+
     async def set_chat_tz(self, chat_key: str, tz: str | None) -> None:
         """Set (None: clear, back to UTC) the chat's zone; ensure_chat first."""
         await self._write("UPDATE chats SET tz = ? WHERE chat_key = ?", (tz, chat_key))
