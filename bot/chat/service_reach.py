@@ -33,9 +33,12 @@ async def run_digest(
     if cmd.off:
         return render_digest_off(await db.remove_digest(ctx.chat_key))
     assert cmd.at_min is not None
+    tz = cmd.tz
+    if not cmd.zone_given:  # `/digest 08:00`: the chat's zone (/tz), UTC by default
+        tz = await db.chat_tz(ctx.chat_key) or "UTC"
     await db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=now)
-    await db.set_digest(ctx.chat_key, cmd.at_min, cmd.tz, now)
-    return render_digest_set(DigestSpec(ctx.chat_key, cmd.at_min, cmd.tz), now)
+    await db.set_digest(ctx.chat_key, cmd.at_min, tz, now)
+    return render_digest_set(DigestSpec(ctx.chat_key, cmd.at_min, tz), now)
 
 
 def test_message(now: int) -> Message:

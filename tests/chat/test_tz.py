@@ -100,3 +100,16 @@ async def test_tz_in_a_group_needs_an_admin(env: Env) -> None:
     assert await env.db.chat_tz("telegram:-100") is None
     # showing it is for everyone
     assert "Time zone: UTC" in plain_text(await say(env, "/tz", group(check)))
+
+
+async def test_digest_without_a_zone_takes_the_chats(env: Env) -> None:
+    await say(env, "/tz Europe/Berlin")
+    await say(env, "/digest 08:00")
+    stored = await env.db.get_digest("telegram:1")
+    assert stored is not None and stored.tz == "Europe/Berlin"
+    await say(env, "/digest 09:00 Asia/Tokyo")  # a zone typed wins
+    stored = await env.db.get_digest("telegram:1")
+    assert stored is not None and stored.tz == "Asia/Tokyo"
+    await say(env, "/digest 08:00", private("telegram:2"))  # a UTC chat: UTC, as before
+    other = await env.db.get_digest("telegram:2")
+    assert other is not None and other.tz == "UTC"
