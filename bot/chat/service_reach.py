@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from zoneinfo import ZoneInfo
 
 from bot.chat.context import ChatContext
 from bot.domain.digest import (
@@ -41,11 +42,11 @@ async def run_digest(
     return render_digest_set(DigestSpec(ctx.chat_key, cmd.at_min, tz), now)
 
 
-def test_message(now: int) -> Message:
+def test_message(now: int, tz: ZoneInfo | None = None) -> Message:
     return Message(
         title="Test message",
         lines=(
-            f"Sent at {hhmm(now)} through the outbox, like an alert: this chat receives alerts.",
+            f"Sent at {hhmm(now, tz=tz)} through the outbox, like an alert: this chat receives alerts.",
         ),
         tone=Tone.INFO,
         data={"type": "test"},
@@ -58,7 +59,13 @@ async def enqueue_test(
     """A test message to `chat_key`; at most one a minute per chat (the dedupe key)."""
     key = f"test:{chat_key}:{now // MINUTE_MS}"
     # a command's: any replica may queue it (webhook mode); the leader's drain sends it
-    n = await db.enqueue([OutboxItem(chat_key, test_message(now), key, now)], as_leader=False)
+    try:
+        name = await db.chat_tz(chat_key)
+        tz = ZoneInfo(name) if name else None
+    except Exception:  # a lost zone name: the test message in UTC rather than none
+        tz = None
+    item = OutboxItem(chat_key, test_message(now, tz), key, now)
+    n = await db.enqueue([item], as_leader=False)
     if n:
         on_enqueued()
     return n > 0

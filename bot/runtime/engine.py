@@ -158,11 +158,14 @@ class Engine:
                 transitions = self.book.evaluate(snapshot, now, only=only)
             extra: list[Transition] = []
             singles: list[OutboxItem] = []
+            zones: dict[str, ZoneInfo] | None = None
             if self.extras is not None:
                 extras = self.extras
                 extra = extras.evaluate(snapshot, now, muted)
                 hits = extras.take_singles()
-                singles = self.singles.items(hits, now, muted, extras.singles.__contains__)
+                held = hits or self.singles.holding()
+                zones = await self._zones() if held else {}
+                singles = self.singles.items(hits, now, muted, extras.singles.__contains__, zones)
             self.ticks += 1
             if not transitions and not extra and not singles:
                 return 0
@@ -174,7 +177,8 @@ class Engine:
                     for chat_key, more in alerts_by_chat(extra).items():
                         both = [*by_chat.get(chat_key, ()), *more]
                         by_chat[chat_key] = sorted(both, key=lambda a: a.sub.id)
-                zones = await self._zones()
+                if zones is None:
+                    zones = await self._zones()
                 items = []
                 made = outbox_items(by_chat, now, ctx, self.attach_chart, zones)
                 for i, item in enumerate(made, 1):

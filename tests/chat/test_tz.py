@@ -113,3 +113,13 @@ async def test_digest_without_a_zone_takes_the_chats(env: Env) -> None:
     await say(env, "/digest 08:00", private("telegram:2"))  # a UTC chat: UTC, as before
     other = await env.db.get_digest("telegram:2")
     assert other is not None and other.tz == "UTC"
+
+
+async def test_test_message_reads_the_chats_zone(env: Env) -> None:
+    await say(env, "/tz Asia/Tokyo")
+    await say(env, "/test")
+    await say(env, "/test", private("telegram:2"))
+    rows = await env.db.due_outbox(env.clock.now + 1, limit=10)
+    text = {r.chat_key: plain_text(r.message) for r in rows}
+    assert "Sent at 23:05 JST" in text["telegram:1"]
+    assert "Sent at 14:05 UTC" in text["telegram:2"]

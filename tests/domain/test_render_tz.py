@@ -47,3 +47,18 @@ def test_utc_output_is_unchanged() -> None:
     assert active_mute_lines({None: t + H}, t, BERLIN) == [
         "All alerts muted until 16:05 CET (1h left)"
     ]
+
+
+def test_single_liquidation_alert_in_the_chats_zone() -> None:
+    from bot.domain.message import plain_text
+    from bot.domain.models import Liquidation, Side, Subscription
+    from bot.domain.render_insight import render_singles
+    from bot.domain.single_rules import SingleHit
+
+    sub = Subscription(1, "telegram:1", "BTC", 0, Side.TOTAL, 1e6, number=1, kind="single")
+    ev = Liquidation("binance", "BTC", Side.LONG, 2.4e6, AUTUMN + 3_000, "BTCUSDT", 94_210.0)
+    berlin = plain_text(render_singles([SingleHit(sub, ev)], AUTUMN + 5_000, BERLIN))
+    assert "(02:00:03 CET)" in berlin and "as of 25 Oct 2026 02:00 CET" in berlin
+    assert "UTC" not in berlin
+    utc = plain_text(render_singles([SingleHit(sub, ev)], AUTUMN + 5_000))
+    assert "(01:00:03 UTC)" in utc and "as of 25 Oct 2026 01:00 UTC" in utc
