@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from bot.chat.alert_buttons import NOTICE_INVALID, ButtonSigner, Press, press
 from bot.chat.context import ChatContext
@@ -34,6 +35,7 @@ from bot.domain.command_types import (
     ListSubs,
     Mute,
     NotACommandError,
+    SetTz,
     Start,
     Status,
     Subscribe,
@@ -94,7 +96,9 @@ def _wall_clock() -> int:
     return int(time.time() * 1000)
 
 
-_MUTATING = (Subscribe, Unsubscribe, Mute, Unmute, DigestCommand, TestMessage, ImportRules)
+_MUTATING = (
+    Subscribe, Unsubscribe, Mute, Unmute, DigestCommand, TestMessage, ImportRules, SetTz,
+)  # fmt: skip
 
 
 class CommandService:
@@ -185,7 +189,10 @@ class CommandService:
     async def handle(self, ctx: ChatContext, cmd: Command) -> Reply:
         """Run a parsed command. Never raises: failures become an apology, logged with context."""
         try:
-            if not isinstance(cmd, _MUTATING) or (isinstance(cmd, DigestCommand) and cmd.show):
+            showing = isinstance(cmd, DigestCommand | SetTz) and (
+                cmd.show if isinstance(cmd, DigestCommand) else cmd.zone is None
+            )
+            if not isinstance(cmd, _MUTATING) or showing:
                 return Reply.of(await self._run(ctx, cmd))
             if ctx.kind != "private" and not await ctx.can_manage():
                 return Reply.of(render.render_refused(ctx.manage_hint))
@@ -217,7 +224,9 @@ class CommandService:
             case Unmute():
                 return await self._unmute(ctx, cmd)
             case Liqs():
-                return self._liqs(cmd)
+                return self._liqs(cmd, await self._tz(ctx))
+            case SetTz():
+                return await self._set_tz(ctx, cmd)
             case Top():
                 return render_top(self.market.snapshot(self.clock()), cmd.window)
             case Backtest():
@@ -322,16 +331,33 @@ class CommandService:
             added.append(sub)
         return render_imported(added, duplicates, over_cap, cap, cmd.unreadable)
 
-    def _liqs(self, cmd: Liqs) -> Message:
+    async def _tz(self, ctx: ChatContext) -> ZoneInfo | None:
+        """The chat's zone (/tz); None for UTC, whose output stays as it always was."""
+        try:
+            name = await self.db.chat_tz(ctx.chat_key)
+            return ZoneInfo(name) if name and name != "UTC" else None
+        except Exception:  # a lost zone (tzdata changed) or a failing store: UTC, not an apology
+            log.warning("time zone of %s unreadable; UTC", ctx.chat_key, exc_info=True)
+            return None
+
+    async def _set_tz(self, ctx: ChatContext, cmd: SetTz) -> Message:
+        now = self.clock()
+        if cmd.zone is not None:
+            await self.db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=now)
+            await self.db.set_chat_tz(ctx.chat_key, None if cmd.zone == "UTC" else cmd.zone)
+        tz = await self._tz(ctx)
+        return render.render_tz(tz, now, changed=cmd.zone is not None)
+
+    def _liqs(self, cmd: Liqs, tz: ZoneInfo | None = None) -> Message:
         now = self.clock()
         if cmd.compare:
             c = self.market.compare(cmd.coin, now)
             return render_compare_off() if c.coinglass == "off" else render_compare(c)
         snap = self.market.snapshot(now)
         if cmd.venue is None:
-            return render.render_liqs(snap, cmd.coin, cmd.window, self.market.status(now))
+            return render.render_liqs(snap, cmd.coin, cmd.window, self.market.status(now), tz)
         msg = render.render_liqs(
-            venue_snapshot(snap, cmd.venue), cmd.coin, cmd.window, self.market.status(now)
+            venue_snapshot(snap, cmd.venue), cmd.coin, cmd.window, self.market.status(now), tz
         )
         return replace(msg, title=f"{msg.title} on {render.venue_name(cmd.venue)}")
 
@@ -384,6 +410,7 @@ class CommandService:
             cap=self.settings.max_subscriptions_per_chat,
             policy=self.book.policy,
             waiting=self._waiting(subs, now),
+            tz=await self._tz(ctx),
         )
 
     def _waiting(self, subs: list[Subscription], now: int) -> frozenset[int]:
@@ -400,7 +427,7 @@ class CommandService:
         await self.db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=now)
         until = now + cmd.seconds * 1000
         await self.db.set_mute(ctx.chat_key, cmd.coin, until)
-        return render.render_muted(cmd.coin, until, now)
+        return render.render_muted(cmd.coin, until, now, await self._tz(ctx))
 
     async def _unmute(self, ctx: ChatContext, cmd: Unmute) -> Message:
         # count only mutes still running: an expired row is not something the user can lift
@@ -429,6 +456,7 @@ class CommandService:
             mutes=(await self.db.active_mutes(now)).get(ctx.chat_key, {}),
             served=self.market.windows_served(),
             failing=self.failing_jobs(),
+            tz=await self._tz(ctx),
         )
         # alerts that waited in the outbox longer than their window were dropped, not sent
         try:

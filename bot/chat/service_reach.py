@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from zoneinfo import ZoneInfo
 
 from bot.chat.context import ChatContext
 from bot.domain.digest import (
@@ -33,16 +34,19 @@ async def run_digest(
     if cmd.off:
         return render_digest_off(await db.remove_digest(ctx.chat_key))
     assert cmd.at_min is not None
+    tz = cmd.tz
+    if not cmd.zone_given:  # `/digest 08:00`: the chat's zone (/tz), UTC by default
+        tz = await db.chat_tz(ctx.chat_key) or "UTC"
     await db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=now)
-    await db.set_digest(ctx.chat_key, cmd.at_min, cmd.tz, now)
-    return render_digest_set(DigestSpec(ctx.chat_key, cmd.at_min, cmd.tz), now)
+    await db.set_digest(ctx.chat_key, cmd.at_min, tz, now)
+    return render_digest_set(DigestSpec(ctx.chat_key, cmd.at_min, tz), now)
 
 
-def test_message(now: int) -> Message:
+def test_message(now: int, tz: ZoneInfo | None = None) -> Message:
     return Message(
         title="Test message",
         lines=(
-            f"Sent at {hhmm(now)} through the outbox, like an alert: this chat receives alerts.",
+            f"Sent at {hhmm(now, tz=tz)} through the outbox, like an alert: this chat receives alerts.",
         ),
         tone=Tone.INFO,
         data={"type": "test"},
@@ -55,7 +59,13 @@ async def enqueue_test(
     """A test message to `chat_key`; at most one a minute per chat (the dedupe key)."""
     key = f"test:{chat_key}:{now // MINUTE_MS}"
     # a command's: any replica may queue it (webhook mode); the leader's drain sends it
-    n = await db.enqueue([OutboxItem(chat_key, test_message(now), key, now)], as_leader=False)
+    try:
+        name = await db.chat_tz(chat_key)
+        tz = ZoneInfo(name) if name else None
+    except Exception:  # a lost zone name: the test message in UTC rather than none
+        tz = None
+    item = OutboxItem(chat_key, test_message(now, tz), key, now)
+    n = await db.enqueue([item], as_leader=False)
     if n:
         on_enqueued()
     return n > 0

@@ -66,6 +66,12 @@ SPECS: dict[str, CommandSpec] = {
             "/digest 08:00 Europe/Berlin",
             "A daily summary at a local time",
         ),
+        CommandSpec(
+            "tz",
+            "/tz [time zone]",
+            "/tz Europe/Berlin",
+            "This chat's time zone for the times the bot shows",
+        ),
         CommandSpec("test", "/test", "/test", "Send a test alert to this chat"),
         CommandSpec("help", "/help", "/help", "How to use the bot"),
         CommandSpec("start", "/start", "/start", "Start (or resume) alerts in this chat"),

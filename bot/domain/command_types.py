@@ -125,6 +125,13 @@ class ImportRules:
     unreadable: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class SetTz:
+    """/tz <zone>: the chat's time zone for every time the bot prints; zone None: show it."""
+
+    zone: str | None = None  # an IANA name, case fixed ("Europe/Berlin"), or "UTC"
+
+
 Command = (
     Start
     | Help
@@ -142,4 +149,5 @@ Command = (
     | Backtest
     | ExportRules
     | ImportRules
+    | SetTz
 )

@@ -31,6 +31,7 @@ from bot.domain.command_types import (
     ListSubs,
     Mute,
     NotACommandError,
+    SetTz,
     Start,
     Status,
     TestMessage,
@@ -39,7 +40,7 @@ from bot.domain.command_types import (
     Unmute,
     Unsubscribe,
 )
-from bot.domain.digest import DigestCommand, DigestError, parse_digest_args
+from bot.domain.digest import DigestCommand, DigestError, parse_digest_args, parse_zone
 from bot.domain.market import MarketError, looks_like_window
 from bot.domain.models import ALL
 from bot.domain.rule_export import parse_import
@@ -243,7 +244,20 @@ def _parse_digest(args: list[str]) -> DigestCommand:
         raise usage_error("digest", str(e)) from None
 
 
-_PARSERS = {
+def _parse_tz(args: list[str]) -> SetTz:
+    n = "tz"
+    if not args:
+        return SetTz(None)
+    if len(args) > 1:
+        raise usage_error(n, "give one time zone name, like Europe/Berlin or UTC")
+    try:
+        return SetTz(parse_zone(args[0]))
+    except DigestError as e:
+        raise usage_error(n, str(e)) from None
+
+
+_PARSERS: dict[str, Callable[[list[str]], Command]] = {
+    "tz": _parse_tz,
     "digest": _parse_digest,
     "test": _no_args("test", TestMessage()),
     "start": _no_args("start", Start()),

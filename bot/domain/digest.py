@@ -16,7 +16,7 @@ import functools
 import re
 import zoneinfo
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from bot.domain.market import utc_hhmm
 from bot.domain.message import Message, Tone
@@ -45,6 +45,8 @@ class DigestCommand:
     tz: str = "UTC"
     off: bool = False
     show: bool = False
+    # False: no zone typed, the chat's (/tz) is used (not part of equality: the same command)
+    zone_given: bool = field(default=True, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +100,9 @@ def parse_digest_args(args: Sequence[str]) -> DigestCommand:
     if len(args) > 2:
         raise DigestError("give a time and a time zone, like /digest 08:00 Europe/Berlin")
     at = parse_local_time(args[0])
-    tz = parse_zone(args[1]) if len(args) == 2 else "UTC"
-    return DigestCommand(at_min=at, tz=tz)
+    if len(args) == 1:
+        return DigestCommand(at_min=at, tz="UTC", zone_given=False)
+    return DigestCommand(at_min=at, tz=parse_zone(args[1]))
 
 
 # ---- when ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ description 4096, footer 2048).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from zoneinfo import ZoneInfo
 
 from bot.domain.command_specs import SPECS, CommandSpec
 from bot.domain.command_types import CommandError
@@ -89,13 +90,14 @@ def render_list(
     cap: int | None = None,
     policy: Policy | None = None,
     waiting: frozenset[int] = frozenset(),
+    tz: ZoneInfo | None = None,
 ) -> Message:
     """The chat's subscriptions as a compact table (50 rows fit), and its active mutes.
 
     `waiting`: relative rules without enough history yet (they cannot fire).
     """
     ctx = AlertContext(policy=policy or Policy())
-    mute_lines = active_mute_lines(mutes, now_ms)
+    mute_lines = active_mute_lines(mutes, now_ms, tz)
     if not subs:
         return Message(
             title="No subscriptions",
@@ -306,13 +308,28 @@ def render_unsubscribed_all(count: int) -> Message:
     return Message(title="Unsubscribed", lines=(f"Removed all {count} subscriptions.",))
 
 
-def render_muted(coin: str | None, until_ms: int, now_ms: int) -> Message:
+def render_muted(
+    coin: str | None, until_ms: int, now_ms: int, tz: ZoneInfo | None = None
+) -> Message:
     what = "All alerts of this chat" if coin is None else f"{coin_label(coin)} alerts"
     return Message(
         title="Muted",
         lines=(
-            f"{what} are muted until {hhmm(until_ms, now_ms)} ({time_left(until_ms, now_ms)}).",
+            f"{what} are muted until {hhmm(until_ms, now_ms, tz)} ({time_left(until_ms, now_ms)}).",
             "/unmute ends it early.",
+        ),
+    )
+
+
+def render_tz(tz: ZoneInfo | None, now_ms: int, *, changed: bool) -> Message:
+    """/tz: the chat's zone and the time there now."""
+    name = tz.key if tz is not None else "UTC"
+    head = f"Times in this chat are now shown in {name}" if changed else f"Time zone: {name}"
+    return Message(
+        title="Time zone",
+        lines=(
+            f"{head}; it is {hhmm(now_ms, tz=tz)} there.",
+            "Change it with /tz Europe/Berlin (any IANA name), or /tz UTC.",
         ),
     )
 

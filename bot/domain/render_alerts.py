@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from bot.domain.market import coin_label, format_duration, window_label
 from bot.domain.message import Message, Tone
@@ -116,10 +117,12 @@ class AlertContext:
             self._memo["rearm"] = self._rearm_note()
         return self._memo["rearm"]
 
-    def footer(self, as_of_ms: int, sources: tuple[str, ...], sampled: bool) -> str:
-        key = (as_of_ms, sources, sampled)
+    def footer(
+        self, as_of_ms: int, sources: tuple[str, ...], sampled: bool, tz: ZoneInfo | None = None
+    ) -> str:
+        key = (as_of_ms, sources, sampled, tz.key if tz is not None else None)
         if key not in self._memo:
-            self._memo[key] = sources_footer(as_of_ms, sources, sampled, with_date=True)
+            self._memo[key] = sources_footer(as_of_ms, sources, sampled, with_date=True, tz=tz)
         return self._memo[key]
 
     def _rearm_note(self) -> str:
@@ -231,8 +234,10 @@ def _venues(a: Alert) -> str:
     return f"{_by(a.sub.side)} by venue: " + ", ".join(top) if top else ""
 
 
-def render_alerts(alerts: Sequence[Alert], ctx: AlertContext | None = None) -> Message:
-    """All alerts of one chat in one tick, as ONE message."""
+def render_alerts(
+    alerts: Sequence[Alert], ctx: AlertContext | None = None, tz: ZoneInfo | None = None
+) -> Message:
+    """All alerts of one chat in one tick, as ONE message; its time in `tz` (the chat's /tz)."""
     if not alerts:
         raise ValueError("render_alerts needs at least one alert")
     ctx = ctx or AlertContext()
@@ -279,6 +284,6 @@ def render_alerts(alerts: Sequence[Alert], ctx: AlertContext | None = None) -> M
     return Message(
         title=title[:256],
         lines=lines,
-        footer=ctx.footer(as_of, sources, any(a.sampled for a in alerts)),
+        footer=ctx.footer(as_of, sources, any(a.sampled for a in alerts), tz),
         tone=tone,
     )

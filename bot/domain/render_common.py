@@ -6,8 +6,10 @@ The render modules build on these: render_alerts (alert messages), render_market
 
 from __future__ import annotations
 
+import datetime as dtm
 import time
 from collections.abc import Mapping, Sequence
+from zoneinfo import ZoneInfo
 
 from bot.domain.market import coin_label, utc_hhmm, window_label
 from bot.domain.message import Tone
@@ -23,22 +25,48 @@ DAY_MS = 86_400_000
 _MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
 
-def hhmm(ms: int, now_ms: int | None = None) -> str:
+def _is_utc(tz: ZoneInfo | None) -> bool:
+    return tz is None or tz.key == "UTC"
+
+
+def _local(ms: int, tz: ZoneInfo) -> dtm.datetime:
+    return dtm.datetime.fromtimestamp(ms / 1000, tz)
+
+
+def _local_hhmm(t: dtm.datetime) -> str:
+    return f"{t.hour:02d}:{t.minute:02d} {t.tzname()}"
+
+
+def hhmm(ms: int, now_ms: int | None = None, tz: ZoneInfo | None = None) -> str:
     """`14:05 UTC` for a time today (UTC); `14 Jan 14:05 UTC` for any other day.
 
     Without `now_ms` the time is taken to be today's (a footer "as of" the moment it is read).
+    `tz`: the chat's zone (/tz): `15:05 CET`, "today" being the local date there.
     """
+    if not _is_utc(tz):
+        assert tz is not None
+        t = _local(ms, tz)
+        if now_ms is not None:
+            n = _local(now_ms, tz)
+            if t.date() != n.date():
+                year = f" {t.year}" if t.year != n.year else ""
+                return f"{t.day} {_MONTHS[t.month - 1]}{year} {_local_hhmm(t)}"
+        return _local_hhmm(t)
     if now_ms is not None and ms // DAY_MS != now_ms // DAY_MS:
-        t = time.gmtime(ms / 1000)
-        year = f" {t.tm_year}" if t.tm_year != time.gmtime(now_ms / 1000).tm_year else ""
-        return f"{t.tm_mday} {_MONTHS[t.tm_mon - 1]}{year} {utc_hhmm(ms)} UTC"
+        g = time.gmtime(ms / 1000)
+        year = f" {g.tm_year}" if g.tm_year != time.gmtime(now_ms / 1000).tm_year else ""
+        return f"{g.tm_mday} {_MONTHS[g.tm_mon - 1]}{year} {utc_hhmm(ms)} UTC"
     return f"{utc_hhmm(ms)} UTC"
 
 
-def dated(ms: int) -> str:
+def dated(ms: int, tz: ZoneInfo | None = None) -> str:
     """`13 Jan 2026 14:05 UTC`: for messages that get forwarded (alerts), always with the date."""
-    t = time.gmtime(ms / 1000)
-    return f"{t.tm_mday} {_MONTHS[t.tm_mon - 1]} {t.tm_year} {utc_hhmm(ms)} UTC"
+    if not _is_utc(tz):
+        assert tz is not None
+        t = _local(ms, tz)
+        return f"{t.day} {_MONTHS[t.month - 1]} {t.year} {_local_hhmm(t)}"
+    g = time.gmtime(ms / 1000)
+    return f"{g.tm_mday} {_MONTHS[g.tm_mon - 1]} {g.tm_year} {utc_hhmm(ms)} UTC"
 
 
 def upper_first(text: str) -> str:
@@ -102,9 +130,14 @@ def venue_name(venue: str) -> str:
 
 
 def sources_footer(
-    as_of_ms: int, sources: Sequence[str], sampled: bool, *, with_date: bool = False
+    as_of_ms: int,
+    sources: Sequence[str],
+    sampled: bool,
+    *,
+    with_date: bool = False,
+    tz: ZoneInfo | None = None,
 ) -> str:
-    parts = [f"as of {dated(as_of_ms) if with_date else hhmm(as_of_ms)}"]
+    parts = [f"as of {dated(as_of_ms, tz) if with_date else hhmm(as_of_ms, tz=tz)}"]
     if sources:
         parts.append("sources: " + ", ".join(sources))
     text = " · ".join(parts)
@@ -135,12 +168,14 @@ def time_left(until_ms: int, now_ms: int) -> str:
     return f"{hours}h {mins}m"
 
 
-def active_mute_lines(mutes: Mapping[str | None, int], now_ms: int) -> list[str]:
+def active_mute_lines(
+    mutes: Mapping[str | None, int], now_ms: int, tz: ZoneInfo | None = None
+) -> list[str]:
     lines = []
     for coin, until in sorted(mutes.items(), key=lambda kv: (kv[0] is not None, kv[0] or "")):
         if until <= now_ms:
             continue
         what = "All alerts" if coin is None else f"{coin_label(coin)} alerts"
-        until_at = hhmm(until, now_ms)
+        until_at = hhmm(until, now_ms, tz)
         lines.append(f"{what} muted until {until_at} ({time_left(until, now_ms)} left)")
     return lines

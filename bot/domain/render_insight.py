@@ -3,8 +3,10 @@ and the words for a rule of any kind (venue-filtered, single, relative)."""
 
 from __future__ import annotations
 
+import datetime as dtm
 import time
 from collections.abc import Sequence
+from zoneinfo import ZoneInfo
 
 from bot.domain.backtest import BacktestResult
 from bot.domain.baselines import MIN_DAYS, Usual
@@ -65,21 +67,24 @@ def format_price(price: float) -> str:
     return f"${price:.4g}"
 
 
-def _hms(ms: int) -> str:
+def _hms(ms: int, tz: ZoneInfo | None = None) -> str:
+    if tz is not None and tz.key != "UTC":
+        t = dtm.datetime.fromtimestamp(ms / 1000, tz)
+        return f"{t:%H:%M:%S} {t.tzname()}"
     return time.strftime("%H:%M:%S", time.gmtime(ms / 1000)) + " UTC"
 
 
-def single_line(hit: SingleHit) -> str:
+def single_line(hit: SingleHit, tz: ZoneInfo | None = None) -> str:
     """`#4 $2.40M BTC long liquidated on Binance at $94,210 (15:20:03 UTC)`."""
     ev = hit.event
     at = f" at {format_price(ev.price)}" if ev.price > 0 else ""
     return (
         f"{sub_label(hit.sub)} {format_usd(ev.usd)} {ev.coin} {ev.side.value} liquidated on "
-        f"{venue_name(ev.venue)}{at} ({_hms(ev.ts_ms)})"
+        f"{venue_name(ev.venue)}{at} ({_hms(ev.ts_ms, tz)})"
     )
 
 
-def render_singles(hits: Sequence[SingleHit], as_of_ms: int) -> Message:
+def render_singles(hits: Sequence[SingleHit], as_of_ms: int, tz: ZoneInfo | None = None) -> Message:
     """Every single-liquidation match of one chat in one tick: ONE message, biggest first."""
     if not hits:
         raise ValueError("render_singles needs at least one match")
@@ -93,8 +98,8 @@ def render_singles(hits: Sequence[SingleHit], as_of_ms: int) -> Message:
         title = f"{len(hits)} big liquidations, {format_usd(longs + shorts)} in all"
     return Message(
         title=title,
-        lines=fit_lines([single_line(h) for h in ordered], MAX_CHARS - 400),
-        footer=f"as of {dated(as_of_ms)}\nSingle liquidations as each venue reports them.",
+        lines=fit_lines([single_line(h, tz) for h in ordered], MAX_CHARS - 400),
+        footer=f"as of {dated(as_of_ms, tz)}\nSingle liquidations as each venue reports them.",
         tone=dominance(longs, shorts),
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from bot.domain.market import TABLE_WINDOWS, coin_label, window_label
 from bot.domain.message import Message, Table, Tone
@@ -70,7 +71,11 @@ def _not_served_note(windows: Sequence[int]) -> str:
 
 
 def render_liqs(
-    snapshot: Snapshot, coin: str, window: int | None, statuses: Sequence[SourceStatus]
+    snapshot: Snapshot,
+    coin: str,
+    window: int | None,
+    statuses: Sequence[SourceStatus],
+    tz: ZoneInfo | None = None,
 ) -> Message:
     """The /liqs answer: the 1h/4h/12h/24h table, or one window split by venue."""
     label = coin_label(coin)
@@ -132,9 +137,9 @@ def render_liqs(
     notes.extend(f"Gap: {g}" for g in snapshot.past_gaps[:5])
     tone = dominance(headline.longs, headline.shorts) if headline else Tone.NEUTRAL
     footer = (
-        sources_footer(snapshot.as_of_ms, sources, snapshot.sampled)
+        sources_footer(snapshot.as_of_ms, sources, snapshot.sampled, tz=tz)
         if any_data
-        else f"as of {hhmm(snapshot.as_of_ms)}"
+        else f"as of {hhmm(snapshot.as_of_ms, tz=tz)}"
     )
     return Message(
         title=title,
@@ -180,6 +185,7 @@ def render_status(
     mutes: Mapping[str | None, int] | None = None,
     served: frozenset[int] = frozenset(),
     failing: Sequence[FailingJob] = (),
+    tz: ZoneInfo | None = None,
 ) -> Message:
     """Our own loops if they fail, sources (state, since, last data) and this chat's state."""
     rows = []
@@ -210,7 +216,9 @@ def render_status(
     if paused_reason:
         mine += f"; alerts PAUSED ({paused_reason}), send /start to resume"
     lines.append(mine)
-    lines.extend(active_mute_lines(mutes or {}, now_ms))
+    lines.extend(active_mute_lines(mutes or {}, now_ms, tz))
+    if tz is not None and tz.key != "UTC":
+        lines.append(f"Times in {tz.key} (/tz)")
     if total_subscriptions is not None:
         lines.append(f"Active subscriptions, all chats: {total_subscriptions}")
     n_down = sum(s.state == "down" for s in statuses)
@@ -233,6 +241,6 @@ def render_status(
         )
         if rows
         else None,
-        footer=f"as of {hhmm(now_ms)}",
+        footer=f"as of {hhmm(now_ms, tz=tz)}",
         tone=Tone.ERROR if down or failing else Tone.INFO,
     )

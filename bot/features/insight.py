@@ -7,8 +7,9 @@ import asyncio
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from bot.domain.backtest import MAX_DAYS, BacktestResult, backtest
 from bot.domain.baselines import DAY_MS, Usual, hour_of, side_values, usual_by_hour
@@ -148,14 +149,20 @@ class SingleOutbox:
         self._last: dict[str, int] = {}
         self._held: dict[str, list[SingleHit]] = defaultdict(list)
 
+    def holding(self) -> bool:
+        """Matches wait for their chat's gap to pass."""
+        return bool(self._held)
+
     def items(
         self,
         hits: list[SingleHit],
         now_ms: int,
         muted: Callable[[Subscription], bool],
         live: Callable[[int], bool] = lambda _id: True,
+        zones: Mapping[str, ZoneInfo] | None = None,
     ) -> list[OutboxItem]:
-        """`live(sub_id)`: the rule still exists (a held match of a removed rule is dropped)."""
+        """`live(sub_id)`: the rule still exists (a held match of a removed rule is dropped).
+        `zones`: the chats' time zones (/tz); a chat not in it reads UTC."""
         for h in hits:
             self._held[h.sub.chat_key].append(h)
         items = []
@@ -165,13 +172,18 @@ class SingleOutbox:
                 continue
             chat_hits = [h for h in self._held.pop(chat_key) if live(h.sub.id) and not muted(h.sub)]
             if chat_hits:
-                items.append(_single_item(chat_key, chat_hits, now_ms))
+                tz = zones.get(chat_key) if zones else None
+                items.append(_single_item(chat_key, chat_hits, now_ms, tz))
                 self._last[chat_key] = now_ms
         return items
 
 
-def _single_item(chat_key: str, hits: list[SingleHit], now_ms: int) -> OutboxItem:
+def _single_item(
+    chat_key: str, hits: list[SingleHit], now_ms: int, tz: ZoneInfo | None = None
+) -> OutboxItem:
     ids = sorted(f"{h.sub.id}.{h.event.venue}.{h.event.ts_ms}.{h.event.usd!r}" for h in hits)
     digest = hashlib.sha256(",".join(ids).encode()).hexdigest()[:32]
     expires = now_ms + SINGLE_NEWS_MS  # an hour-old single liquidation is no longer news
-    return OutboxItem(chat_key, render_singles(hits, now_ms), f"single:{digest}", now_ms, expires)
+    return OutboxItem(
+        chat_key, render_singles(hits, now_ms, tz), f"single:{digest}", now_ms, expires
+    )

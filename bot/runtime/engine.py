@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from zoneinfo import ZoneInfo
 
 from bot.domain.alert_payload import alerts_payload
 from bot.domain.extra_rules import ExtraRules
@@ -48,18 +49,23 @@ _BUTTONED = ("telegram:", "discord:")  # the platforms that draw buttons under a
 
 
 def outbox_items(
-    by_chat: dict[str, list[Alert]], now_ms: int, ctx: AlertContext, attach_chart: bool = False
+    by_chat: dict[str, list[Alert]],
+    now_ms: int,
+    ctx: AlertContext,
+    attach_chart: bool = False,
+    zones: Mapping[str, ZoneInfo] | None = None,
 ) -> Iterator[OutboxItem]:
     """Alerts for one chat in one tick become one message; the key makes a retried tick harmless.
 
     A webhook's message carries its alerts as data (the JSON it POSTs); with `attach_chart`, a
     ChartRef to the first alert's coin and window that delivery draws when it sends.
+    `zones`: the chats' time zones (/tz) by chat key; a chat not in it reads UTC.
     """
     for chat_key, alerts in by_chat.items():
         key = "alert:" + ",".join(f"{a.sub.id}.{a.episode}.{a.level}" for a in alerts)
         # news until its longest window has rolled past; after that it is dropped unsent
         expires = now_ms + max(a.sub.window for a in alerts) * 60_000
-        message = render_alerts(alerts, ctx)
+        message = render_alerts(alerts, ctx, zones.get(chat_key) if zones else None)
         if chat_key.startswith("webhook:"):  # only webhooks read it: other rows stay small
             message = replace(message, data=alerts_payload(alerts))
         if chat_key.startswith(_BUTTONED):  # buttons under it: the first alert's rule
@@ -103,6 +109,21 @@ class Engine:
         self.data_runs = 0  # evaluations triggered by new data (a subset of `ticks`)
         self.alerts = 0
 
+    async def _zones(self) -> dict[str, ZoneInfo]:
+        """The chats' time zones (/tz); a failing lookup or an unknown name reads UTC."""
+        try:
+            names = await self.db.chat_zones()
+        except Exception:
+            log.warning("reading the chats' time zones failed; alerts in UTC", exc_info=True)
+            return {}
+        zones: dict[str, ZoneInfo] = {}
+        for chat_key, name in names.items():
+            try:
+                zones[chat_key] = ZoneInfo(name)
+            except Exception:  # tzdata lost the name: UTC rather than no alert
+                log.warning("unknown time zone %r of %s; UTC", name, chat_key)
+        return zones
+
     async def tick(self) -> int:
         """Evaluate every subscription once; returns how many messages were enqueued."""
         return await self._evaluate(only_new_data=False)
@@ -142,11 +163,14 @@ class Engine:
                 transitions = self.book.evaluate(snapshot, now, only=only)
             extra: list[Transition] = []
             singles: list[OutboxItem] = []
+            zones: dict[str, ZoneInfo] | None = None
             if self.extras is not None:
                 extras = self.extras
                 extra = extras.evaluate(snapshot, now, muted)
                 hits = extras.take_singles()
-                singles = self.singles.items(hits, now, muted, extras.singles.__contains__)
+                held = hits or self.singles.holding()
+                zones = await self._zones() if held else {}
+                singles = self.singles.items(hits, now, muted, extras.singles.__contains__, zones)
             self.ticks += 1
             if not transitions and not extra and not singles:
                 return 0
@@ -158,8 +182,11 @@ class Engine:
                     for chat_key, more in alerts_by_chat(extra).items():
                         both = [*by_chat.get(chat_key, ()), *more]
                         by_chat[chat_key] = sorted(both, key=lambda a: a.sub.id)
+                if zones is None:
+                    zones = await self._zones()
                 items = []
-                for i, item in enumerate(outbox_items(by_chat, now, ctx, self.attach_chart), 1):
+                made = outbox_items(by_chat, now, ctx, self.attach_chart, zones)
+                for i, item in enumerate(made, 1):
                     items.append(item)
                     if i % RENDER_SLICE == 0:
                         await asyncio.sleep(0)  # a crash tick renders for seconds: let chats in

@@ -31,6 +31,20 @@ class ChatQueries(QueryHelpers):
         )
         return ChatRow(*row) if row else None
 
+    async def chat_tz(self, chat_key: str) -> str | None:
+        """The chat's time zone set with /tz (an IANA name), None for UTC (the default)."""
+        row = await self._one("SELECT tz FROM chats WHERE chat_key = ?", (chat_key,))
+        return row[0] if row and row[0] else None
+
+    async def chat_zones(self) -> dict[str, str]:
+        """Every chat with a time zone of its own (/tz): chat key -> IANA name."""
+        rows = await self._all("SELECT chat_key, tz FROM chats WHERE tz IS NOT NULL", ())
+        return {k: tz for k, tz in rows}
+
+    async def set_chat_tz(self, chat_key: str, tz: str | None) -> None:
+        """Set (None: clear, back to UTC) the chat's zone; ensure_chat first."""
+        await self._write("UPDATE chats SET tz = ? WHERE chat_key = ?", (tz, chat_key))
+
     async def pause_chat(
         self, chat_key: str, reason: str, now_ms: int | None = None, *, as_leader: bool = False
     ) -> bool:
@@ -94,6 +108,12 @@ class ChatQueries(QueryHelpers):
             await c.execute(
                 "UPDATE chats SET last_number = ? WHERE chat_key = ?",
                 (last.get(new_key, 0) + last.get(old_key, 0), new_key),
+            )
+            # the time zone (/tz) moves along unless the new chat has its own
+            await c.execute(
+                "UPDATE chats SET tz = (SELECT o.tz FROM chats o WHERE o.chat_key = ?) "
+                "WHERE chat_key = ? AND tz IS NULL",
+                (old_key, new_key),
             )
             # a mute already on the new key for the same coin gives way to the moving one
             await c.execute(

@@ -142,6 +142,9 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE telegram_updates_by_bot RENAME TO telegram_updates",
         "CREATE INDEX telegram_updates_seen ON telegram_updates(seen_ms)",
     ),
+    (  # 8: a chat's time zone (/tz), an IANA name; NULL: UTC
+        "ALTER TABLE chats ADD COLUMN tz TEXT",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

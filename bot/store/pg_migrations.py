@@ -136,6 +136,9 @@ PG_MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE telegram_updates DROP CONSTRAINT telegram_updates_pkey",
         "ALTER TABLE telegram_updates ADD PRIMARY KEY (bot_id, update_id)",
     ),
+    (  # 8: a chat's time zone (/tz), an IANA name; NULL: UTC
+        "ALTER TABLE chats ADD COLUMN tz TEXT",
+    ),
 ]
 
 # Any fixed number: replicas starting together take turns migrating.
