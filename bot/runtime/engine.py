@@ -168,9 +168,12 @@ class Engine:
                 extras = self.extras
                 extra = extras.evaluate(snapshot, now, muted)
                 hits = extras.take_singles()
-                held = hits or self.singles.holding()
-                zones = await self._zones() if held else {}
-                singles = self.singles.items(hits, now, muted, extras.singles.__contains__, zones)
+                if hits or self.singles.holding():
+                    zones = await self._zones()
+                # None (not {}) when nothing was held, so the alerts below still read the zones
+                singles = self.singles.items(
+                    hits, now, muted, extras.singles.__contains__, zones or {}
+                )
             self.ticks += 1
             if not transitions and not extra and not singles:
                 return 0
