@@ -40,7 +40,7 @@ BEFORE = (
 STAGES = ("evaluate", "alert lists", "render", "commit", "apply")
 
 
-def measure(n_subs: int, runs: int) -> dict[str, object]:
+def measure(n_subs: int, runs: int, split: bool = False) -> dict[str, object]:
     """Time each stage of one crash tick with whatever `bot` package is first on sys.path."""
     # the bot package under test first, so bench_rules (which puts this tree on the path) reuses it
     import bot.domain.aggregate
@@ -146,6 +146,8 @@ def measure(n_subs: int, runs: int) -> dict[str, object]:
                     with paused_gc():
                         await db.commit_transitions(transitions, items)  # type: ignore[arg-type]
                     times["commit"].append(time.perf_counter() - t)
+                    if split:
+                        await commit_split(db, transitions, items)
                     # undo, so that the next run commits the same work
                     async with db._tx() as c:
                         await c.execute("DELETE FROM outbox")
@@ -169,6 +171,45 @@ def measure(n_subs: int, runs: int) -> dict[str, object]:
         "messages": messages,
         "ms": {k: statistics.median(v) * 1e3 for k, v in times.items() if v},
     }
+
+
+async def commit_split(db: object, transitions: object, items: object) -> None:
+    """--split: the commit's two tables apart, and what sharing repeated lines would save.
+
+    Undoes the full commit first, then commits the states alone and the outbox alone; prints
+    to stderr (the child's stdout is its JSON)."""
+    from collections import Counter
+
+    from bot.store.outbox import _message_json
+
+    async def undo() -> None:
+        async with db._tx() as c:  # type: ignore[attr-defined]
+            await c.execute("DELETE FROM outbox")
+            await c.execute("DELETE FROM alert_states")
+
+    await undo()
+    t = time.perf_counter()
+    await db.commit_transitions(transitions, [])  # type: ignore[attr-defined]
+    states = time.perf_counter() - t
+    t = time.perf_counter()
+    texts = [_message_json(i.message) for i in items]  # type: ignore[attr-defined]
+    encode = time.perf_counter() - t
+    t = time.perf_counter()
+    await db.commit_transitions([], items)  # type: ignore[attr-defined]
+    outbox = time.perf_counter() - t
+    seen: Counter[str] = Counter()
+    for i in items:  # type: ignore[attr-defined]
+        seen.update(x for x in {*i.message.lines, i.message.footer} if len(x) >= 24)
+    shared = {x for x, n in seen.items() if n > 1}
+    saved = sum((n - 1) * len(x.encode()) for x, n in seen.items() if n > 1)
+    total = sum(len(x.encode()) for x in texts)
+    print(
+        f"  commit split: states {states * 1e3:.0f} ms, outbox {outbox * 1e3:.0f} ms "
+        f"(of which JSON encoding {encode * 1e3:.0f} ms), {total / 1e6:.1f} MB of message JSON "
+        f"in {len(texts):,} rows ({len(set(texts)):,} distinct); lines of 24+ characters in 2+ "
+        f"messages: {len(shared):,}, storing each once would leave {(total - saved) / 1e6:.1f} MB",
+        file=sys.stderr,
+    )
 
 
 def run_child(code_root: Path, n_subs: int, runs: int) -> dict[str, object]:
@@ -200,9 +241,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="children per code, alternating")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--only-now", action="store_true", help="skip the before figures")
+    ap.add_argument(
+        "--split", action="store_true", help="child only: time the commit's states and outbox apart"
+    )
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(measure(args.subs, args.runs)))
+        print(json.dumps(measure(args.subs, args.runs, args.split)))
         return
     # the machine is shared: alternate the two codes and keep each stage's best child
     results: dict[str, dict[str, object]] = {}
