@@ -45,6 +45,7 @@ from bot.chat.context import ChatContext
 from bot.chat.telegram_limits import TelegramLimits
 from bot.chat.telegram_sender import PLATFORM, TelegramSender
 from bot.chat.telegram_updates import ChatOrderedProcessor
+from bot.chat.telegram_wire import AiohttpRequest
 
 log = logging.getLogger(__name__)
 # HTTP connections for sends: the sender never has more requests going (so none waits for one)
@@ -117,9 +118,9 @@ class TelegramBot:
             base_url=base_url,
             base_file_url=base_file_url,
             # Sends are paced one after another, so few are ever in flight (1,000/s at a 5 ms
-            # round trip is 5); httpcore scans its whole pool for every request, and 256
-            # connections cost a third of the paid fan-out's CPU (bench/bench_fanout.py).
-            request=HTTPXRequest(connection_pool_size=SEND_CONNECTIONS),
+            # round trip is 5). They go over aiohttp: httpcore's per-request pool scan was half
+            # of a paid fan-out send's CPU (telegram_wire.py, bench/bench_fanout.py).
+            request=AiohttpRequest(connections=SEND_CONNECTIONS),
             get_updates_request=HTTPXRequest(connection_pool_size=1, read_timeout=5.0),
         )
         # Chats are handled concurrently, each chat's updates in order; no JobQueue: the

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dtm
 import html
-import json
 import logging
 import os
 import re
@@ -16,7 +15,6 @@ from collections.abc import Callable
 from typing import Any
 
 from telegram import (
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
     ReplyParameters,
@@ -31,12 +29,11 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
-from telegram.request import RequestData
-from telegram.request._requestparameter import RequestParameter
 
 from bot.chat.alert_buttons import ButtonSigner
 from bot.chat.telegram_limits import FloodLimiter, TelegramLimits
 from bot.chat.telegram_render import render_html
+from bot.chat.telegram_wire import AiohttpRequest
 from bot.domain.message import Message
 from bot.runtime.delivery import SendOutcome
 
@@ -64,6 +61,7 @@ _GONE = (
 )
 
 CAPTION_LIMIT = 1024  # Telegram's cap on a photo's caption
+_NO_PREVIEW = {"is_disabled": True}
 
 
 def chat_id_of(chat_key: str) -> int | str:
@@ -84,10 +82,17 @@ def _retry_after_s(e: RetryAfter) -> float:
     return float(raw or 1.0)
 
 
-def keyboard(signer: ButtonSigner, sub_id: int) -> InlineKeyboardMarkup:
-    """The inline keyboard under an alert: Mute 1h, Mute 24h, Unsubscribe / Chart, Details."""
-    keys = [InlineKeyboardButton(label, callback_data=t) for label, t in signer.buttons(sub_id)]
-    return InlineKeyboardMarkup([keys[:3], keys[3:]])
+def keyboard(signer: ButtonSigner, sub_id: int) -> dict[str, Any]:
+    """The inline keyboard under an alert, as the Bot API's InlineKeyboardMarkup JSON: Mute 1h,
+    Mute 24h, Unsubscribe / Chart, Details. Plain dicts: building PTB's objects for each of a
+    fan-out's sends (and serialising them back) was a tenth of a send's CPU."""
+    keys = [{"text": label, "callback_data": t} for label, t in signer.buttons(sub_id)]
+    return {"inline_keyboard": [keys[:3], keys[3:]]}
+
+
+def _ptb_markup(markup: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
+    """The same keyboard as PTB's object, for the calls that go through PTB's methods."""
+    return None if markup is None else InlineKeyboardMarkup.de_json(markup, None)
 
 
 def outcome_of(e: Exception) -> SendOutcome:
@@ -158,7 +163,7 @@ class TelegramSender:
         reply_to: int | None = None,
         priority: bool = False,
         paid: bool = False,
-        markup: InlineKeyboardMarkup | None = None,
+        markup: dict[str, Any] | None = None,
     ) -> None:
         """Send one neutral message: its HTML parts, or a photo with the text as its caption
         (sendPhoto). Text too long for a caption follows the photo as a message of its own.
@@ -170,7 +175,9 @@ class TelegramSender:
             return
         parts = render_html(message, CAPTION_LIMIT)
         caption = parts[0] if len(parts) == 1 else None
-        photo_extra = {**extra, "reply_markup": markup} if caption and markup else extra
+        photo_extra = (
+            {**extra, "reply_markup": _ptb_markup(markup)} if caption and markup else extra
+        )
         async with self.limiter.slot(chat_id, priority), self._wire:
             self._check_gate(priority)
             await _send_photo(self.bot, chat_id, message, caption, reply_to, photo_extra)
@@ -184,7 +191,7 @@ class TelegramSender:
         reply_to: int | None = None,
         priority: bool = False,
         extra: dict[str, Any] | None = None,
-        markup: InlineKeyboardMarkup | None = None,
+        markup: dict[str, Any] | None = None,
     ) -> None:
         """Send the HTML parts in order, each paced; a part Telegram cannot parse goes as plain
         text. Raises what the Bot API raised. `priority` (command replies) overtakes queued
@@ -207,40 +214,44 @@ class NotLeading(Exception):
 async def _send_part(
     bot: Any, chat_id: int | str, part: str, reply_to: int | None, extra: dict[str, Any] | None
 ) -> None:
-    kwargs: dict[str, Any] = {"link_preview_options": LinkPreviewOptions(is_disabled=True)}
-    kwargs.update(extra or {})
-    if reply_to is not None:
-        kwargs["reply_parameters"] = ReplyParameters(reply_to, allow_sending_without_reply=True)
+    extra = extra or {}
     try:
-        if reply_to is None and hasattr(bot, "request"):  # an outbox send: nobody reads the reply
-            await _post_raw(bot, chat_id, part, extra)
+        if reply_to is None and isinstance(getattr(bot, "request", None), AiohttpRequest):
+            await _post_raw(bot, chat_id, part, extra)  # an outbox send: nobody reads the reply
         else:
-            await bot.send_message(chat_id, part, parse_mode=ParseMode.HTML, **kwargs)
+            await bot.send_message(
+                chat_id, part, parse_mode=ParseMode.HTML, **_ptb_kwargs(extra, reply_to)
+            )
     except BadRequest as e:
         if "can't parse entities" not in e.message.lower():
             raise
         log.warning("telegram rejected our HTML (%s); sending as plain text", e.message)
-        await bot.send_message(chat_id, _strip_tags(part), **kwargs)
+        await bot.send_message(chat_id, _strip_tags(part), **_ptb_kwargs(extra, reply_to))
 
 
-_NO_PREVIEW = json.dumps({"is_disabled": True})
+def _ptb_kwargs(extra: dict[str, Any], reply_to: int | None) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"link_preview_options": LinkPreviewOptions(is_disabled=True)}
+    kwargs.update(extra)
+    if "reply_markup" in kwargs:
+        kwargs["reply_markup"] = _ptb_markup(kwargs["reply_markup"])
+    if reply_to is not None:
+        kwargs["reply_parameters"] = ReplyParameters(reply_to, allow_sending_without_reply=True)
+    return kwargs
 
 
-async def _post_raw(bot: Any, chat_id: int | str, part: str, extra: dict[str, Any] | None) -> None:
-    """sendMessage over the bot's own pooled client without building a PTB `Message` from the
-    answer (de_json was the largest PTB cost per fan-out send). Errors (429 retry_after,
-    migration, BadRequest) are parsed by PTB's request layer exactly as for `send_message`."""
-    params = [
-        RequestParameter("chat_id", chat_id, None),
-        RequestParameter("text", part, None),
-        RequestParameter("parse_mode", ParseMode.HTML.value, None),
-        RequestParameter("link_preview_options", _NO_PREVIEW, None),
-    ]
-    for k, v in (extra or {}).items():
-        if isinstance(v, InlineKeyboardMarkup):
-            v = json.dumps(v.to_dict())
-        params.append(RequestParameter(k, v, None))
-    await bot.request.post(f"{bot.base_url}/sendMessage", RequestData(params))
+async def _post_raw(bot: Any, chat_id: int | str, part: str, extra: dict[str, Any]) -> None:
+    """sendMessage as one pre-serialised JSON body over the bot's pooled client (telegram_wire),
+    without PTB's parameter objects or a PTB `Message` built from the answer (de_json was the
+    largest PTB cost per fan-out send). Errors (429 retry_after, migration, BadRequest) are
+    still parsed by PTB's request layer exactly as for `send_message`."""
+    body = {
+        "chat_id": chat_id,
+        "text": part,
+        "parse_mode": "HTML",
+        "link_preview_options": _NO_PREVIEW,
+        **extra,
+    }
+    await bot.request.post_json(f"{bot.base_url}/sendMessage", body)
 
 
 async def _send_photo(

@@ -304,7 +304,10 @@ class FakeTelegram:
         if request.match_info["token"] != self.token:
             return _json(_error(401, "Unauthorized", {}), 401)
         method = request.match_info["method"]
-        params = _decode(await request.post())
+        if request.content_type == "application/json":  # Telegram takes JSON bodies too
+            params = await request.json()
+        else:
+            params = _decode(await request.post())
         self.calls.append((method, params))
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 from telegram import Bot
 
+from bot.chat.telegram_bot import SEND_CONNECTIONS
+from bot.chat.telegram_wire import AiohttpRequest
 from tests.fakes.telegram_api import FakeTelegram
 
 
@@ -20,8 +22,14 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 @pytest.fixture
 async def tg_bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
-    """A real telegram.Bot talking to the fake (what TelegramSender drives)."""
-    bot = Bot(fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url)
+    """A real telegram.Bot talking to the fake (what TelegramSender drives), on the request
+    backend TelegramBot gives it (bot/chat/telegram_wire.py)."""
+    bot = Bot(
+        fake.token,
+        base_url=fake.base_url,
+        base_file_url=fake.base_file_url,
+        request=AiohttpRequest(connections=SEND_CONNECTIONS),
+    )
     await bot.initialize()
     yield bot
     await bot.shutdown()
