@@ -1,6 +1,12 @@
 """Benchmark: one market-wide rule in N chats; time until the last chat is served.
 
+    python bench/bench_fanout.py --paid --chats 100000   # issue 18: this tree against the base
     python bench/bench_fanout.py [--chats 100000] [--mode paid|free|both] [--free-chats N]
+
+`--paid` runs the paid case for this tree and for the code before issue 18 (`--before`,
+default 6b0fe0d, its `bot` and `tests` exported with `git archive`), each in child processes
+that alternate (`--repeat` each, the load average beside each), and prints last, exactly,
+`paid rate: N/s`: the new code's best rate at the server.
 
 Each chat subscribes to `all 1h 400m`; one crash crosses it everywhere. Engine -> outbox
 (SQLite, temp dir) -> Delivery -> TelegramSender -> real python-telegram-bot client -> the fake
@@ -16,22 +22,41 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
+import json
+import os
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections import Counter
+from io import BytesIO
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# a child measures the code under --root (this tree, or the exported base)
+sys.path.insert(
+    0,
+    sys.argv[sys.argv.index("--root") + 1]
+    if "--root" in sys.argv
+    else str(Path(__file__).resolve().parent.parent),
+)
 
 from bot.chat.telegram_limits import FloodLimiter, TelegramLimits
 from bot.domain.models import ALL, Liquidation, Side
-from bot.runtime.delivery import Delivery
-from bot.runtime.engine import Engine
+
+try:
+    from bot.runtime.delivery import Delivery
+    from bot.runtime.engine import Engine
+except ImportError:  # the layout before issue 20 (the --before base)
+    from bot.delivery import Delivery  # type: ignore[no-redef]
+    from bot.engine import Engine  # type: ignore[no-redef]
 from tests.fakes.telegram_api import FakeLimits, FakeTelegram
 from tests.telegram.harness import make_stack
 
+ROOT = Path(__file__).resolve().parent.parent
+BEFORE = "6b0fe0d"  # main before issue 18
 FREE_PER_S, PAID_PER_S = 30.0, 1000.0
 
 
@@ -139,12 +164,76 @@ async def query_only(chats: int) -> None:
     )
 
 
+def export(commit: str, into: Path) -> None:
+    tar = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", commit, "bot", "tests"], check=True, capture_output=True
+    ).stdout
+    with tarfile.open(fileobj=BytesIO(tar)) as t:
+        t.extractall(into, filter="data")
+
+
+def compare(chats: int, before: str, repeat: int) -> bool:
+    """The paid case for this tree and for `before`, alternating child processes."""
+    ok = True
+    rates: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as d:
+        export(before, Path(d))
+        roots = {"now": ROOT, f"before ({before})": Path(d)}
+        for _ in range(repeat):
+            for name, root in roots.items():
+                load = os.getloadavg()[0]
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--child",
+                        "--chats",
+                        str(chats),
+                        "--root",
+                        str(root),
+                    ],
+                    cwd=root,
+                    env=dict(os.environ, PYTHONPATH=str(root)),
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+                r = json.loads(out.strip().splitlines()[-1])
+                rates.setdefault(name, []).append(r["rate"])
+                ok &= r["lost"] == 0 and r["dup"] == 0
+                print(
+                    f"  {name}: last of {chats:,} chats served after {r['wall']:.1f} s, rate at "
+                    f"the server {r['rate']:.1f}/s, lost {r['lost']}, duplicated {r['dup']}, "
+                    f"429s {r['r429']}; load average {load:.2f} before, "
+                    f"{os.getloadavg()[0]:.2f} after; code from {r['code']}",
+                    flush=True,
+                )
+    for name, rs in rates.items():
+        print(f"  {name}: best {max(rs):.1f}/s of {' / '.join(f'{x:.1f}' for x in rs)}")
+    print(f"paid rate: {max(rates['now']):.0f}/s")
+    return ok
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--paid", action="store_true", help="this tree against --before, paid")
+    ap.add_argument("--before", default=BEFORE)
+    ap.add_argument("--repeat", type=int, default=1, help="children per code, alternating")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--root", help=argparse.SUPPRESS)
     ap.add_argument("--chats", type=int, default=100_000)
     ap.add_argument("--mode", choices=("paid", "free", "both", "pacing", "query"), default="both")
     ap.add_argument("--free-chats", type=int, default=3_000, help="free run on this many chats")
     args = ap.parse_args()
+    if args.child:  # one paid run of the code under --root; its figures as JSON, last
+        with contextlib.redirect_stdout(sys.stderr):
+            r = asyncio.run(run(args.chats, paid=True))
+        import bot
+
+        print(json.dumps({**r, "code": str(Path(bot.__file__).parent)}))
+        return
+    if args.paid:
+        raise SystemExit(0 if compare(args.chats, args.before, args.repeat) else 1)
     ok = True
     if args.mode == "pacing":
         asyncio.run(pacing_only(min(args.chats, 20_000)))

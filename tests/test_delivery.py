@@ -330,3 +330,55 @@ async def test_an_alert_older_than_its_window_is_dropped_and_shown_in_status(
     service = CommandService(db, FakeMarket(), RuleBook(Policy()), ServiceSettings(), clock)
     reply = await service.handle_text(ChatContext("telegram:5", "telegram"), "/status")
     assert "1 alert(s) dropped in 24h: older than their window" in reply.messages[0].lines
+
+
+async def test_sent_marks_are_group_committed_and_each_stored_before_the_chats_next_row(
+    db: Database,
+) -> None:
+    """Issue 18 item 2: marks that arrive during one write go in the next, so 300 sends take
+    far fewer transactions; yet a chat's next row goes only once its previous one is stored."""
+    chats = [f"telegram:{i}" for i in range(100)]
+    for chat in chats:
+        await enqueue(db, chat, "m1", "m2", "m3")
+    stored_before_next: list[bool] = []
+    last_id: dict[str, int] = {}
+
+    class Checking(RecordingSender):
+        async def send(
+            self, chat_key: str, message: Message, *, delivery_id: str = ""
+        ) -> SendOutcome:
+            if chat_key in last_id:
+                status = await db.outbox_status(last_id[chat_key])
+                stored_before_next.append(status is not None and status[0] == "sent")
+            last_id[chat_key] = int(delivery_id)
+            return await super().send(chat_key, message, delivery_id=delivery_id)
+
+    writes = 0
+    real = db.mark_sent_many
+
+    async def counting(marks):  # type: ignore[no-untyped-def]
+        nonlocal writes
+        writes += 1
+        await real(marks)
+
+    db.mark_sent_many = counting  # type: ignore[method-assign]
+    sender = Checking("telegram")
+    stats = await Delivery(db, {"telegram": sender}, Clock()).drain()
+    assert stats.sent == 300
+    assert len(stored_before_next) == 200 and all(stored_before_next)
+    assert writes < 300 / 4, f"{writes} transactions for 300 marks"
+    assert await db.due_outbox(10**9, 1000) == []
+
+
+async def test_a_failed_mark_write_fails_every_send_of_its_batch(db: Database) -> None:
+    for i in range(10):
+        await enqueue(db, f"telegram:{i}", "m1")
+
+    async def broken(marks):  # type: ignore[no-untyped-def]
+        raise RuntimeError("disk I/O error")
+
+    db.mark_sent_many = broken  # type: ignore[method-assign]
+    with pytest.raises(ExceptionGroup) as group:
+        await Delivery(db, {"telegram": RecordingSender("telegram")}, Clock()).drain()
+    assert all("disk I/O error" in str(e) for e in group.value.exceptions)
+    assert len(await db.due_outbox(10**9, 100)) == 10  # nothing counted as stored

@@ -244,6 +244,17 @@ class OutboxQueries(QueryHelpers):
             (now_ms, row_id),
         )
 
+    async def mark_sent_many(self, marks: Sequence[tuple[int, int]]) -> None:
+        """(row id, sent ms) of many sent rows in one transaction: Delivery's group commit."""
+        if not marks:
+            return
+        async with self._leader_tx() as c:  # the leader's (fenced when replicas share it)
+            await c.executemany(
+                "UPDATE outbox SET status = 'sent', sent_ms = ?, attempts = attempts + 1 "
+                "WHERE id = ?",
+                [(ms, row_id) for row_id, ms in marks],
+            )
+
     async def mark_retry(self, row_id: int, next_ms: int, error: str) -> None:
         await self._leader_write(
             "UPDATE outbox SET next_ms = ?, last_error = ?, attempts = attempts + 1 WHERE id = ?",

@@ -437,3 +437,15 @@ async def test_side_reader_of_an_in_memory_store_is_the_store() -> None:
             assert side is db  # a second connection would see another, empty database
     finally:
         await db.close()
+
+
+async def test_mark_sent_many_marks_each_row_once_in_one_go(db: Database) -> None:
+    """Delivery's group commit (issue 18 item 2): each row as mark_sent would leave it."""
+    await db.enqueue([item("telegram:1", "a"), item("telegram:2", "b"), item("telegram:3", "c")])
+    rows = {r.message.title: r for r in await db.due_outbox(10**6, 10)}
+    await db.mark_sent_many([])  # nothing to do is not an error
+    await db.mark_sent_many([(rows["a"].id, 11), (rows["c"].id, 13)])
+    assert [r.message.title for r in await db.due_outbox(10**6, 10)] == ["b"]
+    assert (await db.outbox_status(rows["a"].id))[:2] == ("sent", 1)  # type: ignore[index]
+    assert (await db.outbox_status(rows["c"].id))[:2] == ("sent", 1)  # type: ignore[index]
+    assert (await db.outbox_status(rows["b"].id))[:2] == ("pending", 0)  # type: ignore[index]
