@@ -93,6 +93,17 @@ class ButtonSigner:
         body = f"{PREFIX}.{action.code}.{sub_id:x}"
         return f"{body}.{self._sig(body)}"
 
+    def seal(self, body: str) -> str:
+        """`body.<signature>`: any other button's token (the guided /subscribe's), same key."""
+        return f"{body}.{self._sig(body)}"
+
+    def unseal(self, token: str) -> str | None:
+        """The body of a token `seal` made; None when the signature does not match."""
+        body, dot, sig = token.rpartition(".")
+        if not dot or not hmac.compare_digest(sig.encode(), self._sig(body).encode()):
+            return None
+        return body
+
     def parse(self, token: str) -> tuple[Action, int] | None:
         """(action, subscription id) of a token we signed; None for anything else."""
         parts = token.split(".")
@@ -126,6 +137,8 @@ class Press:
     show_alert: bool = False
     reply: Reply = field(default_factory=Reply)
     answered: bool = False  # the notice went already (`early`)
+    # the pressed message's new content (the guided /subscribe's next step), edited in place
+    edit: Message | None = None
 
 
 def command_line(action: Action, sub: Subscription) -> str:

@@ -24,7 +24,8 @@ from bot.chat.alert_buttons import Press, is_button_token
 from bot.chat.context import ChatContext
 from bot.chat.discord_commands import register_commands
 from bot.chat.discord_render import NO_MENTIONS, render_batches
-from bot.chat.discord_sender import DiscordSender, attach_image
+from bot.chat.discord_sender import DiscordSender, attach_image, keyboard_view
+from bot.chat.guide_buttons import is_guide_token
 from bot.domain.message import Message, Reply, Tone
 from bot.domain.models import Subscription
 
@@ -249,19 +250,26 @@ class DiscordBot:
         The command's reply goes to the channel; a refusal only to the presser (ephemeral)."""
         data: Any = interaction.data or {}
         token = str(data.get("custom_id", ""))
-        if not is_button_token(token):
+        guide = is_guide_token(token)  # the guided /subscribe: its message is edited
+        if not (guide or is_button_token(token)):
             return  # not one of ours
         work = asyncio.ensure_future(
             self.service.press_button(interaction_context(interaction), token)
         )
         done, _ = await asyncio.wait({work}, timeout=self.defer_after)
-        if not done:
-            await interaction.response.defer(thinking=True)
+        if not done:  # a guide's step edits its message: acknowledged as an update
+            await (
+                interaction.response.defer() if guide else interaction.response.defer(thinking=True)
+            )
         result = await work
-        if result.show_alert or not result.reply.messages:
+        if result.show_alert or not (result.reply.messages or result.edit):
             notice = Message(result.notice, tone=Tone.ERROR, ephemeral=True)
             await respond(interaction, Reply.of(notice))
             return
+        if result.edit is not None:
+            await edit_in_place(interaction, result.edit)
+            if not result.reply.messages:
+                return
         await respond(interaction, result.reply)
 
     async def _on_tree_error(
@@ -289,15 +297,28 @@ def _describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+async def edit_in_place(interaction: discord.Interaction, msg: Message) -> None:
+    """The pressed message becomes `msg` (its first embeds; no keyboard removes the buttons)."""
+    embeds = render_batches(msg)[0]
+    view = keyboard_view(msg.keyboard) if msg.keyboard else None
+    if not interaction.response.is_done():
+        await interaction.response.edit_message(embeds=embeds, view=view)
+    else:  # deferred: the original response is the pressed message
+        await interaction.edit_original_response(embeds=embeds, view=view)
+
+
 async def respond(interaction: discord.Interaction, reply: Reply) -> None:
     """Send a Reply: the first message answers the interaction, the rest are followups."""
     messages = list(reply.messages) or [Message("Done")]
     first = not interaction.response.is_done()  # deferred: everything goes as followups
     for msg in messages:
-        for i, batch in enumerate(render_batches(msg)):
+        batches = render_batches(msg)
+        for i, batch in enumerate(batches):
             extra: dict[str, Any] = {}
             if i == 0 and msg.image is not None:
                 extra["file"] = attach_image(msg, batch[0])
+            if msg.keyboard and i == len(batches) - 1:  # buttons under the message's end
+                extra["view"] = keyboard_view(msg.keyboard)
             if first:
                 await interaction.response.send_message(
                     embeds=batch, ephemeral=msg.ephemeral, allowed_mentions=NO_MENTIONS, **extra

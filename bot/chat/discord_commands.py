@@ -86,7 +86,7 @@ def register_commands(
 
     @tree.command(name="subscribe", description=desc["subscribe"])
     @app_commands.describe(
-        coin="a coin such as btc, or all for the whole market",
+        coin="a coin such as btc, or all (leave every option empty for the guided form)",
         window="the rolling window, or single for each big liquidation",
         threshold="an amount such as 100m, 1.5b or 250k (USD), or 3x the usual",
         side="long or short liquidations only, or the total (default)",
@@ -97,12 +97,15 @@ def register_commands(
     @manage
     async def subscribe(
         interaction: discord.Interaction,
-        coin: str,
-        window: str,
-        threshold: str,
+        coin: str = "",
+        window: str = "",
+        threshold: str = "",
         side: str = "total",
         venue: str = "",
     ) -> None:
+        if not (coin or window or threshold or venue) and side == "total":
+            await run(interaction, "/subscribe")  # nothing given: the guided form
+            return
         line = f"/subscribe {_token(coin)} {_token(window)} {_token(threshold)} {_token(side)}"
         await run(interaction, line + (f" on {_token(venue)}" if venue else ""))
 

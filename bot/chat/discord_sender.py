@@ -60,6 +60,31 @@ def alert_view(signer: ButtonSigner, sub_id: int) -> discord.ui.View:
     return view
 
 
+class _Static(discord.ui.View):
+    """Buttons drawn, not dispatched by discord.py: their presses come to the command service
+    (DiscordBot.on_component), so the view is never kept in discord.py's view store."""
+
+    def is_dispatchable(self) -> bool:
+        return False
+
+
+def keyboard_view(rows: tuple[tuple[tuple[str, str], ...], ...]) -> discord.ui.View:
+    """A message's own buttons (Message.keyboard: rows of label, token) as components."""
+    view = _Static(timeout=None)
+    for i, row in enumerate(rows[:5]):  # Discord: 5 rows of 5 buttons
+        for label, token in row[:5]:
+            style = discord.ButtonStyle.primary if label == "Subscribe" else None
+            view.add_item(
+                discord.ui.Button(
+                    label=label,
+                    custom_id=token,
+                    style=style or discord.ButtonStyle.secondary,
+                    row=i,
+                )
+            )
+    return view
+
+
 class DiscordSender:
     """bot.runtime.delivery.Sender for `discord:channel:<id>`, `discord:user:<id>` and `discord:<id>`."""
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from bot.chat import guide_buttons
 from bot.chat.alert_buttons import NOTICE_INVALID, ButtonSigner, Press, press
 from bot.chat.context import ChatContext
 from bot.chat.service_reach import run_digest, run_test
@@ -39,6 +40,7 @@ from bot.domain.command_types import (
     Start,
     Status,
     Subscribe,
+    SubscribeGuide,
     TestMessage,
     Top,
     UnknownCommandError,
@@ -97,7 +99,7 @@ def _wall_clock() -> int:
 
 
 _MUTATING = (
-    Subscribe, Unsubscribe, Mute, Unmute, DigestCommand, TestMessage, ImportRules, SetTz,
+    Subscribe, SubscribeGuide, Unsubscribe, Mute, Unmute, DigestCommand, TestMessage, ImportRules, SetTz,
 )  # fmt: skip
 
 
@@ -160,6 +162,8 @@ class CommandService:
         if self.buttons is None:
             return Press(NOTICE_INVALID, show_alert=True)
         try:
+            if guide_buttons.is_guide_token(token):  # the guided /subscribe's steps
+                return await guide_buttons.press(self, self.buttons, ctx, token)
             return await press(self, self.buttons, ctx, token, early)
         except Exception:
             log.exception("button press in %s failed", ctx.chat_key)
@@ -215,6 +219,10 @@ class CommandService:
                 return render.render_help()
             case Subscribe():
                 return await self._subscribe(ctx, cmd)
+            case SubscribeGuide():
+                if self.buttons is None or ctx.platform not in guide_buttons.PLATFORMS:
+                    return guide_buttons.typed_only()
+                return guide_buttons.start(self, self.buttons)
             case Unsubscribe():
                 return await self._unsubscribe(ctx, cmd)
             case ListSubs():

@@ -46,6 +46,7 @@ from bot.chat.telegram_limits import TelegramLimits
 from bot.chat.telegram_sender import PLATFORM, TelegramSender
 from bot.chat.telegram_updates import ChatOrderedProcessor
 from bot.chat.telegram_wire import AiohttpRequest
+from bot.domain.message import Message
 
 log = logging.getLogger(__name__)
 # HTTP connections for sends: the sender never has more requests going (so none waits for one)
@@ -287,8 +288,21 @@ class TelegramBot:
         # the alert itself may be too old for Telegram to show us (InaccessibleMessage)
         msg = query.message
         reply_to = msg.message_id if ctx.kind == "group" and msg is not None else None
+        if result.edit is not None:  # the guided /subscribe: its message shows the next step
+            await self._edit_or_send(chat.id, msg, result.edit)
         for m in result.reply.messages:
             await self.sender.send_message(chat.id, m, reply_to, priority=True)
+
+    async def _edit_or_send(self, chat_id: int, msg: Any, content: Message) -> None:
+        """Edit the pressed message in place; a new message when it cannot be edited (too
+        old for Telegram to show, or deleted)."""
+        if msg is not None and msg.is_accessible:
+            try:
+                await self.sender.edit_message(chat_id, msg.message_id, content)
+                return
+            except TelegramError as e:
+                log.info("telegram edit in %s failed (%s); sending anew", chat_id, e.message)
+        await self.sender.send_message(chat_id, content, priority=True)
 
     def _button_context(self, update: Update) -> ChatContext:
         """Like a command's, but the presser is always a person (never an anonymous admin or

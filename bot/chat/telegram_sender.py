@@ -95,6 +95,15 @@ def _ptb_markup(markup: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
     return None if markup is None else InlineKeyboardMarkup.de_json(markup, None)
 
 
+def inline_keyboard(rows: tuple[tuple[tuple[str, str], ...], ...]) -> dict[str, Any]:
+    """A message's own buttons (Message.keyboard: rows of label, token) as an inline keyboard."""
+    return {
+        "inline_keyboard": [
+            [{"text": label, "callback_data": t} for label, t in row] for row in rows
+        ]
+    }
+
+
 def outcome_of(e: Exception) -> SendOutcome:
     """What a failed send means for the outbox."""
     if isinstance(e, RetryAfter):
@@ -170,6 +179,8 @@ class TelegramSender:
         `paid`: as a paid broadcast (outbox sends with paid broadcasts on). `markup`: buttons
         under the message's last part. Raises what the Bot API raised."""
         extra = {"allow_paid_broadcast": True} if paid and not priority else {}
+        if markup is None and message.keyboard:
+            markup = inline_keyboard(message.keyboard)
         if message.image is None:
             await self.send_parts(chat_id, render_html(message), reply_to, priority, extra, markup)
             return
@@ -201,6 +212,21 @@ class TelegramSender:
             async with self.limiter.slot(chat_id, priority), self._wire:
                 self._check_gate(priority)
                 await _send_part(self.bot, chat_id, part, reply_to, {**(extra or {}), **last})
+
+    async def edit_message(self, chat_id: int | str, message_id: int, message: Message) -> None:
+        """Replace a message's text and buttons (editMessageText): the guided /subscribe's
+        next step. The message's first part only (a guide step is short); no keyboard removes
+        the buttons. Raises what the Bot API raised, but for "message is not modified"."""
+        markup = _ptb_markup(inline_keyboard(message.keyboard)) if message.keyboard else None
+        text = render_html(message)[0]
+        async with self.limiter.slot(chat_id, True), self._wire:
+            try:
+                await self.bot.edit_message_text(
+                    text, chat_id, message_id, parse_mode=ParseMode.HTML, reply_markup=markup
+                )
+            except BadRequest as e:  # a double tap: the same step again
+                if "not modified" not in e.message.lower():
+                    raise
 
     def _check_gate(self, priority: bool) -> None:
         if not priority and not self.gate():  # command replies: any replica answers

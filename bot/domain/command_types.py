@@ -55,6 +55,11 @@ class Subscribe:
 
 
 @dataclass(frozen=True, slots=True)
+class SubscribeGuide:
+    """`/subscribe` alone: the guided form (buttons; bot/domain/subscribe_guide.py)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Backtest:
     """How often a rule would have fired over the stored history, without subscribing."""
 
@@ -150,4 +155,5 @@ Command = (
     | ExportRules
     | ImportRules
     | SetTz
+    | SubscribeGuide
 )

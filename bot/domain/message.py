@@ -65,6 +65,9 @@ class Message:
     # An alert's rule (subscription id): the chat adapters draw the buttons under it (Mute,
     # Unsubscribe, Chart, Details; bot/chat/alert_buttons.py). Not part of the text.
     buttons: int | None = field(default=None, compare=False)
+    # Rows of (label, token) buttons under a command's reply (the guided /subscribe): drawn
+    # by the chat adapters, never stored in the outbox (to_dict leaves it out).
+    keyboard: tuple[tuple[tuple[str, str], ...], ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         # written out, not dataclasses.asdict: asdict deep-copies recursively (~28 us a

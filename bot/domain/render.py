@@ -173,6 +173,8 @@ def render_help() -> Message:
             "Relative: /subscribe btc 1h 3x fires at 3 times the usual for that hour of day "
             "(after 3 days of history). /backtest btc 1h 100m: how often it would have fired.",
             "Examples: /subscribe btc 1h 100m · /subscribe all 1h 400m shorts · /liqs eth 4h",
+            "Not sure of the syntax? /subscribe alone (Telegram, Discord) opens a guided form: "
+            "coin, window, amount and side as buttons, then the typed line it runs.",
             "In groups and channels only admins can change alerts; anyone can read.",
         ),
         footer=FLOOR_NOTE,

@@ -174,7 +174,7 @@ def test_mention_accepted_when_own_name_unknown() -> None:
         ("/subscribe btc 1h lots", "not an amount"),
         ("/subscribe btc 1h 5", "smallest amount is $1K"),
         ("/subscribe btc 1h 4h", "is a window; the amount comes third"),
-        ("/subscribe", "which coin"),
+        ("/backtest", "which coin"),  # /subscribe alone is the guided form
         ("/subscribe btc", "window and amount are missing"),
         ("/subscribe btc 1h", "amount is missing"),
         ("/subscribe btc 100m", "window is missing"),

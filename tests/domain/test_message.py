@@ -30,7 +30,7 @@ def _full() -> Message:
 def _old_to_dict(m: Message) -> dict:
     d = asdict(m)
     d["tone"] = m.tone.value
-    del d["image"], d["image_name"]
+    del d["image"], d["image_name"], d["keyboard"]  # never stored
     for optional in ("data", "chart", "buttons"):  # absent when unset, as before they existed
         if d[optional] is None:
             del d[optional]
@@ -51,3 +51,9 @@ def test_round_trip_through_json_keeps_everything_but_the_picture() -> None:
     assert back.table == m.table and back.fields == m.fields and back.tone is Tone.LONG
     plain = Message(title="x")
     assert Message.from_dict(json.loads(json.dumps(plain.to_dict()))) == plain
+
+
+def test_a_keyboard_is_never_stored() -> None:
+    m = replace(_full(), keyboard=((("Subscribe", "lg1.yBTC_3cl.sig"),),))
+    assert "keyboard" not in m.to_dict() and "lg1" not in json.dumps(m.to_dict())
+    assert Message.from_dict(m.to_dict()).keyboard == ()

@@ -83,6 +83,7 @@ class FakeDiscord:
         self.channel_messages: dict[int, list[Posted]] = defaultdict(list)
         self.callbacks: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.followups: list[Posted] = []
+        self.edited: list[Posted] = []  # PATCHes of an interaction's original response
         self.uploads: list[Upload] = []  # every file attached to any request, in order
         self.dm_channels: dict[int, int] = {}  # user id -> dm channel id
         # what to do
@@ -368,6 +369,11 @@ class FakeDiscord:
         if m == "POST" and parts[0] == "webhooks":
             async with self.message_event:
                 self.followups.append(Posted(None, body or {}, files))
+                self.message_event.notify_all()
+            return _ok(self._message(CHANNEL_ID, body or {}))
+        if m == "PATCH" and parts[0] == "webhooks" and parts[-1] == "@original":
+            async with self.message_event:
+                self.edited.append(Posted(None, body or {}, files))
                 self.message_event.notify_all()
             return _ok(self._message(CHANNEL_ID, body or {}))
         if m == "POST" and path == "/users/@me/channels":

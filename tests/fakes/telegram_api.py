@@ -79,6 +79,7 @@ class FakeTelegram:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.commands: list[dict[str, Any]] = []
         self.answers: list[dict[str, Any]] = []  # answerCallbackQuery calls, in order
+        self.edits: list[dict[str, Any]] = []  # editMessageText calls that changed a message
         self.webhook: dict[str, Any] | None = None
         # chat id -> {user id: "creator" | "administrator" | "member" | ...}
         self.members: dict[int, dict[int, str]] = defaultdict(dict)
@@ -393,6 +394,31 @@ class FakeTelegram:
         self.answers.append(p)
         await self._notify()
         return True
+
+    async def _m_editMessageText(self, p: dict[str, Any]) -> dict[str, Any] | web.Response:
+        """Edits the recorded message in place (its text and buttons; no reply_markup removes
+        them), as Telegram shows it; the same content again is Telegram's 400."""
+        chat_id, mid = p["chat_id"], int(p["message_id"])
+        if isinstance(chat_id, str) and not chat_id.startswith("@"):
+            chat_id = int(chat_id)
+        found = [s for s in self.sent if s.chat_id == chat_id and s.message_id == mid]
+        if not found:
+            return _json(_error(400, "Bad Request: message to edit not found", {}), 400)
+        sent = found[-1]
+        markup = p.get("reply_markup")
+        if sent.text == p.get("text", "") and sent.params.get("reply_markup") == markup:
+            err = _error(400, "Bad Request: message is not modified: specified new message "
+                         "content and reply markup are exactly the same", {})  # fmt: skip
+            return _json(err, 400)
+        sent.text = p.get("text", "")
+        sent.params = {k: v for k, v in sent.params.items() if k != "reply_markup"}
+        if markup is not None:
+            sent.params["reply_markup"] = markup
+        self.edits.append(p)
+        await self._notify()
+        return {"message_id": mid, "date": int(time.time()), "edit_date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
+                "text": sent.text}  # fmt: skip
 
     async def _m_sendMessage(self, p: dict[str, Any]) -> dict[str, Any] | web.Response:
         return await self._send(p, p.get("text", ""))
