@@ -10,16 +10,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from bot.domain.market import coin_label, format_duration, window_label
+from bot.domain.alert_parts import Facts, Footer, Part, SeriesText, compose, multiple
+from bot.domain.market import format_duration, window_label
 from bot.domain.message import Message, Tone
 from bot.domain.models import ALL, Alert, AlertKind, Side, Snapshot, VenueSplit
-from bot.domain.money import format_threshold, format_usd
+from bot.domain.money import format_usd
 from bot.domain.render_common import (
-    MAX_CHARS,
     MOSTLY,
     WAVE_NAMES,
     dominance,
-    fit_lines,
     percent,
     side_plural,
     sources_footer,
@@ -49,6 +48,7 @@ class AlertContext:
     _memo: dict[object, str] = field(default_factory=dict)  # the same words for every chat
     _venues: dict[object, tuple[tuple[VenueSplit, ...], str]] = field(default_factory=dict)
     _usd: dict[float, str] = field(default_factory=dict)
+    _series: dict[object, tuple[object, object, object, SeriesText]] = field(default_factory=dict)
 
     def coins_line(self, window: int, side: Side) -> str:
         """`Shorts by coin: BTC $380.00M · ETH $250.00M · SOL $41.00M · others $29.00M`."""
@@ -78,8 +78,52 @@ class AlertContext:
 
     def multiple(self, level: int) -> str:
         """`3×`: the multiple of the threshold that `level` means under the policy."""
-        m = self.policy.escalation_factor ** (level - 1)
-        return f"{m:.2f}".rstrip("0").rstrip(".") + "×"
+        return multiple(self.policy.escalation_factor, level)
+
+    def parts(self, alerts: Sequence[Alert]) -> list[Part]:
+        """Each alert as (its crossing's shared words, its rule's own facts)."""
+        return [(self.series_text(a), facts(a)) for a in alerts]
+
+    def series_text(self, a: Alert) -> SeriesText:
+        """The words every chat's alert of this crossing shares, made once per tick.
+
+        Keyed by the values they are made of; the tuples by identity (a tick's alerts of one
+        series share them), kept in the entry so an id is never reused while it is cached."""
+        s = a.sub
+        key = (
+            s.coin, s.window, s.side, s.venue, a.value, a.longs, a.shorts, a.as_of_ms,
+            a.sampled, id(a.venues), id(a.gaps), id(a.sources),
+        )  # fmt: skip
+        hit = self._series.get(key)
+        if hit is not None and hit[0] is a.venues and hit[1] is a.gaps and hit[2] is a.sources:
+            return hit[3]
+        text = self._series_text(a)
+        self._series[key] = (a.venues, a.gaps, a.sources, text)
+        return text
+
+    def _series_text(self, a: Alert) -> SeriesText:
+        s = a.sub
+        who = "Market-wide" if s.coin == ALL else s.coin
+        what = "liquidations" if s.side is Side.TOTAL else f"{side_plural(s.side)} liquidated"
+        on = f" on {venue_name(s.venue)}" if s.venue else ""
+        head = f"{who} {what}{on} in {window_label(s.window)}: {self.usd(a.value)} (threshold "
+        wave = self.wave(a)
+        return SeriesText(
+            coin=s.coin, window=s.window, side=s.side, venue=s.venue, value=a.value,
+            longs=a.longs, shorts=a.shorts, head=head, wave=wave, split=self.split(a, wave),
+            venues=self.venues(a),
+            coins=self.coins_line(s.window, s.side) if s.coin == ALL else "",
+            gaps=a.gaps, sources=a.sources, as_of_ms=a.as_of_ms, sampled=a.sampled,
+            rearm=self.rearm_note(), escalation=self.policy.escalation_factor,
+        )  # fmt: skip
+
+    def footer_in(self, tz: ZoneInfo | None) -> Footer:
+        """The footer of a message in `tz`, through this tick's memo."""
+
+        def footer(as_of_ms: int, sources: tuple[str, ...], sampled: bool) -> str:
+            return self.footer(as_of_ms, sources, sampled, tz)
+
+        return footer
 
     # The lines every alert of one series shares (the split, the venues, the wave's name): a
     # crash tick renders the same series for thousands of chats, so each is made once per tick.
@@ -180,34 +224,13 @@ def _wave(a: Alert, ctx: AlertContext) -> str:
     return MOSTLY[dominance(a.longs, a.shorts)]
 
 
-def _headline(a: Alert, ctx: AlertContext) -> str:
+def facts(a: Alert) -> Facts:
+    """What the alert's rule adds to its crossing's words."""
     s = a.sub
-    who = "Market-wide" if s.coin == ALL else s.coin
-    what = "liquidations" if s.side is Side.TOTAL else f"{side_plural(s.side)} liquidated"
-    on = f" on {venue_name(s.venue)}" if s.venue else ""
-    relative = f" = {s.factor:g}× the usual" if s.factor is not None else ""
-    line = (
-        f"{who} {what}{on} in {window_label(s.window)}: {ctx.usd(a.value)} "
-        f"(threshold {format_threshold(s.threshold)}{relative})"
-    )
-    if a.level > 1:  # escalated, or a first alert that crossed several levels at once
-        line += f", now {ctx.multiple(a.level)} your threshold"
-    label = sub_label(s)
-    return f"{label}: {line}" if s.origin == "config" else f"{label} {line}"
-
-
-def _compact(a: Alert) -> str:
-    """`#3 BTC shorts 1h $419.03M ≥ $400M, total $458.07M`: for messages of many alerts."""
-    s = a.sub
-    who = "All" if s.coin == ALL else s.coin
-    if s.venue:
-        who += f" on {venue_name(s.venue)}"
-    side = "" if s.side is Side.TOTAL else f" {side_plural(s.side)}"
-    line = (
-        f"{sub_label(s)} {who}{side} {window_label(s.window)} {format_usd(a.value)} "
-        f"≥ {format_threshold(s.threshold)}"
-    )
-    return line if s.side is Side.TOTAL else f"{line}, total {format_usd(a.longs + a.shorts)}"
+    return Facts(
+        sub_label(s), s.threshold, a.level, a.kind is AlertKind.ESCALATED, s.factor,
+        s.origin == "config",
+    )  # fmt: skip
 
 
 def _split(a: Alert, wave: str) -> str:
@@ -237,53 +260,11 @@ def _venues(a: Alert) -> str:
 def render_alerts(
     alerts: Sequence[Alert], ctx: AlertContext | None = None, tz: ZoneInfo | None = None
 ) -> Message:
-    """All alerts of one chat in one tick, as ONE message; its time in `tz` (the chat's /tz)."""
+    """All alerts of one chat in one tick, as ONE message; its time in `tz` (the chat's /tz).
+
+    The layout is `alert_parts.compose`'s: the store composes a message kept as parts with it
+    again when it is sent, so both give the same text."""
     if not alerts:
         raise ValueError("render_alerts needs at least one alert")
     ctx = ctx or AlertContext()
-    longs = sum(a.longs for a in alerts)
-    shorts = sum(a.shorts for a in alerts)
-    tone = dominance(longs, shorts)
-    waves = [ctx.wave(a) for a in alerts]
-    dramatic = WAVE_NAMES[tone] if WAVE_NAMES[tone] in waves else ""
-    first = alerts[0]
-    if len(alerts) == 1:
-        s = first.sub
-        subject = f"{coin_label(s.coin)} {window_label(s.window)}"
-        kind = "escalation" if first.kind is AlertKind.ESCALATED else "alert"
-        title = (
-            f"{upper_first(dramatic)}: {subject}" if dramatic else f"Liquidation {kind}: {subject}"
-        )
-    else:
-        title = (
-            f"{upper_first(dramatic)}: {len(alerts)} alerts"
-            if dramatic
-            else f"{len(alerts)} liquidation alerts"
-        )
-    blocks: list[list[str]] = []
-    for a, wave in zip(alerts, waves, strict=True):
-        block = [_headline(a, ctx), ctx.split(a, wave)]
-        if venues := ctx.venues(a):
-            block.append(venues)
-        if a.sub.coin == ALL and (coins := ctx.coins_line(a.sub.window, a.sub.side)):
-            block.append(coins)
-        blocks.append(block)
-    gaps = list(dict.fromkeys(g for a in alerts for g in a.gaps))
-    notes = [f"Gap: {g}" for g in gaps[:5]]
-    full = [line for b in blocks for line in ([*b, ""] if len(blocks) > 1 else b)]
-    if len(blocks) > 1:
-        full.pop()  # no blank line after the last block
-    # Many alerts: drop the per-alert detail lines rather than cut alerts off.
-    if sum(len(x) + 1 for x in full) <= MAX_CHARS - 800:
-        body = full
-    else:  # one short line each, still with the total (a side's value is not the whole wave)
-        body = [_compact(a) for a in alerts]
-    lines = fit_lines([*body, *notes, ctx.rearm_note()], MAX_CHARS - 600)
-    sources = tuple(dict.fromkeys(s for a in alerts for s in a.sources))
-    as_of = max(a.as_of_ms for a in alerts)
-    return Message(
-        title=title[:256],
-        lines=lines,
-        footer=ctx.footer(as_of, sources, any(a.sampled for a in alerts), tz),
-        tone=tone,
-    )
+    return compose(ctx.parts(alerts), ctx.footer_in(tz))
