@@ -11,20 +11,17 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import replace
 from zoneinfo import ZoneInfo
 
-from bot.domain.alert_payload import alerts_payload
 from bot.domain.extra_rules import ExtraRules
-from bot.domain.message import ChartRef
 from bot.domain.models import Alert, Snapshot, Subscription, Transition
 from bot.domain.moves import Transitions, paused_gc
-from bot.domain.render import render_alerts
 from bot.domain.render_alerts import AlertContext
 from bot.domain.rules import Policy, RuleBook, SeriesKey
 from bot.features.insight import SingleOutbox
 from bot.runtime.clock import Clock
 from bot.runtime.market_view import LiveMarket
+from bot.runtime.tick_items import TickItems, whole_item
 from bot.store import Database, OutboxItem
 
 log = logging.getLogger(__name__)
@@ -45,9 +42,6 @@ def alerts_by_chat(transitions: Sequence[Transition]) -> dict[str, list[Alert]]:
     return by_chat
 
 
-_BUTTONED = ("telegram:", "discord:")  # the platforms that draw buttons under alerts
-
-
 def outbox_items(
     by_chat: dict[str, list[Alert]],
     now_ms: int,
@@ -60,20 +54,11 @@ def outbox_items(
     A webhook's message carries its alerts as data (the JSON it POSTs); with `attach_chart`, a
     ChartRef to the first alert's coin and window that delivery draws when it sends.
     `zones`: the chats' time zones (/tz) by chat key; a chat not in it reads UTC.
+    (The engine's own ticks go through `TickItems`, which keeps shared messages as parts.)
     """
     for chat_key, alerts in by_chat.items():
-        key = "alert:" + ",".join(f"{a.sub.id}.{a.episode}.{a.level}" for a in alerts)
-        # news until its longest window has rolled past; after that it is dropped unsent
-        expires = now_ms + max(a.sub.window for a in alerts) * 60_000
-        message = render_alerts(alerts, ctx, zones.get(chat_key) if zones else None)
-        if chat_key.startswith("webhook:"):  # only webhooks read it: other rows stay small
-            message = replace(message, data=alerts_payload(alerts))
-        if chat_key.startswith(_BUTTONED):  # buttons under it: the first alert's rule
-            message = replace(message, buttons=alerts[0].sub.id)
-        if attach_chart:
-            first = alerts[0]
-            message = replace(message, chart=ChartRef(first.sub.coin, first.sub.window, now_ms))
-        yield OutboxItem(chat_key, message, key, now_ms, expires)
+        zone = zones.get(chat_key) if zones else None
+        yield whole_item(chat_key, alerts, now_ms, ctx, attach_chart, zone)
 
 
 def group_alerts(
@@ -187,12 +172,17 @@ class Engine:
                         by_chat[chat_key] = sorted(both, key=lambda a: a.sub.id)
                 if zones is None:
                     zones = await self._zones()
+                # a crash tick renders for a while: let chats in between slices
+                made = TickItems(now, ctx, self.attach_chart, zones)
+                for i, (chat_key, alerts) in enumerate(by_chat.items(), 1):
+                    made.add(chat_key, alerts)
+                    if i % RENDER_SLICE == 0:
+                        await asyncio.sleep(0)
                 items = []
-                made = outbox_items(by_chat, now, ctx, self.attach_chart, zones)
-                for i, item in enumerate(made, 1):
+                for i, item in enumerate(made.items(), 1):
                     items.append(item)
                     if i % RENDER_SLICE == 0:
-                        await asyncio.sleep(0)  # a crash tick renders for seconds: let chats in
+                        await asyncio.sleep(0)
                 items.extend(singles)
                 await self.db.commit_transitions(transitions, items, also=extra)
                 self.book.apply(transitions)

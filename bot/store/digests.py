@@ -3,11 +3,11 @@ from the outbox (the chat's alerts of the day). Plain SQL, portable to PostgreSQ
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.domain.digest import DigestSpec
+from bot.store.outbox_parts import decode
 
 
 class DigestQueries:
@@ -53,4 +53,5 @@ class DigestQueries:
             "AND status != 'dead' ORDER BY id",
             (chat_key, since_ms),
         )
-        return [(int(r[0]), str(json.loads(r[1]).get("title", ""))) for r in rows]
+        messages = await decode([(int(r[0]), r[1]) for r in rows], self._all)
+        return [(int(r[0]), m.title) for r, m in zip(rows, messages, strict=True)]

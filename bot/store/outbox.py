@@ -3,13 +3,13 @@ reads the due rows and marks them."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from bot.domain.message import Message
 from bot.domain.models import AlertState, Status, Transition
 from bot.domain.moves import StateRow, Transitions
+from bot.store.outbox_parts import BodyRow, decode, encode, message_json, whole
 from bot.store.queries import QueryHelpers
 from bot.store.rows import OutboxItem, OutboxRow
 
@@ -19,7 +19,7 @@ _STATE_UPDATE = ", ".join(
 
 
 def _message_json(message: Message) -> str:
-    return json.dumps(message.to_dict(), separators=(",", ":"), ensure_ascii=False)
+    return message_json(message)
 
 
 class OutboxQueries(QueryHelpers):
@@ -79,18 +79,29 @@ class OutboxQueries(QueryHelpers):
                 f"ON CONFLICT(sub_id) DO UPDATE SET {_STATE_UPDATE}",
                 rows,  # read in the database thread: the event loop does not wait for it
             )
+            bodies: list[BodyRow] = []
+            texts = encode(outbox, bodies)
+            # a tick's shared words, before the rows naming them; the same words under the
+            # same name and tick are the same body (a retried tick)
+            await c.executemany(
+                "INSERT INTO outbox_bodies (created_ms, name, body) VALUES (?, ?, ?) "
+                "ON CONFLICT(created_ms, name) DO NOTHING",
+                bodies,
+            )
             # ON CONFLICT(dedupe_key), not OR IGNORE: that would also swallow NOT NULL and
             # CHECK failures, silently dropping a broken alert instead of failing the tick.
             await c.executemany(
                 "INSERT INTO outbox (chat_key, message, dedupe_key, created_ms, next_ms) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING",
                 [
-                    (i.chat_key, _message_json(i.message), i.dedupe_key, i.created_ms, i.created_ms)
-                    for i in outbox
+                    (i.chat_key, text, i.dedupe_key, i.created_ms, i.created_ms)
+                    for i, text in zip(outbox, texts, strict=True)
                 ],
             )
 
     async def _insert_outbox(self, c: Any, item: OutboxItem) -> int:
+        item = whole(item)  # one message at a time: nothing to share, no bodies to store
+        assert isinstance(item.message, Message)
         cur = await c.execute(
             # ON CONFLICT(dedupe_key), not OR IGNORE: that would also swallow NOT NULL and
             # CHECK failures, silently dropping a broken alert instead of failing the tick.
@@ -185,21 +196,12 @@ class OutboxQueries(QueryHelpers):
                 blocked.add(r[1])  # backing off: the rest of this chat waits behind it
                 continue
             by_chat[r[1]].append(r)
-        out: list[OutboxRow] = []
-        for key in picked:
-            for r in by_chat[key]:
-                if len(out) >= limit:
-                    return out
-                out.append(
-                    OutboxRow(
-                        id=r[0],
-                        chat_key=r[1],
-                        message=Message.from_dict(json.loads(r[2])),
-                        attempts=r[3],
-                        created_ms=r[4],
-                    )
-                )
-        return out
+        taken = [r for key in picked for r in by_chat[key]][:limit]
+        messages = await decode([(r[4], r[2]) for r in taken], self._all)
+        return [
+            OutboxRow(id=r[0], chat_key=r[1], message=m, attempts=r[3], created_ms=r[4])
+            for r, m in zip(taken, messages, strict=True)
+        ]
 
     async def outbox_backlog(
         self, now_ms: int, platforms: Collection[str]
@@ -274,7 +276,16 @@ class OutboxQueries(QueryHelpers):
         return tuple(row) if row else None
 
     async def prune_outbox(self, before_ms: int) -> int:
-        """Drop delivered and dead rows created before `before_ms` (pending rows are kept)."""
-        return await self._write(
+        """Drop delivered and dead rows created before `before_ms` (pending rows are kept), and
+        the shared bodies of ticks no row is left of."""
+        n = await self._write(
             "DELETE FROM outbox WHERE status != 'pending' AND created_ms < ?", (before_ms,)
         )
+        # status IN (every status): the outbox_fresh index (status, created_ms) answers it
+        await self._write(
+            "DELETE FROM outbox_bodies WHERE created_ms < ? AND NOT EXISTS (SELECT 1 FROM "
+            "outbox o WHERE o.status IN ('pending', 'sent', 'dead') "
+            "AND o.created_ms = outbox_bodies.created_ms)",
+            (before_ms,),
+        )
+        return n

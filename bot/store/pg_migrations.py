@@ -139,6 +139,14 @@ PG_MIGRATIONS: list[tuple[str, ...]] = [
     (  # 8: a chat's time zone (/tz), an IANA name; NULL: UTC
         "ALTER TABLE chats ADD COLUMN tz TEXT",
     ),
+    (  # 9: render once: a tick's shared alert words, stored once (see migrations.py)
+        """CREATE TABLE outbox_bodies (
+            created_ms BIGINT NOT NULL,
+            name TEXT NOT NULL,
+            body TEXT NOT NULL,
+            PRIMARY KEY (created_ms, name)
+        )""",
+    ),
 ]
 
 # Any fixed number: replicas starting together take turns migrating.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.domain.aggregate import BucketRow  # the aggregator owns the bucket type
+from bot.domain.alert_parts import PartsMessage
 from bot.domain.message import Message
 
 __all__ = ["BucketRow", "ChatRow", "GapRow", "OutboxItem", "OutboxRow"]
@@ -15,7 +16,7 @@ class OutboxItem:
     """A message to enqueue; `dedupe_key` makes enqueueing it twice a no-op."""
 
     chat_key: str
-    message: Message
+    message: Message | PartsMessage  # parts: stored once per tick and chat (see outbox_parts)
     dedupe_key: str
     created_ms: int
     expires_ms: int | None = None  # dropped, not sent, after this (an alert: created + window)
