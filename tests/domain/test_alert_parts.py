@@ -1,0 +1,78 @@
+"""Alert messages as parts (bot.domain.alert_parts): kept as parts, stored as JSON and composed
+back, a message is today's `render_alerts` text byte for byte, whatever its rules are."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.domain.alert_parts import PartsMessage, SeriesText, body_key, from_row
+from bot.domain.message import ChartRef
+from bot.domain.models import ALL, Alert, AlertKind, Side, Subscription, VenueSplit
+from bot.domain.render_alerts import AlertContext, render_alerts
+from bot.domain.rules import Policy
+from tests.domain.test_render import M, T, day_snapshot
+from tests.reference_render import reference_render_alerts
+
+VENUES = (VenueSplit("binance", 200 * M, 90 * M), VenueSplit("okx", 20 * M, 9 * M))
+
+
+def alert(sub_id: int, coin: str = "BTC", side: Side = Side.LONG, **kw: object) -> Alert:
+    sub = Subscription(
+        sub_id, "telegram:1", coin, int(kw.pop("window", 60)), side,  # type: ignore[call-overload]
+        float(kw.pop("threshold", 100 * M)),  # type: ignore[arg-type]
+        origin=str(kw.pop("origin", "user")), number=int(kw.pop("number", 0)),  # type: ignore[call-overload]
+        venue=kw.pop("venue", None), factor=kw.pop("factor", None),  # type: ignore[arg-type]
+    )  # fmt: skip
+    return Alert(
+        sub, kw.pop("kind", AlertKind.FIRED), 220.5 * M, int(kw.pop("level", 1)), 1, T,  # type: ignore[arg-type, call-overload]
+        220.5 * M, 99.9 * M, VENUES, ("binance", "okx"), bool(kw.pop("sampled", True)),
+        tuple(kw.pop("gaps", ())),  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+CASES = {
+    "one": [alert(3)],
+    "escalated three levels": [alert(3, kind=AlertKind.ESCALATED, level=3)],
+    "numbered, a venue and a relative rule": [
+        alert(4, number=2, venue="okx"),
+        alert(9, number=5, factor=2.5, threshold=88_123.0),
+    ],
+    "the operator's broadcast beside a market-wide rule": [
+        alert(1, origin="config"),
+        alert(7, coin=ALL, side=Side.TOTAL, window=60, gaps=("bybit down 14:02–14:05 UTC",)),
+    ],
+    "so many the layout goes compact and is cut": [
+        alert(i, side=(Side.LONG, Side.SHORT, Side.TOTAL)[i % 3], threshold=1e5 * i)
+        for i in range(1, 90)
+    ],
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("zone", [None, "Asia/Kolkata"])
+def test_parts_stored_and_composed_are_todays_text(name: str, zone: str | None) -> None:
+    alerts = CASES[name]
+    tz = ZoneInfo(zone) if zone else None
+    policy = Policy(escalation_factor=3.0)
+    snap = day_snapshot(60, ("BTC", 300 * M, 120 * M), ("ETH", 50 * M, 20 * M), rest=40 * M)
+    want = reference_render_alerts(alerts, AlertContext(snap, policy), tz)
+    ctx = AlertContext(snap, policy)
+    assert render_alerts(alerts, ctx, tz) == want
+    kept = PartsMessage(tuple(ctx.parts(alerts)), zone, buttons=3, chart=ChartRef("BTC", 60, T))
+    stored: dict[str, str] = {}
+
+    def name_of(s: SeriesText) -> str:
+        body = s.to_json()
+        stored[body_key(body)] = body
+        return body_key(body)
+
+    row = json.loads(json.dumps(kept.row_dict(name_of)))
+    back = from_row(row, lambda n: SeriesText.from_json(stored[n])).message()
+    assert replace(back, chart=None) == want and back.footer == want.footer
+    assert back.buttons == 3 and back.chart == ChartRef("BTC", 60, T)
+    # a crossing's words are stored once, however many rules of the chat it crossed
+    assert len(stored) == len({(a.sub.coin, a.sub.window, a.sub.side, a.sub.venue) for a in alerts})
