@@ -66,6 +66,10 @@ def measure(n_subs: int, runs: int, split: bool = False) -> dict[str, object]:
         from bot.domain.render_alerts import AlertContext
     except ImportError:
         AlertContext = None
+    try:  # render once: the engine's items keep shared messages as parts
+        from bot.runtime.tick_items import TickItems as tick_items
+    except ImportError:  # before: a whole message per chat
+        tick_items = None  # type: ignore[assignment, misc]
     try:  # the engine renders, commits and applies with the cyclic GC paused (since issue 9)
         from bot.domain.moves import paused_gc
     except ImportError:  # before: it did not
@@ -124,10 +128,18 @@ def measure(n_subs: int, runs: int, split: bool = False) -> dict[str, object]:
             t0 = time.perf_counter()
             transitions = book.evaluate(crash, now)
             t1 = time.perf_counter()
-            lists = alert_lists(transitions)
+            if tick_items is not None:  # render once: the chats' lists without Alert objects
+                with paused_gc():
+                    made = tick_items(now, AlertContext(crash, book.policy))
+                    made.add_series(transitions)
+                lists = made._chats
+            else:
+                lists = alert_lists(transitions)
             t2 = time.perf_counter()
             with paused_gc():
-                if AlertContext is None:
+                if tick_items is not None:  # as the engine does since render-once: the items
+                    rendered = list(made.items())
+                elif AlertContext is None:
                     rendered = {c: render_alerts(a) for c, a in lists.items()}  # type: ignore[arg-type]
                 else:  # as the engine renders: one context per tick
                     ctx = AlertContext(crash, book.policy)
@@ -137,7 +149,9 @@ def measure(n_subs: int, runs: int, split: bool = False) -> dict[str, object]:
                 continue  # warm-up: caches, first allocations
             count, messages = len(transitions), len(rendered)
             alerts = sum(len(a) for a in lists.values())
-            items = engine.group_alerts(transitions, now)  # the engine's own keys (untimed)
+            # the engine's items; before render-once, its own keys (untimed: that code rendered
+            # again for the commit's items)
+            items = rendered if tick_items is not None else engine.group_alerts(transitions, now)
 
             async def commit(items: object = items, transitions: object = transitions) -> None:
                 db = await Database.open(path)
@@ -180,7 +194,13 @@ async def commit_split(db: object, transitions: object, items: object) -> None:
     to stderr (the child's stdout is its JSON)."""
     from collections import Counter
 
-    from bot.store.outbox import _message_json
+    try:  # render once: parts rows and their bodies
+        from bot.store.outbox_parts import encode
+    except ImportError:
+        from bot.store.outbox import _message_json
+
+        def encode(items: object, bodies: list[object]) -> list[str]:
+            return [_message_json(i.message) for i in items]  # type: ignore[attr-defined]
 
     async def undo() -> None:
         async with db._tx() as c:  # type: ignore[attr-defined]
@@ -192,22 +212,26 @@ async def commit_split(db: object, transitions: object, items: object) -> None:
     await db.commit_transitions(transitions, [])  # type: ignore[attr-defined]
     states = time.perf_counter() - t
     t = time.perf_counter()
-    texts = [_message_json(i.message) for i in items]  # type: ignore[attr-defined]
-    encode = time.perf_counter() - t
+    bodies: list[tuple[int, str, str]] = []
+    texts = encode(items, bodies)  # type: ignore[arg-type]
+    encoding = time.perf_counter() - t
     t = time.perf_counter()
     await db.commit_transitions([], items)  # type: ignore[attr-defined]
     outbox = time.perf_counter() - t
+    total = sum(len(x.encode()) for x in texts)
+    kept = sum(len(b[2].encode()) for b in bodies)
+    whole = [i for i in items if hasattr(i.message, "lines")]  # type: ignore[attr-defined]
     seen: Counter[str] = Counter()
-    for i in items:  # type: ignore[attr-defined]
+    for i in whole:
         seen.update(x for x in {*i.message.lines, i.message.footer} if len(x) >= 24)
     shared = {x for x, n in seen.items() if n > 1}
     saved = sum((n - 1) * len(x.encode()) for x, n in seen.items() if n > 1)
-    total = sum(len(x.encode()) for x in texts)
     print(
         f"  commit split: states {states * 1e3:.0f} ms, outbox {outbox * 1e3:.0f} ms "
-        f"(of which JSON encoding {encode * 1e3:.0f} ms), {total / 1e6:.1f} MB of message JSON "
-        f"in {len(texts):,} rows ({len(set(texts)):,} distinct); lines of 24+ characters in 2+ "
-        f"messages: {len(shared):,}, storing each once would leave {(total - saved) / 1e6:.1f} MB",
+        f"(of which encoding {encoding * 1e3:.0f} ms), {total / 1e6:.1f} MB of message JSON "
+        f"in {len(texts):,} rows ({len(set(texts)):,} distinct, {len(whole):,} whole messages) "
+        f"and {kept / 1e6:.2f} MB in {len(bodies):,} shared bodies; lines of 24+ characters in "
+        f"2+ whole messages: {len(shared):,}, storing each once would save {saved / 1e6:.1f} MB",
         file=sys.stderr,
     )
 

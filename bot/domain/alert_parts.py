@@ -11,7 +11,6 @@ so both give the same text byte for byte.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -20,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.market import coin_label, window_label
 from bot.domain.message import ChartRef, Message
-from bot.domain.models import ALL, Side
+from bot.domain.models import ALL, Alert, AlertKind, Side, Subscription
 from bot.domain.money import format_threshold, format_usd
 from bot.domain.render_common import (
     MAX_CHARS,
@@ -57,22 +56,15 @@ class SeriesText:
     rearm: str  # the policy's re-arm note
     escalation: float  # the policy's escalation factor (`now 4× your threshold`)
 
-    def to_json(self) -> str:
+    def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__slots__}
         d["side"] = self.side.value
-        return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
+        return d
 
     @classmethod
-    def from_json(cls, text: str) -> SeriesText:
-        d = json.loads(text)
-        d["side"] = Side(d["side"])
-        d["gaps"], d["sources"] = tuple(d["gaps"]), tuple(d["sources"])
+    def from_dict(cls, d: dict[str, Any]) -> SeriesText:
+        d = {**d, "side": Side(d["side"]), "gaps": tuple(d["gaps"]), "sources": tuple(d["sources"])}
         return cls(**d)
-
-
-def body_key(body_json: str) -> str:
-    """A stored body's name: its content's hash (the same words are the same body)."""
-    return hashlib.blake2b(body_json.encode(), digest_size=12).hexdigest()
 
 
 class Facts(NamedTuple):
@@ -168,15 +160,106 @@ def compose(parts: Sequence[Part], footer: Footer) -> Message:
     )
 
 
+class Body:
+    """One crossing's words and the facts of every rule of the tick it alerts: what the store
+    keeps once per tick. Rows name it and their rules (`PartsMessage`).
+
+    The facts are columns, filled a series at a time (`extend`) or an alert at a time (`add`);
+    a rule's label is its chat number, or None for the operator's broadcasts (`Broadcast`)."""
+
+    __slots__ = (
+        "_facts",
+        "escalated",
+        "factors",
+        "labels",
+        "levels",
+        "series",
+        "subs",
+        "thresholds",
+    )
+
+    def __init__(self, series: SeriesText) -> None:
+        self.series = series
+        self.subs: list[int] = []
+        self.labels: list[int | None] = []
+        self.thresholds: list[float] = []
+        self.levels: list[int] = []
+        self.escalated: list[bool] = []
+        self.factors: list[float | None] = []
+        self._facts: dict[int, Facts] | None = None
+
+    def __len__(self) -> int:
+        return len(self.subs)
+
+    def extend(self, subs: Sequence[Subscription], levels: Sequence[int], escalated: bool) -> None:
+        """A series' alerting rules at once (the book's moves: one column append each)."""
+        self.subs += [s.id for s in subs]
+        self.labels += [None if s.origin == "config" else (s.number or s.id) for s in subs]
+        self.thresholds += [s.threshold for s in subs]
+        self.levels += levels
+        self.escalated += [escalated] * len(subs)
+        self.factors += [s.factor for s in subs]
+        self._facts = None
+
+    def add(self, a: Alert) -> None:
+        """One alert's rule (the other rule kinds' alerts, a few)."""
+        self.extend([a.sub], [a.level], a.kind is AlertKind.ESCALATED)
+
+    def has(self, sub_id: int) -> bool:
+        return sub_id in self._index()
+
+    def facts(self, sub_id: int) -> Facts:
+        return self._index()[sub_id]
+
+    def _index(self) -> dict[int, Facts]:
+        # the label as sub_label gives it: the chat's number (or the id before numbers)
+        if self._facts is None:
+            self._facts = {
+                sub: Facts(
+                    "Broadcast" if label is None else f"#{label}", threshold, level, esc, factor,
+                    label is None,
+                )
+                for sub, label, threshold, level, esc, factor in zip(
+                    self.subs, self.labels, self.thresholds, self.levels, self.escalated,
+                    self.factors, strict=True,
+                )
+            }  # fmt: skip
+        return self._facts
+
+    def to_json(self) -> str:
+        d = {
+            "series": self.series.to_dict(),
+            "subs": self.subs, "labels": self.labels, "thresholds": self.thresholds,
+            "levels": self.levels, "escalated": self.escalated, "factors": self.factors,
+        }  # fmt: skip
+        return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Body:
+        d = json.loads(text)
+        body = cls(SeriesText.from_dict(d["series"]))
+        body.subs, body.labels, body.thresholds = d["subs"], d["labels"], d["thresholds"]
+        body.levels, body.escalated, body.factors = d["levels"], d["escalated"], d["factors"]
+        return body
+
+
 @dataclass(frozen=True, slots=True)
 class PartsMessage:
-    """One chat's alert message kept as parts: the store writes each `SeriesText` once per
-    tick and the chat's row only its `Facts`; `compose` makes the text when it is sent."""
+    """One chat's alert message kept as parts: its rules (`subs`, in the message's order) and
+    the bodies holding their crossings' words and facts; `compose` makes the text when sent."""
 
-    parts: tuple[Part, ...]
+    bodies: tuple[Body, ...]  # each once
+    subs: tuple[int, ...]
     tz: str | None = None  # the chat's zone (an IANA key) for the footer; None: UTC
     buttons: int | None = None  # as Message.buttons
     chart: ChartRef | None = None  # as Message.chart
+
+    def parts(self) -> list[Part]:
+        out: list[Part] = []
+        for sub in self.subs:
+            body = next(b for b in self.bodies if b.has(sub))
+            out.append((body.series, body.facts(sub)))
+        return out
 
     def message(self) -> Message:
         """The text `render_alerts` gave at tick time, with its buttons and chart."""
@@ -185,22 +268,11 @@ class PartsMessage:
         def footer(as_of_ms: int, sources: tuple[str, ...], sampled: bool) -> str:
             return sources_footer(as_of_ms, sources, sampled, with_date=True, tz=tz)
 
-        return replace(compose(self.parts, footer), buttons=self.buttons, chart=self.chart)
+        return replace(compose(self.parts(), footer), buttons=self.buttons, chart=self.chart)
 
-    def row_dict(self, keys: Callable[[SeriesText], str]) -> dict[str, Any]:
-        """The chat's own row: its bodies by `keys` (their stored names) and each alert's facts."""
-        bodies: dict[int, int] = {}  # id(series) -> its index in "b"
-        names: list[str] = []
-        alerts: list[list[Any]] = []
-        for s, f in self.parts:
-            i = bodies.get(id(s))
-            if i is None:
-                i = bodies[id(s)] = len(names)
-                names.append(keys(s))
-            alerts.append(
-                [i, f.label, f.threshold, f.level, int(f.escalated), f.factor, int(f.config)]
-            )
-        d: dict[str, Any] = {"b": names, "a": alerts}
+    def row_json(self, ids: list[int]) -> str:
+        """The chat's own row, its bodies by their stored `ids` (in `bodies`' order)."""
+        d: dict[str, Any] = {"b": ids, "s": self.subs}
         if self.tz is not None:
             d["tz"] = self.tz
         if self.buttons is not None:
@@ -208,24 +280,20 @@ class PartsMessage:
         if self.chart is not None:
             c = self.chart
             d["chart"] = [c.coin, c.window, c.as_of_ms]
-        return {"parts": d}
+        return json.dumps({"parts": d}, separators=(",", ":"), ensure_ascii=False)
 
 
-def parts_names(row: dict[str, Any]) -> list[str]:
-    """The stored bodies a parts row (`PartsMessage.row_dict`) refers to."""
+def body_ids(row: dict[str, Any]) -> list[int]:
+    """The stored bodies a parts row (`PartsMessage.row_json`) names."""
     return list(row["parts"]["b"])
 
 
-def from_row(row: dict[str, Any], bodies: Callable[[str], SeriesText]) -> PartsMessage:
+def from_row(row: dict[str, Any], bodies: Callable[[int], Body]) -> PartsMessage:
     d = row["parts"]
-    series = [bodies(name) for name in d["b"]]
-    parts = tuple(
-        (series[i], Facts(label, threshold, level, bool(esc), factor, bool(config)))
-        for i, label, threshold, level, esc, factor, config in d["a"]
-    )
     chart = d.get("chart")
     return PartsMessage(
-        parts,
+        tuple(bodies(i) for i in d["b"]),
+        tuple(d["s"]),
         tz=d.get("tz"),
         buttons=d.get("buttons"),
         chart=ChartRef(chart[0], chart[1], chart[2]) if chart else None,

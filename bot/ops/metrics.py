@@ -11,7 +11,7 @@ default registry are added to it here (process_*, python_info, python_gc_*).
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import TypeVar
 
 from prometheus_client import (
@@ -27,7 +27,7 @@ from prometheus_client import generate_latest as _generate
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from bot.domain.models import Alert, Liquidation
+from bot.domain.models import Liquidation
 from bot.ops.build_info import BuildInfo
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -88,10 +88,10 @@ class Metrics:
         for e in events:
             counts[e.venue] = counts.get(e.venue, 0) + 1
 
-    def alerted(self, alerts: Iterable[Alert]) -> None:
-        for a in alerts:
-            kind = a.kind.value
-            self.alerts_by_kind[kind] = self.alerts_by_kind.get(kind, 0) + 1
+    def alerted(self, kinds: Mapping[str, int]) -> None:
+        """A tick's alerts by kind (the engine counts them: no Alert object per rule)."""
+        for kind, n in kinds.items():
+            self.alerts_by_kind[kind] = self.alerts_by_kind.get(kind, 0) + n
 
     def operator_notices(self, n: int) -> None:
         self.alerts_by_kind["operator"] = self.alerts_by_kind.get("operator", 0) + n

@@ -88,7 +88,8 @@ class Engine:
         self.extras = extras  # venue, relative and single-liquidation rules (issue 14)
         self.singles = SingleOutbox()
         self.on_enqueued = on_enqueued
-        self.on_alerts: Callable[[list[Alert]], None] = lambda alerts: None  # metrics
+        # metrics: a tick's alerts by kind ("fired", "escalated")
+        self.on_alerts: Callable[[Mapping[str, int]], None] = lambda kinds: None
         self._lock = asyncio.Lock()
         self.ticks = 0
         self.data_runs = 0  # evaluations triggered by new data (a subset of `ticks`)
@@ -164,31 +165,23 @@ class Engine:
                 return 0
             with paused_gc():  # many acyclic objects: see paused_gc
                 ctx = AlertContext(snapshot, self.book.policy)  # coin rankings computed once
-                by_chat = transitions.alerts_by_chat()
-                if extra:  # one message per chat for both books' alerts
-                    by_chat = dict(by_chat)
-                    for chat_key, more in alerts_by_chat(extra).items():
-                        both = [*by_chat.get(chat_key, ()), *more]
-                        by_chat[chat_key] = sorted(both, key=lambda a: a.sub.id)
                 if zones is None:
                     zones = await self._zones()
-                # a crash tick renders for a while: let chats in between slices
                 made = TickItems(now, ctx, self.attach_chart, zones)
-                for i, (chat_key, alerts) in enumerate(by_chat.items(), 1):
-                    made.add(chat_key, alerts)
-                    if i % RENDER_SLICE == 0:
-                        await asyncio.sleep(0)
+                made.add_series(transitions)  # the book's alerts, a series at a time
+                for chat_key, more in alerts_by_chat(extra).items():  # one message per chat
+                    made.add(chat_key, more)
                 items = []
                 for i, item in enumerate(made.items(), 1):
                     items.append(item)
-                    if i % RENDER_SLICE == 0:
+                    if i % RENDER_SLICE == 0:  # a crash tick renders for a while: let chats in
                         await asyncio.sleep(0)
                 items.extend(singles)
                 await self.db.commit_transitions(transitions, items, also=extra)
                 self.book.apply(transitions)
                 if self.extras is not None:
                     self.extras.apply(extra)
-            self.on_alerts([a for alerts in by_chat.values() for a in alerts])
+            self.on_alerts(made.kinds)
             self.alerts += transitions.alert_count() + sum(1 for t in extra if t.alert)
             if items:
                 log.info("enqueued %d alert message(s)", len(items))

@@ -53,5 +53,5 @@ class DigestQueries:
             "AND status != 'dead' ORDER BY id",
             (chat_key, since_ms),
         )
-        messages = await decode([(int(r[0]), r[1]) for r in rows], self._all)
+        messages = await decode([r[1] for r in rows], self._all)
         return [(int(r[0]), m.title) for r, m in zip(rows, messages, strict=True)]

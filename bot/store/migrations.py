@@ -145,15 +145,16 @@ MIGRATIONS: list[tuple[str, ...]] = [
     (  # 8: a chat's time zone (/tz), an IANA name; NULL: UTC
         "ALTER TABLE chats ADD COLUMN tz TEXT",
     ),
-    (  # 9: render once (issue 18): the words a tick's alerts of one series crossing share,
-        # stored once; an outbox row kept as parts names them (by content hash) beside its own
-        # facts. Pruned with the outbox: a tick's bodies go when no row of that tick is left.
+    (  # 9: render once (issue 18): the words a tick's alerts of one series crossing share and
+        # the facts of its rules (number, threshold, level), stored once per tick; an outbox row
+        # kept as parts names its bodies and rules. Pruned with the outbox: a tick's bodies go
+        # when no row of that tick (created_ms) is left.
         """CREATE TABLE outbox_bodies (
+            id INTEGER PRIMARY KEY,
             created_ms INTEGER NOT NULL,
-            name TEXT NOT NULL,
-            body TEXT NOT NULL,
-            PRIMARY KEY (created_ms, name)
-        ) WITHOUT ROWID""",
+            body TEXT NOT NULL
+        )""",
+        "CREATE INDEX outbox_bodies_created ON outbox_bodies(created_ms)",
     ),
 ]
 

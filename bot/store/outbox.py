@@ -80,13 +80,10 @@ class OutboxQueries(QueryHelpers):
                 rows,  # read in the database thread: the event loop does not wait for it
             )
             bodies: list[BodyRow] = []
-            texts = encode(outbox, bodies)
-            # a tick's shared words, before the rows naming them; the same words under the
-            # same name and tick are the same body (a retried tick)
+            texts = encode(outbox, bodies, await self._next_body_id(c, outbox))
+            # a tick's shared words, before the rows naming them
             await c.executemany(
-                "INSERT INTO outbox_bodies (created_ms, name, body) VALUES (?, ?, ?) "
-                "ON CONFLICT(created_ms, name) DO NOTHING",
-                bodies,
+                "INSERT INTO outbox_bodies (id, created_ms, body) VALUES (?, ?, ?)", bodies
             )
             # ON CONFLICT(dedupe_key), not OR IGNORE: that would also swallow NOT NULL and
             # CHECK failures, silently dropping a broken alert instead of failing the tick.
@@ -98,6 +95,15 @@ class OutboxQueries(QueryHelpers):
                     for i, text in zip(outbox, texts, strict=True)
                 ],
             )
+
+    async def _next_body_id(self, c: Any, outbox: Sequence[OutboxItem]) -> int:
+        """The first free body id. Read inside the tick's transaction: only the leader writes
+        bodies, one tick at a time (a clash would fail the tick, never mix two ticks' words)."""
+        if all(isinstance(i.message, Message) for i in outbox):
+            return 1  # no bodies to write: no read
+        async with c.execute("SELECT coalesce(max(id), 0) FROM outbox_bodies") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) + 1
 
     async def _insert_outbox(self, c: Any, item: OutboxItem) -> int:
         item = whole(item)  # one message at a time: nothing to share, no bodies to store
@@ -197,7 +203,7 @@ class OutboxQueries(QueryHelpers):
                 continue
             by_chat[r[1]].append(r)
         taken = [r for key in picked for r in by_chat[key]][:limit]
-        messages = await decode([(r[4], r[2]) for r in taken], self._all)
+        messages = await decode([r[2] for r in taken], self._all)
         return [
             OutboxRow(id=r[0], chat_key=r[1], message=m, attempts=r[3], created_ms=r[4])
             for r, m in zip(taken, messages, strict=True)

@@ -11,16 +11,16 @@ import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-from bot.domain.alert_parts import PartsMessage, SeriesText, body_key, from_row, parts_names
+from bot.domain.alert_parts import Body, PartsMessage, body_ids, from_row
 from bot.domain.message import Message
 from bot.store.rows import OutboxItem
 
-# (created_ms, name, body): one stored body
-BodyRow = tuple[int, str, str]
-# one SELECT of stored bodies: (sql, params) -> rows of (name, body)
+# (id, created_ms, body): one stored body
+BodyRow = tuple[int, int, str]
+# one SELECT of stored bodies: (sql, params) -> rows of (id, body)
 Select = Callable[[str, Sequence[Any]], Awaitable[list[Any]]]
 
-_NAMES_PER_SELECT = 500  # well below SQLite's and PostgreSQL's parameter limits
+_IDS_PER_SELECT = 500  # well below SQLite's and PostgreSQL's parameter limits
 
 
 def dumps(d: object) -> str:
@@ -31,10 +31,10 @@ def message_json(message: Message) -> str:
     return dumps(message.to_dict())
 
 
-def encode(items: Iterable[OutboxItem], bodies: list[BodyRow]) -> list[str]:
-    """Each item's `message` column; the bodies its parts name are appended to `bodies`, each
-    (tick, body) once."""
-    names: dict[tuple[int, int], str] = {}  # (created_ms, id(series)) -> its name
+def encode(items: Iterable[OutboxItem], bodies: list[BodyRow], next_id: int) -> list[str]:
+    """Each item's `message` column; the bodies its parts name are appended to `bodies` with
+    ids from `next_id` on, each once per tick (created_ms: pruned with that tick's rows)."""
+    ids: dict[tuple[int, int], int] = {}  # (created_ms, id(body)) -> its stored id
     out: list[str] = []
     for item in items:
         m = item.message
@@ -42,51 +42,37 @@ def encode(items: Iterable[OutboxItem], bodies: list[BodyRow]) -> list[str]:
             out.append(message_json(m))
             continue
         ms = item.created_ms
-
-        def name(s: SeriesText, ms: int = ms) -> str:
-            n = names.get((ms, id(s)))
+        names = []
+        for b in m.bodies:
+            n = ids.get((ms, id(b)))
             if n is None:
-                body = s.to_json()
-                n = names[(ms, id(s))] = body_key(body)
-                bodies.append((ms, n, body))
-            return n
-
-        out.append(dumps(m.row_dict(name)))
+                n = ids[(ms, id(b))] = next_id + len(ids)
+                bodies.append((n, ms, b.to_json()))
+            names.append(n)
+        out.append(m.row_json(names))
     return out
 
 
-async def decode(rows: Sequence[tuple[int, str]], select: Select) -> list[Message]:
-    """The Messages of (created_ms, message column) rows, parts rows composed from their bodies."""
-    loaded = [json.loads(text) for _, text in rows]
-    wanted: dict[int, set[str]] = {}
-    for (ms, _), d in zip(rows, loaded, strict=True):
-        if "parts" in d:
-            wanted.setdefault(ms, set()).update(parts_names(d))
-    bodies: dict[tuple[int, str], SeriesText] = {}
-    for ms, names in wanted.items():
-        ordered = sorted(names)
-        for i in range(0, len(ordered), _NAMES_PER_SELECT):
-            chunk = ordered[i : i + _NAMES_PER_SELECT]
-            marks = ",".join("?" * len(chunk))
-            for name, body in await select(
-                f"SELECT name, body FROM outbox_bodies WHERE created_ms = ? AND name IN ({marks})",
-                [ms, *chunk],
-            ):
-                bodies[(ms, name)] = SeriesText.from_json(body)
-    out: list[Message] = []
-    for (ms, _), d in zip(rows, loaded, strict=True):
-        if "parts" not in d:
-            out.append(Message.from_dict(d))
-            continue
+async def decode(texts: Sequence[str], select: Select) -> list[Message]:
+    """The Messages of `message` columns, parts rows composed from their bodies."""
+    loaded = [json.loads(text) for text in texts]
+    wanted = sorted({i for d in loaded if "parts" in d for i in body_ids(d)})
+    bodies: dict[int, Body] = {}
+    for at in range(0, len(wanted), _IDS_PER_SELECT):
+        chunk = wanted[at : at + _IDS_PER_SELECT]
+        marks = ",".join("?" * len(chunk))
+        for i, text in await select(
+            f"SELECT id, body FROM outbox_bodies WHERE id IN ({marks})", chunk
+        ):
+            bodies[int(i)] = Body.from_json(text)
 
-        def body(name: str, ms: int = ms) -> SeriesText:
-            hit = bodies.get((ms, name))
-            if hit is None:  # pruning keeps a tick's bodies while any row of it is left
-                raise LookupError(f"outbox body {name} of {ms} is missing")
-            return hit
+    def body(i: int) -> Body:
+        hit = bodies.get(i)
+        if hit is None:  # pruning keeps a tick's bodies while any row of it is left
+            raise LookupError(f"outbox body {i} is missing")
+        return hit
 
-        out.append(from_row(d, body).message())
-    return out
+    return [from_row(d, body).message() if "parts" in d else Message.from_dict(d) for d in loaded]
 
 
 def whole(item: OutboxItem) -> OutboxItem:

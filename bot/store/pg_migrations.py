@@ -141,11 +141,11 @@ PG_MIGRATIONS: list[tuple[str, ...]] = [
     ),
     (  # 9: render once: a tick's shared alert words, stored once (see migrations.py)
         """CREATE TABLE outbox_bodies (
+            id BIGINT PRIMARY KEY,
             created_ms BIGINT NOT NULL,
-            name TEXT NOT NULL,
-            body TEXT NOT NULL,
-            PRIMARY KEY (created_ms, name)
+            body TEXT NOT NULL
         )""",
+        "CREATE INDEX outbox_bodies_created ON outbox_bodies(created_ms)",
     ),
 ]
 

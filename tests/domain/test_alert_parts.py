@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.alert_parts import PartsMessage, SeriesText, body_key, from_row
+from bot.domain.alert_parts import Body, PartsMessage, from_row
 from bot.domain.message import ChartRef
 from bot.domain.models import ALL, Alert, AlertKind, Side, Subscription, VenueSplit
 from bot.domain.render_alerts import AlertContext, render_alerts
@@ -62,16 +62,20 @@ def test_parts_stored_and_composed_are_todays_text(name: str, zone: str | None) 
     want = reference_render_alerts(alerts, AlertContext(snap, policy), tz)
     ctx = AlertContext(snap, policy)
     assert render_alerts(alerts, ctx, tz) == want
-    kept = PartsMessage(tuple(ctx.parts(alerts)), zone, buttons=3, chart=ChartRef("BTC", 60, T))
-    stored: dict[str, str] = {}
-
-    def name_of(s: SeriesText) -> str:
-        body = s.to_json()
-        stored[body_key(body)] = body
-        return body_key(body)
-
-    row = json.loads(json.dumps(kept.row_dict(name_of)))
-    back = from_row(row, lambda n: SeriesText.from_json(stored[n])).message()
+    bodies: dict[int, Body] = {}  # id(SeriesText) -> its body, as a tick makes them
+    for a in alerts:
+        series = ctx.series_text(a)
+        bodies.setdefault(id(series), Body(series)).add(a)
+    kept = PartsMessage(
+        tuple(bodies.values()),
+        tuple(a.sub.id for a in alerts),
+        zone,
+        buttons=3,
+        chart=ChartRef("BTC", 60, T),
+    )
+    stored = {i: b.to_json() for i, b in enumerate(kept.bodies, 1)}
+    row = json.loads(kept.row_json(list(stored)))
+    back = from_row(row, lambda i: Body.from_json(stored[i])).message()
     assert replace(back, chart=None) == want and back.footer == want.footer
     assert back.buttons == 3 and back.chart == ChartRef("BTC", 60, T)
     # a crossing's words are stored once, however many rules of the chat it crossed
