@@ -199,7 +199,7 @@ async def commit_split(db: object, transitions: object, items: object) -> None:
     except ImportError:
         from bot.store.outbox import _message_json
 
-        def encode(items: object, bodies: list[object]) -> list[str]:
+        def encode(items: object, bodies: list[object], next_id: int) -> list[str]:
             return [_message_json(i.message) for i in items]  # type: ignore[attr-defined]
 
     async def undo() -> None:
@@ -212,8 +212,8 @@ async def commit_split(db: object, transitions: object, items: object) -> None:
     await db.commit_transitions(transitions, [])  # type: ignore[attr-defined]
     states = time.perf_counter() - t
     t = time.perf_counter()
-    bodies: list[tuple[int, str, str]] = []
-    texts = encode(items, bodies)  # type: ignore[arg-type]
+    bodies: list[tuple[int, int, str]] = []
+    texts = encode(items, bodies, 1)  # type: ignore[arg-type]
     encoding = time.perf_counter() - t
     t = time.perf_counter()
     await db.commit_transitions([], items)  # type: ignore[attr-defined]

@@ -1,0 +1,45 @@
+"""Transitions.state_rows (the store's rows, one comprehension per series and kind) says what the
+full Transition list says, with and without muted rules."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from bench import bench_rules as br
+from bot.domain.models import Status
+from bot.domain.rules import RuleBook
+
+
+@pytest.mark.parametrize("muted_every", [0, 3])
+def test_state_rows_are_the_transitions_new_states(muted_every: int) -> None:
+    rng = random.Random(7)
+    br.N_SUBS = 3_000
+    try:
+        subs = br.build_subscriptions(rng)
+    finally:
+        br.N_SUBS = 1_000_000
+    book = RuleBook()
+    book.load(subs, {})
+    now = br.T0
+    seen = {"fired": 0, "escalated": 0, "rearmed": 0}
+    for scale in (1.0, 3.0, 1.2, 9.0, 0.1, 20.0):
+        now += 20 * br.MIN
+        snap = br.market(rng, scale, now)
+        if muted_every:
+            moves = book.evaluate(snap, now, lambda s: s.id % muted_every == 0)
+        else:
+            moves = book.evaluate(snap, now)
+        want = [
+            (t.sub_id, Status(t.new.status).value, t.new.level, t.new.episode, t.new.fired_ms,
+             t.new.last_alert_ms)
+            for t in moves
+        ]  # fmt: skip
+        assert sorted(moves.state_rows()) == want
+        for m in moves.series:
+            seen["fired"] += len(m.fired)
+            seen["escalated"] += len(m.escalated)
+            seen["rearmed"] += len(m.rearmed)
+        book.apply(moves)
+    assert all(seen.values()), seen  # every kind of move was checked
