@@ -165,7 +165,8 @@ class Body:
     keeps once per tick. Rows name it and their rules (`PartsMessage`).
 
     The facts are columns, filled a series at a time (`extend`) or an alert at a time (`add`);
-    a rule's label is its chat number, or None for the operator's broadcasts (`Broadcast`)."""
+    a rule's label is its chat number (0: none yet, its id then, as `sub_label` says), or None
+    for the operator's broadcasts (`Broadcast`). Stored small: a crash tick holds 200,000."""
 
     __slots__ = (
         "_facts",
@@ -184,7 +185,7 @@ class Body:
         self.labels: list[int | None] = []
         self.thresholds: list[float] = []
         self.levels: list[int] = []
-        self.escalated: list[bool] = []
+        self.escalated: list[int] = []  # 1: escalated, 0: fired
         self.factors: list[float | None] = []
         self._facts: dict[int, Facts] | None = None
 
@@ -194,10 +195,10 @@ class Body:
     def extend(self, subs: Sequence[Subscription], levels: Sequence[int], escalated: bool) -> None:
         """A series' alerting rules at once (the book's moves: one column append each)."""
         self.subs += [s.id for s in subs]
-        self.labels += [None if s.origin == "config" else (s.number or s.id) for s in subs]
+        self.labels += [None if s.origin == "config" else s.number for s in subs]
         self.thresholds += [s.threshold for s in subs]
         self.levels += levels
-        self.escalated += [escalated] * len(subs)
+        self.escalated += [int(escalated)] * len(subs)
         self.factors += [s.factor for s in subs]
         self._facts = None
 
@@ -216,8 +217,8 @@ class Body:
         if self._facts is None:
             self._facts = {
                 sub: Facts(
-                    "Broadcast" if label is None else f"#{label}", threshold, level, esc, factor,
-                    label is None,
+                    "Broadcast" if label is None else f"#{label or sub}", threshold, level,
+                    bool(esc), factor, label is None,
                 )
                 for sub, label, threshold, level, esc, factor in zip(
                     self.subs, self.labels, self.thresholds, self.levels, self.escalated,
@@ -230,7 +231,9 @@ class Body:
         d = {
             "series": self.series.to_dict(),
             "subs": self.subs, "labels": self.labels, "thresholds": self.thresholds,
-            "levels": self.levels, "escalated": self.escalated, "factors": self.factors,
+            "levels": self.levels, "escalated": self.escalated,
+            # relative rules are few: no column of nulls for the rest
+            "factors": self.factors if any(f is not None for f in self.factors) else None,
         }  # fmt: skip
         return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
 
@@ -239,7 +242,8 @@ class Body:
         d = json.loads(text)
         body = cls(SeriesText.from_dict(d["series"]))
         body.subs, body.labels, body.thresholds = d["subs"], d["labels"], d["thresholds"]
-        body.levels, body.escalated, body.factors = d["levels"], d["escalated"], d["factors"]
+        body.levels, body.escalated = d["levels"], d["escalated"]
+        body.factors = d["factors"] or [None] * len(body.subs)
         return body
 
 
