@@ -44,7 +44,8 @@ class SeriesText:
     value: float
     longs: float
     shorts: float
-    head: str  # the headline up to the rule's threshold: `BTC longs liquidated in 1h: $2.10M (threshold `
+    # the headline up to the rule's threshold: `BTC longs liquidated in 1h: $2.10M (threshold `
+    head: str
     wave: str
     split: str
     venues: str  # "" when there is no venue split

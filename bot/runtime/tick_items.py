@@ -3,8 +3,9 @@
 A crash tick alerts tens of thousands of chats about the same few thousand crossings, so a
 message that names a crossing another alert of the tick also names is kept as parts
 (`PartsMessage`: each crossing's words and its rules' facts in one body per tick, the chat's
-row only names them) and composed into the same text when it is sent. A message no other alert shares a crossing with
-(the everyday case: one chat, one alert) is rendered whole, as are webhooks' (their JSON data).
+row only names them) and composed into the same text when it is sent. A message that shares no
+crossing (the everyday case: one chat, one alert) is rendered whole, as are webhooks' (their
+JSON data); so are the messages of `outbox_items`, which tests and tools call.
 """
 
 from __future__ import annotations
@@ -106,9 +107,11 @@ class TickItems:
                 )  # fmt: skip
                 body = self._body(self.ctx.series_text(one))
                 body.extend(subs, levels, kind is AlertKind.ESCALATED)
+                # as alerts_by_chat: a firing starts the next episode, an escalation keeps its
+                # (an escalated rule always has a state)
                 fired = kind is AlertKind.FIRED
-                for sub, level, old in zip(subs, levels, olds, strict=True):
-                    episode = (old[2] + 1 if old is not None else 1) if fired else old[2]  # type: ignore[index]
+                episodes = [(o[2] + 1 if fired else o[2]) if o is not None else 1 for o in olds]
+                for sub, level, episode in zip(subs, levels, episodes, strict=True):
                     entry = (sub.id, sub, kind, level, episode, body, m)
                     chat = chats.get(sub.chat_key)
                     if chat is None:

@@ -20,17 +20,28 @@ from tests.reference_render import reference_render_alerts
 VENUES = (VenueSplit("binance", 200 * M, 90 * M), VenueSplit("okx", 20 * M, 9 * M))
 
 
-def alert(sub_id: int, coin: str = "BTC", side: Side = Side.LONG, **kw: object) -> Alert:
+def alert(
+    sub_id: int,
+    coin: str = "BTC",
+    side: Side = Side.LONG,
+    *,
+    window: int = 60,
+    threshold: float = 100 * M,
+    origin: str = "user",
+    number: int = 0,
+    venue: str | None = None,
+    factor: float | None = None,
+    kind: AlertKind = AlertKind.FIRED,
+    level: int = 1,
+    gaps: tuple[str, ...] = (),
+) -> Alert:
     sub = Subscription(
-        sub_id, "telegram:1", coin, int(kw.pop("window", 60)), side,  # type: ignore[call-overload]
-        float(kw.pop("threshold", 100 * M)),  # type: ignore[arg-type]
-        origin=str(kw.pop("origin", "user")), number=int(kw.pop("number", 0)),  # type: ignore[call-overload]
-        venue=kw.pop("venue", None), factor=kw.pop("factor", None),  # type: ignore[arg-type]
+        sub_id, "telegram:1", coin, window, side, threshold, origin=origin, number=number,
+        venue=venue, factor=factor,
     )  # fmt: skip
     return Alert(
-        sub, kw.pop("kind", AlertKind.FIRED), 220.5 * M, int(kw.pop("level", 1)), 1, T,  # type: ignore[arg-type, call-overload]
-        220.5 * M, 99.9 * M, VENUES, ("binance", "okx"), bool(kw.pop("sampled", True)),
-        tuple(kw.pop("gaps", ())),  # type: ignore[arg-type]
+        sub, kind, 220.5 * M, level, 1, T, 220.5 * M, 99.9 * M, VENUES, ("binance", "okx"),
+        True, gaps,
     )  # fmt: skip
 
 

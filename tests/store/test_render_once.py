@@ -116,12 +116,18 @@ async def test_a_crash_sends_every_chat_todays_text_byte_for_byte_after_a_restar
         book.apply(book.evaluate(br.market(rng, scale, now), now))
     now += 5_000
     crash = br.market(rng, 1.5, now, 0.1)
-    expected = {
-        chat: today(alerts, chat, crash, book, now)
-        for chat, alerts in book.evaluate(crash, now).alerts_by_chat().items()
-    }
-    engine = Engine(db, book, Market(crash), Clock(now), attach_chart=True)  # type: ignore[arg-type]
+    by_chat = book.evaluate(crash, now).alerts_by_chat()
+    expected = {chat: today(alerts, chat, crash, book, now) for chat, alerts in by_chat.items()}
+    # main's rows, in its order: chats as the book's series meet them, each with its key
+    rows = [
+        (chat, "alert:" + ",".join(f"{a.sub.id}.{a.episode}.{a.level}" for a in alerts))
+        for chat, alerts in by_chat.items()
+    ]
+    market, clock = Market(crash), Clock(now)
+    engine = Engine(db, book, market, clock, attach_chart=True)  # type: ignore[arg-type]
     assert await engine.tick() == len(expected) > 15
+    stored = await db._all("SELECT chat_key, dedupe_key FROM outbox ORDER BY id")
+    assert [tuple(r) for r in stored] == rows
     (bodies,) = await db._one("SELECT count(*) FROM outbox_bodies")
     (parts,) = await db._one("SELECT count(*) FROM outbox WHERE message LIKE '{\"parts\"%'")
     assert bodies > 0 and parts > 10  # most rows are kept as parts ...
