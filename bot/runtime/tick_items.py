@@ -144,7 +144,9 @@ class TickItems:
         now = self.now_ms
         for chat_key, entries in self._chats.items():
             if len(entries) > 1:
-                entries.sort(key=_sub_id)  # a chat's alerts by rule, as render_alerts lists them
+                # a chat's alerts by rule, as alerts_by_chat sorts them; the entry's first item
+                # is the sub id, unique in a tick (no key function: ~0.1 s in a crash tick)
+                entries.sort()
             bodies = tuple(dict.fromkeys([e[5] for e in entries]))
             if chat_key.startswith("webhook:") or all(len(b) == 1 for b in bodies):
                 alerts = [self._alert(e) for e in entries]
@@ -163,7 +165,3 @@ class TickItems:
             key = "alert:" + ",".join([f"{e[0]}.{e[4]}.{e[3]}" for e in entries])
             expires = now + max([e[1].window for e in entries]) * 60_000  # as expires_ms
             yield OutboxItem(chat_key, message, key, now, expires)
-
-
-def _sub_id(e: Entry) -> int:
-    return e[0]
