@@ -65,6 +65,11 @@ class Message:
     # An alert's rule (subscription id): the chat adapters draw the buttons under it (Mute,
     # Unsubscribe, Chart, Details; bot/chat/alert_buttons.py). Not part of the text.
     buttons: int | None = field(default=None, compare=False)
+    # Where and how it is delivered, not part of the text (an outbox row keeps them): the
+    # Telegram forum topic (message_thread_id; None: the chat itself) and whether it goes
+    # without sound (quiet hours: Telegram's disable_notification, Discord's silent).
+    thread: int | None = field(default=None, compare=False)
+    silent: bool = field(default=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         # written out, not dataclasses.asdict: asdict deep-copies recursively (~28 us a
@@ -93,6 +98,10 @@ class Message:
             d["chart"] = asdict(self.chart)
         if self.buttons is not None:
             d["buttons"] = self.buttons
+        if self.thread is not None:
+            d["thread"] = self.thread
+        if self.silent:
+            d["silent"] = True
         return d
 
     @classmethod
@@ -115,6 +124,8 @@ class Message:
             data=d.get("data"),
             chart=ChartRef(**d["chart"]) if d.get("chart") else None,
             buttons=d.get("buttons"),
+            thread=d.get("thread"),
+            silent=bool(d.get("silent", False)),
         )
 
 

@@ -31,14 +31,17 @@ def _old_to_dict(m: Message) -> dict:
     d = asdict(m)
     d["tone"] = m.tone.value
     del d["image"], d["image_name"]
-    for optional in ("data", "chart", "buttons"):  # absent when unset, as before they existed
+    for optional in ("data", "chart", "buttons", "thread"):  # absent when unset, as before
         if d[optional] is None:
             del d[optional]
+    if not d["silent"]:
+        del d["silent"]
     return d
 
 
 def test_to_dict_equals_what_asdict_gave() -> None:
-    for m in (_full(), Message(title="hello"), replace(_full(), data=None, chart=None)):
+    topic = replace(_full(), thread=12, silent=True)  # a forum topic, quiet hours
+    for m in (_full(), Message(title="hello"), replace(_full(), data=None, chart=None), topic):
         assert m.to_dict() == _old_to_dict(m)
         assert json.dumps(m.to_dict()) == json.dumps(_old_to_dict(m))
 
@@ -51,3 +54,11 @@ def test_round_trip_through_json_keeps_everything_but_the_picture() -> None:
     assert back.table == m.table and back.fields == m.fields and back.tone is Tone.LONG
     plain = Message(title="x")
     assert Message.from_dict(json.loads(json.dumps(plain.to_dict()))) == plain
+
+
+def test_round_trip_keeps_the_topic_and_the_silence() -> None:
+    m = replace(_full(), thread=12, silent=True, buttons=3)
+    back = Message.from_dict(json.loads(json.dumps(m.to_dict())))
+    assert (back.thread, back.silent, back.buttons) == (12, True, 3)
+    plain = Message.from_dict(json.loads(json.dumps(Message(title="x").to_dict())))
+    assert (plain.thread, plain.silent) == (None, False)
