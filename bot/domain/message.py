@@ -67,9 +67,10 @@ class Message:
     buttons: int | None = field(default=None, compare=False)
     # Where and how it is delivered, not part of the text (an outbox row keeps them): the
     # Telegram forum topic (message_thread_id; None: the chat itself) and whether it goes
-    # without sound (quiet hours: Telegram's disable_notification, Discord's silent).
+    # without sound (quiet hours: Telegram's disable_notification, Discord's silent). silent
+    # None: the chat has no quiet hours, nothing is said; False: it has, and this one rings.
     thread: int | None = field(default=None, compare=False)
-    silent: bool = field(default=False, compare=False)
+    silent: bool | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         # written out, not dataclasses.asdict: asdict deep-copies recursively (~28 us a
@@ -100,8 +101,8 @@ class Message:
             d["buttons"] = self.buttons
         if self.thread is not None:
             d["thread"] = self.thread
-        if self.silent:
-            d["silent"] = True
+        if self.silent is not None:
+            d["silent"] = self.silent
         return d
 
     @classmethod
@@ -125,7 +126,7 @@ class Message:
             chart=ChartRef(**d["chart"]) if d.get("chart") else None,
             buttons=d.get("buttons"),
             thread=d.get("thread"),
-            silent=bool(d.get("silent", False)),
+            silent=d.get("silent"),
         )
 
 

@@ -18,6 +18,9 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from bot.domain.message import Message
+from bot.domain.render_common import hhmm
+
 DAY_MIN = 24 * 60
 _TIME = r"([01]?\d|2[0-3])[:.h]?([0-5]\d)"
 _WINDOW = re.compile(rf"^{_TIME}\s*(?:-|–|—|to)\s*{_TIME}(?:\s+except\s+(\S+))?$")
@@ -105,3 +108,31 @@ def load_quiet(stored: str | None) -> QuietHours | None:
         return parse_quiet(stored)
     except QuietError:
         return None
+
+
+def render_quiet(
+    hours: QuietHours | None, now_ms: int, zone: ZoneInfo | None, *, changed: bool
+) -> Message:
+    """/quiet: the chat's quiet hours (set, cleared or shown) and whether it is quiet now."""
+    where = zone.key if zone is not None else "UTC"
+    if hours is None:
+        head = "Quiet hours are off" if changed else "No quiet hours"
+        return Message(
+            title="Quiet hours",
+            lines=(
+                f"{head}: every alert rings.",
+                "Set them with /quiet 23:00-07:00 (this chat's time zone, /tz); add "
+                "'except big' to let escalations and single liquidations ring.",
+            ),
+        )
+    verb = "now arrive" if changed else "arrive"
+    lines = [
+        f"Alerts in this chat {verb} without sound from {_hhmm(hours.start_min)} to "
+        f"{_hhmm(hours.end_min)} ({where})."
+    ]
+    if hours.except_big:
+        lines.append("Escalations and single liquidations still ring.")
+    state = "quiet" if hours.is_quiet(now_ms, zone) else "not quiet"
+    lines.append(f"It is {hhmm(now_ms, tz=zone)} there: {state} now.")
+    lines.append("/quiet off ends them; /tz sets the time zone.")
+    return Message(title="Quiet hours", lines=tuple(lines))

@@ -34,7 +34,7 @@ def _old_to_dict(m: Message) -> dict:
     for optional in ("data", "chart", "buttons", "thread"):  # absent when unset, as before
         if d[optional] is None:
             del d[optional]
-    if not d["silent"]:
+    if d["silent"] is None:
         del d["silent"]
     return d
 
@@ -61,4 +61,6 @@ def test_round_trip_keeps_the_topic_and_the_silence() -> None:
     back = Message.from_dict(json.loads(json.dumps(m.to_dict())))
     assert (back.thread, back.silent, back.buttons) == (12, True, 3)
     plain = Message.from_dict(json.loads(json.dumps(Message(title="x").to_dict())))
-    assert (plain.thread, plain.silent) == (None, False)
+    assert (plain.thread, plain.silent) == (None, None)
+    loud = replace(_full(), silent=False)  # quiet hours set, this one rings: said so
+    assert Message.from_dict(json.loads(json.dumps(loud.to_dict()))).silent is False
