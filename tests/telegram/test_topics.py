@@ -128,3 +128,15 @@ async def test_a_broadcast_names_its_topic_in_the_config(
         assert alert.params["message_thread_id"] == 5
     finally:
         await st.close()
+
+
+async def test_a_single_liquidation_rule_made_in_a_topic_alerts_into_it(stack: Stack) -> None:
+    await ask_group(stack, "/subscribe btc single 10m", in_topic(TOPIC))
+    await ask_group(stack, "/subscribe btc single 5m")  # in the chat itself
+    before = len(sends_to(stack.fake, FORUM))
+    liquidate(stack, "BTC", 20_000_000.0)
+    assert await stack.rt.engine.tick() == 2  # one message per topic
+    assert (await stack.rt.delivery.drain()).sent == 2
+    alerts = sends_to(stack.fake, FORUM)[before:]
+    assert sorted(str(s.params.get("message_thread_id")) for s in alerts) == ["42", "None"]
+    assert all("Big liquidation" in s.text for s in alerts)
