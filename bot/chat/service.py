@@ -486,7 +486,11 @@ class CommandService:
         if dropped:
             note = f"{dropped} alert(s) dropped in 24h: older than their window"
             status = replace(status, lines=(*status.lines, note))
-        quiet = load_quiet(await self.db.chat_quiet(ctx.chat_key))
+        try:
+            quiet = load_quiet(await self.db.chat_quiet(ctx.chat_key))
+        except Exception:  # as above: /status answers while the store is failing
+            log.warning("/status: reading quiet hours failed", exc_info=True)
+            quiet = None
         if quiet is not None:
             note = f"Quiet hours {quiet.text()}: alerts then arrive without sound (/quiet)"
             status = replace(status, lines=(*status.lines, note))
