@@ -24,3 +24,6 @@ class ChatContext:
     user: str = ""
     # What the adapter calls a refusal's remedy: "ask a group admin", "needs Manage Channels".
     manage_hint: str = "only the chat's admins can change its alerts"
+    # The Telegram forum topic the command was sent in (message_thread_id of a topic message);
+    # None: the chat itself (General, or no topics). A /subscribe there alerts into it.
+    thread: int | None = None

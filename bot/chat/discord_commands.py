@@ -188,6 +188,18 @@ def register_commands(
     async def digest(interaction: discord.Interaction, time: str = "", zone: str = "") -> None:
         await run(interaction, _line("/digest", time, zone))
 
+    @tree.command(name="quiet", description=desc["quiet"])
+    @app_commands.describe(
+        hours="a local window like 23:00-07:00, or off (empty: show this channel's)",
+        except_big="escalations and single liquidations still ring",
+    )
+    @manage
+    async def quiet(
+        interaction: discord.Interaction, hours: str = "", except_big: bool = False
+    ) -> None:
+        big = ("except", "big") if except_big and hours.strip().lower() != "off" else ()
+        await run(interaction, _line("/quiet", hours, *big))
+
     @tree.command(name="test", description=desc["test"])
     @manage
     async def test(interaction: discord.Interaction) -> None:

@@ -116,7 +116,12 @@ class DiscordSender:
                     view = alert_view(self.buttons, message.buttons)
                     extra["view"] = view
                 try:
-                    await channel.send(embeds=batch, allowed_mentions=NO_MENTIONS, **extra)
+                    await channel.send(
+                        embeds=batch,
+                        allowed_mentions=NO_MENTIONS,
+                        silent=message.silent is True,  # quiet hours: SUPPRESS_NOTIFICATIONS
+                        **extra,
+                    )
                 finally:
                     if view is not None:  # presses go to on_component, not to a stored view
                         view.stop()

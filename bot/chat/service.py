@@ -36,6 +36,7 @@ from bot.domain.command_types import (
     ListSubs,
     Mute,
     NotACommandError,
+    SetQuiet,
     SetTz,
     Start,
     Status,
@@ -52,6 +53,7 @@ from bot.domain.compare import Comparison
 from bot.domain.digest import DigestCommand, DigestSpec
 from bot.domain.message import Message, Reply
 from bot.domain.models import AlertState, Snapshot, SourceStatus, Subscription
+from bot.domain.quiet import load_quiet, render_quiet
 from bot.domain.render_alerts import AlertContext
 from bot.domain.render_compare import render_compare, render_compare_off
 from bot.domain.render_insight import render_backtest, render_top
@@ -100,7 +102,15 @@ def _wall_clock() -> int:
 
 _MUTATING = (
     Subscribe, SubscribeGuide, Unsubscribe, Mute, Unmute, DigestCommand, TestMessage, ImportRules, SetTz,
+    SetQuiet,
 )  # fmt: skip
+
+
+def _showing(cmd: Command) -> bool:
+    """A mutating command's form that only shows the setting (anyone may ask)."""
+    if isinstance(cmd, DigestCommand | SetQuiet):
+        return cmd.show
+    return isinstance(cmd, SetTz) and cmd.zone is None
 
 
 class CommandService:
@@ -193,10 +203,7 @@ class CommandService:
     async def handle(self, ctx: ChatContext, cmd: Command) -> Reply:
         """Run a parsed command. Never raises: failures become an apology, logged with context."""
         try:
-            showing = isinstance(cmd, DigestCommand | SetTz) and (
-                cmd.show if isinstance(cmd, DigestCommand) else cmd.zone is None
-            )
-            if not isinstance(cmd, _MUTATING) or showing:
+            if not isinstance(cmd, _MUTATING) or _showing(cmd):
                 return Reply.of(await self._run(ctx, cmd))
             if ctx.kind != "private" and not await ctx.can_manage():
                 return Reply.of(render.render_refused(ctx.manage_hint))
@@ -235,6 +242,8 @@ class CommandService:
                 return self._liqs(cmd, await self._tz(ctx))
             case SetTz():
                 return await self._set_tz(ctx, cmd)
+            case SetQuiet():
+                return await self._set_quiet(ctx, cmd)
             case Top():
                 return render_top(self.market.snapshot(self.clock()), cmd.window)
             case Backtest():
@@ -267,8 +276,8 @@ class CommandService:
         now = self.clock()
         await self.db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=now)
         existing = own_rules(await self.db.list_subscriptions(ctx.chat_key))
-        for s in existing:
-            if rule_key(s) == rule_key(as_subscription(cmd)):
+        for s in existing:  # the same rule in another topic is another rule: it alerts there
+            if rule_key(s) == rule_key(as_subscription(cmd)) and s.thread == ctx.thread:
                 return render.render_duplicate(s)
         cap = self.settings.max_subscriptions_per_chat
         if len(existing) >= cap:
@@ -283,6 +292,7 @@ class CommandService:
             venue=cmd.venue,
             kind="single" if cmd.single else "window",
             factor=cmd.factor,
+            thread=ctx.thread,
         )
         extra: list[str] = []
         try:  # the store is asked before the rule is live, so a relative rule arms at once
@@ -318,7 +328,7 @@ class CommandService:
         now = self.clock()
         await self.db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=now)
         existing = own_rules(await self.db.list_subscriptions(ctx.chat_key))
-        have = {rule_key(s) for s in existing}
+        have = {rule_key(s) for s in existing if s.thread == ctx.thread}
         cap = self.settings.max_subscriptions_per_chat
         added: list[Subscription] = []
         duplicates = over_cap = 0
@@ -333,6 +343,7 @@ class CommandService:
             sub = await self.db.add_subscription(
                 ctx.chat_key, rule.coin, rule.window, rule.side, rule.threshold, now,
                 venue=rule.venue, kind="single" if rule.single else "window", factor=rule.factor,
+                thread=ctx.thread,
             )  # fmt: skip
             self.book.add(sub)
             have.add(key)
@@ -355,6 +366,14 @@ class CommandService:
             await self.db.set_chat_tz(ctx.chat_key, None if cmd.zone == "UTC" else cmd.zone)
         tz = await self._tz(ctx)
         return render.render_tz(tz, now, changed=cmd.zone is not None)
+
+    async def _set_quiet(self, ctx: ChatContext, cmd: SetQuiet) -> Message:
+        now = self.clock()
+        if not cmd.show:
+            await self.db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=now)
+            await self.db.set_chat_quiet(ctx.chat_key, cmd.hours.text() if cmd.hours else None)
+        hours = cmd.hours if not cmd.show else load_quiet(await self.db.chat_quiet(ctx.chat_key))
+        return render_quiet(hours, now, await self._tz(ctx), changed=not cmd.show)
 
     def _liqs(self, cmd: Liqs, tz: ZoneInfo | None = None) -> Message:
         now = self.clock()
@@ -474,6 +493,14 @@ class CommandService:
             dropped = 0
         if dropped:
             note = f"{dropped} alert(s) dropped in 24h: older than their window"
+            status = replace(status, lines=(*status.lines, note))
+        try:
+            quiet = load_quiet(await self.db.chat_quiet(ctx.chat_key))
+        except Exception:  # as above: /status answers while the store is failing
+            log.warning("/status: reading quiet hours failed", exc_info=True)
+            quiet = None
+        if quiet is not None:
+            note = f"Quiet hours {quiet.text()}: alerts then arrive without sound (/quiet)"
             status = replace(status, lines=(*status.lines, note))
         replica = self.replica_line()
         return replace(status, lines=(*status.lines, replica)) if replica else status

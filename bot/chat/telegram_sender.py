@@ -178,7 +178,11 @@ class TelegramSender:
         (sendPhoto). Text too long for a caption follows the photo as a message of its own.
         `paid`: as a paid broadcast (outbox sends with paid broadcasts on). `markup`: buttons
         under the message's last part. Raises what the Bot API raised."""
-        extra = {"allow_paid_broadcast": True} if paid and not priority else {}
+        extra: dict[str, Any] = {"allow_paid_broadcast": True} if paid and not priority else {}
+        if message.thread is not None:  # a forum topic (a rule made there, a reply there)
+            extra["message_thread_id"] = message.thread
+        if message.silent is not None:  # quiet hours: without sound, or explicitly with
+            extra["disable_notification"] = message.silent
         if markup is None and message.keyboard:
             markup = inline_keyboard(message.keyboard)
         if message.image is None:

@@ -72,6 +72,12 @@ SPECS: dict[str, CommandSpec] = {
             "/tz Europe/Berlin",
             "This chat's time zone for the times the bot shows",
         ),
+        CommandSpec(
+            "quiet",
+            "/quiet [HH:MM-HH:MM [except big] | off]",
+            "/quiet 23:00-07:00 except big",
+            "Alerts without sound at night (this chat's time)",
+        ),
         CommandSpec("test", "/test", "/test", "Send a test alert to this chat"),
         CommandSpec("help", "/help", "/help", "How to use the bot"),
         CommandSpec("start", "/start", "/start", "Start (or resume) alerts in this chat"),

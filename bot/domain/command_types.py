@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.domain.chart import DEFAULT_CHART_WINDOW
 from bot.domain.digest import DigestCommand
 from bot.domain.models import ALL, Side
+from bot.domain.quiet import QuietHours
 
 
 class CommandError(ValueError):
@@ -137,6 +138,15 @@ class SetTz:
     zone: str | None = None  # an IANA name, case fixed ("Europe/Berlin"), or "UTC"
 
 
+@dataclass(frozen=True, slots=True)
+class SetQuiet:
+    """/quiet 23:00-07:00 [except big]: alerts without sound in that local window; hours None
+    with show False: /quiet off; show: /quiet alone, the setting."""
+
+    hours: QuietHours | None = None
+    show: bool = False
+
+
 Command = (
     Start
     | Help
@@ -156,4 +166,5 @@ Command = (
     | ImportRules
     | SetTz
     | SubscribeGuide
+    | SetQuiet
 )

@@ -31,6 +31,7 @@ from bot.domain.command_types import (
     ListSubs,
     Mute,
     NotACommandError,
+    SetQuiet,
     SetTz,
     Start,
     Status,
@@ -44,6 +45,7 @@ from bot.domain.command_types import (
 from bot.domain.digest import DigestCommand, DigestError, parse_digest_args, parse_zone
 from bot.domain.market import MarketError, looks_like_window
 from bot.domain.models import ALL
+from bot.domain.quiet import QuietError, parse_quiet
 from bot.domain.rule_export import parse_import
 from bot.domain.subscribe_parser import parse_backtest, parse_subscribe
 from bot.domain.typed_input import clean, shorten
@@ -257,8 +259,18 @@ def _parse_tz(args: list[str]) -> SetTz:
         raise usage_error(n, str(e)) from None
 
 
+def _parse_quiet(args: list[str]) -> SetQuiet:
+    if not args:
+        return SetQuiet(show=True)
+    try:
+        return SetQuiet(parse_quiet(" ".join(args)))
+    except QuietError as e:
+        raise usage_error("quiet", str(e)) from None
+
+
 _PARSERS: dict[str, Callable[[list[str]], Command]] = {
     "tz": _parse_tz,
+    "quiet": _parse_quiet,
     "digest": _parse_digest,
     "test": _no_args("test", TestMessage()),
     "start": _no_args("start", Start()),

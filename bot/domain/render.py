@@ -135,6 +135,13 @@ def render_list(
     notes = list(mute_lines)
     if any(s.origin == "config" for s in subs):
         notes.append("op*: a broadcast the operator set up (not in your numbers or your limit)")
+    in_topics = [s for s in subs if s.thread is not None]
+    if in_topics:  # made in a forum topic: their alerts go there
+        where = ", ".join(
+            f"{'op*' if s.origin == 'config' else '#' + str(number(s))} in topic {s.thread}"
+            for s in in_topics
+        )
+        notes.append(f"Alerting into forum topics: {where}")
     notes.append(ctx.rearm_note())
     return Message(
         title="Your subscriptions",

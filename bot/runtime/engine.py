@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 from bot.domain.alert_payload import alerts_payload
 from bot.domain.extra_rules import ExtraRules
 from bot.domain.message import ChartRef
-from bot.domain.models import Alert, Snapshot, Subscription, Transition
+from bot.domain.models import Alert, AlertKind, Snapshot, Subscription, Transition
 from bot.domain.moves import Transitions, paused_gc
+from bot.domain.quiet import QuietHours, load_quiet
 from bot.domain.render import render_alerts
 from bot.domain.render_alerts import AlertContext
 from bot.domain.rules import Policy, RuleBook, SeriesKey
@@ -48,32 +49,59 @@ def alerts_by_chat(transitions: Sequence[Transition]) -> dict[str, list[Alert]]:
 _BUTTONED = ("telegram:", "discord:")  # the platforms that draw buttons under alerts
 
 
+def by_thread(alerts: list[Alert]) -> list[tuple[int | None, list[Alert]]]:
+    """One chat's alerts split by the forum topic their rule was made in (Telegram topics),
+    in the order of each topic's first alert; almost every chat has one part, the chat."""
+    if all(a.sub.thread is None for a in alerts):
+        return [(None, alerts)]
+    parts: dict[int | None, list[Alert]] = {}
+    for a in alerts:
+        parts.setdefault(a.sub.thread, []).append(a)
+    return list(parts.items())
+
+
 def outbox_items(
     by_chat: dict[str, list[Alert]],
     now_ms: int,
     ctx: AlertContext,
     attach_chart: bool = False,
     zones: Mapping[str, ZoneInfo] | None = None,
+    quiet: Mapping[str, QuietHours] | None = None,
 ) -> Iterator[OutboxItem]:
-    """Alerts for one chat in one tick become one message; the key makes a retried tick harmless.
+    """Alerts for one chat (one topic of it) in one tick become one message; the key makes a
+    retried tick harmless.
 
     A webhook's message carries its alerts as data (the JSON it POSTs); with `attach_chart`, a
     ChartRef to the first alert's coin and window that delivery draws when it sends.
     `zones`: the chats' time zones (/tz) by chat key; a chat not in it reads UTC.
+    `quiet`: the chats' quiet hours (/quiet). Whether a message goes without sound is decided
+    here, when it is rendered, from the tick's own time: the outbox row then says it for good,
+    so a retry, a restart or another replica sends it the same way, and the tick's result is
+    deterministic (tests give the time); the cost is that a row sent late (a backoff across the
+    window's edge) keeps the choice made when it was news.
     """
-    for chat_key, alerts in by_chat.items():
-        key = "alert:" + ",".join(f"{a.sub.id}.{a.episode}.{a.level}" for a in alerts)
-        # news until its longest window has rolled past; after that it is dropped unsent
-        expires = now_ms + max(a.sub.window for a in alerts) * 60_000
-        message = render_alerts(alerts, ctx, zones.get(chat_key) if zones else None)
-        if chat_key.startswith("webhook:"):  # only webhooks read it: other rows stay small
-            message = replace(message, data=alerts_payload(alerts))
-        if chat_key.startswith(_BUTTONED):  # buttons under it: the first alert's rule
-            message = replace(message, buttons=alerts[0].sub.id)
-        if attach_chart:
-            first = alerts[0]
-            message = replace(message, chart=ChartRef(first.sub.coin, first.sub.window, now_ms))
-        yield OutboxItem(chat_key, message, key, now_ms, expires)
+    for chat_key, chat_alerts in by_chat.items():
+        zone = zones.get(chat_key) if zones else None
+        hours = quiet.get(chat_key) if quiet else None
+        for thread, alerts in by_thread(chat_alerts):
+            key = "alert:" + ",".join(f"{a.sub.id}.{a.episode}.{a.level}" for a in alerts)
+            # news until its longest window has rolled past; after that it is dropped unsent
+            expires = now_ms + max(a.sub.window for a in alerts) * 60_000
+            message = render_alerts(alerts, ctx, zone)
+            if chat_key.startswith("webhook:"):  # only webhooks read it: other rows stay small
+                message = replace(message, data=alerts_payload(alerts))
+            if chat_key.startswith(_BUTTONED):  # buttons under it: the first alert's rule
+                message = replace(message, buttons=alerts[0].sub.id)
+            if attach_chart:
+                first = alerts[0]
+                chart = ChartRef(first.sub.coin, first.sub.window, now_ms)
+                message = replace(message, chart=chart)
+            if thread is not None:
+                message = replace(message, thread=thread)
+            if hours is not None:  # said either way: disable_notification true or false
+                big = any(a.kind is AlertKind.ESCALATED for a in alerts)
+                message = replace(message, silent=hours.silences(now_ms, zone, big=big))
+            yield OutboxItem(chat_key, message, key, now_ms, expires)
 
 
 def group_alerts(
@@ -124,6 +152,15 @@ class Engine:
                 log.warning("unknown time zone %r of %s; UTC", name, chat_key)
         return zones
 
+    async def _quiet(self) -> dict[str, QuietHours]:
+        """The chats' quiet hours (/quiet); a failing lookup reads none (alerts ring)."""
+        try:
+            stored = await self.db.chats_quiet()
+        except Exception:
+            log.warning("reading the chats' quiet hours failed; alerts ring", exc_info=True)
+            return {}
+        return {k: q for k, text in stored.items() if (q := load_quiet(text)) is not None}
+
     async def tick(self) -> int:
         """Evaluate every subscription once; returns how many messages were enqueued."""
         return await self._evaluate(only_new_data=False)
@@ -164,15 +201,16 @@ class Engine:
             extra: list[Transition] = []
             singles: list[OutboxItem] = []
             zones: dict[str, ZoneInfo] | None = None
+            quiet: dict[str, QuietHours] = {}
             if self.extras is not None:
                 extras = self.extras
                 extra = extras.evaluate(snapshot, now, muted)
                 hits = extras.take_singles()
                 if hits or self.singles.holding():
-                    zones = await self._zones()
+                    zones, quiet = await self._zones(), await self._quiet()
                 # None (not {}) when nothing was held, so the alerts below still read the zones
                 singles = self.singles.items(
-                    hits, now, muted, extras.singles.__contains__, zones or {}
+                    hits, now, muted, extras.singles.__contains__, zones or {}, quiet
                 )
             self.ticks += 1
             if not transitions and not extra and not singles:
@@ -186,9 +224,9 @@ class Engine:
                         both = [*by_chat.get(chat_key, ()), *more]
                         by_chat[chat_key] = sorted(both, key=lambda a: a.sub.id)
                 if zones is None:
-                    zones = await self._zones()
+                    zones, quiet = await self._zones(), await self._quiet()
                 items = []
-                made = outbox_items(by_chat, now, ctx, self.attach_chart, zones)
+                made = outbox_items(by_chat, now, ctx, self.attach_chart, zones, quiet)
                 for i, item in enumerate(made, 1):
                     items.append(item)
                     if i % RENDER_SLICE == 0:

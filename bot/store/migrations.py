@@ -145,6 +145,11 @@ MIGRATIONS: list[tuple[str, ...]] = [
     (  # 8: a chat's time zone (/tz), an IANA name; NULL: UTC
         "ALTER TABLE chats ADD COLUMN tz TEXT",
     ),
+    (  # 9: quiet hours (/quiet, "23:00-07:00 except big"; NULL: none) and the Telegram
+        # forum topic a subscription alerts into (message_thread_id; NULL: the chat itself)
+        "ALTER TABLE chats ADD COLUMN quiet TEXT",
+        "ALTER TABLE subscriptions ADD COLUMN thread_id INTEGER",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
