@@ -118,6 +118,7 @@ class FakeTelegram:
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._handle)
         app.router.add_get("/bot{token}/{method}", self._handle)
+        app.router.add_get("/_fake/{what}", self._control)  # telegram_process's parent asks
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -295,6 +296,14 @@ class FakeTelegram:
             await asyncio.wait_for(
                 self._changed.wait_for(lambda: not self._updates and self._parked > 0), timeout
             )
+
+    async def _control(self, request: web.Request) -> web.Response:
+        """For a parent process (tests/fakes/telegram_process.py): is the bot parked in a long
+        poll, and what was sent (chat, when, paid) with the 429s answered."""
+        if request.match_info["what"] == "parked":
+            return _json(self._parked > 0)
+        rows = [(s.chat_id, s.at, s.params.get("allow_paid_broadcast") is True) for s in self.sent]
+        return _json({"sent": rows, "rejected_429": self.rejected_429, "paid_sent": self.paid_sent})
 
     # ---- the wire ------------------------------------------------------------------------
     async def _notify(self) -> None:
