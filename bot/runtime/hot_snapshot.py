@@ -94,15 +94,17 @@ def read_snapshot(path: Path, token: str | None) -> tuple[list[MinuteColumns] | 
         if token is None or header["token"] != token:
             return None, "snapshot stale (the store was written since)"
         keys = [tuple((c, v) for c, v in pairs) for pairs in header["keys"]]
-        values = array("d")
-        values.frombytes(body)
+        if len(body) % 8:
+            return None, "snapshot damaged (length)"
         out: list[MinuteColumns] = []
-        pos = 0
+        pos = 0  # in bytes; each minute's array is the one copy of its part of the file
         for minute_ms, k in header["minutes"]:
-            n = 2 * len(keys[k])
-            out.append((int(minute_ms), keys[k], values[pos : pos + n]))
+            n = 16 * len(keys[k])
+            values = array("d")
+            values.frombytes(body[pos : pos + n])
+            out.append((int(minute_ms), keys[k], values))
             pos += n
-        if pos != len(values):
+        if pos != len(body):
             return None, "snapshot damaged (length)"
     except (ValueError, KeyError, TypeError, IndexError) as e:
         return None, f"snapshot damaged ({type(e).__name__})"
