@@ -126,7 +126,7 @@ async def _bench(stack, fake: FakeTelegram, chats: int, paid: bool) -> dict[str,
     mode = "paid broadcasts" if paid else "free"
     print(f"[{mode}] {queued} alert messages queued for {chats} chats (tick {tick_s:.1f} s)")
     delivery = Delivery(stack.db, {"telegram": stack.bot.sender}, stack.service.clock)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     passes = 0
     while True:
         stats = await delivery.drain()
@@ -136,6 +136,7 @@ async def _bench(stack, fake: FakeTelegram, chats: int, paid: bool) -> dict[str,
                 break
             await asyncio.sleep(0.2)  # a retry backing off (should not happen)
     wall = time.perf_counter() - t0
+    cpu_ms = (time.process_time() - cpu0) * 1000  # this process: the bot (and an in-process fake)
     if hasattr(fake, "fetch_sent"):
         await fake.fetch_sent()
     times = sorted(s.at for s in fake.sent)
@@ -146,9 +147,16 @@ async def _bench(stack, fake: FakeTelegram, chats: int, paid: bool) -> dict[str,
     print(
         f"[{mode}] last chat served after {wall:.1f} s; rate at the server {rate:.1f}/s; "
         f"lost {lost}, duplicated {dup}, 429s {fake.rejected_429}, paid sends {fake.paid_sent}, "
-        f"{passes} drain passes"
+        f"{passes} drain passes; {cpu_ms / max(len(times), 1):.2f} ms of CPU per send"
     )
-    return {"wall": wall, "rate": rate, "lost": lost, "dup": dup, "r429": fake.rejected_429}
+    return {
+        "wall": wall,
+        "rate": rate,
+        "lost": lost,
+        "dup": dup,
+        "r429": fake.rejected_429,
+        "cpu_per_send_ms": cpu_ms / max(len(times), 1),
+    }
 
 
 async def pacing_only(chats: int) -> float:
@@ -229,7 +237,8 @@ def compare(chats: int, before: str, repeat: int, in_process: bool) -> bool:
                 print(
                     f"  {name}: last of {chats:,} chats served after {r['wall']:.1f} s, rate at "
                     f"the server {r['rate']:.1f}/s, lost {r['lost']}, duplicated {r['dup']}, "
-                    f"429s {r['r429']}; load average {load:.2f} before, "
+                    f"429s {r['r429']}, {r['cpu_per_send_ms']:.2f} ms of CPU per send; "
+                    f"load average {load:.2f} before, "
                     f"{os.getloadavg()[0]:.2f} after; code from {r['code']}",
                     flush=True,
                 )
