@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.domain.command_types import CommandError
+from bot.domain.i18n import N_
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,12 @@ SPECS: dict[str, CommandSpec] = {
             "/tz Europe/Berlin",
             "This chat's time zone for the times the bot shows",
         ),
+        CommandSpec(
+            "lang",
+            "/lang [en|ru|es|zh|auto]",
+            "/lang ru",
+            N_("This chat's language: English, Русский, Español, 简体中文"),
+        ),
         CommandSpec("test", "/test", "/test", "Send a test alert to this chat"),
         CommandSpec("help", "/help", "/help", "How to use the bot"),
         CommandSpec("start", "/start", "/start", "Start (or resume) alerts in this chat"),
@@ -86,7 +93,8 @@ ALIASES: dict[str, str] = {
 }
 
 
-def usage_error(name: str, message: str) -> CommandError:
-    """A CommandError for command `name`, with its usage line and example."""
+def usage_error(name: str, message: str, **values: object) -> CommandError:
+    """A CommandError for command `name`, with its usage line and example. `message`: the
+    msgid (English), with %(name)s placeholders filled from `values` in the chat's language."""
     spec = SPECS[name]
-    return CommandError(message, spec.usage, spec.example)
+    return CommandError(message, spec.usage, spec.example, values)

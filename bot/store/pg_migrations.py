@@ -139,6 +139,11 @@ PG_MIGRATIONS: list[tuple[str, ...]] = [
     (  # 8: a chat's time zone (/tz), an IANA name; NULL: UTC
         "ALTER TABLE chats ADD COLUMN tz TEXT",
     ),
+    (  # 9: a chat's language: lang set with /lang (NULL: the default), lang_auto the last
+        # supported language a private chat's user writes in (Telegram's language_code)
+        "ALTER TABLE chats ADD COLUMN lang TEXT",
+        "ALTER TABLE chats ADD COLUMN lang_auto TEXT",
+    ),
 ]
 
 # Any fixed number: replicas starting together take turns migrating.
