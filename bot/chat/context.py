@@ -24,3 +24,6 @@ class ChatContext:
     user: str = ""
     # What the adapter calls a refusal's remedy: "ask a group admin", "needs Manage Channels".
     manage_hint: str = "only the chat's admins can change its alerts"
+    # The asker's client language tag (Telegram's language_code, Discord's locale): a private
+    # chat's default language until /lang sets one; "" when the platform does not say.
+    language: str = ""

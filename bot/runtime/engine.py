@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.alert_payload import alerts_payload
 from bot.domain.extra_rules import ExtraRules
+from bot.domain.i18n import Lang
 from bot.domain.message import ChartRef
 from bot.domain.models import Alert, Snapshot, Subscription, Transition
 from bot.domain.moves import Transitions, paused_gc
@@ -23,6 +24,7 @@ from bot.domain.render import render_alerts
 from bot.domain.render_alerts import AlertContext
 from bot.domain.rules import Policy, RuleBook, SeriesKey
 from bot.features.insight import SingleOutbox
+from bot.locale import get_lang
 from bot.runtime.clock import Clock
 from bot.runtime.market_view import LiveMarket
 from bot.store import Database, OutboxItem
@@ -54,18 +56,28 @@ def outbox_items(
     ctx: AlertContext,
     attach_chart: bool = False,
     zones: Mapping[str, ZoneInfo] | None = None,
+    langs: Mapping[str, Lang] | None = None,
 ) -> Iterator[OutboxItem]:
     """Alerts for one chat in one tick become one message; the key makes a retried tick harmless.
 
     A webhook's message carries its alerts as data (the JSON it POSTs); with `attach_chart`, a
     ChartRef to the first alert's coin and window that delivery draws when it sends.
     `zones`: the chats' time zones (/tz) by chat key; a chat not in it reads UTC.
+    `langs`: the chats' languages (/lang, a private chat's app language); others read English.
+    One context per language: each memoizes its own words, shared by that language's chats.
     """
+    contexts = {ctx.lang.code: ctx}
     for chat_key, alerts in by_chat.items():
         key = "alert:" + ",".join(f"{a.sub.id}.{a.episode}.{a.level}" for a in alerts)
         # news until its longest window has rolled past; after that it is dropped unsent
         expires = now_ms + max(a.sub.window for a in alerts) * 60_000
-        message = render_alerts(alerts, ctx, zones.get(chat_key) if zones else None)
+        lang = langs.get(chat_key) if langs else None
+        chat_ctx = ctx
+        if lang is not None and lang.code != ctx.lang.code:
+            chat_ctx = contexts.get(lang.code) or contexts.setdefault(
+                lang.code, AlertContext(ctx.snapshot, ctx.policy, lang=lang)
+            )
+        message = render_alerts(alerts, chat_ctx, zones.get(chat_key) if zones else None)
         if chat_key.startswith("webhook:"):  # only webhooks read it: other rows stay small
             message = replace(message, data=alerts_payload(alerts))
         if chat_key.startswith(_BUTTONED):  # buttons under it: the first alert's rule
@@ -123,6 +135,15 @@ class Engine:
             except Exception:  # tzdata lost the name: UTC rather than no alert
                 log.warning("unknown time zone %r of %s; UTC", name, chat_key)
         return zones
+
+    async def _langs(self) -> dict[str, Lang]:
+        """The chats' languages other than English; a failing lookup reads English."""
+        try:
+            codes = await self.db.chat_langs()
+        except Exception:
+            log.warning("reading the chats' languages failed; alerts in English", exc_info=True)
+            return {}
+        return {chat_key: get_lang(code) for chat_key, code in codes.items()}
 
     async def tick(self) -> int:
         """Evaluate every subscription once; returns how many messages were enqueued."""
@@ -188,7 +209,8 @@ class Engine:
                 if zones is None:
                     zones = await self._zones()
                 items = []
-                made = outbox_items(by_chat, now, ctx, self.attach_chart, zones)
+                langs = await self._langs()
+                made = outbox_items(by_chat, now, ctx, self.attach_chart, zones, langs)
                 for i, item in enumerate(made, 1):
                     items.append(item)
                     if i % RENDER_SLICE == 0:
