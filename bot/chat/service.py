@@ -164,14 +164,14 @@ class CommandService:
         presser's rights too, and the typed command it stands for runs here. Never raises.
         `early`: told the notice before a looking button's command runs (alert_buttons.press)."""
         if self.buttons is None:
-            return Press(NOTICE_INVALID, show_alert=True)
+            return Press((await self.lang_of(ctx))._(NOTICE_INVALID), show_alert=True)
         try:
             if guide_buttons.is_guide_token(token):  # the guided /subscribe's steps
                 return await guide_buttons.press(self, self.buttons, ctx, token)
             return await press(self, self.buttons, ctx, token, early)
         except Exception:
             log.exception("button press in %s failed", ctx.chat_key)
-            return Press(render.render_apology().title, show_alert=True)
+            return Press(render.render_apology(await self.lang_of(ctx)).title, show_alert=True)
 
     async def _handle_text(self, ctx: ChatContext, text: str) -> Reply:
         try:

@@ -68,6 +68,9 @@ class Message:
     # Rows of (label, token) buttons under a command's reply (the guided /subscribe): drawn
     # by the chat adapters, never stored in the outbox (to_dict leaves it out).
     keyboard: tuple[tuple[tuple[str, str], ...], ...] = field(default=(), compare=False)
+    # The language it is written in (bot.domain.i18n): the buttons drawn at send time under an
+    # alert are labelled in it. Stored only when not English (rows stay as they were).
+    lang: str = field(default="en", compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         # written out, not dataclasses.asdict: asdict deep-copies recursively (~28 us a
@@ -96,6 +99,8 @@ class Message:
             d["chart"] = asdict(self.chart)
         if self.buttons is not None:
             d["buttons"] = self.buttons
+        if self.lang != "en":
+            d["lang"] = self.lang
         return d
 
     @classmethod
@@ -118,6 +123,7 @@ class Message:
             data=d.get("data"),
             chart=ChartRef(**d["chart"]) if d.get("chart") else None,
             buttons=d.get("buttons"),
+            lang=d.get("lang", "en"),
         )
 
 

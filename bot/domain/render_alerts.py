@@ -327,4 +327,5 @@ def render_alerts(
         lines=lines,
         footer=ctx.footer(as_of, sources, any(a.sampled for a in alerts), tz),
         tone=tone,
+        lang=lang.code,
     )
