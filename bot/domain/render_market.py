@@ -24,6 +24,10 @@ from bot.domain.render_common import (
 )
 from bot.domain.source_fault import Fault
 
+_STATES = {"up": N_("up"), "down": N_("down"), "connecting": N_("connecting"),
+           "disabled": N_("disabled")}  # fmt: skip
+
+
 # ---- /liqs ---------------------------------------------------------------------------------
 
 
@@ -35,7 +39,8 @@ def not_up_phrases(
     for s in statuses:
         if s.state not in ("down", "connecting"):
             continue
-        why = lang._((s.fault or Fault.UNEXPECTED).words if s.state == "down" else "connecting")
+        words = (s.fault or Fault.UNEXPECTED).words if s.state == "down" else _STATES[s.state]
+        why = lang._(words)
         since = (
             lang._(" since %(time)s", time=hhmm(s.since_ms, now_ms, lang=lang))
             if s.since_ms is not None
@@ -181,8 +186,6 @@ def render_liqs(
 
 # ---- /status -------------------------------------------------------------------------------
 
-_STATES = {"up": N_("up"), "down": N_("down"), "connecting": N_("connecting"),
-           "disabled": N_("disabled")}  # fmt: skip
 
 
 class FailingJob(Protocol):
