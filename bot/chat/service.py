@@ -320,9 +320,7 @@ class CommandService:
             served, current = True, None
         note = self.settings.quiet_note
         if sub.kind == "single":
-            note = lang._(
-                "Each one is told once; several in the same moment come as one message."
-            )
+            note = lang._("Each one is told once; several in the same moment come as one message.")
         elif note is None:
             note = AlertContext(policy=self.book.policy, lang=lang).rearm_note()
         return render.render_subscribed(
@@ -409,9 +407,7 @@ class CommandService:
             return render_compare_off() if c.coinglass == "off" else render_compare(c)
         snap = self.market.snapshot(now)
         if cmd.venue is None:
-            return render.render_liqs(
-                snap, cmd.coin, cmd.window, self.market.status(now), tz, lang
-            )
+            return render.render_liqs(snap, cmd.coin, cmd.window, self.market.status(now), tz, lang)
         msg = render.render_liqs(
             venue_snapshot(snap, cmd.venue), cmd.coin, cmd.window, self.market.status(now), tz, lang
         )

@@ -14,7 +14,11 @@ class CommandError(ValueError):
     """A malformed command, with the correct form and an example, fit for a user."""
 
     def __init__(
-        self, message: str, usage: str = "", example: str = "", values: dict[str, object] | None = None
+        self,
+        message: str,
+        usage: str = "",
+        example: str = "",
+        values: dict[str, object] | None = None,
     ) -> None:
         # `message` is the catalogue's msgid (English, maybe with %(name)s from `values`):
         # render_error translates it in the chat's language; .message is the English text

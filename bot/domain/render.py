@@ -159,9 +159,7 @@ def render_list(
             tuple(rows),
             align=("l", "l", "l", "l", "r", "l"),
         ),
-        footer=lang._(
-            "%(used)s · /unsubscribe <number> to remove · /mute 2h to pause", used=used
-        ),
+        footer=lang._("%(used)s · /unsubscribe <number> to remove · /mute 2h to pause", used=used),
     )
 
 
@@ -217,9 +215,7 @@ def render_error(err: CommandError, lang: Lang = EN) -> Message:
         lines.append(lang._("Usage: %(usage)s", usage=err.usage))
     if err.example and err.example != err.usage:
         lines.append(lang._("Example: %(example)s", example=err.example))
-    return Message(
-        title=lang._("Not quite"), lines=tuple(lines), tone=Tone.ERROR, ephemeral=True
-    )
+    return Message(title=lang._("Not quite"), lines=tuple(lines), tone=Tone.ERROR, ephemeral=True)
 
 
 def render_hint(lang: Lang = EN) -> Message:
@@ -364,7 +360,9 @@ def render_unsubscribed_all(count: int, lang: Lang = EN) -> Message:
         )
     return Message(
         title=lang._("Unsubscribed"),
-        lines=(lang.n_("Removed the %(n)d subscription.", "Removed all %(n)d subscriptions.", count),),
+        lines=(
+            lang.n_("Removed the %(n)d subscription.", "Removed all %(n)d subscriptions.", count),
+        ),
     )
 
 

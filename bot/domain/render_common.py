@@ -37,9 +37,7 @@ def _local_hhmm(t: dtm.datetime) -> str:
     return f"{t.hour:02d}:{t.minute:02d} {t.tzname()}"
 
 
-def hhmm(
-    ms: int, now_ms: int | None = None, tz: ZoneInfo | None = None, lang: Lang = EN
-) -> str:
+def hhmm(ms: int, now_ms: int | None = None, tz: ZoneInfo | None = None, lang: Lang = EN) -> str:
     """`14:05 UTC` for a time today (UTC); `14 Jan 14:05 UTC` for any other day.
 
     Without `now_ms` the time is taken to be today's (a footer "as of" the moment it is read).
@@ -191,7 +189,10 @@ def active_mute_lines(
             lines.append(lang._("All alerts muted until %(until)s (%(left)s left)", **values))
         else:
             lines.append(
-                lang._("%(coin)s alerts muted until %(until)s (%(left)s left)",
-                       coin=coin_label(coin), **values)
+                lang._(
+                    "%(coin)s alerts muted until %(until)s (%(left)s left)",
+                    coin=coin_label(coin),
+                    **values,
+                )
             )
     return lines

@@ -187,7 +187,6 @@ def render_liqs(
 # ---- /status -------------------------------------------------------------------------------
 
 
-
 class FailingJob(Protocol):
     """One of our own loops that is failing now (bot.runtime.watchdog.JobHealth)."""
 
@@ -270,17 +269,13 @@ def render_status(
     count = f"{chat_subscriptions}" + (f"/{cap}" if cap else "")
     mine = lang._("This chat: %(count)s subscriptions", count=count)
     if paused_reason:
-        mine += lang._(
-            "; alerts PAUSED (%(reason)s), send /start to resume", reason=paused_reason
-        )
+        mine += lang._("; alerts PAUSED (%(reason)s), send /start to resume", reason=paused_reason)
     lines.append(mine)
     lines.extend(active_mute_lines(mutes or {}, now_ms, tz, lang))
     if tz is not None and tz.key != "UTC":
         lines.append(lang._("Times in %(zone)s (/tz)", zone=tz.key))
     if total_subscriptions is not None:
-        lines.append(
-            lang._("Active subscriptions, all chats: %(n)d", n=total_subscriptions)
-        )
+        lines.append(lang._("Active subscriptions, all chats: %(n)d", n=total_subscriptions))
     n_down = sum(s.state == "down" for s in statuses)
     down = n_down > 0
     if failing:
@@ -288,9 +283,7 @@ def render_status(
     elif n_down == 0:
         headline = ""
     elif n_down == len(statuses):
-        headline = (
-            lang._("every source is down") if n_down > 1 else lang._("the source is down")
-        )
+        headline = lang._("every source is down") if n_down > 1 else lang._("the source is down")
     else:
         headline = lang.n_("a source is down", "%(n)d sources are down", n_down)
     title = lang._("Status")
