@@ -34,11 +34,14 @@ def _old_to_dict(m: Message) -> dict:
     for optional in ("data", "chart", "buttons"):  # absent when unset, as before they existed
         if d[optional] is None:
             del d[optional]
+    if d["lang"] == "en":  # absent for English, as before languages existed
+        del d["lang"]
     return d
 
 
 def test_to_dict_equals_what_asdict_gave() -> None:
-    for m in (_full(), Message(title="hello"), replace(_full(), data=None, chart=None)):
+    ru = replace(_full(), lang="ru")
+    for m in (_full(), Message(title="hello"), replace(_full(), data=None, chart=None), ru):
         assert m.to_dict() == _old_to_dict(m)
         assert json.dumps(m.to_dict()) == json.dumps(_old_to_dict(m))
 
@@ -57,3 +60,9 @@ def test_a_keyboard_is_never_stored() -> None:
     m = replace(_full(), keyboard=((("Subscribe", "lg1.yBTC_3cl.sig"),),))
     assert "keyboard" not in m.to_dict() and "lg1" not in json.dumps(m.to_dict())
     assert Message.from_dict(m.to_dict()).keyboard == ()
+
+
+def test_the_language_round_trips_and_english_is_not_stored() -> None:
+    assert "lang" not in Message(title="hello").to_dict()
+    ru = Message.from_dict(json.loads(json.dumps(replace(_full(), lang="ru").to_dict())))
+    assert ru.lang == "ru"
