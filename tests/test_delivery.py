@@ -329,7 +329,7 @@ async def test_an_alert_older_than_its_window_is_dropped_and_shown_in_status(
     assert await Delivery(db, {"telegram": sender}, clock).drain() == type(stats)()  # once
     service = CommandService(db, FakeMarket(), RuleBook(Policy()), ServiceSettings(), clock)
     reply = await service.handle_text(ChatContext("telegram:5", "telegram"), "/status")
-    assert "1 alert(s) dropped in 24h: older than their window" in reply.messages[0].lines
+    assert "1 alert dropped in 24h: older than its window" in reply.messages[0].lines
 
 
 async def test_sent_marks_are_group_committed_and_each_stored_before_the_chats_next_row(

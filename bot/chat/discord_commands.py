@@ -14,6 +14,7 @@ from bot.chat.discord_insight import Run, register_insight
 from bot.domain.chart import CHART_WINDOW_CHOICES
 from bot.domain.command_args import VENUES
 from bot.domain.command_specs import SPECS
+from bot.domain.i18n import NAMES
 from bot.domain.market import WINDOW_CHOICES, window_label
 from bot.domain.models import ALL, Subscription
 from bot.domain.money import format_threshold
@@ -199,6 +200,16 @@ def register_commands(
     ) -> None:
         big = ("except", "big") if except_big and hours.strip().lower() != "off" else ()
         await run(interaction, _line("/quiet", hours, *big))
+
+    languages = [app_commands.Choice(name=f"{NAMES[c]} ({c})", value=c) for c in NAMES] + [
+        app_commands.Choice(name="auto (your Discord language in DMs)", value="auto")
+    ]
+
+    @tree.command(name="lang", description=desc["lang"])
+    @app_commands.describe(language="the chat's language (none: show it)")
+    @app_commands.choices(language=languages)
+    async def lang(interaction: discord.Interaction, language: str = "") -> None:
+        await run(interaction, _line("/lang", language))
 
     @tree.command(name="test", description=desc["test"])
     @manage

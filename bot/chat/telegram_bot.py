@@ -47,6 +47,7 @@ from bot.chat.telegram_limits import TelegramLimits
 from bot.chat.telegram_sender import PLATFORM, TelegramSender
 from bot.chat.telegram_updates import ChatOrderedProcessor
 from bot.chat.telegram_wire import AiohttpRequest
+from bot.domain.i18n import N_
 from bot.domain.message import Message
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,9 @@ DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
 APOLOGY = "Sorry, something went wrong on our side. Please try again in a moment."
 
 _KINDS = {"private": "private", "group": "group", "supergroup": "group", "channel": "channel"}
+# the remedy of a refusal, in the chat's language when told (render_refused translates it)
+_GROUP_HINT = N_("only this group's admins can change its alerts")
+_CHANNEL_HINT = N_("only this channel's admins can change its alerts")
 # what we ask Telegram for: commands, channel posts, our own membership changes, and presses
 # of the buttons under alerts
 ALLOWED_UPDATES = [
@@ -321,11 +325,13 @@ class TelegramBot:
         query = update.callback_query
         msg = query.message if query is not None else None
         thread = topic_of(msg) if isinstance(msg, TgMessage) else None
+        language = (user.language_code or "") if user else ""
         if kind == "private":
-            return ChatContext(key, PLATFORM, "private", _yes, name, thread=thread)
+            return ChatContext(
+                key, PLATFORM, "private", _yes, name, thread=thread, language=language
+            )
         check = _no if user is None else _admin_check(self.app.bot, chat.id, user.id)
-        where = "group" if kind == "group" else "channel"
-        hint = f"only this {where}'s admins can change its alerts"
+        hint = _GROUP_HINT if kind == "group" else _CHANNEL_HINT
         return ChatContext(key, PLATFORM, kind, check, name, hint, thread)  # type: ignore[arg-type]
 
     def _context(self, update: Update) -> ChatContext:
@@ -339,15 +345,7 @@ class TelegramBot:
         thread = topic_of(msg)
         if kind == "channel":
             # Only a channel's admins can post in it: a command posted there is theirs.
-            return ChatContext(
-                key,
-                PLATFORM,
-                "channel",
-                _yes,
-                name,
-                "only this channel's admins can change its alerts",
-                thread,
-            )
+            return ChatContext(key, PLATFORM, "channel", _yes, name, _CHANNEL_HINT, thread)
         if kind == "group":
             bot = self.app.bot
             sender_chat = msg.sender_chat
@@ -357,16 +355,10 @@ class TelegramBot:
                 check = _no
             else:
                 check = _admin_check(bot, chat.id, user.id)
-            return ChatContext(
-                key,
-                PLATFORM,
-                "group",
-                check,
-                name,
-                "only this group's admins can change its alerts",
-                thread,
-            )
-        return ChatContext(key, PLATFORM, "private", _yes, name, thread=thread)
+            return ChatContext(key, PLATFORM, "group", check, name, _GROUP_HINT, thread)
+        # a private chat speaks the user's app language until /lang (language_code: "ru", "en")
+        language = (user.language_code or "") if user else ""
+        return ChatContext(key, PLATFORM, "private", _yes, name, thread=thread, language=language)
 
     async def _on_migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         msg = update.effective_message

@@ -14,9 +14,20 @@ from bot.domain.quiet import QuietHours
 class CommandError(ValueError):
     """A malformed command, with the correct form and an example, fit for a user."""
 
-    def __init__(self, message: str, usage: str = "", example: str = "") -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self,
+        message: str,
+        usage: str = "",
+        example: str = "",
+        values: dict[str, object] | None = None,
+    ) -> None:
+        # `message` is the catalogue's msgid (English, maybe with %(name)s from `values`):
+        # render_error translates it in the chat's language; .message is the English text
+        self.msgid = message
+        self.values = values or {}
+        text = message % self.values if self.values else message
+        super().__init__(text)
+        self.message = text
         self.usage = usage
         self.example = example
 
@@ -147,6 +158,13 @@ class SetQuiet:
     show: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class SetLang:
+    """/lang <code>: the chat's language; None: show it; "auto": back to the default."""
+
+    lang: str | None = None  # a supported code (bot.domain.i18n.SUPPORTED) or "auto"
+
+
 Command = (
     Start
     | Help
@@ -165,6 +183,7 @@ Command = (
     | ExportRules
     | ImportRules
     | SetTz
+    | SetLang
     | SubscribeGuide
     | SetQuiet
 )

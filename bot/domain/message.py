@@ -74,6 +74,9 @@ class Message:
     # None: the chat has no quiet hours, nothing is said; False: it has, and this one rings.
     thread: int | None = field(default=None, compare=False)
     silent: bool | None = field(default=None, compare=False)
+    # The language it is written in (bot.domain.i18n): the buttons drawn at send time under an
+    # alert are labelled in it. Stored only when not English (rows stay as they were).
+    lang: str = field(default="en", compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         # written out, not dataclasses.asdict: asdict deep-copies recursively (~28 us a
@@ -106,6 +109,8 @@ class Message:
             d["thread"] = self.thread
         if self.silent is not None:
             d["silent"] = self.silent
+        if self.lang != "en":
+            d["lang"] = self.lang
         return d
 
     @classmethod
@@ -130,6 +135,7 @@ class Message:
             buttons=d.get("buttons"),
             thread=d.get("thread"),
             silent=d.get("silent"),
+            lang=d.get("lang", "en"),
         )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from bot.domain.i18n import EN, N_, Lang
 from bot.domain.market import coin_label, format_duration, window_label
 from bot.domain.message import Message, Tone
 from bot.domain.models import ALL, Alert, AlertKind, Side, Snapshot, VenueSplit
@@ -40,11 +41,13 @@ DAY_MIN = 1440
 class AlertContext:
     """What a tick knows beyond its alerts: the snapshot (coins, the day's baseline) and policy.
 
-    One context serves every chat of a tick; the per-window coin ranking is computed once.
+    One context serves every chat of a tick in one language (`lang`; the engine keeps one per
+    language); the per-window coin ranking is computed once.
     """
 
     snapshot: Snapshot | None = None
     policy: Policy = field(default_factory=Policy)
+    lang: Lang = EN
     _coins: dict[tuple[int, Side], str] = field(default_factory=dict)
     _memo: dict[object, str] = field(default_factory=dict)  # the same words for every chat
     _venues: dict[object, tuple[tuple[VenueSplit, ...], str]] = field(default_factory=dict)
@@ -58,8 +61,8 @@ class AlertContext:
         return self._coins[key]
 
     def _rank_coins(self, window: int, side: Side) -> str:
-        ranking = coin_ranking(self.snapshot, window, side) if self.snapshot else ""
-        return f"{_by(side)} by coin: {ranking}" if ranking else ""
+        ranking = coin_ranking(self.snapshot, window, side, self.lang) if self.snapshot else ""
+        return self.lang._(_BY_COIN[side], ranking=ranking) if ranking else ""
 
     def is_unusual(self, coin: str, window: int, side: Side, value: float) -> bool:
         """The window ran at UNUSUAL times the rate of the rest of the last 24 h.
@@ -96,14 +99,14 @@ class AlertContext:
         key = ("split", a.longs, a.shorts, wave)
         text = self._memo.get(key)
         if text is None:
-            text = self._memo[key] = _split(a, wave)
+            text = self._memo[key] = _split(a, wave, self.lang)
         return text
 
     def venues(self, a: Alert) -> str:
         key = ("venues", id(a.venues), a.sub.side)
         hit = self._venues.get(key)
         if hit is None or hit[0] is not a.venues:
-            hit = self._venues[key] = (a.venues, _venues(a))
+            hit = self._venues[key] = (a.venues, _venues(a, self.lang))
         return hit[1]
 
     def usd(self, value: float) -> str:
@@ -122,21 +125,31 @@ class AlertContext:
     ) -> str:
         key = (as_of_ms, sources, sampled, tz.key if tz is not None else None)
         if key not in self._memo:
-            self._memo[key] = sources_footer(as_of_ms, sources, sampled, with_date=True, tz=tz)
+            self._memo[key] = sources_footer(
+                as_of_ms, sources, sampled, with_date=True, tz=tz, lang=self.lang
+            )
         return self._memo[key]
 
     def _rearm_note(self) -> str:
-        p = self.policy
+        p, lang = self.policy, self.lang
         quiet = p.min_quiet_ms // 1000
-        after = f", at least {format_duration(quiet)} after its first alert" if quiet > 0 else ""
-        return (
-            f"One alert per wave, one more at each {self.multiple(2)} of the amount; "
-            f"it re-arms once the total is back below {round(p.rearm_ratio * 100)}% of the amount"
-            f"{after}."
+        values = {"multiple": self.multiple(2), "ratio": f"{round(p.rearm_ratio * 100)}%"}
+        if quiet > 0:
+            return lang._(
+                "One alert per wave, one more at each %(multiple)s of the amount; it re-arms once "
+                "the total is back below %(ratio)s of the amount, at least %(quiet)s after its "
+                "first alert.",
+                quiet=format_duration(quiet),
+                **values,
+            )
+        return lang._(
+            "One alert per wave, one more at each %(multiple)s of the amount; it re-arms once "
+            "the total is back below %(ratio)s of the amount.",
+            **values,
         )
 
 
-def coin_ranking(snap: Snapshot, window: int, side: Side = Side.TOTAL) -> str:
+def coin_ranking(snap: Snapshot, window: int, side: Side = Side.TOTAL, lang: Lang = EN) -> str:
     """`BTC $380.00M · ETH $250.00M · SOL $41.00M · others $29.00M`: who carried the window."""
     values = [
         (t.side(side), coin)
@@ -152,12 +165,25 @@ def coin_ranking(snap: Snapshot, window: int, side: Side = Side.TOTAL) -> str:
     others = market - sum(v for v, _ in top)
     parts = [f"{coin} {format_usd(v)}" for v, coin in top]
     if others >= 0.5:
-        parts.append(f"others {format_usd(others)}")
+        parts.append(lang._("others %(usd)s", usd=format_usd(others)))
     return " · ".join(parts)
 
 
-def _by(side: Side) -> str:
-    return "Total" if side is Side.TOTAL else upper_first(side_plural(side))
+_BY_COIN = {
+    Side.TOTAL: N_("Total by coin: %(ranking)s"),
+    Side.LONG: N_("Longs by coin: %(ranking)s"),
+    Side.SHORT: N_("Shorts by coin: %(ranking)s"),
+}
+_BY_VENUE = {
+    Side.TOTAL: N_("Total by venue: %(venues)s"),
+    Side.LONG: N_("Longs by venue: %(venues)s"),
+    Side.SHORT: N_("Shorts by venue: %(venues)s"),
+}
+_HEADLINE = {
+    Side.TOTAL: N_("%(who)s liquidations%(on)s in %(window)s: %(usd)s (threshold %(threshold)s%(relative)s)"),
+    Side.LONG: N_("%(who)s longs liquidated%(on)s in %(window)s: %(usd)s (threshold %(threshold)s%(relative)s)"),
+    Side.SHORT: N_("%(who)s shorts liquidated%(on)s in %(window)s: %(usd)s (threshold %(threshold)s%(relative)s)"),
+}  # fmt: skip
 
 
 def _one_sided(longs: float, shorts: float) -> Tone:
@@ -181,57 +207,68 @@ def _wave(a: Alert, ctx: AlertContext) -> str:
 
 
 def _headline(a: Alert, ctx: AlertContext) -> str:
-    s = a.sub
-    who = "Market-wide" if s.coin == ALL else s.coin
-    what = "liquidations" if s.side is Side.TOTAL else f"{side_plural(s.side)} liquidated"
-    on = f" on {venue_name(s.venue)}" if s.venue else ""
-    relative = f" = {s.factor:g}× the usual" if s.factor is not None else ""
-    line = (
-        f"{who} {what}{on} in {window_label(s.window)}: {ctx.usd(a.value)} "
-        f"(threshold {format_threshold(s.threshold)}{relative})"
+    s, lang = a.sub, ctx.lang
+    line = lang._(
+        _HEADLINE[s.side],
+        who=lang._("Market-wide") if s.coin == ALL else s.coin,
+        on=lang._(" on %(venue)s", venue=venue_name(s.venue)) if s.venue else "",
+        window=window_label(s.window),
+        usd=ctx.usd(a.value),
+        threshold=format_threshold(s.threshold),
+        relative=lang._(" = %(factor)s× the usual", factor=f"{s.factor:g}")
+        if s.factor is not None
+        else "",
     )
     if a.level > 1:  # escalated, or a first alert that crossed several levels at once
-        line += f", now {ctx.multiple(a.level)} your threshold"
-    label = sub_label(s)
+        line += lang._(", now %(multiple)s your threshold", multiple=ctx.multiple(a.level))
+    label = sub_label(s, lang)
     return f"{label}: {line}" if s.origin == "config" else f"{label} {line}"
 
 
-def _compact(a: Alert) -> str:
+def _compact(a: Alert, lang: Lang = EN) -> str:
     """`#3 BTC shorts 1h $419.03M ≥ $400M, total $458.07M`: for messages of many alerts."""
     s = a.sub
-    who = "All" if s.coin == ALL else s.coin
+    who = lang._("All") if s.coin == ALL else s.coin
     if s.venue:
-        who += f" on {venue_name(s.venue)}"
-    side = "" if s.side is Side.TOTAL else f" {side_plural(s.side)}"
+        who += lang._(" on %(venue)s", venue=venue_name(s.venue))
+    side = "" if s.side is Side.TOTAL else f" {side_plural(s.side, lang)}"
     line = (
-        f"{sub_label(s)} {who}{side} {window_label(s.window)} {format_usd(a.value)} "
+        f"{sub_label(s, lang)} {who}{side} {window_label(s.window)} {format_usd(a.value)} "
         f"≥ {format_threshold(s.threshold)}"
     )
-    return line if s.side is Side.TOTAL else f"{line}, total {format_usd(a.longs + a.shorts)}"
+    if s.side is Side.TOTAL:
+        return line
+    return lang._("%(line)s, total %(usd)s", line=line, usd=format_usd(a.longs + a.shorts))
 
 
-def _split(a: Alert, wave: str) -> str:
+def _split(a: Alert, wave: str, lang: Lang = EN) -> str:
     total = a.longs + a.shorts
-    text = (
-        f"Total {format_usd(total)}: longs {format_usd(a.longs)} ({percent(a.longs, total)}) · "
-        f"shorts {format_usd(a.shorts)} ({percent(a.shorts, total)})"
+    text = lang._(
+        "Total %(total)s: longs %(longs)s (%(longs_pct)s) · shorts %(shorts)s (%(shorts_pct)s)",
+        total=format_usd(total),
+        longs=format_usd(a.longs),
+        longs_pct=percent(a.longs, total),
+        shorts=format_usd(a.shorts),
+        shorts_pct=percent(a.shorts, total),
     )
     if not wave:
         return text
-    return f"{text}: a {wave}" if wave in WAVE_NAMES.values() else f"{text}, {wave}"
+    if wave in WAVE_NAMES.values():
+        return lang._("%(split)s: a %(wave)s", split=text, wave=lang._(wave))
+    return lang._("%(split)s, %(wave)s", split=text, wave=lang._(wave))
 
 
 def _venue_value(v: VenueSplit, side: Side) -> float:
     return v.longs if side is Side.LONG else v.shorts if side is Side.SHORT else v.total
 
 
-def _venues(a: Alert) -> str:
+def _venues(a: Alert, lang: Lang = EN) -> str:
     ranked = sorted(a.venues, key=lambda v: _venue_value(v, a.sub.side), reverse=True)
     top = [
         f"{venue_name(v.venue)} {format_usd(_venue_value(v, a.sub.side))}"
         for v in ranked[:TOP_VENUES]
     ]
-    return f"{_by(a.sub.side)} by venue: " + ", ".join(top) if top else ""
+    return lang._(_BY_VENUE[a.sub.side], venues=", ".join(top)) if top else ""
 
 
 def render_alerts(
@@ -241,6 +278,7 @@ def render_alerts(
     if not alerts:
         raise ValueError("render_alerts needs at least one alert")
     ctx = ctx or AlertContext()
+    lang = ctx.lang
     longs = sum(a.longs for a in alerts)
     shorts = sum(a.shorts for a in alerts)
     tone = dominance(longs, shorts)
@@ -249,16 +287,19 @@ def render_alerts(
     first = alerts[0]
     if len(alerts) == 1:
         s = first.sub
-        subject = f"{coin_label(s.coin)} {window_label(s.window)}"
-        kind = "escalation" if first.kind is AlertKind.ESCALATED else "alert"
-        title = (
-            f"{upper_first(dramatic)}: {subject}" if dramatic else f"Liquidation {kind}: {subject}"
-        )
+        subject = f"{coin_label(s.coin, lang)} {window_label(s.window)}"
+        if dramatic:
+            title = f"{upper_first(lang._(dramatic))}: {subject}"
+        elif first.kind is AlertKind.ESCALATED:
+            title = lang._("Liquidation escalation: %(subject)s", subject=subject)
+        else:
+            title = lang._("Liquidation alert: %(subject)s", subject=subject)
     else:
+        n = len(alerts)
         title = (
-            f"{upper_first(dramatic)}: {len(alerts)} alerts"
+            upper_first(lang._(dramatic)) + ": " + lang.n_("%(n)d alert", "%(n)d alerts", n)
             if dramatic
-            else f"{len(alerts)} liquidation alerts"
+            else lang.n_("%(n)d liquidation alert", "%(n)d liquidation alerts", n)
         )
     blocks: list[list[str]] = []
     for a, wave in zip(alerts, waves, strict=True):
@@ -269,7 +310,7 @@ def render_alerts(
             block.append(coins)
         blocks.append(block)
     gaps = list(dict.fromkeys(g for a in alerts for g in a.gaps))
-    notes = [f"Gap: {g}" for g in gaps[:5]]
+    notes = [lang._("Gap: %(gap)s", gap=g) for g in gaps[:5]]
     full = [line for b in blocks for line in ([*b, ""] if len(blocks) > 1 else b)]
     if len(blocks) > 1:
         full.pop()  # no blank line after the last block
@@ -277,8 +318,8 @@ def render_alerts(
     if sum(len(x) + 1 for x in full) <= MAX_CHARS - 800:
         body = full
     else:  # one short line each, still with the total (a side's value is not the whole wave)
-        body = [_compact(a) for a in alerts]
-    lines = fit_lines([*body, *notes, ctx.rearm_note()], MAX_CHARS - 600)
+        body = [_compact(a, lang) for a in alerts]
+    lines = fit_lines([*body, *notes, ctx.rearm_note()], MAX_CHARS - 600, lang)
     sources = tuple(dict.fromkeys(s for a in alerts for s in a.sources))
     as_of = max(a.as_of_ms for a in alerts)
     return Message(
@@ -286,4 +327,5 @@ def render_alerts(
         lines=lines,
         footer=ctx.footer(as_of, sources, any(a.sampled for a in alerts), tz),
         tone=tone,
+        lang=lang.code,
     )

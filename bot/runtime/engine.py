@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.alert_payload import alerts_payload
 from bot.domain.extra_rules import ExtraRules
+from bot.domain.i18n import Lang
 from bot.domain.message import ChartRef
 from bot.domain.models import Alert, AlertKind, Snapshot, Subscription, Transition
 from bot.domain.moves import Transitions, paused_gc
@@ -24,6 +25,7 @@ from bot.domain.render import render_alerts
 from bot.domain.render_alerts import AlertContext
 from bot.domain.rules import Policy, RuleBook, SeriesKey
 from bot.features.insight import SingleOutbox
+from bot.locale import get_lang
 from bot.runtime.clock import Clock
 from bot.runtime.market_view import LiveMarket
 from bot.store import Database, OutboxItem
@@ -67,6 +69,7 @@ def outbox_items(
     attach_chart: bool = False,
     zones: Mapping[str, ZoneInfo] | None = None,
     quiet: Mapping[str, QuietHours] | None = None,
+    langs: Mapping[str, Lang] | None = None,
 ) -> Iterator[OutboxItem]:
     """Alerts for one chat (one topic of it) in one tick become one message; the key makes a
     retried tick harmless.
@@ -79,15 +82,24 @@ def outbox_items(
     so a retry, a restart or another replica sends it the same way, and the tick's result is
     deterministic (tests give the time); the cost is that a row sent late (a backoff across the
     window's edge) keeps the choice made when it was news.
+    `langs`: the chats' languages (/lang, a private chat's app language); others read English.
+    One context per language: each memoizes its own words, shared by that language's chats.
     """
+    contexts = {ctx.lang.code: ctx}
     for chat_key, chat_alerts in by_chat.items():
         zone = zones.get(chat_key) if zones else None
         hours = quiet.get(chat_key) if quiet else None
+        lang = langs.get(chat_key) if langs else None
+        chat_ctx = ctx
+        if lang is not None and lang.code != ctx.lang.code:
+            chat_ctx = contexts.get(lang.code) or contexts.setdefault(
+                lang.code, AlertContext(ctx.snapshot, ctx.policy, lang=lang)
+            )
         for thread, alerts in by_thread(chat_alerts):
             key = "alert:" + ",".join(f"{a.sub.id}.{a.episode}.{a.level}" for a in alerts)
             # news until its longest window has rolled past; after that it is dropped unsent
             expires = now_ms + max(a.sub.window for a in alerts) * 60_000
-            message = render_alerts(alerts, ctx, zone)
+            message = render_alerts(alerts, chat_ctx, zone)
             if chat_key.startswith("webhook:"):  # only webhooks read it: other rows stay small
                 message = replace(message, data=alerts_payload(alerts))
             if chat_key.startswith(_BUTTONED):  # buttons under it: the first alert's rule
@@ -161,6 +173,15 @@ class Engine:
             return {}
         return {k: q for k, text in stored.items() if (q := load_quiet(text)) is not None}
 
+    async def _langs(self) -> dict[str, Lang]:
+        """The chats' languages other than English; a failing lookup reads English."""
+        try:
+            codes = await self.db.chat_langs()
+        except Exception:
+            log.warning("reading the chats' languages failed; alerts in English", exc_info=True)
+            return {}
+        return {chat_key: get_lang(code) for chat_key, code in codes.items()}
+
     async def tick(self) -> int:
         """Evaluate every subscription once; returns how many messages were enqueued."""
         return await self._evaluate(only_new_data=False)
@@ -226,7 +247,8 @@ class Engine:
                 if zones is None:
                     zones, quiet = await self._zones(), await self._quiet()
                 items = []
-                made = outbox_items(by_chat, now, ctx, self.attach_chart, zones, quiet)
+                langs = await self._langs()
+                made = outbox_items(by_chat, now, ctx, self.attach_chart, zones, quiet, langs)
                 for i, item in enumerate(made, 1):
                     items.append(item)
                     if i % RENDER_SLICE == 0:

@@ -150,6 +150,11 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE chats ADD COLUMN quiet TEXT",
         "ALTER TABLE subscriptions ADD COLUMN thread_id INTEGER",
     ),
+    (  # 10: a chat's language: lang set with /lang (NULL: the default), lang_auto the last
+        # supported language a private chat's user writes in (Telegram's language_code)
+        "ALTER TABLE chats ADD COLUMN lang TEXT",
+        "ALTER TABLE chats ADD COLUMN lang_auto TEXT",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -144,6 +144,11 @@ PG_MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE chats ADD COLUMN quiet TEXT",
         "ALTER TABLE subscriptions ADD COLUMN thread_id BIGINT",
     ),
+    (  # 10: a chat's language: lang set with /lang (NULL: the default), lang_auto the last
+        # supported language a private chat's user writes in (Telegram's language_code)
+        "ALTER TABLE chats ADD COLUMN lang TEXT",
+        "ALTER TABLE chats ADD COLUMN lang_auto TEXT",
+    ),
 ]
 
 # Any fixed number: replicas starting together take turns migrating.

@@ -36,12 +36,15 @@ def _old_to_dict(m: Message) -> dict:
             del d[optional]
     if d["silent"] is None:
         del d["silent"]
+    if d["lang"] == "en":  # absent for English, as before languages existed
+        del d["lang"]
     return d
 
 
 def test_to_dict_equals_what_asdict_gave() -> None:
     topic = replace(_full(), thread=12, silent=True)  # a forum topic, quiet hours
-    for m in (_full(), Message(title="hello"), replace(_full(), data=None, chart=None), topic):
+    ru = replace(_full(), lang="ru")
+    for m in (_full(), Message(title="hello"), replace(_full(), data=None, chart=None), topic, ru):
         assert m.to_dict() == _old_to_dict(m)
         assert json.dumps(m.to_dict()) == json.dumps(_old_to_dict(m))
 
@@ -70,3 +73,9 @@ def test_round_trip_keeps_the_topic_and_the_silence() -> None:
     assert (plain.thread, plain.silent) == (None, None)
     loud = replace(_full(), silent=False)  # quiet hours set, this one rings: said so
     assert Message.from_dict(json.loads(json.dumps(loud.to_dict()))).silent is False
+
+
+def test_the_language_round_trips_and_english_is_not_stored() -> None:
+    assert "lang" not in Message(title="hello").to_dict()
+    ru = Message.from_dict(json.loads(json.dumps(replace(_full(), lang="ru").to_dict())))
+    assert ru.lang == "ru"

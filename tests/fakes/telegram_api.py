@@ -160,8 +160,10 @@ class FakeTelegram:
         kind: str = "message",
         entities: list[dict[str, Any]] | None = None,
         extra: dict[str, Any] | None = None,
+        language_code: str | None = None,
     ) -> int:
-        """Push a message-like update; a leading /command gets its bot_command entity."""
+        """Push a message-like update; a leading /command gets its bot_command entity.
+        `language_code`: the sender's app language ("ru", "zh-hans"), as Telegram sends it."""
         chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
         if chat_type == "private":
             chat["first_name"] = f"user{user_id}"
@@ -175,6 +177,8 @@ class FakeTelegram:
         self._next_message_id += 1
         if kind != "channel_post":
             msg["from"] = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
+            if language_code is not None:
+                msg["from"]["language_code"] = language_code
         if text is not None:
             msg["text"] = text
             if entities is None and text.startswith("/"):
