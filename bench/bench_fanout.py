@@ -31,11 +31,9 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections import Counter
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -196,16 +194,10 @@ async def query_only(chats: int) -> None:
     )
 
 
-def export(commit: str, into: Path) -> None:
-    tar = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", commit, "bot", "tests"], check=True, capture_output=True
-    ).stdout
-    with tarfile.open(fileobj=BytesIO(tar)) as t:
-        t.extractall(into, filter="data")
-
-
 def compare(chats: int, before: str, repeat: int, in_process: bool) -> bool:
     """The paid case for this tree and for `before`, alternating child processes."""
+    from old_code import export  # bench/: the script's own folder
+
     ok = True
     rates: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as d:

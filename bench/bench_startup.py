@@ -32,10 +32,8 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-from io import BytesIO
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,14 +160,6 @@ async def child(path: Path) -> dict[str, float]:
     }
 
 
-def export(commit: str, into: Path) -> None:
-    tar = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", commit, "bot", "tests"], check=True, capture_output=True
-    ).stdout
-    with tarfile.open(fileobj=BytesIO(tar)) as t:
-        t.extractall(into, filter="data")
-
-
 def _child(code: Path, *args: str) -> str:
     return subprocess.run(
         [sys.executable, __file__, *args],
@@ -208,6 +198,8 @@ def main() -> None:
         n = fill(Path(args.fill), args.subs, args.coins, args.days)
         print(json.dumps({"buckets": n, "s": time.perf_counter() - t}))
         return
+    from old_code import export  # bench/: the script's own folder
+
     with tempfile.TemporaryDirectory() as d:
         codes = {"now": ROOT}
         if not args.only_now:
