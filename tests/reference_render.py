@@ -1,11 +1,15 @@
-"""Today's alert renderer (main before the render-once change), kept verbatim as the reference
-the parts-and-compose path must equal byte for byte (tests/test_render_once.py)."""
+"""Today's alert renderer (main's `render_alerts`, with its languages, before the render-once
+change), kept verbatim as the reference the parts-and-compose path must equal byte for byte
+(tests/domain/test_alert_parts.py, tests/store/test_render_once.py). Only the function's name
+differs; the helpers it calls on AlertContext (split, venues, coins, footer, re-arm note) are
+main's, unchanged."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
+from bot.domain.i18n import EN, N_, Lang
 from bot.domain.market import coin_label, window_label
 from bot.domain.message import Message
 from bot.domain.models import ALL, Alert, AlertKind, Side
@@ -22,35 +26,46 @@ from bot.domain.render_common import (
     venue_name,
 )
 
+_HEADLINE = {
+    Side.TOTAL: N_("%(who)s liquidations%(on)s in %(window)s: %(usd)s (threshold %(threshold)s%(relative)s)"),
+    Side.LONG: N_("%(who)s longs liquidated%(on)s in %(window)s: %(usd)s (threshold %(threshold)s%(relative)s)"),
+    Side.SHORT: N_("%(who)s shorts liquidated%(on)s in %(window)s: %(usd)s (threshold %(threshold)s%(relative)s)"),
+}  # fmt: skip
+
 
 def _headline(a: Alert, ctx: AlertContext) -> str:
-    s = a.sub
-    who = "Market-wide" if s.coin == ALL else s.coin
-    what = "liquidations" if s.side is Side.TOTAL else f"{side_plural(s.side)} liquidated"
-    on = f" on {venue_name(s.venue)}" if s.venue else ""
-    relative = f" = {s.factor:g}× the usual" if s.factor is not None else ""
-    line = (
-        f"{who} {what}{on} in {window_label(s.window)}: {ctx.usd(a.value)} "
-        f"(threshold {format_threshold(s.threshold)}{relative})"
+    s, lang = a.sub, ctx.lang
+    line = lang._(
+        _HEADLINE[s.side],
+        who=lang._("Market-wide") if s.coin == ALL else s.coin,
+        on=lang._(" on %(venue)s", venue=venue_name(s.venue)) if s.venue else "",
+        window=window_label(s.window),
+        usd=ctx.usd(a.value),
+        threshold=format_threshold(s.threshold),
+        relative=lang._(" = %(factor)s× the usual", factor=f"{s.factor:g}")
+        if s.factor is not None
+        else "",
     )
     if a.level > 1:  # escalated, or a first alert that crossed several levels at once
-        line += f", now {ctx.multiple(a.level)} your threshold"
-    label = sub_label(s)
+        line += lang._(", now %(multiple)s your threshold", multiple=ctx.multiple(a.level))
+    label = sub_label(s, lang)
     return f"{label}: {line}" if s.origin == "config" else f"{label} {line}"
 
 
-def _compact(a: Alert) -> str:
+def _compact(a: Alert, lang: Lang = EN) -> str:
     """`#3 BTC shorts 1h $419.03M ≥ $400M, total $458.07M`: for messages of many alerts."""
     s = a.sub
-    who = "All" if s.coin == ALL else s.coin
+    who = lang._("All") if s.coin == ALL else s.coin
     if s.venue:
-        who += f" on {venue_name(s.venue)}"
-    side = "" if s.side is Side.TOTAL else f" {side_plural(s.side)}"
+        who += lang._(" on %(venue)s", venue=venue_name(s.venue))
+    side = "" if s.side is Side.TOTAL else f" {side_plural(s.side, lang)}"
     line = (
-        f"{sub_label(s)} {who}{side} {window_label(s.window)} {format_usd(a.value)} "
+        f"{sub_label(s, lang)} {who}{side} {window_label(s.window)} {format_usd(a.value)} "
         f"≥ {format_threshold(s.threshold)}"
     )
-    return line if s.side is Side.TOTAL else f"{line}, total {format_usd(a.longs + a.shorts)}"
+    if s.side is Side.TOTAL:
+        return line
+    return lang._("%(line)s, total %(usd)s", line=line, usd=format_usd(a.longs + a.shorts))
 
 
 def reference_render_alerts(
@@ -60,6 +75,7 @@ def reference_render_alerts(
     if not alerts:
         raise ValueError("render_alerts needs at least one alert")
     ctx = ctx or AlertContext()
+    lang = ctx.lang
     longs = sum(a.longs for a in alerts)
     shorts = sum(a.shorts for a in alerts)
     tone = dominance(longs, shorts)
@@ -68,16 +84,19 @@ def reference_render_alerts(
     first = alerts[0]
     if len(alerts) == 1:
         s = first.sub
-        subject = f"{coin_label(s.coin)} {window_label(s.window)}"
-        kind = "escalation" if first.kind is AlertKind.ESCALATED else "alert"
-        title = (
-            f"{upper_first(dramatic)}: {subject}" if dramatic else f"Liquidation {kind}: {subject}"
-        )
+        subject = f"{coin_label(s.coin, lang)} {window_label(s.window)}"
+        if dramatic:
+            title = f"{upper_first(lang._(dramatic))}: {subject}"
+        elif first.kind is AlertKind.ESCALATED:
+            title = lang._("Liquidation escalation: %(subject)s", subject=subject)
+        else:
+            title = lang._("Liquidation alert: %(subject)s", subject=subject)
     else:
+        n = len(alerts)
         title = (
-            f"{upper_first(dramatic)}: {len(alerts)} alerts"
+            upper_first(lang._(dramatic)) + ": " + lang.n_("%(n)d alert", "%(n)d alerts", n)
             if dramatic
-            else f"{len(alerts)} liquidation alerts"
+            else lang.n_("%(n)d liquidation alert", "%(n)d liquidation alerts", n)
         )
     blocks: list[list[str]] = []
     for a, wave in zip(alerts, waves, strict=True):
@@ -88,7 +107,7 @@ def reference_render_alerts(
             block.append(coins)
         blocks.append(block)
     gaps = list(dict.fromkeys(g for a in alerts for g in a.gaps))
-    notes = [f"Gap: {g}" for g in gaps[:5]]
+    notes = [lang._("Gap: %(gap)s", gap=g) for g in gaps[:5]]
     full = [line for b in blocks for line in ([*b, ""] if len(blocks) > 1 else b)]
     if len(blocks) > 1:
         full.pop()  # no blank line after the last block
@@ -96,8 +115,8 @@ def reference_render_alerts(
     if sum(len(x) + 1 for x in full) <= MAX_CHARS - 800:
         body = full
     else:  # one short line each, still with the total (a side's value is not the whole wave)
-        body = [_compact(a) for a in alerts]
-    lines = fit_lines([*body, *notes, ctx.rearm_note()], MAX_CHARS - 600)
+        body = [_compact(a, lang) for a in alerts]
+    lines = fit_lines([*body, *notes, ctx.rearm_note()], MAX_CHARS - 600, lang)
     sources = tuple(dict.fromkeys(s for a in alerts for s in a.sources))
     as_of = max(a.as_of_ms for a in alerts)
     return Message(
@@ -105,4 +124,5 @@ def reference_render_alerts(
         lines=lines,
         footer=ctx.footer(as_of, sources, any(a.sampled for a in alerts), tz),
         tone=tone,
+        lang=lang.code,
     )

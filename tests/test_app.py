@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.config import Config, Secrets, parse_config
+import pytest
+
+from bot.config import Config, ConfigError, Secrets, parse_config
 from bot.features.broadcasts import sync_broadcasts
 from bot.runtime.clock import Clock
 from bot.sources.from_config import build_sources
@@ -15,7 +17,7 @@ from bot.store import Database
 T = 1_800_000_000_000
 
 
-def _config(broadcasts: list[dict[str, str]]) -> Config:
+def _config(broadcasts: list[dict[str, object]]) -> Config:
     return parse_config({"broadcasts": broadcasts})
 
 
@@ -46,6 +48,29 @@ async def test_broadcasts_are_synced_once_and_dropped_when_undeclared(tmp_path: 
         assert await db.list_subscriptions("discord:channel:42") == []
     finally:
         await db.close()
+
+
+async def test_a_broadcast_into_a_forum_topic(tmp_path: Path) -> None:
+    """`topic:` is part of a declared broadcast: stored as the rule's thread, kept across a
+    restart, moved when the config names another topic; only Telegram chats have topics."""
+    db = await Database.open(tmp_path / "b.sqlite3")
+    try:
+        cfg = _config([{"chat": -100123, "rule": "btc 1h 100m", "topic": 42}])
+        await sync_broadcasts(cfg, db, T)
+        await sync_broadcasts(cfg, db, T)  # a restart: the same one rule
+        (sub,) = await db.list_subscriptions("telegram:-100123")
+        assert (sub.coin, sub.thread, sub.origin) == ("BTC", 42, "config")
+        moved = _config([{"chat": -100123, "rule": "btc 1h 100m", "topic": 7}])
+        await sync_broadcasts(moved, db, T)
+        assert [s.thread for s in await db.list_subscriptions("telegram:-100123")] == [7]
+        await sync_broadcasts(_config([{"chat": -100123, "rule": "btc 1h 100m"}]), db, T)
+        assert [s.thread for s in await db.list_subscriptions("telegram:-100123")] == [None]
+    finally:
+        await db.close()
+    with pytest.raises(ConfigError, match="only a Telegram chat has forum topics"):
+        _config([{"chat": "discord:42", "rule": "btc 1h 100m", "topic": 3}])
+    with pytest.raises(ConfigError):
+        _config([{"chat": "@liqs", "rule": "btc 1h 100m", "topic": 0}])
 
 
 def test_sources_follow_the_config() -> None:

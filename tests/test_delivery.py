@@ -329,7 +329,7 @@ async def test_an_alert_older_than_its_window_is_dropped_and_shown_in_status(
     assert await Delivery(db, {"telegram": sender}, clock).drain() == type(stats)()  # once
     service = CommandService(db, FakeMarket(), RuleBook(Policy()), ServiceSettings(), clock)
     reply = await service.handle_text(ChatContext("telegram:5", "telegram"), "/status")
-    assert "1 alert(s) dropped in 24h: older than their window" in reply.messages[0].lines
+    assert "1 alert dropped in 24h: older than its window" in reply.messages[0].lines
 
 
 async def test_sent_marks_are_group_committed_and_each_stored_before_the_chats_next_row(
@@ -382,3 +382,22 @@ async def test_a_failed_mark_write_fails_every_send_of_its_batch(db: Database) -
         await Delivery(db, {"telegram": RecordingSender("telegram")}, Clock()).drain()
     assert all("disk I/O error" in str(e) for e in group.value.exceptions)
     assert len(await db.due_outbox(10**9, 100)) == 10  # nothing counted as stored
+
+
+async def test_rows_for_a_platform_that_is_off_are_told_once_and_kept(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    await enqueue(db, "discord:channel:1", "d1")
+    await enqueue(db, "telegram:1", "t1")
+    sender = RecordingSender("telegram")
+    delivery = Delivery(db, {"telegram": sender}, clock)
+    with caplog.at_level(logging.WARNING):
+        await delivery.drain()
+        clock.now += 120_000  # checked again a minute later: still off, not told again
+        await enqueue(db, "discord:channel:2", "d2", created_ms=clock.now)
+        await delivery.drain()
+    told = [r for r in caplog.records if "which is off" in r.getMessage()]
+    assert len(told) == 1 and "discord" in told[0].getMessage()
+    assert sender.calls == [("telegram:1", "t1")]
+    assert await db.pending_platforms() == {"discord"}  # kept for when discord is on

@@ -138,3 +138,18 @@ async def test_coinglass_totals_touch_every_series(live) -> None:
     rt.market.totals("coinglass", T0, {("BTC", 60): WindowTotals(1.0, 2.0)}, {})
     assert rt.market.take_touched() is None  # whole windows replaced: evaluate all
     assert rt.market.take_touched() == set()
+
+
+async def test_a_ticks_alert_unsent_past_its_window_is_dropped_not_sent_late(live) -> None:
+    """The tick's outbox rows carry their expiry (created + the rule's window): an alert the
+    delivery could not send before its window rolled past is dropped and counted, not sent
+    hours late (commit_transitions had left expires_ms out: only the 6 h cap applied)."""
+    rt, out = live
+    await rt.console.handle_line("/subscribe eth 15m 50m longs")
+    assert await rt.engine.tick() == 1  # queued, not yet delivered
+    rt.clock.now += 16 * 60_000  # the console was away for longer than the rule's window
+    before = out.getvalue()
+    stats = await rt.delivery.drain()
+    assert (stats.sent, stats.expired) == (0, 1)
+    assert "ETH liquidations in 15m" not in out.getvalue()[len(before) :]
+    assert await rt.db.count_expired(0) == 1

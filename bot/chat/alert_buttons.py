@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.chat.context import ChatContext
+from bot.domain.i18n import EN, N_, Lang
 from bot.domain.message import Message, Reply
 
 if TYPE_CHECKING:
@@ -43,16 +44,18 @@ class Action:
 
 
 ACTIONS: tuple[Action, ...] = (
-    Action("m", "Mute 1h", True),
-    Action("d", "Mute 24h", True),
-    Action("u", "Unsubscribe", True),
-    Action("c", "Chart", False),
-    Action("l", "Details", False),
+    Action("m", N_("Mute 1h"), True),
+    Action("d", N_("Mute 24h"), True),
+    Action("u", N_("Unsubscribe"), True),
+    Action("c", N_("Chart"), False),
+    Action("l", N_("Details"), False),
 )
 _BY_CODE = {a.code: a for a in ACTIONS}
 
-NOTICE_INVALID = "This button is not valid (it may be from another bot). Type the command instead."
-NOTICE_GONE = "This alert's rule was removed."
+NOTICE_INVALID = N_(
+    "This button is not valid (it may be from another bot). Type the command instead."
+)
+NOTICE_GONE = N_("This alert's rule was removed.")
 
 
 class Store(Protocol):
@@ -64,6 +67,7 @@ class Service(Protocol):
     db: Any
 
     async def handle_text(self, ctx: ChatContext, text: str) -> Reply: ...
+    async def lang_of(self, ctx: ChatContext) -> Lang: ...
 
 
 class ButtonSigner:
@@ -119,9 +123,10 @@ class ButtonSigner:
             return None
         return (action, sub_id) if action is not None else None
 
-    def buttons(self, sub_id: int) -> list[tuple[str, str]]:
-        """(label, token) of every button under an alert of this rule, in order."""
-        return [(a.label, self.token(a, sub_id)) for a in ACTIONS]
+    def buttons(self, sub_id: int, lang: Lang = EN) -> list[tuple[str, str]]:
+        """(label, token) of every button under an alert of this rule, in order; the labels
+        in `lang` (the alert's)."""
+        return [(lang._(a.label), self.token(a, sub_id)) for a in ACTIONS]
 
 
 def is_button_token(data: str) -> bool:
@@ -170,30 +175,32 @@ async def press(
     chart takes a moment to draw) the notice goes before the command runs; the Press returned
     then has `answered` set."""
     parsed = signer.parse(token)
+    lang = await service.lang_of(ctx)
     if parsed is None:
         log.info("button press in %s with a token we did not sign", ctx.chat_key)
-        return Press(NOTICE_INVALID, show_alert=True)
+        return Press(lang._(NOTICE_INVALID), show_alert=True)
     action, sub_id = parsed
     subs = await service.db.list_subscriptions(ctx.chat_key)  # the chat's own only
     sub = next((s for s in subs if s.id == sub_id), None)
     if sub is None:
-        return Press(NOTICE_GONE, show_alert=True)
+        return Press(lang._(NOTICE_GONE), show_alert=True)
     if action.code == "u" and sub.origin == "config":
         return Press(
-            "This alert is the operator's broadcast: it cannot be unsubscribed here.", True
+            lang._("This alert is the operator's broadcast: it cannot be unsubscribed here."),
+            True,
         )
     if action.changes_rules and ctx.kind != "private" and not await ctx.can_manage():
-        return Press(f"Sorry: {ctx.manage_hint}.", show_alert=True)
+        return Press(lang._("Sorry: %(hint)s.", hint=lang._(ctx.manage_hint)), show_alert=True)
     if early is not None and not action.changes_rules:
-        await early(f"{action.label}: {sub.coin}")
+        await early(f"{lang._(action.label)}: {sub.coin}")
         reply = await service.handle_text(ctx, command_line(action, sub))
-        return Press(_notice(action, reply), reply=reply, answered=True)
+        return Press(_notice(action, reply, lang), reply=reply, answered=True)
     reply = await service.handle_text(ctx, command_line(action, sub))
-    return Press(_notice(action, reply), reply=reply)
+    return Press(_notice(action, reply, lang), reply=reply)
 
 
-def _notice(action: Action, reply: Reply) -> str:
+def _notice(action: Action, reply: Reply, lang: Lang = EN) -> str:
     first: Message | None = reply.messages[0] if reply.messages else None
     if first is not None and first.title:
         return first.title[:190]  # answerCallbackQuery takes 200 characters
-    return action.label
+    return lang._(action.label)

@@ -24,3 +24,9 @@ class ChatContext:
     user: str = ""
     # What the adapter calls a refusal's remedy: "ask a group admin", "needs Manage Channels".
     manage_hint: str = "only the chat's admins can change its alerts"
+    # The Telegram forum topic the command was sent in (message_thread_id of a topic message);
+    # None: the chat itself (General, or no topics). A /subscribe there alerts into it.
+    thread: int | None = None
+    # The asker's client language tag (Telegram's language_code, Discord's locale): a private
+    # chat's default language until /lang sets one; "" when the platform does not say.
+    language: str = ""

@@ -26,12 +26,15 @@ from bot.chat.discord_commands import register_commands
 from bot.chat.discord_render import NO_MENTIONS, render_batches
 from bot.chat.discord_sender import DiscordSender, attach_image, keyboard_view
 from bot.chat.guide_buttons import is_guide_token
+from bot.domain.i18n import N_
 from bot.domain.message import Message, Reply, Tone
 from bot.domain.models import Subscription
 
 log = logging.getLogger(__name__)
 
-MANAGE_HINT = "ask someone with the Manage Channels permission, or DM me to get alerts of your own"
+MANAGE_HINT = N_(
+    "ask someone with the Manage Channels permission, or DM me to get alerts of your own"
+)
 
 
 class Service(Protocol):
@@ -64,7 +67,11 @@ def interaction_context(interaction: discord.Interaction) -> ChatContext:
     """Whose chat this is: the server channel (admins manage it) or the user's DM."""
     user = getattr(interaction.user, "display_name", "") or ""
     if interaction.guild_id is None:
-        return ChatContext(user_key(interaction.user.id), "discord", kind="private", user=user)
+        # a DM speaks the user's Discord language until /lang ("ru", "es-ES", "zh-CN")
+        language = str(getattr(interaction, "locale", "") or "")
+        return ChatContext(
+            user_key(interaction.user.id), "discord", kind="private", user=user, language=language
+        )
     perms = interaction.permissions
 
     async def can_manage() -> bool:

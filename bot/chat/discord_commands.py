@@ -14,6 +14,7 @@ from bot.chat.discord_insight import Run, register_insight
 from bot.domain.chart import CHART_WINDOW_CHOICES
 from bot.domain.command_args import VENUES
 from bot.domain.command_specs import SPECS
+from bot.domain.i18n import NAMES
 from bot.domain.market import WINDOW_CHOICES, window_label
 from bot.domain.models import ALL, Subscription
 from bot.domain.money import format_threshold
@@ -187,6 +188,28 @@ def register_commands(
     @manage
     async def digest(interaction: discord.Interaction, time: str = "", zone: str = "") -> None:
         await run(interaction, _line("/digest", time, zone))
+
+    @tree.command(name="quiet", description=desc["quiet"])
+    @app_commands.describe(
+        hours="a local window like 23:00-07:00, or off (empty: show this channel's)",
+        except_big="escalations and single liquidations still ring",
+    )
+    @manage
+    async def quiet(
+        interaction: discord.Interaction, hours: str = "", except_big: bool = False
+    ) -> None:
+        big = ("except", "big") if except_big and hours.strip().lower() != "off" else ()
+        await run(interaction, _line("/quiet", hours, *big))
+
+    languages = [app_commands.Choice(name=f"{NAMES[c]} ({c})", value=c) for c in NAMES] + [
+        app_commands.Choice(name="auto (your Discord language in DMs)", value="auto")
+    ]
+
+    @tree.command(name="lang", description=desc["lang"])
+    @app_commands.describe(language="the chat's language (none: show it)")
+    @app_commands.choices(language=languages)
+    async def lang(interaction: discord.Interaction, language: str = "") -> None:
+        await run(interaction, _line("/lang", language))
 
     @tree.command(name="test", description=desc["test"])
     @manage

@@ -9,7 +9,9 @@ import discord
 
 from bot.chat.alert_buttons import ButtonSigner
 from bot.chat.discord_render import NO_MENTIONS, render_batches
+from bot.domain.i18n import EN, Lang
 from bot.domain.message import Message
+from bot.locale import get_lang
 from bot.runtime.delivery import SendOutcome
 
 log = logging.getLogger(__name__)
@@ -48,14 +50,12 @@ PERMANENT_CODES = {
 TOKEN_RETRY_S = 300.0  # a rejected token is not fixed in seconds
 
 
-def alert_view(signer: ButtonSigner, sub_id: int) -> discord.ui.View:
+def alert_view(signer: ButtonSigner, sub_id: int, lang: Lang = EN) -> discord.ui.View:
     """The buttons under an alert, as message components: each custom_id is a signed token
     (alert_buttons). Presses arrive as component interactions (DiscordBot.on_component)."""
     view = discord.ui.View(timeout=None)
-    for i, (label, token) in enumerate(signer.buttons(sub_id)):
-        style = (
-            discord.ButtonStyle.danger if label == "Unsubscribe" else discord.ButtonStyle.secondary
-        )
+    for i, (label, token) in enumerate(signer.buttons(sub_id, lang)):
+        style = discord.ButtonStyle.danger if i == 2 else discord.ButtonStyle.secondary  # Unsub.
         view.add_item(discord.ui.Button(label=label, custom_id=token, style=style, row=i // 3))
     return view
 
@@ -113,10 +113,15 @@ class DiscordSender:
                     extra["file"] = attach_image(message, batch[0])
                 view = None
                 if i == len(batches) - 1 and message.buttons is not None and self.buttons:
-                    view = alert_view(self.buttons, message.buttons)
+                    view = alert_view(self.buttons, message.buttons, get_lang(message.lang))
                     extra["view"] = view
                 try:
-                    await channel.send(embeds=batch, allowed_mentions=NO_MENTIONS, **extra)
+                    await channel.send(
+                        embeds=batch,
+                        allowed_mentions=NO_MENTIONS,
+                        silent=message.silent is True,  # quiet hours: SUPPRESS_NOTIFICATIONS
+                        **extra,
+                    )
                 finally:
                     if view is not None:  # presses go to on_component, not to a stored view
                         view.stop()

@@ -36,6 +36,8 @@ from bot.domain.command_types import (
     ListSubs,
     Mute,
     NotACommandError,
+    SetLang,
+    SetQuiet,
     SetTz,
     Start,
     Status,
@@ -50,8 +52,10 @@ from bot.domain.command_types import (
 from bot.domain.commands import parse_command
 from bot.domain.compare import Comparison
 from bot.domain.digest import DigestCommand, DigestSpec
+from bot.domain.i18n import EN, Lang, match_language
 from bot.domain.message import Message, Reply
 from bot.domain.models import AlertState, Snapshot, SourceStatus, Subscription
+from bot.domain.quiet import load_quiet, render_quiet
 from bot.domain.render_alerts import AlertContext
 from bot.domain.render_compare import render_compare, render_compare_off
 from bot.domain.render_insight import render_backtest, render_top
@@ -62,6 +66,7 @@ from bot.domain.venue_view import venue_snapshot
 from bot.features.backtest_history import HistorySource
 from bot.features.chart_view import chart_message
 from bot.features.insight import History, remember_usuals, rule_history
+from bot.locale import get_lang
 from bot.store import Database
 
 log = logging.getLogger(__name__)
@@ -100,7 +105,18 @@ def _wall_clock() -> int:
 
 _MUTATING = (
     Subscribe, SubscribeGuide, Unsubscribe, Mute, Unmute, DigestCommand, TestMessage, ImportRules, SetTz,
+    SetQuiet,
+    SetLang,
 )  # fmt: skip
+
+
+def _showing(cmd: Command) -> bool:
+    """A mutating command's form that only shows the setting (anyone may ask)."""
+    if isinstance(cmd, DigestCommand | SetQuiet):
+        return cmd.show
+    if isinstance(cmd, SetLang):
+        return cmd.lang is None
+    return isinstance(cmd, SetTz) and cmd.zone is None
 
 
 class CommandService:
@@ -160,14 +176,14 @@ class CommandService:
         presser's rights too, and the typed command it stands for runs here. Never raises.
         `early`: told the notice before a looking button's command runs (alert_buttons.press)."""
         if self.buttons is None:
-            return Press(NOTICE_INVALID, show_alert=True)
+            return Press((await self.lang_of(ctx))._(NOTICE_INVALID), show_alert=True)
         try:
             if guide_buttons.is_guide_token(token):  # the guided /subscribe's steps
                 return await guide_buttons.press(self, self.buttons, ctx, token)
             return await press(self, self.buttons, ctx, token, early)
         except Exception:
             log.exception("button press in %s failed", ctx.chat_key)
-            return Press(render.render_apology().title, show_alert=True)
+            return Press(render.render_apology(await self.lang_of(ctx)).title, show_alert=True)
 
     async def _handle_text(self, ctx: ChatContext, text: str) -> Reply:
         try:
@@ -175,48 +191,52 @@ class CommandService:
         except UnknownCommandError as e:
             if ctx.kind != "private" and not e.addressed:
                 return Reply()  # likely another bot's command in a shared chat: stay quiet
-            return Reply.of(render.render_error(e))
+            return Reply.of(render.render_error(e, await self.lang_of(ctx)))
         except NotACommandError as e:
             # `/`, `//`, a path: in a group it was not meant for us
-            return Reply.of(render.render_error(e)) if ctx.kind == "private" else Reply()
+            if ctx.kind != "private":
+                return Reply()
+            return Reply.of(render.render_error(e, await self.lang_of(ctx)))
         except CommandError as e:
-            return Reply.of(render.render_error(e))
+            return Reply.of(render.render_error(e, await self.lang_of(ctx)))
         except Exception:
             log.exception("parsing %r in %s failed", text[:200], ctx.chat_key)
-            return Reply.of(render.render_apology())
+            return Reply.of(render.render_apology(await self.lang_of(ctx)))
         if cmd is None:
             # plain talk: a hint in a private chat; in a group people talk to each other
             private = ctx.kind == "private" and not text.lstrip().startswith("/")
-            return Reply.of(render.render_hint()) if private and text.strip() else Reply()
+            if private and text.strip():
+                return Reply.of(render.render_hint(await self.lang_of(ctx)))
+            return Reply()
         return await self.handle(ctx, cmd)
 
     async def handle(self, ctx: ChatContext, cmd: Command) -> Reply:
         """Run a parsed command. Never raises: failures become an apology, logged with context."""
         try:
-            showing = isinstance(cmd, DigestCommand | SetTz) and (
-                cmd.show if isinstance(cmd, DigestCommand) else cmd.zone is None
-            )
-            if not isinstance(cmd, _MUTATING) or showing:
+            if not isinstance(cmd, _MUTATING) or _showing(cmd):
                 return Reply.of(await self._run(ctx, cmd))
             if ctx.kind != "private" and not await ctx.can_manage():
-                return Reply.of(render.render_refused(ctx.manage_hint))
+                lang = await self.lang_of(ctx)
+                return Reply.of(render.render_refused(ctx.manage_hint, lang))
             lock = self._locks.get(ctx.chat_key)
             if lock is None:
                 lock = self._locks[ctx.chat_key] = asyncio.Lock()
             async with lock:
                 return Reply.of(await self._run(ctx, cmd))
         except CommandError as e:
-            return Reply.of(render.render_error(e))
+            return Reply.of(render.render_error(e, await self.lang_of(ctx)))
         except Exception:
             log.exception("command %r in %s failed", cmd, ctx.chat_key)
-            return Reply.of(render.render_apology())
+            return Reply.of(render.render_apology(await self.lang_of(ctx)))
 
     async def _run(self, ctx: ChatContext, cmd: Command) -> Message:
         match cmd:
             case Start():
                 return await self._start(ctx)
             case Help():
-                return render.render_help()
+                return render.render_help(await self.lang_of(ctx))
+            case SetLang():
+                return await self._set_lang(ctx, cmd)
             case Subscribe():
                 return await self._subscribe(ctx, cmd)
             case SubscribeGuide():
@@ -232,9 +252,11 @@ class CommandService:
             case Unmute():
                 return await self._unmute(ctx, cmd)
             case Liqs():
-                return self._liqs(cmd, await self._tz(ctx))
+                return self._liqs(cmd, await self._tz(ctx), await self.lang_of(ctx))
             case SetTz():
                 return await self._set_tz(ctx, cmd)
+            case SetQuiet():
+                return await self._set_quiet(ctx, cmd)
             case Top():
                 return render_top(self.market.snapshot(self.clock()), cmd.window)
             case Backtest():
@@ -261,18 +283,19 @@ class CommandService:
         resumed = await self.db.resume_chat(ctx.chat_key)
         if resumed:
             log.info("chat %s resumed by /start", ctx.chat_key)
-        return render.render_start(resumed=resumed)
+        return render.render_start(resumed=resumed, lang=await self.lang_of(ctx))
 
     async def _subscribe(self, ctx: ChatContext, cmd: Subscribe) -> Message:
         now = self.clock()
         await self.db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=now)
+        lang = await self.lang_of(ctx)
         existing = own_rules(await self.db.list_subscriptions(ctx.chat_key))
-        for s in existing:
-            if rule_key(s) == rule_key(as_subscription(cmd)):
-                return render.render_duplicate(s)
+        for s in existing:  # the same rule in another topic is another rule: it alerts there
+            if rule_key(s) == rule_key(as_subscription(cmd)) and s.thread == ctx.thread:
+                return render.render_duplicate(s, lang)
         cap = self.settings.max_subscriptions_per_chat
         if len(existing) >= cap:
-            return render.render_at_cap(cap)
+            return render.render_at_cap(cap, lang)
         sub = await self.db.add_subscription(
             ctx.chat_key,
             cmd.coin,
@@ -283,6 +306,7 @@ class CommandService:
             venue=cmd.venue,
             kind="single" if cmd.single else "window",
             factor=cmd.factor,
+            thread=ctx.thread,
         )
         extra: list[str] = []
         try:  # the store is asked before the rule is live, so a relative rule arms at once
@@ -306,11 +330,11 @@ class CommandService:
             served, current = True, None
         note = self.settings.quiet_note
         if sub.kind == "single":
-            note = "Each one is told once; several in the same moment come as one message."
+            note = lang._("Each one is told once; several in the same moment come as one message.")
         elif note is None:
-            note = AlertContext(policy=self.book.policy).rearm_note()
+            note = AlertContext(policy=self.book.policy, lang=lang).rearm_note()
         return render.render_subscribed(
-            sub, current, served, len(existing) + 1, cap, note, extra=extra
+            sub, current, served, len(existing) + 1, cap, note, extra=extra, lang=lang
         )
 
     async def _import(self, ctx: ChatContext, cmd: ImportRules) -> Message:
@@ -318,7 +342,7 @@ class CommandService:
         now = self.clock()
         await self.db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=now)
         existing = own_rules(await self.db.list_subscriptions(ctx.chat_key))
-        have = {rule_key(s) for s in existing}
+        have = {rule_key(s) for s in existing if s.thread == ctx.thread}
         cap = self.settings.max_subscriptions_per_chat
         added: list[Subscription] = []
         duplicates = over_cap = 0
@@ -333,6 +357,7 @@ class CommandService:
             sub = await self.db.add_subscription(
                 ctx.chat_key, rule.coin, rule.window, rule.side, rule.threshold, now,
                 venue=rule.venue, kind="single" if rule.single else "window", factor=rule.factor,
+                thread=ctx.thread,
             )  # fmt: skip
             self.book.add(sub)
             have.add(key)
@@ -354,20 +379,59 @@ class CommandService:
             await self.db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=now)
             await self.db.set_chat_tz(ctx.chat_key, None if cmd.zone == "UTC" else cmd.zone)
         tz = await self._tz(ctx)
-        return render.render_tz(tz, now, changed=cmd.zone is not None)
+        lang = await self.lang_of(ctx)
+        return render.render_tz(tz, now, changed=cmd.zone is not None, lang=lang)
 
-    def _liqs(self, cmd: Liqs, tz: ZoneInfo | None = None) -> Message:
+    async def _set_quiet(self, ctx: ChatContext, cmd: SetQuiet) -> Message:
+        now = self.clock()
+        if not cmd.show:
+            await self.db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=now)
+            await self.db.set_chat_quiet(ctx.chat_key, cmd.hours.text() if cmd.hours else None)
+        hours = cmd.hours if not cmd.show else load_quiet(await self.db.chat_quiet(ctx.chat_key))
+        return render_quiet(hours, now, await self._tz(ctx), changed=not cmd.show)
+
+    async def lang_of(self, ctx: ChatContext) -> Lang:
+        """The chat's language: its /lang; else, in a private chat, the asker's client
+        language (remembered in the store for the alerts); else English. Never raises."""
+        try:
+            chosen, seen = await self.db.chat_lang(ctx.chat_key)
+            if chosen is not None:
+                return get_lang(chosen)
+            if ctx.kind != "private":
+                return EN  # a group's members speak many languages: English until /lang
+            if not ctx.language:  # the platform does not say (the console): the last seen
+                return get_lang(seen)
+            now = match_language(ctx.language) or "en"  # French: English, not what was seen
+            if now != (seen or "en"):
+                await self.db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=self.clock())
+                await self.db.set_chat_lang_auto(ctx.chat_key, None if now == "en" else now)
+            return get_lang(now)
+        except Exception:  # a failing store: English, not an apology
+            log.warning("language of %s unreadable; English", ctx.chat_key, exc_info=True)
+            return EN
+
+    async def _set_lang(self, ctx: ChatContext, cmd: SetLang) -> Message:
+        if cmd.lang is not None:
+            await self.db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=self.clock())
+            await self.db.set_chat_lang(ctx.chat_key, None if cmd.lang == "auto" else cmd.lang)
+        chosen, _ = await self.db.chat_lang(ctx.chat_key)
+        lang = await self.lang_of(ctx)
+        changed = cmd.lang is not None and cmd.lang != "auto"
+        return render.render_lang(lang, chosen=chosen is not None, changed=changed)
+
+    def _liqs(self, cmd: Liqs, tz: ZoneInfo | None = None, lang: Lang = EN) -> Message:
         now = self.clock()
         if cmd.compare:
             c = self.market.compare(cmd.coin, now)
             return render_compare_off() if c.coinglass == "off" else render_compare(c)
         snap = self.market.snapshot(now)
         if cmd.venue is None:
-            return render.render_liqs(snap, cmd.coin, cmd.window, self.market.status(now), tz)
+            return render.render_liqs(snap, cmd.coin, cmd.window, self.market.status(now), tz, lang)
         msg = render.render_liqs(
-            venue_snapshot(snap, cmd.venue), cmd.coin, cmd.window, self.market.status(now), tz
+            venue_snapshot(snap, cmd.venue), cmd.coin, cmd.window, self.market.status(now), tz, lang
         )
-        return replace(msg, title=f"{msg.title} on {render.venue_name(cmd.venue)}")
+        on = lang._(" on %(venue)s", venue=render.venue_name(cmd.venue))
+        return replace(msg, title=msg.title + on)
 
     async def _history(self, sub: Subscription, now: int) -> History:
         if self.before_chart is not None:
@@ -385,11 +449,12 @@ class CommandService:
         every = await self.db.list_subscriptions(ctx.chat_key)
         own = own_rules(every)
         by_number = {render.number(s): s for s in own}
+        lang = await self.lang_of(ctx)
         if cmd.all:
             for s in own:
                 if await self.db.remove_subscription(ctx.chat_key, s.id):
                     self.book.remove(s.id)
-            return render.render_unsubscribed_all(len(own))
+            return render.render_unsubscribed_all(len(own), lang)
         removed, unknown = [], []
         for n in cmd.ids:
             # the store checks the chat too: another chat's rule is never removed
@@ -400,7 +465,7 @@ class CommandService:
             else:
                 unknown.append(n)
         left = [n for n in by_number if n not in removed]
-        return render.render_unsubscribed(removed, unknown, left, len(every) > len(own))
+        return render.render_unsubscribed(removed, unknown, left, len(every) > len(own), lang)
 
     async def _list(self, ctx: ChatContext) -> Message:
         now = self.clock()
@@ -419,6 +484,7 @@ class CommandService:
             policy=self.book.policy,
             waiting=self._waiting(subs, now),
             tz=await self._tz(ctx),
+            lang=await self.lang_of(ctx),
         )
 
     def _waiting(self, subs: list[Subscription], now: int) -> frozenset[int]:
@@ -435,14 +501,15 @@ class CommandService:
         await self.db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=now)
         until = now + cmd.seconds * 1000
         await self.db.set_mute(ctx.chat_key, cmd.coin, until)
-        return render.render_muted(cmd.coin, until, now, await self._tz(ctx))
+        tz, lang = await self._tz(ctx), await self.lang_of(ctx)
+        return render.render_muted(cmd.coin, until, now, tz, lang)
 
     async def _unmute(self, ctx: ChatContext, cmd: Unmute) -> Message:
         # count only mutes still running: an expired row is not something the user can lift
         active = (await self.db.active_mutes(self.clock())).get(ctx.chat_key, {})
         lifted = len(active) if cmd.coin is None else int(cmd.coin in active)
         await self.db.clear_mutes(ctx.chat_key, cmd.coin)
-        return render.render_unmuted(cmd.coin, lifted)
+        return render.render_unmuted(cmd.coin, lifted, await self.lang_of(ctx))
 
     async def _chart(self, cmd: Chart) -> Message:
         now = self.clock()
@@ -453,6 +520,7 @@ class CommandService:
 
     async def _status(self, ctx: ChatContext) -> Message:
         now = self.clock()
+        lang = await self.lang_of(ctx)
         chat = await self.db.get_chat(ctx.chat_key)
         status = render.render_status(
             self.market.status(now),
@@ -465,6 +533,7 @@ class CommandService:
             served=self.market.windows_served(),
             failing=self.failing_jobs(),
             tz=await self._tz(ctx),
+            lang=lang,
         )
         # alerts that waited in the outbox longer than their window were dropped, not sent
         try:
@@ -473,7 +542,19 @@ class CommandService:
             log.warning("/status: counting dropped alerts failed", exc_info=True)
             dropped = 0
         if dropped:
-            note = f"{dropped} alert(s) dropped in 24h: older than their window"
+            note = lang.n_(
+                "%(n)d alert dropped in 24h: older than its window",
+                "%(n)d alerts dropped in 24h: older than their window",
+                dropped,
+            )
+            status = replace(status, lines=(*status.lines, note))
+        try:
+            quiet = load_quiet(await self.db.chat_quiet(ctx.chat_key))
+        except Exception:  # as above: /status answers while the store is failing
+            log.warning("/status: reading quiet hours failed", exc_info=True)
+            quiet = None
+        if quiet is not None:
+            note = f"Quiet hours {quiet.text()}: alerts then arrive without sound (/quiet)"
             status = replace(status, lines=(*status.lines, note))
         replica = self.replica_line()
         return replace(status, lines=(*status.lines, replica)) if replica else status

@@ -21,10 +21,11 @@ import secrets
 import time
 import traceback
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from telegram import BotCommand, ChatMember, Update
+from telegram import Message as TgMessage
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -46,6 +47,7 @@ from bot.chat.telegram_limits import TelegramLimits
 from bot.chat.telegram_sender import PLATFORM, TelegramSender
 from bot.chat.telegram_updates import ChatOrderedProcessor
 from bot.chat.telegram_wire import AiohttpRequest
+from bot.domain.i18n import N_
 from bot.domain.message import Message
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,9 @@ DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
 APOLOGY = "Sorry, something went wrong on our side. Please try again in a moment."
 
 _KINDS = {"private": "private", "group": "group", "supergroup": "group", "channel": "channel"}
+# the remedy of a refusal, in the chat's language when told (render_refused translates it)
+_GROUP_HINT = N_("only this group's admins can change its alerts")
+_CHANNEL_HINT = N_("only this channel's admins can change its alerts")
 # what we ask Telegram for: commands, channel posts, our own membership changes, and presses
 # of the buttons under alerts
 ALLOWED_UPDATES = [
@@ -265,6 +270,7 @@ class TelegramBot:
         reply = await self.service.handle_text(ctx, msg.text.strip())
         reply_to = msg.message_id if ctx.kind == "group" else None
         for m in reply.messages:
+            m = in_topic(m, ctx.thread)
             await self.sender.send_message(chat.id, m, reply_to, priority=True)
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -291,7 +297,9 @@ class TelegramBot:
         if result.edit is not None:  # the guided /subscribe: its message shows the next step
             await self._edit_or_send(chat.id, msg, result.edit)
         for m in result.reply.messages:
-            await self.sender.send_message(chat.id, m, reply_to, priority=True)
+            await self.sender.send_message(
+                chat.id, in_topic(m, ctx.thread), reply_to, priority=True
+            )
 
     async def _edit_or_send(self, chat_id: int, msg: Any, content: Message) -> None:
         """Edit the pressed message in place; a new message when it cannot be edited (too
@@ -313,12 +321,18 @@ class TelegramBot:
         kind = _KINDS.get(chat.type, "private")
         key = f"{PLATFORM}:{chat.id}"
         name = user.full_name if user else (chat.title or "")
+        # the alert's topic (an older alert Telegram no longer shows us: the chat itself)
+        query = update.callback_query
+        msg = query.message if query is not None else None
+        thread = topic_of(msg) if isinstance(msg, TgMessage) else None
+        language = (user.language_code or "") if user else ""
         if kind == "private":
-            return ChatContext(key, PLATFORM, "private", _yes, name)
+            return ChatContext(
+                key, PLATFORM, "private", _yes, name, thread=thread, language=language
+            )
         check = _no if user is None else _admin_check(self.app.bot, chat.id, user.id)
-        where = "group" if kind == "group" else "channel"
-        hint = f"only this {where}'s admins can change its alerts"
-        return ChatContext(key, PLATFORM, kind, check, name, hint)  # type: ignore[arg-type]
+        hint = _GROUP_HINT if kind == "group" else _CHANNEL_HINT
+        return ChatContext(key, PLATFORM, kind, check, name, hint, thread)  # type: ignore[arg-type]
 
     def _context(self, update: Update) -> ChatContext:
         chat = update.effective_chat
@@ -328,16 +342,10 @@ class TelegramBot:
         key = f"{PLATFORM}:{chat.id}"
         user = update.effective_user
         name = user.full_name if user else (chat.title or "")
+        thread = topic_of(msg)
         if kind == "channel":
             # Only a channel's admins can post in it: a command posted there is theirs.
-            return ChatContext(
-                key,
-                PLATFORM,
-                "channel",
-                _yes,
-                name,
-                "only this channel's admins can change its alerts",
-            )
+            return ChatContext(key, PLATFORM, "channel", _yes, name, _CHANNEL_HINT, thread)
         if kind == "group":
             bot = self.app.bot
             sender_chat = msg.sender_chat
@@ -347,15 +355,10 @@ class TelegramBot:
                 check = _no
             else:
                 check = _admin_check(bot, chat.id, user.id)
-            return ChatContext(
-                key,
-                PLATFORM,
-                "group",
-                check,
-                name,
-                "only this group's admins can change its alerts",
-            )
-        return ChatContext(key, PLATFORM, "private", _yes, name)
+            return ChatContext(key, PLATFORM, "group", check, name, _GROUP_HINT, thread)
+        # a private chat speaks the user's app language until /lang (language_code: "ru", "en")
+        language = (user.language_code or "") if user else ""
+        return ChatContext(key, PLATFORM, "private", _yes, name, thread=thread, language=language)
 
     async def _on_migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         msg = update.effective_message
@@ -463,6 +466,19 @@ class _TolerantBot(ExtBot):
                 if isinstance(uid, int):
                     clean.append({"update_id": uid})
         return clean
+
+
+def topic_of(msg: TgMessage) -> int | None:
+    """The forum topic a message was sent in; None in the chat itself, in a forum's General
+    topic (no thread id) and for a reply thread of a group without topics (not a topic)."""
+    if msg.is_topic_message and msg.message_thread_id is not None:
+        return int(msg.message_thread_id)
+    return None
+
+
+def in_topic(message: Message, thread: int | None) -> Message:
+    """A reply to a command sent in a topic goes to that topic."""
+    return message if thread is None else replace(message, thread=thread)
 
 
 async def _yes() -> bool:

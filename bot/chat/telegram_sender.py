@@ -34,7 +34,9 @@ from bot.chat.alert_buttons import ButtonSigner
 from bot.chat.telegram_limits import FloodLimiter, TelegramLimits
 from bot.chat.telegram_render import render_html
 from bot.chat.telegram_wire import AiohttpRequest
+from bot.domain.i18n import EN, Lang
 from bot.domain.message import Message
+from bot.locale import get_lang
 from bot.runtime.delivery import SendOutcome
 
 # PTB 22 is moving its durations (RetryAfter.retry_after and others) from int seconds to
@@ -82,11 +84,11 @@ def _retry_after_s(e: RetryAfter) -> float:
     return float(raw or 1.0)
 
 
-def keyboard(signer: ButtonSigner, sub_id: int) -> dict[str, Any]:
+def keyboard(signer: ButtonSigner, sub_id: int, lang: Lang = EN) -> dict[str, Any]:
     """The inline keyboard under an alert, as the Bot API's InlineKeyboardMarkup JSON: Mute 1h,
     Mute 24h, Unsubscribe / Chart, Details. Plain dicts: building PTB's objects for each of a
     fan-out's sends (and serialising them back) was a tenth of a send's CPU."""
-    keys = [{"text": label, "callback_data": t} for label, t in signer.buttons(sub_id)]
+    keys = [{"text": label, "callback_data": t} for label, t in signer.buttons(sub_id, lang)]
     return {"inline_keyboard": [keys[:3], keys[3:]]}
 
 
@@ -152,7 +154,7 @@ class TelegramSender:
             return SendOutcome.permanent(str(e))
         markup = None
         if message.buttons is not None and self.buttons is not None:
-            markup = keyboard(self.buttons, message.buttons)
+            markup = keyboard(self.buttons, message.buttons, get_lang(message.lang))
         try:
             await self.send_message(chat_id, message, paid=self.limiter.paid, markup=markup)
         except asyncio.CancelledError:
@@ -178,7 +180,11 @@ class TelegramSender:
         (sendPhoto). Text too long for a caption follows the photo as a message of its own.
         `paid`: as a paid broadcast (outbox sends with paid broadcasts on). `markup`: buttons
         under the message's last part. Raises what the Bot API raised."""
-        extra = {"allow_paid_broadcast": True} if paid and not priority else {}
+        extra: dict[str, Any] = {"allow_paid_broadcast": True} if paid and not priority else {}
+        if message.thread is not None:  # a forum topic (a rule made there, a reply there)
+            extra["message_thread_id"] = message.thread
+        if message.silent is not None:  # quiet hours: without sound, or explicitly with
+            extra["disable_notification"] = message.silent
         if markup is None and message.keyboard:
             markup = inline_keyboard(message.keyboard)
         if message.image is None:

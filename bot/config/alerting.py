@@ -8,6 +8,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     field_validator,
+    model_validator,
 )
 
 from bot.config.base import Duration, Strict, normalize_chat
@@ -34,6 +35,14 @@ class Broadcast(Strict):
     # -100123 (a number in YAML), "@channel", "discord:<channel id>", "console:local"
     chat: Annotated[str, BeforeValidator(lambda v: normalize_chat(v))]
     rule: str  # written like a /subscribe line: "btc 1h 100m shorts"
+    # a Telegram forum topic of that chat (its message_thread_id): the alerts go there
+    topic: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _topic_on_telegram(self) -> Broadcast:
+        if self.topic is not None and not self.chat.startswith("telegram:"):
+            raise ValueError("topic: only a Telegram chat has forum topics")
+        return self
 
     @field_validator("rule")
     @classmethod

@@ -52,6 +52,40 @@ class BucketLoading:
                 s.dirty.clear()
         return rows
 
+    def minute_columns(self, since_ms: int) -> list[MinuteColumns]:
+        """What the store would hand `load_minutes` for the minutes from `since_ms` on, from
+        memory: every non-empty bucket held, oldest minute first, each minute's buckets in
+        (coin, venue) order, at the store's precision (whole dollars, as upsert_buckets writes
+        them), consecutive minutes of the same (coin, venue) list sharing one tuple. Start-up's
+        snapshot (bot/runtime/hot_snapshot.py) is this, written at stop beside the store."""
+        m_lo = since_ms // MINUTE_MS + (since_ms % MINUTE_MS > 0)
+        per_minute: dict[int, list[tuple[tuple[str, str], float, float]]] = {}
+        for key in sorted(self._series):
+            s = self._series[key]
+            for ci, c in s.chunks.items():
+                base = ci * CHUNK
+                for off in range(CHUNK):
+                    longs, shorts = c[2 * off], c[2 * off + 1]
+                    if (longs or shorts) and base + off >= m_lo:
+                        per_minute.setdefault(base + off, []).append((key, longs, shorts))
+            for j, m in enumerate(s.cold_min):
+                longs, shorts = s.cold_val[2 * j], s.cold_val[2 * j + 1]
+                if (longs or shorts) and m >= m_lo:
+                    per_minute.setdefault(m, []).append((key, longs, shorts))
+        out: list[MinuteColumns] = []
+        keys: tuple[tuple[str, str], ...] = ()
+        for m in sorted(per_minute):
+            buckets = per_minute[m]  # already in (coin, venue) order: the series were sorted
+            these = tuple(k for k, _, _ in buckets)
+            if these != keys:
+                keys = these
+            values = array("d")
+            for _, longs, shorts in buckets:
+                values.append(float(round(longs)))
+                values.append(float(round(shorts)))
+            out.append((m * MINUTE_MS, keys, values))
+        return out
+
     def load(self, rows: Iterable[BucketRow]) -> int:
         """Set buckets from the store (replacing what is there); not marked dirty."""
         lo = -_FAR if self._now_ms is None else self._now_ms // MINUTE_MS - self.retention_minutes

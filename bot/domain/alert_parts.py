@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from bot.domain.i18n import EN, N_, Lang
 from bot.domain.market import coin_label, window_label
 from bot.domain.message import ChartRef, Message
 from bot.domain.models import ALL, Alert, AlertKind, Side, Subscription
@@ -44,8 +45,12 @@ class SeriesText:
     value: float
     longs: float
     shorts: float
-    # the headline up to the rule's threshold: `BTC longs liquidated in 1h: $2.10M (threshold `
-    head: str
+    lang: str  # the language its words are in (a crossing has words per language)
+    # the headline template's arguments but the rule's own (threshold, factor): `compose` fills
+    # in the translated template, which has the threshold in the middle
+    who: str  # `Market-wide` (translated) or the coin
+    on: str  # ` on OKX` (translated), "" without a venue
+    usd: str  # the crossing's value, `$2.10M`
     wave: str
     split: str
     venues: str  # "" when there is no venue split
@@ -90,29 +95,56 @@ def multiple(escalation: float, level: int) -> str:
     return f"{m:.2f}".rstrip("0").rstrip(".") + "×"
 
 
-def headline(s: SeriesText, f: Facts) -> str:
-    relative = f" = {f.factor:g}× the usual" if f.factor is not None else ""
-    line = f"{s.head}{format_threshold(f.threshold)}{relative})"
+HEADLINE = {
+    Side.TOTAL: N_("%(who)s liquidations%(on)s in %(window)s: %(usd)s (threshold %(threshold)s%(relative)s)"),
+    Side.LONG: N_("%(who)s longs liquidated%(on)s in %(window)s: %(usd)s (threshold %(threshold)s%(relative)s)"),
+    Side.SHORT: N_("%(who)s shorts liquidated%(on)s in %(window)s: %(usd)s (threshold %(threshold)s%(relative)s)"),
+}  # fmt: skip
+
+
+def _label(f: Facts, lang: Lang) -> str:
+    """As sub_label says it: `#3`, or the operator's `Broadcast` in the message's language."""
+    return lang._("Broadcast") if f.config else f.label
+
+
+def headline(s: SeriesText, f: Facts, lang: Lang = EN) -> str:
+    line = lang._(
+        HEADLINE[s.side],
+        who=s.who,
+        on=s.on,
+        window=window_label(s.window),
+        usd=s.usd,
+        threshold=format_threshold(f.threshold),
+        relative=lang._(" = %(factor)s× the usual", factor=f"{f.factor:g}")
+        if f.factor is not None
+        else "",
+    )
     if f.level > 1:  # escalated, or a first alert that crossed several levels at once
-        line += f", now {multiple(s.escalation, f.level)} your threshold"
-    return f"{f.label}: {line}" if f.config else f"{f.label} {line}"
+        line += lang._(
+            ", now %(multiple)s your threshold", multiple=multiple(s.escalation, f.level)
+        )
+    label = _label(f, lang)
+    return f"{label}: {line}" if f.config else f"{label} {line}"
 
 
-def compact(s: SeriesText, f: Facts) -> str:
+def compact(s: SeriesText, f: Facts, lang: Lang = EN) -> str:
     """`#3 BTC shorts 1h $419.03M ≥ $400M, total $458.07M`: for messages of many alerts."""
-    who = "All" if s.coin == ALL else s.coin
+    who = lang._("All") if s.coin == ALL else s.coin
     if s.venue:
-        who += f" on {venue_name(s.venue)}"
-    side = "" if s.side is Side.TOTAL else f" {side_plural(s.side)}"
+        who += lang._(" on %(venue)s", venue=venue_name(s.venue))
+    side = "" if s.side is Side.TOTAL else f" {side_plural(s.side, lang)}"
     line = (
-        f"{f.label} {who}{side} {window_label(s.window)} {format_usd(s.value)} "
+        f"{_label(f, lang)} {who}{side} {window_label(s.window)} {format_usd(s.value)} "
         f"≥ {format_threshold(f.threshold)}"
     )
-    return line if s.side is Side.TOTAL else f"{line}, total {format_usd(s.longs + s.shorts)}"
+    if s.side is Side.TOTAL:
+        return line
+    return lang._("%(line)s, total %(usd)s", line=line, usd=format_usd(s.longs + s.shorts))
 
 
-def compose(parts: Sequence[Part], footer: Footer) -> Message:
-    """All alerts of one chat in one tick, as ONE message (the layout `render_alerts` promises)."""
+def compose(parts: Sequence[Part], footer: Footer, lang: Lang = EN) -> Message:
+    """All alerts of one chat in one tick, as ONE message (the layout `render_alerts` promises),
+    in `lang` (the parts' words are in it: made by a context of that language)."""
     if not parts:
         raise ValueError("an alert message needs at least one alert")
     longs = sum(s.longs for s, _ in parts)
@@ -121,27 +153,30 @@ def compose(parts: Sequence[Part], footer: Footer) -> Message:
     dramatic = WAVE_NAMES[tone] if WAVE_NAMES[tone] in [s.wave for s, _ in parts] else ""
     if len(parts) == 1:
         s, f = parts[0]
-        subject = f"{coin_label(s.coin)} {window_label(s.window)}"
-        kind = "escalation" if f.escalated else "alert"
-        title = (
-            f"{upper_first(dramatic)}: {subject}" if dramatic else f"Liquidation {kind}: {subject}"
-        )
+        subject = f"{coin_label(s.coin, lang)} {window_label(s.window)}"
+        if dramatic:
+            title = f"{upper_first(lang._(dramatic))}: {subject}"
+        elif f.escalated:
+            title = lang._("Liquidation escalation: %(subject)s", subject=subject)
+        else:
+            title = lang._("Liquidation alert: %(subject)s", subject=subject)
     else:
+        n = len(parts)
         title = (
-            f"{upper_first(dramatic)}: {len(parts)} alerts"
+            upper_first(lang._(dramatic)) + ": " + lang.n_("%(n)d alert", "%(n)d alerts", n)
             if dramatic
-            else f"{len(parts)} liquidation alerts"
+            else lang.n_("%(n)d liquidation alert", "%(n)d liquidation alerts", n)
         )
     blocks: list[list[str]] = []
     for s, f in parts:
-        block = [headline(s, f), s.split]
+        block = [headline(s, f, lang), s.split]
         if s.venues:
             block.append(s.venues)
         if s.coins:
             block.append(s.coins)
         blocks.append(block)
     gaps = list(dict.fromkeys(g for s, _ in parts for g in s.gaps))
-    notes = [f"Gap: {g}" for g in gaps[:5]]
+    notes = [lang._("Gap: %(gap)s", gap=g) for g in gaps[:5]]
     full = [line for b in blocks for line in ([*b, ""] if len(blocks) > 1 else b)]
     if len(blocks) > 1:
         full.pop()  # no blank line after the last block
@@ -149,8 +184,8 @@ def compose(parts: Sequence[Part], footer: Footer) -> Message:
     if sum(len(x) + 1 for x in full) <= MAX_CHARS - 800:
         body = full
     else:  # one short line each, still with the total (a side's value is not the whole wave)
-        body = [compact(s, f) for s, f in parts]
-    lines = fit_lines([*body, *notes, parts[0][0].rearm], MAX_CHARS - 600)
+        body = [compact(s, f, lang) for s, f in parts]
+    lines = fit_lines([*body, *notes, parts[0][0].rearm], MAX_CHARS - 600, lang)
     sources = tuple(dict.fromkeys(x for s, _ in parts for x in s.sources))
     as_of = max(s.as_of_ms for s, _ in parts)
     return Message(
@@ -158,6 +193,7 @@ def compose(parts: Sequence[Part], footer: Footer) -> Message:
         lines=lines,
         footer=footer(as_of, sources, any(s.sampled for s, _ in parts)),
         tone=tone,
+        lang=lang.code,
     )
 
 
@@ -258,6 +294,13 @@ class PartsMessage:
     tz: str | None = None  # the chat's zone (an IANA key) for the footer; None: UTC
     buttons: int | None = None  # as Message.buttons
     chart: ChartRef | None = None  # as Message.chart
+    thread: int | None = None  # as Message.thread (the forum topic)
+    silent: bool | None = None  # as Message.silent (quiet hours)
+
+    @property
+    def lang(self) -> str:
+        """The language of its words (its bodies are all of one: a context's per language)."""
+        return self.bodies[0].series.lang
 
     def parts(self) -> list[Part]:
         out: list[Part] = []
@@ -266,14 +309,23 @@ class PartsMessage:
             out.append((body.series, body.facts(sub)))
         return out
 
-    def message(self) -> Message:
-        """The text `render_alerts` gave at tick time, with its buttons and chart."""
+    def message(self, lang: Lang = EN) -> Message:
+        """The text `render_alerts` gave at tick time, with its buttons, chart, topic and
+        silence. `lang`: the Lang of `self.lang` (the catalogues are read outside the domain)."""
+        if lang.code != self.lang:
+            raise ValueError(f"parts in {self.lang!r} composed with {lang.code!r}")
         tz = ZoneInfo(self.tz) if self.tz is not None else None
 
         def footer(as_of_ms: int, sources: tuple[str, ...], sampled: bool) -> str:
-            return sources_footer(as_of_ms, sources, sampled, with_date=True, tz=tz)
+            return sources_footer(as_of_ms, sources, sampled, with_date=True, tz=tz, lang=lang)
 
-        return replace(compose(self.parts(), footer), buttons=self.buttons, chart=self.chart)
+        return replace(
+            compose(self.parts(), footer, lang),
+            buttons=self.buttons,
+            chart=self.chart,
+            thread=self.thread,
+            silent=self.silent,
+        )
 
     def row_json(self, ids: list[int]) -> str:
         """The chat's own row, its bodies by their stored `ids` (in `bodies`' order).
@@ -289,6 +341,10 @@ class PartsMessage:
             c = self.chart
             chart = json.dumps([c.coin, c.window, c.as_of_ms], separators=(",", ":"))
             out += f',"chart":{chart}'
+        if self.thread is not None:
+            out += f',"thread":{int(self.thread)}'
+        if self.silent is not None:
+            out += f',"silent":{"true" if self.silent else "false"}'
         return out + "}}"
 
 
@@ -306,4 +362,6 @@ def from_row(row: dict[str, Any], bodies: Callable[[int], Body]) -> PartsMessage
         tz=d.get("tz"),
         buttons=d.get("buttons"),
         chart=ChartRef(chart[0], chart[1], chart[2]) if chart else None,
+        thread=d.get("thread"),
+        silent=d.get("silent"),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.domain.command_types import CommandError
+from bot.domain.i18n import N_
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,58 +24,75 @@ SPECS: dict[str, CommandSpec] = {
             "liqs",
             "/liqs [coin] [window] [on venue] | [coin] compare",
             "/liqs btc 4h",
-            "Liquidations now: 1h/4h/12h/24h",
+            N_("Liquidations now: 1h/4h/12h/24h"),
         ),
-        CommandSpec("top", "/top [window]", "/top 4h", "The coins with the most liquidated"),
+        CommandSpec("top", "/top [window]", "/top 4h", N_("The coins with the most liquidated")),
         CommandSpec(
             "chart",
             "/chart <coin|all> [window]",
             "/chart btc 24h",
-            "A picture: longs and shorts over 1h-7d",
+            N_("A picture: longs and shorts over 1h-7d"),
         ),
         CommandSpec(
             "subscribe",
             "/subscribe <coin|all> <window|single> <amount|3x> [long|short|total] [on venue]",
             "/subscribe btc 1h 100m",
-            "Alert me when liquidations cross an amount",
+            N_("Alert me when liquidations cross an amount"),
         ),
         CommandSpec(
             "backtest",
             "/backtest <coin|all> <window> <amount|3x> [side] [on venue]",
             "/backtest btc 1h 100m",
-            "How often a rule would have fired (7 days; 30 with CoinGlass)",
+            N_("How often a rule would have fired (7 days; 30 with CoinGlass)"),
         ),
-        CommandSpec("list", "/list", "/list", "My subscriptions and mutes"),
+        CommandSpec("list", "/list", "/list", N_("My subscriptions and mutes")),
         CommandSpec(
-            "unsubscribe", "/unsubscribe <number ...|all>", "/unsubscribe 3", "Remove subscriptions"
+            "unsubscribe",
+            "/unsubscribe <number ...|all>",
+            "/unsubscribe 3",
+            N_("Remove subscriptions"),
         ),
         CommandSpec(
-            "export", "/export", "/export", "This chat's rules as text to paste into /import"
+            "export", "/export", "/export", N_("This chat's rules as text to paste into /import")
         ),
         CommandSpec(
             "import",
             "/import <the text /export gave>",
             "/import /subscribe btc 1h 100m",
-            "Add the rules of an /export",
+            N_("Add the rules of an /export"),
         ),
-        CommandSpec("mute", "/mute [coin] <duration>", "/mute 2h", "Silence alerts for a while"),
-        CommandSpec("unmute", "/unmute [coin]", "/unmute", "End a mute"),
-        CommandSpec("status", "/status", "/status", "Data sources and this chat's state"),
+        CommandSpec(
+            "mute", "/mute [coin] <duration>", "/mute 2h", N_("Silence alerts for a while")
+        ),
+        CommandSpec("unmute", "/unmute [coin]", "/unmute", N_("End a mute")),
+        CommandSpec("status", "/status", "/status", N_("Data sources and this chat's state")),
         CommandSpec(
             "digest",
             "/digest <HH:MM> [time zone] | off",
             "/digest 08:00 Europe/Berlin",
-            "A daily summary at a local time",
+            N_("A daily summary at a local time"),
         ),
         CommandSpec(
             "tz",
             "/tz [time zone]",
             "/tz Europe/Berlin",
-            "This chat's time zone for the times the bot shows",
+            N_("This chat's time zone for the times the bot shows"),
         ),
-        CommandSpec("test", "/test", "/test", "Send a test alert to this chat"),
-        CommandSpec("help", "/help", "/help", "How to use the bot"),
-        CommandSpec("start", "/start", "/start", "Start (or resume) alerts in this chat"),
+        CommandSpec(
+            "quiet",
+            "/quiet [HH:MM-HH:MM [except big] | off]",
+            "/quiet 23:00-07:00 except big",
+            N_("Alerts without sound at night (this chat's time)"),
+        ),
+        CommandSpec(
+            "lang",
+            "/lang [en|ru|es|zh|auto]",
+            "/lang ru",
+            N_("This chat's language: English, Русский, Español, 简体中文"),
+        ),
+        CommandSpec("test", "/test", "/test", N_("Send a test alert to this chat")),
+        CommandSpec("help", "/help", "/help", N_("How to use the bot")),
+        CommandSpec("start", "/start", "/start", N_("Start (or resume) alerts in this chat")),
     )
 }
 
@@ -86,7 +104,8 @@ ALIASES: dict[str, str] = {
 }
 
 
-def usage_error(name: str, message: str) -> CommandError:
-    """A CommandError for command `name`, with its usage line and example."""
+def usage_error(name: str, message: str, **values: object) -> CommandError:
+    """A CommandError for command `name`, with its usage line and example. `message`: the
+    msgid (English), with %(name)s placeholders filled from `values` in the chat's language."""
     spec = SPECS[name]
-    return CommandError(message, spec.usage, spec.example)
+    return CommandError(message, spec.usage, spec.example, values)

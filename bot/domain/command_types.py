@@ -8,14 +8,26 @@ from dataclasses import dataclass
 from bot.domain.chart import DEFAULT_CHART_WINDOW
 from bot.domain.digest import DigestCommand
 from bot.domain.models import ALL, Side
+from bot.domain.quiet import QuietHours
 
 
 class CommandError(ValueError):
     """A malformed command, with the correct form and an example, fit for a user."""
 
-    def __init__(self, message: str, usage: str = "", example: str = "") -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self,
+        message: str,
+        usage: str = "",
+        example: str = "",
+        values: dict[str, object] | None = None,
+    ) -> None:
+        # `message` is the catalogue's msgid (English, maybe with %(name)s from `values`):
+        # render_error translates it in the chat's language; .message is the English text
+        self.msgid = message
+        self.values = values or {}
+        text = message % self.values if self.values else message
+        super().__init__(text)
+        self.message = text
         self.usage = usage
         self.example = example
 
@@ -137,6 +149,22 @@ class SetTz:
     zone: str | None = None  # an IANA name, case fixed ("Europe/Berlin"), or "UTC"
 
 
+@dataclass(frozen=True, slots=True)
+class SetQuiet:
+    """/quiet 23:00-07:00 [except big]: alerts without sound in that local window; hours None
+    with show False: /quiet off; show: /quiet alone, the setting."""
+
+    hours: QuietHours | None = None
+    show: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SetLang:
+    """/lang <code>: the chat's language; None: show it; "auto": back to the default."""
+
+    lang: str | None = None  # a supported code (bot.domain.i18n.SUPPORTED) or "auto"
+
+
 Command = (
     Start
     | Help
@@ -155,5 +183,7 @@ Command = (
     | ExportRules
     | ImportRules
     | SetTz
+    | SetLang
     | SubscribeGuide
+    | SetQuiet
 )

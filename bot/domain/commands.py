@@ -31,6 +31,8 @@ from bot.domain.command_types import (
     ListSubs,
     Mute,
     NotACommandError,
+    SetLang,
+    SetQuiet,
     SetTz,
     Start,
     Status,
@@ -42,8 +44,10 @@ from bot.domain.command_types import (
     Unsubscribe,
 )
 from bot.domain.digest import DigestCommand, DigestError, parse_digest_args, parse_zone
+from bot.domain.i18n import match_language
 from bot.domain.market import MarketError, looks_like_window
 from bot.domain.models import ALL
+from bot.domain.quiet import QuietError, parse_quiet
 from bot.domain.rule_export import parse_import
 from bot.domain.subscribe_parser import parse_backtest, parse_subscribe
 from bot.domain.typed_input import clean, shorten
@@ -257,8 +261,40 @@ def _parse_tz(args: list[str]) -> SetTz:
         raise usage_error(n, str(e)) from None
 
 
+def _parse_quiet(args: list[str]) -> SetQuiet:
+    if not args:
+        return SetQuiet(show=True)
+    try:
+        return SetQuiet(parse_quiet(" ".join(args)))
+    except QuietError as e:
+        raise usage_error("quiet", str(e)) from None
+
+
+_LANG_NAMES = {"english": "en", "russian": "ru", "русский": "ru", "spanish": "es",
+               "español": "es", "espanol": "es", "chinese": "zh", "中文": "zh", "简体中文": "zh"}  # fmt: skip
+
+
+def _parse_lang(args: list[str]) -> SetLang:
+    n = "lang"
+    if not args:
+        return SetLang(None)
+    if len(args) > 1:
+        raise usage_error(n, "give one language: en, ru, es, zh or auto")
+    word = args[0].strip().lower()
+    if word in ("auto", "default"):
+        return SetLang("auto")
+    code = _LANG_NAMES.get(word) or match_language(word)
+    if code is None:
+        raise usage_error(
+            n, "%(lang)s is not a language I speak: en, ru, es, zh or auto", lang=args[0]
+        )
+    return SetLang(code)
+
+
 _PARSERS: dict[str, Callable[[list[str]], Command]] = {
+    "lang": _parse_lang,
     "tz": _parse_tz,
+    "quiet": _parse_quiet,
     "digest": _parse_digest,
     "test": _no_args("test", TestMessage()),
     "start": _no_args("start", Start()),

@@ -6,6 +6,7 @@ import difflib
 import re
 import time
 
+from bot.domain.i18n import EN, Lang
 from bot.domain.models import ALL, Side
 
 
@@ -147,8 +148,8 @@ def resolve_coin(text: str, known: frozenset[str] | set[str] = KNOWN_COINS) -> s
     raise MarketError(f"unknown coin '{text.strip()}'{hint}")
 
 
-def coin_label(coin: str) -> str:
-    return "All coins" if coin == ALL else coin
+def coin_label(coin: str, lang: Lang = EN) -> str:
+    return lang._("All coins") if coin == ALL else coin
 
 
 # ---- durations (mutes, quiet time) ---------------------------------------------------------

@@ -68,6 +68,15 @@ class Message:
     # Rows of (label, token) buttons under a command's reply (the guided /subscribe): drawn
     # by the chat adapters, never stored in the outbox (to_dict leaves it out).
     keyboard: tuple[tuple[tuple[str, str], ...], ...] = field(default=(), compare=False)
+    # Where and how it is delivered, not part of the text (an outbox row keeps them): the
+    # Telegram forum topic (message_thread_id; None: the chat itself) and whether it goes
+    # without sound (quiet hours: Telegram's disable_notification, Discord's silent). silent
+    # None: the chat has no quiet hours, nothing is said; False: it has, and this one rings.
+    thread: int | None = field(default=None, compare=False)
+    silent: bool | None = field(default=None, compare=False)
+    # The language it is written in (bot.domain.i18n): the buttons drawn at send time under an
+    # alert are labelled in it. Stored only when not English (rows stay as they were).
+    lang: str = field(default="en", compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         # written out, not dataclasses.asdict: asdict deep-copies recursively (~28 us a
@@ -96,6 +105,12 @@ class Message:
             d["chart"] = asdict(self.chart)
         if self.buttons is not None:
             d["buttons"] = self.buttons
+        if self.thread is not None:
+            d["thread"] = self.thread
+        if self.silent is not None:
+            d["silent"] = self.silent
+        if self.lang != "en":
+            d["lang"] = self.lang
         return d
 
     @classmethod
@@ -118,6 +133,9 @@ class Message:
             data=d.get("data"),
             chart=ChartRef(**d["chart"]) if d.get("chart") else None,
             buttons=d.get("buttons"),
+            thread=d.get("thread"),
+            silent=d.get("silent"),
+            lang=d.get("lang", "en"),
         )
 
 

@@ -58,6 +58,7 @@ class Subscription:
     venue: str | None = None  # one venue only ("binance"); None: every venue
     kind: str = "window"  # "window": a window sum; "single": each liquidation >= threshold
     factor: float | None = None  # relative: fires at factor x the usual sum (threshold derived)
+    thread: int | None = None  # the Telegram forum topic it alerts into; None: the chat itself
 
 
 @dataclass(frozen=True, slots=True)

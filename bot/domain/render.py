@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.command_specs import SPECS, CommandSpec
 from bot.domain.command_types import CommandError
+from bot.domain.i18n import EN, N_, NAMES, Lang
 from bot.domain.market import coin_label, window_label
 from bot.domain.message import Message, Table, Tone
 from bot.domain.models import ALL, AlertState, Status, Subscription
@@ -54,6 +55,7 @@ __all__ = [
     "render_error",
     "render_help",
     "render_hint",
+    "render_lang",
     "render_liqs",
     "render_list",
     "render_muted",
@@ -72,9 +74,12 @@ __all__ = [
 
 
 def _state_label(state: AlertState | None, ctx: AlertContext) -> str:
+    lang = ctx.lang
     if state is None or state.status is Status.ARMED:
-        return "armed"
-    return "fired" if state.level <= 1 else f"fired {ctx.multiple(state.level)}"
+        return lang._("armed")
+    if state.level <= 1:
+        return lang._("fired")
+    return lang._("fired %(multiple)s", multiple=ctx.multiple(state.level))
 
 
 def number(sub: Subscription) -> int:
@@ -91,19 +96,20 @@ def render_list(
     policy: Policy | None = None,
     waiting: frozenset[int] = frozenset(),
     tz: ZoneInfo | None = None,
+    lang: Lang = EN,
 ) -> Message:
     """The chat's subscriptions as a compact table (50 rows fit), and its active mutes.
 
     `waiting`: relative rules without enough history yet (they cannot fire).
     """
-    ctx = AlertContext(policy=policy or Policy())
-    mute_lines = active_mute_lines(mutes, now_ms, tz)
+    ctx = AlertContext(policy=policy or Policy(), lang=lang)
+    mute_lines = active_mute_lines(mutes, now_ms, tz, lang)
     if not subs:
         return Message(
-            title="No subscriptions",
+            title=lang._("No subscriptions"),
             lines=(
-                "This chat has no alerts yet.",
-                "Add one: /subscribe btc 1h 100m (coin, window, amount, optional side).",
+                lang._("This chat has no alerts yet."),
+                lang._("Add one: /subscribe btc 1h 100m (coin, window, amount, optional side)."),
                 *mute_lines,
             ),
         )
@@ -112,117 +118,135 @@ def render_list(
     for s in subs:
         state = _state_label(states.get(s.id), ctx)
         if chat_muted or (mutes.get(s.coin, 0) > now_ms):
-            state += ", muted"
-        coin = "all" if s.coin == ALL else s.coin
+            state += lang._(", muted")
+        coin = lang._("all") if s.coin == ALL else s.coin
         if s.venue:
             coin += f" ({s.venue})"
         if s.kind == "single":
-            state = "each one"
+            state = lang._("each one")
         elif s.id in waiting:
-            state = "waiting for history"
+            state = lang._("waiting for history")
         rows.append(
             (
                 "op*" if s.origin == "config" else f"#{number(s)}",
                 coin,
-                "single" if s.kind == "single" else window_label(s.window),
-                side_plural(s.side),
-                f"{s.factor:g}x usual" if s.factor is not None else format_threshold(s.threshold),
+                lang._("single") if s.kind == "single" else window_label(s.window),
+                side_plural(s.side, lang),
+                lang._("%(factor)sx usual", factor=f"{s.factor:g}")
+                if s.factor is not None
+                else format_threshold(s.threshold),
                 state,
             )
         )
     own = [s for s in subs if s.origin != "config"]
-    used = f"{len(own)}/{cap} used" if cap else f"{len(own)} subscriptions"
+    n = len(own)
+    used = (
+        lang._("%(n)d/%(cap)d used", n=n, cap=cap)
+        if cap
+        else lang.n_("%(n)d subscription", "%(n)d subscriptions", n)
+    )
     notes = list(mute_lines)
     if any(s.origin == "config" for s in subs):
-        notes.append("op*: a broadcast the operator set up (not in your numbers or your limit)")
+        notes.append(
+            lang._("op*: a broadcast the operator set up (not in your numbers or your limit)")
+        )
+    in_topics = [s for s in subs if s.thread is not None]
+    if in_topics:  # made in a forum topic: their alerts go there
+        where = ", ".join(
+            f"{'op*' if s.origin == 'config' else '#' + str(number(s))} in topic {s.thread}"
+            for s in in_topics
+        )
+        notes.append(lang._("Alerting into forum topics: %(where)s", where=where))
     notes.append(ctx.rearm_note())
     return Message(
-        title="Your subscriptions",
+        title=lang._("Your subscriptions"),
         lines=tuple(notes),
         table=Table(
-            ("#", "Coin", "Win", "Side", "Above", "State"),
+            ("#", lang._("Coin"), lang._("Win"), lang._("Side"), lang._("Above"), lang._("State")),
             tuple(rows),
             align=("l", "l", "l", "l", "r", "l"),
         ),
-        footer=f"{used} · /unsubscribe <number> to remove · /mute 2h to pause",
+        footer=lang._("%(used)s · /unsubscribe <number> to remove · /mute 2h to pause", used=used),
     )
 
 
 # ---- help, start, confirmations, errors ----------------------------------------------------
 
 
-def _usage_line(spec: CommandSpec) -> str:
-    return f"{spec.usage}: {spec.summary.lower()}"
+def _usage_line(spec: CommandSpec, lang: Lang) -> str:
+    summary = lang._(spec.summary)
+    return f"{spec.usage}: {summary[:1].lower() + summary[1:]}"
 
 
-def render_help() -> Message:
+_HELP = (
+    N_("Windows: 5m 15m 30m 1h 2h 4h 12h 24h (1d = 24h). Amounts: 250k, 100m, 1.5b, 1bn, $400M, 100 000."),
+    N_("Order: coin, window, amount, side; another order works when it is unambiguous (/subscribe 1h btc 100m). Coins as tickers or pairs: btc, bitcoin, btc-usdt."),
+    N_("Sides: long (longs liquidated, price fell), short (shorts liquidated, price rose), total (default)."),
+    N_("Charts: /chart btc 24h, over 1h 2h 4h 12h 24h 3d 7d (default 24h)."),
+    N_("Single big liquidations: /subscribe btc single 1m (each one of $1M or more; all for every coin). Venues: add 'on binance' (bybit, okx, bitget, bitmex, deribit, gate, htx) to any rule or /liqs."),
+    N_("Relative: /subscribe btc 1h 3x fires at 3 times the usual for that hour of day (after 3 days of history). /backtest btc 1h 100m: how often it would have fired."),
+    N_("Examples: /subscribe btc 1h 100m · /subscribe all 1h 400m shorts · /liqs eth 4h"),
+    N_("Not sure of the syntax? /subscribe alone (Telegram, Discord) opens a guided form: coin, window, amount and side as buttons, then the typed line it runs."),
+    N_("In groups and channels only admins can change alerts; anyone can read."),
+    N_("Language: /lang ru (en, ru, es, zh); private chats follow your app's language until you set one, groups stay English until an admin does."),
+)  # fmt: skip
+
+
+def render_help(lang: Lang = EN) -> Message:
     return Message(
-        title="Liquidation alerts: commands",
+        title=lang._("Liquidation alerts: commands"),
         lines=(
-            *(_usage_line(s) for s in SPECS.values()),
+            *(_usage_line(s, lang) for s in SPECS.values()),
             "",
-            "Windows: 5m 15m 30m 1h 2h 4h 12h 24h (1d = 24h). "
-            "Amounts: 250k, 100m, 1.5b, 1bn, $400M, 100 000.",
-            "Order: coin, window, amount, side; another order works when it is unambiguous "
-            "(/subscribe 1h btc 100m). Coins as tickers or pairs: btc, bitcoin, btc-usdt.",
-            "Sides: long (longs liquidated, price fell), short (shorts liquidated, price rose), "
-            "total (default).",
-            "Charts: /chart btc 24h, over 1h 2h 4h 12h 24h 3d 7d (default 24h).",
-            "Single big liquidations: /subscribe btc single 1m (each one of $1M or more; "
-            "all for every coin). Venues: add 'on binance' (bybit, okx, bitget, bitmex, deribit, gate, htx) to any rule or /liqs.",
-            "Relative: /subscribe btc 1h 3x fires at 3 times the usual for that hour of day "
-            "(after 3 days of history). /backtest btc 1h 100m: how often it would have fired.",
-            "Examples: /subscribe btc 1h 100m · /subscribe all 1h 400m shorts · /liqs eth 4h",
-            "Not sure of the syntax? /subscribe alone (Telegram, Discord) opens a guided form: "
-            "coin, window, amount and side as buttons, then the typed line it runs.",
-            "In groups and channels only admins can change alerts; anyone can read.",
+            *(lang._(line) for line in _HELP),
         ),
-        footer=FLOOR_NOTE,
+        footer=lang._(FLOOR_NOTE),
     )
 
 
-def render_start(resumed: bool = False) -> Message:
+def render_start(resumed: bool = False, lang: Lang = EN) -> Message:
     lines = [
-        "I watch crypto futures liquidations and tell you when a wave crosses your line.",
-        "Try /liqs for the market now, or /subscribe btc 1h 100m for an alert.",
-        "/help lists every command.",
+        lang._("I watch crypto futures liquidations and tell you when a wave crosses your line."),
+        lang._("Try /liqs for the market now, or /subscribe btc 1h 100m for an alert."),
+        lang._("/help lists every command."),
     ]
     if resumed:
-        lines.insert(0, "Your alerts are back on: this chat was paused and is now resumed.")
-    return Message(title="Welcome back" if resumed else "Liquidation alerts", lines=tuple(lines))
+        lines.insert(0, lang._("Your alerts are back on: this chat was paused and is now resumed."))
+    title = lang._("Welcome back") if resumed else lang._("Liquidation alerts")
+    return Message(title=title, lines=tuple(lines))
 
 
-def render_error(err: CommandError) -> Message:
-    lines = [upper_first(err.message)]
+def render_error(err: CommandError, lang: Lang = EN) -> Message:
+    lines = [upper_first(lang._(err.msgid, **err.values))]
     if err.usage:
-        lines.append(f"Usage: {err.usage}")
+        lines.append(lang._("Usage: %(usage)s", usage=err.usage))
     if err.example and err.example != err.usage:
-        lines.append(f"Example: {err.example}")
-    return Message(title="Not quite", lines=tuple(lines), tone=Tone.ERROR, ephemeral=True)
+        lines.append(lang._("Example: %(example)s", example=err.example))
+    return Message(title=lang._("Not quite"), lines=tuple(lines), tone=Tone.ERROR, ephemeral=True)
 
 
-def render_hint() -> Message:
+def render_hint(lang: Lang = EN) -> Message:
     """Plain text in a private chat: what the bot does understand."""
     return Message(
-        title="I answer commands",
-        lines=("Try /liqs btc for the market now, or /help for every command.",),
+        title=lang._("I answer commands"),
+        lines=(lang._("Try /liqs btc for the market now, or /help for every command."),),
         ephemeral=True,
     )
 
 
-def render_refused(hint: str) -> Message:
+def render_refused(hint: str, lang: Lang = EN) -> Message:
     return Message(
-        title="Not allowed",
-        lines=(f"Only admins can change this chat's alerts: {hint}.",),
+        title=lang._("Not allowed"),
+        lines=(lang._("Only admins can change this chat's alerts: %(hint)s.", hint=lang._(hint)),),
         tone=Tone.ERROR,
         ephemeral=True,
     )
 
 
-def render_apology() -> Message:
+def render_apology(lang: Lang = EN) -> Message:
     return Message(
-        title="Sorry, something went wrong",
-        lines=("That command failed on our side. Please try again in a minute.",),
+        title=lang._("Sorry, something went wrong"),
+        lines=(lang._("That command failed on our side. Please try again in a minute."),),
         tone=Tone.ERROR,
         ephemeral=True,
     )
@@ -236,46 +260,70 @@ def render_subscribed(
     cap: int | None = None,
     note: str = "",
     extra: Sequence[str] = (),
+    lang: Lang = EN,
 ) -> Message:
     """Restates the rule in words, with the series' current value when known.
 
     `extra`: lines about the rule's kind (what "usual" is, the backtest), after the rule.
     """
-    lines = [f"#{number(sub)} {describe_sub(sub)}", *extra]
+    lines = [f"#{number(sub)} {describe_sub(sub, lang)}", *extra]
     if current is not None and sub.kind == "window" and sub.factor is None:
-        share = f" ({percent(current, sub.threshold)} of the threshold)"
-        lines.append(f"Now: {format_usd(current)}{share}")
+        lines.append(
+            lang._(
+                "Now: %(usd)s (%(share)s of the threshold)",
+                usd=format_usd(current),
+                share=percent(current, sub.threshold),
+            )
+        )
         if current >= sub.threshold:
             lines.append(
-                "Warning: this fires now: the current total is already above your amount. "
-                "Pick a higher amount for alerts on the next wave only."
+                lang._(
+                    "Warning: this fires now: the current total is already above your amount. "
+                    "Pick a higher amount for alerts on the next wave only."
+                )
             )
     if not served and sub.kind == "window":
         lines.append(
-            f"Warning: the current sources cannot serve the {window_label(sub.window)} window; "
-            "this alert stays silent until one can."
+            lang._(
+                "Warning: the current sources cannot serve the %(window)s window; "
+                "this alert stays silent until one can.",
+                window=window_label(sub.window),
+            )
         )
     if note:
         lines.append(note)
-    footer = f"{used}/{cap} used · /list · /unsubscribe {number(sub)}" if used and cap else "/list"
-    return Message(title="Subscribed", lines=tuple(lines), footer=footer)
+    footer = (
+        lang._("%(n)d/%(cap)d used", n=used, cap=cap) + f" · /list · /unsubscribe {number(sub)}"
+        if used and cap
+        else "/list"
+    )
+    return Message(title=lang._("Subscribed"), lines=tuple(lines), footer=footer)
 
 
-def render_duplicate(existing: Subscription) -> Message:
+def render_duplicate(existing: Subscription, lang: Lang = EN) -> Message:
     return Message(
-        title="Already subscribed",
-        lines=(f"#{number(existing)} is the same rule: {describe_sub(existing)}.",),
+        title=lang._("Already subscribed"),
+        lines=(
+            lang._(
+                "#%(number)d is the same rule: %(rule)s.",
+                number=number(existing),
+                rule=describe_sub(existing, lang),
+            ),
+        ),
         tone=Tone.ERROR,
         ephemeral=True,
     )
 
 
-def render_at_cap(cap: int) -> Message:
+def render_at_cap(cap: int, lang: Lang = EN) -> Message:
     return Message(
-        title="Subscription limit reached",
+        title=lang._("Subscription limit reached"),
         lines=(
-            f"This chat has {cap} subscriptions, the limit (broadcasts do not count).",
-            "Free a slot with /unsubscribe <number> (see /list for the numbers).",
+            lang._(
+                "This chat has %(cap)d subscriptions, the limit (broadcasts do not count).",
+                cap=cap,
+            ),
+            lang._("Free a slot with /unsubscribe <number> (see /list for the numbers)."),
         ),
         tone=Tone.ERROR,
         ephemeral=True,
@@ -283,62 +331,110 @@ def render_at_cap(cap: int) -> Message:
 
 
 def render_unsubscribed(
-    removed: Sequence[int], unknown: Sequence[int], own: Sequence[int], broadcasts: bool = False
+    removed: Sequence[int],
+    unknown: Sequence[int],
+    own: Sequence[int],
+    broadcasts: bool = False,
+    lang: Lang = EN,
 ) -> Message:
     """Removed numbers, and numbers this chat does not have (never revealing any other chat's)."""
     lines = []
     if removed:
-        lines.append("Removed " + ", ".join(f"#{i}" for i in removed) + ".")
+        lines.append(lang._("Removed %(numbers)s.", numbers=", ".join(f"#{i}" for i in removed)))
     if unknown:
-        yours = ", ".join(f"#{i}" for i in own[:60]) if own else "none"
+        yours = ", ".join(f"#{i}" for i in own[:60]) if own else lang._("none")
         lines.append(
-            "Not found in this chat: " + ", ".join(f"#{i}" for i in unknown) + f". Yours: {yours}."
+            lang._(
+                "Not found in this chat: %(numbers)s. Yours: %(yours)s.",
+                numbers=", ".join(f"#{i}" for i in unknown),
+                yours=yours,
+            )
         )
         if broadcasts:
-            lines.append("The op* broadcasts are the operator's: /mute silences them.")
+            lines.append(lang._("The op* broadcasts are the operator's: /mute silences them."))
     return Message(
-        title="Unsubscribed" if removed else "Nothing removed",
+        title=lang._("Unsubscribed") if removed else lang._("Nothing removed"),
         lines=tuple(lines),
         tone=Tone.INFO if removed else Tone.ERROR,
         ephemeral=not removed,
     )
 
 
-def render_unsubscribed_all(count: int) -> Message:
+def render_unsubscribed_all(count: int, lang: Lang = EN) -> Message:
     if count == 0:
-        return Message(title="Nothing to remove", lines=("This chat has no subscriptions.",))
-    return Message(title="Unsubscribed", lines=(f"Removed all {count} subscriptions.",))
+        return Message(
+            title=lang._("Nothing to remove"), lines=(lang._("This chat has no subscriptions."),)
+        )
+    return Message(
+        title=lang._("Unsubscribed"),
+        lines=(
+            lang.n_("Removed the %(n)d subscription.", "Removed all %(n)d subscriptions.", count),
+        ),
+    )
 
 
 def render_muted(
-    coin: str | None, until_ms: int, now_ms: int, tz: ZoneInfo | None = None
+    coin: str | None, until_ms: int, now_ms: int, tz: ZoneInfo | None = None, lang: Lang = EN
 ) -> Message:
-    what = "All alerts of this chat" if coin is None else f"{coin_label(coin)} alerts"
-    return Message(
-        title="Muted",
-        lines=(
-            f"{what} are muted until {hhmm(until_ms, now_ms, tz)} ({time_left(until_ms, now_ms)}).",
-            "/unmute ends it early.",
-        ),
-    )
+    values = {"until": hhmm(until_ms, now_ms, tz, lang), "left": time_left(until_ms, now_ms)}
+    if coin is None:
+        line = lang._("All alerts of this chat are muted until %(until)s (%(left)s).", **values)
+    else:
+        line = lang._(
+            "%(coin)s alerts are muted until %(until)s (%(left)s).",
+            coin=coin_label(coin, lang),
+            **values,
+        )
+    return Message(title=lang._("Muted"), lines=(line, lang._("/unmute ends it early.")))
 
 
-def render_tz(tz: ZoneInfo | None, now_ms: int, *, changed: bool) -> Message:
+def render_tz(tz: ZoneInfo | None, now_ms: int, *, changed: bool, lang: Lang = EN) -> Message:
     """/tz: the chat's zone and the time there now."""
-    name = tz.key if tz is not None else "UTC"
-    head = f"Times in this chat are now shown in {name}" if changed else f"Time zone: {name}"
+    values = {"zone": tz.key if tz is not None else "UTC", "now": hhmm(now_ms, tz=tz, lang=lang)}
+    head = (
+        lang._("Times in this chat are now shown in %(zone)s; it is %(now)s there.", **values)
+        if changed
+        else lang._("Time zone: %(zone)s; it is %(now)s there.", **values)
+    )
     return Message(
-        title="Time zone",
+        title=lang._("Time zone"),
+        lines=(head, lang._("Change it with /tz Europe/Berlin (any IANA name), or /tz UTC.")),
+    )
+
+
+def render_lang(lang: Lang, *, chosen: bool, changed: bool) -> Message:
+    """/lang: the chat's language (in it), whether it was chosen or is the default, the choices."""
+    name = NAMES[lang.code]
+    if changed:
+        head = lang._("This chat now speaks %(name)s.", name=name)
+    elif chosen:
+        head = lang._("Language: %(name)s (set with /lang).", name=name)
+    else:
+        head = lang._("Language: %(name)s (the default).", name=name)
+    choices = ", ".join(f"{code} {NAMES[code]}" for code in NAMES)
+    return Message(
+        title=lang._("Language"),
         lines=(
-            f"{head}; it is {hhmm(now_ms, tz=tz)} there.",
-            "Change it with /tz Europe/Berlin (any IANA name), or /tz UTC.",
+            head,
+            lang._("Choices: %(choices)s. /lang auto goes back to the default.", choices=choices),
+            lang._(
+                "The default: a private chat follows the language of your Telegram app; "
+                "groups and channels stay in English until an admin sets one."
+            ),
         ),
     )
 
 
-def render_unmuted(coin: str | None, cleared: int) -> Message:
+def render_unmuted(coin: str | None, cleared: int, lang: Lang = EN) -> Message:
     if cleared == 0:
-        what = "this chat" if coin is None else coin_label(coin)
-        return Message(title="Nothing to unmute", lines=(f"No active mute for {what}.",))
-    what = "All alerts" if coin is None else f"{coin_label(coin)} alerts"
-    return Message(title="Unmuted", lines=(f"{what} are back on.",))
+        what = lang._("this chat") if coin is None else coin_label(coin, lang)
+        return Message(
+            title=lang._("Nothing to unmute"),
+            lines=(lang._("No active mute for %(what)s.", what=what),),
+        )
+    line = (
+        lang._("All alerts are back on.")
+        if coin is None
+        else lang._("%(coin)s alerts are back on.", coin=coin_label(coin, lang))
+    )
+    return Message(title=lang._("Unmuted"), lines=(line,))

@@ -10,8 +10,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from bot.domain.alert_parts import Facts, Footer, Part, SeriesText, compose, multiple
-from bot.domain.market import format_duration, window_label
+from bot.domain.alert_parts import (
+    Facts,
+    Footer,
+    Part,
+    SeriesText,
+    compose,
+    multiple,
+)
+from bot.domain.i18n import EN, N_, Lang
+from bot.domain.market import format_duration
 from bot.domain.message import Message, Tone
 from bot.domain.models import ALL, Alert, AlertKind, Side, Snapshot, VenueSplit
 from bot.domain.money import format_usd
@@ -20,10 +28,8 @@ from bot.domain.render_common import (
     WAVE_NAMES,
     dominance,
     percent,
-    side_plural,
     sources_footer,
     sub_label,
-    upper_first,
     venue_name,
 )
 from bot.domain.rules import Policy
@@ -39,11 +45,13 @@ DAY_MIN = 1440
 class AlertContext:
     """What a tick knows beyond its alerts: the snapshot (coins, the day's baseline) and policy.
 
-    One context serves every chat of a tick; the per-window coin ranking is computed once.
+    One context serves every chat of a tick in one language (`lang`; the engine keeps one per
+    language); the per-window coin ranking is computed once.
     """
 
     snapshot: Snapshot | None = None
     policy: Policy = field(default_factory=Policy)
+    lang: Lang = EN
     _coins: dict[tuple[int, Side], str] = field(default_factory=dict)
     _memo: dict[object, str] = field(default_factory=dict)  # the same words for every chat
     _venues: dict[object, tuple[tuple[VenueSplit, ...], str]] = field(default_factory=dict)
@@ -58,8 +66,8 @@ class AlertContext:
         return self._coins[key]
 
     def _rank_coins(self, window: int, side: Side) -> str:
-        ranking = coin_ranking(self.snapshot, window, side) if self.snapshot else ""
-        return f"{_by(side)} by coin: {ranking}" if ranking else ""
+        ranking = coin_ranking(self.snapshot, window, side, self.lang) if self.snapshot else ""
+        return self.lang._(_BY_COIN[side], ranking=ranking) if ranking else ""
 
     def is_unusual(self, coin: str, window: int, side: Side, value: float) -> bool:
         """The window ran at UNUSUAL times the rate of the rest of the last 24 h.
@@ -85,7 +93,8 @@ class AlertContext:
         return [(self.series_text(a), facts(a)) for a in alerts]
 
     def series_text(self, a: Alert) -> SeriesText:
-        """The words every chat's alert of this crossing shares, made once per tick.
+        """The words every chat's alert of this crossing shares in this context's language,
+        made once per tick (one context per language: a crossing's words once per language).
 
         Keyed by the values they are made of; the tuples by identity (a tick's alerts of one
         series share them), kept in the entry so an id is never reused while it is cached."""
@@ -102,15 +111,16 @@ class AlertContext:
         return text
 
     def _series_text(self, a: Alert) -> SeriesText:
-        s = a.sub
-        who = "Market-wide" if s.coin == ALL else s.coin
-        what = "liquidations" if s.side is Side.TOTAL else f"{side_plural(s.side)} liquidated"
-        on = f" on {venue_name(s.venue)}" if s.venue else ""
-        head = f"{who} {what}{on} in {window_label(s.window)}: {self.usd(a.value)} (threshold "
+        s, lang = a.sub, self.lang
         wave = self.wave(a)
+        # the headline's words but the rule's own (threshold, factor): the template's arguments,
+        # filled in by `compose` (the translated template has the threshold in the middle)
         return SeriesText(
             coin=s.coin, window=s.window, side=s.side, venue=s.venue, value=a.value,
-            longs=a.longs, shorts=a.shorts, head=head, wave=wave, split=self.split(a, wave),
+            longs=a.longs, shorts=a.shorts, lang=lang.code,
+            who=lang._("Market-wide") if s.coin == ALL else s.coin,
+            on=lang._(" on %(venue)s", venue=venue_name(s.venue)) if s.venue else "",
+            usd=self.usd(a.value), wave=wave, split=self.split(a, wave),
             venues=self.venues(a),
             coins=self.coins_line(s.window, s.side) if s.coin == ALL else "",
             gaps=a.gaps, sources=a.sources, as_of_ms=a.as_of_ms, sampled=a.sampled,
@@ -140,14 +150,14 @@ class AlertContext:
         key = ("split", a.longs, a.shorts, wave)
         text = self._memo.get(key)
         if text is None:
-            text = self._memo[key] = _split(a, wave)
+            text = self._memo[key] = _split(a, wave, self.lang)
         return text
 
     def venues(self, a: Alert) -> str:
         key = ("venues", id(a.venues), a.sub.side)
         hit = self._venues.get(key)
         if hit is None or hit[0] is not a.venues:
-            hit = self._venues[key] = (a.venues, _venues(a))
+            hit = self._venues[key] = (a.venues, _venues(a, self.lang))
         return hit[1]
 
     def usd(self, value: float) -> str:
@@ -166,21 +176,31 @@ class AlertContext:
     ) -> str:
         key = (as_of_ms, sources, sampled, tz.key if tz is not None else None)
         if key not in self._memo:
-            self._memo[key] = sources_footer(as_of_ms, sources, sampled, with_date=True, tz=tz)
+            self._memo[key] = sources_footer(
+                as_of_ms, sources, sampled, with_date=True, tz=tz, lang=self.lang
+            )
         return self._memo[key]
 
     def _rearm_note(self) -> str:
-        p = self.policy
+        p, lang = self.policy, self.lang
         quiet = p.min_quiet_ms // 1000
-        after = f", at least {format_duration(quiet)} after its first alert" if quiet > 0 else ""
-        return (
-            f"One alert per wave, one more at each {self.multiple(2)} of the amount; "
-            f"it re-arms once the total is back below {round(p.rearm_ratio * 100)}% of the amount"
-            f"{after}."
+        values = {"multiple": self.multiple(2), "ratio": f"{round(p.rearm_ratio * 100)}%"}
+        if quiet > 0:
+            return lang._(
+                "One alert per wave, one more at each %(multiple)s of the amount; it re-arms once "
+                "the total is back below %(ratio)s of the amount, at least %(quiet)s after its "
+                "first alert.",
+                quiet=format_duration(quiet),
+                **values,
+            )
+        return lang._(
+            "One alert per wave, one more at each %(multiple)s of the amount; it re-arms once "
+            "the total is back below %(ratio)s of the amount.",
+            **values,
         )
 
 
-def coin_ranking(snap: Snapshot, window: int, side: Side = Side.TOTAL) -> str:
+def coin_ranking(snap: Snapshot, window: int, side: Side = Side.TOTAL, lang: Lang = EN) -> str:
     """`BTC $380.00M · ETH $250.00M · SOL $41.00M · others $29.00M`: who carried the window."""
     values = [
         (t.side(side), coin)
@@ -196,12 +216,20 @@ def coin_ranking(snap: Snapshot, window: int, side: Side = Side.TOTAL) -> str:
     others = market - sum(v for v, _ in top)
     parts = [f"{coin} {format_usd(v)}" for v, coin in top]
     if others >= 0.5:
-        parts.append(f"others {format_usd(others)}")
+        parts.append(lang._("others %(usd)s", usd=format_usd(others)))
     return " · ".join(parts)
 
 
-def _by(side: Side) -> str:
-    return "Total" if side is Side.TOTAL else upper_first(side_plural(side))
+_BY_COIN = {
+    Side.TOTAL: N_("Total by coin: %(ranking)s"),
+    Side.LONG: N_("Longs by coin: %(ranking)s"),
+    Side.SHORT: N_("Shorts by coin: %(ranking)s"),
+}
+_BY_VENUE = {
+    Side.TOTAL: N_("Total by venue: %(venues)s"),
+    Side.LONG: N_("Longs by venue: %(venues)s"),
+    Side.SHORT: N_("Shorts by venue: %(venues)s"),
+}
 
 
 def _one_sided(longs: float, shorts: float) -> Tone:
@@ -225,7 +253,8 @@ def _wave(a: Alert, ctx: AlertContext) -> str:
 
 
 def facts(a: Alert) -> Facts:
-    """What the alert's rule adds to its crossing's words."""
+    """What the alert's rule adds to its crossing's words (its label in English: `compose`
+    says `Broadcast` in the message's language)."""
     s = a.sub
     return Facts(
         sub_label(s), s.threshold, a.level, a.kind is AlertKind.ESCALATED, s.factor,
@@ -233,38 +262,45 @@ def facts(a: Alert) -> Facts:
     )  # fmt: skip
 
 
-def _split(a: Alert, wave: str) -> str:
+def _split(a: Alert, wave: str, lang: Lang = EN) -> str:
     total = a.longs + a.shorts
-    text = (
-        f"Total {format_usd(total)}: longs {format_usd(a.longs)} ({percent(a.longs, total)}) · "
-        f"shorts {format_usd(a.shorts)} ({percent(a.shorts, total)})"
+    text = lang._(
+        "Total %(total)s: longs %(longs)s (%(longs_pct)s) · shorts %(shorts)s (%(shorts_pct)s)",
+        total=format_usd(total),
+        longs=format_usd(a.longs),
+        longs_pct=percent(a.longs, total),
+        shorts=format_usd(a.shorts),
+        shorts_pct=percent(a.shorts, total),
     )
     if not wave:
         return text
-    return f"{text}: a {wave}" if wave in WAVE_NAMES.values() else f"{text}, {wave}"
+    if wave in WAVE_NAMES.values():
+        return lang._("%(split)s: a %(wave)s", split=text, wave=lang._(wave))
+    return lang._("%(split)s, %(wave)s", split=text, wave=lang._(wave))
 
 
 def _venue_value(v: VenueSplit, side: Side) -> float:
     return v.longs if side is Side.LONG else v.shorts if side is Side.SHORT else v.total
 
 
-def _venues(a: Alert) -> str:
+def _venues(a: Alert, lang: Lang = EN) -> str:
     ranked = sorted(a.venues, key=lambda v: _venue_value(v, a.sub.side), reverse=True)
     top = [
         f"{venue_name(v.venue)} {format_usd(_venue_value(v, a.sub.side))}"
         for v in ranked[:TOP_VENUES]
     ]
-    return f"{_by(a.sub.side)} by venue: " + ", ".join(top) if top else ""
+    return lang._(_BY_VENUE[a.sub.side], venues=", ".join(top)) if top else ""
 
 
 def render_alerts(
     alerts: Sequence[Alert], ctx: AlertContext | None = None, tz: ZoneInfo | None = None
 ) -> Message:
-    """All alerts of one chat in one tick, as ONE message; its time in `tz` (the chat's /tz).
+    """All alerts of one chat in one tick, as ONE message; its time in `tz` (the chat's /tz),
+    its words in the context's language.
 
     The layout is `alert_parts.compose`'s: the store composes a message kept as parts with it
     again when it is sent, so both give the same text."""
     if not alerts:
         raise ValueError("render_alerts needs at least one alert")
     ctx = ctx or AlertContext()
-    return compose(ctx.parts(alerts), ctx.footer_in(tz))
+    return compose(ctx.parts(alerts), ctx.footer_in(tz), ctx.lang)

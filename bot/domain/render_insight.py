@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.backtest import BacktestResult
 from bot.domain.baselines import MIN_DAYS, Usual
+from bot.domain.i18n import EN, N_, Lang
 from bot.domain.market import coin_label, utc_hhmm, window_label
 from bot.domain.message import Message, Table, Tone
 from bot.domain.models import ALL, Side, Snapshot, Subscription
@@ -30,31 +31,44 @@ from bot.domain.render_common import (
 from bot.domain.single_rules import SingleHit
 
 TOP_ROWS = 10
-_SIDE_ONE = {Side.LONG: "long", Side.SHORT: "short"}
 
 
-def threshold_text(sub: Subscription) -> str:
+def threshold_text(sub: Subscription, lang: Lang = EN) -> str:
     """`$100M`, or `3× the usual` for a relative rule."""
     if sub.factor is not None:
-        return f"{sub.factor:g}× the usual"
+        return lang._("%(factor)s× the usual", factor=f"{sub.factor:g}")
     return format_threshold(sub.threshold)
 
 
-def describe_sub(sub: Subscription) -> str:
+_SINGLE = {
+    Side.TOTAL: N_("each single %(coin)sliquidation of %(threshold)s or more%(on)s"),
+    Side.LONG: N_("each single %(coin)slong liquidation of %(threshold)s or more%(on)s"),
+    Side.SHORT: N_("each single %(coin)sshort liquidation of %(threshold)s or more%(on)s"),
+}
+
+
+def describe_sub(sub: Subscription, lang: Lang = EN) -> str:
     """`BTC shorts over 1h above $100M on Binance`; `each BTC liquidation of $1M or more`."""
-    on = f" on {venue_name(sub.venue)}" if sub.venue else ""
+    on = lang._(" on %(venue)s", venue=venue_name(sub.venue)) if sub.venue else ""
     if sub.kind == "single":
-        side = "" if sub.side is Side.TOTAL else f"{_SIDE_ONE[sub.side]} "
-        coin = "" if sub.coin == ALL else f"{sub.coin} "
-        return (
-            f"each single {coin}{side}liquidation of {format_threshold(sub.threshold)} or more{on}"
+        return lang._(
+            _SINGLE[sub.side],
+            coin="" if sub.coin == ALL else f"{sub.coin} ",
+            threshold=format_threshold(sub.threshold),
+            on=on,
         )
-    rule = (
-        f"{coin_label(sub.coin)} {side_plural(sub.side)} over {window_label(sub.window)} "
-        f"above {threshold_text(sub)}"
-    )
+    values = {
+        "coin": coin_label(sub.coin, lang),
+        "side": side_plural(sub.side, lang),
+        "window": window_label(sub.window),
+        "threshold": threshold_text(sub, lang),
+    }
     if sub.factor is not None:
-        rule += " for that hour of day"
+        rule = lang._(
+            "%(coin)s %(side)s over %(window)s above %(threshold)s for that hour of day", **values
+        )
+    else:
+        rule = lang._("%(coin)s %(side)s over %(window)s above %(threshold)s", **values)
     return rule + on
 
 

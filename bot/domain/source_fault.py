@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.domain.i18n import N_
+
 
 class Fault(StrEnum):
     NOT_CONNECTED = "not_connected"  # never up since start
@@ -33,19 +35,19 @@ class Fault(StrEnum):
 
 
 _WORDS = {
-    Fault.NOT_CONNECTED: "not connected yet",
-    Fault.CANNOT_CONNECT: "cannot connect",
-    Fault.HANDSHAKE_REFUSED: "was refused",
-    Fault.DISCONNECTED: "lost its connection",
-    Fault.TIMEOUT: "timed out",
-    Fault.STALE: "went silent",
-    Fault.AUTH_REJECTED: "rejected the API key",
-    Fault.RATE_LIMITED: "is rate limiting us",
-    Fault.HTTP_ERROR: "answers with HTTP errors",
-    Fault.API_ERROR: "answers with errors",
-    Fault.BAD_DATA: "sends data we cannot read",
-    Fault.UNEXPECTED: "is down",
-    Fault.ENDED: "has finished",
+    Fault.NOT_CONNECTED: N_("not connected yet"),
+    Fault.CANNOT_CONNECT: N_("cannot connect"),
+    Fault.HANDSHAKE_REFUSED: N_("was refused"),
+    Fault.DISCONNECTED: N_("lost its connection"),
+    Fault.TIMEOUT: N_("timed out"),
+    Fault.STALE: N_("went silent"),
+    Fault.AUTH_REJECTED: N_("rejected the API key"),
+    Fault.RATE_LIMITED: N_("is rate limiting us"),
+    Fault.HTTP_ERROR: N_("answers with HTTP errors"),
+    Fault.API_ERROR: N_("answers with errors"),
+    Fault.BAD_DATA: N_("sends data we cannot read"),
+    Fault.UNEXPECTED: N_("is down"),
+    Fault.ENDED: N_("has finished"),
 }
 
 

@@ -8,13 +8,14 @@ import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from bot.domain.backtest import MAX_DAYS, BacktestResult, backtest
 from bot.domain.baselines import DAY_MS, Usual, hour_of, side_values, usual_by_hour
 from bot.domain.extra_rules import MIN_RELATIVE_USD, ExtraRules, baseline_key
 from bot.domain.models import Subscription
+from bot.domain.quiet import QuietHours
 from bot.domain.render_insight import COINGLASS_UNAVAILABLE, render_singles, sources_note
 from bot.domain.rules import Policy
 from bot.domain.single_rules import SingleHit
@@ -160,9 +161,13 @@ class SingleOutbox:
         muted: Callable[[Subscription], bool],
         live: Callable[[int], bool] = lambda _id: True,
         zones: Mapping[str, ZoneInfo] | None = None,
+        quiet: Mapping[str, QuietHours] | None = None,
     ) -> list[OutboxItem]:
         """`live(sub_id)`: the rule still exists (a held match of a removed rule is dropped).
-        `zones`: the chats' time zones (/tz); a chat not in it reads UTC."""
+        `zones`: the chats' time zones (/tz); a chat not in it reads UTC. `quiet`: the chats'
+        quiet hours (/quiet): a single liquidation past the chat's bar is big, so it rings
+        when the chat said `except big` (decided here, when enqueued, as the engine's alerts).
+        Rules made in different forum topics of a chat get a message each, in its topic."""
         for h in hits:
             self._held[h.sub.chat_key].append(h)
         items = []
@@ -173,17 +178,29 @@ class SingleOutbox:
             chat_hits = [h for h in self._held.pop(chat_key) if live(h.sub.id) and not muted(h.sub)]
             if chat_hits:
                 tz = zones.get(chat_key) if zones else None
-                items.append(_single_item(chat_key, chat_hits, now_ms, tz))
+                hours = quiet.get(chat_key) if quiet else None
+                silent = None if hours is None else hours.silences(now_ms, tz, big=True)
+                topics: dict[int | None, list[SingleHit]] = {}
+                for h in chat_hits:
+                    topics.setdefault(h.sub.thread, []).append(h)
+                for thread, part in topics.items():
+                    items.append(_single_item(chat_key, part, now_ms, tz, thread, silent))
                 self._last[chat_key] = now_ms
         return items
 
 
 def _single_item(
-    chat_key: str, hits: list[SingleHit], now_ms: int, tz: ZoneInfo | None = None
+    chat_key: str,
+    hits: list[SingleHit],
+    now_ms: int,
+    tz: ZoneInfo | None = None,
+    thread: int | None = None,
+    silent: bool | None = None,
 ) -> OutboxItem:
     ids = sorted(f"{h.sub.id}.{h.event.venue}.{h.event.ts_ms}.{h.event.usd!r}" for h in hits)
     digest = hashlib.sha256(",".join(ids).encode()).hexdigest()[:32]
     expires = now_ms + SINGLE_NEWS_MS  # an hour-old single liquidation is no longer news
-    return OutboxItem(
-        chat_key, render_singles(hits, now_ms, tz), f"single:{digest}", now_ms, expires
-    )
+    message = render_singles(hits, now_ms, tz)
+    if thread is not None or silent is not None:
+        message = replace(message, thread=thread, silent=silent)
+    return OutboxItem(chat_key, message, f"single:{digest}", now_ms, expires)

@@ -42,7 +42,8 @@ from bot.ops.wiring import Ops, build_ops
 from bot.runtime.clock import AcceleratedClock, Clock
 from bot.runtime.delivery import Delivery, Sender
 from bot.runtime.engine import Engine
-from bot.runtime.hot_buckets import HOT_MINUTES, load_hot_buckets
+from bot.runtime.hot_buckets import HOT_MINUTES, load_hot, save_hot
+from bot.runtime.hot_snapshot import snapshot_path
 from bot.runtime.market_view import LiveMarket
 from bot.runtime.scheduler import Scheduler
 from bot.runtime.watchdog import Watchdog
@@ -80,6 +81,8 @@ class Runtime:
     # who leads (docs/scaling.md): SQLite, always this process; PostgreSQL, the lock holder
     leadership: Leadership | None = None
     leader_task: asyncio.Task[Any] | None = None  # the lock's loop, stopped last
+    # SQLite: the hot buckets' snapshot beside the file, written at a clean stop (hot_snapshot)
+    hot_snapshot: Path | None = None
 
     @property
     def replay(self) -> ReplaySource | None:
@@ -130,7 +133,9 @@ async def build(
     agg = Aggregator(venues=venues, retention_minutes=HOT_MINUTES)
     # the hot buckets are read beside the rule book's load (issue 9): nothing below reads agg
     # until `await hot`
-    hot = asyncio.ensure_future(load_hot_buckets(db, agg, now))
+    # SQLite only: one service per file (its lock), so the snapshot beside it is this one's
+    snapshot = snapshot_path(store.target) if store.kind == "sqlite" else None
+    hot = asyncio.ensure_future(load_hot(db, agg, now, snapshot))
     # What the load makes (the rule book, the buckets' chunks) all lives on: the collector's
     # passes over it found nothing to free and took ~0.5 s of start-up; start() freezes it.
     collecting = gc.isenabled()
@@ -274,6 +279,7 @@ async def build(
         bots=bots,
         digests=digests,
         leadership=leadership,
+        hot_snapshot=snapshot,
     )
     delivery.may_send = leadership.acting  # checked before every send ...
     for sender in senders.values():  # ... and by a sender right before the request leaves
@@ -466,8 +472,13 @@ async def stop(rt: Runtime) -> None:
         except Exception:
             log.exception("stopping %s failed", type(bot).__name__)
     if acting and (rt.leadership is None or rt.leadership.acting()):
-        with contextlib.suppress(Exception):
+        try:
             await persist(rt)
+        except Exception:
+            log.exception("saving the last buckets at stop failed")
+        else:  # everything the aggregator holds is in the store: the snapshot matches it
+            if rt.hot_snapshot is not None:
+                await save_hot(rt.db, rt.market.agg, rt.clock.now_ms(), rt.hot_snapshot)
     if rt.leader_task is not None:  # last: the lock goes when our work is done
         rt.leader_task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):

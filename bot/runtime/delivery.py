@@ -123,6 +123,7 @@ class Delivery:
         self._rng = rng or random.Random()
         self._drain_lock = asyncio.Lock()
         self._warned_platforms: set[str] = set()
+        self._platforms_checked_ms: int | None = None
         # (platform, outcome, reason) after every send decision: metrics and delivery health
         self.on_outcome: Callable[[str, str, str], None] = lambda p, o, r: None
         # (chat key, message) -> the message to send: draws an alert's chart (the app sets it)
@@ -177,6 +178,12 @@ class Delivery:
                 log.exception("outbox drain failed; trying again later")
 
     async def _note_platforms_off(self) -> None:
+        # a scan of every pending row: once a minute, not every pass (a 100,000-chat fan-out
+        # makes 200 passes, and the scan held each one up by 16 ms)
+        now = self._clock()
+        if self._platforms_checked_ms is not None and now - self._platforms_checked_ms < 60_000:
+            return
+        self._platforms_checked_ms = now
         off = await self._db.pending_platforms() - self._senders.keys()
         for platform in sorted(off - self._warned_platforms):
             log.warning("outbox holds messages for %s, which is off; they stay queued", platform)

@@ -14,14 +14,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from bot.domain.extra_rules import ExtraRules
+from bot.domain.i18n import Lang
 from bot.domain.models import Alert, Snapshot, Subscription, Transition
 from bot.domain.moves import Transitions, paused_gc
+from bot.domain.quiet import QuietHours, load_quiet
 from bot.domain.render_alerts import AlertContext
 from bot.domain.rules import Policy, RuleBook, SeriesKey
 from bot.features.insight import SingleOutbox
+from bot.locale import get_lang
 from bot.runtime.clock import Clock
 from bot.runtime.market_view import LiveMarket
-from bot.runtime.tick_items import TickItems, whole_item
+from bot.runtime.tick_items import Contexts, TickItems, by_thread, whole_item
 from bot.store import Database, OutboxItem
 
 log = logging.getLogger(__name__)
@@ -48,17 +51,31 @@ def outbox_items(
     ctx: AlertContext,
     attach_chart: bool = False,
     zones: Mapping[str, ZoneInfo] | None = None,
+    quiet: Mapping[str, QuietHours] | None = None,
+    langs: Mapping[str, Lang] | None = None,
 ) -> Iterator[OutboxItem]:
-    """Alerts for one chat in one tick become one message; the key makes a retried tick harmless.
+    """Alerts for one chat (one topic of it) in one tick become one message; the key makes a
+    retried tick harmless.
 
     A webhook's message carries its alerts as data (the JSON it POSTs); with `attach_chart`, a
     ChartRef to the first alert's coin and window that delivery draws when it sends.
     `zones`: the chats' time zones (/tz) by chat key; a chat not in it reads UTC.
+    `quiet`: the chats' quiet hours (/quiet). Whether a message goes without sound is decided
+    here, when it is rendered, from the tick's own time: the outbox row then says it for good,
+    so a retry, a restart or another replica sends it the same way, and the tick's result is
+    deterministic (tests give the time); the cost is that a row sent late (a backoff across the
+    window's edge) keeps the choice made when it was news.
+    `langs`: the chats' languages (/lang, a private chat's app language); others read English.
+    One context per language: each memoizes its own words, shared by that language's chats.
     (The engine's own ticks go through `TickItems`, which keeps shared messages as parts.)
     """
-    for chat_key, alerts in by_chat.items():
+    contexts = Contexts(ctx, langs)
+    for chat_key, chat_alerts in by_chat.items():
         zone = zones.get(chat_key) if zones else None
-        yield whole_item(chat_key, alerts, now_ms, ctx, attach_chart, zone)
+        hours = quiet.get(chat_key) if quiet else None
+        chat_ctx = contexts.of(chat_key)
+        for thread, alerts in by_thread(chat_alerts):
+            yield whole_item(chat_key, alerts, now_ms, chat_ctx, attach_chart, zone, thread, hours)
 
 
 def group_alerts(
@@ -110,6 +127,24 @@ class Engine:
                 log.warning("unknown time zone %r of %s; UTC", name, chat_key)
         return zones
 
+    async def _quiet(self) -> dict[str, QuietHours]:
+        """The chats' quiet hours (/quiet); a failing lookup reads none (alerts ring)."""
+        try:
+            stored = await self.db.chats_quiet()
+        except Exception:
+            log.warning("reading the chats' quiet hours failed; alerts ring", exc_info=True)
+            return {}
+        return {k: q for k, text in stored.items() if (q := load_quiet(text)) is not None}
+
+    async def _langs(self) -> dict[str, Lang]:
+        """The chats' languages other than English; a failing lookup reads English."""
+        try:
+            codes = await self.db.chat_langs()
+        except Exception:
+            log.warning("reading the chats' languages failed; alerts in English", exc_info=True)
+            return {}
+        return {chat_key: get_lang(code) for chat_key, code in codes.items()}
+
     async def tick(self) -> int:
         """Evaluate every subscription once; returns how many messages were enqueued."""
         return await self._evaluate(only_new_data=False)
@@ -150,15 +185,16 @@ class Engine:
             extra: list[Transition] = []
             singles: list[OutboxItem] = []
             zones: dict[str, ZoneInfo] | None = None
+            quiet: dict[str, QuietHours] = {}
             if self.extras is not None:
                 extras = self.extras
                 extra = extras.evaluate(snapshot, now, muted)
                 hits = extras.take_singles()
                 if hits or self.singles.holding():
-                    zones = await self._zones()
+                    zones, quiet = await self._zones(), await self._quiet()
                 # None (not {}) when nothing was held, so the alerts below still read the zones
                 singles = self.singles.items(
-                    hits, now, muted, extras.singles.__contains__, zones or {}
+                    hits, now, muted, extras.singles.__contains__, zones or {}, quiet
                 )
             self.ticks += 1
             if not transitions and not extra and not singles:
@@ -166,8 +202,9 @@ class Engine:
             with paused_gc():  # many acyclic objects: see paused_gc
                 ctx = AlertContext(snapshot, self.book.policy)  # coin rankings computed once
                 if zones is None:
-                    zones = await self._zones()
-                made = TickItems(now, ctx, self.attach_chart, zones)
+                    zones, quiet = await self._zones(), await self._quiet()
+                langs = await self._langs()
+                made = TickItems(now, ctx, self.attach_chart, zones, quiet, langs)
                 made.add_series(transitions)  # the book's alerts, a series at a time
                 for chat_key, more in alerts_by_chat(extra).items():  # one message per chat
                     made.add(chat_key, more)

@@ -45,6 +45,43 @@ class ChatQueries(QueryHelpers):
         """Set (None: clear, back to UTC) the chat's zone; ensure_chat first."""
         await self._write("UPDATE chats SET tz = ? WHERE chat_key = ?", (tz, chat_key))
 
+    async def chat_quiet(self, chat_key: str) -> str | None:
+        """The chat's quiet hours set with /quiet ("23:00-07:00 except big"), None for none."""
+        row = await self._one("SELECT quiet FROM chats WHERE chat_key = ?", (chat_key,))
+        return row[0] if row and row[0] else None
+
+    async def chats_quiet(self) -> dict[str, str]:
+        """Every chat with quiet hours (/quiet): chat key -> their text."""
+        rows = await self._all("SELECT chat_key, quiet FROM chats WHERE quiet IS NOT NULL", ())
+        return {k: q for k, q in rows}
+
+    async def set_chat_quiet(self, chat_key: str, quiet: str | None) -> None:
+        """Set (None: clear) the chat's quiet hours, as QuietHours.text(); ensure_chat first."""
+        await self._write("UPDATE chats SET quiet = ? WHERE chat_key = ?", (quiet, chat_key))
+
+    async def chat_lang(self, chat_key: str) -> tuple[str | None, str | None]:
+        """(/lang's setting, the language seen in a private chat); None where there is none."""
+        row = await self._one("SELECT lang, lang_auto FROM chats WHERE chat_key = ?", (chat_key,))
+        return (row[0] or None, row[1] or None) if row else (None, None)
+
+    async def chat_langs(self) -> dict[str, str]:
+        """Every chat whose language is not the default English: chat key -> its language
+        (the /lang setting, else the one seen in a private chat)."""
+        rows = await self._all(
+            "SELECT chat_key, COALESCE(lang, lang_auto) FROM chats "
+            "WHERE COALESCE(lang, lang_auto) IS NOT NULL AND COALESCE(lang, lang_auto) <> 'en'",
+            (),
+        )
+        return {k: lang for k, lang in rows}
+
+    async def set_chat_lang(self, chat_key: str, lang: str | None) -> None:
+        """Set (None: back to the default) the chat's /lang; ensure_chat first."""
+        await self._write("UPDATE chats SET lang = ? WHERE chat_key = ?", (lang, chat_key))
+
+    async def set_chat_lang_auto(self, chat_key: str, lang: str | None) -> None:
+        """The language a private chat's user writes in (their client's); ensure_chat first."""
+        await self._write("UPDATE chats SET lang_auto = ? WHERE chat_key = ?", (lang, chat_key))
+
     async def pause_chat(
         self, chat_key: str, reason: str, now_ms: int | None = None, *, as_leader: bool = False
     ) -> bool:
@@ -109,12 +146,14 @@ class ChatQueries(QueryHelpers):
                 "UPDATE chats SET last_number = ? WHERE chat_key = ?",
                 (last.get(new_key, 0) + last.get(old_key, 0), new_key),
             )
-            # the time zone (/tz) moves along unless the new chat has its own
-            await c.execute(
-                "UPDATE chats SET tz = (SELECT o.tz FROM chats o WHERE o.chat_key = ?) "
-                "WHERE chat_key = ? AND tz IS NULL",
-                (old_key, new_key),
-            )
+            # the time zone (/tz), quiet hours (/quiet) and language (/lang) move along unless
+            # the new chat has its own
+            for col in ("tz", "quiet", "lang"):
+                await c.execute(
+                    f"UPDATE chats SET {col} = (SELECT o.{col} FROM chats o WHERE o.chat_key = ?) "
+                    f"WHERE chat_key = ? AND {col} IS NULL",
+                    (old_key, new_key),
+                )
             # a mute already on the new key for the same coin gives way to the moving one
             await c.execute(
                 "DELETE FROM mutes WHERE chat_key = ? "

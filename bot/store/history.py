@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from array import array
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -91,7 +92,18 @@ class HistoryQueries:
                 "DO UPDATE SET longs = excluded.longs, shorts = excluded.shorts",
                 params,
             )
+            await _new_bucket_token(c)
         return len(params)
+
+    async def bucket_token(self) -> str:
+        """The token of the buckets as they are now: it changes with every write of buckets
+        (start-up's snapshot is used only under the token it was written with). Made on
+        first use, so a store whose buckets were never written by this code gets one too."""
+        row = await self._one("SELECT value FROM kv WHERE key = ?", (BUCKET_TOKEN,))
+        if row is not None:
+            return str(row[0])
+        async with self._tx() as c:
+            return await _new_bucket_token(c)
 
     async def load_buckets(self, since_ms: int, until_ms: int | None = None) -> list[BucketRow]:
         """Buckets with since_ms <= minute_ms (< until_ms), oldest first."""
@@ -187,7 +199,13 @@ class HistoryQueries:
         return [(int(m), float(lg), float(sh)) for m, lg, sh in rows]
 
     async def prune_buckets(self, before_ms: int) -> int:
-        return await self._write("DELETE FROM buckets WHERE minute_ms < ?", (before_ms,))
+        async with self._tx() as c:
+            n = int(
+                (await c.execute("DELETE FROM buckets WHERE minute_ms < ?", (before_ms,))).rowcount
+            )
+            if n:
+                await _new_bucket_token(c)
+        return n
 
     async def first_bucket_ms(self) -> int | None:
         """The oldest minute held for any coin (the primary key's first column: one seek)."""
@@ -213,3 +231,16 @@ class HistoryQueries:
 
     async def prune_gaps(self, before_ms: int) -> int:
         return await self._write("DELETE FROM gaps WHERE end_ms < ?", (before_ms,))
+
+
+BUCKET_TOKEN = "buckets_token"  # kv: changes with every write of buckets (see bucket_token)
+
+
+async def _new_bucket_token(c: Any) -> str:
+    token = secrets.token_hex(16)
+    await c.execute(
+        "INSERT INTO kv (key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (BUCKET_TOKEN, token),
+    )
+    return token

@@ -145,7 +145,17 @@ MIGRATIONS: list[tuple[str, ...]] = [
     (  # 8: a chat's time zone (/tz), an IANA name; NULL: UTC
         "ALTER TABLE chats ADD COLUMN tz TEXT",
     ),
-    (  # 9: render once (issue 18): the words a tick's alerts of one series crossing share and
+    (  # 9: quiet hours (/quiet, "23:00-07:00 except big"; NULL: none) and the Telegram
+        # forum topic a subscription alerts into (message_thread_id; NULL: the chat itself)
+        "ALTER TABLE chats ADD COLUMN quiet TEXT",
+        "ALTER TABLE subscriptions ADD COLUMN thread_id INTEGER",
+    ),
+    (  # 10: a chat's language: lang set with /lang (NULL: the default), lang_auto the last
+        # supported language a private chat's user writes in (Telegram's language_code)
+        "ALTER TABLE chats ADD COLUMN lang TEXT",
+        "ALTER TABLE chats ADD COLUMN lang_auto TEXT",
+    ),
+    (  # 11: render once (issue 18): the words a tick's alerts of one series crossing share and
         # the facts of its rules (number, threshold, level), stored once per tick; an outbox row
         # kept as parts names its bodies and rules. Pruned with the outbox: a tick's bodies go
         # when no row of that tick (created_ms) is left.

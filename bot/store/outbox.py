@@ -91,11 +91,13 @@ class OutboxQueries(QueryHelpers):
             )
             # ON CONFLICT(dedupe_key), not OR IGNORE: that would also swallow NOT NULL and
             # CHECK failures, silently dropping a broken alert instead of failing the tick.
+            # expires_ms too: an alert still unsent once its window has rolled past is dropped,
+            # not sent late (it was left out here, so a tick's alerts waited out the 6 h cap)
             await c.executemany(
-                "INSERT INTO outbox (chat_key, message, dedupe_key, created_ms, next_ms) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING",
+                "INSERT INTO outbox (chat_key, message, dedupe_key, created_ms, next_ms, "
+                "expires_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING",
                 [
-                    (i.chat_key, text, i.dedupe_key, i.created_ms, i.created_ms)
+                    (i.chat_key, text, i.dedupe_key, i.created_ms, i.created_ms, i.expires_ms)
                     for i, text in zip(outbox, texts, strict=True)
                 ],
             )

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.domain.alert_parts import Body, PartsMessage, body_ids, from_row
 from bot.domain.message import Message
+from bot.locale import get_lang
 from bot.store.rows import OutboxItem
 
 # (id, created_ms, body): one stored body
@@ -72,13 +73,18 @@ async def decode(texts: Sequence[str], select: Select) -> list[Message]:
             raise LookupError(f"outbox body {i} is missing")
         return hit
 
-    return [from_row(d, body).message() if "parts" in d else Message.from_dict(d) for d in loaded]
+    return [_message(d, body) if "parts" in d else Message.from_dict(d) for d in loaded]
+
+
+def _message(row: dict[str, Any], body: Callable[[int], Body]) -> Message:
+    parts = from_row(row, body)
+    return parts.message(get_lang(parts.lang))
 
 
 def whole(item: OutboxItem) -> OutboxItem:
     """The item with its message composed: for writes that store no bodies (`enqueue`)."""
     m = item.message
     if isinstance(m, PartsMessage):
-        return OutboxItem(item.chat_key, m.message(), item.dedupe_key, item.created_ms,
+        return OutboxItem(item.chat_key, m.message(get_lang(m.lang)), item.dedupe_key, item.created_ms,
                           item.expires_ms)  # fmt: skip
     return item

@@ -139,7 +139,17 @@ PG_MIGRATIONS: list[tuple[str, ...]] = [
     (  # 8: a chat's time zone (/tz), an IANA name; NULL: UTC
         "ALTER TABLE chats ADD COLUMN tz TEXT",
     ),
-    (  # 9: render once: a tick's shared alert words, stored once (see migrations.py)
+    (  # 9: quiet hours (/quiet, "23:00-07:00 except big"; NULL: none) and the Telegram
+        # forum topic a subscription alerts into (message_thread_id; NULL: the chat itself)
+        "ALTER TABLE chats ADD COLUMN quiet TEXT",
+        "ALTER TABLE subscriptions ADD COLUMN thread_id BIGINT",
+    ),
+    (  # 10: a chat's language: lang set with /lang (NULL: the default), lang_auto the last
+        # supported language a private chat's user writes in (Telegram's language_code)
+        "ALTER TABLE chats ADD COLUMN lang TEXT",
+        "ALTER TABLE chats ADD COLUMN lang_auto TEXT",
+    ),
+    (  # 11: render once: a tick's shared alert words, stored once (see migrations.py)
         """CREATE TABLE outbox_bodies (
             id BIGINT PRIMARY KEY,
             created_ms BIGINT NOT NULL,

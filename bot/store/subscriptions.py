@@ -10,7 +10,7 @@ from bot.store.queries import QueryHelpers, _guess_kind
 
 _SUB_COLS = (
     "id, chat_key, coin, window_min, side, threshold, created_ms, origin, number, venue, kind, "
-    "factor"
+    "factor, thread_id"
 )
 
 
@@ -20,7 +20,7 @@ _SIDES = {s.value: s for s in Side}  # a dict lookup: Side(value) is the slow pa
 def _sub(row: Any) -> Subscription:
     # positional, in _SUB_COLS order: half the time of keywords and Side() at start-up
     (sub_id, chat_key, coin, window, side, threshold, created_ms, origin, number,
-     venue, kind, factor) = row  # fmt: skip
+     venue, kind, factor, thread) = row  # fmt: skip
     return Subscription(
         sub_id,
         chat_key,
@@ -34,6 +34,7 @@ def _sub(row: Any) -> Subscription:
         venue,
         kind or "window",
         factor,
+        thread,
     )
 
 
@@ -55,7 +56,10 @@ class SubscriptionQueries(QueryHelpers):
         venue: str | None = None,
         kind: str = "window",
         factor: float | None = None,
+        thread: int | None = None,
     ) -> Subscription:
+        """Store a rule; `thread`: the Telegram forum topic it was made in (its alerts go
+        there)."""
         async with self._tx() as c:
             await c.execute(
                 "INSERT INTO chats (chat_key, kind, created_ms) VALUES (?, ?, ?) "
@@ -75,7 +79,7 @@ class SubscriptionQueries(QueryHelpers):
             async with c.execute(
                 "INSERT INTO subscriptions "
                 "(chat_key, coin, window_min, side, threshold, origin, created_ms, number, "
-                "venue, kind, factor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "venue, kind, factor, thread_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     chat_key,
                     coin,
@@ -88,6 +92,7 @@ class SubscriptionQueries(QueryHelpers):
                     venue,
                     kind,
                     factor,
+                    thread,
                 ),
             ) as cur:
                 row = await cur.fetchone()
@@ -107,6 +112,7 @@ class SubscriptionQueries(QueryHelpers):
             venue=venue,
             kind=kind,
             factor=factor,
+            thread=thread,
         )
 
     async def remove_subscription(self, chat_key: str, sub_id: int) -> bool:

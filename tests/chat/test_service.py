@@ -453,7 +453,7 @@ SLASH_HINT = "write the command's name right after the slash"
         ("//", f"'//' is not a command; {SLASH_HINT}"),
         (
             "/" + "x" * 10_000,
-            "Unknown command /xxxxxxxxxxxxxxxxxxx…; the commands are /liqs, /top, /chart, /subscribe, /backtest, /list, /unsubscribe, /export, /import, /mute, /unmute, /status, /digest, /tz, /test, /help, /start",
+            "Unknown command /xxxxxxxxxxxxxxxxxxx…; the commands are /liqs, /top, /chart, /subscribe, /backtest, /list, /unsubscribe, /export, /import, /mute, /unmute, /status, /digest, /tz, /quiet, /lang, /test, /help, /start",
         ),
         ("/liqs " + "x" * 10_000, "An argument is too long (over 40 characters)"),
         ("hello", "Try /liqs btc for the market now, or /help for every command."),

@@ -59,9 +59,9 @@ async def test_commands_are_synced_with_options_and_default_permissions(env: Env
     synced = {c["name"]: c for c in env.fake.synced}
     assert set(synced) == {
         "subscribe", "unsubscribe", "list", "mute", "unmute", "liqs", "chart", "status", "help",
-        "start", "digest", "test", "top", "backtest",
+        "start", "digest", "test", "top", "backtest", "quiet", "lang",
     }  # fmt: skip
-    for name in ("subscribe", "unsubscribe", "mute", "unmute", "start", "digest", "test"):
+    for name in ("subscribe", "unsubscribe", "mute", "unmute", "start", "digest", "test", "quiet"):
         # the API takes the bit set as a string or an integer
         assert int(synced[name]["default_member_permissions"]) == MANAGE_CHANNELS, name
     for name in ("liqs", "chart", "list", "status", "help", "top", "backtest"):

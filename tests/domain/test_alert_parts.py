@@ -14,6 +14,7 @@ from bot.domain.message import ChartRef
 from bot.domain.models import ALL, Alert, AlertKind, Side, Subscription, VenueSplit
 from bot.domain.render_alerts import AlertContext, render_alerts
 from bot.domain.rules import Policy
+from bot.locale import get_lang
 from tests.domain.test_render import M, T, day_snapshot
 from tests.reference_render import reference_render_alerts
 
@@ -65,14 +66,19 @@ CASES = {
 
 @pytest.mark.parametrize("name", CASES)
 @pytest.mark.parametrize("zone", [None, "Asia/Kolkata"])
-def test_parts_stored_and_composed_are_todays_text(name: str, zone: str | None) -> None:
+@pytest.mark.parametrize("code", ["en", "ru", "zh", "es"])
+def test_parts_stored_and_composed_are_todays_text(name: str, zone: str | None, code: str) -> None:
     alerts = CASES[name]
     tz = ZoneInfo(zone) if zone else None
     policy = Policy(escalation_factor=3.0)
     snap = day_snapshot(60, ("BTC", 300 * M, 120 * M), ("ETH", 50 * M, 20 * M), rest=40 * M)
-    want = reference_render_alerts(alerts, AlertContext(snap, policy), tz)
-    ctx = AlertContext(snap, policy)
-    assert render_alerts(alerts, ctx, tz) == want
+    lang = get_lang(code)
+    assert lang.code == code
+    want = reference_render_alerts(alerts, AlertContext(snap, policy, lang=lang), tz)
+    assert want.lang == code
+    ctx = AlertContext(snap, policy, lang=lang)
+    now = render_alerts(alerts, ctx, tz)
+    assert now == want and now.footer == want.footer and now.lang == code
     bodies: dict[int, Body] = {}  # id(SeriesText) -> its body, as a tick makes them
     for a in alerts:
         series = ctx.series_text(a)
@@ -86,8 +92,33 @@ def test_parts_stored_and_composed_are_todays_text(name: str, zone: str | None) 
     )
     stored = {i: b.to_json() for i, b in enumerate(kept.bodies, 1)}
     row = json.loads(kept.row_json(list(stored)))
-    back = from_row(row, lambda i: Body.from_json(stored[i])).message()
+    kept_back = from_row(row, lambda i: Body.from_json(stored[i]))
+    assert kept_back.lang == code
+    back = kept_back.message(lang)
     assert replace(back, chart=None) == want and back.footer == want.footer
+    assert back.lang == code and back.thread is None and back.silent is None
     assert back.buttons == 3 and back.chart == ChartRef("BTC", 60, T)
     # a crossing's words are stored once, however many rules of the chat it crossed
     assert len(stored) == len({(a.sub.coin, a.sub.window, a.sub.side, a.sub.venue) for a in alerts})
+
+
+def test_a_russian_alert_is_russian_and_parts_refuse_another_language() -> None:
+    lang = get_lang("ru")
+    alerts = [alert(4, number=2, venue="okx"), alert(1, origin="config")]
+    ctx = AlertContext(day_snapshot(60, ("BTC", 300 * M, 120 * M)), Policy(), lang=lang)
+    m = render_alerts(alerts, ctx)
+    assert m == reference_render_alerts(alerts, AlertContext(ctx.snapshot, ctx.policy, lang=lang))
+    english = render_alerts(alerts, AlertContext(ctx.snapshot, ctx.policy))
+    assert m.lang == "ru" and m.title != english.title and m.lines[0] != english.lines[0]
+    assert "#2" in m.lines[0] and lang._("Broadcast") != "Broadcast"
+    assert any(line.startswith(lang._("Broadcast")) for line in m.lines)
+    body = Body(ctx.series_text(alerts[0]))
+    body.add(alerts[0])
+    kept = PartsMessage((body,), (4,), thread=7, silent=True)
+    assert kept.lang == "ru"
+    with pytest.raises(ValueError):
+        kept.message()  # English: not the words' language
+    back = from_row(json.loads(kept.row_json([1])), lambda i: Body.from_json(body.to_json()))
+    composed = back.message(lang)
+    assert composed == render_alerts([alerts[0]], ctx)
+    assert (composed.thread, composed.silent, composed.lang) == (7, True, "ru")

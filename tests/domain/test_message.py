@@ -31,14 +31,20 @@ def _old_to_dict(m: Message) -> dict:
     d = asdict(m)
     d["tone"] = m.tone.value
     del d["image"], d["image_name"], d["keyboard"]  # never stored
-    for optional in ("data", "chart", "buttons"):  # absent when unset, as before they existed
+    for optional in ("data", "chart", "buttons", "thread"):  # absent when unset, as before
         if d[optional] is None:
             del d[optional]
+    if d["silent"] is None:
+        del d["silent"]
+    if d["lang"] == "en":  # absent for English, as before languages existed
+        del d["lang"]
     return d
 
 
 def test_to_dict_equals_what_asdict_gave() -> None:
-    for m in (_full(), Message(title="hello"), replace(_full(), data=None, chart=None)):
+    topic = replace(_full(), thread=12, silent=True)  # a forum topic, quiet hours
+    ru = replace(_full(), lang="ru")
+    for m in (_full(), Message(title="hello"), replace(_full(), data=None, chart=None), topic, ru):
         assert m.to_dict() == _old_to_dict(m)
         assert json.dumps(m.to_dict()) == json.dumps(_old_to_dict(m))
 
@@ -57,3 +63,19 @@ def test_a_keyboard_is_never_stored() -> None:
     m = replace(_full(), keyboard=((("Subscribe", "lg1.yBTC_3cl.sig"),),))
     assert "keyboard" not in m.to_dict() and "lg1" not in json.dumps(m.to_dict())
     assert Message.from_dict(m.to_dict()).keyboard == ()
+
+
+def test_round_trip_keeps_the_topic_and_the_silence() -> None:
+    m = replace(_full(), thread=12, silent=True, buttons=3)
+    back = Message.from_dict(json.loads(json.dumps(m.to_dict())))
+    assert (back.thread, back.silent, back.buttons) == (12, True, 3)
+    plain = Message.from_dict(json.loads(json.dumps(Message(title="x").to_dict())))
+    assert (plain.thread, plain.silent) == (None, None)
+    loud = replace(_full(), silent=False)  # quiet hours set, this one rings: said so
+    assert Message.from_dict(json.loads(json.dumps(loud.to_dict()))).silent is False
+
+
+def test_the_language_round_trips_and_english_is_not_stored() -> None:
+    assert "lang" not in Message(title="hello").to_dict()
+    ru = Message.from_dict(json.loads(json.dumps(replace(_full(), lang="ru").to_dict())))
+    assert ru.lang == "ru"

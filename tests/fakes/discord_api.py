@@ -229,8 +229,10 @@ class FakeDiscord:
         perms: int = MEMBER_PERMS,
         dm: bool = False,
         autocomplete: bool = False,
+        locale: str = "en-US",
     ) -> dict[str, Any]:
-        """An INTERACTION_CREATE payload for a slash command (or its autocomplete)."""
+        """An INTERACTION_CREATE payload for a slash command (or its autocomplete); `locale`:
+        the user's Discord language ("ru", "es-ES", "zh-CN")."""
         iid = next(self._ids)
         data: dict[str, Any] = {"id": str(next(self._ids)), "name": name, "type": 1,
                                 "options": options or []}  # fmt: skip
@@ -242,7 +244,7 @@ class FakeDiscord:
             "version": 1,
             "attachment_size_limit": 8 * 1024 * 1024,
             "data": data,
-            "locale": "en-US",
+            "locale": locale,
             "app_permissions": str(MEMBER_PERMS | (1 << 14)),
         }
         if dm:

@@ -118,6 +118,7 @@ class FakeTelegram:
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._handle)
         app.router.add_get("/bot{token}/{method}", self._handle)
+        app.router.add_get("/_fake/{what}", self._control)  # telegram_process's parent asks
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -159,8 +160,10 @@ class FakeTelegram:
         kind: str = "message",
         entities: list[dict[str, Any]] | None = None,
         extra: dict[str, Any] | None = None,
+        language_code: str | None = None,
     ) -> int:
-        """Push a message-like update; a leading /command gets its bot_command entity."""
+        """Push a message-like update; a leading /command gets its bot_command entity.
+        `language_code`: the sender's app language ("ru", "zh-hans"), as Telegram sends it."""
         chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
         if chat_type == "private":
             chat["first_name"] = f"user{user_id}"
@@ -174,6 +177,8 @@ class FakeTelegram:
         self._next_message_id += 1
         if kind != "channel_post":
             msg["from"] = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
+            if language_code is not None:
+                msg["from"]["language_code"] = language_code
         if text is not None:
             msg["text"] = text
             if entities is None and text.startswith("/"):
@@ -295,6 +300,14 @@ class FakeTelegram:
             await asyncio.wait_for(
                 self._changed.wait_for(lambda: not self._updates and self._parked > 0), timeout
             )
+
+    async def _control(self, request: web.Request) -> web.Response:
+        """For a parent process (tests/fakes/telegram_process.py): is the bot parked in a long
+        poll, and what was sent (chat, when, paid) with the 429s answered."""
+        if request.match_info["what"] == "parked":
+            return _json(self._parked > 0)
+        rows = [(s.chat_id, s.at, s.params.get("allow_paid_broadcast") is True) for s in self.sent]
+        return _json({"sent": rows, "rejected_429": self.rejected_429, "paid_sent": self.paid_sent})
 
     # ---- the wire ------------------------------------------------------------------------
     async def _notify(self) -> None:

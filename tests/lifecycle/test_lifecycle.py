@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from bot.runtime.hot_snapshot import read_snapshot
 from tests.fakes.exchanges import FakeConn, FakeVenue, binance_frame
 from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram
 from tests.lifecycle.conftest import TOKEN
@@ -128,11 +129,14 @@ async def test_whole_life_restart_rearm_and_kill_mid_burst(
     first = telegram.texts(USER)[1]
     assert "BTC" in first and "$1.20M" in first
     assert await svc.terminate() == 0
+    # the clean stop left the hot buckets' snapshot beside the store (issue 18 item 4)
+    assert (tmp_path / "liqbot.sqlite3.hot").exists()
 
     # ---- restart: the totals survive, nothing fires again ---------------------------------
     conn = await start(svc, binance)
+    assert "hot buckets:" in svc.log_text() and "from the snapshot" in svc.log_text()
     liqs = await ask(telegram, USER, "/liqs")
-    assert "$1.20M" in liqs, liqs
+    assert "$1.20M" in liqs, liqs  # ... read from the snapshot
     assert "fired" in await ask(telegram, USER, "/list")  # the episode is remembered
     # Six minutes later (the clock moved, nothing waited): the wave is out of the 5m window
     # and so is the restart's gap, so the rule re-arms.
@@ -161,7 +165,14 @@ async def test_whole_life_restart_rearm_and_kill_mid_burst(
     assert marked <= seen and len(seen) - len(marked) <= MAX_IN_FLIGHT
 
     # ---- restart after the kill: every chat gets its alert, repeats only what was in flight --
+    # the first run's snapshot still describes the store unless the killed run saved buckets
+    # (every 10 s) after it: then it is stale and the start must read SQLite instead
+    with contextlib.closing(sqlite3.connect(db)) as c:
+        (token,) = c.execute("SELECT value FROM kv WHERE key = 'buckets_token'").fetchone()
+    usable, _ = read_snapshot(tmp_path / "liqbot.sqlite3.hot", token)
     await start(svc, binance)
+    said = "\n".join(svc.logs[-1])
+    assert ("from the snapshot" if usable is not None else "snapshot stale") in said, said
     for chat in BURST_CHATS:
         await telegram.wait_sent(1, chat, timeout=30)
     assert await svc.terminate() == 0  # (its last drain sends whatever is still due)

@@ -7,14 +7,17 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bench import bench_rules as br
 from bot.domain.alert_payload import alerts_payload
 from bot.domain.market import WINDOWS
 from bot.domain.message import ChartRef, Message, plain_text
-from bot.domain.models import ALL, Alert, Side, Snapshot, Subscription
+from bot.domain.models import ALL, Alert, AlertKind, Side, Snapshot, Subscription
+from bot.domain.quiet import load_quiet
 from bot.domain.render_alerts import AlertContext
 from bot.domain.rules import RuleBook
+from bot.locale import get_lang
 from bot.runtime.delivery import Delivery, SendOutcome
 from bot.runtime.engine import Engine
 from bot.store import Database
@@ -173,3 +176,89 @@ async def test_bodies_stay_while_a_row_of_their_tick_is_pending(db: Database) ->
     await db.resume_chat("telegram:1")
     later = await drain_all(db, now)
     assert list(later) == ["telegram:1"]
+
+
+LANGS = {
+    "telegram:1": "ru", "telegram:3": "zh", "discord:channel:7": "es",
+    "console:4": "ru",
+}  # fmt: skip
+QUIET = {"telegram:1": "00:00-23:59", "telegram:3": "00:00-23:59 except big", "console:4": "01:00-02:00"}  # fmt: skip
+
+
+def main_items(
+    by_chat: dict[str, list[Alert]], snap: Snapshot, book: RuleBook, now: int
+) -> list[tuple[str, str, int | None, Message]]:
+    """main's `outbox_items` (topics, quiet hours, languages) over today's renderer: each
+    (chat, topic)'s row key, expiry and message, in main's order."""
+    out = []
+    for chat, chat_alerts in by_chat.items():
+        lang = get_lang(LANGS.get(chat))
+        ctx = AlertContext(snap, book.policy, lang=lang)
+        zone = ZoneInfo(ZONES[chat]) if chat in ZONES else None
+        hours = load_quiet(QUIET.get(chat))
+        topics: dict[int | None, list[Alert]] = {}
+        for a in chat_alerts:
+            topics.setdefault(a.sub.thread, []).append(a)
+        for thread, alerts in topics.items():
+            key = "alert:" + ",".join(f"{a.sub.id}.{a.episode}.{a.level}" for a in alerts)
+            expires = now + max(a.sub.window for a in alerts) * 60_000
+            m = reference_render_alerts(alerts, ctx, zone)
+            if chat.startswith("webhook:"):
+                m = replace(m, data=alerts_payload(alerts))
+            if chat.startswith(("telegram:", "discord:")):
+                m = replace(m, buttons=alerts[0].sub.id)
+            m = replace(m, chart=ChartRef(alerts[0].sub.coin, alerts[0].sub.window, now))
+            if thread is not None:
+                m = replace(m, thread=thread)
+            if hours is not None:
+                big = any(a.kind is AlertKind.ESCALATED for a in alerts)
+                m = replace(m, silent=hours.silences(now, zone, big=big))
+            out.append((chat, key, expires, m))
+    return out
+
+
+async def test_topics_quiet_hours_and_languages_as_main_gives_them(db: Database) -> None:
+    """Chats in Russian, Chinese and Spanish, some with quiet hours, two with forum topics:
+    the engine's rows (kept as parts or whole) are main's, one per (chat, topic), in its order,
+    with its keys and expiries, and send main's text, topic, silence and language."""
+    rng = random.Random(19)
+    subs = await seeded_store(db, rng)
+    for i, (chat, thread) in enumerate([("telegram:1", 5), ("telegram:1", 9), ("telegram:3", 5)]):
+        for coin in (ALL, "BTC", "ETH"):
+            subs.append(
+                await db.add_subscription(
+                    chat, coin, 60, Side.TOTAL, 1e5 * (i + 1), 0, thread=thread
+                )
+            )  # fmt: skip
+    for chat, code in LANGS.items():
+        await db.set_chat_lang(chat, code)
+    for chat, text in QUIET.items():
+        await db.set_chat_quiet(chat, text)
+    book = RuleBook()
+    book.load(subs, {})
+    now = br.T0
+    for scale in (0.05, 0.3, 0.1):
+        now += 20 * br.MIN
+        book.apply(book.evaluate(br.market(rng, scale, now), now))
+    now += 5_000
+    crash = br.market(rng, 1.5, now, 0.1)
+    expected = main_items(book.evaluate(crash, now).alerts_by_chat(), crash, book, now)
+    assert {m.lang for *_, m in expected} == {"en", "ru", "zh", "es"}
+    assert {m.silent for *_, m in expected} == {True, False, None}
+    assert sum(1 for chat, *_ in expected if chat == "telegram:1") == 3  # the chat, two topics
+    engine = Engine(db, book, Market(crash), Clock(now), attach_chart=True)  # type: ignore[arg-type]
+    assert await engine.tick() == len(expected)
+    stored = await db._all("SELECT chat_key, dedupe_key, expires_ms FROM outbox ORDER BY id")
+    assert [tuple(r) for r in stored] == [(c, k, e) for c, k, e, _ in expected]
+    rows = await db._all("SELECT chat_key FROM outbox WHERE message LIKE '{\"parts\"%'", ())
+    assert len(rows) > 10 and "ru" in {LANGS.get(r[0]) for r in rows}  # Russian words shared
+    sent = await drain_all(db, now + 1_000)
+    for chat in {c for c, *_ in expected}:
+        want = [m for c, *_, m in expected if c == chat]
+        got = sent[chat]
+        assert [plain_text(m) for m in got] == [plain_text(m) for m in want], chat
+        assert got == want, chat
+        for g, w in zip(got, want, strict=True):
+            assert (g.buttons, g.data, g.chart, g.thread, g.silent, g.lang) == (
+                w.buttons, w.data, w.chart, w.thread, w.silent, w.lang,
+            ), chat  # fmt: skip

@@ -145,3 +145,23 @@ async def test_post_json_sends_one_json_object_and_still_raises_ptbs_errors(
     (sent,) = fake.sent
     assert sent.text == "ünïcode ≥ $1M"
     assert sent.params["reply_markup"] == {"inline_keyboard": [[]]}  # an object, not a string
+
+
+async def test_the_fake_in_a_process_of_its_own_records_what_was_sent() -> None:
+    """bench/bench_fanout.py's server (tests/fakes/telegram_process.py) is the same fake."""
+    from tests.fakes.telegram_process import RemoteTelegram
+
+    remote = RemoteTelegram(global_per_s=30, paid_per_s=1000)
+    await remote.start()
+    try:
+        async with Bot(remote.token, base_url=remote.base_url, request=AiohttpRequest()) as bot:
+            await bot.send_message(5, "a")
+            await bot.request.post_json(  # type: ignore[attr-defined]
+                f"{remote.base_url}{remote.token}/sendMessage",
+                {"chat_id": 6, "text": "b", "allow_paid_broadcast": True},
+            )
+        await remote.fetch_sent()
+    finally:
+        await remote.stop()
+    assert [(s.chat_id, s.paid) for s in remote.sent] == [(5, False), (6, True)]
+    assert remote.paid_sent == 1 and remote.rejected_429 == 0
