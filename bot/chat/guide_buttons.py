@@ -18,6 +18,7 @@ from bot.chat.context import ChatContext
 from bot.domain import render
 from bot.domain import subscribe_guide as guide
 from bot.domain.command_specs import usage_error
+from bot.domain.i18n import EN, N_, Lang
 from bot.domain.message import Message, Reply
 from bot.domain.models import Snapshot
 
@@ -28,7 +29,7 @@ TOKEN_PREFIX = guide.PREFIX + "."
 # answers with the usage
 PLATFORMS = frozenset({"telegram", "discord"})
 NOTICE_INVALID = "This button is not valid (it may be from another bot). Type /subscribe again."
-HINT = "On Telegram and Discord, /subscribe alone opens a guided form with buttons."
+HINT = N_("On Telegram and Discord, /subscribe alone opens a guided form with buttons.")
 
 
 class Market(Protocol):
@@ -57,12 +58,13 @@ def as_message(signer: ButtonSigner, view: guide.GuideView) -> Message:
     return Message(view.title, view.lines, keyboard=keyboard)
 
 
-def typed_only() -> Message:
+def typed_only(lang: Lang = EN) -> Message:
     """`/subscribe` alone where there are no buttons: the usage, and where the form is."""
     err = render.render_error(
-        usage_error("subscribe", "say which coin, over which window, above which amount")
+        usage_error("subscribe", N_("say which coin, over which window, above which amount")),
+        lang,
     )
-    return Message(err.title, (*err.lines, HINT), tone=err.tone, ephemeral=err.ephemeral)
+    return Message(err.title, (*err.lines, lang._(HINT)), tone=err.tone, ephemeral=err.ephemeral)
 
 
 def _market(service: Service) -> tuple[Snapshot | None, frozenset[int]]:

@@ -241,7 +241,7 @@ class CommandService:
                 return await self._subscribe(ctx, cmd)
             case SubscribeGuide():
                 if self.buttons is None or ctx.platform not in guide_buttons.PLATFORMS:
-                    return guide_buttons.typed_only()
+                    return guide_buttons.typed_only(await self.lang_of(ctx))
                 return guide_buttons.start(self, self.buttons)
             case Unsubscribe():
                 return await self._unsubscribe(ctx, cmd)

@@ -9,6 +9,7 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from bot.domain.i18n import N_
 from bot.domain.market import MarketError, coin_label
 from bot.domain.message import Message, Tone
 from bot.domain.models import ALL
@@ -49,8 +50,12 @@ def parse_chart_window(text: str) -> int:
             return w
     choices = " ".join(CHART_WINDOW_CHOICES)
     if t in ("5m", "15m", "30m"):
-        raise MarketError(f"{t} is too short for a chart; use one of {choices}")
-    raise MarketError(f"unknown chart window '{text}'; use one of {choices}")
+        raise MarketError(
+            N_("%(text)s is too short for a chart; use one of %(choices)s"), text=t, choices=choices
+        )
+    raise MarketError(
+        N_("unknown chart window '%(text)s'; use one of %(choices)s"), text=text, choices=choices
+    )
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from bot.domain.i18n import N_, TextError
 from bot.domain.market import utc_hhmm
 from bot.domain.message import Message, Tone
 from bot.domain.models import ALL, Snapshot, SourceStatus
@@ -33,7 +34,7 @@ CATCH_UP_MS = 3 * HOUR_MS
 _HHMM = re.compile(r"^([01]?\d|2[0-3])[:.h]([0-5]\d)$")
 
 
-class DigestError(ValueError):
+class DigestError(TextError):
     """A time or zone people typed that we cannot use, in words fit for them."""
 
 
@@ -67,7 +68,9 @@ def parse_local_time(text: str) -> int:
     """`08:00`, `8:00`, `8.00`, `8h00` -> minutes after midnight."""
     m = _HHMM.match(text.strip().lower())
     if m is None:
-        raise DigestError(f"'{text[:20]}' is not a time of day; write it like 08:00 (24-hour)")
+        raise DigestError(
+            N_("'%(text)s' is not a time of day; write it like 08:00 (24-hour)"), text=text[:20]
+        )
     return int(m.group(1)) * 60 + int(m.group(2))
 
 
@@ -85,9 +88,12 @@ def parse_zone(text: str) -> str:
     if name is None:
         near = difflib.get_close_matches(t.lower(), list(_zones()), n=2, cutoff=0.6)
         hint = " or ".join(_zones()[n] for n in near)
+        if hint:
+            raise DigestError(
+                N_("unknown time zone '%(text)s'; did you mean %(hint)s?"), text=t[:40], hint=hint
+            )
         raise DigestError(
-            f"unknown time zone '{t[:40]}'"
-            + (f"; did you mean {hint}?" if hint else "; use a name like Europe/Berlin or UTC")
+            N_("unknown time zone '%(text)s'; use a name like Europe/Berlin or UTC"), text=t[:40]
         )
     return name
 
@@ -98,7 +104,7 @@ def parse_digest_args(args: Sequence[str]) -> DigestCommand:
     if len(args) == 1 and args[0].lower() in ("off", "stop", "none"):
         return DigestCommand(off=True)
     if len(args) > 2:
-        raise DigestError("give a time and a time zone, like /digest 08:00 Europe/Berlin")
+        raise DigestError(N_("give a time and a time zone, like /digest 08:00 Europe/Berlin"))
     at = parse_local_time(args[0])
     if len(args) == 1:
         return DigestCommand(at_min=at, tz="UTC", zone_given=False)

@@ -32,6 +32,17 @@ def N_(message: str) -> str:
     return message
 
 
+class TextError(ValueError):
+    """An error fit for a user: a msgid (English, with %(name)s placeholders) and its values,
+    translated where it is shown (`lang.text(err)`); str(err) is the English text. A value
+    may itself be a TextError (`bad amount: %(why)s`): it is translated too."""
+
+    def __init__(self, msgid: str, /, **values: object) -> None:
+        self.msgid = msgid
+        self.values = values
+        super().__init__(msgid % values if values else msgid)
+
+
 @dataclass(frozen=True, eq=False)
 class Lang:
     code: str = "en"
@@ -43,6 +54,11 @@ class Lang:
     def _(self, message: str, /, **values: object) -> str:
         text = self.tr.gettext(message)
         return text % values if values else text
+
+    def text(self, err: TextError) -> str:
+        """A TextError in this language, its TextError values too."""
+        values = {k: self.text(v) if isinstance(v, TextError) else v for k, v in err.values.items()}
+        return self._(err.msgid, **values)
 
     def n_(self, singular: str, plural: str, n: int, /, **values: object) -> str:
         return self.tr.ngettext(singular, plural, n) % {"n": n, **values}

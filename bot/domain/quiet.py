@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from bot.domain.i18n import N_, TextError
 from bot.domain.message import Message
 from bot.domain.render_common import hhmm
 
@@ -27,7 +28,7 @@ _WINDOW = re.compile(rf"^{_TIME}\s*(?:-|–|—|to)\s*{_TIME}(?:\s+except\s+(\S+
 _OFF = ("off", "stop", "none", "clear")
 
 
-class QuietError(ValueError):
+class QuietError(TextError):
     """Quiet hours people typed that we cannot use, in words fit for them."""
 
 
@@ -87,16 +88,23 @@ def parse_quiet(text: str) -> QuietHours | None:
     m = _WINDOW.match(t)
     if m is None:
         raise QuietError(
-            f"'{text.strip()[:40]}' is not a quiet window; write it like 23:00-07:00 "
-            "(24-hour, your chat's time zone), optionally with 'except big', or 'off'"
+            N_(
+                "'%(text)s' is not a quiet window; write it like 23:00-07:00 "
+                "(24-hour, your chat's time zone), optionally with 'except big', or 'off'"
+            ),
+            text=text.strip()[:40],
         )
     start = int(m.group(1)) * 60 + int(m.group(2))
     end = int(m.group(3)) * 60 + int(m.group(4))
     word = m.group(5)
     if word is not None and word not in ("big", "escalations"):
-        raise QuietError(f"'except {word[:20]}' is not something we know; only 'except big'")
+        raise QuietError(
+            N_("'except %(word)s' is not something we know; only 'except big'"), word=word[:20]
+        )
     if start == end:
-        raise QuietError("the window starts and ends at the same time; give two different times")
+        raise QuietError(
+            N_("the window starts and ends at the same time; give two different times")
+        )
     return QuietHours(start, end, except_big=word is not None)
 
 
