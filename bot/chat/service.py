@@ -258,9 +258,11 @@ class CommandService:
             case SetQuiet():
                 return await self._set_quiet(ctx, cmd)
             case Top():
-                return render_top(self.market.snapshot(self.clock()), cmd.window)
+                return render_top(
+                    self.market.snapshot(self.clock()), cmd.window, lang=await self.lang_of(ctx)
+                )
             case Backtest():
-                return await self._backtest(cmd)
+                return await self._backtest(cmd, await self.lang_of(ctx))
             case Chart():
                 return await self._chart(cmd)
             case Status():
@@ -311,7 +313,7 @@ class CommandService:
         extra: list[str] = []
         try:  # the store is asked before the rule is live, so a relative rule arms at once
             history = await self._history(sub, now)
-            extra = history_lines(sub, history, now)
+            extra = history_lines(sub, history, now, lang)
             extras = getattr(self.book, "extras", None)
             if extras is not None:
                 remember_usuals(extras, sub, history)
@@ -438,11 +440,11 @@ class CommandService:
             await self.before_chart()  # the last seconds' buckets into the store first
         return await rule_history(self.db, self.book.policy, sub, now, self.coinglass)
 
-    async def _backtest(self, cmd: Backtest) -> Message:
+    async def _backtest(self, cmd: Backtest, lang: Lang) -> Message:
         now = self.clock()
         sub = as_subscription(cmd.rule)
         history = await self._history(sub, now)
-        return render_backtest(sub, history_lines(sub, history, now))
+        return render_backtest(sub, history_lines(sub, history, now, lang), lang)
 
     async def _unsubscribe(self, ctx: ChatContext, cmd: Unsubscribe) -> Message:
         # people type the chat's numbers (#1 is its first); the store and book use global ids

@@ -110,5 +110,5 @@ def usage_error(name: str, message: str | TextError, **values: object) -> Comman
     chat's language; or a reader's TextError (its msgid and values)."""
     spec = SPECS[name]
     if isinstance(message, TextError):
-        message, values = message.msgid, {**message.values, **values}
+        return CommandError(message.msgid, spec.usage, spec.example, {**message.values, **values})
     return CommandError(message, spec.usage, spec.example, values)
