@@ -268,12 +268,16 @@ class CommandService:
             case Status():
                 return await self._status(ctx)
             case DigestCommand():
-                return await run_digest(self.db, ctx, cmd, self.clock(), self.declared_digests)
+                return await run_digest(
+                    self.db, ctx, cmd, self.clock(), self.declared_digests, await self.lang_of(ctx)
+                )
             case TestMessage():
-                return await run_test(self.db, ctx, self.clock(), self.on_enqueued)
+                return await run_test(
+                    self.db, ctx, self.clock(), self.on_enqueued, await self.lang_of(ctx)
+                )
             case ExportRules():
                 subs = own_rules(await self.db.list_subscriptions(ctx.chat_key))
-                return render_export(subs)
+                return render_export(subs, await self.lang_of(ctx))
             case ImportRules():
                 return await self._import(ctx, cmd)
         raise TypeError(f"unhandled command {cmd!r}")
@@ -364,7 +368,9 @@ class CommandService:
             self.book.add(sub)
             have.add(key)
             added.append(sub)
-        return render_imported(added, duplicates, over_cap, cap, cmd.unreadable)
+        return render_imported(
+            added, duplicates, over_cap, cap, cmd.unreadable, await self.lang_of(ctx)
+        )
 
     async def _tz(self, ctx: ChatContext) -> ZoneInfo | None:
         """The chat's zone (/tz); None for UTC, whose output stays as it always was."""
@@ -390,7 +396,9 @@ class CommandService:
             await self.db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=now)
             await self.db.set_chat_quiet(ctx.chat_key, cmd.hours.text() if cmd.hours else None)
         hours = cmd.hours if not cmd.show else load_quiet(await self.db.chat_quiet(ctx.chat_key))
-        return render_quiet(hours, now, await self._tz(ctx), changed=not cmd.show)
+        return render_quiet(
+            hours, now, await self._tz(ctx), changed=not cmd.show, lang=await self.lang_of(ctx)
+        )
 
     async def lang_of(self, ctx: ChatContext) -> Lang:
         """The chat's language: its /lang; else, in a private chat, the asker's client

@@ -18,7 +18,7 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from bot.domain.i18n import N_, TextError
+from bot.domain.i18n import EN, N_, Lang, TextError
 from bot.domain.market import utc_hhmm
 from bot.domain.message import Message, Tone
 from bot.domain.models import ALL, Snapshot, SourceStatus
@@ -172,6 +172,13 @@ def biggest_hour(rows: Sequence[tuple[int, float, float]]) -> tuple[int, float, 
     return (start, lg, sh) if lg + sh > 0 else None
 
 
+def _day(day: dtm.date, lang: Lang) -> str:
+    """`Mon 07 Dec` in English; the language's own date (`7 дек.`, `12月7日`) otherwise."""
+    if lang.code == "en":
+        return day.strftime("%a %d %b")
+    return lang.date(day.day, day.month, None)
+
+
 def render_digest(
     spec: DigestSpec,
     day: dtm.date,
@@ -179,67 +186,105 @@ def render_digest(
     statuses: Sequence[SourceStatus],
     minute_rows: Sequence[tuple[int, float, float]],
     alert_titles: Sequence[tuple[int, str]],
+    lang: Lang = EN,
 ) -> Message:
     """The digest: the 24h table with the top coins (as /liqs all), the biggest hour and this
     chat's alerts of the last 24 h."""
-    liqs = render_liqs(snapshot, ALL, None, statuses)
+    liqs = render_liqs(snapshot, ALL, None, statuses, lang=lang)
     now = snapshot.as_of_ms
     lines = list(liqs.lines)
     peak = biggest_hour(minute_rows)
     if peak is not None:
         start, lg, sh = peak
         mostly = MOSTLY[dominance(lg, sh)]
-        lines.append(
-            f"Biggest hour: {utc_hhmm(start)}–{hhmm(start + HOUR_MS, now)}, "
-            f"{format_usd(lg + sh)}" + (f" ({mostly})" if mostly else "")
-        )
+        values = {
+            "start": utc_hhmm(start),
+            "end": hhmm(start + HOUR_MS, now, lang=lang),
+            "usd": format_usd(lg + sh),
+        }
+        if mostly:
+            lines.append(
+                lang._(
+                    "Biggest hour: %(start)s–%(end)s, %(usd)s (%(mostly)s)",
+                    mostly=lang._(mostly),
+                    **values,
+                )
+            )
+        else:
+            lines.append(lang._("Biggest hour: %(start)s–%(end)s, %(usd)s", **values))
     if alert_titles:
         n = len(alert_titles)
-        lines.append(f"Alerts in this chat, last 24h: {n}")
-        lines.extend(f"· {hhmm(ms, now)} {title}" for ms, title in alert_titles[-8:])
+        lines.append(lang._("Alerts in this chat, last 24h: %(count)d", count=n))
+        lines.extend(f"· {hhmm(ms, now, lang=lang)} {title}" for ms, title in alert_titles[-8:])
         if n > 8:
-            lines.append(f"(and {n - 8} earlier)")
+            lines.append(lang._("(and %(count)d earlier)", count=n - 8))
     else:
-        lines.append("Alerts in this chat, last 24h: none")
-    title = f"Daily digest, {day.strftime('%a %d %b')} ({spec.at_label} {spec.tz})"
+        lines.append(lang._("Alerts in this chat, last 24h: none"))
+    title = lang._(
+        "Daily digest, %(day)s (%(at)s %(zone)s)",
+        day=_day(day, lang),
+        at=spec.at_label,
+        zone=spec.tz,
+    )
     return replace(
         liqs,
         title=title,
-        lines=fit_lines(lines, 2500),
+        lines=fit_lines(lines, 2500, lang),
         tone=liqs.tone if liqs.tone is not Tone.NEUTRAL else Tone.INFO,
         data={"type": "digest", "date": day.isoformat(), "at": spec.at_label, "tz": spec.tz},
     )
 
 
-def render_digest_set(spec: DigestSpec, now_ms: int) -> Message:
+def render_digest_set(spec: DigestSpec, now_ms: int, lang: Lang = EN) -> Message:
     day, ms = next_fire(spec.at_min, spec.tz, now_ms)
     return Message(
-        title="Daily digest on",
+        title=lang._("Daily digest on"),
         lines=(
-            f"Every day at {spec.at_label} {spec.tz}: the 24h table, the top coins, the biggest "
-            "hour and this chat's alerts.",
-            f"Next: {day.strftime('%a %d %b')} at {spec.at_label} ({hhmm(ms)}). "
-            "Stop it with /digest off.",
+            lang._(
+                "Every day at %(at)s %(zone)s: the 24h table, the top coins, the biggest hour "
+                "and this chat's alerts.",
+                at=spec.at_label,
+                zone=spec.tz,
+            ),
+            lang._(
+                "Next: %(day)s at %(at)s (%(utc)s). Stop it with /digest off.",
+                day=_day(day, lang),
+                at=spec.at_label,
+                utc=hhmm(ms, lang=lang),
+            ),
         ),
     )
 
 
-def render_digest_off(had: bool) -> Message:
+def render_digest_off(had: bool, lang: Lang = EN) -> Message:
     if had:
-        return Message(title="Daily digest off", lines=("No more daily digests in this chat.",))
+        return Message(
+            title=lang._("Daily digest off"),
+            lines=(lang._("No more daily digests in this chat."),),
+        )
     return Message(
-        title="No daily digest here",
-        lines=("This chat has no daily digest. Start one with /digest 08:00 Europe/Berlin",),
+        title=lang._("No daily digest here"),
+        lines=(
+            lang._("This chat has no daily digest. Start one with /digest 08:00 Europe/Berlin"),
+        ),
     )
 
 
-def render_digest_show(specs: Sequence[DigestSpec], now_ms: int) -> Message:
+def render_digest_show(specs: Sequence[DigestSpec], now_ms: int, lang: Lang = EN) -> Message:
     if not specs:
-        return render_digest_off(False)
+        return render_digest_off(False, lang)
     lines = []
     for s in specs:
         _, ms = next_fire(s.at_min, s.tz, now_ms)
-        who = " (set by the operator)" if s.origin == "config" else ""
-        lines.append(f"Every day at {s.at_label} {s.tz}{who}; next at {hhmm(ms)}.")
-    lines.append("Change it with /digest <HH:MM> <zone>, stop it with /digest off.")
-    return Message(title="Daily digest", lines=tuple(lines))
+        values = {"at": s.at_label, "zone": s.tz, "next": hhmm(ms, lang=lang)}
+        if s.origin == "config":
+            lines.append(
+                lang._(
+                    "Every day at %(at)s %(zone)s (set by the operator); next at %(next)s.",
+                    **values,
+                )
+            )
+        else:
+            lines.append(lang._("Every day at %(at)s %(zone)s; next at %(next)s.", **values))
+    lines.append(lang._("Change it with /digest <HH:MM> <zone>, stop it with /digest off."))
+    return Message(title=lang._("Daily digest"), lines=tuple(lines))

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from bot.domain.command_specs import usage_error
 from bot.domain.command_types import CommandError, ImportRules
-from bot.domain.i18n import N_
+from bot.domain.i18n import N_, Text
 from bot.domain.market import window_label
 from bot.domain.models import ALL, Side, Subscription
 from bot.domain.subscribe_parser import parse_subscribe
@@ -77,5 +77,5 @@ def parse_import(text: str, max_rules: int) -> ImportRules:
         try:
             rules.append(parse_subscribe(args))
         except CommandError as e:
-            unreadable.append((line[:80], e.message))
+            unreadable.append((line[:80], Text(e.msgid, **e.values)))
     return ImportRules(tuple(rules), tuple(unreadable))
