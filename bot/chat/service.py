@@ -242,7 +242,7 @@ class CommandService:
             case SubscribeGuide():
                 if self.buttons is None or ctx.platform not in guide_buttons.PLATFORMS:
                     return guide_buttons.typed_only(await self.lang_of(ctx))
-                return guide_buttons.start(self, self.buttons)
+                return guide_buttons.start(self, self.buttons, await self.lang_of(ctx))
             case Unsubscribe():
                 return await self._unsubscribe(ctx, cmd)
             case ListSubs():

@@ -98,6 +98,11 @@ def _lines(stack: Stack, chat: int) -> list[str]:
         if s.chat_id == chat:
             out += [html.unescape(re.sub(r"<[^>]+>", "", t)) for t in s.text.splitlines()]
             out += _labels(s)
+    for p in stack.fake.edits:  # the guide's steps, each an edit of its message
+        if p.get("chat_id") in (chat, str(chat)):
+            out += [html.unescape(re.sub(r"<[^>]+>", "", t)) for t in p["text"].splitlines()]
+            rows = (p.get("reply_markup") or {}).get("inline_keyboard", [])
+            out += [b["text"] for row in rows for b in row]
     out += [a.get("text", "") for a in stack.fake.answers]
     return [line for line in out if line.strip()]
 
