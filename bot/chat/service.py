@@ -264,7 +264,7 @@ class CommandService:
             case Backtest():
                 return await self._backtest(cmd, await self.lang_of(ctx))
             case Chart():
-                return await self._chart(cmd)
+                return await self._chart(cmd, await self.lang_of(ctx))
             case Status():
                 return await self._status(ctx)
             case DigestCommand():
@@ -433,7 +433,7 @@ class CommandService:
         now = self.clock()
         if cmd.compare:
             c = self.market.compare(cmd.coin, now)
-            return render_compare_off() if c.coinglass == "off" else render_compare(c)
+            return render_compare_off(lang) if c.coinglass == "off" else render_compare(c, lang)
         snap = self.market.snapshot(now)
         if cmd.venue is None:
             return render.render_liqs(snap, cmd.coin, cmd.window, self.market.status(now), tz, lang)
@@ -521,11 +521,11 @@ class CommandService:
         await self.db.clear_mutes(ctx.chat_key, cmd.coin)
         return render.render_unmuted(cmd.coin, lifted, await self.lang_of(ctx))
 
-    async def _chart(self, cmd: Chart) -> Message:
+    async def _chart(self, cmd: Chart, lang: Lang) -> Message:
         now = self.clock()
         if self.before_chart is not None:
             await self.before_chart()
-        message, _ = await chart_message(self.db, self.market, cmd.coin, cmd.window, now)
+        message, _ = await chart_message(self.db, self.market, cmd.coin, cmd.window, now, lang)
         return message
 
     async def _status(self, ctx: ChatContext) -> Message:
