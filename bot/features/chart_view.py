@@ -20,6 +20,7 @@ from bot.domain.chart import (
     render_chart_caption,
     render_chart_empty,
 )
+from bot.domain.i18n import EN, Lang
 from bot.domain.message import ChartRef, Message
 from bot.domain.models import Snapshot, SourceStatus
 from bot.domain.render_market import not_up_phrases
@@ -60,7 +61,7 @@ def outage_spans(
 
 
 async def chart_message(
-    db: Database, market: Market, coin: str, window: int, now: int
+    db: Database, market: Market, coin: str, window: int, now: int, lang: Lang = EN
 ) -> tuple[Message, bool]:
     """(the chart message, whether it holds a picture). Without data there is no picture."""
     since = chart_since_ms(window, now)
@@ -70,8 +71,8 @@ async def chart_message(
     statuses = [s for s in market.status(now) if s.state != "disabled" and s.name not in AGGREGATES]
     if not any(lg or sh for _, lg, sh in rows):
         down = not any(s.state == "up" for s in statuses)
-        phrases = "; ".join(not_up_phrases(statuses, now)) if down else ""
-        return render_chart_empty(coin, window, phrases), False
+        phrases = "; ".join(not_up_phrases(statuses, now, lang)) if down else ""
+        return render_chart_empty(coin, window, phrases, lang), False
     gaps = [(g.source, g.start_ms, g.end_ms) for g in await db.recent_gaps(since)]
     outages = outage_spans(gaps, statuses, since, now, await db.first_bucket_ms())
     snapshot = market.snapshot(now)
@@ -89,7 +90,8 @@ async def chart_message(
 
     png = await asyncio.to_thread(charts.render_png, series)
     name = f"chart-{coin.lower()}-{chart_window_label(window)}.png"
-    return replace(render_chart_caption(series, now), image=png, image_name=name), True
+    caption = render_chart_caption(series, now, lang, snapshot.sources, snapshot.sampled)
+    return replace(caption, image=png, image_name=name), True
 
 
 class AlertCharts:
