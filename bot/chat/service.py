@@ -264,7 +264,7 @@ class CommandService:
             case Backtest():
                 return await self._backtest(cmd, await self.lang_of(ctx))
             case Chart():
-                return await self._chart(cmd, await self.lang_of(ctx))
+                return await self._chart(cmd, await self.lang_of(ctx), await self._tz(ctx))
             case Status():
                 return await self._status(ctx)
             case DigestCommand():
@@ -521,11 +521,11 @@ class CommandService:
         await self.db.clear_mutes(ctx.chat_key, cmd.coin)
         return render.render_unmuted(cmd.coin, lifted, await self.lang_of(ctx))
 
-    async def _chart(self, cmd: Chart, lang: Lang) -> Message:
+    async def _chart(self, cmd: Chart, lang: Lang, tz: ZoneInfo | None = None) -> Message:
         now = self.clock()
         if self.before_chart is not None:
             await self.before_chart()
-        message, _ = await chart_message(self.db, self.market, cmd.coin, cmd.window, now, lang)
+        message, _ = await chart_message(self.db, self.market, cmd.coin, cmd.window, now, lang, tz)
         return message
 
     async def _status(self, ctx: ChatContext) -> Message:

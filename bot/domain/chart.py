@@ -5,9 +5,11 @@ Pure: the PNG itself is drawn by the shell (bot/features/charts.py) from a Chart
 
 from __future__ import annotations
 
+import datetime as dtm
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from zoneinfo import ZoneInfo
 
 from bot.domain.i18n import EN, N_, Lang
 from bot.domain.market import MarketError, coin_label
@@ -76,6 +78,8 @@ class ChartSeries:
     footer: str
     missing: tuple[bool, ...] = ()  # per bar: every source was out for most of it (no data)
     subtitle: str = ""  # the window's total and split, drawn inside the picture
+    zone: str = "UTC"  # the time axis's zone (IANA name): the chat's /tz
+    legend: tuple[str, str, str, str] = ("Longs", "Shorts", "Now (filling)", "No data")
 
     @property
     def in_progress(self) -> int:
@@ -123,12 +127,48 @@ def _overlap(a: int, b: int, spans: Sequence[tuple[int, int]]) -> int:
     return sum(max(0, min(b, y) - max(a, x)) for x, y in spans)
 
 
-def chart_title(coin: str, window: int, lang: Lang = EN) -> str:
-    """The picture's title (drawn in English: README "Languages") and the caption's."""
+def chart_title(coin: str, window: int, lang: Lang = EN, zone: str = "UTC") -> str:
+    """The picture's title and the caption's; `zone`: the abbreviation its times are in."""
     return lang._(
-        "%(coin)s liquidations, last %(window)s (UTC)",
+        "%(coin)s liquidations, last %(window)s (%(zone)s)",
         coin=coin_label(coin, lang),
         window=chart_window_label(window),
+        zone=zone,
+    )
+
+
+# The languages the picture's own words are drawn in: its font (matplotlib's DejaVu Sans) has
+# Latin and Cyrillic but no CJK, and no CJK font is a dependency; a Chinese chat's picture is
+# drawn in English (its caption is Chinese).
+DRAWN_LANGS = frozenset({"en", "ru", "es"})
+
+
+def zone_abbr(tz: ZoneInfo | None, at_ms: int) -> str:
+    """`CET`, `CEST`, `JST`: the zone's abbreviation at that moment (UTC for none)."""
+    if tz is None:
+        return "UTC"
+    return dtm.datetime.fromtimestamp(at_ms / 1000, tz).tzname() or tz.key
+
+
+def for_chat(series: ChartSeries, lang: Lang, tz: ZoneInfo | None, now_ms: int) -> ChartSeries:
+    """The picture as a chat sees it: its time axis in the chat's zone (/tz), its words in
+    the chat's language where the font draws it (DRAWN_LANGS), else in English."""
+    pic = lang if lang.code in DRAWN_LANGS else EN
+    lg, sh = series.total_longs, series.total_shorts
+    total = lg + sh
+    return replace(
+        series,
+        title=chart_title(series.coin, series.window, pic, zone_abbr(tz, now_ms)),
+        subtitle=pic._(
+            "Total %(total)s · longs %(longs)s (%(lp)s) · shorts %(shorts)s (%(sp)s)",
+            total=format_usd(total),
+            longs=format_usd(lg),
+            lp=percent(lg, total),
+            shorts=format_usd(sh),
+            sp=percent(sh, total),
+        ),
+        legend=(pic._("Longs"), pic._("Shorts"), pic._("Now (filling)"), pic._("No data")),
+        zone=tz.key if tz is not None else "UTC",
     )
 
 
@@ -200,8 +240,10 @@ def render_chart_caption(
     lang: Lang = EN,
     sources: Sequence[str] = (),
     sampled: bool = False,
+    tz: ZoneInfo | None = None,
 ) -> Message:
-    """The words that go with the picture (Telegram caption, Discord embed, console text)."""
+    """The words that go with the picture (Telegram caption, Discord embed, console text),
+    its times in the chat's zone."""
     lg, sh = series.total_longs, series.total_shorts
     total = lg + sh
     peak_i = max(range(len(series.longs)), key=lambda i: series.longs[i] + series.shorts[i])
@@ -221,9 +263,12 @@ def render_chart_caption(
             "Biggest %(bar)s bar: %(usd)s at %(time)s",
             bar=bar,
             usd=format_usd(peak),
-            time=hhmm(peak_at, now_ms, lang=lang),
+            time=hhmm(peak_at, now_ms, tz=tz, lang=lang),
         ),
-        lang._("Up to %(time)s; the last bar is still filling.", time=hhmm(now_ms, lang=lang)),
+        lang._(
+            "Up to %(time)s; the last bar is still filling.",
+            time=hhmm(now_ms, tz=tz, lang=lang),
+        ),
     ]
     if any(series.missing):
         lines.append(
@@ -232,7 +277,7 @@ def render_chart_caption(
     tone = dominance(lg, sh)
     english = lang.code == "en"
     return Message(
-        title=series.title if english else chart_title(series.coin, series.window, lang),
+        title=chart_title(series.coin, series.window, lang, zone_abbr(tz, now_ms)),
         lines=tuple(lines),
         footer=series.footer if english else chart_footer(sources, sampled, lang),
         tone=tone if tone is not Tone.NEUTRAL else Tone.INFO,
