@@ -107,7 +107,7 @@ def reference_render_alerts(
             block.append(coins)
         blocks.append(block)
     gaps = list(dict.fromkeys(g for a in alerts for g in a.gaps))
-    notes = [lang._("Gap: %(gap)s", gap=g) for g in gaps[:5]]
+    notes = [lang._("Gap: %(gap)s", gap=lang.text(g)) for g in gaps[:5]]
     full = [line for b in blocks for line in ([*b, ""] if len(blocks) > 1 else b)]
     if len(blocks) > 1:
         full.pop()  # no blank line after the last block

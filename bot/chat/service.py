@@ -241,8 +241,8 @@ class CommandService:
                 return await self._subscribe(ctx, cmd)
             case SubscribeGuide():
                 if self.buttons is None or ctx.platform not in guide_buttons.PLATFORMS:
-                    return guide_buttons.typed_only()
-                return guide_buttons.start(self, self.buttons)
+                    return guide_buttons.typed_only(await self.lang_of(ctx))
+                return guide_buttons.start(self, self.buttons, await self.lang_of(ctx))
             case Unsubscribe():
                 return await self._unsubscribe(ctx, cmd)
             case ListSubs():
@@ -258,20 +258,26 @@ class CommandService:
             case SetQuiet():
                 return await self._set_quiet(ctx, cmd)
             case Top():
-                return render_top(self.market.snapshot(self.clock()), cmd.window)
+                return render_top(
+                    self.market.snapshot(self.clock()), cmd.window, lang=await self.lang_of(ctx)
+                )
             case Backtest():
-                return await self._backtest(cmd)
+                return await self._backtest(cmd, await self.lang_of(ctx))
             case Chart():
-                return await self._chart(cmd)
+                return await self._chart(cmd, await self.lang_of(ctx), await self._tz(ctx))
             case Status():
                 return await self._status(ctx)
             case DigestCommand():
-                return await run_digest(self.db, ctx, cmd, self.clock(), self.declared_digests)
+                return await run_digest(
+                    self.db, ctx, cmd, self.clock(), self.declared_digests, await self.lang_of(ctx)
+                )
             case TestMessage():
-                return await run_test(self.db, ctx, self.clock(), self.on_enqueued)
+                return await run_test(
+                    self.db, ctx, self.clock(), self.on_enqueued, await self.lang_of(ctx)
+                )
             case ExportRules():
                 subs = own_rules(await self.db.list_subscriptions(ctx.chat_key))
-                return render_export(subs)
+                return render_export(subs, await self.lang_of(ctx))
             case ImportRules():
                 return await self._import(ctx, cmd)
         raise TypeError(f"unhandled command {cmd!r}")
@@ -311,7 +317,7 @@ class CommandService:
         extra: list[str] = []
         try:  # the store is asked before the rule is live, so a relative rule arms at once
             history = await self._history(sub, now)
-            extra = history_lines(sub, history, now)
+            extra = history_lines(sub, history, now, lang)
             extras = getattr(self.book, "extras", None)
             if extras is not None:
                 remember_usuals(extras, sub, history)
@@ -362,7 +368,9 @@ class CommandService:
             self.book.add(sub)
             have.add(key)
             added.append(sub)
-        return render_imported(added, duplicates, over_cap, cap, cmd.unreadable)
+        return render_imported(
+            added, duplicates, over_cap, cap, cmd.unreadable, await self.lang_of(ctx)
+        )
 
     async def _tz(self, ctx: ChatContext) -> ZoneInfo | None:
         """The chat's zone (/tz); None for UTC, whose output stays as it always was."""
@@ -388,7 +396,9 @@ class CommandService:
             await self.db.ensure_chat(ctx.chat_key, kind=ctx.kind, now_ms=now)
             await self.db.set_chat_quiet(ctx.chat_key, cmd.hours.text() if cmd.hours else None)
         hours = cmd.hours if not cmd.show else load_quiet(await self.db.chat_quiet(ctx.chat_key))
-        return render_quiet(hours, now, await self._tz(ctx), changed=not cmd.show)
+        return render_quiet(
+            hours, now, await self._tz(ctx), changed=not cmd.show, lang=await self.lang_of(ctx)
+        )
 
     async def lang_of(self, ctx: ChatContext) -> Lang:
         """The chat's language: its /lang; else, in a private chat, the asker's client
@@ -423,7 +433,7 @@ class CommandService:
         now = self.clock()
         if cmd.compare:
             c = self.market.compare(cmd.coin, now)
-            return render_compare_off() if c.coinglass == "off" else render_compare(c)
+            return render_compare_off(lang) if c.coinglass == "off" else render_compare(c, lang)
         snap = self.market.snapshot(now)
         if cmd.venue is None:
             return render.render_liqs(snap, cmd.coin, cmd.window, self.market.status(now), tz, lang)
@@ -438,11 +448,11 @@ class CommandService:
             await self.before_chart()  # the last seconds' buckets into the store first
         return await rule_history(self.db, self.book.policy, sub, now, self.coinglass)
 
-    async def _backtest(self, cmd: Backtest) -> Message:
+    async def _backtest(self, cmd: Backtest, lang: Lang) -> Message:
         now = self.clock()
         sub = as_subscription(cmd.rule)
         history = await self._history(sub, now)
-        return render_backtest(sub, history_lines(sub, history, now))
+        return render_backtest(sub, history_lines(sub, history, now, lang), lang)
 
     async def _unsubscribe(self, ctx: ChatContext, cmd: Unsubscribe) -> Message:
         # people type the chat's numbers (#1 is its first); the store and book use global ids
@@ -511,11 +521,11 @@ class CommandService:
         await self.db.clear_mutes(ctx.chat_key, cmd.coin)
         return render.render_unmuted(cmd.coin, lifted, await self.lang_of(ctx))
 
-    async def _chart(self, cmd: Chart) -> Message:
+    async def _chart(self, cmd: Chart, lang: Lang, tz: ZoneInfo | None = None) -> Message:
         now = self.clock()
         if self.before_chart is not None:
             await self.before_chart()
-        message, _ = await chart_message(self.db, self.market, cmd.coin, cmd.window, now)
+        message, _ = await chart_message(self.db, self.market, cmd.coin, cmd.window, now, lang, tz)
         return message
 
     async def _status(self, ctx: ChatContext) -> Message:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bot.domain.command_types import Subscribe
 from bot.domain.extra_rules import MIN_RELATIVE_USD
+from bot.domain.i18n import EN, Lang
 from bot.domain.models import Subscription
 from bot.domain.render_insight import backtest_line, usual_line
 from bot.features.insight import History
@@ -36,14 +37,14 @@ def rule_key(s: Subscription) -> tuple[object, ...]:
     return (s.coin, s.window, s.side, s.threshold, s.venue, s.kind, s.factor)
 
 
-def history_lines(sub: Subscription, history: History, now: int) -> list[str]:
+def history_lines(sub: Subscription, history: History, now: int, lang: Lang = EN) -> list[str]:
     """What a confirmation or /backtest adds about the rule's past: the usual, the backtest."""
     lines = []
     if sub.factor is not None:
         usual = history.usual_at(now)
         threshold = None if usual is None else max(sub.factor * usual.usd, MIN_RELATIVE_USD)
-        lines.append(usual_line(sub, usual, threshold, history.stored_days, now))
-    lines.append(backtest_line(history.result, sub, now))
+        lines.append(usual_line(sub, usual, threshold, history.stored_days, now, lang))
+    lines.append(backtest_line(history.result, sub, now, lang))
     if history.source_note:
-        lines.append(history.source_note)
+        lines.append(lang.text(history.source_note))
     return lines

@@ -47,8 +47,9 @@ from bot.chat.telegram_limits import TelegramLimits
 from bot.chat.telegram_sender import PLATFORM, TelegramSender
 from bot.chat.telegram_updates import ChatOrderedProcessor
 from bot.chat.telegram_wire import AiohttpRequest
-from bot.domain.i18n import N_
+from bot.domain.i18n import N_, SUPPORTED
 from bot.domain.message import Message
+from bot.locale import get_lang
 
 log = logging.getLogger(__name__)
 # HTTP connections for sends: the sender never has more requests going (so none waits for one)
@@ -248,8 +249,14 @@ class TelegramBot:
 
     async def _register_commands(self) -> None:
         try:
-            cmds = [BotCommand(n, d[:256] or n) for n, d in self.service.commands()]
-            await self.app.bot.set_my_commands(cmds)
+            menu = self.service.commands()  # the summaries are their catalogue msgids
+            await self.app.bot.set_my_commands([BotCommand(n, d[:256] or n) for n, d in menu])
+            # the same menu in each language we speak, for users whose app is set to it
+            for code in SUPPORTED:
+                if code != "en":
+                    lang = get_lang(code)
+                    cmds = [BotCommand(n, lang._(d)[:256] or n) for n, d in menu]
+                    await self.app.bot.set_my_commands(cmds, language_code=code)
         except TelegramError as e:  # a menu is nice to have: never a reason not to start
             log.warning("telegram setMyCommands failed: %s", self._redact(str(e)))
 

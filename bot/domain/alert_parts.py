@@ -55,7 +55,7 @@ class SeriesText:
     split: str
     venues: str  # "" when there is no venue split
     coins: str  # the market-wide coin ranking; "" for one coin
-    gaps: tuple[str, ...]
+    gaps: tuple[str, ...]  # the gap notes, in `lang` (Text translated when made)
     sources: tuple[str, ...]
     as_of_ms: int
     sampled: bool

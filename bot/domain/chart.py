@@ -5,10 +5,13 @@ Pure: the PNG itself is drawn by the shell (bot/features/charts.py) from a Chart
 
 from __future__ import annotations
 
+import datetime as dtm
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from zoneinfo import ZoneInfo
 
+from bot.domain.i18n import EN, N_, Lang
 from bot.domain.market import MarketError, coin_label
 from bot.domain.message import Message, Tone
 from bot.domain.models import ALL
@@ -49,8 +52,12 @@ def parse_chart_window(text: str) -> int:
             return w
     choices = " ".join(CHART_WINDOW_CHOICES)
     if t in ("5m", "15m", "30m"):
-        raise MarketError(f"{t} is too short for a chart; use one of {choices}")
-    raise MarketError(f"unknown chart window '{text}'; use one of {choices}")
+        raise MarketError(
+            N_("%(text)s is too short for a chart; use one of %(choices)s"), text=t, choices=choices
+        )
+    raise MarketError(
+        N_("unknown chart window '%(text)s'; use one of %(choices)s"), text=text, choices=choices
+    )
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,8 @@ class ChartSeries:
     footer: str
     missing: tuple[bool, ...] = ()  # per bar: every source was out for most of it (no data)
     subtitle: str = ""  # the window's total and split, drawn inside the picture
+    zone: str = "UTC"  # the time axis's zone (IANA name): the chat's /tz
+    legend: tuple[str, str, str, str] = ("Longs", "Shorts", "Now (filling)", "No data")
 
     @property
     def in_progress(self) -> int:
@@ -118,16 +127,57 @@ def _overlap(a: int, b: int, spans: Sequence[tuple[int, int]]) -> int:
     return sum(max(0, min(b, y) - max(a, x)) for x, y in spans)
 
 
-def chart_title(coin: str, window: int) -> str:
-    return f"{coin_label(coin)} liquidations, last {chart_window_label(window)} (UTC)"
+def chart_title(coin: str, window: int, lang: Lang = EN, zone: str = "UTC") -> str:
+    """The picture's title and the caption's; `zone`: the abbreviation its times are in."""
+    return lang._(
+        "%(coin)s liquidations, last %(window)s (%(zone)s)",
+        coin=coin_label(coin, lang),
+        window=chart_window_label(window),
+        zone=zone,
+    )
 
 
-def chart_footer(sources: Sequence[str], sampled: bool) -> str:
+# The languages the picture's own words are drawn in: its font (matplotlib's DejaVu Sans) has
+# Latin and Cyrillic but no CJK, and no CJK font is a dependency; a Chinese chat's picture is
+# drawn in English (its caption is Chinese).
+DRAWN_LANGS = frozenset({"en", "ru", "es"})
+
+
+def zone_abbr(tz: ZoneInfo | None, at_ms: int) -> str:
+    """`CET`, `CEST`, `JST`: the zone's abbreviation at that moment (UTC for none)."""
+    if tz is None:
+        return "UTC"
+    return dtm.datetime.fromtimestamp(at_ms / 1000, tz).tzname() or tz.key
+
+
+def for_chat(series: ChartSeries, lang: Lang, tz: ZoneInfo | None, now_ms: int) -> ChartSeries:
+    """The picture as a chat sees it: its time axis in the chat's zone (/tz), its words in
+    the chat's language where the font draws it (DRAWN_LANGS), else in English."""
+    pic = lang if lang.code in DRAWN_LANGS else EN
+    lg, sh = series.total_longs, series.total_shorts
+    total = lg + sh
+    return replace(
+        series,
+        title=chart_title(series.coin, series.window, pic, zone_abbr(tz, now_ms)),
+        subtitle=pic._(
+            "Total %(total)s · longs %(longs)s (%(lp)s) · shorts %(shorts)s (%(sp)s)",
+            total=format_usd(total),
+            longs=format_usd(lg),
+            lp=percent(lg, total),
+            shorts=format_usd(sh),
+            sp=percent(sh, total),
+        ),
+        legend=(pic._("Longs"), pic._("Shorts"), pic._("Now (filling)"), pic._("No data")),
+        zone=tz.key if tz is not None else "UTC",
+    )
+
+
+def chart_footer(sources: Sequence[str], sampled: bool, lang: Lang = EN) -> str:
     parts = []
     if sources:
-        parts.append("Sources: " + ", ".join(sources))
+        parts.append(lang._("Sources: %(names)s", names=", ".join(sources)))
     if sampled:
-        parts.append(FLOOR_NOTE)
+        parts.append(lang._(FLOOR_NOTE))
     return " · ".join(parts)
 
 
@@ -184,8 +234,16 @@ def build_series(
     )
 
 
-def render_chart_caption(series: ChartSeries, now_ms: int) -> Message:
-    """The words that go with the picture (Telegram caption, Discord embed, console text)."""
+def render_chart_caption(
+    series: ChartSeries,
+    now_ms: int,
+    lang: Lang = EN,
+    sources: Sequence[str] = (),
+    sampled: bool = False,
+    tz: ZoneInfo | None = None,
+) -> Message:
+    """The words that go with the picture (Telegram caption, Discord embed, console text),
+    its times in the chat's zone."""
     lg, sh = series.total_longs, series.total_shorts
     total = lg + sh
     peak_i = max(range(len(series.longs)), key=lambda i: series.longs[i] + series.shorts[i])
@@ -193,37 +251,61 @@ def render_chart_caption(series: ChartSeries, now_ms: int) -> Message:
     peak_at = series.start_ms + peak_i * series.bucket_ms
     bar = f"{series.bucket_min}m" if series.bucket_min < 60 else f"{series.bucket_min // 60}h"
     lines = [
-        f"Total {format_usd(total)}: longs {format_usd(lg)} ({percent(lg, total)}), "
-        f"shorts {format_usd(sh)} ({percent(sh, total)})",
-        f"Biggest {bar} bar: {format_usd(peak)} at {hhmm(peak_at, now_ms)}",
-        f"Up to {hhmm(now_ms)}; the last bar is still filling.",
+        lang._(
+            "Total %(total)s: longs %(longs)s (%(lp)s), shorts %(shorts)s (%(sp)s)",
+            total=format_usd(total),
+            longs=format_usd(lg),
+            lp=percent(lg, total),
+            shorts=format_usd(sh),
+            sp=percent(sh, total),
+        ),
+        lang._(
+            "Biggest %(bar)s bar: %(usd)s at %(time)s",
+            bar=bar,
+            usd=format_usd(peak),
+            time=hhmm(peak_at, now_ms, tz=tz, lang=lang),
+        ),
+        lang._(
+            "Up to %(time)s; the last bar is still filling.",
+            time=hhmm(now_ms, tz=tz, lang=lang),
+        ),
     ]
     if any(series.missing):
-        lines.append("Hatched grey: no data (sources down, or the bot not running), not zero.")
+        lines.append(
+            lang._("Hatched grey: no data (sources down, or the bot not running), not zero.")
+        )
     tone = dominance(lg, sh)
+    english = lang.code == "en"
     return Message(
-        title=series.title,
+        title=chart_title(series.coin, series.window, lang, zone_abbr(tz, now_ms)),
         lines=tuple(lines),
-        footer=series.footer,
+        footer=series.footer if english else chart_footer(sources, sampled, lang),
         tone=tone if tone is not Tone.NEUTRAL else Tone.INFO,
     )
 
 
-def render_chart_empty(coin: str, window: int, not_up: str = "") -> Message:
+def render_chart_empty(coin: str, window: int, not_up: str = "", lang: Lang = EN) -> Message:
     """No rows to draw. `not_up`: the sources that are not delivering, in words (render_market).
 
     Without data there is no picture: an empty chart would read as a calm market.
     """
     last = chart_window_label(window)
-    of = "any coin" if coin == ALL else coin
+    of = lang._("any coin") if coin == ALL else coin
     if not_up:
         lines: tuple[str, ...] = (
-            f"No data for {of} over the last {last}: {not_up}.",
-            "Nothing to draw until a source delivers.",
+            lang._(
+                "No data for %(coin)s over the last %(window)s: %(why)s.",
+                coin=of,
+                window=last,
+                why=not_up,
+            ),
+            lang._("Nothing to draw until a source delivers."),
         )
     else:
         lines = (
-            f"No liquidations of {of} recorded in the last {last}.",
-            "The chart reads the bot's own store: time before the bot ran has no data.",
+            lang._(
+                "No liquidations of %(coin)s recorded in the last %(window)s.", coin=of, window=last
+            ),
+            lang._("The chart reads the bot's own store: time before the bot ran has no data."),
         )
-    return Message(title=chart_title(coin, window), lines=lines, tone=Tone.INFO)
+    return Message(title=chart_title(coin, window, lang), lines=lines, tone=Tone.INFO)

@@ -12,6 +12,7 @@ from contextvars import ContextVar
 
 from bot.domain.command_specs import usage_error
 from bot.domain.command_types import CommandError
+from bot.domain.i18n import N_
 from bot.domain.market import (
     KNOWN_COINS,
     MarketError,
@@ -49,7 +50,7 @@ def coin_arg(name: str, token: str) -> str:
         pair = pair_coin(token, known)
         if pair is not None:
             return pair
-        raise usage_error(name, str(e)) from None
+        raise usage_error(name, e) from None
 
 
 def is_coin(token: str) -> bool:
@@ -64,7 +65,7 @@ def window_arg(name: str, token: str) -> int:
     try:
         return parse_window(token)
     except MarketError as e:
-        raise usage_error(name, str(e)) from None
+        raise usage_error(name, e) from None
 
 
 def is_window(token: str) -> bool:
@@ -87,8 +88,9 @@ def duration_arg(name: str, token: str) -> int:
     try:
         return parse_duration(token)
     except (MarketError, OverflowError) as e:  # OverflowError: a huge number of digits
-        msg = str(e) if isinstance(e, MarketError) else f"'{token}' is too long a duration"
-        raise usage_error(name, msg) from None
+        if isinstance(e, MarketError):
+            raise usage_error(name, e) from None
+        raise usage_error(name, N_("'%(text)s' is too long a duration"), text=token) from None
 
 
 def is_duration(token: str) -> bool:
@@ -110,7 +112,10 @@ def take_venue(name: str, args: list[str]) -> tuple[list[str], str | None]:
         if a == "on" and nxt is not None:
             if nxt not in VENUES:
                 raise usage_error(
-                    name, f"unknown venue '{shorten(args[i + 1])}'; venues: {', '.join(VENUES)}"
+                    name,
+                    N_("unknown venue '%(text)s'; venues: %(venues)s"),
+                    text=shorten(args[i + 1]),
+                    venues=", ".join(VENUES),
                 )
             chosen, i = nxt, i + 2
         elif a in BARE_VENUES:
@@ -120,8 +125,8 @@ def take_venue(name: str, args: list[str]) -> tuple[list[str], str | None]:
             i += 1
             continue
         if venue is not None and venue != chosen:
-            raise usage_error(name, "give one venue at most")
+            raise usage_error(name, N_("give one venue at most"))
         venue = chosen
     if args and args[-1].lower() == "on":
-        raise usage_error(name, f"on which venue? {', '.join(VENUES)}")
+        raise usage_error(name, N_("on which venue? %(venues)s"), venues=", ".join(VENUES))
     return out, venue

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.domain.command_types import CommandError
-from bot.domain.i18n import N_
+from bot.domain.i18n import N_, TextError
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +104,11 @@ ALIASES: dict[str, str] = {
 }
 
 
-def usage_error(name: str, message: str, **values: object) -> CommandError:
+def usage_error(name: str, message: str | TextError, **values: object) -> CommandError:
     """A CommandError for command `name`, with its usage line and example. `message`: the
-    msgid (English), with %(name)s placeholders filled from `values` in the chat's language."""
+    msgid (English, marked with N_), with %(name)s placeholders filled from `values` in the
+    chat's language; or a reader's TextError (its msgid and values)."""
     spec = SPECS[name]
+    if isinstance(message, TextError):
+        return CommandError(message.msgid, spec.usage, spec.example, {**message.values, **values})
     return CommandError(message, spec.usage, spec.example, values)

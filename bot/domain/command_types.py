@@ -40,8 +40,16 @@ class NotACommandError(CommandError):
 class UnknownCommandError(CommandError):
     """A command we do not have. In a group it may be another bot's: see `addressed`."""
 
-    def __init__(self, message: str, usage: str, example: str, addressed: bool) -> None:
-        super().__init__(message, usage, example)
+    def __init__(
+        self,
+        message: str,
+        usage: str,
+        example: str,
+        values: dict[str, object] | None = None,
+        *,
+        addressed: bool,
+    ) -> None:
+        super().__init__(message, usage, example, values)
         self.addressed = addressed  # written as /cmd@ourbot
 
 

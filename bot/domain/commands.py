@@ -44,7 +44,7 @@ from bot.domain.command_types import (
     Unsubscribe,
 )
 from bot.domain.digest import DigestCommand, DigestError, parse_digest_args, parse_zone
-from bot.domain.i18n import match_language
+from bot.domain.i18n import N_, match_language
 from bot.domain.market import MarketError, looks_like_window
 from bot.domain.models import ALL
 from bot.domain.quiet import QuietError, parse_quiet
@@ -86,13 +86,16 @@ def parse_command(
     args = tokens[1:]
     parser = _PARSERS.get(name)
     if parser is not None and any(len(a) > MAX_ARG_CHARS for a in args):
-        raise usage_error(name, f"an argument is too long (over {MAX_ARG_CHARS} characters)")
+        raise usage_error(
+            name, N_("an argument is too long (over %(max)d characters)"), max=MAX_ARG_CHARS
+        )
     if parser is None:
         names = ", ".join(f"/{n}" for n in SPECS)
         raise UnknownCommandError(
-            f"unknown command /{shorten(head.group(1))}; the commands are {names}",
+            N_("unknown command /%(name)s; the commands are %(names)s"),
             "/help",
             "/liqs btc",
+            {"name": shorten(head.group(1)), "names": names},
             addressed=mention is not None,
         )
     with coins_known(known_coins):
@@ -100,18 +103,24 @@ def parse_command(
 
 
 def _not_a_command(token: str) -> NotACommandError:
-    what = "A lone slash is" if token == "/" else f"'{shorten(token)}' is"
+    if token == "/":
+        return NotACommandError(
+            N_("A lone slash is not a command; write the command's name right after the slash"),
+            "/help",
+            "/liqs btc",
+        )
     return NotACommandError(
-        f"{what} not a command; write the command's name right after the slash",
+        N_("'%(text)s' is not a command; write the command's name right after the slash"),
         "/help",
         "/liqs btc",
+        {"text": shorten(token)},
     )
 
 
 def _no_args(name: str, cmd: Command) -> Callable[[list[str]], Command]:
     def parse(args: list[str]) -> Command:
         if args and name not in ("start", "help"):  # /start <payload> from deep links is fine
-            raise usage_error(name, f"/{name} takes no arguments")
+            raise usage_error(name, N_("/%(command)s takes no arguments"), command=name)
         return cmd
 
     return parse
@@ -120,7 +129,9 @@ def _no_args(name: str, cmd: Command) -> Callable[[list[str]], Command]:
 def _parse_top(args: list[str]) -> Top:
     n = "top"
     if len(args) > 1:
-        raise usage_error(n, f"too many arguments ({len(args)}); /top takes a window")
+        raise usage_error(
+            n, N_("too many arguments (%(count)d); /top takes a window"), count=len(args)
+        )
     return Top(window_arg(n, args[0]) if args else 60)
 
 
@@ -128,19 +139,26 @@ def _parse_unsubscribe(args: list[str]) -> Unsubscribe:
     n = "unsubscribe"
     parts = [p for a in args for p in a.split(",") if p]
     if not parts:
-        raise usage_error(n, "say which subscription to remove (its id from /list), or all")
+        raise usage_error(n, N_("say which subscription to remove (its id from /list), or all"))
     if any(p.lower() == "all" for p in parts):
         if len(parts) > 1:
-            raise usage_error(n, "give either ids or all, not both")
+            raise usage_error(n, N_("give either ids or all, not both"))
         return Unsubscribe((), all=True)
     if len(parts) > MAX_IDS:
-        raise usage_error(n, f"too many ids ({len(parts)}); at most {MAX_IDS} at once, or all")
+        raise usage_error(
+            n,
+            N_("too many ids (%(count)d); at most %(max)d at once, or all"),
+            count=len(parts),
+            max=MAX_IDS,
+        )
     ids: list[int] = []
     for p in parts:
         m = _ID.match(p)
         if m is None:
             raise usage_error(
-                n, f"'{shorten(p)}' is not a subscription number; see /list for yours"
+                n,
+                N_("'%(text)s' is not a subscription number; see /list for yours"),
+                text=shorten(p),
             )
         i = int(m.group(1))
         if i not in ids:
@@ -156,12 +174,18 @@ def _mute_coin(name: str, token: str) -> str | None:
 def _parse_mute(args: list[str]) -> Mute:
     n = "mute"
     if not args:
-        raise usage_error(n, "say for how long, like 2h")
+        raise usage_error(n, N_("say for how long, like 2h"))
     if len(args) > 2:
-        raise usage_error(n, f"too many arguments ({len(args)}); /mute takes a coin and a duration")
+        raise usage_error(
+            n,
+            N_("too many arguments (%(count)d); /mute takes a coin and a duration"),
+            count=len(args),
+        )
     if len(args) == 1:
         if not is_duration(args[0]) and is_coin(args[0]):
-            raise usage_error(n, f"for how long? add a duration: /mute {args[0]} 2h")
+            raise usage_error(
+                n, N_("for how long? add a duration: /mute %(coin)s 2h"), coin=args[0]
+            )
         seconds = duration_arg(n, args[0])
         return Mute(None, seconds)
     a, b = args
@@ -174,7 +198,9 @@ def _parse_mute(args: list[str]) -> Mute:
 def _parse_unmute(args: list[str]) -> Unmute:
     n = "unmute"
     if len(args) > 1:
-        raise usage_error(n, f"too many arguments ({len(args)}); /unmute takes at most a coin")
+        raise usage_error(
+            n, N_("too many arguments (%(count)d); /unmute takes at most a coin"), count=len(args)
+        )
     return Unmute(_mute_coin(n, args[0]) if args else None)
 
 
@@ -186,25 +212,33 @@ def _parse_liqs(args: list[str]) -> Liqs:
     if compare:
         if venue is not None:
             raise usage_error(
-                n, "compare sets all our streams beside CoinGlass; leave the venue out"
+                n, N_("compare sets all our streams beside CoinGlass; leave the venue out")
             )
         if any(is_window(a) or (looks_like_window(a) and not is_coin(a)) for a in args):
-            raise usage_error(n, "compare shows 1h, 4h, 12h and 24h together; leave the window out")
+            raise usage_error(
+                n, N_("compare shows 1h, 4h, 12h and 24h together; leave the window out")
+            )
         if len(args) > 1:
-            raise usage_error(n, "compare takes a coin at most: /liqs compare or /liqs btc compare")
+            raise usage_error(
+                n, N_("compare takes a coin at most: /liqs compare or /liqs btc compare")
+            )
         return Liqs(coin_arg(n, args[0]) if args else ALL, None, None, compare=True)
     if len(args) > 2:
-        raise usage_error(n, f"too many arguments ({len(args)}); /liqs takes a coin and a window")
+        raise usage_error(
+            n,
+            N_("too many arguments (%(count)d); /liqs takes a coin and a window"),
+            count=len(args),
+        )
     coin: str | None = None
     window: int | None = None
     for a in args:
         if is_window(a) or (looks_like_window(a) and not is_coin(a)):
             if window is not None:
-                raise usage_error(n, "give one window at most")
+                raise usage_error(n, N_("give one window at most"))
             window = window_arg(n, a)
         else:
             if coin is not None:
-                raise usage_error(n, "give one coin at most")
+                raise usage_error(n, N_("give one coin at most"))
             coin = coin_arg(n, a)
     return Liqs(coin if coin is not None else ALL, window, venue)
 
@@ -220,25 +254,29 @@ def _is_chart_window(token: str) -> bool:
 def _parse_chart(args: list[str]) -> Chart:
     n = "chart"
     if not args:
-        raise usage_error(n, "say which coin, or all for the whole market")
+        raise usage_error(n, N_("say which coin, or all for the whole market"))
     if len(args) > 2:
-        raise usage_error(n, f"too many arguments ({len(args)}); /chart takes a coin and a window")
+        raise usage_error(
+            n,
+            N_("too many arguments (%(count)d); /chart takes a coin and a window"),
+            count=len(args),
+        )
     coin: str | None = None
     window: int | None = None
     for a in args:
         if _is_chart_window(a) or (looks_like_window(a) and not is_coin(a)):
             if window is not None:
-                raise usage_error(n, "give one window at most")
+                raise usage_error(n, N_("give one window at most"))
             try:
                 window = parse_chart_window(a)
             except MarketError as e:
-                raise usage_error(n, str(e)) from None
+                raise usage_error(n, e) from None
         else:
             if coin is not None:
-                raise usage_error(n, "give one coin at most")
+                raise usage_error(n, N_("give one coin at most"))
             coin = coin_arg(n, a)
     if coin is None:
-        raise usage_error(n, "say which coin, or all for the whole market")
+        raise usage_error(n, N_("say which coin, or all for the whole market"))
     return Chart(coin, window if window is not None else DEFAULT_CHART_WINDOW)
 
 
@@ -246,7 +284,7 @@ def _parse_digest(args: list[str]) -> DigestCommand:
     try:
         return parse_digest_args(args)
     except DigestError as e:
-        raise usage_error("digest", str(e)) from None
+        raise usage_error("digest", e) from None
 
 
 def _parse_tz(args: list[str]) -> SetTz:
@@ -254,11 +292,11 @@ def _parse_tz(args: list[str]) -> SetTz:
     if not args:
         return SetTz(None)
     if len(args) > 1:
-        raise usage_error(n, "give one time zone name, like Europe/Berlin or UTC")
+        raise usage_error(n, N_("give one time zone name, like Europe/Berlin or UTC"))
     try:
         return SetTz(parse_zone(args[0]))
     except DigestError as e:
-        raise usage_error(n, str(e)) from None
+        raise usage_error(n, e) from None
 
 
 def _parse_quiet(args: list[str]) -> SetQuiet:
@@ -267,7 +305,7 @@ def _parse_quiet(args: list[str]) -> SetQuiet:
     try:
         return SetQuiet(parse_quiet(" ".join(args)))
     except QuietError as e:
-        raise usage_error("quiet", str(e)) from None
+        raise usage_error("quiet", e) from None
 
 
 _LANG_NAMES = {"english": "en", "russian": "ru", "русский": "ru", "spanish": "es",
@@ -279,14 +317,14 @@ def _parse_lang(args: list[str]) -> SetLang:
     if not args:
         return SetLang(None)
     if len(args) > 1:
-        raise usage_error(n, "give one language: en, ru, es, zh or auto")
+        raise usage_error(n, N_("give one language: en, ru, es, zh or auto"))
     word = args[0].strip().lower()
     if word in ("auto", "default"):
         return SetLang("auto")
     code = _LANG_NAMES.get(word) or match_language(word)
     if code is None:
         raise usage_error(
-            n, "%(lang)s is not a language I speak: en, ru, es, zh or auto", lang=args[0]
+            n, N_("%(lang)s is not a language I speak: en, ru, es, zh or auto"), lang=args[0]
         )
     return SetLang(code)
 

@@ -18,6 +18,7 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from bot.domain.i18n import EN, N_, Lang, TextError
 from bot.domain.market import utc_hhmm
 from bot.domain.message import Message, Tone
 from bot.domain.models import ALL, Snapshot, SourceStatus
@@ -33,7 +34,7 @@ CATCH_UP_MS = 3 * HOUR_MS
 _HHMM = re.compile(r"^([01]?\d|2[0-3])[:.h]([0-5]\d)$")
 
 
-class DigestError(ValueError):
+class DigestError(TextError):
     """A time or zone people typed that we cannot use, in words fit for them."""
 
 
@@ -67,7 +68,9 @@ def parse_local_time(text: str) -> int:
     """`08:00`, `8:00`, `8.00`, `8h00` -> minutes after midnight."""
     m = _HHMM.match(text.strip().lower())
     if m is None:
-        raise DigestError(f"'{text[:20]}' is not a time of day; write it like 08:00 (24-hour)")
+        raise DigestError(
+            N_("'%(text)s' is not a time of day; write it like 08:00 (24-hour)"), text=text[:20]
+        )
     return int(m.group(1)) * 60 + int(m.group(2))
 
 
@@ -85,9 +88,12 @@ def parse_zone(text: str) -> str:
     if name is None:
         near = difflib.get_close_matches(t.lower(), list(_zones()), n=2, cutoff=0.6)
         hint = " or ".join(_zones()[n] for n in near)
+        if hint:
+            raise DigestError(
+                N_("unknown time zone '%(text)s'; did you mean %(hint)s?"), text=t[:40], hint=hint
+            )
         raise DigestError(
-            f"unknown time zone '{t[:40]}'"
-            + (f"; did you mean {hint}?" if hint else "; use a name like Europe/Berlin or UTC")
+            N_("unknown time zone '%(text)s'; use a name like Europe/Berlin or UTC"), text=t[:40]
         )
     return name
 
@@ -98,7 +104,7 @@ def parse_digest_args(args: Sequence[str]) -> DigestCommand:
     if len(args) == 1 and args[0].lower() in ("off", "stop", "none"):
         return DigestCommand(off=True)
     if len(args) > 2:
-        raise DigestError("give a time and a time zone, like /digest 08:00 Europe/Berlin")
+        raise DigestError(N_("give a time and a time zone, like /digest 08:00 Europe/Berlin"))
     at = parse_local_time(args[0])
     if len(args) == 1:
         return DigestCommand(at_min=at, tz="UTC", zone_given=False)
@@ -166,6 +172,13 @@ def biggest_hour(rows: Sequence[tuple[int, float, float]]) -> tuple[int, float, 
     return (start, lg, sh) if lg + sh > 0 else None
 
 
+def _day(day: dtm.date, lang: Lang) -> str:
+    """`Mon 07 Dec` in English; the language's own date (`7 дек.`, `12月7日`) otherwise."""
+    if lang.code == "en":
+        return day.strftime("%a %d %b")
+    return lang.date(day.day, day.month, None)
+
+
 def render_digest(
     spec: DigestSpec,
     day: dtm.date,
@@ -173,67 +186,105 @@ def render_digest(
     statuses: Sequence[SourceStatus],
     minute_rows: Sequence[tuple[int, float, float]],
     alert_titles: Sequence[tuple[int, str]],
+    lang: Lang = EN,
 ) -> Message:
     """The digest: the 24h table with the top coins (as /liqs all), the biggest hour and this
     chat's alerts of the last 24 h."""
-    liqs = render_liqs(snapshot, ALL, None, statuses)
+    liqs = render_liqs(snapshot, ALL, None, statuses, lang=lang)
     now = snapshot.as_of_ms
     lines = list(liqs.lines)
     peak = biggest_hour(minute_rows)
     if peak is not None:
         start, lg, sh = peak
         mostly = MOSTLY[dominance(lg, sh)]
-        lines.append(
-            f"Biggest hour: {utc_hhmm(start)}–{hhmm(start + HOUR_MS, now)}, "
-            f"{format_usd(lg + sh)}" + (f" ({mostly})" if mostly else "")
-        )
+        values = {
+            "start": utc_hhmm(start),
+            "end": hhmm(start + HOUR_MS, now, lang=lang),
+            "usd": format_usd(lg + sh),
+        }
+        if mostly:
+            lines.append(
+                lang._(
+                    "Biggest hour: %(start)s–%(end)s, %(usd)s (%(mostly)s)",
+                    mostly=lang._(mostly),
+                    **values,
+                )
+            )
+        else:
+            lines.append(lang._("Biggest hour: %(start)s–%(end)s, %(usd)s", **values))
     if alert_titles:
         n = len(alert_titles)
-        lines.append(f"Alerts in this chat, last 24h: {n}")
-        lines.extend(f"· {hhmm(ms, now)} {title}" for ms, title in alert_titles[-8:])
+        lines.append(lang._("Alerts in this chat, last 24h: %(count)d", count=n))
+        lines.extend(f"· {hhmm(ms, now, lang=lang)} {title}" for ms, title in alert_titles[-8:])
         if n > 8:
-            lines.append(f"(and {n - 8} earlier)")
+            lines.append(lang._("(and %(count)d earlier)", count=n - 8))
     else:
-        lines.append("Alerts in this chat, last 24h: none")
-    title = f"Daily digest, {day.strftime('%a %d %b')} ({spec.at_label} {spec.tz})"
+        lines.append(lang._("Alerts in this chat, last 24h: none"))
+    title = lang._(
+        "Daily digest, %(day)s (%(at)s %(zone)s)",
+        day=_day(day, lang),
+        at=spec.at_label,
+        zone=spec.tz,
+    )
     return replace(
         liqs,
         title=title,
-        lines=fit_lines(lines, 2500),
+        lines=fit_lines(lines, 2500, lang),
         tone=liqs.tone if liqs.tone is not Tone.NEUTRAL else Tone.INFO,
         data={"type": "digest", "date": day.isoformat(), "at": spec.at_label, "tz": spec.tz},
     )
 
 
-def render_digest_set(spec: DigestSpec, now_ms: int) -> Message:
+def render_digest_set(spec: DigestSpec, now_ms: int, lang: Lang = EN) -> Message:
     day, ms = next_fire(spec.at_min, spec.tz, now_ms)
     return Message(
-        title="Daily digest on",
+        title=lang._("Daily digest on"),
         lines=(
-            f"Every day at {spec.at_label} {spec.tz}: the 24h table, the top coins, the biggest "
-            "hour and this chat's alerts.",
-            f"Next: {day.strftime('%a %d %b')} at {spec.at_label} ({hhmm(ms)}). "
-            "Stop it with /digest off.",
+            lang._(
+                "Every day at %(at)s %(zone)s: the 24h table, the top coins, the biggest hour "
+                "and this chat's alerts.",
+                at=spec.at_label,
+                zone=spec.tz,
+            ),
+            lang._(
+                "Next: %(day)s at %(at)s (%(utc)s). Stop it with /digest off.",
+                day=_day(day, lang),
+                at=spec.at_label,
+                utc=hhmm(ms, lang=lang),
+            ),
         ),
     )
 
 
-def render_digest_off(had: bool) -> Message:
+def render_digest_off(had: bool, lang: Lang = EN) -> Message:
     if had:
-        return Message(title="Daily digest off", lines=("No more daily digests in this chat.",))
+        return Message(
+            title=lang._("Daily digest off"),
+            lines=(lang._("No more daily digests in this chat."),),
+        )
     return Message(
-        title="No daily digest here",
-        lines=("This chat has no daily digest. Start one with /digest 08:00 Europe/Berlin",),
+        title=lang._("No daily digest here"),
+        lines=(
+            lang._("This chat has no daily digest. Start one with /digest 08:00 Europe/Berlin"),
+        ),
     )
 
 
-def render_digest_show(specs: Sequence[DigestSpec], now_ms: int) -> Message:
+def render_digest_show(specs: Sequence[DigestSpec], now_ms: int, lang: Lang = EN) -> Message:
     if not specs:
-        return render_digest_off(False)
+        return render_digest_off(False, lang)
     lines = []
     for s in specs:
         _, ms = next_fire(s.at_min, s.tz, now_ms)
-        who = " (set by the operator)" if s.origin == "config" else ""
-        lines.append(f"Every day at {s.at_label} {s.tz}{who}; next at {hhmm(ms)}.")
-    lines.append("Change it with /digest <HH:MM> <zone>, stop it with /digest off.")
-    return Message(title="Daily digest", lines=tuple(lines))
+        values = {"at": s.at_label, "zone": s.tz, "next": hhmm(ms, lang=lang)}
+        if s.origin == "config":
+            lines.append(
+                lang._(
+                    "Every day at %(at)s %(zone)s (set by the operator); next at %(next)s.",
+                    **values,
+                )
+            )
+        else:
+            lines.append(lang._("Every day at %(at)s %(zone)s; next at %(next)s.", **values))
+    lines.append(lang._("Change it with /digest <HH:MM> <zone>, stop it with /digest off."))
+    return Message(title=lang._("Daily digest"), lines=tuple(lines))

@@ -16,6 +16,7 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from bot.domain.i18n import N_, Text
 from bot.domain.market import utc_hhmm
 from bot.domain.models import SourceStatus
 from bot.domain.source_fault import NOT_CONNECTED, DownReason
@@ -272,22 +273,31 @@ class SourceHealth:
     def notes(self, since_ms: int, *, ended_only: bool = False) -> tuple[str, ...]:
         """Human notes like "bybit down 14:02–14:05 UTC", oldest first."""
         out = [
-            (start, f"{name} {self._words(name, start, end)}")
+            (
+                start,
+                Text(N_("%(source)s %(words)s"), source=name, words=self._words(name, start, end)),
+            )
             for name in sorted(self._rec)
             for start, end in self.gaps(since_ms, name)
             if not (ended_only and end is None)
         ]
         return tuple(text for _, text in sorted(out))
 
-    def _words(self, name: str, start: int, end: int | None) -> str:
+    def _words(self, name: str, start: int, end: int | None) -> Text:
+        """In words as a Text (English as a str; `lang.text` gives it in a chat's language)."""
         if start == self._start_ms:  # the time before the first connection
             if end is None:
-                return NOT_CONNECTED.fault.words
-            return f"no data before {utc_hhmm(end)} UTC"
+                return Text(NOT_CONNECTED.fault.words)
+            return Text(N_("no data before %(time)s UTC"), time=utc_hhmm(end))
         if end is None:
             why = self.reason(name)
-            return f"down since {utc_hhmm(start)} UTC" + (f" ({why.fault.words})" if why else "")
-        return f"down {utc_hhmm(start)}–{utc_hhmm(end)} UTC"
+            since = utc_hhmm(start)
+            if why:
+                return Text(
+                    N_("down since %(time)s UTC (%(why)s)"), time=since, why=Text(why.fault.words)
+                )
+            return Text(N_("down since %(time)s UTC"), time=since)
+        return Text(N_("down %(start)s–%(end)s UTC"), start=utc_hhmm(start), end=utc_hhmm(end))
 
     def status(self, since_ms: int) -> list[SourceStatus]:
         """Every enabled source as /status shows it, with its outages since `since_ms`."""

@@ -32,6 +32,30 @@ def N_(message: str) -> str:
     return message
 
 
+class TextError(ValueError):
+    """An error fit for a user: a msgid (English, with %(name)s placeholders) and its values,
+    translated where it is shown (`lang.text(err)`); str(err) is the English text. A value
+    may itself be a TextError (`bad amount: %(why)s`): it is translated too."""
+
+    def __init__(self, msgid: str, /, **values: object) -> None:
+        self.msgid = msgid
+        self.values = values
+        super().__init__(msgid % values if values else msgid)
+
+
+class Text(str):
+    """A sentence made where no Lang is at hand (a feature's note): the English text, which it
+    is as a str, plus its msgid and values, so `lang.text(t)` gives it in the chat's language."""
+
+    msgid: str
+    values: dict[str, object]
+
+    def __new__(cls, msgid: str, /, **values: object) -> Text:
+        self = super().__new__(cls, msgid % values if values else msgid)
+        self.msgid, self.values = msgid, values
+        return self
+
+
 @dataclass(frozen=True, eq=False)
 class Lang:
     code: str = "en"
@@ -43,6 +67,16 @@ class Lang:
     def _(self, message: str, /, **values: object) -> str:
         text = self.tr.gettext(message)
         return text % values if values else text
+
+    def text(self, t: TextError | Text | str) -> str:
+        """A TextError or Text in this language, their TextError and Text values too; a plain
+        str as it is."""
+        if not isinstance(t, (TextError, Text)):
+            return t
+        values = {
+            k: self.text(v) if isinstance(v, (TextError, Text)) else v for k, v in t.values.items()
+        }
+        return self._(t.msgid, **values)
 
     def n_(self, singular: str, plural: str, n: int, /, **values: object) -> str:
         return self.tr.ngettext(singular, plural, n) % {"n": n, **values}

@@ -6,11 +6,11 @@ import difflib
 import re
 import time
 
-from bot.domain.i18n import EN, Lang
+from bot.domain.i18n import EN, N_, Lang, TextError
 from bot.domain.models import ALL, Side
 
 
-class MarketError(ValueError):
+class MarketError(TextError):
     """Raised with a message fit for a user."""
 
 
@@ -35,7 +35,11 @@ def parse_window(text: str) -> int:
     for w in WINDOWS:
         if t == window_label(w):
             return w
-    raise MarketError(f"unknown window '{text}'; use one of {', '.join(WINDOW_CHOICES)} (1d = 24h)")
+    raise MarketError(
+        N_("unknown window '%(text)s'; use one of %(choices)s (1d = 24h)"),
+        text=text,
+        choices=", ".join(WINDOW_CHOICES),
+    )
 
 
 def looks_like_window(text: str) -> bool:
@@ -55,7 +59,7 @@ _SIDE_ALIASES = {
 def parse_side(text: str) -> Side:
     side = _SIDE_ALIASES.get(text.strip().lower())
     if side is None:
-        raise MarketError(f"unknown side '{text}'; use long, short or total")
+        raise MarketError(N_("unknown side '%(text)s'; use long, short or total"), text=text)
     return side
 
 
@@ -144,8 +148,13 @@ def resolve_coin(text: str, known: frozenset[str] | set[str] = KNOWN_COINS) -> s
         c = COIN_ALIASES.get(n, n)
         if c.lower() not in names:  # BITCOIN and BTC are one suggestion
             names.append(c.lower())
-    hint = f"; did you mean {', '.join(names)}?" if names else "; try btc, eth, sol or all"
-    raise MarketError(f"unknown coin '{text.strip()}'{hint}")
+    if names:
+        raise MarketError(
+            N_("unknown coin '%(text)s'; did you mean %(names)s?"),
+            text=text.strip(),
+            names=", ".join(names),
+        )
+    raise MarketError(N_("unknown coin '%(text)s'; try btc, eth, sol or all"), text=text.strip())
 
 
 def coin_label(coin: str, lang: Lang = EN) -> str:
@@ -164,15 +173,17 @@ def parse_duration(text: str) -> int:
     """Seconds from `30m`, `2h`, `1d`, `90s`, `1w`."""
     m = _DURATION.match(text.strip().lower())
     if not m:
-        raise MarketError(f"'{text}' is not a duration; write it like 30m, 2h or 1d")
+        raise MarketError(
+            N_("'%(text)s' is not a duration; write it like 30m, 2h or 1d"), text=text
+        )
     try:
         seconds = int(float(m.group(1)) * _UNIT_SECONDS[m.group(2)])
     except OverflowError:  # hundreds of digits
-        raise MarketError("the longest mute is 30d") from None
+        raise MarketError(N_("the longest mute is 30d")) from None
     if seconds <= 0:
-        raise MarketError("the duration must be above zero")
+        raise MarketError(N_("the duration must be above zero"))
     if seconds > MAX_MUTE_SECONDS:
-        raise MarketError("the longest mute is 30d; use /unsubscribe to stop alerts for good")
+        raise MarketError(N_("the longest mute is 30d; use /unsubscribe to stop alerts for good"))
     return seconds
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import re
 
+from bot.domain.i18n import N_, TextError
+
 MAX_THRESHOLD = 1e12  # $1T: more than the whole market has ever liquidated in a day (~$19B)
 
 _SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
@@ -16,7 +18,7 @@ _MONEY = re.compile(
 )
 
 
-class MoneyError(ValueError):
+class MoneyError(TextError):
     """Raised with a message fit for a user."""
 
 
@@ -27,21 +29,27 @@ def parse_money(text: str) -> float:
     """
     raw = text.strip()
     if raw.startswith("-"):
-        raise MoneyError(f"the amount must be positive, not {raw}")
+        raise MoneyError(N_("the amount must be positive, not %(raw)s"), raw=raw)
     cleaned = raw.replace("_", "")
     # thousands separators: 1,000,000 (but keep 1,5m as a decimal comma)
     if re.fullmatch(r"\$?\d{1,3}(,\d{3})+([kmbt])?", cleaned, re.IGNORECASE):
         cleaned = cleaned.replace(",", "")
     m = _MONEY.match(cleaned)
     if not m:
-        raise MoneyError(f"'{raw}' is not an amount; write it like 100m, 1.5b, 250k or $400M")
+        raise MoneyError(
+            N_("'%(raw)s' is not an amount; write it like 100m, 1.5b, 250k or $400M"), raw=raw
+        )
     number = float(m.group(1).replace(",", "."))
     suffix = m.group(2).lower()
     value = number * _SUFFIX[_LONG_SUFFIX.get(suffix, suffix)]
     if not math.isfinite(value) or value <= 0:
-        raise MoneyError(f"the amount must be above zero, not {raw}")
+        raise MoneyError(N_("the amount must be above zero, not %(raw)s"), raw=raw)
     if value > MAX_THRESHOLD:
-        raise MoneyError(f"{raw} is more than {format_usd(MAX_THRESHOLD)}; pick a smaller amount")
+        raise MoneyError(
+            N_("%(raw)s is more than %(max)s; pick a smaller amount"),
+            raw=raw,
+            max=format_usd(MAX_THRESHOLD),
+        )
     return value
 
 

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from bot.domain.i18n import EN, N_, Lang, TextError
 from bot.domain.message import Message
 from bot.domain.render_common import hhmm
 
@@ -27,7 +28,7 @@ _WINDOW = re.compile(rf"^{_TIME}\s*(?:-|–|—|to)\s*{_TIME}(?:\s+except\s+(\S+
 _OFF = ("off", "stop", "none", "clear")
 
 
-class QuietError(ValueError):
+class QuietError(TextError):
     """Quiet hours people typed that we cannot use, in words fit for them."""
 
 
@@ -87,16 +88,23 @@ def parse_quiet(text: str) -> QuietHours | None:
     m = _WINDOW.match(t)
     if m is None:
         raise QuietError(
-            f"'{text.strip()[:40]}' is not a quiet window; write it like 23:00-07:00 "
-            "(24-hour, your chat's time zone), optionally with 'except big', or 'off'"
+            N_(
+                "'%(text)s' is not a quiet window; write it like 23:00-07:00 "
+                "(24-hour, your chat's time zone), optionally with 'except big', or 'off'"
+            ),
+            text=text.strip()[:40],
         )
     start = int(m.group(1)) * 60 + int(m.group(2))
     end = int(m.group(3)) * 60 + int(m.group(4))
     word = m.group(5)
     if word is not None and word not in ("big", "escalations"):
-        raise QuietError(f"'except {word[:20]}' is not something we know; only 'except big'")
+        raise QuietError(
+            N_("'except %(word)s' is not something we know; only 'except big'"), word=word[:20]
+        )
     if start == end:
-        raise QuietError("the window starts and ends at the same time; give two different times")
+        raise QuietError(
+            N_("the window starts and ends at the same time; give two different times")
+        )
     return QuietHours(start, end, except_big=word is not None)
 
 
@@ -111,28 +119,50 @@ def load_quiet(stored: str | None) -> QuietHours | None:
 
 
 def render_quiet(
-    hours: QuietHours | None, now_ms: int, zone: ZoneInfo | None, *, changed: bool
+    hours: QuietHours | None,
+    now_ms: int,
+    zone: ZoneInfo | None,
+    *,
+    changed: bool,
+    lang: Lang = EN,
 ) -> Message:
     """/quiet: the chat's quiet hours (set, cleared or shown) and whether it is quiet now."""
     where = zone.key if zone is not None else "UTC"
+    title = lang._("Quiet hours")
     if hours is None:
-        head = "Quiet hours are off" if changed else "No quiet hours"
+        head = (
+            lang._("Quiet hours are off: every alert rings.")
+            if changed
+            else lang._("No quiet hours: every alert rings.")
+        )
         return Message(
-            title="Quiet hours",
+            title=title,
             lines=(
-                f"{head}: every alert rings.",
-                "Set them with /quiet 23:00-07:00 (this chat's time zone, /tz); add "
-                "'except big' to let escalations and single liquidations ring.",
+                head,
+                lang._(
+                    "Set them with /quiet 23:00-07:00 (this chat's time zone, /tz); add "
+                    "'except big' to let escalations and single liquidations ring."
+                ),
             ),
         )
-    verb = "now arrive" if changed else "arrive"
-    lines = [
-        f"Alerts in this chat {verb} without sound from {_hhmm(hours.start_min)} to "
-        f"{_hhmm(hours.end_min)} ({where})."
-    ]
+    values = {"start": _hhmm(hours.start_min), "end": _hhmm(hours.end_min), "zone": where}
+    if changed:
+        first = lang._(
+            "Alerts in this chat now arrive without sound from %(start)s to %(end)s (%(zone)s).",
+            **values,
+        )
+    else:
+        first = lang._(
+            "Alerts in this chat arrive without sound from %(start)s to %(end)s (%(zone)s).",
+            **values,
+        )
+    lines = [first]
     if hours.except_big:
-        lines.append("Escalations and single liquidations still ring.")
-    state = "quiet" if hours.is_quiet(now_ms, zone) else "not quiet"
-    lines.append(f"It is {hhmm(now_ms, tz=zone)} there: {state} now.")
-    lines.append("/quiet off ends them; /tz sets the time zone.")
-    return Message(title="Quiet hours", lines=tuple(lines))
+        lines.append(lang._("Escalations and single liquidations still ring."))
+    now = hhmm(now_ms, tz=zone, lang=lang)
+    if hours.is_quiet(now_ms, zone):
+        lines.append(lang._("It is %(time)s there: quiet now.", time=now))
+    else:
+        lines.append(lang._("It is %(time)s there: not quiet now.", time=now))
+    lines.append(lang._("/quiet off ends them; /tz sets the time zone."))
+    return Message(title=title, lines=tuple(lines))

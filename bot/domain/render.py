@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.command_specs import SPECS, CommandSpec
 from bot.domain.command_types import CommandError
-from bot.domain.i18n import EN, N_, NAMES, Lang
+from bot.domain.i18n import EN, N_, NAMES, Lang, TextError
 from bot.domain.market import coin_label, window_label
 from bot.domain.message import Message, Table, Tone
 from bot.domain.models import ALL, AlertState, Status, Subscription
@@ -217,7 +217,7 @@ def render_start(resumed: bool = False, lang: Lang = EN) -> Message:
 
 
 def render_error(err: CommandError, lang: Lang = EN) -> Message:
-    lines = [upper_first(lang._(err.msgid, **err.values))]
+    lines = [upper_first(lang.text(TextError(err.msgid, **err.values)))]
     if err.usage:
         lines.append(lang._("Usage: %(usage)s", usage=err.usage))
     if err.example and err.example != err.usage:

@@ -123,9 +123,14 @@ class AlertContext:
             usd=self.usd(a.value), wave=wave, split=self.split(a, wave),
             venues=self.venues(a),
             coins=self.coins_line(s.window, s.side) if s.coin == ALL else "",
-            gaps=a.gaps, sources=a.sources, as_of_ms=a.as_of_ms, sampled=a.sampled,
+            gaps=self.gaps(a.gaps), sources=a.sources, as_of_ms=a.as_of_ms, sampled=a.sampled,
             rearm=self.rearm_note(), escalation=self.policy.escalation_factor,
         )  # fmt: skip
+
+    def gaps(self, gaps: tuple[str, ...]) -> tuple[str, ...]:
+        """The gap notes in this context's language (a note is a Text: translated here, so a
+        body stored as JSON keeps its words, not the English)."""
+        return tuple([self.lang.text(g) for g in gaps])
 
     def footer_in(self, tz: ZoneInfo | None) -> Footer:
         """The footer of a message in `tz`, through this tick's memo."""

@@ -248,7 +248,9 @@ def render_status(
         lang._("Down: %(why)s", why=phrase) for phrase in not_up_phrases(down_now, now_ms, lang)
     )
     for s in statuses:
-        lines.extend(f"{s.name} {g}" for g in s.gaps[-3:])  # ended ones: the current is above
+        lines.extend(
+            f"{s.name} {lang.text(g)}" for g in s.gaps[-3:]
+        )  # ended ones: the current is above
         if s.rejected:
             why = ", ".join(f"{n} {reason}" for reason, n in s.rejected_by)
             lines.append(

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from bot.domain.command_specs import usage_error
 from bot.domain.command_types import CommandError, ImportRules
+from bot.domain.i18n import N_, Text
 from bot.domain.market import window_label
 from bot.domain.models import ALL, Side, Subscription
 from bot.domain.subscribe_parser import parse_subscribe
@@ -62,10 +63,13 @@ def parse_import(text: str, max_rules: int) -> ImportRules:
             end = starts[k + 1] if k + 1 < len(starts) else len(tokens)
             chunks.append((" ".join(tokens[i:end]), tokens[i + 1 : end]))
     if not chunks:
-        raise usage_error("import", "paste the text /export gave: it has /subscribe lines")
+        raise usage_error("import", N_("paste the text /export gave: it has /subscribe lines"))
     if len(chunks) > max_rules:
         raise usage_error(
-            "import", f"{len(chunks)} rules is more than a chat may have ({max_rules})"
+            "import",
+            N_("%(count)d rules is more than a chat may have (%(max)d)"),
+            count=len(chunks),
+            max=max_rules,
         )
     rules = []
     unreadable = []
@@ -73,5 +77,5 @@ def parse_import(text: str, max_rules: int) -> ImportRules:
         try:
             rules.append(parse_subscribe(args))
         except CommandError as e:
-            unreadable.append((line[:80], e.message))
+            unreadable.append((line[:80], Text(e.msgid, **e.values)))
     return ImportRules(tuple(rules), tuple(unreadable))

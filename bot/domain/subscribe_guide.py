@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from bot.domain.i18n import EN, N_, Lang
 from bot.domain.market import window_label
 from bot.domain.models import ALL, Side, Snapshot
 from bot.domain.money import MAX_THRESHOLD, format_threshold, format_usd
@@ -34,9 +35,9 @@ TOP_COINS = len(FIXED_COINS)
 GUIDE_WINDOWS: tuple[int, ...] = (5, 15, 60, 240, 720, 1440)
 _WINDOW_CODE = {w: str(i) for i, w in enumerate(GUIDE_WINDOWS)}
 SIDES: tuple[tuple[str, Side, str], ...] = (
-    ("l", Side.LONG, "Longs"),
-    ("s", Side.SHORT, "Shorts"),
-    ("t", Side.TOTAL, "Both"),
+    ("l", Side.LONG, N_("Longs")),
+    ("s", Side.SHORT, N_("Shorts")),
+    ("t", Side.TOTAL, N_("Both")),
 )
 _SIDE_BY_CODE = {code: side for code, side, _ in SIDES}
 _CODE_BY_SIDE = {side: code for code, side, _ in SIDES}
@@ -204,49 +205,53 @@ def _rows(buttons: list[Button], width: int = 3) -> tuple[tuple[Button, ...], ..
     return tuple(tuple(buttons[i : i + width]) for i in range(0, len(buttons), width))
 
 
-def _nav(state: GuideState) -> tuple[Button, ...]:
-    cancel = Button("Cancel", "x")
+def _nav(state: GuideState, lang: Lang) -> tuple[Button, ...]:
+    cancel = Button(lang._("Cancel"), "x")
     if state.step == "coin":
         return (cancel,)
-    return (Button("« Back", encode("g", state.back())), cancel)
+    return (Button(lang._("« Back"), encode("g", state.back())), cancel)
 
 
-def _so_far(state: GuideState) -> str:
+def _so_far(state: GuideState, lang: Lang) -> str:
     parts = []
     if state.coin:
-        parts.append("all coins" if state.coin == ALL else state.coin)
+        parts.append(lang._("all coins") if state.coin == ALL else state.coin)
     if state.window:
         parts.append(window_label(state.window))
     if state.amount is not None:
         parts.append(f"≥ {format_threshold(LADDER[state.amount])}")
-    return "So far: " + " · ".join(parts) if parts else ""
+    return lang._("So far: %(choices)s", choices=" · ".join(parts)) if parts else ""
 
 
-TITLE = "New alert"
+TITLE = N_("New alert")
 
 
 def view(
-    state: GuideState, snapshot: Snapshot | None, served: frozenset[int] = frozenset()
+    state: GuideState,
+    snapshot: Snapshot | None,
+    served: frozenset[int] = frozenset(),
+    lang: Lang = EN,
 ) -> GuideView:
     """The step `state` is at: its question, its choices and Back / Cancel."""
-    so_far = _so_far(state)
+    title = lang._(TITLE)
+    so_far = _so_far(state, lang)
     head = (so_far,) if so_far else ()
     match state.step:
         case "coin":
             coins = [Button(c, encode("g", replace(state, coin=c))) for c in top_coins(snapshot)]
-            coins.append(Button("All coins", encode("g", replace(state, coin=ALL))))
+            coins.append(Button(lang._("All coins"), encode("g", replace(state, coin=ALL))))
             lines = (
-                "Which coin? The most liquidated of the last 24 h, or the whole market.",
-                "Any other coin: type it, like /subscribe pepe 1h 5m.",
+                lang._("Which coin? The most liquidated of the last 24 h, or the whole market."),
+                lang._("Any other coin: type it, like /subscribe pepe 1h 5m."),
             )
-            return GuideView(TITLE, lines, (*_rows(coins), _nav(state)))
+            return GuideView(title, lines, (*_rows(coins), _nav(state, lang)))
         case "window":
             offered = [w for w in GUIDE_WINDOWS if w in served] or list(GUIDE_WINDOWS)
             windows = [
                 Button(window_label(w), encode("g", replace(state, window=w))) for w in offered
             ]
-            lines = (*head, "Over which rolling window are liquidations added up?")
-            return GuideView(TITLE, lines, (*_rows(windows), _nav(state)))
+            lines = (*head, lang._("Over which rolling window are liquidations added up?"))
+            return GuideView(title, lines, (*_rows(windows), _nav(state, lang)))
         case "amount":
             assert state.coin is not None and state.window is not None
             usual = usual_total(snapshot, state.coin, state.window)
@@ -256,28 +261,38 @@ def view(
             ]
             w = window_label(state.window)
             if usual is None:
-                hint = "Alert when liquidations in the window reach at least:"
+                hint = lang._("Alert when liquidations in the window reach at least:")
             else:
-                hint = f"Usually about {format_usd(usual)} in {w} (from the last 24 h). Alert at:"
-            return GuideView(TITLE, (*head, hint), (*_rows(amounts), _nav(state)))
+                hint = lang._(
+                    "Usually about %(usd)s in %(window)s (from the last 24 h). Alert at:",
+                    usd=format_usd(usual),
+                    window=w,
+                )
+            return GuideView(title, (*head, hint), (*_rows(amounts), _nav(state, lang)))
         case "side":
             sides = [
-                Button(label, encode("g", replace(state, side=side))) for _, side, label in SIDES
+                Button(lang._(label), encode("g", replace(state, side=side)))
+                for _, side, label in SIDES
             ]
             lines = (
                 *head,
-                "Which side? Longs liquidated (price falling), shorts (price rising), or both.",
+                lang._(
+                    "Which side? Longs liquidated (price falling), shorts (price rising), or both."
+                ),
             )
-            return GuideView(TITLE, lines, (tuple(sides), _nav(state)))
+            return GuideView(title, lines, (tuple(sides), _nav(state, lang)))
         case _:
             line = typed_line(state)
-            lines = (f"This will run: {line}", "The same as typing it; Subscribe to confirm.")
-            go = (Button("Subscribe", encode("y", state)),)
-            return GuideView(TITLE, lines, (go, _nav(state)))
+            lines = (
+                lang._("This will run: %(line)s", line=line),
+                lang._("The same as typing it; Subscribe to confirm."),
+            )
+            go = (Button(lang._("Subscribe"), encode("y", state)),)
+            return GuideView(title, lines, (go, _nav(state, lang)))
 
 
-def closed(line: str | None) -> GuideView:
+def closed(line: str | None, lang: Lang = EN) -> GuideView:
     """The guide's message once it is done: the line it ran, or cancelled; no buttons."""
     if line is None:
-        return GuideView(TITLE, ("Cancelled. Type /subscribe to start again.",), ())
-    return GuideView(TITLE, (f"Ran: {line}",), ())
+        return GuideView(lang._(TITLE), (lang._("Cancelled. Type /subscribe to start again."),), ())
+    return GuideView(lang._(TITLE), (lang._("Ran: %(line)s", line=line),), ())

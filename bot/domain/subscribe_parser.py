@@ -19,6 +19,7 @@ from bot.domain.command_args import (
 )
 from bot.domain.command_specs import SPECS, usage_error
 from bot.domain.command_types import Backtest, CommandError, Subscribe
+from bot.domain.i18n import N_
 from bot.domain.market import MarketError, is_side_word, looks_like_window, parse_side
 from bot.domain.models import Side
 from bot.domain.money import MoneyError, format_threshold, parse_money
@@ -38,48 +39,67 @@ def parse_subscribe(args: list[str]) -> Subscribe:
     if any(a.lower() in SINGLE_WORDS for a in args):
         return _parse_single(args, venue)
     if len(args) > 4:
-        raise usage_error(n, f"too many arguments ({len(args)}); /subscribe takes at most 4")
+        raise usage_error(
+            n, N_("too many arguments (%(count)d); /subscribe takes at most 4"), count=len(args)
+        )
     if len(args) < 3:
         if not args:
-            raise usage_error(n, "say which coin, over which window, above which amount")
-        missing = "window and amount are"
+            raise usage_error(n, N_("say which coin, over which window, above which amount"))
+        missing = N_("the window and amount are missing")
         if len(args) == 2:
             if is_window(args[1]):
-                missing = "amount is"
+                missing = N_("the amount is missing")
             elif is_money(args[1]):
-                missing = "window is"
-        raise usage_error(n, f"the {missing} missing")
+                missing = N_("the window is missing")
+        raise usage_error(n, missing)
     args = unambiguous_order(args, _roles, _ROLES) or args
     coin_t, window_t, amount_t = args[0], args[1], args[2]
     if is_window(coin_t) or (is_money(coin_t) and not is_coin(coin_t)):
-        raise usage_error(n, f"the coin comes first, not '{shorten(coin_t)}'")
+        raise usage_error(n, N_("the coin comes first, not '%(text)s'"), text=shorten(coin_t))
     coin = coin_arg(n, coin_t)
     if not is_window(window_t):
         if is_side_word(window_t):
-            raise usage_error(n, "the side (long, short, total) comes last, after the amount")
+            raise usage_error(n, N_("the side (long, short, total) comes last, after the amount"))
         if is_money(window_t) and (is_side_word(amount_t) or not looks_like_window(window_t)):
             raise usage_error(
-                n, f"'{shorten(window_t)}' looks like an amount; the window is missing"
+                n,
+                N_("'%(text)s' looks like an amount; the window is missing"),
+                text=shorten(window_t),
             )
     window = window_arg(n, window_t)
     if not is_money(amount_t) and is_window(amount_t):
-        raise usage_error(n, f"'{amount_t}' is a window; the amount comes third, like 100m")
+        raise usage_error(
+            n, N_("'%(text)s' is a window; the amount comes third, like 100m"), text=amount_t
+        )
     factor = _factor(amount_t)
     if factor is not None:
         if not MIN_FACTOR <= factor <= MAX_FACTOR:
-            raise usage_error(n, f"the multiple goes from {MIN_FACTOR:g}x to {MAX_FACTOR:g}x")
+            raise usage_error(
+                n,
+                N_("the multiple goes from %(lo)sx to %(hi)sx"),
+                lo=f"{MIN_FACTOR:g}",
+                hi=f"{MAX_FACTOR:g}",
+            )
         return Subscribe(coin, window, 0.0, _side(n, args), venue=venue, factor=factor)
     try:
         threshold = parse_money(amount_t)
     except MoneyError as e:
-        raise usage_error(n, f"bad amount: {e}") from None
+        raise usage_error(n, N_("bad amount: %(why)s"), why=e) from None
     if threshold < MIN_THRESHOLD:
         bare = re.fullmatch(r"\$?\d+(\.\d+)?", amount_t) is not None
-        hint = f" (did you mean {amount_t.lstrip('$')}m?)" if bare else ""
+        low, least = format_threshold(threshold), format_threshold(MIN_THRESHOLD)
+        if bare:
+            raise usage_error(
+                n,
+                N_(
+                    "%(low)s is too small: the smallest amount is %(least)s (did you mean %(typed)sm?)"
+                ),
+                low=low,
+                least=least,
+                typed=amount_t.lstrip("$"),
+            )
         raise usage_error(
-            n,
-            f"{format_threshold(threshold)} is too small: the smallest amount is "
-            f"{format_threshold(MIN_THRESHOLD)}{hint}",
+            n, N_("%(low)s is too small: the smallest amount is %(least)s"), low=low, least=least
         )
     return Subscribe(coin, window, threshold, _side(n, args), venue=venue)
 
@@ -90,7 +110,7 @@ def parse_backtest(args: list[str]) -> Backtest:
         return Backtest(parse_subscribe(args))
     except CommandError as e:
         spec = SPECS["backtest"]
-        raise CommandError(e.message, spec.usage, spec.example) from None
+        raise CommandError(e.msgid, spec.usage, spec.example, e.values) from None
 
 
 def _parse_single(args: list[str], venue: str | None) -> Subscribe:
@@ -99,29 +119,30 @@ def _parse_single(args: list[str], venue: str | None) -> Subscribe:
     rest = [a for a in args if a.lower() not in SINGLE_WORDS]
     if len(rest) < 2:
         raise usage_error(
-            n, "say which coin and the smallest single liquidation: /subscribe btc single 1m"
+            n, N_("say which coin and the smallest single liquidation: /subscribe btc single 1m")
         )
     if len(rest) > 3:
         raise usage_error(
-            n, "too many arguments; a single-liquidation rule takes coin, amount, side"
+            n, N_("too many arguments; a single-liquidation rule takes coin, amount, side")
         )
     coin = coin_arg(n, rest[0])
     try:
         threshold = parse_money(rest[1])
     except MoneyError as e:
-        raise usage_error(n, f"bad amount: {e}") from None
+        raise usage_error(n, N_("bad amount: %(why)s"), why=e) from None
     if threshold < MIN_SINGLE:
         raise usage_error(
             n,
-            f"{format_threshold(threshold)} is too small for single liquidations: "
-            f"the smallest is {format_threshold(MIN_SINGLE)}",
+            N_("%(low)s is too small for single liquidations: the smallest is %(least)s"),
+            low=format_threshold(threshold),
+            least=format_threshold(MIN_SINGLE),
         )
     side = Side.TOTAL
     if len(rest) == 3:
         try:
             side = parse_side(rest[2])
         except MarketError as e:
-            raise usage_error(n, str(e)) from None
+            raise usage_error(n, e) from None
     return Subscribe(coin, 0, threshold, side, venue=venue, single=True)
 
 
@@ -131,7 +152,7 @@ def _side(n: str, args: list[str]) -> Side:
     try:
         return parse_side(args[3])
     except MarketError as e:
-        raise usage_error(n, str(e)) from None
+        raise usage_error(n, e) from None
 
 
 def _factor(token: str) -> float | None:

@@ -24,6 +24,7 @@ from typing import Protocol
 
 from bot.domain.baselines import DAY_MS, MINUTE_MS, side_values
 from bot.domain.coinglass_payloads import HistoryPoint
+from bot.domain.i18n import N_, Text
 from bot.domain.market import window_label
 from bot.domain.models import ALL, Subscription
 from bot.domain.render_common import venue_name
@@ -37,7 +38,7 @@ INTERVAL_MINUTES: dict[str, int] = {
     for label in HISTORY_INTERVALS
     if (m := re.fullmatch(r"(\d+)([mhdw])", label))
 }
-_WORDS = {"1h": "hourly", "4h": "4-hourly", "1d": "daily", "1w": "weekly"}
+_WORDS = {"1h": N_("hourly"), "4h": N_("4-hourly"), "1d": N_("daily"), "1w": N_("weekly")}
 
 
 class HistorySource(Protocol):
@@ -72,7 +73,7 @@ class CoinGlassSpan:
 
 def interval_words(interval: str) -> str:
     """`hourly`, `4-hourly`, `15m`: how a reply names the buckets."""
-    return _WORDS.get(interval, interval)
+    return Text(_WORDS[interval]) if interval in _WORDS else interval
 
 
 def history_interval(window_min: int, span_ms: int) -> str | None:
@@ -87,24 +88,33 @@ def history_interval(window_min: int, span_ms: int) -> str | None:
     return None
 
 
-def unusable_reason(sub: Subscription, days: int = MAX_DAYS_WITH_COINGLASS) -> str | None:
+def unusable_reason(sub: Subscription, days: int = MAX_DAYS_WITH_COINGLASS) -> Text | None:
     """Why CoinGlass history cannot stand in for this rule's series (None: it can)."""
     if sub.kind == "single":
-        return "CoinGlass history not used: single liquidations are not in its buckets."
+        return Text(N_("CoinGlass history not used: single liquidations are not in its buckets."))
     if sub.coin == ALL:
-        return "CoinGlass history not used: it answers per coin, not for all coins together."
+        return Text(
+            N_("CoinGlass history not used: it answers per coin, not for all coins together.")
+        )
     if sub.venue is not None:
-        return (
-            "CoinGlass history not used: it sums several exchanges, not "
-            f"{venue_name(sub.venue)} alone."
+        return Text(
+            N_("CoinGlass history not used: it sums several exchanges, not %(venue)s alone."),
+            venue=venue_name(sub.venue),
         )
     if sub.factor is not None:
-        return 'CoinGlass history not used for relative rules: "usual" comes from our store.'
+        return Text(
+            N_('CoinGlass history not used for relative rules: "usual" comes from our store.')
+        )
     if history_interval(sub.window, days * DAY_MS) is None:
         finest = history_interval(10**9, days * DAY_MS) or HISTORY_INTERVALS[-1]
-        return (
-            f"CoinGlass history not used: {days} days of it come in {interval_words(finest)} "
-            f"buckets at the finest, too coarse for a {window_label(sub.window)} window."
+        return Text(
+            N_(
+                "CoinGlass history not used: %(days)d days of it come in %(buckets)s buckets at "
+                "the finest, too coarse for a %(window)s window."
+            ),
+            days=days,
+            buckets=interval_words(finest),
+            window=window_label(sub.window),
         )
     return None
 

@@ -10,19 +10,23 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from bot.domain.chart import (
     CHART_BUCKETS,
     build_series,
     chart_since_ms,
     chart_window_label,
+    for_chat,
     no_data_spans,
     render_chart_caption,
     render_chart_empty,
 )
+from bot.domain.i18n import EN, Lang
 from bot.domain.message import ChartRef, Message
 from bot.domain.models import Snapshot, SourceStatus
 from bot.domain.render_market import not_up_phrases
+from bot.locale import get_lang
 from bot.store import Database
 
 AGGREGATES = frozenset({"coinglass"})
@@ -60,9 +64,16 @@ def outage_spans(
 
 
 async def chart_message(
-    db: Database, market: Market, coin: str, window: int, now: int
+    db: Database,
+    market: Market,
+    coin: str,
+    window: int,
+    now: int,
+    lang: Lang = EN,
+    tz: ZoneInfo | None = None,
 ) -> tuple[Message, bool]:
-    """(the chart message, whether it holds a picture). Without data there is no picture."""
+    """(the chart message, whether it holds a picture), its times in `tz` (the chat's /tz;
+    None: UTC) and its words in `lang`. Without data there is no picture."""
     since = chart_since_ms(window, now)
     rows = await db.chart_buckets(coin, since)
     # the sources that feed minute buckets: CoinGlass serves window totals only, so its being
@@ -70,8 +81,8 @@ async def chart_message(
     statuses = [s for s in market.status(now) if s.state != "disabled" and s.name not in AGGREGATES]
     if not any(lg or sh for _, lg, sh in rows):
         down = not any(s.state == "up" for s in statuses)
-        phrases = "; ".join(not_up_phrases(statuses, now)) if down else ""
-        return render_chart_empty(coin, window, phrases), False
+        phrases = "; ".join(not_up_phrases(statuses, now, lang)) if down else ""
+        return render_chart_empty(coin, window, phrases, lang), False
     gaps = [(g.source, g.start_ms, g.end_ms) for g in await db.recent_gaps(since)]
     outages = outage_spans(gaps, statuses, since, now, await db.first_bucket_ms())
     snapshot = market.snapshot(now)
@@ -84,12 +95,14 @@ async def chart_message(
         sampled=snapshot.sampled,
         no_data=no_data_spans(outages, [s.name for s in statuses]),
     )
+    series = for_chat(series, lang, tz, now)
     # tens of milliseconds of CPU: keep the event loop (and every other chat) moving
     from bot.features import charts  # matplotlib on the first chart, not at start-up (~0.4 s)
 
     png = await asyncio.to_thread(charts.render_png, series)
     name = f"chart-{coin.lower()}-{chart_window_label(window)}.png"
-    return replace(render_chart_caption(series, now), image=png, image_name=name), True
+    caption = render_chart_caption(series, now, lang, snapshot.sources, snapshot.sampled, tz)
+    return replace(caption, image=png, image_name=name), True
 
 
 class AlertCharts:
@@ -110,15 +123,20 @@ class AlertCharts:
     ) -> None:
         self.db, self.market, self.before, self.keep = db, market, before, keep
         self.drawn = 0  # charts rendered (not served from the cache)
-        self._tasks: dict[ChartRef, asyncio.Task[Message | None]] = {}
+        # one drawing per (alert, zone, language): a broadcast's chats mostly share one
+        self._tasks: dict[tuple[ChartRef, str, str], asyncio.Task[Message | None]] = {}
 
     async def prepare(self, chat_key: str, message: Message) -> Message:
         ref = message.chart
         if ref is None or chat_key.split(":", 1)[0] == "webhook":
             return message
-        task = self._tasks.get(ref)
+        zone = await self._zone(chat_key)
+        key = (ref, zone.key if zone is not None else "UTC", message.lang)
+        task = self._tasks.get(key)
         if task is None or (task.done() and task.exception() is not None):
-            task = self._tasks[ref] = asyncio.ensure_future(self._draw(ref))
+            task = self._tasks[key] = asyncio.ensure_future(
+                self._draw(ref, zone, get_lang(message.lang))
+            )
             while len(self._tasks) > self.keep:
                 self._tasks.pop(next(iter(self._tasks)))
         chart = await asyncio.shield(task)  # one chat's cancelled send must not cancel the rest
@@ -126,10 +144,20 @@ class AlertCharts:
             return message
         return replace(message, image=chart.image, image_name=chart.image_name)
 
-    async def _draw(self, ref: ChartRef) -> Message | None:
+    async def _zone(self, chat_key: str) -> ZoneInfo | None:
+        """The chat's /tz (None: UTC, also when it cannot be read: the picture still goes)."""
+        try:
+            name = await self.db.chat_tz(chat_key)
+            return ZoneInfo(name) if name and name != "UTC" else None
+        except Exception:
+            return None
+
+    async def _draw(self, ref: ChartRef, zone: ZoneInfo | None, lang: Lang) -> Message | None:
         if self.before is not None:
             await self.before()  # the minutes that crossed the line may be in memory only
         window = chart_window_for(ref.window)
-        chart, drawn = await chart_message(self.db, self.market, ref.coin, window, ref.as_of_ms)
+        chart, drawn = await chart_message(
+            self.db, self.market, ref.coin, window, ref.as_of_ms, lang, zone
+        )
         self.drawn += drawn
         return chart if drawn else None

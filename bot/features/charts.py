@@ -12,6 +12,7 @@ import io
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
@@ -59,9 +60,9 @@ def _rects(
 
 def render_chart(series: ChartSeries, dpi: int = 100) -> Rendered:
     """Longs and shorts as stacked bars per bucket, the money axis in the market's format."""
-    utc = dtm.UTC
+    zone = ZoneInfo(series.zone)  # the chat's zone (/tz): the axis reads its local times
     # x in matplotlib's date numbers (days), not datetimes: bars of plain floats draw ~2x faster
-    start = date2num(dtm.datetime.fromtimestamp(series.start_ms / 1000, utc))
+    start = date2num(dtm.datetime.fromtimestamp(series.start_ms / 1000, zone))
     step = series.bucket_min / 1440
     xs = [start + i * step for i in range(len(series.longs))]
     width = step * 0.85
@@ -98,28 +99,30 @@ def render_chart(series: ChartSeries, dpi: int = 100) -> Rendered:
                     linewidths=0,
                 )
             )
-        ax.xaxis_date(tz=utc)
+        ax.xaxis_date(tz=zone)
         fig.suptitle(series.title, fontsize=TEXT_PT + 3, fontweight="bold", x=0.02, ha="left")
         if series.subtitle:
             ax.set_title(series.subtitle, fontsize=TEXT_PT - 1, loc="left", pad=8)
         ax.yaxis.set_major_formatter(FuncFormatter(_money))
-        locator = AutoDateLocator(tz=utc, minticks=3, maxticks=5)
+        locator = AutoDateLocator(tz=zone, minticks=3, maxticks=5)
         ax.xaxis.set_major_locator(locator)
         fmt = "%H:%M" if series.window <= 1440 else "%d %b"
-        ax.xaxis.set_major_formatter(DateFormatter(fmt, tz=utc))
+        ax.xaxis.set_major_formatter(DateFormatter(fmt, tz=zone))
         ax.tick_params(labelsize=TEXT_PT - 1)
         ax.set_xlim(xs[0], xs[-1] + step)
         ax.set_ylim(0, ymax)
         ax.grid(axis="y", alpha=0.3)
         ax.spines[["top", "right"]].set_visible(False)
         legend = [
-            Patch(facecolor=LONG_COLOUR, label="Longs"),
-            Patch(facecolor=SHORT_COLOUR, label="Shorts"),
-            Patch(facecolor=SHORT_COLOUR, alpha=0.4, label="Now (filling)"),
+            Patch(facecolor=LONG_COLOUR, label=series.legend[0]),
+            Patch(facecolor=SHORT_COLOUR, label=series.legend[1]),
+            Patch(facecolor=SHORT_COLOUR, alpha=0.4, label=series.legend[2]),
         ]
         if gaps:
             legend.append(
-                Patch(facecolor="none", edgecolor=MISSING_COLOUR, hatch="//", label="No data")
+                Patch(
+                    facecolor="none", edgecolor=MISSING_COLOUR, hatch="//", label=series.legend[3]
+                )
             )
         ax.legend(
             handles=legend,

@@ -30,6 +30,7 @@ from bot.domain.digest import (
     render_digest,
 )
 from bot.domain.models import ALL, Snapshot, SourceStatus
+from bot.locale import get_lang
 from bot.store import Database, OutboxItem
 
 log = logging.getLogger(__name__)
@@ -88,9 +89,15 @@ class Digests:
         statuses = self.market.status(now)
         minutes = await self.db.chart_buckets(ALL, now - DAY_MS)
         items = []
+        try:
+            langs = await self.db.chat_langs()
+        except Exception:  # a failing lookup: the digests in English rather than none
+            log.warning("reading the chats' languages failed; digests in English", exc_info=True)
+            langs = {}
         for spec, key, day in todo:
             titles = await self.db.alert_titles(spec.chat_key, now - DAY_MS)
-            msg = render_digest(spec, day, snapshot, statuses, minutes, titles)
+            lang = get_lang(langs.get(spec.chat_key))
+            msg = render_digest(spec, day, snapshot, statuses, minutes, titles, lang)
             items.append(OutboxItem(spec.chat_key, msg, key, now))
         n = await self.db.enqueue(items)
         if len(self._done) > 100_000:  # keys of past days: the outbox still knows them

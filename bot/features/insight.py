@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from bot.domain.backtest import MAX_DAYS, BacktestResult, backtest
 from bot.domain.baselines import DAY_MS, Usual, hour_of, side_values, usual_by_hour
 from bot.domain.extra_rules import MIN_RELATIVE_USD, ExtraRules, baseline_key
+from bot.domain.i18n import EN, Lang, Text
 from bot.domain.models import Subscription
 from bot.domain.quiet import QuietHours
 from bot.domain.render_insight import COINGLASS_UNAVAILABLE, render_singles, sources_note
@@ -43,7 +44,7 @@ class History:
     result: BacktestResult | None
     usuals: dict[int, Usual]
     stored_days: float
-    source_note: str | None = None
+    source_note: Text | None = None
 
     def usual_at(self, ms: int) -> Usual | None:
         return self.usuals.get(hour_of(ms))
@@ -162,6 +163,7 @@ class SingleOutbox:
         live: Callable[[int], bool] = lambda _id: True,
         zones: Mapping[str, ZoneInfo] | None = None,
         quiet: Mapping[str, QuietHours] | None = None,
+        langs: Mapping[str, Lang] | None = None,
     ) -> list[OutboxItem]:
         """`live(sub_id)`: the rule still exists (a held match of a removed rule is dropped).
         `zones`: the chats' time zones (/tz); a chat not in it reads UTC. `quiet`: the chats'
@@ -184,7 +186,8 @@ class SingleOutbox:
                 for h in chat_hits:
                     topics.setdefault(h.sub.thread, []).append(h)
                 for thread, part in topics.items():
-                    items.append(_single_item(chat_key, part, now_ms, tz, thread, silent))
+                    lang = langs.get(chat_key, EN) if langs else EN
+                    items.append(_single_item(chat_key, part, now_ms, tz, thread, silent, lang))
                 self._last[chat_key] = now_ms
         return items
 
@@ -196,11 +199,12 @@ def _single_item(
     tz: ZoneInfo | None = None,
     thread: int | None = None,
     silent: bool | None = None,
+    lang: Lang = EN,
 ) -> OutboxItem:
     ids = sorted(f"{h.sub.id}.{h.event.venue}.{h.event.ts_ms}.{h.event.usd!r}" for h in hits)
     digest = hashlib.sha256(",".join(ids).encode()).hexdigest()[:32]
     expires = now_ms + SINGLE_NEWS_MS  # an hour-old single liquidation is no longer news
-    message = render_singles(hits, now_ms, tz)
+    message = render_singles(hits, now_ms, tz, lang)
     if thread is not None or silent is not None:
         message = replace(message, thread=thread, silent=silent)
     return OutboxItem(chat_key, message, f"single:{digest}", now_ms, expires)

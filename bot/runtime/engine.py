@@ -194,7 +194,13 @@ class Engine:
                     zones, quiet = await self._zones(), await self._quiet()
                 # None (not {}) when nothing was held, so the alerts below still read the zones
                 singles = self.singles.items(
-                    hits, now, muted, extras.singles.__contains__, zones or {}, quiet
+                    hits,
+                    now,
+                    muted,
+                    extras.singles.__contains__,
+                    zones or {},
+                    quiet,
+                    await self._langs() if hits or self.singles.holding() else None,
                 )
             self.ticks += 1
             if not transitions and not extra and not singles:

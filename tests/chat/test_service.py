@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -32,7 +33,7 @@ from bot.domain.models import (
 )
 from bot.domain.rules import RuleBook
 from bot.domain.source_fault import Fault
-from bot.features.charts import PNG_SIGNATURE
+from bot.features.charts import PNG_SIGNATURE, render_png
 from bot.store import BucketRow, Database
 
 T = 1768313100000  # 2026-01-13 14:05 UTC
@@ -624,3 +625,28 @@ async def test_chart_hatches_a_stream_outage_even_while_coinglass_is_up(env: Env
 async def test_a_huge_number_is_just_not_this_chats(env: Env) -> None:
     msg = await say(env, "/unsubscribe 99999999999999999999999")
     assert msg.lines == ("Not found in this chat: #99999999999999999999999. Yours: none.",)
+
+
+async def test_chart_reads_in_the_chats_zone_and_language(env: Env) -> None:
+    """Issue 19 items 3 and 4: the chart's caption and its picture's time axis are in the
+    chat's /tz (with its abbreviation), its words in the chat's /lang."""
+    from bot.domain.chart import build_series, for_chat
+    from bot.locale import get_lang
+
+    await _buckets(env)
+    await say(env, "/tz Asia/Tokyo")
+    tokyo = await say(env, "/chart btc 1h")
+    assert tokyo.title == "BTC liquidations, last 1h (JST)"
+    up_to = next(x for x in tokyo.lines if x.startswith("Up to "))
+    assert "JST" in up_to and "UTC" not in up_to
+    await say(env, "/lang ru")
+    ru = await say(env, "/chart btc 1h")
+    assert ru.title == "Ликвидации BTC за последние 1h (JST)"
+    # the picture: its axis in the zone, its legend in the language (Chinese: English, no font)
+    series = build_series([(T - 60_000, 1e6, 2e6)], "BTC", 60, T)
+    zone = ZoneInfo("Europe/Berlin")
+    drawn = for_chat(series, get_lang("ru"), zone, T)
+    assert drawn.zone == "Europe/Berlin" and drawn.title.endswith("(CET)")
+    assert drawn.legend[:2] == ("Лонги", "Шорты") and drawn.subtitle.startswith("Всего $3.00M")
+    assert for_chat(series, get_lang("zh"), None, T).legend[0] == "Longs"
+    assert render_png(drawn) != render_png(for_chat(series, get_lang("en"), None, T))

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.domain.alert_parts import Body, PartsMessage, from_row
+from bot.domain.i18n import N_, Text
 from bot.domain.message import ChartRef
 from bot.domain.models import ALL, Alert, AlertKind, Side, Subscription, VenueSplit
 from bot.domain.render_alerts import AlertContext, render_alerts
@@ -18,6 +19,12 @@ from bot.locale import get_lang
 from tests.domain.test_render import M, T, day_snapshot
 from tests.reference_render import reference_render_alerts
 
+# a gap note as SourceHealth.notes makes it: a Text, translated where it is shown
+GAP = Text(
+    N_("%(source)s %(words)s"),
+    source="bybit",
+    words=Text(N_("down %(start)s–%(end)s UTC"), start="14:02", end="14:05"),
+)
 VENUES = (VenueSplit("binance", 200 * M, 90 * M), VenueSplit("okx", 20 * M, 9 * M))
 
 
@@ -55,7 +62,7 @@ CASES = {
     ],
     "the operator's broadcast beside a market-wide rule": [
         alert(1, origin="config"),
-        alert(7, coin=ALL, side=Side.TOTAL, window=60, gaps=("bybit down 14:02–14:05 UTC",)),
+        alert(7, coin=ALL, side=Side.TOTAL, window=60, gaps=(GAP,)),
     ],
     "so many the layout goes compact and is cut": [
         alert(i, side=(Side.LONG, Side.SHORT, Side.TOTAL)[i % 3], threshold=1e5 * i)
@@ -97,6 +104,8 @@ def test_parts_stored_and_composed_are_todays_text(name: str, zone: str | None, 
     back = kept_back.message(lang)
     assert replace(back, chart=None) == want and back.footer == want.footer
     assert back.lang == code and back.thread is None and back.silent is None
+    if GAP in [g for a in alerts for g in a.gaps] and code != "en":  # the note in the language
+        assert not any("down 14:02–14:05" in line for line in back.lines)
     assert back.buttons == 3 and back.chart == ChartRef("BTC", 60, T)
     # a crossing's words are stored once, however many rules of the chat it crossed
     assert len(stored) == len({(a.sub.coin, a.sub.window, a.sub.side, a.sub.venue) for a in alerts})

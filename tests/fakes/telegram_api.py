@@ -78,6 +78,7 @@ class FakeTelegram:
         self.sent: list[Sent] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.commands: list[dict[str, Any]] = []
+        self.command_menus: dict[str, list[dict[str, Any]]] = {}  # by language_code
         self.answers: list[dict[str, Any]] = []  # answerCallbackQuery calls, in order
         self.edits: list[dict[str, Any]] = []  # editMessageText calls that changed a message
         self.webhook: dict[str, Any] | None = None
@@ -351,7 +352,10 @@ class FakeTelegram:
         return True
 
     async def _m_setMyCommands(self, p: dict[str, Any]) -> bool:
-        self.commands = p.get("commands", [])
+        if p.get("language_code"):  # a menu for users whose app speaks that language
+            self.command_menus[p["language_code"]] = p.get("commands", [])
+        else:
+            self.commands = p.get("commands", [])
         return True
 
     async def _m_getUpdates(self, p: dict[str, Any]) -> list[dict[str, Any]]:

@@ -31,6 +31,13 @@ async def test_start_registers_the_command_menu(stack: Stack) -> None:
     assert names == [n for n, _ in stack.service.commands()]
     assert {"liqs", "subscribe", "unsubscribe", "list", "mute", "start"} <= set(names)
     assert stack.bot.username == BOT_USERNAME
+    # the same menu in each language, for apps set to it; the default stays English
+    assert set(stack.fake.command_menus) == {"ru", "es", "zh"}
+    ru = {c["command"]: c["description"] for c in stack.fake.command_menus["ru"]}
+    assert [c["command"] for c in stack.fake.command_menus["zh"]] == names
+    assert ru["mute"] == "Заглушить алерты на время"
+    en = {c["command"]: c["description"] for c in stack.fake.commands}
+    assert en["mute"] == "Silence alerts for a while"
 
 
 async def test_every_command_in_a_private_chat(stack: Stack) -> None:

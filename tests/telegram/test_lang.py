@@ -51,9 +51,10 @@ async def test_lang_ru_exact_replies_and_an_alert_in_russian(stack: Stack) -> No
         "остаются на английском, пока админ не выберет язык."
     )
     assert (await stack.ask(601, "/mute")).startswith("<b>Не совсем так</b>\n")
-    # the framing is translated; the parsers' own sentences are not yet (README "Languages")
-    assert "Формат: /mute [coin] &lt;duration&gt;\nПример: /mute 2h" in await stack.ask(
-        601, "/mute"
+    # the framing and the parser's own sentence are translated
+    assert await stack.ask(601, "/mute") == (
+        "<b>Не совсем так</b>\nУкажите, на сколько, например 2h\n"
+        "Формат: /mute [coin] &lt;duration&gt;\nПример: /mute 2h"
     )
     reply = await stack.ask(601, "/subscribe btc 1h 100m")
     assert reply.startswith("<b>Подписка оформлена</b>\n#1 BTC всего за 1h выше $100M\n")
