@@ -143,6 +143,19 @@ def chart_title(coin: str, window: int, lang: Lang = EN, zone: str = "UTC") -> s
 DRAWN_LANGS = frozenset({"en", "ru", "es"})
 
 
+def _split(series: ChartSeries) -> dict[str, str]:
+    """The window's total and its longs/shorts split, as the title lines word them."""
+    lg, sh = series.total_longs, series.total_shorts
+    total = lg + sh
+    return {
+        "total": format_usd(total),
+        "longs": format_usd(lg),
+        "lp": percent(lg, total),
+        "shorts": format_usd(sh),
+        "sp": percent(sh, total),
+    }
+
+
 def zone_abbr(tz: ZoneInfo | None, at_ms: int) -> str:
     """`CET`, `CEST`, `JST`: the zone's abbreviation at that moment (UTC for none)."""
     if tz is None:
@@ -154,18 +167,12 @@ def for_chat(series: ChartSeries, lang: Lang, tz: ZoneInfo | None, now_ms: int) 
     """The picture as a chat sees it: its time axis in the chat's zone (/tz), its words in
     the chat's language where the font draws it (DRAWN_LANGS), else in English."""
     pic = lang if lang.code in DRAWN_LANGS else EN
-    lg, sh = series.total_longs, series.total_shorts
-    total = lg + sh
     return replace(
         series,
         title=chart_title(series.coin, series.window, pic, zone_abbr(tz, now_ms)),
         subtitle=pic._(
             "Total %(total)s · longs %(longs)s (%(lp)s) · shorts %(shorts)s (%(sp)s)",
-            total=format_usd(total),
-            longs=format_usd(lg),
-            lp=percent(lg, total),
-            shorts=format_usd(sh),
-            sp=percent(sh, total),
+            **_split(series),
         ),
         legend=(pic._("Longs"), pic._("Shorts"), pic._("Now (filling)"), pic._("No data")),
         zone=tz.key if tz is not None else "UTC",
@@ -245,7 +252,6 @@ def render_chart_caption(
     """The words that go with the picture (Telegram caption, Discord embed, console text),
     its times in the chat's zone."""
     lg, sh = series.total_longs, series.total_shorts
-    total = lg + sh
     peak_i = max(range(len(series.longs)), key=lambda i: series.longs[i] + series.shorts[i])
     peak = series.longs[peak_i] + series.shorts[peak_i]
     peak_at = series.start_ms + peak_i * series.bucket_ms
@@ -253,11 +259,7 @@ def render_chart_caption(
     lines = [
         lang._(
             "Total %(total)s: longs %(longs)s (%(lp)s), shorts %(shorts)s (%(sp)s)",
-            total=format_usd(total),
-            longs=format_usd(lg),
-            lp=percent(lg, total),
-            shorts=format_usd(sh),
-            sp=percent(sh, total),
+            **_split(series),
         ),
         lang._(
             "Biggest %(bar)s bar: %(usd)s at %(time)s",
