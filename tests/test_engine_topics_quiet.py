@@ -60,3 +60,17 @@ def test_silence_is_decided_at_the_ticks_time() -> None:
     tokyo = {"telegram:1": ZoneInfo("Asia/Tokyo")}
     items = outbox_items(by_chat, NIGHT_UTC, AlertContext(), zones=tokyo, quiet=quiet)
     assert {i.chat_key: i.message.silent for i in items}["telegram:1"] is False
+
+
+def test_an_alerts_chart_carries_the_chats_zone_through_the_outbox_row() -> None:
+    """Delivery draws the picture in the zone the engine gave it (no store read per send)."""
+    from bot.domain.message import Message
+
+    by_chat = {"telegram:1": [alert("telegram:1", 1)], "telegram:2": [alert("telegram:2", 2)]}
+    zones = {"telegram:1": ZoneInfo("Asia/Tokyo")}
+    items = list(outbox_items(by_chat, NOON_UTC, AlertContext(), True, zones))
+    charts = [i.message.chart for i in items]
+    assert [c.zone for c in charts if c is not None] == ["Asia/Tokyo", "UTC"]
+    back = [Message.from_dict(i.message.to_dict()).chart for i in items]
+    assert back == charts
+    assert "zone" not in items[1].message.to_dict()["chart"]  # UTC rows as before

@@ -339,7 +339,8 @@ class PartsMessage:
             out += f',"buttons":{int(self.buttons)}'
         if self.chart is not None:
             c = self.chart
-            chart = json.dumps([c.coin, c.window, c.as_of_ms], separators=(",", ":"))
+            fields = [c.coin, c.window, c.as_of_ms] + ([c.zone] if c.zone != "UTC" else [])
+            chart = json.dumps(fields, separators=(",", ":"))
             out += f',"chart":{chart}'
         if self.thread is not None:
             out += f',"thread":{int(self.thread)}'
@@ -361,7 +362,7 @@ def from_row(row: dict[str, Any], bodies: Callable[[int], Body]) -> PartsMessage
         tuple(d["s"]),
         tz=d.get("tz"),
         buttons=d.get("buttons"),
-        chart=ChartRef(chart[0], chart[1], chart[2]) if chart else None,
+        chart=ChartRef(*chart) if chart else None,
         thread=d.get("thread"),
         silent=d.get("silent"),
     )

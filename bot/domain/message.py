@@ -21,6 +21,7 @@ class ChartRef:
     coin: str
     window: int  # the alert's window, minutes (the chart picks the nearest chart window)
     as_of_ms: int
+    zone: str = "UTC"  # the chat's /tz (IANA name): the picture's time axis (kept when not UTC)
 
 
 class Tone(StrEnum):
@@ -103,6 +104,8 @@ class Message:
             d["data"] = copy.deepcopy(self.data)
         if self.chart is not None:
             d["chart"] = asdict(self.chart)
+            if self.chart.zone == "UTC":  # rows stay as they were before zones
+                del d["chart"]["zone"]
         if self.buttons is not None:
             d["buttons"] = self.buttons
         if self.thread is not None:

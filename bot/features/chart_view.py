@@ -123,20 +123,17 @@ class AlertCharts:
     ) -> None:
         self.db, self.market, self.before, self.keep = db, market, before, keep
         self.drawn = 0  # charts rendered (not served from the cache)
-        # one drawing per (alert, zone, language): a broadcast's chats mostly share one
-        self._tasks: dict[tuple[ChartRef, str, str], asyncio.Task[Message | None]] = {}
+        # one drawing per (alert and its zone, language): a broadcast's chats mostly share one
+        self._tasks: dict[tuple[ChartRef, str], asyncio.Task[Message | None]] = {}
 
     async def prepare(self, chat_key: str, message: Message) -> Message:
         ref = message.chart
         if ref is None or chat_key.split(":", 1)[0] == "webhook":
             return message
-        zone = await self._zone(chat_key)
-        key = (ref, zone.key if zone is not None else "UTC", message.lang)
+        key = (ref, message.lang)
         task = self._tasks.get(key)
         if task is None or (task.done() and task.exception() is not None):
-            task = self._tasks[key] = asyncio.ensure_future(
-                self._draw(ref, zone, get_lang(message.lang))
-            )
+            task = self._tasks[key] = asyncio.ensure_future(self._draw(ref, get_lang(message.lang)))
             while len(self._tasks) > self.keep:
                 self._tasks.pop(next(iter(self._tasks)))
         chart = await asyncio.shield(task)  # one chat's cancelled send must not cancel the rest
@@ -144,15 +141,11 @@ class AlertCharts:
             return message
         return replace(message, image=chart.image, image_name=chart.image_name)
 
-    async def _zone(self, chat_key: str) -> ZoneInfo | None:
-        """The chat's /tz (None: UTC, also when it cannot be read: the picture still goes)."""
-        try:
-            name = await self.db.chat_tz(chat_key)
-            return ZoneInfo(name) if name and name != "UTC" else None
+    async def _draw(self, ref: ChartRef, lang: Lang) -> Message | None:
+        try:  # the zone the engine gave the alert (the chat's /tz); one tzdata lost: UTC
+            zone = ZoneInfo(ref.zone) if ref.zone != "UTC" else None
         except Exception:
-            return None
-
-    async def _draw(self, ref: ChartRef, zone: ZoneInfo | None, lang: Lang) -> Message | None:
+            zone = None
         if self.before is not None:
             await self.before()  # the minutes that crossed the line may be in memory only
         window = chart_window_for(ref.window)

@@ -70,7 +70,8 @@ def whole_item(
         msg = replace(msg, buttons=alerts[0].sub.id)
     if attach_chart:
         first = alerts[0]
-        msg = replace(msg, chart=ChartRef(first.sub.coin, first.sub.window, now_ms))
+        chart = ChartRef(first.sub.coin, first.sub.window, now_ms, _zone_name(zone))
+        msg = replace(msg, chart=chart)
     if thread is not None:
         msg = replace(msg, thread=thread)
     if hours is not None:  # said either way: disable_notification true or false
@@ -267,10 +268,19 @@ class TickItems:
             tuple([e[0] for e in entries]),
             tz=zone.key if zone is not None else None,
             buttons=first.id if chat_key.startswith(_BUTTONED) else None,
-            chart=ChartRef(first.coin, first.window, now) if self.attach_chart else None,
+            chart=(
+                ChartRef(first.coin, first.window, now, _zone_name(zone))
+                if self.attach_chart
+                else None
+            ),
             thread=thread,
             silent=silent,
         )
         key = "alert:" + ",".join([f"{e[0]}.{e[4]}.{e[3]}" for e in entries])
         expires = now + max([e[1].window for e in entries]) * 60_000  # as expires_ms
         return OutboxItem(chat_key, message, key, now, expires)
+
+
+def _zone_name(zone: ZoneInfo | None) -> str:
+    """The chart's zone as ChartRef keeps it (delivery draws the picture in it)."""
+    return zone.key if zone is not None else "UTC"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -48,7 +49,7 @@ class RemoteTelegram:
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "tests.fakes.telegram_process", *self._args],
             cwd=ROOT,
-            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
             stdout=subprocess.PIPE,
             text=True,
         )

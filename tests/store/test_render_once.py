@@ -94,7 +94,8 @@ def today(alerts: list[Alert], chat: str, snap: Snapshot, book: RuleBook, now: i
         m = replace(m, data=alerts_payload(alerts))
     if chat.startswith(("telegram:", "discord:")):
         m = replace(m, buttons=alerts[0].sub.id)
-    return replace(m, chart=ChartRef(alerts[0].sub.coin, alerts[0].sub.window, now))
+    chart = ChartRef(alerts[0].sub.coin, alerts[0].sub.window, now, ZONES.get(chat, "UTC"))
+    return replace(m, chart=chart)
 
 
 async def drain_all(db: Database, now: int) -> dict[str, list[Message]]:
@@ -207,7 +208,9 @@ def main_items(
                 m = replace(m, data=alerts_payload(alerts))
             if chat.startswith(("telegram:", "discord:")):
                 m = replace(m, buttons=alerts[0].sub.id)
-            m = replace(m, chart=ChartRef(alerts[0].sub.coin, alerts[0].sub.window, now))
+            # the chart is drawn in the chat's zone (ChartRef.zone, given by the engine)
+            chart = ChartRef(alerts[0].sub.coin, alerts[0].sub.window, now, ZONES.get(chat, "UTC"))
+            m = replace(m, chart=chart)
             if thread is not None:
                 m = replace(m, thread=thread)
             if hours is not None:
