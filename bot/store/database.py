@@ -19,6 +19,7 @@ from bot.store.digests import DigestQueries
 from bot.store.history import HistoryQueries
 from bot.store.location import parse_location
 from bot.store.outbox import OutboxQueries
+from bot.store.outbox_parts import BodyCache
 from bot.store.replica_queries import ReplicaQueries
 from bot.store.settings import OutboxExpiry, Settings
 from bot.store.subscriptions import SubscriptionQueries
@@ -38,6 +39,8 @@ class Database(
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
+        # outbox bodies read and indexed once, not per drain pass (bot/store/outbox_parts.py)
+        self.body_cache = BodyCache()
         # called with (old_key, new_key) after a chat moved, whoever moved it (delivery, adapter)
         self.on_chat_migrated: list[Callable[[str, str], object]] = []
         # replicas on PostgreSQL: the epoch this replica leads under, None while it does not;

@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.domain.digest import DigestSpec
-from bot.store.outbox_parts import decode
+from bot.store.outbox_parts import BodyCache, decode
 
 
 class DigestQueries:
     """Mixin of Database, through its helpers."""
 
     if TYPE_CHECKING:  # provided by Database
+        body_cache: BodyCache
 
         async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
         async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
@@ -53,5 +54,5 @@ class DigestQueries:
             "AND status != 'dead' ORDER BY id",
             (chat_key, since_ms),
         )
-        messages = await decode([r[1] for r in rows], self._all)
+        messages = await decode([r[1] for r in rows], self._all, self.body_cache)
         return [(int(r[0]), m.title) for r, m in zip(rows, messages, strict=True)]

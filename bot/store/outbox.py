@@ -209,7 +209,7 @@ class OutboxQueries(QueryHelpers):
                 continue
             by_chat[r[1]].append(r)
         taken = [r for key in picked for r in by_chat[key]][:limit]
-        messages = await decode([r[2] for r in taken], self._all)
+        messages = await decode([r[2] for r in taken], self._all, self.body_cache)
         return [
             OutboxRow(id=r[0], chat_key=r[1], message=m, attempts=r[3], created_ms=r[4])
             for r, m in zip(taken, messages, strict=True)

@@ -8,6 +8,7 @@ thousand crossings; kept as parts, a chat's row holds only its rules' facts and 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
@@ -54,18 +55,73 @@ def encode(items: Iterable[OutboxItem], bodies: list[BodyRow], next_id: int) -> 
     return out
 
 
-async def decode(texts: Sequence[str], select: Select) -> list[Message]:
-    """The Messages of `message` columns, parts rows composed from their bodies."""
+class BodyCache:
+    """Bodies already read and indexed, by (id, created_ms), most recently used last.
+
+    A crash tick's body can name every chat's rule (100,000 entries): read and indexed again for
+    each drain pass of 500 rows, that was ~O(chats^2) of CPU and took the paid fan-out from
+    ~950/s to ~700/s at 100,000 chats. Bodies are never changed once written; an id is reused
+    only after its body was pruned, by a later tick, so (id, created_ms) names one body.
+    """
+
+    def __init__(self, max_entries: int = 200_000) -> None:
+        self._max = max_entries  # rules held across all cached bodies (memory bound)
+        self._held = 0
+        self._bodies: OrderedDict[tuple[int, int], Body] = OrderedDict()
+
+    def get(self, key: tuple[int, int]) -> Body | None:
+        body = self._bodies.get(key)
+        if body is not None:
+            self._bodies.move_to_end(key)
+        return body
+
+    def put(self, key: tuple[int, int], body: Body) -> None:
+        if key in self._bodies:
+            return
+        self._bodies[key] = body
+        self._held += len(body)
+        while self._held > self._max and len(self._bodies) > 1:
+            _, old = self._bodies.popitem(last=False)
+            self._held -= len(old)
+
+    def __len__(self) -> int:
+        return len(self._bodies)
+
+
+async def decode(
+    texts: Sequence[str], select: Select, cache: BodyCache | None = None
+) -> list[Message]:
+    """The Messages of `message` columns, parts rows composed from their bodies (read from
+    `cache` where it holds them: only the missing bodies' text is selected)."""
     loaded = [json.loads(text) for text in texts]
     wanted = sorted({i for d in loaded if "parts" in d for i in body_ids(d)})
     bodies: dict[int, Body] = {}
     for at in range(0, len(wanted), _IDS_PER_SELECT):
         chunk = wanted[at : at + _IDS_PER_SELECT]
         marks = ",".join("?" * len(chunk))
-        for i, text in await select(
-            f"SELECT id, body FROM outbox_bodies WHERE id IN ({marks})", chunk
+        if cache is None:
+            for i, text in await select(
+                f"SELECT id, body FROM outbox_bodies WHERE id IN ({marks})", chunk
+            ):
+                bodies[int(i)] = Body.from_json(text)
+            continue
+        missing: list[tuple[int, int]] = []
+        for i, ms in await select(
+            f"SELECT id, created_ms FROM outbox_bodies WHERE id IN ({marks})", chunk
         ):
-            bodies[int(i)] = Body.from_json(text)
+            hit = cache.get((int(i), int(ms)))
+            if hit is None:
+                missing.append((int(i), int(ms)))
+            else:
+                bodies[int(i)] = hit
+        if missing:
+            created = dict(missing)
+            marks = ",".join("?" * len(missing))
+            for i, text in await select(
+                f"SELECT id, body FROM outbox_bodies WHERE id IN ({marks})", list(created)
+            ):
+                bodies[int(i)] = read = Body.from_json(text)
+                cache.put((int(i), created[int(i)]), read)
 
     def body(i: int) -> Body:
         hit = bodies.get(i)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot.store.backend import Backend
+    from bot.store.outbox_parts import BodyCache
 
 
 def _guess_kind(chat_key: str) -> str:
@@ -29,6 +30,7 @@ class QueryHelpers:
 
     if TYPE_CHECKING:  # provided by Database and ReplicaQueries
         _backend: Backend
+        body_cache: BodyCache
         fencing: Callable[[], int | None] | None
         on_chat_migrated: list[Callable[[str, str], object]]
 

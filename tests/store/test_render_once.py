@@ -4,12 +4,14 @@ between enqueue and send; the shared words are stored once and pruned with the o
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bench import bench_rules as br
+from bot.domain.alert_parts import body_ids
 from bot.domain.alert_payload import alerts_payload
 from bot.domain.market import WINDOWS
 from bot.domain.message import ChartRef, Message, plain_text
@@ -265,3 +267,65 @@ async def test_topics_quiet_hours_and_languages_as_main_gives_them(db: Database)
             assert (g.buttons, g.data, g.chart, g.thread, g.silent, g.lang) == (
                 w.buttons, w.data, w.chart, w.thread, w.silent, w.lang,
             ), chat  # fmt: skip
+
+
+async def test_bodies_are_read_once_and_a_reused_id_reads_the_new_words(db: Database) -> None:
+    """Delivery reads a tick's bodies once, not per drain pass (a crash tick's body can name
+    100,000 rules: re-read per pass of 500 rows, the fan-out's CPU grew with chats squared), and
+    a body id reused after pruning (ids go on from the highest left) never gives the old words."""
+    rng = random.Random(7)
+    subs = await seeded_store(db, rng)
+    book = RuleBook()
+    book.load(subs, {})
+    now = br.T0 + br.MIN
+    for scale in (1.5, 2.5):  # two crashes, each tick's bodies pruned before the next
+        crash = br.market(rng, scale, now, 0.1)
+        by_chat = book.evaluate(crash, now).alerts_by_chat()
+        expected = {c: today(alerts, c, crash, book, now) for c, alerts in by_chat.items()}
+        engine = Engine(db, book, Market(crash), Clock(now), attach_chart=True)  # type: ignore[arg-type]
+        assert await engine.tick() == len(expected)
+        ids = [r[0] for r in await db._all("SELECT id FROM outbox_bodies ORDER BY id")]
+        assert ids and ids[0] == 1  # the first tick's ids, again for the second
+        senders = {p: Recorder(p) for p in ("telegram", "discord", "console", "webhook")}
+        delivery = Delivery(db, senders, Clock(now), batch=3)  # type: ignore[arg-type]
+        assert (await delivery.drain()).fetched == 3
+        # the bodies the first pass read are blanked in the store now: the rows still
+        # pending that name them would fail to compose if a later pass read them again
+        named = {s: {i for (m,) in await db._all(
+            f"SELECT message FROM outbox WHERE status = '{s}' AND message LIKE '{{\"parts\"%'"
+        ) for i in body_ids(json.loads(m))} for s in ("sent", "pending")}  # fmt: skip
+        read = sorted(named["sent"])
+        assert read and named["pending"] & set(read)
+        marks = ",".join("?" * len(read))
+        await db._write(f"UPDATE outbox_bodies SET body = '{{}}' WHERE id IN ({marks})", read)
+        while (await delivery.drain()).fetched:
+            pass
+        sent = {k: v for s in senders.values() for k, v in s.sent.items()}
+        assert set(sent) == set(expected)
+        for chat, want in expected.items():
+            assert sent[chat] == [want], chat
+        assert await db.prune_outbox(now + 1) == len(expected)
+        assert await db._one("SELECT count(*) FROM outbox_bodies") == (0,)
+        now += 2 * 3_600_000  # every rule re-armed by the next crash
+
+
+def test_the_body_cache_holds_a_bounded_number_of_rules_most_recently_used_kept() -> None:
+    from bot.domain.alert_parts import Body
+    from bot.store.outbox_parts import BodyCache
+
+    def body(rules: int) -> Body:
+        b = Body.__new__(Body)
+        b.subs = list(range(rules))
+        return b
+
+    cache = BodyCache(max_entries=10)
+    a, b, c = body(4), body(4), body(4)
+    cache.put((1, 100), a)
+    cache.put((2, 100), b)
+    assert cache.get((1, 100)) is a  # used last: b goes first
+    cache.put((3, 200), c)
+    assert cache.get((2, 100)) is None and cache.get((1, 100)) is a and cache.get((3, 200)) is c
+    assert cache.get((1, 200)) is None  # the same id of another tick is another body
+    big = body(50)
+    cache.put((4, 300), big)  # larger than the bound alone: kept, the rest dropped
+    assert len(cache) == 1 and cache.get((4, 300)) is big
