@@ -65,11 +65,21 @@ class _Sorted:
         del self.bounds[i], self.ids[i], self.subs[i], self.olds[i]
 
     def update(self, remove: Pairs, add: list[Entry]) -> None:
-        """Remove many (bound, id) pairs and add many entries: one filter and one sort when that
+        """Remove many (bound, id) pairs and add many entries: a slice when the removed are the
+        first ones (a crossing fires the armed prefix), else one filter and one sort when that
         is cheaper than a bisect-insert (a list shift) per pair."""
         if not remove and not add:
             return
-        if len(remove) + len(add) <= 8 + len(self.ids) // 32:
+        few = 8 + len(self.ids) // 32
+        if remove and len(remove) > few and self._is_prefix(remove):
+            n = len(remove)
+            del self.bounds[:n], self.ids[:n], self.subs[:n], self.olds[:n]
+            remove = []
+            few = 8 + len(self.ids) // 32
+        if not self.ids and not remove:
+            self._set(sorted(add))
+            return
+        if len(remove) + len(add) <= few:
             for bound, sub_id in remove:
                 self.discard(bound, sub_id)
             for bound, _, sub, state in add:
@@ -84,6 +94,14 @@ class _Sorted:
         entries += add
         entries.sort()
         self._set(entries)
+
+    def _is_prefix(self, remove: Pairs) -> bool:
+        """Whether the pairs are exactly the list's first len(remove) entries."""
+        n = len(remove)
+        if n > len(self.ids):
+            return False
+        head = self.ids[:n]
+        return len(set(head)) == n and set(head) == {i for _, i in remove}
 
     def _set(self, ordered: list[Entry]) -> None:
         if not ordered:
