@@ -10,6 +10,7 @@ import contextlib
 import logging
 import random
 import re
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -89,6 +90,30 @@ class DrainStats:
     expired: int = 0  # alerts dropped unsent: older than their own window
 
 
+PREFETCH_MAX_AGE_MS = 1_000  # a prefetched batch older than this is read again
+
+
+class _Pass:
+    """One drain pass's progress, for the prefetch: when every chat has started sending, which
+    chat keys are still sending, and every key a chat moved to during the pass."""
+
+    def __init__(self, chats: int) -> None:
+        self._waiting = chats
+        self.all_started = asyncio.Event()
+        self.busy: Counter[str] = Counter()  # tasks sending to each key (a move may share one)
+        self.moved: set[str] = set()
+        if chats == 0:
+            self.all_started.set()
+
+    def started(self) -> None:
+        self._waiting -= 1
+        if self._waiting <= 0:
+            self.all_started.set()
+
+    def sending(self) -> set[str]:
+        return {k for k, n in self.busy.items() if n > 0}
+
+
 class Delivery:
     """Drains the outbox: per-chat order, chats concurrently, retries with backoff.
 
@@ -133,6 +158,8 @@ class Delivery:
         # group commit of sent marks: (row id, sent ms, the sender waiting for it)
         self._marks: list[tuple[int, int, asyncio.Future[None]]] = []
         self._marker: asyncio.Task[None] | None = None
+        # (read at ms, rows): the next pass's rows, read during this one's tail (_prefetch)
+        self._prefetched: tuple[int, list[OutboxRow], _Pass] | None = None
 
     def backoff_ms(self, attempts: int, retry_after_s: float = 0.0) -> int:
         """Jittered exponential delay (half to all of base * 2**attempts, capped), never less
@@ -150,15 +177,49 @@ class Delivery:
             stats.expired = await self._db.expire_outbox(now)
             if stats.expired:
                 log.warning("%d alert(s) dropped unsent: older than their window", stats.expired)
-            rows = await self._db.due_outbox(now, self._batch, platforms=self._senders)
+            rows = self._take_prefetched(now)
+            if rows is None:
+                rows = await self._db.due_outbox(now, self._batch, platforms=self._senders)
             stats.fetched = len(rows)
             by_chat: dict[str, list[OutboxRow]] = {}
             for row in rows:  # chats freshest first, each chat's rows in order
                 by_chat.setdefault(row.chat_key, []).append(row)
+            run = _Pass(len(by_chat))
             async with asyncio.TaskGroup() as tg:
                 for chat_rows in by_chat.values():
-                    tg.create_task(self._drain_chat(chat_rows, stats))
+                    tg.create_task(self._drain_chat(chat_rows, stats, run))
+                if len(rows) >= self._batch:  # a full batch: more are likely due
+                    tg.create_task(self._prefetch(run))
             return stats
+
+    async def _prefetch(self, run: _Pass) -> None:
+        """The next pass's rows, read while this pass's last sends are in flight.
+
+        Between passes the sends stopped for the fetch (~50 ms each: a 100,000-chat fan-out made
+        200 passes, 10% of its time). Read once every chat of this pass has started, leaving out
+        the chats still sending (and the keys they moved to): their rows are pending until their
+        task ends, and only their own task may send them. Used by the next pass if it comes
+        within PREFETCH_MAX_AGE_MS; otherwise dropped, and the rows stay pending."""
+        try:
+            await run.all_started.wait()
+            busy = run.sending()
+            at = self._clock()
+            rows = await self._db.due_outbox(at, self._batch + len(busy), platforms=self._senders)
+        except Exception:  # the next pass reads them itself; never fail this pass's sends
+            log.exception("outbox prefetch failed")
+            return
+        self._prefetched = (at, [r for r in rows if r.chat_key not in busy], run)
+
+    def _take_prefetched(self, now: int) -> list[OutboxRow] | None:
+        got, self._prefetched = self._prefetched, None
+        if got is None or not 0 <= now - got[0] <= PREFETCH_MAX_AGE_MS:
+            return None
+        _, rows, run = got
+        # a chat that moved after the read: its rows there were its old task's to send
+        rows = [r for r in rows if r.chat_key not in run.moved][: self._batch]
+        # none left (the tail's chats had them all): read afresh, so that a pass finding
+        # nothing always means nothing is due
+        return rows or None
 
     async def run_forever(self, wake: asyncio.Event, interval_s: float = 1.0) -> None:
         """Drain when `wake` is set (a tick enqueued alerts) and every `interval_s` (retries
@@ -189,13 +250,28 @@ class Delivery:
             log.warning("outbox holds messages for %s, which is off; they stay queued", platform)
         self._warned_platforms |= off
 
-    async def _drain_chat(self, rows: list[OutboxRow], stats: DrainStats) -> None:
+    async def _drain_chat(
+        self, rows: list[OutboxRow], stats: DrainStats, run: _Pass | None = None
+    ) -> None:
         key = rows[0].chat_key  # follows a migration for the rest of the chat's rows
-        async with self._sem:
-            for row in rows:
-                go_on, key = await self._deliver(row, key, stats)
-                if not go_on:
-                    return  # backing off or paused: the rest wait, in order
+        keys = {key}  # every key this task sends to (the prefetch leaves their rows alone)
+        if run is not None:
+            run.busy[key] += 1
+        try:
+            async with self._sem:
+                if run is not None:
+                    run.started()
+                for row in rows:
+                    go_on, key = await self._deliver(row, key, stats)
+                    if run is not None and key not in keys:  # moved: the new key is ours too
+                        keys.add(key)
+                        run.busy[key] += 1
+                        run.moved.add(key)
+                    if not go_on:
+                        return  # backing off or paused: the rest wait, in order
+        finally:
+            if run is not None:
+                run.busy.subtract(keys)
 
     async def _deliver(self, row: OutboxRow, key: str, stats: DrainStats) -> tuple[bool, str]:
         """Send one row to `key`; returns (may the chat's next row follow now, the chat key)."""
