@@ -279,6 +279,8 @@ def main() -> None:
     if args.child:
         print(json.dumps(measure(args.subs, args.runs, args.split)))
         return
+    from old_code import cpu_ticks, steal_since  # bench/: the script's own folder
+
     # the machine is shared: alternate the two codes and keep each stage's best child
     results: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory() as d:
@@ -290,13 +292,15 @@ def main() -> None:
         evaluates: dict[str, list[float]] = {n: [] for n in roots}
         for _ in range(args.repeat):
             for name, root in roots.items():
+                ticks = cpu_ticks()
                 r = run_child(root, args.subs, args.runs)
                 child: dict[str, float] = r["ms"]  # type: ignore[assignment]
                 wholes[name].append(sum(child.values()))
                 evaluates[name].append(child["evaluate"])
                 print(
                     f"  child {name}: evaluate {child['evaluate']:.0f} ms, whole tick "
-                    f"{wholes[name][-1]:.0f} ms, load average {os.getloadavg()[0]:.2f}",
+                    f"{wholes[name][-1]:.0f} ms, load average {os.getloadavg()[0]:.2f}, "
+                    f"CPU stolen by the host {steal_since(ticks):.0f}%",
                     flush=True,
                 )
                 best = results.setdefault(name, json.loads(json.dumps(r)))

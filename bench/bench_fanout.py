@@ -196,7 +196,7 @@ async def query_only(chats: int) -> None:
 
 def compare(chats: int, before: str, repeat: int, in_process: bool) -> bool:
     """The paid case for this tree and for `before`, alternating child processes."""
-    from old_code import export  # bench/: the script's own folder
+    from old_code import cpu_ticks, export, steal_since  # bench/: the script's own folder
 
     ok = True
     rates: dict[str, list[float]] = {}
@@ -205,7 +205,7 @@ def compare(chats: int, before: str, repeat: int, in_process: bool) -> bool:
         roots = {"now": ROOT, f"before ({before})": Path(d)}
         for _ in range(repeat):
             for name, root in roots.items():
-                load = os.getloadavg()[0]
+                load, ticks = os.getloadavg()[0], cpu_ticks()
                 out = subprocess.run(
                     [
                         sys.executable,
@@ -231,7 +231,8 @@ def compare(chats: int, before: str, repeat: int, in_process: bool) -> bool:
                     f"the server {r['rate']:.1f}/s, lost {r['lost']}, duplicated {r['dup']}, "
                     f"429s {r['r429']}, {r['cpu_per_send_ms']:.2f} ms of CPU per send; "
                     f"load average {load:.2f} before, "
-                    f"{os.getloadavg()[0]:.2f} after; code from {r['code']}",
+                    f"{os.getloadavg()[0]:.2f} after; CPU stolen by the host "
+                    f"{steal_since(ticks):.0f}%; code from {r['code']}",
                     flush=True,
                 )
     for name, rs in rates.items():
