@@ -38,35 +38,48 @@ class Sender:
         return SendOutcome.sent()
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW + 10
+
+    def __call__(self) -> int:
+        return self.now
+
+
 async def scenario(
-    rows: list[int], moving: set[int], batch: int, concurrency: int, seed: int
-) -> tuple[Sender, dict[str, list[str]], Database, Delivery]:
-    d = tempfile.mkdtemp()
-    db = await Database.open(Path(d) / "bot.sqlite")
+    where: str,
+    rows: list[int],
+    moving: set[int],
+    batch: int,
+    concurrency: int,
+    seed: int,
+    expires_ms: int | None = None,
+) -> tuple[Sender, dict[str, list[str]], Database, Delivery, Clock]:
+    db = await Database.open(Path(where) / "bot.sqlite")
     chats = [f"telegram:{i + 1}" for i in range(len(rows))]
     want: dict[str, list[str]] = {}
-    items = []
+    queues: list[list[OutboxItem]] = []
     for i, (chat, n) in enumerate(zip(chats, rows, strict=True)):
         titles = [f"{chat}/m{j}" for j in range(n)]
-        final = chat + "9" if i in moving else chat
-        want[final] = titles
-        items += [OutboxItem(chat, Message(title=t), t, NOW + j) for j, t in enumerate(titles)]
+        want[chat + "9" if i in moving else chat] = titles
+        queues.append([OutboxItem(chat, Message(title=t), t, NOW + j, expires_ms)
+                       for j, t in enumerate(titles)])  # fmt: skip
     rng = random.Random(seed)
-    rng.shuffle(items)  # chats' rows interleaved in the table (each chat's in order)
-    items.sort(key=lambda it: (it.chat_key, it.created_ms))
-    rng.shuffle(items)
-    by_chat: dict[str, list[OutboxItem]] = {}
-    for it in items:
-        by_chat.setdefault(it.chat_key, []).append(it)
-    for chat_items in by_chat.values():
-        chat_items.sort(key=lambda it: it.created_ms)
-    order = [by_chat[it.chat_key].pop(0) for it in items]  # interleaved, in order per chat
-    await db.enqueue(order)
+    # the chats' rows interleaved at random in the table, each chat's in order
+    turns = [q for q in queues for _ in q]
+    rng.shuffle(turns)
+    await db.enqueue([q.pop(0) for q in turns])
     sender = Sender(rng, {chats[i] for i in moving})
-    delivery = Delivery(
-        db, {"telegram": sender}, lambda: NOW + 10, max_concurrency=concurrency, batch=batch
-    )
-    return sender, want, db, delivery
+    clock = Clock()
+    delivery = Delivery(db, {"telegram": sender}, clock, max_concurrency=concurrency, batch=batch)
+    return sender, want, db, delivery, clock
+
+
+def sent_by_key(sender: Sender) -> dict[str, list[str]]:
+    got: dict[str, list[str]] = {}
+    for key, title in sender.sent:
+        got.setdefault(key, []).append(title)
+    return got
 
 
 @settings(max_examples=60, deadline=None)
@@ -82,37 +95,58 @@ def test_every_row_once_in_order_with_the_prefetch(
 ) -> None:
     moving = {i for i in moving if i < len(rows)}
 
-    async def run() -> None:
-        sender, want, db, delivery = await scenario(rows, moving, batch, concurrency, seed)
+    async def run(where: str) -> None:
+        sender, want, db, delivery, _ = await scenario(
+            where, rows, moving, batch, concurrency, seed
+        )
         try:
             for _ in range(200):
                 if not (await delivery.drain()).fetched:
                     break
-            got: dict[str, list[str]] = {}
-            for key, title in sender.sent:
-                got.setdefault(key, []).append(title)
-            assert got == want  # each row once, to the chat's final key, in order
+            assert sent_by_key(sender) == want  # each row once, to the chat's final key, in order
             assert await db.due_outbox(10**12, 1_000) == []
         finally:
             await db.close()
 
-    asyncio.run(run())
+    with tempfile.TemporaryDirectory() as where:
+        asyncio.run(run(where))
 
 
 def test_a_full_pass_reads_the_next_one_during_its_tail() -> None:
-    async def run() -> None:
-        sender, want, db, delivery = await scenario([3] * 20, set(), 10, 4, 1)
+    async def run(where: str) -> None:
+        sender, want, db, delivery, _ = await scenario(where, [3] * 20, set(), 10, 4, 1)
         try:
             await delivery.drain()
             assert delivery._prefetched is not None  # read while the last sends were out
             assert delivery._prefetched[1]  # the next chats' rows, ready
             while (await delivery.drain()).fetched:
                 pass
-            got: dict[str, list[str]] = {}
-            for key, title in sender.sent:
-                got.setdefault(key, []).append(title)
-            assert got == want
+            assert sent_by_key(sender) == want
         finally:
             await db.close()
 
-    asyncio.run(run())
+    with tempfile.TemporaryDirectory() as where:
+        asyncio.run(run(where))
+
+
+def test_rows_read_ahead_that_expire_before_their_pass_are_not_sent() -> None:
+    """An alert whose window rolled past is dropped, not sent late: also when the pass before
+    had read it ahead."""
+
+    async def run(where: str) -> None:
+        sender, _, db, delivery, clock = await scenario(
+            where, [1] * 20, set(), 10, 4, 1, expires_ms=NOW + 20
+        )
+        try:
+            assert (await delivery.drain()).sent == 10
+            assert delivery._prefetched is not None and len(delivery._prefetched[1]) == 10
+            clock.now = NOW + 30  # the other ten have expired since they were read
+            stats = await delivery.drain()
+            assert stats.expired == 10 and stats.sent == 0
+            assert len(sender.sent) == 10
+            assert await db.due_outbox(10**12, 1_000) == []
+        finally:
+            await db.close()
+
+    with tempfile.TemporaryDirectory() as where:
+        asyncio.run(run(where))

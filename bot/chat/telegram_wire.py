@@ -14,7 +14,6 @@ multipart with files) that PTB's own HTTPXRequest sends.
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any
 
@@ -64,10 +63,7 @@ class AiohttpRequest(BaseRequest):
             # the session binds to the running loop: made here, not in __init__
             connector = aiohttp.TCPConnector(limit=self._connections, keepalive_timeout=30.0)
             self._session = aiohttp.ClientSession(
-                connector=connector,
-                headers={"User-Agent": self.USER_AGENT},
-                # the Bot API sets no cookies: no jar to filter on every request of a fan-out
-                cookie_jar=aiohttp.DummyCookieJar(),
+                connector=connector, headers={"User-Agent": self.USER_AGENT}
             )
 
     async def shutdown(self) -> None:
@@ -120,7 +116,7 @@ class AiohttpRequest(BaseRequest):
         total = None
         if read is not None and write is not None and connect is not None:
             total = read + write + connect
-        timeout = _timeout(total, connect, read)
+        timeout = aiohttp.ClientTimeout(total=total, sock_connect=connect, sock_read=read)
         try:
             async with self._session.request(
                 method, url, data=body, headers=headers, timeout=timeout
@@ -130,14 +126,6 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut from err
         except aiohttp.ClientError as err:
             raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
-
-
-@functools.lru_cache(maxsize=16)
-def _timeout(
-    total: float | None, connect: float | None, read: float | None
-) -> aiohttp.ClientTimeout:
-    """One ClientTimeout per combination (frozen): not one made per request."""
-    return aiohttp.ClientTimeout(total=total, sock_connect=connect, sock_read=read)
 
 
 def _multipart(fields: dict[str, str], files: dict[str, Any]) -> aiohttp.FormData:

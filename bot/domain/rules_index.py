@@ -76,9 +76,6 @@ class _Sorted:
             del self.bounds[:n], self.ids[:n], self.subs[:n], self.olds[:n]
             remove = []
             few = 8 + len(self.ids) // 32
-        if not self.ids and not remove:
-            self._set(sorted(add))
-            return
         if len(remove) + len(add) <= few:
             for bound, sub_id in remove:
                 self.discard(bound, sub_id)
@@ -97,11 +94,8 @@ class _Sorted:
 
     def _is_prefix(self, remove: Pairs) -> bool:
         """Whether the pairs are exactly the list's first len(remove) entries."""
-        n = len(remove)
-        if n > len(self.ids):
-            return False
-        head = self.ids[:n]
-        return len(set(head)) == n and set(head) == {i for _, i in remove}
+        n = len(remove)  # ids are unique in a list: equal sets of n ids are the same n
+        return n <= len(self.ids) and set(self.ids[:n]) == {i for _, i in remove}
 
     def _set(self, ordered: list[Entry]) -> None:
         if not ordered:

@@ -177,8 +177,8 @@ class Delivery:
             stats.expired = await self._db.expire_outbox(now)
             if stats.expired:
                 log.warning("%d alert(s) dropped unsent: older than their window", stats.expired)
-            rows = self._take_prefetched(now)
-            if rows is None:
+            rows = self._take_prefetched(now)  # taken either way: it is for this pass only
+            if rows is None or stats.expired:  # rows read ahead may just have expired
                 rows = await self._db.due_outbox(now, self._batch, platforms=self._senders)
             stats.fetched = len(rows)
             by_chat: dict[str, list[OutboxRow]] = {}
@@ -250,28 +250,23 @@ class Delivery:
             log.warning("outbox holds messages for %s, which is off; they stay queued", platform)
         self._warned_platforms |= off
 
-    async def _drain_chat(
-        self, rows: list[OutboxRow], stats: DrainStats, run: _Pass | None = None
-    ) -> None:
+    async def _drain_chat(self, rows: list[OutboxRow], stats: DrainStats, run: _Pass) -> None:
         key = rows[0].chat_key  # follows a migration for the rest of the chat's rows
         keys = {key}  # every key this task sends to (the prefetch leaves their rows alone)
-        if run is not None:
-            run.busy[key] += 1
+        run.busy[key] += 1
         try:
             async with self._sem:
-                if run is not None:
-                    run.started()
+                run.started()
                 for row in rows:
                     go_on, key = await self._deliver(row, key, stats)
-                    if run is not None and key not in keys:  # moved: the new key is ours too
+                    if key not in keys:  # moved: the new key is this task's too
                         keys.add(key)
                         run.busy[key] += 1
                         run.moved.add(key)
                     if not go_on:
                         return  # backing off or paused: the rest wait, in order
         finally:
-            if run is not None:
-                run.busy.subtract(keys)
+            run.busy.subtract(keys)
 
     async def _deliver(self, row: OutboxRow, key: str, stats: DrainStats) -> tuple[bool, str]:
         """Send one row to `key`; returns (may the chat's next row follow now, the chat key)."""

@@ -88,9 +88,7 @@ class BodyCache:
         return len(self._bodies)
 
 
-async def decode(
-    texts: Sequence[str], select: Select, cache: BodyCache | None = None
-) -> list[Message]:
+async def decode(texts: Sequence[str], select: Select, cache: BodyCache) -> list[Message]:
     """The Messages of `message` columns, parts rows composed from their bodies (read from
     `cache` where it holds them: only the missing bodies' text is selected)."""
     loaded = [json.loads(text) for text in texts]
@@ -99,29 +97,22 @@ async def decode(
     for at in range(0, len(wanted), _IDS_PER_SELECT):
         chunk = wanted[at : at + _IDS_PER_SELECT]
         marks = ",".join("?" * len(chunk))
-        if cache is None:
-            for i, text in await select(
-                f"SELECT id, body FROM outbox_bodies WHERE id IN ({marks})", chunk
-            ):
-                bodies[int(i)] = Body.from_json(text)
-            continue
-        missing: list[tuple[int, int]] = []
+        missing: dict[int, int] = {}  # id -> created_ms of the bodies not cached
         for i, ms in await select(
             f"SELECT id, created_ms FROM outbox_bodies WHERE id IN ({marks})", chunk
         ):
             hit = cache.get((int(i), int(ms)))
             if hit is None:
-                missing.append((int(i), int(ms)))
+                missing[int(i)] = int(ms)
             else:
                 bodies[int(i)] = hit
         if missing:
-            created = dict(missing)
             marks = ",".join("?" * len(missing))
             for i, text in await select(
-                f"SELECT id, body FROM outbox_bodies WHERE id IN ({marks})", list(created)
+                f"SELECT id, body FROM outbox_bodies WHERE id IN ({marks})", list(missing)
             ):
                 bodies[int(i)] = read = Body.from_json(text)
-                cache.put((int(i), created[int(i)]), read)
+                cache.put((int(i), missing[int(i)]), read)
 
     def body(i: int) -> Body:
         hit = bodies.get(i)
