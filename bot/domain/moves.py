@@ -126,13 +126,27 @@ class SeriesMoves:
         for sub, old in zip(self.rearmed, self.rearmed_old, strict=True):
             yield sub, (False, 0, old[2], None, old[4])
 
+    def new_state_lists(
+        self, now_ms: int
+    ) -> tuple[list[StateTuple], list[StateTuple], list[StateTuple]]:
+        """The fired, escalated and re-armed rules' new states, as `new_states` gives them when
+        none is silent: a comprehension per kind (the crash tick's apply, 213,583 of them)."""
+        return (
+            [(True, lv, o[2] + 1 if o is not None else 1, now_ms, now_ms)
+             for lv, o in zip(self.fired_levels, self.fired_old, strict=True)],
+            [(True, lv, o[2], o[3], now_ms)
+             for lv, o in zip(self.escalated_levels, self.escalated_old, strict=True)],
+            [(False, 0, o[2], None, o[4]) for o in self.rearmed_old],
+        )  # fmt: skip
+
 
 class Transitions(Sequence[Transition]):
     """Every move of one evaluation; reads as the list of `Transition`s sorted by sub id."""
 
-    def __init__(self, snapshot: Snapshot, now_ms: int) -> None:
+    def __init__(self, snapshot: Snapshot, now_ms: int, book_changes: int | None = None) -> None:
         self.snapshot = snapshot
         self.now_ms = now_ms
+        self.book_changes = book_changes  # the evaluating book's change count (RuleBook.apply)
         self.series: list[SeriesMoves] = []
         self.silent: set[int] = set()  # muted (or paused) ids among the fired and escalated
         self._list: list[Transition] | None = None

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from bot.domain.models import Subscription
 
 if TYPE_CHECKING:
-    from bot.domain.moves import StateTuple
+    from bot.domain.moves import SeriesMoves, StateTuple
     from bot.domain.policy import Policy
 
 Pairs = list[tuple[float, int]]
@@ -195,6 +195,40 @@ class SeriesIndex:
         self.armed.update(rm_armed, add_armed)
         self.escalate.update(rm_esc, add_esc)
         self.rearm.update(rm_rearm, add_rearm)
+
+    def move_series(
+        self,
+        policy: Policy,
+        m: SeriesMoves,
+        new: tuple[list[StateTuple], list[StateTuple], list[StateTuple]],
+        states: dict[int, StateTuple],
+    ) -> None:
+        """`bulk_move` for one series' moves as evaluated (`RuleBook._as_evaluated`): armed
+        rules fired, fired ones escalated or re-armed; the same list updates, made a kind at a
+        time instead of deciding per move."""
+        bound, rearm = policy.bound, policy.rearm_bound
+        fired, esc, back = m.fired, m.escalated, m.rearmed
+        fired_new, esc_new, back_new = new
+        armed: list[Entry] = [
+            (s.threshold, s.id, s, n) for s, n in zip(back, back_new, strict=True)
+        ]
+        self.armed.update([(s.threshold, s.id) for s in fired], armed)
+        fired_at: list[Entry] = [
+            (bound(s.threshold, n[1]), s.id, s, n) for s, n in zip(fired, fired_new, strict=True)
+        ]
+        self.escalate.update(
+            [(bound(s.threshold, o[1]), s.id) for s, o in zip(esc, m.escalated_old, strict=True)]
+            + [(bound(s.threshold, o[1]), s.id) for s, o in zip(back, m.rearmed_old, strict=True)],
+            fired_at
+            + [(bound(s.threshold, n[1]), s.id, s, n) for s, n in zip(esc, esc_new, strict=True)],
+        )
+        # an escalation keeps its re-arm entry (same threshold)
+        self.rearm.update(
+            [(rearm(s.threshold), s.id) for s in back],
+            [(rearm(s.threshold), s.id, s, None) for s in fired],
+        )
+        for subs, news in ((fired, fired_new), (esc, esc_new), (back, back_new)):
+            states.update(zip([s.id for s in subs], news, strict=True))
 
     def crossed(self, value: float, complete: bool) -> tuple[int, int, list[int]]:
         """How many to fire (the first armed), to escalate (the first of `escalate`), and the

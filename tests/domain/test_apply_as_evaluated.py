@@ -1,0 +1,94 @@
+"""Applying a tick's moves a kind at a time (`SeriesIndex.move_series`, the crash tick's path)
+leaves the book exactly as applying them one transition at a time (`RuleBook._apply_one`, the
+careful path), also when rules are removed or re-added between the evaluation and the apply."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.domain.models import AlertState, Side, Status, Subscription
+from bot.domain.moves import Transitions
+from bot.domain.rules import Policy, RuleBook
+from tests.domain.test_rules import MIN, T0, snap, state_st, sub_st, tick_st
+
+
+def columns(book: RuleBook) -> dict[object, tuple[list[object], ...]]:
+    """Every series' three sorted lists, entry by entry, and the book's states. Rules of equal
+    bounds are in no particular order (a crossing takes all of them or none): by id here."""
+    out: dict[object, tuple[list[object], ...]] = {}
+    for key, index in book._index.items():
+        cols = (index.armed, index.escalate, index.rearm)
+        assert all(col.bounds == sorted(col.bounds) for col in cols)
+        out[key] = tuple(
+            sorted(zip(col.bounds, col.ids, col.subs, col.olds, strict=True), key=lambda e: e[:2])
+            for col in cols
+        )
+    return {"series": out, "states": dict(book._states)}  # type: ignore[dict-item]
+
+
+def twin_books(subs: list) -> tuple[RuleBook, RuleBook]:  # type: ignore[type-arg]
+    books = []
+    for _ in range(2):
+        book = RuleBook(Policy(min_quiet_ms=10 * MIN))
+        loaded, states = [], {}
+        for i, ((coin, window, side, thr, chat), state) in enumerate(subs, start=1):
+            loaded.append(Subscription(i, chat, coin, window, side, thr))
+            if state is not None:
+                level, ep, back = state
+                states[i] = AlertState(i, Status.FIRED, level, ep, fired_ms=T0 - back * MIN)
+        book.load(loaded, states)
+        books.append(book)
+    return books[0], books[1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    subs=st.lists(st.tuples(sub_st, state_st), max_size=40),
+    ticks=st.lists(tick_st, min_size=1, max_size=6),
+    mute=st.booleans(),
+)
+def test_move_series_is_the_careful_apply(subs, ticks, mute) -> None:  # type: ignore[no-untyped-def]
+    fast, careful = twin_books(subs)
+    now = T0
+    next_id = len(subs) + 1
+    for values, served, complete, minutes, removals in ticks:
+        now += minutes * MIN
+        totals = {key: (lo or 0.0, sh or 0.0) for key, (lo, sh) in values.items() if lo is not None}
+        s = snap(totals, now, served, complete)
+        muted = (lambda x: x.chat_key == "b") if mute else (lambda x: False)
+        got = fast.evaluate(s, now, muted)
+        assert isinstance(got, Transitions)
+        assert list(got) == list(careful.evaluate(s, now, muted))
+        taken = [fast.subscription(i) for i in removals]
+        for book in (fast, careful):  # rules change between the evaluation and the apply
+            for sub_id in removals:
+                book.remove(sub_id)
+            if taken and taken[0] is not None:  # and one comes back: the same rule, no state
+                book.add(taken[0])
+        fast.apply(got)  # the kind-at-a-time path wherever the moves are as evaluated
+        careful.apply(list(got))  # Transition objects: one at a time
+        assert columns(fast) == columns(careful)
+        assert list(fast.evaluate(s, now)) == list(careful.evaluate(s, now))
+        for book in (fast, careful):
+            book.add(Subscription(next_id, "a", "BTC", 60, Side.TOTAL, 100.0))
+        next_id += 1
+
+
+def test_a_crash_takes_the_kind_at_a_time_path() -> None:
+    """Nothing changed between evaluate and apply: every series' moves are as evaluated."""
+    subs = [
+        (("BTC", 60, side, thr, "a"), state)
+        for side in Side
+        for thr in (50.0, 100.0, 400.0)
+        for state in (None, (1, 2, 30), (0, 1, 5))
+    ]
+    fast, careful = twin_books(subs)
+    now = T0 + 60 * MIN
+    s = snap({("BTC", 60): (900.0, 900.0)}, now)
+    got = fast.evaluate(s, now)
+    assert len(got) > 10 and not got.silent
+    assert all(fast._as_evaluated(m) for m in got.series)
+    fast.apply(got)
+    careful.apply(list(careful.evaluate(s, now)))
+    assert columns(fast) == columns(careful)
