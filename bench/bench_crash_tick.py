@@ -30,10 +30,8 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-from io import BytesIO
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -306,14 +304,6 @@ def run_child(code_root: Path, n_subs: int, runs: int) -> dict[str, object]:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def export(commit: str, into: Path) -> None:
-    tar = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", commit, "bot"], check=True, capture_output=True
-    ).stdout
-    with tarfile.open(fileobj=BytesIO(tar)) as t:
-        t.extractall(into, filter="data")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--subs", type=int, default=1_000_000)
@@ -329,14 +319,14 @@ def main() -> None:
     if args.child:
         print(json.dumps(measure(args.subs, args.runs, args.split)))
         return
-    from old_code import cpu_ticks, steal_since  # bench/: the script's own folder
+    from old_code import cpu_ticks, export, steal_since  # bench/: the script's own folder
 
     # the machine is shared: alternate the two codes and keep each stage's best child
     results: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory() as d:
         roots = {"now": ROOT}
         if not args.only_now:
-            export(args.before, Path(d))
+            export(args.before, Path(d), ("bot",))
             roots[f"before ({args.before})"] = Path(d)
         wholes: dict[str, list[float]] = {n: [] for n in roots}
         evaluates: dict[str, list[float]] = {n: [] for n in roots}
