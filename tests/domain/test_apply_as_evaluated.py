@@ -4,9 +4,13 @@ careful path), also when rules are removed or re-added between the evaluation an
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.domain import rules
 from bot.domain.models import AlertState, Side, Status, Subscription
 from bot.domain.moves import Transitions
 from bot.domain.rules import Policy, RuleBook
@@ -49,6 +53,22 @@ def twin_books(subs: list) -> tuple[RuleBook, RuleBook]:  # type: ignore[type-ar
     mute=st.booleans(),
 )
 def test_move_series_is_the_careful_apply(subs, ticks, mute) -> None:  # type: ignore[no-untyped-def]
+    with every_series_at_once():
+        check_against_the_careful_apply(subs, ticks, mute)
+
+
+@contextmanager
+def every_series_at_once() -> Iterator[None]:
+    """The kind-at-a-time path for series of any size (these books' series are small)."""
+    was = rules.KINDS_AT_ONCE
+    rules.KINDS_AT_ONCE = 1
+    try:
+        yield
+    finally:
+        rules.KINDS_AT_ONCE = was
+
+
+def check_against_the_careful_apply(subs, ticks, mute) -> None:  # type: ignore[no-untyped-def]
     fast, careful = twin_books(subs)
     now = T0
     next_id = len(subs) + 1
@@ -80,7 +100,7 @@ def test_a_crash_takes_the_kind_at_a_time_path() -> None:
     subs = [
         (("BTC", 60, side, thr, "a"), state)
         for side in Side
-        for thr in (50.0, 100.0, 400.0)
+        for thr in (50.0, 60.0, 100.0, 120.0, 400.0)
         for state in (None, (1, 2, 30), (0, 1, 5))
     ]
     fast, careful = twin_books(subs)
@@ -88,7 +108,7 @@ def test_a_crash_takes_the_kind_at_a_time_path() -> None:
     s = snap({("BTC", 60): (900.0, 900.0)}, now)
     got = fast.evaluate(s, now)
     assert len(got) > 10 and not got.silent
-    assert all(fast._as_evaluated(m) for m in got.series)
+    assert all(fast._as_evaluated(m) and len(m) >= rules.KINDS_AT_ONCE for m in got.series)
     fast.apply(got)
     careful.apply(list(careful.evaluate(s, now)))
     assert columns(fast) == columns(careful)
