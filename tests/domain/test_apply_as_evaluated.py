@@ -11,10 +11,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.domain import rules
-from bot.domain.models import AlertState, Side, Status, Subscription
+from bot.domain.models import Side, Subscription
 from bot.domain.moves import Transitions
-from bot.domain.rules import Policy, RuleBook
-from tests.domain.test_rules import MIN, T0, snap, state_st, sub_st, tick_st
+from bot.domain.rules import RuleBook
+from tests.domain.test_rules import (
+    MIN,
+    T0,
+    drawn_book,
+    drawn_snapshot,
+    snap,
+    state_st,
+    sub_st,
+    tick_st,
+)
 
 
 def columns(book: RuleBook) -> dict[object, tuple[list[object], ...]]:
@@ -32,18 +41,7 @@ def columns(book: RuleBook) -> dict[object, tuple[list[object], ...]]:
 
 
 def twin_books(subs: list) -> tuple[RuleBook, RuleBook]:  # type: ignore[type-arg]
-    books = []
-    for _ in range(2):
-        book = RuleBook(Policy(min_quiet_ms=10 * MIN))
-        loaded, states = [], {}
-        for i, ((coin, window, side, thr, chat), state) in enumerate(subs, start=1):
-            loaded.append(Subscription(i, chat, coin, window, side, thr))
-            if state is not None:
-                level, ep, back = state
-                states[i] = AlertState(i, Status.FIRED, level, ep, fired_ms=T0 - back * MIN)
-        book.load(loaded, states)
-        books.append(book)
-    return books[0], books[1]
+    return drawn_book(subs), drawn_book(subs)
 
 
 @settings(max_examples=200, deadline=None)
@@ -74,8 +72,7 @@ def check_against_the_careful_apply(subs, ticks, mute) -> None:  # type: ignore[
     next_id = len(subs) + 1
     for values, served, complete, minutes, removals in ticks:
         now += minutes * MIN
-        totals = {key: (lo or 0.0, sh or 0.0) for key, (lo, sh) in values.items() if lo is not None}
-        s = snap(totals, now, served, complete)
+        s = drawn_snapshot(values, served, complete, now)
         muted = (lambda x: x.chat_key == "b") if mute else (lambda x: False)
         got = fast.evaluate(s, now, muted)
         assert isinstance(got, Transitions)

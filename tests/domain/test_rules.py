@@ -286,12 +286,8 @@ tick_st = st.tuples(
 )
 
 
-@settings(max_examples=150, deadline=None)
-@given(
-    subs=st.lists(st.tuples(sub_st, state_st), max_size=30),
-    ticks=st.lists(tick_st, min_size=1, max_size=6),
-)
-def test_index_matches_naive_evaluation(subs, ticks) -> None:
+def drawn_book(subs: list) -> RuleBook:  # type: ignore[type-arg]
+    """A book of drawn (sub_st, state_st) pairs, ids from 1."""
     book = RuleBook(Policy(min_quiet_ms=10 * MIN))
     loaded, states = [], {}
     for i, ((coin, window, side, thr, chat), state) in enumerate(subs, start=1):
@@ -300,12 +296,29 @@ def test_index_matches_naive_evaluation(subs, ticks) -> None:
             level, ep, back = state
             states[i] = AlertState(i, Status.FIRED, level, ep, fired_ms=T0 - back * MIN)
     book.load(loaded, states)
+    return book
+
+
+def drawn_snapshot(
+    values: dict, served: frozenset[int], complete: frozenset[int], now: int
+) -> Snapshot:  # type: ignore[type-arg]
+    """The snapshot of a drawn tick's values (a None long: the series is absent)."""
+    totals = {key: (lo or 0.0, sh or 0.0) for key, (lo, sh) in values.items() if lo is not None}
+    return snap(totals, now, served, complete)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    subs=st.lists(st.tuples(sub_st, state_st), max_size=30),
+    ticks=st.lists(tick_st, min_size=1, max_size=6),
+)
+def test_index_matches_naive_evaluation(subs, ticks) -> None:
+    book = drawn_book(subs)
     now = T0
     next_id = len(subs) + 1
     for values, served, complete, minutes, removals in ticks:
         now += minutes * MIN
-        totals = {key: (lo or 0.0, sh or 0.0) for key, (lo, sh) in values.items() if lo is not None}
-        s = snap(totals, now, served, complete)
+        s = drawn_snapshot(values, served, complete, now)
         muted = lambda x: x.chat_key == "b"  # noqa: E731
         got = book.evaluate(s, now, muted)
         assert got == book.evaluate_naive(s, now, muted)
