@@ -43,6 +43,8 @@ def paused_gc() -> Iterator[None]:
 
     After `gc.freeze()` every collection that reaches the oldest generation rescans all objects
     made since; a crash tick's hundreds of thousands of alerts made that 3x the work itself.
+    The pause defers collections, it does not skip them: objects still referenced when it ends
+    are scanned by the next ones, so drop them inside it (`Engine._run` keeps a tick's there).
     """
     was_on = gc.isenabled()
     gc.disable()
