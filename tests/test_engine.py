@@ -153,3 +153,28 @@ async def test_a_ticks_alert_unsent_past_its_window_is_dropped_not_sent_late(liv
     assert (stats.sent, stats.expired) == (0, 1)
     assert "ETH liquidations in 15m" not in out.getvalue()[len(before) :]
     assert await rt.db.count_expired(0) == 1
+
+
+async def test_a_commit_failing_after_the_book_moved_takes_the_moves_back(live) -> None:
+    """The book applies a tick's moves while the store's last writes run: a commit that fails
+    then (here at COMMIT itself, a deferred foreign key) must leave the book as it was, or the
+    alert it never stored would never come."""
+    rt, out = live
+    await rt.console.handle_line("/subscribe eth 1h 100m")
+    (sub,) = rt.book.subscriptions()
+    await rt.db._write(
+        "CREATE TABLE tripwire (x INTEGER REFERENCES subscriptions(id) DEFERRABLE INITIALLY "
+        "DEFERRED)"
+    )
+    await rt.db._write(
+        "CREATE TRIGGER trip AFTER INSERT ON outbox BEGIN INSERT INTO tripwire VALUES (-1); END"
+    )
+    with pytest.raises(Exception, match="FOREIGN KEY"):
+        await rt.engine.tick()
+    assert rt.book.state(sub.id).status is Status.ARMED
+    assert await rt.db.load_states() == {}
+    await rt.db._write("DROP TRIGGER trip")
+    assert await rt.engine.tick() == 1  # the same alert, now that the store takes it
+    assert (await rt.delivery.drain()).sent == 1
+    assert "ETH liquidations in 1h" in out.getvalue()
+    assert rt.book.state(sub.id).status is Status.FIRED

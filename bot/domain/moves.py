@@ -32,6 +32,8 @@ from bot.domain.models import (
 StateTuple = tuple[bool, int, int, int | None, int | None]
 # a store row: (sub_id, status, level, episode, fired_ms, last_alert_ms)
 StateRow = tuple[int, str, int, int, int | None, int | None]
+# a store row without its sub id: (status, level, episode, fired_ms, last_alert_ms)
+StateValues = tuple[str, int, int, int | None, int | None]
 
 _FIRED = Status.FIRED.value
 _ARMED = Status.ARMED.value
@@ -210,6 +212,43 @@ class Transitions(Sequence[Transition]):
                 for s, o in zip(m.rearmed, m.rearmed_old, strict=True)
             ]
         return rows
+
+    def state_groups(self) -> dict[StateValues, list[int]]:
+        """The new states by value: each distinct (status, level, episode, fired_ms,
+        last_alert_ms) with the ids of the subscriptions that take it, as `state_rows` gives
+        them. A crash tick's 213,583 states share ~20 values, so the store writes them as one
+        statement of a few lists of ids (bot/store/tick_commit.py)."""
+        now, silent = self.now_ms, self.silent
+        groups: dict[StateValues, list[int]] = {}
+        get = groups.get
+        for m in self.series:
+            if silent:  # rare (mutes, paused chats): the one general path
+                for sub, st in m.new_states(now, silent):
+                    key: StateValues = (_FIRED if st[0] else _ARMED, st[1], st[2], st[3], st[4])
+                    if (ids := get(key)) is None:
+                        groups[key] = [sub.id]
+                    else:
+                        ids.append(sub.id)
+                continue
+            for s, lv, o in zip(m.fired, m.fired_levels, m.fired_old, strict=True):
+                key = (_FIRED, lv, o[2] + 1 if o is not None else 1, now, now)
+                if (ids := get(key)) is None:
+                    groups[key] = [s.id]
+                else:
+                    ids.append(s.id)
+            for s, lv, o in zip(m.escalated, m.escalated_levels, m.escalated_old, strict=True):
+                key = (_FIRED, lv, o[2], o[3], now)
+                if (ids := get(key)) is None:
+                    groups[key] = [s.id]
+                else:
+                    ids.append(s.id)
+            for s, o in zip(m.rearmed, m.rearmed_old, strict=True):
+                key = (_ARMED, 0, o[2], None, o[4])
+                if (ids := get(key)) is None:
+                    groups[key] = [s.id]
+                else:
+                    ids.append(s.id)
+        return groups
 
     def alerts_by_chat(self) -> dict[str, list[Alert]]:
         """The alerts to send, one list per chat, each sorted by sub id."""

@@ -207,6 +207,32 @@ class RuleBook:
                 self._apply_one(t.sub_id, from_state(t.new))
         self._changes += 1
 
+    def revert(self, moves: Transitions) -> None:
+        """Undo `apply(moves)`: every moved rule back to the state it was evaluated from. For a
+        tick whose commit failed after the book applied its moves (the engine applies them
+        while the store's last writes run); a rule removed since is left alone."""
+        for m in moves.series:
+            for subs, olds in (
+                (m.fired, m.fired_old),
+                (m.escalated, m.escalated_old),
+                (m.rearmed, m.rearmed_old),
+            ):
+                for sub, old in zip(subs, olds, strict=True):
+                    self._restore(sub.id, old)
+        self._changes += 1
+
+    def _restore(self, sub_id: int, old: StateTuple | None) -> None:
+        sub = self._subs.get(sub_id)
+        if sub is None:
+            return
+        index = self._index[(sub.coin, sub.window, sub.side)]
+        index.discard(self.policy, sub, self._states.get(sub_id))
+        if old is None:
+            self._states.pop(sub_id, None)
+        else:
+            self._states[sub_id] = old
+        index.insert(self.policy, sub, old)
+
     def _apply_one(self, sub_id: int, new: StateTuple) -> None:
         sub = self._subs.get(sub_id)
         if sub is None:

@@ -219,22 +219,38 @@ class Engine:
             zones, quiet = await self._zones(), await self._quiet()
         langs = await self._langs()
         made = TickItems(now, ctx, self.attach_chart, zones, quiet, langs)
-        made.add_series(transitions)  # the book's alerts, a series at a time
-        for chat_key, more in alerts_by_chat(extra).items():  # one message per chat
-            made.add(chat_key, more)
-        items = []
-        for i, item in enumerate(made.items(), 1):
-            items.append(item)
-            if i % RENDER_SLICE == 0:  # a crash tick renders for a while: let chats in
-                await asyncio.sleep(0)
-        items.extend(singles)
-        await self.db.commit_transitions(transitions, items, also=extra)
-        self.book.apply(transitions)
+        # The commit is written while the tick renders (bot/store/tick_commit.py): its states
+        # from here on, each slice of messages while the next renders; all or nothing. The book
+        # applies the moves while the last writes run, and takes them back if the commit fails.
+        enqueued = len(singles)
+        applied = False
+        try:
+            async with self.db.tick_commit(transitions, also=extra) as commit:
+                made.add_series(transitions)  # the book's alerts, a series at a time
+                for chat_key, more in alerts_by_chat(extra).items():  # one message per chat
+                    made.add(chat_key, more)
+                items: list[OutboxItem] = []
+                for item in made.items():
+                    items.append(item)
+                    if len(items) == RENDER_SLICE:  # a crash tick renders a while: let chats in
+                        commit.add(items)
+                        enqueued += len(items)
+                        items = []
+                        await asyncio.sleep(0)
+                commit.add([*items, *singles])
+                enqueued += len(items)
+                commit.seal()  # the last writes and the COMMIT run while the book applies
+                self.book.apply(transitions)
+                applied = True
+        except BaseException:
+            if applied:  # the store kept none of it: neither does the book
+                self.book.revert(transitions)
+            raise
         if self.extras is not None:
             self.extras.apply(extra)
         self.on_alerts(made.kinds)
         self.alerts += transitions.alert_count() + sum(1 for t in extra if t.alert)
-        if items:
-            log.info("enqueued %d alert message(s)", len(items))
+        if enqueued:
+            log.info("enqueued %d alert message(s)", enqueued)
             self.on_enqueued()
-        return len(items)
+        return enqueued

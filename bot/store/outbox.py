@@ -3,20 +3,18 @@ reads the due rows and marks them."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
-from operator import itemgetter
+import asyncio
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from bot.domain.message import Message
 from bot.domain.models import AlertState, Status, Transition
-from bot.domain.moves import StateRow, Transitions
-from bot.store.outbox_parts import BodyRow, decode, encode, message_json, whole
+from bot.domain.moves import Transitions
+from bot.store.outbox_parts import decode, message_json, whole
 from bot.store.queries import QueryHelpers
 from bot.store.rows import OutboxItem, OutboxRow
-
-_STATE_UPDATE = ", ".join(
-    f"{c} = excluded.{c}" for c in ("status", "level", "episode", "fired_ms", "last_alert_ms")
-)
+from bot.store.tick_commit import TickCommit
 
 
 def _message_json(message: Message) -> str:
@@ -44,69 +42,46 @@ class OutboxQueries(QueryHelpers):
             for r in rows
         }
 
+    @asynccontextmanager
+    async def tick_commit(
+        self,
+        transitions: Sequence[Transition] | Transitions,
+        also: Sequence[Transition] = (),
+    ) -> AsyncIterator[TickCommit]:
+        """One transaction for a tick's new states and the outbox items `add`ed inside: all of
+        it commits on leaving, or nothing at all (an error inside, or in a write, rolls it back).
+
+        The states are written from the start and the items as they come (bot/store/
+        tick_commit.py), while the caller renders the next ones. The store is the tick's until
+        then: other statements wait, so render between opening it and leaving it, no more.
+        """
+        async with self._leader_tx() as c:  # fenced when replicas share the store
+            commit = TickCommit(
+                c, self.dialect, self._backend.key_share_lock(), await self._next_body_id(c)
+            )
+            commit.states(transitions, also)
+            try:
+                await asyncio.sleep(0)  # the states' write is handed over before the caller renders
+                yield commit
+                await commit.finish()
+            except BaseException:
+                await commit.abandon()
+                raise
+
     async def commit_transitions(
         self,
         transitions: Sequence[Transition] | Transitions,
         outbox: Sequence[OutboxItem],
         also: Sequence[Transition] = (),
     ) -> None:
-        """Every new state and every outbox row in ONE transaction, or nothing at all.
+        """Every new state and every outbox row in ONE transaction, or nothing at all (a tick
+        that has rendered everything already; `tick_commit` writes while it renders)."""
+        async with self.tick_commit(transitions, also) as commit:
+            commit.add(outbox)
 
-        One executemany per table: a crash tick writes hundreds of thousands of states, and a
-        round trip to the database thread per row took seconds.
-        """
-        if isinstance(transitions, Transitions):
-            rows: Iterable[StateRow] = transitions.state_rows()
-        else:
-            rows = [
-                (t.sub_id, Status(t.new.status).value, t.new.level, t.new.episode,
-                 t.new.fired_ms, t.new.last_alert_ms)
-                for t in transitions
-            ]  # fmt: skip
-        if also:  # the other rule kinds' moves (bot.domain.extra_rules), in the same transaction
-            rows = [*rows, *(
-                (t.sub_id, Status(t.new.status).value, t.new.level, t.new.episode,
-                 t.new.fired_ms, t.new.last_alert_ms)
-                for t in also
-            )]  # fmt: skip
-        # in key order: the upserts and the subscription look-ups walk the B-trees in order,
-        # not at random (a crash tick's 213,583 states: ~1.8 s -> ~0.45 s in SQLite)
-        rows = sorted(rows, key=itemgetter(0))
-        async with self._leader_tx() as c:  # fenced when replicas share the store
-            # WHERE EXISTS: a subscription removed since the tick evaluated is skipped
-            # instead of failing the foreign key and losing everyone else's alerts.
-            await c.executemany(
-                "INSERT INTO alert_states "
-                "(sub_id, status, level, episode, fired_ms, last_alert_ms) "
-                "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS "
-                f"(SELECT 1 FROM subscriptions WHERE id = ?1{self._backend.key_share_lock()}) "
-                f"ON CONFLICT(sub_id) DO UPDATE SET {_STATE_UPDATE}",
-                rows,
-            )
-            bodies: list[BodyRow] = []
-            texts = encode(outbox, bodies, await self._next_body_id(c, outbox))
-            # a tick's shared words, before the rows naming them
-            await c.executemany(
-                "INSERT INTO outbox_bodies (id, created_ms, body) VALUES (?, ?, ?)", bodies
-            )
-            # ON CONFLICT(dedupe_key), not OR IGNORE: that would also swallow NOT NULL and
-            # CHECK failures, silently dropping a broken alert instead of failing the tick.
-            # expires_ms too: an alert still unsent once its window has rolled past is dropped,
-            # not sent late (it was left out here, so a tick's alerts waited out the 6 h cap)
-            await c.executemany(
-                "INSERT INTO outbox (chat_key, message, dedupe_key, created_ms, next_ms, "
-                "expires_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING",
-                [
-                    (i.chat_key, text, i.dedupe_key, i.created_ms, i.created_ms, i.expires_ms)
-                    for i, text in zip(outbox, texts, strict=True)
-                ],
-            )
-
-    async def _next_body_id(self, c: Any, outbox: Sequence[OutboxItem]) -> int:
+    async def _next_body_id(self, c: Any) -> int:
         """The first free body id. Read inside the tick's transaction: only the leader writes
         bodies, one tick at a time (a clash would fail the tick, never mix two ticks' words)."""
-        if all(isinstance(i.message, Message) for i in outbox):
-            return 1  # no bodies to write: no read
         async with c.execute("SELECT coalesce(max(id), 0) FROM outbox_bodies") as cur:
             row = await cur.fetchone()
         return int(row[0]) + 1

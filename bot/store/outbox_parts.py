@@ -36,23 +36,38 @@ def message_json(message: Message) -> str:
 def encode(items: Iterable[OutboxItem], bodies: list[BodyRow], next_id: int) -> list[str]:
     """Each item's `message` column; the bodies its parts name are appended to `bodies` with
     ids from `next_id` on, each once per tick (created_ms: pruned with that tick's rows)."""
-    ids: dict[tuple[int, int], int] = {}  # (created_ms, id(body)) -> its stored id
-    out: list[str] = []
-    for item in items:
-        m = item.message
-        if isinstance(m, Message):
-            out.append(message_json(m))
-            continue
-        ms = item.created_ms
-        names = []
-        for b in m.bodies:
-            n = ids.get((ms, id(b)))
-            if n is None:
-                n = ids[(ms, id(b))] = next_id + len(ids)
-                bodies.append((n, ms, b.to_json()))
-            names.append(n)
-        out.append(m.row_json(names))
-    return out
+    return BodyIds(next_id).encode(items, bodies)
+
+
+class BodyIds:
+    """The ids a tick's shared bodies are stored under, from `next_id` on, each body once: one
+    encoder over all of a tick's items, which may come in several slices (a body can be shared
+    by chats in any of them)."""
+
+    def __init__(self, next_id: int) -> None:
+        self._next = next_id
+        # (created_ms, id(body)) -> (its stored id, the body: held, so that its id() stays its)
+        self._ids: dict[tuple[int, int], tuple[int, Body]] = {}
+
+    def encode(self, items: Iterable[OutboxItem], bodies: list[BodyRow]) -> list[str]:
+        """Each item's `message` column; bodies not stored before are appended to `bodies`."""
+        ids = self._ids
+        out: list[str] = []
+        for item in items:
+            m = item.message
+            if isinstance(m, Message):
+                out.append(message_json(m))
+                continue
+            ms = item.created_ms
+            names = []
+            for b in m.bodies:
+                known = ids.get((ms, id(b)))
+                if known is None:
+                    known = ids[(ms, id(b))] = (self._next + len(ids), b)
+                    bodies.append((known[0], ms, b.to_json()))
+                names.append(known[0])
+            out.append(m.row_json(names))
+        return out
 
 
 class BodyCache:

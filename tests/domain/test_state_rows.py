@@ -1,5 +1,6 @@
-"""Transitions.state_rows (the store's rows, one comprehension per series and kind) says what the
-full Transition list says, with and without muted rules."""
+"""Transitions.state_rows (the store's rows, one comprehension per series and kind) and
+state_groups (the same by value) say what the full Transition list says, with and without muted
+rules."""
 
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ def test_state_rows_are_the_transitions_new_states(muted_every: int) -> None:
             for t in moves
         ]  # fmt: skip
         assert sorted(moves.state_rows()) == want
+        # the same states by value (the store's one statement): each id once, under its state
+        groups = moves.state_groups()
+        assert sorted((i, *v) for v, ids in groups.items() for i in ids) == want
         for m in moves.series:
             seen["fired"] += len(m.fired)
             seen["escalated"] += len(m.escalated)
