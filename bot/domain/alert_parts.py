@@ -11,7 +11,10 @@ so both give the same text byte for byte.
 
 from __future__ import annotations
 
+import base64
 import json
+import sys
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
@@ -265,23 +268,63 @@ class Body:
         return self._facts
 
     def to_json(self) -> str:
+        """The stored form: the words as JSON, the facts' columns packed (see `_pack`)."""
         d = {
             "series": self.series.to_dict(),
-            "subs": self.subs, "labels": self.labels, "thresholds": self.thresholds,
-            "levels": self.levels, "escalated": self.escalated,
+            "packed": {
+                "subs": _pack("q", self.subs),
+                "labels": _pack("q", [_NO_LABEL if x is None else x for x in self.labels]),
+                "thresholds": _pack("d", self.thresholds),
+                "levels": _pack("q", self.levels),
+                "escalated": _pack("b", self.escalated),
+            },
             # relative rules are few: no column of nulls for the rest
             "factors": self.factors if any(f is not None for f in self.factors) else None,
-        }  # fmt: skip
+        }
         return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> Body:
         d = json.loads(text)
         body = cls(SeriesText.from_dict(d["series"]))
-        body.subs, body.labels, body.thresholds = d["subs"], d["labels"], d["thresholds"]
-        body.levels, body.escalated = d["levels"], d["escalated"]
+        packed = d.get("packed")
+        if packed is not None:
+            body.subs, body.thresholds = (
+                _unpack("q", packed["subs"]),
+                _unpack("d", packed["thresholds"]),
+            )
+            body.labels = [None if x == _NO_LABEL else x for x in _unpack("q", packed["labels"])]
+            body.levels, body.escalated = (
+                _unpack("q", packed["levels"]),
+                _unpack("b", packed["escalated"]),
+            )
+        else:  # stored before the columns were packed: JSON lists
+            body.subs, body.labels, body.thresholds = d["subs"], d["labels"], d["thresholds"]
+            body.levels, body.escalated = d["levels"], d["escalated"]
         body.factors = d["factors"] or [None] * len(body.subs)
         return body
+
+
+# A config rule's label (None: "Broadcast"); a chat's numbers start at 0 (none yet).
+_NO_LABEL = -1
+
+
+def _pack(code: str, values: Sequence[int] | Sequence[float]) -> str:
+    """A column as base64 of its little-endian machine values (`array` type `code`). A crash
+    tick's bodies hold 213,583 rules: as JSON numbers their columns took ~0.1-0.3 s to write,
+    a float's repr at a time; packed, a few ms, and the floats come back bit for bit."""
+    column = array(code, values)
+    if sys.byteorder == "big":
+        column.byteswap()
+    return base64.b64encode(column.tobytes()).decode("ascii")
+
+
+def _unpack(code: str, text: str) -> list[Any]:
+    column = array(code)
+    column.frombytes(base64.b64decode(text))
+    if sys.byteorder == "big":
+        column.byteswap()
+    return column.tolist()
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,12 +4,15 @@ back, a message is today's `render_alerts` text byte for byte, whatever its rule
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bot.domain.alert_parts import Body, PartsMessage, from_row
+from bot.domain.alert_parts import Body, PartsMessage, SeriesText, from_row
 from bot.domain.i18n import N_, Text
 from bot.domain.message import ChartRef
 from bot.domain.models import ALL, Alert, AlertKind, Side, Subscription, VenueSplit
@@ -131,3 +134,56 @@ def test_a_russian_alert_is_russian_and_parts_refuse_another_language() -> None:
     composed = back.message(lang)
     assert composed == render_alerts([alerts[0]], ctx)
     assert (composed.thread, composed.silent, composed.lang) == (7, True, "ru")
+
+
+# ---- the stored form of a body's facts ---------------------------------------------------------
+
+FACTS = st.tuples(
+    st.integers(1, 2**62),  # a rule id
+    st.one_of(st.none(), st.integers(0, 10**6)),  # its label: None for the operator's rules
+    st.floats(allow_nan=False, allow_infinity=False, min_value=0.0),  # its threshold
+    st.integers(0, 60),  # its level
+    st.booleans(),  # escalated
+)
+
+
+def body_of(facts: list[tuple[int, int | None, float, int, bool]]) -> Body:
+    body = Body(SeriesText(**SERIES_WORDS, value=1.0))
+    for sub_id, label, threshold, level, escalated in facts:
+        origin = "config" if label is None else "user"
+        sub = Subscription(sub_id, "telegram:1", "BTC", 60, Side.LONG, threshold, origin=origin,
+                           number=label or 0)  # fmt: skip
+        body.extend([sub], [level], escalated)
+    return body
+
+
+SERIES_WORDS = {
+    "coin": "BTC", "window": 60, "side": Side.LONG, "venue": None, "longs": 1.0, "shorts": 0.0,
+    "lang": "en", "who": "BTC", "on": "", "usd": "$1.00", "wave": "", "split": "", "venues": "",
+    "coins": "", "gaps": (), "sources": ("binance",), "as_of_ms": T, "sampled": False,
+    "rearm": "", "escalation": 2.0,
+}  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(facts=st.lists(FACTS, max_size=30))
+def test_a_bodys_facts_come_back_from_the_store_bit_for_bit(facts) -> None:  # type: ignore[no-untyped-def]
+    body = body_of(facts)
+    back = Body.from_json(body.to_json())
+    for column in ("subs", "labels", "thresholds", "levels", "escalated", "factors"):
+        assert getattr(back, column) == getattr(body, column), column
+    assert [struct.pack("<d", t) for t in back.thresholds] == [
+        struct.pack("<d", t) for t in body.thresholds
+    ]  # -0.0 and the last bit of every float too
+
+
+def test_a_body_stored_before_the_columns_were_packed_still_reads() -> None:
+    body = body_of([(3, 2, 88_123.0, 1, False), (9, None, 1e8, 3, True)])
+    d = json.loads(body.to_json())
+    del d["packed"]  # as the bot wrote bodies until 2026-12: every column a JSON list
+    d.update(subs=[3, 9], labels=[2, None], thresholds=[88_123.0, 1e8], levels=[1, 3],
+             escalated=[0, 1])  # fmt: skip
+    old = Body.from_json(json.dumps(d))
+    for column in ("subs", "labels", "thresholds", "levels", "escalated", "factors"):
+        assert getattr(old, column) == getattr(body, column), column
+    assert old.facts(9) == body.facts(9) and old.facts(9).label == "Broadcast"
