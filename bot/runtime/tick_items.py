@@ -124,6 +124,8 @@ class TickItems:
         self.contexts = Contexts(ctx, langs)
         self._bodies: dict[int, Body] = {}  # id(SeriesText) -> its body
         self._chats: dict[str, list[Entry]] = {}
+        # chats with a rule in a forum topic (rare): only theirs are split by topic in `items`
+        self._topics: set[str] = set()
         self._snapshot: Snapshot | None = None
         self.kinds: dict[str, int] = {}  # alerts by kind ("fired", "escalated"): the metrics
 
@@ -150,6 +152,7 @@ class TickItems:
                 if not subs:
                     continue
                 self.kinds[kind.value] = self.kinds.get(kind.value, 0) + len(subs)
+                self._topics.update([s.chat_key for s in subs if s.thread is not None])
                 # as alerts_by_chat: a firing starts the next episode, an escalation keeps its
                 # (an escalated rule always has a state)
                 fired = kind is AlertKind.FIRED
@@ -216,6 +219,8 @@ class TickItems:
         """Alerts made elsewhere (the other rule kinds'): into the chat's one message."""
         chat = self._chats.setdefault(chat_key, [])
         ctx = self.contexts.of(chat_key)
+        if any(a.sub.thread is not None for a in alerts):
+            self._topics.add(chat_key)
         for a in alerts:
             body = self._body(ctx.series_text(a))
             body.add(a)
@@ -239,7 +244,7 @@ class TickItems:
                 # a chat's alerts by rule, as alerts_by_chat sorts them; the entry's first item
                 # is the sub id, unique in a tick (no key function: ~0.1 s in a crash tick)
                 entries.sort()
-            if all(e[1].thread is None for e in entries):
+            if chat_key not in self._topics:
                 yield self._item(chat_key, None, entries)
                 continue
             # one message per forum topic, in the order of each topic's first alert (by_thread)
