@@ -178,3 +178,21 @@ async def test_a_commit_failing_after_the_book_moved_takes_the_moves_back(live) 
     assert (await rt.delivery.drain()).sent == 1
     assert "ETH liquidations in 1h" in out.getvalue()
     assert rt.book.state(sub.id).status is Status.FIRED
+
+
+async def test_a_tick_whose_last_write_fails_keeps_none_of_its_writes(live) -> None:
+    """SQLite undoes only the failed statement of a transaction: the tick's states, written
+    before its messages, must not be committed without them (the COMMIT waits for every write)."""
+    rt, _out = live
+    await rt.console.handle_line("/subscribe eth 1h 100m")
+    (sub,) = rt.book.subscriptions()
+    await rt.db._write(
+        "CREATE TRIGGER trip BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+    )
+    with pytest.raises(Exception, match="disk says no"):
+        await rt.engine.tick()
+    assert await rt.db.load_states() == {}  # not the state without its alert
+    assert rt.book.state(sub.id).status is Status.ARMED
+    await rt.db._write("DROP TRIGGER trip")
+    assert await rt.engine.tick() == 1
+    assert (await rt.delivery.drain()).sent == 1

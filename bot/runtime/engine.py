@@ -239,7 +239,7 @@ class Engine:
                         await asyncio.sleep(0)
                 commit.add([*items, *singles])
                 enqueued += len(items)
-                commit.seal()  # the last writes and the COMMIT run while the book applies:
+                commit.seal()  # the last writes run while the book applies:
                 await asyncio.sleep(0)  # handed to the store's thread first
                 self.book.apply(transitions)
                 applied = True

@@ -118,15 +118,12 @@ class SqliteBackend:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT under the lock; ROLLBACK on any error (or cancellation).
-        A body may have committed already (a tick's writes end with their own COMMIT, queued
-        behind them: bot/store/tick_commit.py); then there is nothing left to commit."""
+        """BEGIN IMMEDIATE ... COMMIT under the lock; ROLLBACK on any error (or cancellation)."""
         async with self._lock:
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
-                if self._conn.in_transaction:
-                    await self._conn.execute("COMMIT")
+                await self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:
                     await self._conn.execute("ROLLBACK")

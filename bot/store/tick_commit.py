@@ -174,15 +174,14 @@ class TickCommit:
             self._flush()
 
     def seal(self) -> None:
-        """No more items: write what is left, and on SQLite queue the COMMIT right behind it, so
-        that it runs on the database thread while the caller goes on (the engine applies the
-        moves to its book meanwhile). `finish` still says whether it all went through."""
+        """No more items: start writing what is left now, so that it runs on the database
+        thread while the caller goes on (the engine applies the moves to its book meanwhile).
+        The COMMIT is not queued behind: SQLite undoes only a failed statement, and a COMMIT
+        that ran after one would keep the rest of the tick. `finish` waits for every write;
+        the transaction commits after it."""
         self._raise_failure()
         self._flush()
         self._sealed = True
-        if self._sqlite:
-            self._last = asyncio.ensure_future(self._c.execute("COMMIT"))
-            self._started.append(self._last)
 
     async def finish(self) -> None:
         """Write what is left and wait for every write; raises the first one's error."""
