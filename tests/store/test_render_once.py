@@ -86,6 +86,20 @@ async def seeded_store(db: Database, rng: random.Random) -> list[Subscription]:
     return subs
 
 
+async def seeded_crash(db: Database, seed: int = 18) -> tuple[RuleBook, Snapshot, int]:
+    """The seeded store's book after a history (some rules fired, some re-armed), and a crash
+    snapshot 5 s later with its time: most rules cross at once."""
+    rng = random.Random(seed)
+    book = RuleBook()
+    book.load(await seeded_store(db, rng), {})
+    now = br.T0
+    for scale in (0.05, 0.3, 0.1):
+        now += 20 * br.MIN
+        book.apply(book.evaluate(br.market(rng, scale, now), now))
+    now += 5_000
+    return book, br.market(rng, 1.5, now, 0.1), now
+
+
 def today(alerts: list[Alert], chat: str, snap: Snapshot, book: RuleBook, now: int) -> Message:
     """What main's engine enqueued for the chat: today's renderer, buttons, chart, data."""
     from zoneinfo import ZoneInfo
@@ -111,17 +125,8 @@ async def drain_all(db: Database, now: int) -> dict[str, list[Message]]:
 async def test_a_crash_sends_every_chat_todays_text_byte_for_byte_after_a_restart(
     db_path: Path | str,
 ) -> None:
-    rng = random.Random(18)
     db = await Database.open(db_path)
-    subs = await seeded_store(db, rng)
-    book = RuleBook()
-    book.load(subs, {})
-    now = br.T0
-    for scale in (0.05, 0.3, 0.1):  # a history: some rules fired, some re-armed
-        now += 20 * br.MIN
-        book.apply(book.evaluate(br.market(rng, scale, now), now))
-    now += 5_000
-    crash = br.market(rng, 1.5, now, 0.1)
+    book, crash, now = await seeded_crash(db)
     by_chat = book.evaluate(crash, now).alerts_by_chat()
     expected = {chat: today(alerts, chat, crash, book, now) for chat, alerts in by_chat.items()}
     # main's rows, in its order: chats as the book's series meet them, each with its key

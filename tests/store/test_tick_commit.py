@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 
 import pytest
 
-from bench import bench_rules as br
 from bot.domain.message import Message
 from bot.domain.render_alerts import AlertContext
-from bot.domain.rules import RuleBook
 from bot.runtime.tick_items import TickItems
 from bot.store import Database, OutboxItem, tick_commit
 from bot.store.outbox_parts import encode, message_json
 from tests.store.test_database import add, fired, item
-from tests.store.test_render_once import seeded_store
+from tests.store.test_render_once import seeded_crash
 
 ROWS = (
     "SELECT chat_key, message, dedupe_key, created_ms, next_ms, expires_ms FROM outbox ORDER BY id"
@@ -29,15 +26,7 @@ async def test_a_crash_written_in_slices_is_the_crash_encoded_at_once(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(tick_commit, "FLUSH_ROWS", 7)  # a statement every 7 rows
-    rng = random.Random(18)
-    book = RuleBook()
-    book.load(await seeded_store(db, rng), {})
-    now = br.T0
-    for scale in (0.05, 0.3, 0.1):  # a history: some rules fired, some re-armed
-        now += 20 * br.MIN
-        book.apply(book.evaluate(br.market(rng, scale, now), now))
-    now += 5_000
-    crash = br.market(rng, 1.5, now, 0.1)
+    book, crash, now = await seeded_crash(db)
     moves = book.evaluate(crash, now)
     made = TickItems(now, AlertContext(crash, book.policy), attach_chart=True)
     made.add_series(moves)
