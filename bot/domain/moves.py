@@ -13,7 +13,7 @@ A book state is a plain tuple `(fired, level, episode, fired_ms, last_alert_ms)`
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import overload
 
@@ -223,31 +223,20 @@ class Transitions(Sequence[Transition]):
         get = groups.get
         for m in self.series:
             if silent:  # rare (mutes, paused chats): the one general path
-                for sub, st in m.new_states(now, silent):
-                    key: StateValues = (_FIRED if st[0] else _ARMED, st[1], st[2], st[3], st[4])
-                    if (ids := get(key)) is None:
-                        groups[key] = [sub.id]
-                    else:
-                        ids.append(sub.id)
-                continue
-            for s, lv, o in zip(m.fired, m.fired_levels, m.fired_old, strict=True):
-                key = (_FIRED, lv, o[2] + 1 if o is not None else 1, now, now)
+                moved: Iterable[tuple[Subscription, StateTuple]] = m.new_states(now, silent)
+            else:  # the states as apply makes them, a kind at a time
+                fired, escalated, rearmed = m.new_state_lists(now)
+                moved = zip(
+                    [*m.fired, *m.escalated, *m.rearmed],
+                    [*fired, *escalated, *rearmed],
+                    strict=True,
+                )
+            for sub, st in moved:
+                key: StateValues = (_FIRED if st[0] else _ARMED, st[1], st[2], st[3], st[4])
                 if (ids := get(key)) is None:
-                    groups[key] = [s.id]
+                    groups[key] = [sub.id]
                 else:
-                    ids.append(s.id)
-            for s, lv, o in zip(m.escalated, m.escalated_levels, m.escalated_old, strict=True):
-                key = (_FIRED, lv, o[2], o[3], now)
-                if (ids := get(key)) is None:
-                    groups[key] = [s.id]
-                else:
-                    ids.append(s.id)
-            for s, o in zip(m.rearmed, m.rearmed_old, strict=True):
-                key = (_ARMED, 0, o[2], None, o[4])
-                if (ids := get(key)) is None:
-                    groups[key] = [s.id]
-                else:
-                    ids.append(s.id)
+                    ids.append(sub.id)
         return groups
 
     def alerts_by_chat(self) -> dict[str, list[Alert]]:

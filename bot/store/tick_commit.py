@@ -48,6 +48,12 @@ _SQLITE_STATES = (
     "WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = i.value) "
     f"ON CONFLICT(sub_id) DO UPDATE SET {_STATE_UPDATE}"
 )
+_STATES = (  # PostgreSQL's, a row at a time (FOR KEY SHARE: the removal waits for the tick)
+    "INSERT INTO alert_states (sub_id, status, level, episode, fired_ms, last_alert_ms) "
+    "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS "
+    "(SELECT 1 FROM subscriptions WHERE id = ?1{share_lock}) "
+    f"ON CONFLICT(sub_id) DO UPDATE SET {_STATE_UPDATE}"
+)
 _SQLITE_BODIES = (
     "INSERT INTO outbox_bodies (id, created_ms, body) SELECT json_extract(value, '$[0]'), "
     "json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?)"
@@ -145,16 +151,8 @@ class TickCommit:
             self._execute(_SQLITE_STATES, _dumps([[*v, ids] for v, ids in groups.items()]))
             return
         rows = state_rows(transitions, also)
-        self._then(
-            lambda: self._c.executemany(
-                "INSERT INTO alert_states "
-                "(sub_id, status, level, episode, fired_ms, last_alert_ms) "
-                "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS "
-                f"(SELECT 1 FROM subscriptions WHERE id = ?1{self._share_lock}) "
-                f"ON CONFLICT(sub_id) DO UPDATE SET {_STATE_UPDATE}",
-                rows,
-            )
-        )
+        sql = _STATES.format(share_lock=self._share_lock)
+        self._then(lambda: self._c.executemany(sql, rows))
 
     def add(self, items: Iterable[OutboxItem]) -> None:
         """Encode these outbox items (in order, after those added before) and start writing
