@@ -11,10 +11,7 @@ so both give the same text byte for byte.
 
 from __future__ import annotations
 
-import base64
 import json
-import sys
-from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
@@ -25,6 +22,7 @@ from bot.domain.market import coin_label, window_label
 from bot.domain.message import ChartRef, Message
 from bot.domain.models import ALL, Alert, AlertKind, Side, Subscription
 from bot.domain.money import format_threshold, format_usd
+from bot.domain.packed import pack, unpack
 from bot.domain.render_common import (
     MAX_CHARS,
     WAVE_NAMES,
@@ -268,15 +266,15 @@ class Body:
         return self._facts
 
     def to_json(self) -> str:
-        """The stored form: the words as JSON, the facts' columns packed (see `_pack`)."""
+        """The stored form: the words as JSON, the facts' columns packed (bot/domain/packed.py)."""
         d = {
             "series": self.series.to_dict(),
             "packed": {
-                "subs": _pack("q", self.subs),
-                "labels": _pack("q", [_NO_LABEL if x is None else x for x in self.labels]),
-                "thresholds": _pack("d", self.thresholds),
-                "levels": _pack("q", self.levels),
-                "escalated": _pack("b", self.escalated),
+                "subs": pack("q", self.subs),
+                "labels": pack("q", [_NO_LABEL if x is None else x for x in self.labels]),
+                "thresholds": pack("d", self.thresholds),
+                "levels": pack("q", self.levels),
+                "escalated": pack("b", self.escalated),
             },
             # relative rules are few: no column of nulls for the rest
             "factors": self.factors if any(f is not None for f in self.factors) else None,
@@ -290,13 +288,13 @@ class Body:
         packed = d.get("packed")
         if packed is not None:
             body.subs, body.thresholds = (
-                _unpack("q", packed["subs"]),
-                _unpack("d", packed["thresholds"]),
+                unpack("q", packed["subs"]),
+                unpack("d", packed["thresholds"]),
             )
-            body.labels = [None if x == _NO_LABEL else x for x in _unpack("q", packed["labels"])]
+            body.labels = [None if x == _NO_LABEL else x for x in unpack("q", packed["labels"])]
             body.levels, body.escalated = (
-                _unpack("q", packed["levels"]),
-                _unpack("b", packed["escalated"]),
+                unpack("q", packed["levels"]),
+                unpack("b", packed["escalated"]),
             )
         else:  # stored before the columns were packed: JSON lists
             body.subs, body.labels, body.thresholds = d["subs"], d["labels"], d["thresholds"]
@@ -307,24 +305,6 @@ class Body:
 
 # A config rule's label (None: "Broadcast"); a chat's numbers start at 0 (none yet).
 _NO_LABEL = -1
-
-
-def _pack(code: str, values: Sequence[int] | Sequence[float]) -> str:
-    """A column as base64 of its little-endian machine values (`array` type `code`). A crash
-    tick's bodies hold 213,583 rules: as JSON numbers their columns took ~0.1-0.3 s to write,
-    a float's repr at a time; packed, a few ms, and the floats come back bit for bit."""
-    column = array(code, values)
-    if sys.byteorder == "big":
-        column.byteswap()
-    return base64.b64encode(column.tobytes()).decode("ascii")
-
-
-def _unpack(code: str, text: str) -> list[Any]:
-    column = array(code)
-    column.frombytes(base64.b64decode(text))
-    if sys.byteorder == "big":
-        column.byteswap()
-    return column.tolist()
 
 
 @dataclass(frozen=True, slots=True)
