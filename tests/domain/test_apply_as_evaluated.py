@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.domain import rules
-from bot.domain.models import Side, Subscription
+from bot.domain.models import Side, Snapshot, Subscription
 from bot.domain.moves import Transitions
-from bot.domain.rules import RuleBook
+from bot.domain.rules import Muted, RuleBook
 from tests.domain.test_rules import (
     MIN,
     T0,
@@ -66,14 +67,20 @@ def every_series_at_once() -> Iterator[None]:
         rules.KINDS_AT_ONCE = was
 
 
-def check_against_the_careful_apply(subs, ticks, mute) -> None:  # type: ignore[no-untyped-def]
-    fast, careful = twin_books(subs)
+def drawn_ticks(ticks: list[Any], mute: bool) -> Iterator[tuple[int, Snapshot, Muted, list[int]]]:
+    """Each drawn tick as (its time, its snapshot, who is muted: chat "b" or no one, the rules
+    removed after it)."""
+    muted: Muted = (lambda x: x.chat_key == "b") if mute else (lambda x: False)
     now = T0
-    next_id = len(subs) + 1
     for values, served, complete, minutes, removals in ticks:
         now += minutes * MIN
-        s = drawn_snapshot(values, served, complete, now)
-        muted = (lambda x: x.chat_key == "b") if mute else (lambda x: False)
+        yield now, drawn_snapshot(values, served, complete, now), muted, removals
+
+
+def check_against_the_careful_apply(subs, ticks, mute) -> None:  # type: ignore[no-untyped-def]
+    fast, careful = twin_books(subs)
+    next_id = len(subs) + 1
+    for now, s, muted, removals in drawn_ticks(ticks, mute):
         got = fast.evaluate(s, now, muted)
         assert isinstance(got, Transitions)
         assert list(got) == list(careful.evaluate(s, now, muted))

@@ -9,8 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.domain.moves import Transitions
-from tests.domain.test_apply_as_evaluated import columns, every_series_at_once, twin_books
-from tests.domain.test_rules import MIN, T0, drawn_snapshot, state_st, sub_st, tick_st
+from tests.domain.test_apply_as_evaluated import (
+    columns,
+    drawn_ticks,
+    every_series_at_once,
+    twin_books,
+)
+from tests.domain.test_rules import state_st, sub_st, tick_st
 
 
 @settings(max_examples=200, deadline=None)
@@ -25,11 +30,7 @@ def test_a_reverted_apply_leaves_the_book_as_it_was(  # type: ignore[no-untyped-
     subs, ticks, mute, at_once, failing
 ) -> None:
     book, never = twin_books(subs)  # `never` sees only the ticks whose commit succeeded
-    now = T0
-    for (values, served, complete, minutes, removals), fails in zip(ticks, failing, strict=False):
-        now += minutes * MIN
-        s = drawn_snapshot(values, served, complete, now)
-        muted = (lambda x: x.chat_key == "b") if mute else (lambda x: False)
+    for (now, s, muted, removals), fails in zip(drawn_ticks(ticks, mute), failing, strict=False):
         moves = book.evaluate(s, now, muted)
         assert isinstance(moves, Transitions)
         assert list(moves) == list(never.evaluate(s, now, muted))
