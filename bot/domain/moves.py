@@ -34,6 +34,8 @@ StateTuple = tuple[bool, int, int, int | None, int | None]
 StateRow = tuple[int, str, int, int, int | None, int | None]
 # a store row without its sub id: (status, level, episode, fired_ms, last_alert_ms)
 StateValues = tuple[str, int, int, int | None, int | None]
+# the new states of one series' fired, escalated and re-armed rules, in their lists' order
+NewStates = tuple[list[StateTuple], list[StateTuple], list[StateTuple]]
 
 _FIRED = Status.FIRED.value
 _ARMED = Status.ARMED.value
@@ -74,6 +76,7 @@ class SeriesMoves:
     """What one (coin, window, side) series did in one evaluation, and what its alerts share."""
 
     __slots__ = (
+        "_new",
         "coin",
         "escalated",
         "escalated_levels",
@@ -111,6 +114,9 @@ class SeriesMoves:
         self.escalated_old: list[StateTuple] = []
         self.rearmed: list[Subscription] = []  # fired -> armed (says nothing)
         self.rearmed_old: list[StateTuple] = []
+        # new_state_lists' last answer and what it was made from: the store's write and the
+        # book's apply read the same lists (a crash tick's 213,583 states made once, not twice)
+        self._new: tuple[tuple[int, int, int, int], NewStates] | None = None
 
     def __len__(self) -> int:
         return len(self.fired) + len(self.escalated) + len(self.rearmed)
@@ -130,11 +136,18 @@ class SeriesMoves:
         for sub, old in zip(self.rearmed, self.rearmed_old, strict=True):
             yield sub, (False, 0, old[2], None, old[4])
 
-    def new_state_lists(
-        self, now_ms: int
-    ) -> tuple[list[StateTuple], list[StateTuple], list[StateTuple]]:
+    def new_state_lists(self, now_ms: int) -> NewStates:
         """The fired, escalated and re-armed rules' new states, as `new_states` gives them when
-        none is silent: a comprehension per kind (the crash tick's apply, 213,583 of them)."""
+        none is silent: a comprehension per kind (the crash tick's apply, 213,583 of them).
+        Made once per `now_ms` (and lists' lengths); the caller must not change them."""
+        made_of = (now_ms, len(self.fired), len(self.escalated), len(self.rearmed))
+        if self._new is not None and self._new[0] == made_of:
+            return self._new[1]
+        new = self._new_state_lists(now_ms)
+        self._new = (made_of, new)
+        return new
+
+    def _new_state_lists(self, now_ms: int) -> NewStates:
         return (
             [(True, lv, o[2] + 1 if o is not None else 1, now_ms, now_ms)
              for lv, o in zip(self.fired_levels, self.fired_old, strict=True)],
@@ -219,25 +232,28 @@ class Transitions(Sequence[Transition]):
         them. A crash tick's 213,583 states share ~20 values, so the store writes them as one
         statement of a few lists of ids (bot/store/tick_commit.py)."""
         now, silent = self.now_ms, self.silent
-        groups: dict[StateValues, list[int]] = {}
-        get = groups.get
+        # grouped by the state tuple itself (equal tuples hash alike), the store's form made
+        # once per group at the end rather than once per rule
+        by_state: dict[StateTuple, list[int]] = {}
+        get = by_state.get
         for m in self.series:
             if silent:  # rare (mutes, paused chats): the one general path
-                moved: Iterable[tuple[Subscription, StateTuple]] = m.new_states(now, silent)
+                moved = list(m.new_states(now, silent))
+                kinds: Iterable[tuple[list[Subscription], list[StateTuple]]] = [
+                    ([sub for sub, _ in moved], [st for _, st in moved])
+                ]
             else:  # the states as apply makes them, a kind at a time
-                fired, escalated, rearmed = m.new_state_lists(now)
-                moved = zip(
-                    [*m.fired, *m.escalated, *m.rearmed],
-                    [*fired, *escalated, *rearmed],
-                    strict=True,
-                )
-            for sub, st in moved:
-                key: StateValues = (_FIRED if st[0] else _ARMED, st[1], st[2], st[3], st[4])
-                if (ids := get(key)) is None:
-                    groups[key] = [sub.id]
-                else:
-                    ids.append(sub.id)
-        return groups
+                kinds = zip((m.fired, m.escalated, m.rearmed), m.new_state_lists(now), strict=True)
+            for subs, states in kinds:
+                for sub, st in zip(subs, states, strict=True):
+                    if (ids := get(st)) is None:
+                        by_state[st] = [sub.id]
+                    else:
+                        ids.append(sub.id)
+        return {
+            (_FIRED if st[0] else _ARMED, st[1], st[2], st[3], st[4]): ids
+            for st, ids in by_state.items()
+        }
 
     def alerts_by_chat(self) -> dict[str, list[Alert]]:
         """The alerts to send, one list per chat, each sorted by sub id."""
