@@ -25,3 +25,23 @@ def test_another_kinds_alerts_in_two_topics_are_one_message_per_topic() -> None:
         ("telegram:7", None),
     ]
     assert [i.dedupe_key for i in items][:2] == ["alert:3.1.1,5.1.1", "alert:4.1.1"]
+
+
+def test_chats_keep_their_first_alerts_order_and_each_chats_alerts_go_by_rule() -> None:
+    """The columns are grouped by one sort of (chat, rule) packed in one number; ids too big to
+    pack take the two-key sort. Either way: chats in the order they came, each chat's alerts by
+    rule id, as the per-chat lists sorted them."""
+    for base in (0, 2**62):  # 2**62: chat number x id no longer fits in an int64
+        made = TickItems(T, AlertContext(day_snapshot(60, ("BTC", 300 * M, 100 * M)), Policy()))
+        order = [("telegram:9", 7), ("discord:channel:2", 3), ("telegram:9", 2), ("console:1", 5),
+                 ("discord:channel:2", 1), ("telegram:9", 4)]  # fmt: skip
+        for chat, n in order:
+            a = alert(n)
+            made.add(chat, [replace(a, sub=replace(a.sub, id=base + n, chat_key=chat))])
+        items = list(made.items())
+        assert [i.chat_key for i in items] == ["telegram:9", "discord:channel:2", "console:1"]
+        assert [i.dedupe_key for i in items] == [
+            f"alert:{base + 2}.1.1,{base + 4}.1.1,{base + 7}.1.1",
+            f"alert:{base + 1}.1.1,{base + 3}.1.1",
+            f"alert:{base + 5}.1.1",
+        ]

@@ -12,7 +12,7 @@ so both give the same text byte for byte.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -266,20 +266,24 @@ class Body:
         return self._facts
 
     def to_json(self) -> str:
-        """The stored form: the words as JSON, the facts' columns packed (bot/domain/packed.py)."""
-        d = {
-            "series": self.series.to_dict(),
-            "packed": {
-                "subs": pack("q", self.subs),
-                "labels": pack("q", [_NO_LABEL if x is None else x for x in self.labels]),
-                "thresholds": pack("d", self.thresholds),
-                "levels": pack("q", self.levels),
-                "escalated": pack("b", self.escalated),
-            },
-            # relative rules are few: no column of nulls for the rest
-            "factors": self.factors if any(f is not None for f in self.factors) else None,
-        }
-        return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
+        """The stored form: the words as JSON, the facts' columns packed (bot/domain/packed.py).
+
+        Written out around the packed columns: base64 needs no escaping, and json.dumps
+        scanning a crash tick's ~8 MB of it a character at a time took ~0.1 s."""
+        series = json.dumps(self.series.to_dict(), separators=(",", ":"), ensure_ascii=False)
+        labels = pack("q", [_NO_LABEL if x is None else x for x in self.labels])
+        # relative rules are few: no column of nulls for the rest
+        factors = (
+            json.dumps(self.factors, separators=(",", ":"))
+            if any(f is not None for f in self.factors)
+            else "null"
+        )
+        return (
+            f'{{"series":{series},"packed":{{"subs":"{pack("q", self.subs)}",'
+            f'"labels":"{labels}","thresholds":"{pack("d", self.thresholds)}",'
+            f'"levels":"{pack("q", self.levels)}","escalated":"{pack("b", self.escalated)}"}},'
+            f'"factors":{factors}}}'
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Body:
@@ -351,25 +355,41 @@ class PartsMessage:
         )
 
     def row_json(self, ids: list[int]) -> str:
-        """The chat's own row, its bodies by their stored `ids` (in `bodies`' order).
+        """The chat's own row, its bodies by their stored `ids` (in `bodies`' order)."""
+        return row_json(
+            map(str, ids), map(str, self.subs), self.tz, self.buttons, self.chart, self.thread,
+            self.silent,
+        )  # fmt: skip
 
-        Written out for the integers (json.dumps per row was half of encoding a crash tick's
-        ~50,000 rows); the rest, rarer, through json. It reads back as JSON (`from_row`)."""
-        out = f'{{"parts":{{"b":[{",".join(map(str, ids))}],"s":[{",".join(map(str, self.subs))}]'
-        if self.tz is not None:
-            out += f',"tz":{json.dumps(self.tz)}'
-        if self.buttons is not None:
-            out += f',"buttons":{int(self.buttons)}'
-        if self.chart is not None:
-            c = self.chart
-            fields = [c.coin, c.window, c.as_of_ms] + ([c.zone] if c.zone != "UTC" else [])
-            chart = json.dumps(fields, separators=(",", ":"))
-            out += f',"chart":{chart}'
-        if self.thread is not None:
-            out += f',"thread":{int(self.thread)}'
-        if self.silent is not None:
-            out += f',"silent":{"true" if self.silent else "false"}'
-        return out + "}}"
+
+def row_json(
+    ids: Iterable[str],
+    subs: Iterable[str],
+    tz: str | None = None,
+    buttons: int | None = None,
+    chart: ChartRef | None = None,
+    thread: int | None = None,
+    silent: bool | None = None,
+) -> str:
+    """A parts row (`PartsMessage`'s fields): the stored `ids` of its bodies and its rules
+    (`subs`, in the message's order), both as text, and what it says besides.
+
+    Written out for the integers (json.dumps per row was half of encoding a crash tick's
+    ~50,000 rows); the rest, rarer, through json. It reads back as JSON (`from_row`)."""
+    out = f'{{"parts":{{"b":[{",".join(ids)}],"s":[{",".join(subs)}]'
+    if tz is not None:
+        out += f',"tz":{json.dumps(tz)}'
+    if buttons is not None:
+        out += f',"buttons":{int(buttons)}'
+    if chart is not None:
+        c = chart
+        fields = [c.coin, c.window, c.as_of_ms] + ([c.zone] if c.zone != "UTC" else [])
+        out += f',"chart":{json.dumps(fields, separators=(",", ":"))}'
+    if thread is not None:
+        out += f',"thread":{int(thread)}'
+    if silent is not None:
+        out += f',"silent":{"true" if silent else "false"}'
+    return out + "}}"
 
 
 def body_ids(row: dict[str, Any]) -> list[int]:

@@ -24,7 +24,7 @@ from bot.features.insight import SingleOutbox
 from bot.locale import get_lang
 from bot.runtime.clock import Clock
 from bot.runtime.market_view import LiveMarket
-from bot.runtime.tick_items import Contexts, TickItems, by_thread, whole_item
+from bot.runtime.tick_items import Contexts, Row, TickItems, by_thread, whole_item
 from bot.store import Database, OutboxItem
 
 log = logging.getLogger(__name__)
@@ -229,8 +229,8 @@ class Engine:
                 made.add_series(transitions)  # the book's alerts, a series at a time
                 for chat_key, more in alerts_by_chat(extra).items():  # one message per chat
                     made.add(chat_key, more)
-                items: list[OutboxItem] = []
-                for item in made.items():
+                items: list[OutboxItem | Row] = []
+                for item in made.rows(commit.body_id):  # shared messages come encoded
                     items.append(item)
                     if len(items) == RENDER_SLICE:  # a crash tick renders a while: let chats in
                         commit.add(items)

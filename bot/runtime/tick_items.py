@@ -14,11 +14,14 @@ made and stored once per language); quiet hours' silence decided at the tick's t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from bot.domain.alert_parts import Body, PartsMessage, SeriesText
+import numpy as np
+
+from bot.domain.alert_parts import Body, PartsMessage, SeriesText, row_json
 from bot.domain.alert_payload import alerts_payload
 from bot.domain.i18n import Lang
 from bot.domain.message import ChartRef
@@ -103,11 +106,34 @@ class Contexts:
 # one alert of a chat, without an Alert object: (sub id, sub, kind, level, episode, its body,
 # where it came from: the book's series moves (an Alert made only if needed) or the Alert)
 Entry = tuple[int, Subscription, AlertKind, int, int, Body, "SeriesMoves | Alert"]
+# names the store keeps a tick's body under (TickCommit.body_id): (body, created_ms) -> id
+BodyNamer = Callable[[Body, int], int]
+# an outbox row encoded here: (chat_key, message column, dedupe_key, created_ms, expires_ms)
+Row = tuple[str, str, str, int, int | None]
+
+
+class _Order(NamedTuple):
+    """A tick's alerts in message order: chats in the order they came, each chat's by rule.
+    Each list but the first two has one entry per position in that order."""
+
+    chats: list[str]
+    bounds: list[int]  # chat c's alerts are positions bounds[c]:bounds[c + 1]
+    at: list[int]  # the alert at each position (its index in the columns)
+    ids: list[int]  # its rule's id
+    bodies: list[int]  # its body (the body's number in `TickItems._body_list`)
+    texts: list[str]  # its rule's id as text
+    keys: list[str]  # its part of the dedupe key: `id.episode.level`
 
 
 class TickItems:
     """Collects a tick's alerts (`add_series`: the book's, a series at a time; `add`: the other
-    rule kinds'), then gives each chat's item (`items`), chats in the order they came."""
+    rule kinds'), then gives each chat's item (`items`) or its encoded row (`rows`), chats in
+    the order they came.
+
+    The alerts are kept as columns, one entry per alert in each (a crash tick's 213,583), and
+    grouped by chat at the end by one sort (numpy) instead of a list per chat built an alert at
+    a time; a chat whose message is kept as parts becomes its row straight from the sorted
+    columns, without an object per alert or per chat (issue 18: ~0.5 s of a crash tick)."""
 
     def __init__(
         self,
@@ -122,23 +148,47 @@ class TickItems:
         self.zones = zones or {}
         self.quiet = quiet or {}
         self.contexts = Contexts(ctx, langs)
-        self._bodies: dict[int, Body] = {}  # id(SeriesText) -> its body
-        self._chats: dict[str, list[Entry]] = {}
-        # chats with a rule in a forum topic (rare): only theirs are split by topic in `items`
+        self._bodies: dict[int, int] = {}  # id(SeriesText) -> its body's number
+        self._body_list: list[Body] = []
+        # the alerts' columns, in the order they came
+        self._keys: list[str] = []  # the chat
+        self._subs: list[Subscription] = []
+        self._ids: list[int] = []
+        self._levels: list[int] = []
+        self._episodes: list[int] = []
+        self._at: list[int] = []  # the body's number
+        self._src: list[int] = []  # where it came from: its number in `_sources`
+        self._sources: list[tuple[AlertKind, SeriesMoves | Alert]] = []
+        # chats with a rule in a forum topic (rare): only theirs are split by topic
         self._topics: set[str] = set()
         self._snapshot: Snapshot | None = None
         self.kinds: dict[str, int] = {}  # alerts by kind ("fired", "escalated"): the metrics
 
-    def _body(self, series: SeriesText) -> Body:
-        body = self._bodies.get(id(series))
-        if body is None:  # the context keeps `series` alive for the tick: the id stays its own
-            body = self._bodies[id(series)] = Body(series)
-        return body
+    def __len__(self) -> int:
+        """How many alerts it holds."""
+        return len(self._ids)
+
+    def _body(self, series: SeriesText) -> int:
+        n = self._bodies.get(id(series))
+        if n is None:  # the context keeps `series` alive for the tick: the id stays its own
+            n = self._bodies[id(series)] = len(self._body_list)
+            self._body_list.append(Body(series))
+        return n
+
+    def _column(
+        self, subs: list[Subscription], levels: list[int], episodes: list[int], src: int
+    ) -> None:
+        self._keys += [s.chat_key for s in subs]
+        self._subs += subs
+        self._ids += [s.id for s in subs]
+        self._levels += levels
+        self._episodes += episodes
+        self._src += [src] * len(subs)
 
     def add_series(self, transitions: Transitions) -> None:
         """The book's alerts, each series' rules in one go; what Transitions.alerts_by_chat
         gives, without an Alert per rule (a crash tick's 200,000 took a second)."""
-        snap, silent, chats = transitions.snapshot, transitions.silent, self._chats
+        snap, silent = transitions.snapshot, transitions.silent
         self._snapshot = snap
         for m in transitions.series:
             for kind, subs, levels, olds in (
@@ -158,7 +208,7 @@ class TickItems:
                 fired = kind is AlertKind.FIRED
                 episodes = [(o[2] + 1 if fired else o[2]) if o is not None else 1 for o in olds]
                 groups = self._by_context(subs)
-                made: list[Body] = []
+                made: list[int] = []
                 for ctx, at in groups:
                     if at is not None:  # the rules of chats in this context's language
                         group = [subs[i] for i in at]
@@ -170,32 +220,19 @@ class TickItems:
                         group[0], kind, m.value, group_levels[0], 0, snap.as_of_ms, m.longs,
                         m.shorts, m.venues, snap.sources, snap.sampled, snap.gaps,
                     )  # fmt: skip
-                    body = self._body(ctx.series_text(one))
-                    body.extend(group, group_levels, kind is AlertKind.ESCALATED)
-                    made.append(body)
+                    n = self._body(ctx.series_text(one))
+                    self._body_list[n].extend(group, group_levels, kind is AlertKind.ESCALATED)
+                    made.append(n)
                 if len(made) == 1:
-                    bodies: list[Body] | None = None
-                else:  # each rule's body, the rules in their order (chats as main meets them)
+                    self._at += [made[0]] * len(subs)
+                else:  # each rule's body, the rules in their order
                     bodies = [made[0]] * len(subs)
-                    for body, (_, at) in zip(made, groups, strict=True):
+                    for n, (_, at) in zip(made, groups, strict=True):
                         for i in at or ():
-                            bodies[i] = body
-                one_body = made[0]
-                for i, (sub, level, episode) in enumerate(zip(subs, levels, episodes, strict=True)):
-                    entry = (
-                        sub.id,
-                        sub,
-                        kind,
-                        level,
-                        episode,
-                        bodies[i] if bodies else one_body,
-                        m,
-                    )
-                    chat = chats.get(sub.chat_key)
-                    if chat is None:
-                        chats[sub.chat_key] = [entry]
-                    else:
-                        chat.append(entry)
+                            bodies[i] = n
+                    self._at += bodies
+                self._sources.append((kind, m))
+                self._column(subs, levels, episodes, len(self._sources) - 1)
 
     def _by_context(self, subs: list[Subscription]) -> list[tuple[AlertContext, list[int] | None]]:
         """The rules by their chat's language's context (their indexes; None: all of them, in
@@ -217,15 +254,168 @@ class TickItems:
 
     def add(self, chat_key: str, alerts: list[Alert]) -> None:
         """Alerts made elsewhere (the other rule kinds'): into the chat's one message."""
-        chat = self._chats.setdefault(chat_key, [])
         ctx = self.contexts.of(chat_key)
         if any(a.sub.thread is not None for a in alerts):
             self._topics.add(chat_key)
         for a in alerts:
-            body = self._body(ctx.series_text(a))
-            body.add(a)
-            chat.append((a.sub.id, a.sub, a.kind, a.level, a.episode, body, a))
+            n = self._body(ctx.series_text(a))
+            self._body_list[n].add(a)
+            self._at.append(n)
+            self._sources.append((a.kind, a))
+            self._column([a.sub], [a.level], [a.episode], len(self._sources) - 1)
+            self._keys[-1] = chat_key
             self.kinds[a.kind.value] = self.kinds.get(a.kind.value, 0) + 1
+
+    def _order(self) -> _Order:
+        keys = self._keys
+        number = {k: i for i, k in enumerate(dict.fromkeys(keys))}  # chats as they came
+        chat = np.array(list(map(number.__getitem__, keys)), np.int64)
+        ids = np.array(self._ids, np.int64)
+        # by chat, then by rule (a rule alerts once a tick): one sort of one number per alert
+        # where the pair fits in one, else a sort by two keys (twice the time)
+        span = int(ids.max()) + 1
+        if int(ids.min()) >= 0 and len(number) * span < 2**62:
+            order = np.argsort(chat * span + ids, kind="stable")
+        else:
+            order = np.lexsort((ids, chat))
+        starts = np.flatnonzero(np.diff(chat[order])) + 1
+        sorted_ids = ids[order]
+        texts = list(map(str, sorted_ids.tolist()))
+        # each alert's `.episode.level`, made once per distinct pair (a crash tick has a few
+        # dozen) rather than formatted per alert
+        episodes = np.array(self._episodes, np.int64)[order]
+        levels = np.array(self._levels, np.int64)[order]
+        span = int(levels.max()) + 1
+        pairs = (episodes * span + levels).tolist()
+        tail = {p: f".{p // span}.{p % span}" for p in set(pairs)}
+        return _Order(
+            list(number),
+            [0, *starts.tolist(), len(keys)],
+            order.tolist(),
+            sorted_ids.tolist(),
+            np.array(self._at, np.int64)[order].tolist(),
+            texts,
+            list(map(str.__add__, texts, map(tail.__getitem__, pairs))),
+        )
+
+    def _plan(self, o: _Order) -> Iterator[OutboxItem | tuple[str, int, int, list[int]]]:
+        """Each chat's item where it is made whole (or split by topic), else (its chat key, its
+        positions' start and end, its bodies' numbers) for a message kept as parts."""
+        shared = [len(b) > 1 for b in self._body_list]
+        bounds, at, topics = o.bounds, o.bodies, self._topics
+        for c, chat_key in enumerate(o.chats):
+            a, b = bounds[c], bounds[c + 1]
+            ns = at[a:b] if b - a == 1 else list(dict.fromkeys(at[a:b]))
+            if (
+                chat_key in topics
+                or chat_key.startswith("webhook:")
+                or not any(map(shared.__getitem__, ns))
+            ):
+                yield from self._whole(chat_key, o.at[a:b])
+            else:
+                yield chat_key, a, b, ns
+
+    def _whole(self, chat_key: str, alerts: list[int]) -> Iterator[OutboxItem]:
+        """A chat's item(s) made through Entry lists: one message per forum topic, in the order
+        of each topic's first alert (by_thread), each whole or kept as parts (`_item`)."""
+        entries: list[Entry] = []
+        for i in alerts:
+            kind, src = self._sources[self._src[i]]
+            body = self._body_list[self._at[i]]
+            entries.append(
+                (self._ids[i], self._subs[i], kind, self._levels[i], self._episodes[i], body, src)
+            )
+        if chat_key not in self._topics:
+            yield self._item(chat_key, None, entries)
+            return
+        parts: dict[int | None, list[Entry]] = {}
+        for e in entries:
+            parts.setdefault(e[1].thread, []).append(e)
+        for thread, part in parts.items():
+            yield self._item(chat_key, thread, part)
+
+    def _besides(
+        self, chat_key: str, o: _Order, a: int, b: int
+    ) -> tuple[str | None, int | None, ChartRef | None, bool | None]:
+        """What a chat's message kept as parts says besides its rules and bodies, as `_item`
+        gives it: (its zone, buttons, chart, silence)."""
+        now = self.now_ms
+        zone = self.zones.get(chat_key)
+        hours = self.quiet.get(chat_key)
+        silent = None
+        if hours is not None:  # as whole_item: said either way
+            sources, src = self._sources, self._src
+            big = any(sources[src[i]][0] is AlertKind.ESCALATED for i in o.at[a:b])
+            silent = hours.silences(now, zone, big=big)
+        chart = None
+        if self.attach_chart:
+            sub = self._subs[o.at[a]]
+            chart = ChartRef(sub.coin, sub.window, now, _zone_name(zone))
+        buttons = o.ids[a] if chat_key.startswith(_BUTTONED) else None
+        return (zone.key if zone is not None else None), buttons, chart, silent
+
+    def _expires(self, ns: list[int], windows: list[int]) -> int:
+        """As expires_ms: a body's rules all share its series' window."""
+        return self.now_ms + max(map(windows.__getitem__, ns)) * 60_000
+
+    def items(self) -> Iterator[OutboxItem]:
+        """Each chat's outbox item, in the order the chats came."""
+        if not self._ids:
+            return
+        o = self._order()
+        bodies, now = self._body_list, self.now_ms
+        windows = [b.series.window for b in bodies]
+        for x in self._plan(o):
+            if isinstance(x, OutboxItem):
+                yield x
+                continue
+            chat_key, a, b, ns = x
+            tz, buttons, chart, silent = self._besides(chat_key, o, a, b)
+            message = PartsMessage(
+                tuple([bodies[n] for n in ns]), tuple(o.ids[a:b]), tz=tz, buttons=buttons,
+                chart=chart, silent=silent,
+            )  # fmt: skip
+            key = "alert:" + ",".join(o.keys[a:b])
+            yield OutboxItem(chat_key, message, key, now, self._expires(ns, windows))
+
+    def rows(self, name: BodyNamer) -> Iterator[OutboxItem | Row]:
+        """As `items`, but a message kept as parts comes encoded, as the store writes it (its
+        bodies named through `name`): what the engine's tick commits."""
+        if not self._ids:
+            return
+        o = self._order()
+        bodies, now = self._body_list, self.now_ms
+        windows = [b.series.window for b in bodies]
+        stored = [""] * len(bodies)  # each body's stored id, once named
+        texts = o.texts
+        # the everyday extras in line: no zone, no quiet hours, no chart (the rest: row_json)
+        plain = not self.attach_chart
+        zones, quiet = self.zones, self.quiet
+        for x in self._plan(o):
+            if isinstance(x, OutboxItem):
+                yield x
+                continue
+            chat_key, a, b, ns = x
+            for n in ns:
+                if not stored[n]:
+                    stored[n] = str(name(bodies[n], now))
+            names = [stored[n] for n in ns]
+            if plain and chat_key not in zones and chat_key not in quiet:
+                buttons = f',"buttons":{o.ids[a]}' if chat_key.startswith(_BUTTONED) else ""
+                text = (
+                    f'{{"parts":{{"b":[{",".join(names)}],"s":[{",".join(texts[a:b])}]{buttons}}}}}'
+                )
+            else:
+                tz, buttons_id, chart, silent = self._besides(chat_key, o, a, b)
+                text = row_json(names, texts[a:b], tz, buttons_id, chart, None, silent)
+            key = "alert:" + ",".join(o.keys[a:b])
+            yield (
+                chat_key,
+                text,
+                key,
+                now,
+                now + max(map(windows.__getitem__, ns)) * 60_000,
+            )  # _expires
 
     def _alert(self, e: Entry) -> Alert:
         src = e[6]
@@ -237,22 +427,6 @@ class TickItems:
             e[1], e[2], src.value, e[3], e[4], s.as_of_ms, src.longs, src.shorts, src.venues,
             s.sources, s.sampled, s.gaps,
         )  # fmt: skip
-
-    def items(self) -> Iterator[OutboxItem]:
-        for chat_key, entries in self._chats.items():
-            if len(entries) > 1:
-                # a chat's alerts by rule, as alerts_by_chat sorts them; the entry's first item
-                # is the sub id, unique in a tick (no key function: ~0.1 s in a crash tick)
-                entries.sort()
-            if chat_key not in self._topics:
-                yield self._item(chat_key, None, entries)
-                continue
-            # one message per forum topic, in the order of each topic's first alert (by_thread)
-            topics: dict[int | None, list[Entry]] = {}
-            for e in entries:
-                topics.setdefault(e[1].thread, []).append(e)
-            for thread, part in topics.items():
-                yield self._item(chat_key, thread, part)
 
     def _item(self, chat_key: str, thread: int | None, entries: list[Entry]) -> OutboxItem:
         now = self.now_ms

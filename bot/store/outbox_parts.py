@@ -51,23 +51,22 @@ class BodyIds:
 
     def encode(self, items: Iterable[OutboxItem], bodies: list[BodyRow]) -> list[str]:
         """Each item's `message` column; bodies not stored before are appended to `bodies`."""
-        ids = self._ids
-        out: list[str] = []
-        for item in items:
-            m = item.message
-            if isinstance(m, Message):
-                out.append(message_json(m))
-                continue
-            ms = item.created_ms
-            names = []
-            for b in m.bodies:
-                known = ids.get((ms, id(b)))
-                if known is None:
-                    known = ids[(ms, id(b))] = (self._next + len(ids), b)
-                    bodies.append((known[0], ms, b.to_json()))
-                names.append(known[0])
-            out.append(m.row_json(names))
-        return out
+        return [self.encode_one(item, bodies) for item in items]
+
+    def encode_one(self, item: OutboxItem, bodies: list[BodyRow]) -> str:
+        m = item.message
+        if isinstance(m, Message):
+            return message_json(m)
+        return m.row_json([self.name(b, item.created_ms, bodies) for b in m.bodies])
+
+    def name(self, body: Body, created_ms: int, bodies: list[BodyRow]) -> int:
+        """The id `body` is stored under in the tick of `created_ms`; named the first time, it
+        is appended to `bodies` (to be written before the rows that name it)."""
+        known = self._ids.get((created_ms, id(body)))
+        if known is None:
+            known = self._ids[(created_ms, id(body))] = (self._next + len(self._ids), body)
+            bodies.append((known[0], created_ms, body.to_json()))
+        return known[0]
 
 
 class BodyCache:

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from operator import itemgetter
 from typing import Any
 
+from bot.domain.alert_parts import Body
 from bot.domain.models import Status, Transition
 from bot.domain.moves import StateRow, StateValues, Transitions
 from bot.store.outbox_parts import BodyIds, BodyRow
@@ -80,7 +81,7 @@ _BODIES = "INSERT INTO outbox_bodies (id, created_ms, body) VALUES (?, ?, ?)"
 _NUL = "\\u0000"
 
 # one outbox row as written: (chat_key, message column, dedupe_key, created_ms, expires_ms)
-_Row = tuple[str, str, str, int, int | None]
+Row = tuple[str, str, str, int, int | None]
 
 
 def _dumps(value: object) -> str:
@@ -133,7 +134,7 @@ class TickCommit:
         self._sqlite = dialect == "sqlite"
         self._share_lock = share_lock  # PostgreSQL: the subscription look-up's FOR KEY SHARE
         self._ids = BodyIds(next_body_id)
-        self._rows: list[_Row] = []
+        self._rows: list[Row] = []
         self._bodies: list[BodyRow] = []
         self._last: asyncio.Future[Any] | None = None  # the last write started
         self._started: list[asyncio.Future[Any]] = []  # SQLite: every write started
@@ -154,22 +155,28 @@ class TickCommit:
         sql = _STATES.format(share_lock=self._share_lock)
         self._then(lambda: self._c.executemany(sql, rows))
 
-    def add(self, items: Iterable[OutboxItem]) -> None:
+    def add(self, items: Iterable[OutboxItem | Row]) -> None:
         """Encode these outbox items (in order, after those added before) and start writing
-        them once a statement's worth has gathered. Raises a write's error as soon as it is
-        known, so a failed tick stops rendering."""
+        them once a statement's worth has gathered; a `Row` is one encoded already (its bodies
+        named through `body_id`). Raises a write's error as soon as it is known, so a failed
+        tick stops rendering."""
         if self._sealed:
             raise RuntimeError("this tick's commit is sealed: no more items")
         self._raise_failure()
-        batch = items if isinstance(items, list) else list(items)
-        texts = self._ids.encode(batch, self._bodies)
-        rows = self._rows
-        rows += [
-            (i.chat_key, text, i.dedupe_key, i.created_ms, i.expires_ms)
-            for i, text in zip(batch, texts, strict=True)
-        ]
+        rows, encode, bodies = self._rows, self._ids.encode_one, self._bodies
+        for x in items:
+            if isinstance(x, tuple):
+                rows.append(x)
+            else:
+                text = encode(x, bodies)
+                rows.append((x.chat_key, text, x.dedupe_key, x.created_ms, x.expires_ms))
         if len(rows) >= FLUSH_ROWS:
             self._flush()
+
+    def body_id(self, body: Body, created_ms: int) -> int:
+        """The id `body` is stored under, for rows encoded by the caller (`Row`); written with
+        the next statement, before the rows that name it."""
+        return self._ids.name(body, created_ms, self._bodies)
 
     def seal(self) -> None:
         """No more items: start writing what is left now, so that it runs on the database

@@ -187,3 +187,25 @@ def test_a_body_stored_before_the_columns_were_packed_still_reads() -> None:
     for column in ("subs", "labels", "thresholds", "levels", "escalated", "factors"):
         assert getattr(old, column) == getattr(body, column), column
     assert old.facts(9) == body.facts(9) and old.facts(9).label == "Broadcast"
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    facts=st.lists(FACTS, max_size=12),
+    words=st.text(max_size=20),
+    factor=st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
+)
+def test_a_bodys_stored_text_is_the_compact_json_of_what_it_holds(facts, words, factor) -> None:  # type: ignore[no-untyped-def]
+    """to_json writes its text by hand around the packed columns: it must be exactly what
+    json.dumps gives for the same content (any quote, backslash or control character in the
+    words escaped), so any JSON reader, SQLite's included, reads it."""
+    body = body_of(facts)
+    body.series = SeriesText(**{**SERIES_WORDS, "split": words, "venues": f'"{words}\\'}, value=1.0)
+    if facts:
+        body.factors[0] = factor
+    text = body.to_json()
+    assert text == json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False)
+    assert json.loads(text)["series"] == body.series.to_dict() | {"side": "long", "gaps": [],
+                                                                    "sources": ["binance"]}
+    back = Body.from_json(text)
+    assert back.series == body.series and back.factors == body.factors
