@@ -378,6 +378,11 @@ class TickItems:
             key = "alert:" + ",".join(o.keys[a:b])
             yield OutboxItem(chat_key, message, key, now, self._expires(ns, windows))
 
+    def shared_bodies(self) -> list[Body]:
+        """The bodies more than one alert names: every one of them is stored (a parts row names
+        it), so the store can be given them before the rows are grouped."""
+        return [b for b in self._body_list if len(b) > 1]
+
     def rows(self, name: BodyNamer) -> Iterator[OutboxItem | Row]:
         """As `items`, but a message kept as parts comes encoded, as the store writes it (its
         bodies named through `name`): what the engine's tick commits."""

@@ -178,6 +178,14 @@ class TickCommit:
         the next statement, before the rows that name it."""
         return self._ids.name(body, created_ms, self._bodies)
 
+    def flush(self) -> None:
+        """Start writing what has gathered now (bodies named through `body_id`, rows added),
+        without waiting for a statement's worth."""
+        if self._sealed:
+            raise RuntimeError("this tick's commit is sealed: no more items")
+        self._raise_failure()
+        self._flush()
+
     def seal(self) -> None:
         """No more items: start writing what is left now, so that it runs on the database
         thread while the caller goes on (the engine applies the moves to its book meanwhile).
