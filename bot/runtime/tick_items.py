@@ -30,6 +30,7 @@ from bot.domain.moves import SeriesMoves, Transitions
 from bot.domain.quiet import QuietHours
 from bot.domain.render_alerts import AlertContext, render_alerts
 from bot.store import OutboxItem
+from bot.store.tick_commit import Row
 
 _BUTTONED = ("telegram:", "discord:")  # the platforms that draw buttons under alerts
 
@@ -108,8 +109,6 @@ class Contexts:
 Entry = tuple[int, Subscription, AlertKind, int, int, Body, "SeriesMoves | Alert"]
 # names the store keeps a tick's body under (TickCommit.body_id): (body, created_ms) -> id
 BodyNamer = Callable[[Body, int], int]
-# an outbox row encoded here: (chat_key, message column, dedupe_key, created_ms, expires_ms)
-Row = tuple[str, str, str, int, int | None]
 
 
 class _Order(NamedTuple):
@@ -176,9 +175,14 @@ class TickItems:
         return n
 
     def _column(
-        self, subs: list[Subscription], levels: list[int], episodes: list[int], src: int
+        self,
+        subs: list[Subscription],
+        levels: list[int],
+        episodes: list[int],
+        src: int,
+        chat_key: str | None = None,  # None: each rule's own chat
     ) -> None:
-        self._keys += [s.chat_key for s in subs]
+        self._keys += [s.chat_key for s in subs] if chat_key is None else [chat_key] * len(subs)
         self._subs += subs
         self._ids += [s.id for s in subs]
         self._levels += levels
@@ -262,8 +266,7 @@ class TickItems:
             self._body_list[n].add(a)
             self._at.append(n)
             self._sources.append((a.kind, a))
-            self._column([a.sub], [a.level], [a.episode], len(self._sources) - 1)
-            self._keys[-1] = chat_key
+            self._column([a.sub], [a.level], [a.episode], len(self._sources) - 1, chat_key)
             self.kinds[a.kind.value] = self.kinds.get(a.kind.value, 0) + 1
 
     def _order(self) -> _Order:
@@ -392,8 +395,7 @@ class TickItems:
         bodies, now = self._body_list, self.now_ms
         windows = [b.series.window for b in bodies]
         stored = [""] * len(bodies)  # each body's stored id, once named
-        texts = o.texts
-        # the everyday extras in line: no zone, no quiet hours, no chart (the rest: row_json)
+        # the everyday chat (no zone, no quiet hours, no chart) skips `_besides`' look-ups
         plain = not self.attach_chart
         zones, quiet = self.zones, self.quiet
         for x in self._plan(o):
@@ -404,23 +406,16 @@ class TickItems:
             for n in ns:
                 if not stored[n]:
                     stored[n] = str(name(bodies[n], now))
-            names = [stored[n] for n in ns]
             if plain and chat_key not in zones and chat_key not in quiet:
-                buttons = f',"buttons":{o.ids[a]}' if chat_key.startswith(_BUTTONED) else ""
-                text = (
-                    f'{{"parts":{{"b":[{",".join(names)}],"s":[{",".join(texts[a:b])}]{buttons}}}}}'
-                )
+                buttons = o.ids[a] if chat_key.startswith(_BUTTONED) else None
+                text = row_json([stored[n] for n in ns], o.texts[a:b], buttons=buttons)
             else:
-                tz, buttons_id, chart, silent = self._besides(chat_key, o, a, b)
-                text = row_json(names, texts[a:b], tz, buttons_id, chart, None, silent)
+                tz, buttons, chart, silent = self._besides(chat_key, o, a, b)
+                text = row_json(
+                    [stored[n] for n in ns], o.texts[a:b], tz, buttons, chart, None, silent
+                )
             key = "alert:" + ",".join(o.keys[a:b])
-            yield (
-                chat_key,
-                text,
-                key,
-                now,
-                now + max(map(windows.__getitem__, ns)) * 60_000,
-            )  # _expires
+            yield chat_key, text, key, now, self._expires(ns, windows)
 
     def _alert(self, e: Entry) -> Alert:
         src = e[6]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -361,26 +362,25 @@ async def test_the_rows_the_engine_writes_are_the_items_encoded(db: Database) ->
     zones = {chat: ZoneInfo(name) for chat, name in ZONES.items()}
     quiet = {chat: q for chat, text in QUIET.items() if (q := load_quiet(text)) is not None}
     langs = {chat: get_lang(code) for chat, code in LANGS.items()}
+
+    def made(chart: bool) -> TickItems:
+        t = TickItems(now, AlertContext(crash, book.policy), chart, zones, quiet, langs)
+        t.add_series(moves)
+        return t
+
     for chart in (False, True):
-
-        def made() -> TickItems:
-            ctx = AlertContext(crash, book.policy)
-            t = TickItems(now, ctx, chart, zones, quiet, langs)  # noqa: B023
-            t.add_series(moves)
-            return t
-
         ids, want_bodies = BodyIds(40), []  # type: ignore[var-annotated]
-        items = list(made().items())
+        items = list(made(chart).items())
         want = [
             (i.chat_key, t, i.dedupe_key, i.created_ms, i.expires_ms)
             for i, t in zip(items, ids.encode(items, want_bodies), strict=True)
         ]
-        ids, bodies = BodyIds(40), []  # type: ignore[var-annotated]
+        store, bodies = BodyIds(40), []  # type: ignore[var-annotated]
         got = [
             x
             if isinstance(x, tuple)
-            else (x.chat_key, ids.encode_one(x, bodies), x.dedupe_key, x.created_ms, x.expires_ms)
-            for x in made().rows(lambda b, ms: ids.name(b, ms, bodies))  # noqa: B023
+            else (x.chat_key, store.encode_one(x, bodies), x.dedupe_key, x.created_ms, x.expires_ms)
+            for x in made(chart).rows(partial(store.name, bodies=bodies))
         ]
         assert got == want, chart
         assert [(i, ms) for i, ms, _ in bodies] == [(i, ms) for i, ms, _ in want_bodies]
