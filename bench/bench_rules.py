@@ -97,14 +97,26 @@ SHAPE = {  # coin -> ($ a day at scale 1, share of longs); BTC-like first: ~$150
 }
 
 
+def store_chat_key() -> Callable[[str], str]:
+    """How the store of the code under test makes a rule's chat key, so that the rules built
+    here hold theirs as that code's loaded rules would: one object per chat since issue 18
+    (`bot.store.subscriptions.shared_key`), before it each row's own string."""
+    try:
+        from bot.store.subscriptions import shared_key
+    except ImportError:
+        return str
+    return shared_key
+
+
 def build_subscriptions(rng: random.Random) -> list[Subscription]:
     coins = [*COINS, ALL]
     sides = list(Side)
+    key = store_chat_key()
     lo, hi = math.log(1e5), math.log(1e9)
     return [
         Subscription(
             i,
-            f"telegram:{i % 50_000}",
+            key(f"telegram:{i % 50_000}"),
             rng.choice(coins),
             rng.choice(WINDOWS),
             rng.choice(sides),

@@ -69,6 +69,22 @@ async def test_pausing_an_unknown_chat_creates_it_paused(db: Database) -> None:
 # ---- subscriptions ---------------------------------------------------------------------------
 
 
+async def test_a_chats_rules_share_one_chat_key_object(db: Database) -> None:
+    """1M rules of ~50k chats hold one key string per chat, not one per rule: less memory,
+    and a crash tick's grouping by chat reads ~50k strings, not 213k scattered copies."""
+    made = [
+        await add(db, "".join(["telegram:", str(n)]), coin)  # a new string object each time
+        for n in (1, 2)
+        for coin in ("BTC", "ETH", "SOL")
+    ]
+    loaded = await db.all_subscriptions()
+    again = await db.subscriptions_by_id([s.id for s in made])
+    objects: dict[str, set[int]] = {}
+    for s in [*made, *loaded, *again]:
+        objects.setdefault(s.chat_key, set()).add(id(s.chat_key))
+    assert {k: len(v) for k, v in objects.items()} == {"telegram:1": 1, "telegram:2": 1}
+
+
 async def test_subscriptions_crud_and_scoping(db: Database) -> None:
     a = await add(db, "telegram:1", "BTC")
     b = await db.add_subscription(
