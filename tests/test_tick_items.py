@@ -27,10 +27,10 @@ def test_another_kinds_alerts_in_two_topics_are_one_message_per_topic() -> None:
     assert [i.dedupe_key for i in items][:2] == ["alert:3.1.1,5.1.1", "alert:4.1.1"]
 
 
-def test_chats_keep_their_first_alerts_order_and_each_chats_alerts_go_by_rule() -> None:
+def test_chats_go_by_key_and_each_chats_alerts_by_rule() -> None:
     """The columns are grouped by one sort of (chat, rule) packed in one number; ids too big to
-    pack take the two-key sort. Either way: chats in the order they came, each chat's alerts by
-    rule id, as the per-chat lists sorted them."""
+    pack take the two-key sort. Either way: chats by key (the outbox's index takes the rows in
+    order), each chat's alerts by rule id, as the per-chat lists sorted them."""
     for base in (0, 2**62):  # 2**62: chat number x id no longer fits in an int64
         made = TickItems(T, AlertContext(day_snapshot(60, ("BTC", 300 * M, 100 * M)), Policy()))
         order = [("telegram:9", 7), ("discord:channel:2", 3), ("telegram:9", 2), ("console:1", 5),
@@ -39,9 +39,9 @@ def test_chats_keep_their_first_alerts_order_and_each_chats_alerts_go_by_rule() 
             a = alert(n)
             made.add(chat, [replace(a, sub=replace(a.sub, id=base + n, chat_key=chat))])
         items = list(made.items())
-        assert [i.chat_key for i in items] == ["telegram:9", "discord:channel:2", "console:1"]
+        assert [i.chat_key for i in items] == ["console:1", "discord:channel:2", "telegram:9"]
         assert [i.dedupe_key for i in items] == [
-            f"alert:{base + 2}.1.1,{base + 4}.1.1,{base + 7}.1.1",
-            f"alert:{base + 1}.1.1,{base + 3}.1.1",
             f"alert:{base + 5}.1.1",
+            f"alert:{base + 1}.1.1,{base + 3}.1.1",
+            f"alert:{base + 2}.1.1,{base + 4}.1.1,{base + 7}.1.1",
         ]

@@ -130,10 +130,10 @@ async def test_a_crash_sends_every_chat_todays_text_byte_for_byte_after_a_restar
     book, crash, now = await seeded_crash(db)
     by_chat = book.evaluate(crash, now).alerts_by_chat()
     expected = {chat: today(alerts, chat, crash, book, now) for chat, alerts in by_chat.items()}
-    # main's rows, in its order: chats as the book's series meet them, each with its key
+    # main's rows, each with its key, chats in key order (the order the outbox's index takes)
     rows = [
         (chat, "alert:" + ",".join(f"{a.sub.id}.{a.episode}.{a.level}" for a in alerts))
-        for chat, alerts in by_chat.items()
+        for chat, alerts in sorted(by_chat.items())
     ]
     market, clock = Market(crash), Clock(now)
     engine = Engine(db, book, market, clock, attach_chart=True)  # type: ignore[arg-type]
@@ -198,9 +198,10 @@ def main_items(
     by_chat: dict[str, list[Alert]], snap: Snapshot, book: RuleBook, now: int
 ) -> list[tuple[str, str, int | None, Message]]:
     """main's `outbox_items` (topics, quiet hours, languages) over today's renderer: each
-    (chat, topic)'s row key, expiry and message, in main's order."""
+    (chat, topic)'s row key, expiry and message, in main's order (chats by key, each chat's
+    topics in the order of their first alert)."""
     out = []
-    for chat, chat_alerts in by_chat.items():
+    for chat, chat_alerts in sorted(by_chat.items()):
         lang = get_lang(LANGS.get(chat))
         ctx = AlertContext(snap, book.policy, lang=lang)
         zone = ZoneInfo(ZONES[chat]) if chat in ZONES else None
