@@ -205,7 +205,10 @@ def test_a_bodys_stored_text_is_the_compact_json_of_what_it_holds(facts, words, 
         body.factors[0] = factor
     text = body.to_json()
     assert text == json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False)
-    assert json.loads(text)["series"] == body.series.to_dict() | {"side": "long", "gaps": [],
-                                                                    "sources": ["binance"]}
+    assert json.loads(text)["series"] == body.series.to_dict() | {
+        "side": "long",
+        "gaps": [],
+        "sources": ["binance"],
+    }
     back = Body.from_json(text)
     assert back.series == body.series and back.factors == body.factors
