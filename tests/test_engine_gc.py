@@ -11,7 +11,10 @@ import gc
 import random
 from pathlib import Path
 
+from pytest import MonkeyPatch
+
 from bench import bench_rules as br
+from bot.domain.models import Subscription
 from bot.domain.moves import Transitions
 from bot.domain.rules import RuleBook
 from bot.runtime.engine import Engine
@@ -53,3 +56,27 @@ async def test_no_collection_sees_a_ticks_objects(tmp_path: Path) -> None:
         assert rows == made
     finally:
         await db.close()
+
+
+def test_a_crash_leaves_the_collector_no_new_list_of_rules(monkeypatch: MonkeyPatch) -> None:
+    """The book's sorted lists are refilled, not replaced: a new list holding a series' rules
+    is a young object, and the first collections after the crash walked every rule in each
+    (~0.1-0.2 s after the 1,000,000-rule crash tick). Lists frozen with the book stay frozen."""
+    rng = random.Random(7)
+    monkeypatch.setattr(br, "N_SUBS", 20_000)
+    book = RuleBook()
+    book.load(br.build_subscriptions(rng), {})
+    now = br.T0 + br.MIN
+    gc.collect()
+    gc.freeze()  # as the app does after start-up
+    try:
+        moves = book.evaluate(br.market(rng, 6.0, now, 0.1), now)
+        assert moves.alert_count() > 2_000  # a crash: most series fire many rules at once
+        book.apply(moves)
+        del moves
+        young = [
+            o for o in gc.get_objects() if type(o) is list and o and isinstance(o[0], Subscription)
+        ]
+        assert not young, f"{len(young)} new lists of rules for the collector to walk"
+    finally:
+        gc.unfreeze()

@@ -246,15 +246,22 @@ class RuleBook:
         """Per series, one bulk update of its sorted lists instead of a bisect-insert per move."""
         subs = self._subs
         unchanged = moves.book_changes == self._changes  # nothing changed since the evaluation
+        seen: set[SeriesKey] = set()  # a series twice (an `only` naming it twice): careful
         for m in moves.series:
-            index = self._index.get((m.coin, m.window, m.side))
+            key = (m.coin, m.window, m.side)
+            index = self._index.get(key)
+            first = key not in seen
+            seen.add(key)
             if (
                 index is not None
                 and not moves.silent
                 and len(m) >= KINDS_AT_ONCE
+                and first
                 and (unchanged or self._as_evaluated(m))
             ):
-                index.move_series(self.policy, m, m.new_state_lists(moves.now_ms), self._states)
+                index.move_series(
+                    self.policy, m, m.new_state_lists(moves.now_ms), self._states, unchanged
+                )
                 continue
             same: list[tuple[Subscription, StateTuple]] = []
             for sub, new in m.new_states(moves.now_ms, moves.silent):
