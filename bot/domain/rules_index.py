@@ -221,52 +221,67 @@ class SeriesIndex:
     ) -> None:
         """`bulk_move` for one series' moves as evaluated (`RuleBook._as_evaluated`): armed
         rules fired, fired ones escalated or re-armed; the same list updates, made a kind at a
-        time instead of deciding per move. `unchanged`: the book has not changed since the
-        evaluation, so the fired rules are still the armed list's first ones, in its order:
-        they are cut off the list, their thresholds and ids read from it (a crash tick's
-        200,000 rules are not each read again, nor looked for)."""
+        time instead of deciding per move.
+
+        `unchanged`: the book has not changed since the evaluation, so the fired rules are
+        still the armed list's first ones and the escalated the escalation list's first ones,
+        in their order (`RuleBook.evaluate` took them as slices): they are cut off their lists
+        and their ids read from them (a crash tick's 213,583 rules are not each looked for)."""
         bound, rearm = policy.bound, policy.rearm_bound
         fired, esc, back = m.fired, m.escalated, m.rearmed
         fired_new, esc_new, back_new = new
         armed: list[Entry] = [
             (s.threshold, s.id, s, n) for s, n in zip(back, back_new, strict=True)
         ]
+        back_at: Pairs = [
+            (bound(s.threshold, o[1]), s.id) for s, o in zip(back, m.rearmed_old, strict=True)
+        ]
         if unchanged:
             thresholds, fired_ids = self.armed.take_first(len(fired))
             self.armed.update([], armed)
+            esc_ids = self.escalate.take_first(len(esc))[1]
+            gone = back_at
         else:
             self.armed.update([(s.threshold, s.id) for s in fired], armed)
             thresholds, fired_ids = [s.threshold for s in fired], [s.id for s in fired]
+            esc_ids = [s.id for s in esc]
+            gone = [
+                (bound(s.threshold, o[1]), i)
+                for s, i, o in zip(esc, esc_ids, m.escalated_old, strict=True)
+            ] + back_at
         if type(policy) is Policy:  # its bounds without a call per rule: the same products
             factor, ratio = policy.escalation_factor, policy.rearm_ratio
             powers = [factor**level for level in range(MAX_LEVEL + 1)]
-            fired_at: list[Entry] = [
+            added: list[Entry] = [
                 (t * powers[n[1]], i, s, n)
                 for t, i, s, n in zip(thresholds, fired_ids, fired, fired_new, strict=True)
+            ]
+            added += [
+                (s.threshold * powers[n[1]], i, s, n)
+                for s, i, n in zip(esc, esc_ids, esc_new, strict=True)
             ]
             fired_rearm: list[Entry] = [
                 (t * ratio, i, s, None)
                 for t, i, s in zip(thresholds, fired_ids, fired, strict=True)
             ]
         else:
-            fired_at = [
+            added = [
                 (bound(t, n[1]), i, s, n)
                 for t, i, s, n in zip(thresholds, fired_ids, fired, fired_new, strict=True)
+            ]
+            added += [
+                (bound(s.threshold, n[1]), i, s, n)
+                for s, i, n in zip(esc, esc_ids, esc_new, strict=True)
             ]
             fired_rearm = [
                 (rearm(t), i, s, None) for t, i, s in zip(thresholds, fired_ids, fired, strict=True)
             ]
-        self.escalate.update(
-            [(bound(s.threshold, o[1]), s.id) for s, o in zip(esc, m.escalated_old, strict=True)]
-            + [(bound(s.threshold, o[1]), s.id) for s, o in zip(back, m.rearmed_old, strict=True)],
-            fired_at
-            + [(bound(s.threshold, n[1]), s.id, s, n) for s, n in zip(esc, esc_new, strict=True)],
-        )
+        self.escalate.update(gone, added)
         # an escalation keeps its re-arm entry (same threshold)
         self.rearm.update([(rearm(s.threshold), s.id) for s in back], fired_rearm)
         states.update(zip(fired_ids, fired_new, strict=True))
-        for subs, news in ((esc, esc_new), (back, back_new)):
-            states.update(zip([s.id for s in subs], news, strict=True))
+        states.update(zip(esc_ids, esc_new, strict=True))
+        states.update(zip([s.id for s in back], back_new, strict=True))
 
     def crossed(self, value: float, complete: bool) -> tuple[int, int, list[int]]:
         """How many to fire (the first armed), to escalate (the first of `escalate`), and the
