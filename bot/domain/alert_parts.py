@@ -12,7 +12,8 @@ so both give the same text byte for byte.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from array import array
+from collections.abc import Callable, Iterable, MutableSequence, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -22,7 +23,7 @@ from bot.domain.market import coin_label, window_label
 from bot.domain.message import ChartRef, Message
 from bot.domain.models import ALL, Alert, AlertKind, Side, Subscription
 from bot.domain.money import format_threshold, format_usd
-from bot.domain.packed import pack, unpack
+from bot.domain.packed import pack, unpack, unpack_array
 from bot.domain.render_common import (
     MAX_CHARS,
     WAVE_NAMES,
@@ -219,9 +220,12 @@ class Body:
 
     def __init__(self, series: SeriesText) -> None:
         self.series = series
-        self.subs: list[int] = []
+        # the rules' ids and thresholds as machine numbers, made in the pass that reads each
+        # rule: packed later, a crash tick's 213,583 ints and floats, each its own object
+        # scattered over the heap, were read again (`pack`: ~0.1-0.2 s)
+        self.subs: MutableSequence[int] = array("q")
         self.labels: list[int | None] = []
-        self.thresholds: list[float] = []
+        self.thresholds: MutableSequence[float] = array("d")
         self.levels: list[int] = []
         self.escalated: list[int] = []  # 1: escalated, 0: fired
         self.factors: list[float | None] = []
@@ -232,9 +236,9 @@ class Body:
 
     def extend(self, subs: Sequence[Subscription], levels: Sequence[int], escalated: bool) -> None:
         """A series' alerting rules at once (the book's moves: one column append each)."""
-        self.subs += [s.id for s in subs]
+        self.subs.extend([s.id for s in subs])
         self.labels += [None if s.origin == "config" else s.number for s in subs]
-        self.thresholds += [s.threshold for s in subs]
+        self.thresholds.extend([s.threshold for s in subs])
         self.levels += levels
         self.escalated += [int(escalated)] * len(subs)
         self.factors += [s.factor for s in subs]
@@ -292,8 +296,8 @@ class Body:
         packed = d.get("packed")
         if packed is not None:
             body.subs, body.thresholds = (
-                unpack("q", packed["subs"]),
-                unpack("d", packed["thresholds"]),
+                unpack_array("q", packed["subs"]),
+                unpack_array("d", packed["thresholds"]),
             )
             body.labels = [None if x == _NO_LABEL else x for x in unpack("q", packed["labels"])]
             body.levels, body.escalated = (
@@ -301,7 +305,8 @@ class Body:
                 unpack("b", packed["escalated"]),
             )
         else:  # stored before the columns were packed: JSON lists
-            body.subs, body.labels, body.thresholds = d["subs"], d["labels"], d["thresholds"]
+            body.subs, body.labels = array("q", d["subs"]), d["labels"]
+            body.thresholds = array("d", d["thresholds"])
             body.levels, body.escalated = d["levels"], d["escalated"]
         body.factors = d["factors"] or [None] * len(body.subs)
         return body

@@ -24,8 +24,13 @@ def pack(code: str, values: Sequence[int] | Sequence[float]) -> str:
 
 def unpack(code: str, text: str) -> list[Any]:
     """The values `pack(code, ...)` wrote."""
+    return unpack_array(code, text).tolist()
+
+
+def unpack_array(code: str, text: str) -> array[Any]:
+    """The values `pack(code, ...)` wrote, as an `array` of type `code`."""
     column = array(code)
     column.frombytes(base64.b64decode(text))
     if sys.byteorder == "big":
         column.byteswap()
-    return column.tolist()
+    return column

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.domain.models import Subscription
 from bot.domain.policy import MAX_LEVEL, Policy
@@ -41,7 +41,7 @@ class _Sorted:
         self.bounds: list[float] = []
         self.ids: list[int] = []
         self.subs: list[Subscription] = []
-        self.olds: list[StateTuple | None] = []
+        self.olds: list[Any] = []  # StateTuple | None (see above); never None where fired
         self._set(sorted(entries))  # ids are unique in a list: tuples never compare further
 
     def __len__(self) -> int:
