@@ -14,6 +14,7 @@ made and stored once per language); quiet hours' silence decided at the tick's t
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import NamedTuple
@@ -152,7 +153,7 @@ class TickItems:
         # the alerts' columns, in the order they came
         self._keys: list[str] = []  # the chat
         self._subs: list[Subscription] = []
-        self._ids: list[int] = []
+        self._ids = array("q")  # machine numbers: the sort reads them without a pass
         self._levels: list[int] = []
         self._episodes: list[int] = []
         self._at: list[int] = []  # the body's number
@@ -181,10 +182,11 @@ class TickItems:
         episodes: list[int],
         src: int,
         chat_key: str | None = None,  # None: each rule's own chat
+        ids: array[int] | None = None,  # the rules' ids, if read already
     ) -> None:
         self._keys += [s.chat_key for s in subs] if chat_key is None else [chat_key] * len(subs)
         self._subs += subs
-        self._ids += [s.id for s in subs]
+        self._ids.extend([s.id for s in subs] if ids is None else ids)
         self._levels += levels
         self._episodes += episodes
         self._src += [src] * len(subs)
@@ -213,6 +215,7 @@ class TickItems:
                 episodes = [(o[2] + 1 if fired else o[2]) if o is not None else 1 for o in olds]
                 groups = self._by_context(subs)
                 made: list[int] = []
+                ids: array[int] | None = None  # read once for the body and the columns
                 for ctx, at in groups:
                     if at is not None:  # the rules of chats in this context's language
                         group = [subs[i] for i in at]
@@ -225,7 +228,10 @@ class TickItems:
                         m.shorts, m.venues, snap.sources, snap.sampled, snap.gaps,
                     )  # fmt: skip
                     n = self._body(ctx.series_text(one))
-                    self._body_list[n].extend(group, group_levels, kind is AlertKind.ESCALATED)
+                    body = self._body_list[n]
+                    body.extend(group, group_levels, kind is AlertKind.ESCALATED)
+                    if at is None and isinstance(body.subs, array):  # the last len(subs)
+                        ids = body.subs[len(body.subs) - len(subs) :]
                     made.append(n)
                 if len(made) == 1:
                     self._at += [made[0]] * len(subs)
@@ -236,7 +242,7 @@ class TickItems:
                             bodies[i] = n
                     self._at += bodies
                 self._sources.append((kind, m))
-                self._column(subs, levels, episodes, len(self._sources) - 1)
+                self._column(subs, levels, episodes, len(self._sources) - 1, ids=ids)
 
     def _by_context(self, subs: list[Subscription]) -> list[tuple[AlertContext, list[int] | None]]:
         """The rules by their chat's language's context (their indexes; None: all of them, in
@@ -275,13 +281,12 @@ class TickItems:
         # rows in order, not at random (the crash's 49,573 rows alone: 457-492 -> 311-370 ms,
         # and half the WAL written, 330 -> 173 MB). A tick's messages to different chats have
         # no order of their own; each chat's alerts keep theirs (by rule).
-        number = {k: i for i, k in enumerate(sorted(dict.fromkeys(keys)))}
-        chat = np.array(list(map(number.__getitem__, keys)), np.int64)
-        ids = np.array(self._ids, np.int64)
+        chats, chat = _chat_numbers(keys)
+        ids = np.frombuffer(self._ids, np.int64)
         # by chat, then by rule (a rule alerts once a tick): one sort of one number per alert
         # where the pair fits in one, else a sort by two keys (twice the time)
         span = int(ids.max()) + 1
-        if int(ids.min()) >= 0 and len(number) * span < 2**62:
+        if int(ids.min()) >= 0 and len(chats) * span < 2**62:
             order = np.argsort(chat * span + ids, kind="stable")
         else:
             order = np.lexsort((ids, chat))
@@ -296,7 +301,7 @@ class TickItems:
         pairs = (episodes * span + levels).tolist()
         tail = {p: f".{p // span}.{p % span}" for p in set(pairs)}
         return _Order(
-            list(number),
+            chats,
             [0, *starts.tolist(), len(keys)],
             order.tolist(),
             sorted_ids.tolist(),
@@ -462,6 +467,21 @@ class TickItems:
         key = "alert:" + ",".join([f"{e[0]}.{e[4]}.{e[3]}" for e in entries])
         expires = now + max([e[1].window for e in entries]) * 60_000  # as expires_ms
         return OutboxItem(chat_key, message, key, now, expires)
+
+
+def _chat_numbers(keys: list[str]) -> tuple[list[str], np.ndarray]:
+    """The distinct chat keys, sorted, and each key's number in that list.
+
+    Found by the key objects' addresses first: a chat's rules share one key object (the store
+    interns it), so the 213,583 alerts of a crash tick are grouped without reading a key, and
+    only the few tens of thousands of distinct objects are compared by value (equal keys held
+    as two objects still get one number)."""
+    addresses = np.fromiter(map(id, keys), np.int64, len(keys))
+    _, first, inverse = np.unique(addresses, return_index=True, return_inverse=True)
+    names = [keys[i] for i in first.tolist()]
+    chats = sorted(set(names))
+    number = {k: i for i, k in enumerate(chats)}
+    return chats, np.array([number[k] for k in names], np.int64)[inverse.reshape(-1)]
 
 
 def _zone_name(zone: ZoneInfo | None) -> str:
