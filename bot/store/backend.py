@@ -20,6 +20,7 @@ import aiosqlite
 from bot.store.file_lock import ServiceLock
 from bot.store.location import StoreUnavailableError
 from bot.store.migrations import migrate
+from bot.store.wal_checkpoint import BACKSTOP_PAGES, SideCheckpoint
 
 
 class Backend(Protocol):
@@ -45,12 +46,17 @@ class SqliteBackend:
     dialect = "sqlite"
 
     def __init__(
-        self, conn: aiosqlite.Connection, path: str = ":memory:", held: ServiceLock | None = None
+        self,
+        conn: aiosqlite.Connection,
+        path: str = ":memory:",
+        held: ServiceLock | None = None,
+        checkpoint: SideCheckpoint | None = None,
     ) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
         self._path = path
         self._held = held  # the service's lock on the file (bot/store/file_lock.py), if taken
+        self._checkpoint = checkpoint  # the writer's WAL checkpoints, run beside it
 
     @staticmethod
     async def _connect(path: str) -> aiosqlite.Connection:
@@ -83,6 +89,8 @@ class SqliteBackend:
             await conn.execute("PRAGMA synchronous = NORMAL")
             await conn.execute("PRAGMA foreign_keys = ON")
             await conn.execute("PRAGMA busy_timeout = 5000")
+            if _is_file(path):  # checkpointed beside the writer, not in its commits
+                await conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
             await migrate(conn)
         except BaseException as e:
             await conn.close()
@@ -91,7 +99,8 @@ class SqliteBackend:
             if isinstance(e, sqlite3.DatabaseError):  # a foreign or damaged file: one line
                 raise StoreUnavailableError(unreadable(path, e)) from None
             raise
-        return cls(conn, path, held)
+        checkpoint = SideCheckpoint(path, cls._connect) if _is_file(path) else None
+        return cls(conn, path, held, checkpoint)
 
     async def side_reader(self) -> SqliteBackend | None:
         """A second, read-only connection to the same file, for a long read beside this one's
@@ -111,6 +120,8 @@ class SqliteBackend:
 
     async def close(self) -> None:
         async with self._lock:
+            if self._checkpoint is not None:  # first: the writer, closing last, ends the WAL
+                await self._checkpoint.close()
             await self._conn.close()
             if self._held is not None:  # last: the file is closed before another may open it
                 self._held.release()
@@ -128,6 +139,11 @@ class SqliteBackend:
                 if self._conn.in_transaction:
                     await self._conn.execute("ROLLBACK")
                 raise
+        self._committed()
+
+    def _committed(self) -> None:
+        if self._checkpoint is not None:
+            self._checkpoint.committed()
 
     async def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         async with self._lock, self._conn.execute(sql, params) as cur:
@@ -140,7 +156,9 @@ class SqliteBackend:
     async def write(self, sql: str, params: Sequence[Any] = ()) -> int:
         """One statement (atomic by itself); returns the number of rows changed."""
         async with self._lock, self._conn.execute(sql, params) as cur:
-            return cur.rowcount
+            changed = cur.rowcount
+        self._committed()
+        return changed
 
     async def schema_version(self) -> int:
         row = await self.one("PRAGMA user_version")
