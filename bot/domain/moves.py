@@ -13,7 +13,7 @@ A book state is a plain tuple `(fired, level, episode, fired_ms, last_alert_ms)`
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import overload
 
@@ -79,9 +79,11 @@ class SeriesMoves:
         "_new",
         "coin",
         "escalated",
+        "escalated_ids",
         "escalated_levels",
         "escalated_old",
         "fired",
+        "fired_ids",
         "fired_levels",
         "fired_old",
         "longs",
@@ -112,6 +114,10 @@ class SeriesMoves:
         self.escalated: list[Subscription] = []  # fired -> a higher level
         self.escalated_levels: list[int] = []
         self.escalated_old: list[StateTuple] = []
+        # the fired and escalated rules' ids as the evaluation took them (slices of the sorted
+        # lists' ids, beside the rules: no rule object is read for them); `ids` reads them
+        self.fired_ids: list[int] = []
+        self.escalated_ids: list[int] = []
         self.rearmed: list[Subscription] = []  # fired -> armed (says nothing)
         self.rearmed_old: list[StateTuple] = []
         # new_state_lists' last answer and what it was made from: the store's write and the
@@ -120,6 +126,16 @@ class SeriesMoves:
 
     def __len__(self) -> int:
         return len(self.fired) + len(self.escalated) + len(self.rearmed)
+
+    def ids(self) -> list[int]:
+        """The moved rules' ids, in `new_states`' order: fired, escalated, re-armed (each kind's
+        ids as the evaluation took them, or read from the rules where it took none)."""
+        fired, esc = self.fired_ids, self.escalated_ids
+        if len(fired) != len(self.fired):
+            fired = [s.id for s in self.fired]
+        if len(esc) != len(self.escalated):
+            esc = [s.id for s in self.escalated]
+        return [*fired, *esc, *[s.id for s in self.rearmed]]
 
     def new_states(
         self, now_ms: int, silent: frozenset[int] | set[int]
@@ -226,34 +242,41 @@ class Transitions(Sequence[Transition]):
             ]
         return rows
 
-    def state_groups(self) -> dict[StateValues, list[int]]:
-        """The new states by value: each distinct (status, level, episode, fired_ms,
-        last_alert_ms) with the ids of the subscriptions that take it, as `state_rows` gives
-        them. A crash tick's 213,583 states share ~20 values, so the store writes them as one
-        statement of a few lists of ids (bot/store/tick_commit.py)."""
+    def state_codes(self) -> tuple[list[StateValues], list[int], list[int]]:
+        """The new states numbered: (each distinct store value (status, level, episode,
+        fired_ms, last_alert_ms), each move's number in that list, each move's rule id), the
+        moves series after series, each in `new_states`' order.
+
+        A crash tick's 213,583 states share ~20 values: numbered here by one look-up per
+        state, the store groups them with one sort (bot/store/tick_commit.py) instead of a
+        look-up and a list append per rule; the ids come as the evaluation took them."""
         now, silent = self.now_ms, self.silent
-        # grouped by the state tuple itself (equal tuples hash alike), the store's form made
-        # once per group at the end rather than once per rule
-        by_state: dict[StateTuple, list[int]] = {}
-        get = by_state.get
+        states: list[StateTuple] = []
+        ids: list[int] = []
         for m in self.series:
             if silent:  # rare (mutes, paused chats): the one general path
                 moved = list(m.new_states(now, silent))
-                kinds: Iterable[tuple[list[Subscription], list[StateTuple]]] = [
-                    ([sub for sub, _ in moved], [st for _, st in moved])
-                ]
+                states += [st for _, st in moved]
+                ids += [sub.id for sub, _ in moved]
             else:  # the states as apply makes them, a kind at a time
-                kinds = zip((m.fired, m.escalated, m.rearmed), m.new_state_lists(now), strict=True)
-            for subs, states in kinds:
-                for sub, st in zip(subs, states, strict=True):
-                    if (ids := get(st)) is None:
-                        by_state[st] = [sub.id]
-                    else:
-                        ids.append(sub.id)
-        return {
-            (_FIRED if st[0] else _ARMED, st[1], st[2], st[3], st[4]): ids
-            for st, ids in by_state.items()
-        }
+                for kind in m.new_state_lists(now):
+                    states += kind
+                ids += m.ids()
+        numbers: dict[StateTuple, int] = {}  # equal tuples hash alike: one number per value
+        number = numbers.setdefault
+        codes = [number(st, len(numbers)) for st in states]
+        values = [(_FIRED if st[0] else _ARMED, st[1], st[2], st[3], st[4]) for st in numbers]
+        return values, codes, ids
+
+    def state_groups(self) -> dict[StateValues, list[int]]:
+        """The new states by value: each distinct (status, level, episode, fired_ms,
+        last_alert_ms) with the ids of the subscriptions that take it, as `state_rows` gives
+        them (in `state_codes`' order)."""
+        values, codes, ids = self.state_codes()
+        groups: list[list[int]] = [[] for _ in values]
+        for code, sub_id in zip(codes, ids, strict=True):
+            groups[code].append(sub_id)
+        return dict(zip(values, groups, strict=True))
 
     def alerts_by_chat(self) -> dict[str, list[Alert]]:
         """The alerts to send, one list per chat, each sorted by sub id."""

@@ -370,11 +370,13 @@ class RuleBook:
             if n_fire:  # the first armed ones (threshold <= value): level 1 at least
                 armed = index.armed
                 m.fired = armed.subs[:n_fire]
+                m.fired_ids = armed.ids[:n_fire]
                 m.fired_levels = fire_levels(armed.bounds, n_fire, value, factor)
                 m.fired_old = armed.olds[:n_fire]
             if n_escalate:  # value reached their next bound: one level up at least
                 esc = index.escalate
                 m.escalated = esc.subs[:n_escalate]
+                m.escalated_ids = esc.ids[:n_escalate]
                 m.escalated_old = esc.olds[:n_escalate]
                 m.escalated_levels = escalate_levels(
                     esc.bounds, m.escalated, m.escalated_old, value, factor

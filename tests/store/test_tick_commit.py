@@ -81,6 +81,39 @@ async def test_any_text_is_stored_as_it_was_given(
     assert [r.message.title for r in due][:4] == texts
 
 
+class _Words:
+    """What the store reads of a body: its text (bot.domain.alert_parts.Body.to_json)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def to_json(self) -> str:
+        return self.text
+
+
+async def test_any_body_text_is_stored_as_it_was_given(db: Database) -> None:
+    # several bodies in one statement, multi-byte text among them: each is cut out of the
+    # statement's packed texts at its own place (bytes, not characters, on SQLite)
+    texts = [
+        "plain",
+        "ж 😀 \u2028 é — multi-byte before the next body",
+        'a quote " a backslash \\ a newline \n an escape written out: \\u0000',
+        "x",
+        "😀" * 1000,
+        "the last one",
+    ]
+    if db.dialect == "sqlite":  # PostgreSQL's text holds no NUL at all
+        texts.insert(3, "a NUL \x00 inside")
+    async with db.tick_commit([]) as commit:
+        ids = [commit.body_id(_Words(t), 7) for t in texts]  # type: ignore[arg-type]
+        commit.flush()
+    stored = await db._all("SELECT id, created_ms, body FROM outbox_bodies ORDER BY id")
+    assert [tuple(r) for r in stored] == [(i, 7, t) for i, t in zip(ids, texts, strict=True)]
+    if db.dialect == "sqlite":  # text, as the rows' JSON reads it back, not the BLOB it came in
+        kinds = await db._all("SELECT DISTINCT typeof(body) FROM outbox_bodies")
+        assert [tuple(r) for r in kinds] == [("text",)]
+
+
 async def test_an_error_while_rendering_keeps_none_of_the_written_slices(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
