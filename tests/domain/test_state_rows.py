@@ -14,9 +14,8 @@ from bot.domain.rules import RuleBook
 from bot.store.tick_commit import state_groups
 
 
-@pytest.mark.parametrize("muted_every", [0, 3])
-def test_state_rows_are_the_transitions_new_states(muted_every: int) -> None:
-    rng = random.Random(7)
+def small_book(rng: random.Random) -> RuleBook:
+    """The benches' rule mix, 3,000 rules, all armed."""
     br.N_SUBS = 3_000
     try:
         subs = br.build_subscriptions(rng)
@@ -24,6 +23,13 @@ def test_state_rows_are_the_transitions_new_states(muted_every: int) -> None:
         br.N_SUBS = 1_000_000
     book = RuleBook()
     book.load(subs, {})
+    return book
+
+
+@pytest.mark.parametrize("muted_every", [0, 3])
+def test_state_rows_are_the_transitions_new_states(muted_every: int) -> None:
+    rng = random.Random(7)
+    book = small_book(rng)
     now = br.T0
     seen = {"fired": 0, "escalated": 0, "rearmed": 0}
     for scale in (1.0, 3.0, 1.2, 9.0, 0.1, 20.0):
@@ -55,13 +61,7 @@ def test_the_stores_groups_are_the_states_by_value_in_key_order() -> None:
     # once, under its value, each group's ids ascending; the engine's compact moves, the other
     # rule kinds' moves beside them (`also`) and a plain Transition list all group alike
     rng = random.Random(11)
-    br.N_SUBS = 3_000
-    try:
-        subs = br.build_subscriptions(rng)
-    finally:
-        br.N_SUBS = 1_000_000
-    book = RuleBook()
-    book.load(subs, {})
+    book = small_book(rng)
     now = br.T0
     big = 2**61  # beyond the one-integer key's room next to the other ids: the two-key sort
     extra = [
