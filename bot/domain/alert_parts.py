@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from array import array
-from collections.abc import Callable, Iterable, MutableSequence, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -223,9 +223,9 @@ class Body:
         # the rules' ids and thresholds as machine numbers, made in the pass that reads each
         # rule: packed later, a crash tick's 213,583 ints and floats, each its own object
         # scattered over the heap, were read again (`pack`: ~0.1-0.2 s)
-        self.subs: MutableSequence[int] = array("q")
+        self.subs: array[int] = array("q")
         self.labels: list[int | None] = []
-        self.thresholds: MutableSequence[float] = array("d")
+        self.thresholds: array[float] = array("d")
         self.levels: list[int] = []
         self.escalated: list[int] = []  # 1: escalated, 0: fired
         self.factors: list[float | None] = []

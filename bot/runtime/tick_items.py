@@ -230,7 +230,7 @@ class TickItems:
                     n = self._body(ctx.series_text(one))
                     body = self._body_list[n]
                     body.extend(group, group_levels, kind is AlertKind.ESCALATED)
-                    if at is None and isinstance(body.subs, array):  # the last len(subs)
+                    if at is None:  # all of them: the body's last len(subs) ids
                         ids = body.subs[len(body.subs) - len(subs) :]
                     made.append(n)
                 if len(made) == 1:

@@ -40,7 +40,7 @@ class SideCheckpoint:
         self._task: asyncio.Task[None] | None = None
         self._again = False  # a commit came while a checkpoint ran
         self._failing = False  # said once per failure, not per commit
-        self.done = 0  # checkpoints run (for tests and /status-like probes)
+        self.done = 0  # checkpoints run (the tests read it)
 
     def committed(self) -> None:
         """A commit on the writer: checkpoint soon (now, or after the one running)."""
